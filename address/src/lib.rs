@@ -4,7 +4,9 @@
 //!
 //! Pure library: no I/O, no HTTP, no database. The register is handed in as plain data.
 
-pub mod parts;
+pub mod hanzi;
 pub mod noise;
+pub mod parts;
 
+pub use noise::{NoiseKind, NoiseKinds, label_with_kind, noisy_label, noisy_label_with_kinds};
 pub use parts::{AddressParts, PROVINCE_CITY_DISTRICT};
