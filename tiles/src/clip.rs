@@ -212,6 +212,9 @@ fn clip_against(pts: &[P], edge: u8, b: &ClipBox) -> Vec<P> {
         _ => p.1 <= b.max,
     };
     let cross = |a: P, c: P| -> P {
+        // Neighbouring polygons traverse a shared edge in opposite directions; computing
+        // from a canonical end keeps their rounded intersection identical.
+        let (a, c) = if a <= c { (a, c) } else { (c, a) };
         let (ax, ay, cx, cy) = (a.0 as f64, a.1 as f64, c.0 as f64, c.1 as f64);
         match edge {
             0 | 1 => {
