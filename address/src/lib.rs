@@ -6,7 +6,9 @@
 
 pub mod hanzi;
 pub mod noise;
+pub mod parse;
 pub mod parts;
 
 pub use noise::{NoiseKind, NoiseKinds, label_with_kind, noisy_label, noisy_label_with_kinds};
+pub use parse::{ParsedAddress, normalize, parse};
 pub use parts::{AddressParts, PROVINCE_CITY_DISTRICT};
