@@ -4,6 +4,7 @@
 //!
 //! Pure library: no I/O, no HTTP, no database. The register is handed in as plain data.
 
+pub mod coords;
 pub mod hanzi;
 pub mod noise;
 pub mod parse;
