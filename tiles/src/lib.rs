@@ -1,5 +1,7 @@
 //! placeholder
+pub mod aggregate;
 pub mod clip;
+pub mod heatmap;
 pub mod mvt_encode;
 pub mod projection;
 pub mod simplify;
