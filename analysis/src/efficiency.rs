@@ -485,8 +485,15 @@ pub fn compare<'a>(
 }
 
 /// Month `ym` against the same month a year earlier.
-pub fn year_on_year<'a>(events: impl IntoIterator<Item = &'a EventFacts>, ym: YearMonth) -> Comparison {
-    compare(events, Window::month(ym), Window::month(add_months(ym, -12)))
+pub fn year_on_year<'a>(
+    events: impl IntoIterator<Item = &'a EventFacts>,
+    ym: YearMonth,
+) -> Comparison {
+    compare(
+        events,
+        Window::month(ym),
+        Window::month(add_months(ym, -12)),
+    )
 }
 
 /// Month `ym` against the month before.
@@ -498,8 +505,15 @@ pub fn month_on_month<'a>(
 }
 
 /// Calendar year `year` against the year before (the seed's "−18% disputes").
-pub fn annual_change<'a>(events: impl IntoIterator<Item = &'a EventFacts>, year: u16) -> Comparison {
-    compare(events, Window::year(year), Window::year(year.saturating_sub(1)))
+pub fn annual_change<'a>(
+    events: impl IntoIterator<Item = &'a EventFacts>,
+    year: u16,
+) -> Comparison {
+    compare(
+        events,
+        Window::year(year),
+        Window::year(year.saturating_sub(1)),
+    )
 }
 
 /// Events accepted per CST month, for `months` months from `first`.

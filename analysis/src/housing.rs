@@ -218,7 +218,8 @@ impl HousingProfile {
         }
         let s = e.size.index();
         inc(&mut self.enterprises_by_size[s]);
-        self.employees_by_size[s] = self.employees_by_size[s].saturating_add(u64::from(e.employees));
+        self.employees_by_size[s] =
+            self.employees_by_size[s].saturating_add(u64::from(e.employees));
     }
 
     /// Adds `other`'s counts to `self`. Exactly associative and commutative.
@@ -242,7 +243,11 @@ impl HousingProfile {
             other.enterprises_unknown_section,
         );
         add_all(&mut self.enterprises_by_size, &other.enterprises_by_size);
-        for (a, b) in self.employees_by_size.iter_mut().zip(other.employees_by_size) {
+        for (a, b) in self
+            .employees_by_size
+            .iter_mut()
+            .zip(other.employees_by_size)
+        {
             *a = a.saturating_add(b);
         }
     }
@@ -271,7 +276,10 @@ impl HousingProfile {
             rented_share: ratio(rented, total),
             vacant_share: ratio(vacant, total),
             rental_share_of_occupied: ratio(rented, occupied),
-            residents: self.residents.iter().fold(0u32, |a, &b| a.saturating_add(b)),
+            residents: self
+                .residents
+                .iter()
+                .fold(0u32, |a, &b| a.saturating_add(b)),
             overcrowded_units: self.overcrowded_units,
             overcrowded_residents: self.overcrowded_residents,
             overcrowded_share_of_rented: ratio(self.overcrowded_units, rented),

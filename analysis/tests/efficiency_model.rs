@@ -85,8 +85,8 @@ fn poisson_tail_edges() {
     check(4, f64::INFINITY, 1.0);
     assert!(poisson_upper_tail(4, f64::NAN).is_nan());
     // k = 1 has the closed form 1 - e^-λ.
-    for lambda in [0.1, 1.0, 3.5, 20.0] {
-        let exact = 1.0 - (-lambda as f64).exp();
+    for lambda in [0.1f64, 1.0, 3.5, 20.0] {
+        let exact = 1.0 - (-lambda).exp();
         assert!(rel_close(poisson_upper_tail(1, lambda), exact, 1e-13));
     }
 }
@@ -99,10 +99,10 @@ fn calendar_is_china_standard_time() {
         (0, (1970, 1, 1)),
         (JAN_2024_CST, (2024, 1, 1)),
         (JAN_2024_CST - 1, (2023, 12, 31)),
-        (1_709_222_400, (2024, 3, 1)),     // leap year: 2024-02-29 + 1 day
+        (1_709_222_400, (2024, 3, 1)), // leap year: 2024-02-29 + 1 day
         (1_709_222_400 - 1, (2024, 2, 29)),
-        (951_753_600, (2000, 2, 29)),      // 2000-02-29 00:00 CST
-        (-28_800, (1970, 1, 1)),           // 1970-01-01 00:00 CST
+        (951_753_600, (2000, 2, 29)), // 2000-02-29 00:00 CST
+        (-28_800, (1970, 1, 1)),      // 1970-01-01 00:00 CST
         (-28_801, (1969, 12, 31)),
     ];
     for &(t, date) in cases {
@@ -110,8 +110,14 @@ fn calendar_is_china_standard_time() {
     }
     assert_eq!(month_start(YearMonth::new(2024, 1)), JAN_2024_CST);
     assert_eq!(month_start(YearMonth::new(2024, 3)), 1_709_222_400);
-    assert_eq!(add_months(YearMonth::new(2024, 1), -1), YearMonth::new(2023, 12));
-    assert_eq!(add_months(YearMonth::new(2024, 11), 14), YearMonth::new(2026, 1));
+    assert_eq!(
+        add_months(YearMonth::new(2024, 1), -1),
+        YearMonth::new(2023, 12)
+    );
+    assert_eq!(
+        add_months(YearMonth::new(2024, 11), 14),
+        YearMonth::new(2026, 1)
+    );
     let y = Window::year(2024);
     assert_eq!(y.to - y.from, 366 * D);
     assert_eq!(y.year_before(), Window::year(2023));
@@ -187,8 +193,11 @@ fn efficiency_figures_on_a_hand_made_window() {
         .collect();
     assert_eq!(loads, vec![(7, 1, 2, 0), (8, 1, 1, 1)]);
     assert_eq!(r.unassigned, 1);
-    let cats: Vec<(u8, u32, u32)> =
-        r.by_category.iter().map(|c| (c.category, c.events, c.closed)).collect();
+    let cats: Vec<(u8, u32, u32)> = r
+        .by_category
+        .iter()
+        .map(|c| (c.category, c.events, c.closed))
+        .collect();
     assert_eq!(cats, vec![(0, 4, 2), (1, 1, 1), (2, 1, 0)]);
     assert_eq!(r.inconsistent, 0);
 }
@@ -224,18 +233,29 @@ fn changes_by_category() {
     let cats: Vec<(u8, u32, u32, Option<f64>)> = yoy
         .by_category
         .iter()
-        .map(|c| (c.category, c.change.current, c.change.previous, c.change.relative))
+        .map(|c| {
+            (
+                c.category,
+                c.change.current,
+                c.change.previous,
+                c.change.relative,
+            )
+        })
         .collect();
-    assert_eq!(
-        cats,
-        vec![(0, 10, 20, Some(-0.5)), (1, 2, 4, Some(-0.5))]
-    );
+    assert_eq!(cats, vec![(0, 10, 20, Some(-0.5)), (1, 2, 4, Some(-0.5))]);
 
     let mom = month_on_month(&events, m);
     let cats: Vec<(u8, u32, u32, Option<f64>)> = mom
         .by_category
         .iter()
-        .map(|c| (c.category, c.change.current, c.change.previous, c.change.relative))
+        .map(|c| {
+            (
+                c.category,
+                c.change.current,
+                c.change.previous,
+                c.change.relative,
+            )
+        })
         .collect();
     assert_eq!(cats, vec![(0, 10, 8, Some(0.25)), (1, 2, 0, None)]);
 
@@ -301,30 +321,44 @@ fn anomalous_weeks_flag_a_surge_only() {
     let tests = anomalous_weeks(&counts, &AnomalyConfig::default());
     assert_eq!(tests.len(), 12);
     assert_eq!(tests[0].index, 8);
-    let flagged: Vec<usize> = tests.iter().filter(|t| t.anomalous).map(|t| t.index).collect();
+    let flagged: Vec<usize> = tests
+        .iter()
+        .filter(|t| t.anomalous)
+        .map(|t| t.index)
+        .collect();
     assert_eq!(flagged, vec![12]);
     let surge = tests.iter().find(|t| t.index == 12).unwrap();
     assert_eq!(surge.baseline, 10.0);
     // scipy: poisson.sf(29, 10) = 2.509951201527959e-07
-    assert!(rel_close(surge.p_value, 2.509951201527959e-07, 1e-12), "{}", surge.p_value);
+    assert!(
+        rel_close(surge.p_value, 2.509951201527959e-07, 1e-12),
+        "{}",
+        surge.p_value
+    );
     // The week after has the surge in its baseline: (7*10 + 30) / 8 = 12.5.
     assert_eq!(tests[5].baseline, 12.5);
 
     // A quiet baseline of zeros uses the rate floor instead of λ = 0.
-    let tests = anomalous_weeks(&[0, 0, 0, 1], &AnomalyConfig {
-        baseline_weeks: 3,
-        ..AnomalyConfig::default()
-    });
+    let tests = anomalous_weeks(
+        &[0, 0, 0, 1],
+        &AnomalyConfig {
+            baseline_weeks: 3,
+            ..AnomalyConfig::default()
+        },
+    );
     assert_eq!(tests.len(), 1);
     assert_eq!(tests[0].baseline, 0.5);
     assert!(!tests[0].anomalous);
 
     assert!(anomalous_weeks(&[1, 2, 3], &AnomalyConfig::default()).is_empty());
     assert!(
-        anomalous_weeks(&[1, 2, 3], &AnomalyConfig {
-            baseline_weeks: 0,
-            ..AnomalyConfig::default()
-        })
+        anomalous_weeks(
+            &[1, 2, 3],
+            &AnomalyConfig {
+                baseline_weeks: 0,
+                ..AnomalyConfig::default()
+            }
+        )
         .is_empty()
     );
 }
@@ -334,7 +368,10 @@ fn p_value_corrections() {
     let p = [0.01, 0.04, 0.03, 0.005, 0.5, 0.2];
     // scipy.stats.false_discovery_control(p) (Benjamini–Hochberg):
     let bh = [0.03, 0.06, 0.06, 0.03, 0.5, 0.24];
-    for (got, want) in adjust_p_values(&p, Correction::BenjaminiHochberg).iter().zip(bh) {
+    for (got, want) in adjust_p_values(&p, Correction::BenjaminiHochberg)
+        .iter()
+        .zip(bh)
+    {
         assert!(rel_close(*got, want, 1e-12), "{got} vs {want}");
     }
     let bonf = adjust_p_values(&p, Correction::Bonferroni);

@@ -52,9 +52,9 @@ fn structure_of_a_small_area() {
     let units = [
         unit(Occupancy::Owner, 3, 90.0),
         unit(Occupancy::Owner, 2, 60.0),
-        unit(Occupancy::Owner, 4, 0.0), // area unknown
+        unit(Occupancy::Owner, 4, 0.0),    // area unknown
         unit(Occupancy::Rented, 7, 100.0), // over-crowded by count
-        unit(Occupancy::Rented, 3, 20.0), // over-crowded by area
+        unit(Occupancy::Rented, 3, 20.0),  // over-crowded by area
         unit(Occupancy::Rented, 1, 40.0),
         unit(Occupancy::Vacant, 0, 80.0),
         unit(Occupancy::Vacant, 2, 80.0), // mismatch
@@ -139,12 +139,10 @@ fn merging_different_rules_is_reported() {
 }
 
 fn arb_unit() -> impl Strategy<Value = UnitFacts> {
-    (0u8..3, 0u16..12, prop_oneof![Just(0.0f32), 1.0f32..300.0]).prop_map(|(o, r, a)| {
-        UnitFacts {
-            occupancy: [Occupancy::Owner, Occupancy::Rented, Occupancy::Vacant][usize::from(o)],
-            residents: r,
-            floor_area_m2: a,
-        }
+    (0u8..3, 0u16..12, prop_oneof![Just(0.0f32), 1.0f32..300.0]).prop_map(|(o, r, a)| UnitFacts {
+        occupancy: [Occupancy::Owner, Occupancy::Rented, Occupancy::Vacant][usize::from(o)],
+        residents: r,
+        floor_area_m2: a,
     })
 }
 

@@ -136,7 +136,11 @@ fn sex_ratio_is_males_per_hundred_females() {
 #[test]
 fn suppression_hides_small_key_group_counts() {
     let check = |count: u32, threshold: u32, expected: Option<u32>| {
-        assert_eq!(suppress_small(count, threshold), expected, "{count} vs {threshold}");
+        assert_eq!(
+            suppress_small(count, threshold),
+            expected,
+            "{count} vs {threshold}"
+        );
     };
     check(0, 5, None);
     check(4, 5, None);

@@ -120,7 +120,10 @@ fn explanation_lists_every_factor_in_order() {
     assert_eq!(kg.normalised, 0.8);
     assert_eq!(kg.weight, 0.25);
     assert!((kg.contribution - 20.0).abs() < 1e-12);
-    assert_eq!(s.main_factor().map(|f| f.factor), Some(Factor::KeyGroupDensity));
+    assert_eq!(
+        s.main_factor().map(|f| f.factor),
+        Some(Factor::KeyGroupDensity)
+    );
     let weights: f64 = s.factors.iter().map(|f| f.weight).sum();
     assert!((weights - 1.0).abs() < 1e-12);
 }
@@ -194,7 +197,11 @@ fn bad_config_is_reported_and_never_panics() {
 #[test]
 fn repeat_addresses_counts_addresses_seen_twice() {
     let check = |addresses: &[u64], min: u32, expected: u32| {
-        assert_eq!(repeat_addresses(addresses, min), expected, "{addresses:?} ≥{min}");
+        assert_eq!(
+            repeat_addresses(addresses, min),
+            expected,
+            "{addresses:?} ≥{min}"
+        );
     };
     check(&[], 2, 0);
     check(&[1, 2, 3], 2, 0);
