@@ -84,10 +84,8 @@ impl ParsedAddress {
     pub fn to_label(&self) -> String {
         use std::fmt::Write;
         let mut s = String::with_capacity(64);
-        for name in [&self.township, &self.community, &self.road] {
-            if let Some(n) = name {
-                s.push_str(n);
-            }
+        for n in [&self.township, &self.community, &self.road].into_iter().flatten() {
+            s.push_str(n);
         }
         if let Some(d) = self.door {
             let _ = write!(s, "{d}号");
@@ -569,6 +567,10 @@ fn marker_at(s: &str, i: usize) -> (Marker, usize) {
     // 门口 and 楼下 are noise words, not a unit and a floor.
     if starts_with_at(s, i, "门") && !starts_with_at(s, i, "门口") {
         return (Marker::Unit, "门".len());
+    }
+    // 18号楼下 is "below no. 18", not building 18.
+    if starts_with_at(s, i, "号楼下") {
+        return (Marker::Hao, "号".len());
     }
     if starts_with_at(s, i, "楼") && !starts_with_at(s, i, "楼下") {
         return (Marker::Floor, "楼".len());

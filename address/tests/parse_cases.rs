@@ -193,6 +193,8 @@ fn extra_words_and_punctuation() {
     check("长江西路18号对面", "road=长江西路 door=18 left=对面");
     check("锦绣花园门口3栋", "cpd=锦绣花园 b=3 left=门口");
     check("锦绣花园3栋楼下", "cpd=锦绣花园 b=3 left=楼下");
+    check("长江西路18号楼下", "road=长江西路 door=18 left=楼下");
+    check("锦绣花园18号楼", "cpd=锦绣花园 b=18");
     check(
         "旌阳街道，文庙社区、长江西路 18号/锦绣花园-3栋 2单元502室。",
         "town=旌阳街道 comm=文庙社区 road=长江西路 door=18 cpd=锦绣花园 b=3 u=2 f=5 room=502",

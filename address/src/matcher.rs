@@ -1,0 +1,830 @@
+//! Matching free-text addresses against the unified address register.
+//!
+//! Design: the text is normalised and cut into numbers (door, building, unit, room,
+//! group, house) by the parser, but names are found with the register's own dictionary
+//! (one Aho–Corasick automaton over every township, community, village, road and
+//! compound name) instead of suffix heuristics, so 新村 compounds, 正街 roads and
+//! numerals in names are no trouble. Candidate buildings come from three exact keys —
+//! road+door, compound+building, village+group+house — and each candidate is then
+//! scored against *all* the evidence: every name and number the text mentions either
+//! supports it or contradicts it. The best candidate wins only if nothing else scores
+//! as well; otherwise the matcher abstains and lists the candidates. A confident wrong
+//! answer costs more than no answer, so ties, contradictions and fuzzy names all lower
+//! the confidence rather than being guessed through.
+//!
+//! Typos: characters of a name the dictionary does not cover are tried as names with
+//! one substituted character, via a "one position masked" hash index (exact Hamming-1
+//! look-up, no scan). A substitution by a homophone (same pinyin) or a known look-alike
+//! weighs more than an arbitrary one.
+
+use crate::AddressParts;
+use crate::hanzi;
+use crate::parse::{self, Token};
+use aho_corasick::{AhoCorasick, MatchKind};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// "No value" in the packed internal records.
+const NONE: u32 = u32::MAX;
+
+const K_TOWN: u8 = 1;
+const K_COMM: u8 = 2;
+const K_ROAD: u8 = 4;
+const K_COMPOUND: u8 = 8;
+
+/// A building of the register, as handed in by the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildingEntry {
+    /// The 19-digit building code.
+    pub code: String,
+    /// Building-level parts (no unit, no room).
+    pub parts: AddressParts,
+    /// Longitude (WGS-84).
+    pub lon: f64,
+    /// Latitude (WGS-84).
+    pub lat: f64,
+}
+
+/// A unit/room of the register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitEntry {
+    /// The 25-digit unit code.
+    pub code: String,
+    /// Index of its building in the building list.
+    pub building: usize,
+    /// Unit (单元), if the building has units.
+    pub unit: Option<u32>,
+    /// Room (with floor), if any. Houses have one unit with neither.
+    pub room: Option<u32>,
+}
+
+/// Why a register could not be built.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RegisterError {
+    /// A unit refers to a building index that does not exist.
+    #[error(
+        "unit {code} refers to building index {building}, but there are only {count} buildings"
+    )]
+    NoSuchBuilding {
+        /// The unit's code.
+        code: String,
+        /// The index it gave.
+        building: usize,
+        /// How many buildings there are.
+        count: usize,
+    },
+    /// The same code appears twice.
+    #[error("duplicate code {0}")]
+    DuplicateCode(String),
+    /// The name dictionary could not be compiled.
+    #[error("name automaton: {0}")]
+    Automaton(String),
+}
+
+/// The level a match was made at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// A unit/room (or the single unit of a house).
+    Unit,
+    /// A building.
+    Building,
+}
+
+/// One candidate the matcher considered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Building code.
+    pub code: String,
+    /// Canonical building label.
+    pub label: String,
+    /// Score in [0, 1], comparable within one result.
+    pub score: f64,
+}
+
+/// The outcome of matching one free-text address.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MatchResult {
+    /// The matched code (unit code at unit level, building code at building level), or
+    /// `None` when the matcher abstains.
+    pub code: Option<String>,
+    /// The level of `code`.
+    pub level: Option<Level>,
+    /// Confidence in [0, 1]. At ≥ 0.9 wrong answers are meant to be very rare.
+    pub confidence: f64,
+    /// Index of the matched building in the register's building list.
+    pub building: Option<usize>,
+    /// Index of the matched unit in the register's unit list.
+    pub unit: Option<usize>,
+    /// The best building candidates, best first (at most 5).
+    pub candidates: Vec<Candidate>,
+    /// Whether a name was only found with a typo tolerated.
+    pub fuzzy: bool,
+    /// Whether several buildings fitted equally well.
+    pub ambiguous: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bld {
+    town: u32,
+    comm: u32,
+    road: u32,
+    door: u32,
+    compound: u32,
+    b: u32,
+    group: u32,
+    house: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Unt {
+    unit: u32,
+    room: u32,
+}
+
+/// A fast multiplicative hasher for the integer keys of the indexes. The keys are
+/// packed ids, not attacker-chosen strings, so a DoS-resistant hash buys nothing here.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+fn key2(a: u32, b: u32) -> u64 {
+    (u64::from(a) << 32) | u64::from(b)
+}
+
+fn key3(a: u32, b: u32, c: u32) -> u64 {
+    // Group and house numbers are small; 16 bits each is plenty, and a collision only
+    // adds a candidate that the scorer then rejects.
+    (u64::from(a) << 32) | (u64::from(b & 0xFFFF) << 16) | u64::from(c & 0xFFFF)
+}
+
+/// A hash of `chars` with position `masked` blanked out (Hamming-1 index key).
+fn masked_key(chars: &[char], masked: usize) -> u64 {
+    let mut h = IdHasher(chars.len() as u64);
+    for (i, &c) in chars.iter().enumerate() {
+        h.write_u64(if i == masked { 0 } else { u64::from(c) });
+    }
+    h.finish()
+}
+
+/// The unified address register, indexed for matching and search.
+pub struct Register {
+    bld: Vec<Bld>,
+    b_codes: Vec<String>,
+    b_labels: Vec<String>,
+    b_parts: Vec<AddressParts>,
+    b_pos: Vec<(f64, f64)>,
+    units: Vec<Unt>,
+    u_codes: Vec<String>,
+    u_building: Vec<u32>,
+    /// Per building: range into `unit_order`.
+    unit_ranges: Vec<(u32, u32)>,
+    /// Unit indices sorted by (building, unit, room).
+    unit_order: Vec<u32>,
+    names: Vec<String>,
+    name_chars: Vec<Vec<char>>,
+    name_kinds: Vec<u8>,
+    ac: AhoCorasick,
+    fuzzy: IdMap<Vec<u32>>,
+    road_door: IdMap<Vec<u32>>,
+    compound_b: IdMap<Vec<u32>>,
+    village_gh: IdMap<Vec<u32>>,
+    code_index: HashMap<String, (Level, u32)>,
+    pub(crate) search: crate::search::SearchIndex,
+}
+
+impl std::fmt::Debug for Register {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Register")
+            .field("buildings", &self.bld.len())
+            .field("units", &self.units.len())
+            .field("names", &self.names.len())
+            .finish()
+    }
+}
+
+struct NameTable {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+    kinds: Vec<u8>,
+}
+
+impl NameTable {
+    fn id(&mut self, name: &str, kind: u8) -> u32 {
+        if name.is_empty() {
+            return NONE;
+        }
+        if let Some(&id) = self.ids.get(name) {
+            self.kinds[id as usize] |= kind;
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.to_string(), id);
+        self.names.push(name.to_string());
+        self.kinds.push(kind);
+        id
+    }
+}
+
+fn opt(v: Option<u32>) -> u32 {
+    v.unwrap_or(NONE)
+}
+
+impl Register {
+    /// Build the register and its indexes from plain entries.
+    pub fn new(
+        buildings: Vec<BuildingEntry>,
+        units: Vec<UnitEntry>,
+    ) -> Result<Register, RegisterError> {
+        let mut nt = NameTable {
+            ids: HashMap::new(),
+            names: Vec::new(),
+            kinds: Vec::new(),
+        };
+        let mut code_index: HashMap<String, (Level, u32)> =
+            HashMap::with_capacity(buildings.len() + units.len());
+        let mut bld = Vec::with_capacity(buildings.len());
+        let mut b_codes = Vec::with_capacity(buildings.len());
+        let mut b_labels = Vec::with_capacity(buildings.len());
+        let mut b_parts = Vec::with_capacity(buildings.len());
+        let mut b_pos = Vec::with_capacity(buildings.len());
+        let mut road_door: IdMap<Vec<u32>> = IdMap::default();
+        let mut compound_b: IdMap<Vec<u32>> = IdMap::default();
+        let mut village_gh: IdMap<Vec<u32>> = IdMap::default();
+        for (i, e) in buildings.into_iter().enumerate() {
+            let p = &e.parts;
+            let comm_kind = K_COMM;
+            let b = Bld {
+                town: nt.id(&p.township, K_TOWN),
+                comm: nt.id(&p.community, comm_kind),
+                road: p.road.as_deref().map_or(NONE, |r| nt.id(r, K_ROAD)),
+                door: opt(p.door),
+                compound: p.compound.as_deref().map_or(NONE, |c| nt.id(c, K_COMPOUND)),
+                b: opt(p.building),
+                group: opt(p.group),
+                house: opt(p.house),
+            };
+            let i = i as u32;
+            if b.road != NONE && b.door != NONE {
+                road_door.entry(key2(b.road, b.door)).or_default().push(i);
+            }
+            if b.compound != NONE && b.b != NONE {
+                compound_b.entry(key2(b.compound, b.b)).or_default().push(i);
+            }
+            if b.comm != NONE && b.group != NONE && b.house != NONE {
+                village_gh
+                    .entry(key3(b.comm, b.group, b.house))
+                    .or_default()
+                    .push(i);
+            }
+            if code_index
+                .insert(e.code.clone(), (Level::Building, i))
+                .is_some()
+            {
+                return Err(RegisterError::DuplicateCode(e.code));
+            }
+            bld.push(b);
+            b_labels.push(p.canonical_label());
+            b_codes.push(e.code);
+            b_pos.push((e.lon, e.lat));
+            b_parts.push(e.parts);
+        }
+        let count = bld.len();
+        let mut us = Vec::with_capacity(units.len());
+        let mut u_codes = Vec::with_capacity(units.len());
+        let mut u_building = Vec::with_capacity(units.len());
+        for (i, u) in units.into_iter().enumerate() {
+            if u.building >= count {
+                return Err(RegisterError::NoSuchBuilding {
+                    code: u.code,
+                    building: u.building,
+                    count,
+                });
+            }
+            if code_index
+                .insert(u.code.clone(), (Level::Unit, i as u32))
+                .is_some()
+            {
+                return Err(RegisterError::DuplicateCode(u.code));
+            }
+            us.push(Unt {
+                unit: opt(u.unit),
+                room: opt(u.room),
+            });
+            u_building.push(u.building as u32);
+            u_codes.push(u.code);
+        }
+        let mut unit_order: Vec<u32> = (0..us.len() as u32).collect();
+        unit_order.sort_by_key(|&i| {
+            let u = us[i as usize];
+            (u_building[i as usize], u.unit, u.room)
+        });
+        let mut unit_ranges = vec![(0u32, 0u32); count];
+        let mut k = 0usize;
+        while k < unit_order.len() {
+            let b = u_building[unit_order[k] as usize];
+            let start = k;
+            while k < unit_order.len() && u_building[unit_order[k] as usize] == b {
+                k += 1;
+            }
+            unit_ranges[b as usize] = (start as u32, k as u32);
+        }
+
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&nt.names)
+            .map_err(|e| RegisterError::Automaton(e.to_string()))?;
+        let name_chars: Vec<Vec<char>> = nt.names.iter().map(|n| n.chars().collect()).collect();
+        let mut fuzzy: IdMap<Vec<u32>> = IdMap::default();
+        for (id, chars) in name_chars.iter().enumerate() {
+            if chars.len() < 3 {
+                continue;
+            }
+            for m in 0..chars.len() {
+                fuzzy
+                    .entry(masked_key(chars, m))
+                    .or_default()
+                    .push(id as u32);
+            }
+        }
+        let search = crate::search::SearchIndex::build(
+            &nt.names,
+            &nt.kinds,
+            &bld_views(&bld),
+            &b_codes,
+            &b_pos,
+        );
+        Ok(Register {
+            bld,
+            b_codes,
+            b_labels,
+            b_parts,
+            b_pos,
+            units: us,
+            u_codes,
+            u_building,
+            unit_ranges,
+            unit_order,
+            names: nt.names,
+            name_chars,
+            name_kinds: nt.kinds,
+            ac,
+            fuzzy,
+            road_door,
+            compound_b,
+            village_gh,
+            code_index,
+            search,
+        })
+    }
+
+    /// Number of buildings.
+    pub fn building_count(&self) -> usize {
+        self.bld.len()
+    }
+
+    /// Number of units.
+    pub fn unit_count(&self) -> usize {
+        self.units.len()
+    }
+
+    /// A building's code, canonical label, parts and position.
+    pub fn building(&self, i: usize) -> Option<(&str, &str, &AddressParts, (f64, f64))> {
+        Some((
+            self.b_codes.get(i)?,
+            self.b_labels.get(i)?,
+            self.b_parts.get(i)?,
+            *self.b_pos.get(i)?,
+        ))
+    }
+
+    /// A unit's code and its building index.
+    pub fn unit(&self, i: usize) -> Option<(&str, usize)> {
+        Some((self.u_codes.get(i)?, *self.u_building.get(i)? as usize))
+    }
+
+    /// The canonical label of a unit (its building's label plus unit and room).
+    pub fn unit_label(&self, i: usize) -> Option<String> {
+        let u = self.units.get(i)?;
+        let b = *self.u_building.get(i)? as usize;
+        let mut p = self.b_parts.get(b)?.clone();
+        p.unit = (u.unit != NONE).then_some(u.unit);
+        p.room = (u.room != NONE).then_some(u.room);
+        Some(p.canonical_label())
+    }
+
+    /// Look a code up: its level and index in the building or unit list.
+    pub fn find_code(&self, code: &str) -> Option<(Level, usize)> {
+        self.code_index.get(code).map(|&(l, i)| (l, i as usize))
+    }
+
+    /// Position of a building (WGS-84).
+    pub fn position(&self, building: usize) -> Option<(f64, f64)> {
+        self.b_pos.get(building).copied()
+    }
+
+    /// The building nearest to a WGS-84 point, and its distance in metres (linear scan;
+    /// reverse geocoding is rare next to forward matching).
+    pub fn nearest_building(&self, lon: f64, lat: f64) -> Option<(usize, f64)> {
+        if !lon.is_finite() || !lat.is_finite() {
+            return None;
+        }
+        let k = lat.to_radians().cos();
+        let mut best: Option<(usize, f64)> = None;
+        for (i, &(x, y)) in self.b_pos.iter().enumerate() {
+            let d = ((x - lon) * k).powi(2) + (y - lat).powi(2);
+            if best.is_none_or(|(_, bd)| d < bd) {
+                best = Some((i, d));
+            }
+        }
+        best.map(|(i, _)| (i, crate::coords::distance_m((lon, lat), self.b_pos[i])))
+    }
+}
+
+/// The name ids of a building, for the search index.
+pub(crate) struct BldView {
+    pub town: u32,
+    pub comm: u32,
+    pub road: u32,
+    pub compound: u32,
+    pub b: u32,
+    pub door: u32,
+}
+
+fn bld_views(bld: &[Bld]) -> Vec<BldView> {
+    bld.iter()
+        .map(|b| BldView {
+            town: b.town,
+            comm: b.comm,
+            road: b.road,
+            compound: b.compound,
+            b: b.b,
+            door: b.door,
+        })
+        .collect()
+}
+
+/// A name found in the text.
+#[derive(Debug, Clone, Copy)]
+struct Found {
+    name: u32,
+    /// 1.0 exact; less when found with a substituted character.
+    weight: f64,
+    /// Byte end in the stripped, normalised text.
+    end: usize,
+}
+
+/// Match one free-text address against the register. Never panics.
+pub fn match_address(reg: &Register, text: &str) -> MatchResult {
+    let mut norm = String::with_capacity(text.len());
+    parse::normalize_into(text, &mut norm);
+    let start = parse::strip_prefix(&norm, None);
+    let s = &norm[start..];
+    let mut tokens = Vec::with_capacity(16);
+    parse::tokenize_into(s, &mut tokens);
+
+    // Names, exact then fuzzy on what the exact pass left uncovered.
+    let mut found: Vec<Found> = Vec::with_capacity(8);
+    let mut fuzzy_used = false;
+    for t in &tokens {
+        if let Token::Text { start, end } = *t {
+            let run = &s[start..end];
+            let mut covered_to = 0;
+            for m in reg.ac.find_iter(run) {
+                if m.start() > covered_to {
+                    fuzzy_used |= find_fuzzy(
+                        reg,
+                        &run[covered_to..m.start()],
+                        start + covered_to,
+                        &mut found,
+                    );
+                }
+                found.push(Found {
+                    name: m.pattern().as_u32(),
+                    weight: 1.0,
+                    end: start + m.end(),
+                });
+                covered_to = m.end();
+            }
+            if covered_to < run.len() {
+                fuzzy_used |= find_fuzzy(reg, &run[covered_to..], start + covered_to, &mut found);
+            }
+        }
+    }
+
+    // Whether the text right before token k ends with a road name.
+    let mut token_starts: Vec<usize> = Vec::with_capacity(tokens.len());
+    {
+        // Recover each token's byte start: text tokens know it; others follow the
+        // previous token, which is all `road_before` needs.
+        let mut last_end = 0;
+        for t in &tokens {
+            match *t {
+                Token::Text { start, end } | Token::Noise { start, end } => {
+                    token_starts.push(start);
+                    last_end = end;
+                }
+                _ => token_starts.push(last_end),
+            }
+        }
+    }
+    let road_before = |k: usize| {
+        let at = token_starts.get(k).copied().unwrap_or(0);
+        found
+            .iter()
+            .any(|f| f.end == at && reg.name_kinds[f.name as usize] & K_ROAD != 0)
+    };
+    let nb = parse::assign_numbers(&tokens, road_before);
+
+    // Candidates from the three keys.
+    let mut cands: Vec<u32> = Vec::with_capacity(16);
+    let house = nb.house.or(nb.door);
+    for f in &found {
+        let kinds = reg.name_kinds[f.name as usize];
+        if kinds & K_COMPOUND != 0
+            && let Some(b) = nb.building
+            && let Some(v) = reg.compound_b.get(&key2(f.name, b))
+        {
+            cands.extend_from_slice(v);
+        }
+        if kinds & K_ROAD != 0
+            && let Some(d) = nb.door
+            && let Some(v) = reg.road_door.get(&key2(f.name, d))
+        {
+            cands.extend_from_slice(v);
+        }
+        if kinds & K_COMM != 0
+            && let (Some(g), Some(h)) = (nb.group, house)
+            && let Some(v) = reg.village_gh.get(&key3(f.name, g, h))
+        {
+            cands.extend_from_slice(v);
+        }
+    }
+    cands.sort_unstable();
+    cands.dedup();
+    let mut result = MatchResult {
+        fuzzy: fuzzy_used,
+        ..Default::default()
+    };
+    if cands.is_empty() {
+        return result;
+    }
+
+    // Score every candidate against all evidence.
+    let mut scored: Vec<(f64, u32, u32)> = cands
+        .iter()
+        .map(|&bi| {
+            let (score, conflicts) = score_building(reg, &reg.bld[bi as usize], &found, &nb, house);
+            (score, conflicts, bi)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let (best_score, best_conflicts, best) = scored[0];
+    let ties = scored
+        .iter()
+        .filter(|c| (c.0 - best_score).abs() < 1e-9 && c.1 == best_conflicts)
+        .count();
+    let second = scored.get(ties).map_or(f64::NEG_INFINITY, |c| c.0);
+
+    let mut conf: f64 = 0.99;
+    if best_conflicts > 0 {
+        conf *= 0.5f64.powi(best_conflicts as i32);
+    }
+    // The weight of the names that support the best building tells how exact they were.
+    let b = &reg.bld[best as usize];
+    let min_weight = found
+        .iter()
+        .filter(|f| [b.town, b.comm, b.road, b.compound].contains(&f.name))
+        .map(|f| f.weight)
+        .fold(1.0f64, f64::min);
+    if min_weight < 1.0 {
+        conf *= if min_weight >= 0.85 { 0.94 } else { 0.7 };
+    }
+    let margin = best_score - second;
+    if margin < 1.0 {
+        conf *= 0.75;
+    }
+    if ties > 1 {
+        result.ambiguous = true;
+        conf = (0.5 / ties as f64).min(conf);
+    }
+    result.candidates = scored
+        .iter()
+        .take(5)
+        .map(|&(sc, _, bi)| Candidate {
+            code: reg.b_codes[bi as usize].clone(),
+            label: reg.b_labels[bi as usize].clone(),
+            score: (conf * (sc.max(0.0) / best_score.max(1e-9))).clamp(0.0, 1.0),
+        })
+        .collect();
+    if result.ambiguous || conf < 0.5 {
+        result.confidence = conf.clamp(0.0, 1.0);
+        return result;
+    }
+
+    // Unit level.
+    let (ustart, uend) = reg.unit_ranges[best as usize];
+    let order = &reg.unit_order[ustart as usize..uend as usize];
+    let mut unit_pick: Option<u32> = None;
+    if order.len() == 1 {
+        let u = reg.units[order[0] as usize];
+        if u.unit == NONE && u.room == NONE {
+            // A house: its one unit is the building.
+            unit_pick = Some(order[0]);
+        } else if nb.room.is_some_and(|r| r == u.room) && nb.unit.is_none_or(|x| x == u.unit) {
+            unit_pick = Some(order[0]);
+        }
+    } else if let Some(room) = nb.room {
+        let mut hits = order.iter().copied().filter(|&ui| {
+            let u = reg.units[ui as usize];
+            u.room == room
+                && match nb.unit {
+                    Some(x) => u.unit == x,
+                    None => true,
+                }
+        });
+        let first = hits.next();
+        let more = hits.next().is_some();
+        match (first, more) {
+            (Some(ui), false) => {
+                unit_pick = Some(ui);
+                if nb.unit.is_none() && reg.units[ui as usize].unit != NONE {
+                    // The unit was inferred from a room number that happens to be unique.
+                    conf *= 0.95;
+                }
+            }
+            (Some(_), true) => {}
+            (None, _) => {
+                // The text names a room this building lacks: maybe the wrong building.
+                conf *= 0.85;
+            }
+        }
+    }
+    result.confidence = conf.clamp(0.0, 1.0);
+    result.building = Some(best as usize);
+    match unit_pick {
+        Some(ui) => {
+            result.code = Some(reg.u_codes[ui as usize].clone());
+            result.level = Some(Level::Unit);
+            result.unit = Some(ui as usize);
+        }
+        None => {
+            result.code = Some(reg.b_codes[best as usize].clone());
+            result.level = Some(Level::Building);
+        }
+    }
+    result
+}
+
+/// Score one candidate building: support minus contradictions.
+fn score_building(
+    reg: &Register,
+    b: &Bld,
+    found: &[Found],
+    nb: &parse::Numbers,
+    house: Option<u32>,
+) -> (f64, u32) {
+    let mut score = 0.0;
+    let mut conflicts = 0u32;
+    let mine = [b.town, b.comm, b.road, b.compound];
+    for f in found {
+        if mine.contains(&f.name) {
+            score += f.weight;
+        } else if f.weight >= 1.0 {
+            // An exact name that is not this building's. It contradicts only if the
+            // building has a different name at a level that name can be.
+            let k = reg.name_kinds[f.name as usize];
+            let contradicts = (k & K_TOWN != 0 && b.town != NONE)
+                || (k & K_COMM != 0 && b.comm != NONE)
+                || (k & K_ROAD != 0 && b.road != NONE)
+                || (k & K_COMPOUND != 0);
+            if contradicts {
+                conflicts += 1;
+                score -= 2.0;
+            }
+        }
+    }
+    let mut num = |text: Option<u32>, mine: u32| {
+        if let Some(v) = text {
+            if v == mine {
+                score += 1.0;
+            } else {
+                conflicts += 1;
+                score -= 2.0;
+            }
+        }
+    };
+    if b.group != NONE {
+        num(nb.group, b.group);
+        num(house, b.house);
+    } else {
+        num(nb.door, b.door);
+        num(nb.group, b.group);
+    }
+    if nb.building.is_some() || b.b != NONE {
+        match (nb.building, b.b) {
+            (Some(x), y) if y != NONE => {
+                if x == y {
+                    score += 1.0;
+                } else {
+                    conflicts += 1;
+                    score -= 2.0;
+                }
+            }
+            (Some(_), _) => {
+                conflicts += 1;
+                score -= 2.0;
+            }
+            // The text stops above the building: it cannot single this one out.
+            (None, _) => score -= 0.5,
+        }
+    }
+    (score, conflicts)
+}
+
+/// Try the uncovered characters `gap` as names with one substituted character. Adds
+/// what it finds to `found` (with a weight below 1) and returns whether it found any.
+fn find_fuzzy(reg: &Register, gap: &str, offset: usize, found: &mut Vec<Found>) -> bool {
+    let chars: Vec<(usize, char)> = gap.char_indices().collect();
+    let n = chars.len();
+    if n < 3 {
+        return false;
+    }
+    let cs: Vec<char> = chars.iter().map(|&(_, c)| c).collect();
+    // Longest windows first; the first length that yields names wins.
+    for len in (3..=n.min(12)).rev() {
+        let mut any = false;
+        for st in 0..=n - len {
+            let w = &cs[st..st + len];
+            let mut hits: Vec<(u32, f64)> = Vec::new();
+            for m in 0..len {
+                let Some(ids) = reg.fuzzy.get(&masked_key(w, m)) else {
+                    continue;
+                };
+                for &id in ids {
+                    let name = &reg.name_chars[id as usize];
+                    if name.len() != len {
+                        continue;
+                    }
+                    let mut diff = (0..len).filter(|&i| name[i] != w[i]);
+                    let (Some(i), None) = (diff.next(), diff.next()) else {
+                        continue;
+                    };
+                    let weight = if similar(name[i], w[i]) { 0.9 } else { 0.6 };
+                    match hits.iter_mut().find(|h| h.0 == id) {
+                        Some(h) => h.1 = h.1.max(weight),
+                        None => hits.push((id, weight)),
+                    }
+                }
+            }
+            // Every equally plausible name is kept; the scorer decides between them.
+            let end = offset + chars.get(st + len).map_or(gap.len(), |&(b, _)| b);
+            for (id, weight) in hits {
+                found.push(Found {
+                    name: id,
+                    weight,
+                    end,
+                });
+                any = true;
+            }
+        }
+        if any {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether two characters are a known confusion: same pinyin, or a look-alike pair.
+fn similar(a: char, b: char) -> bool {
+    use pinyin::ToPinyin;
+    if let (Some(pa), Some(pb)) = (a.to_pinyin(), b.to_pinyin())
+        && pa.plain() == pb.plain()
+    {
+        return true;
+    }
+    hanzi::CONFUSABLE
+        .iter()
+        .any(|g| g.contains(&a) && g.contains(&b))
+}
+
+impl Register {
+    /// Match free text; same as [`match_address`].
+    pub fn match_address(&self, text: &str) -> MatchResult {
+        match_address(self, text)
+    }
+}
