@@ -3,8 +3,8 @@
 
 use minqing_analysis::efficiency::{
     AnomalyConfig, Correction, EventFacts, Window, add_months, adjust_p_values, annual_change,
-    anomalous_weeks, category, cst_date, efficiency, month_on_month, month_start, monthly_counts,
-    percentile_sorted, poisson_upper_tail, week_start, weekly_counts, year_on_year,
+    anomalous_weeks, category, compare, cst_date, efficiency, month_on_month, month_start,
+    monthly_counts, percentile_sorted, poisson_upper_tail, week_start, weekly_counts, year_on_year,
 };
 use minqing_analysis::population::YearMonth;
 
@@ -380,4 +380,56 @@ fn p_value_corrections() {
     let with_nan = adjust_p_values(&[0.01, f64::NAN], Correction::BenjaminiHochberg);
     assert_eq!(with_nan[0], 0.02);
     assert!(with_nan[1].is_nan());
+}
+
+fn arb_event() -> impl proptest::strategy::Strategy<Value = EventFacts> {
+    use proptest::prelude::*;
+    (
+        0u8..8,
+        any::<i64>(),
+        proptest::option::of(any::<i64>()),
+        any::<bool>(),
+        any::<bool>(),
+        any::<i64>(),
+        proptest::option::of(0u32..5),
+    )
+        .prop_map(
+            |(category, accepted_at, closed_at, med, div, deadline, worker)| EventFacts {
+                category,
+                source: 0,
+                accepted_at,
+                closed_at,
+                resolved_by_mediation: med,
+                diverted: div,
+                deadline,
+                worker,
+                area: 0,
+            },
+        )
+}
+
+proptest::proptest! {
+    /// Arbitrary (even absurd) times never panic, and the counts stay consistent.
+    #[test]
+    fn any_events_are_handled(
+        events in proptest::collection::vec(arb_event(), 0..50),
+        from in proptest::prelude::any::<i64>(),
+        len in 0i64..i64::MAX,
+        now in proptest::prelude::any::<i64>(),
+    ) {
+        let window = Window::new(from, from.saturating_add(len));
+        let r = efficiency(&events, window, now);
+        proptest::prop_assert_eq!(r.closed + r.open, r.events);
+        proptest::prop_assert!(r.disputes_mediated <= r.disputes_closed);
+        proptest::prop_assert!(r.disputes_closed <= r.disputes);
+        let loads: u32 = r.workload.iter().map(|l| l.open + l.handled).sum();
+        proptest::prop_assert_eq!(loads + r.unassigned, r.events);
+        if let Some(h) = r.handling {
+            proptest::prop_assert!(h.median_hours <= h.p90_hours);
+        }
+        let _ = window.year_before();
+        let _ = weekly_counts(&events, week_start(from), 10);
+        let _ = cst_date(from);
+        let _ = compare(&events, window, window.year_before());
+    }
 }
