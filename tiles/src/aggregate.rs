@@ -349,7 +349,9 @@ impl AggregatePyramid {
         let n = self.n_weights;
         for l in &mut self.levels {
             let key = l.key(fx, fy);
-            let Some(&s) = l.cells.get(&key) else { continue };
+            let Some(&s) = l.cells.get(&key) else {
+                continue;
+            };
             let slot = s as usize;
             l.count[slot] -= 1;
             l.sum_x[slot] -= u128::from(fx);
@@ -386,7 +388,11 @@ impl AggregatePyramid {
     /// The cells whose centroid falls in `tile` grown by `buffer` tile units (cells of
     /// neighbouring tiles appear in the buffer, so symbols are not cut at tile edges).
     /// Ordered by tile, then row-major within the tile.
-    pub fn query(&self, tile: TileId, buffer: u32) -> Result<Vec<AggregateCell<'_>>, AggregateError> {
+    pub fn query(
+        &self,
+        tile: TileId,
+        buffer: u32,
+    ) -> Result<Vec<AggregateCell<'_>>, AggregateError> {
         let l = self
             .level(tile.z())
             .ok_or(AggregateError::ZoomNotInPyramid(tile.z()))?;

@@ -166,7 +166,10 @@ fn clip_segment(p0: P, p1: P, b: &ClipBox) -> Option<(P, P, bool, bool)> {
 /// Clips one ring (closed or open) with Sutherland–Hodgman. Returns the ring *without*
 /// a closing point, consecutive duplicates removed; `None` when fewer than three distinct
 /// vertices or zero area remain.
-pub fn clip_ring<T: CoordNum + Into<i64>>(ring: &[Coord<T>], b: &ClipBox) -> Option<Vec<Coord<i32>>> {
+pub fn clip_ring<T: CoordNum + Into<i64>>(
+    ring: &[Coord<T>],
+    b: &ClipBox,
+) -> Option<Vec<Coord<i32>>> {
     let mut pts: Vec<P> = ring.iter().map(wide).collect();
     if pts.len() > 1 && pts.first() == pts.last() {
         pts.pop();
@@ -292,7 +295,10 @@ mod tests {
 
     fn check_line(input: &[(i64, i64)], buffer: u32, want: &[&[(i32, i32)]]) {
         let line: Vec<_> = input.iter().map(|&(x, y)| c(x, y)).collect();
-        let got: Vec<_> = clip_line(&line, &ClipBox::new(buffer)).iter().map(flat).collect();
+        let got: Vec<_> = clip_line(&line, &ClipBox::new(buffer))
+            .iter()
+            .map(flat)
+            .collect();
         let want: Vec<Vec<(i32, i32)>> = want.iter().map(|p| p.to_vec()).collect();
         assert_eq!(got, want, "input {input:?}");
     }
@@ -335,7 +341,11 @@ mod tests {
         check_ring(&big, 0, Some(2 * 4096 * 4096));
         check_ring(&big, 64, Some(2 * 4224 * 4224));
         // Half outside.
-        check_ring(&[(-100, 0), (100, 0), (100, 100), (-100, 100)], 0, Some(2 * 100 * 100));
+        check_ring(
+            &[(-100, 0), (100, 0), (100, 100), (-100, 100)],
+            0,
+            Some(2 * 100 * 100),
+        );
         // Outside.
         check_ring(&[(-100, 0), (-50, 0), (-50, 100)], 0, None);
         // Degenerate (collinear).

@@ -128,7 +128,7 @@ impl ColorRamp {
 
     /// Colour for a normalised value `t` (clamped to `[0, 1]`; NaN → transparent).
     pub fn sample(&self, t: f32) -> [u8; 4] {
-        if !(t > self.threshold) {
+        if t.is_nan() || t <= self.threshold {
             return [0, 0, 0, 0];
         }
         let t = t.min(1.0);
@@ -154,7 +154,9 @@ impl ColorRamp {
 
 /// Whether every value would render transparent (serve an empty response instead).
 pub fn is_blank(values: &[f32], scale_max: f32, ramp: &ColorRamp) -> bool {
-    values.iter().all(|&v| ramp.sample(normalise(v, scale_max))[3] == 0)
+    values
+        .iter()
+        .all(|&v| ramp.sample(normalise(v, scale_max))[3] == 0)
 }
 
 fn normalise(v: f32, scale_max: f32) -> f32 {

@@ -69,7 +69,7 @@ fn seg_dist2(p: P, a: P, b: P) -> f64 {
 /// vertex becomes an extra anchor, so a loop never collapses for lack of a baseline.
 fn douglas_peucker(pts: &[P], tolerance: f64) -> Vec<P> {
     let n = pts.len();
-    if n <= 2 || !(tolerance > 0.0) {
+    if n <= 2 || tolerance.is_nan() || tolerance <= 0.0 {
         return pts.to_vec();
     }
     let tol2 = tolerance * tolerance;
@@ -365,15 +365,15 @@ impl Topology {
                 vertex_count += out.iter().map(Vec::len).sum::<usize>();
                 polys.push(out);
             }
-            let bbox = polys
-                .iter()
-                .flat_map(|p| p[0].iter())
-                .fold(None, |acc: Option<(P, P)>, &(x, y)| {
+            let bbox = polys.iter().flat_map(|p| p[0].iter()).fold(
+                None,
+                |acc: Option<(P, P)>, &(x, y)| {
                     Some(match acc {
                         None => ((x, y), (x, y)),
                         Some((lo, hi)) => ((lo.0.min(x), lo.1.min(y)), (hi.0.max(x), hi.1.max(y))),
                     })
-                });
+                },
+            );
             features.push(GenFeature { polys, bbox });
         }
         Generalized {
@@ -420,9 +420,9 @@ impl Generalized {
             f.polys
                 .iter()
                 .map(|rings| {
-                    let mut ls = rings.iter().map(|r| {
-                        LineString::new(r.iter().map(|&(x, y)| Coord { x, y }).collect())
-                    });
+                    let mut ls = rings
+                        .iter()
+                        .map(|r| LineString::new(r.iter().map(|&(x, y)| Coord { x, y }).collect()));
                     let ext = ls.next().unwrap_or_else(|| LineString::new(Vec::new()));
                     Polygon::new(ext, ls.collect())
                 })
@@ -453,11 +453,16 @@ impl Generalized {
             for rings in &f.polys {
                 let mut clipped = rings.iter().enumerate().filter_map(|(k, r)| {
                     tmp.clear();
-                    tmp.extend(r.iter().map(|&(x, y)| Coord { x: x - ox, y: y - oy }));
+                    tmp.extend(r.iter().map(|&(x, y)| Coord {
+                        x: x - ox,
+                        y: y - oy,
+                    }));
                     clip_ring(&tmp, &b).map(|c| (k, LineString::new(c)))
                 });
                 // The exterior comes first; if it is clipped away the holes go too.
-                let Some((0, ext)) = clipped.next() else { continue };
+                let Some((0, ext)) = clipped.next() else {
+                    continue;
+                };
                 let holes = clipped.map(|(_, h)| h).collect();
                 polys.push(Polygon::new(ext, holes));
             }

@@ -254,7 +254,10 @@ impl TileRange {
     /// the neighbouring tile: coverage errs on the side of too many).
     pub fn covering(bounds: &LonLatBounds, z: u8) -> Result<TileRange, TileError> {
         let b = bounds;
-        if ![b.west, b.south, b.east, b.north].iter().all(|c| c.is_finite()) {
+        if ![b.west, b.south, b.east, b.north]
+            .iter()
+            .all(|c| c.is_finite())
+        {
             return Err(TileError::NonFiniteCoordinate);
         }
         if b.west > b.east || b.south > b.north {
@@ -434,9 +437,11 @@ mod tests {
         }
     }
 
+    type ParseCase<'a> = (&'a str, &'a str, &'a str, Option<(u8, u32, u32)>);
+
     #[test]
     fn parse_paths() {
-        let cases: [(&str, &str, &str, Option<(u8, u32, u32)>); 8] = [
+        let cases: [ParseCase<'_>; 8] = [
             ("14", "13133", "6790", Some((14, 13133, 6790))),
             ("0", "0", "0", Some((0, 0, 0))),
             ("23", "0", "0", None),

@@ -1,7 +1,6 @@
 //! Heat-map rasters decode as 256×256 RGBA, are transparent where empty and seamless.
 
 use minqing_tiles::heatmap::{ColorRamp, PixelGrid, is_blank, render_heatmap_png};
-use minqing_tiles::projection::lonlat_to_mercator;
 use minqing_tiles::tile::TileId;
 
 /// Quartic kernel, the shape the analysis crate uses (only for test values here).
@@ -33,7 +32,10 @@ fn png_shape_transparency_and_seams() {
     // The lattices continue across the seam.
     for row in [0, 100, 255] {
         let (a, b) = (gl.centre(255, row), gr.centre(0, row));
-        assert!((b.0 - a.0 - gl.pixel).abs() < 1e-6 && gl.pixel == gr.pixel && b.1 == a.1, "{a:?} {b:?}");
+        assert!(
+            (b.0 - a.0 - gl.pixel).abs() < 1e-6 && gl.pixel == gr.pixel && b.1 == a.1,
+            "{a:?} {b:?}"
+        );
     }
     // A kernel centred on the seam, on a pixel-row centre: columns 255 | 0 are mirror
     // images, so their values and pixels must be identical.
@@ -72,7 +74,10 @@ fn png_shape_transparency_and_seams() {
 #[test]
 fn alpha_grows_with_value_and_inputs_are_checked() {
     let ramp = ColorRamp::default();
-    let alphas: Vec<u8> = [0.0f32, 0.01, 0.1, 0.3, 0.6, 1.0, 5.0].iter().map(|&t| ramp.sample(t)[3]).collect();
+    let alphas: Vec<u8> = [0.0f32, 0.01, 0.1, 0.3, 0.6, 1.0, 5.0]
+        .iter()
+        .map(|&t| ramp.sample(t)[3])
+        .collect();
     assert_eq!(alphas[0], 0);
     assert!(alphas.windows(2).all(|w| w[0] <= w[1]), "{alphas:?}");
     assert_eq!(ramp.sample(f32::NAN)[3], 0);
@@ -83,7 +88,6 @@ fn alpha_grows_with_value_and_inputs_are_checked() {
     let png = render_heatmap_png(&[1.0; 65536], 0.0, &ramp).unwrap();
     let img = image::load_from_memory(&png).unwrap().to_rgba8();
     assert!(img.pixels().all(|p| p[3] == 0));
-    let _ = lonlat_to_mercator(0.0, 0.0);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use geo_types::{Coord, Geometry, LineString, MultiPolygon, Polygon};
+use geo_types::{Geometry, LineString, MultiPolygon, Polygon};
 use minqing_tiles::mvt_encode::{EncodeError, EncodeOptions, PropValue, TileBuilder};
 use minqing_tiles::simplify::Topology;
 use minqing_tiles::tile::TileId;
@@ -14,7 +14,10 @@ fn reference_tile_xy(lon: f64, lat: f64, t: TileId) -> (f64, f64) {
     let n = (1u64 << t.z()) as f64;
     let x = (lon + 180.0) / 360.0 * n;
     let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n;
-    ((x - f64::from(t.x())) * 4096.0, (y - f64::from(t.y())) * 4096.0)
+    (
+        (x - f64::from(t.x())) * 4096.0,
+        (y - f64::from(t.y())) * 4096.0,
+    )
 }
 
 fn core_tile() -> TileId {
@@ -30,7 +33,13 @@ fn dense_points_positions_counts_and_properties() {
     let tile = core_tile();
     let pts = common::city_points(8000, 0.004, 11);
     let buffer = 64u32;
-    let mut tb = TileBuilder::new(tile, EncodeOptions { buffer, max_features_per_layer: 100_000 });
+    let mut tb = TileBuilder::new(
+        tile,
+        EncodeOptions {
+            buffer,
+            max_features_per_layer: 100_000,
+        },
+    );
     let kinds = ["fire", "flood", "dispute"];
     for (i, (lon, lat, w)) in pts.iter().enumerate() {
         let props = [
@@ -40,7 +49,9 @@ fn dense_points_positions_counts_and_properties() {
             ("kind", PropValue::Str(kinds[i % 3])),
             ("odd", PropValue::Bool(i % 2 == 1)),
         ];
-        tb.layer("events").add_lonlat_point(*lon, *lat, Some(i as u64), &props).unwrap();
+        tb.layer("events")
+            .add_lonlat_point(*lon, *lat, Some(i as u64), &props)
+            .unwrap();
     }
     let enc = tb.finish().unwrap();
     // Brute force over the same bounds and buffer.
@@ -54,7 +65,11 @@ fn dense_points_positions_counts_and_properties() {
         })
         .map(|(i, _)| i)
         .collect();
-    assert!(expected.len() > 3000 && expected.len() < pts.len(), "{}", expected.len());
+    assert!(
+        expected.len() > 3000 && expected.len() < pts.len(),
+        "{}",
+        expected.len()
+    );
     assert_eq!(enc.feature_count(), expected.len());
 
     let r = decode(&enc.bytes);
@@ -80,7 +95,10 @@ fn dense_points_positions_counts_and_properties() {
         assert_eq!(props.get("w0"), Some(&Value::Double(w[0])));
         assert_eq!(props.get("w1"), Some(&Value::SInt(w[1] as i64 - 5)));
         assert_eq!(props.get("n"), Some(&Value::UInt(i as u64)));
-        assert_eq!(props.get("kind"), Some(&Value::String(kinds[i % 3].to_string())));
+        assert_eq!(
+            props.get("kind"),
+            Some(&Value::String(kinds[i % 3].to_string()))
+        );
         assert_eq!(props.get("odd"), Some(&Value::Bool(i % 2 == 1)));
     }
     seen.sort_unstable();
@@ -104,7 +122,13 @@ fn polygons_decode_with_correct_winding_and_area() {
     let tile = TileId::from_lonlat(104.40, 31.125, z).unwrap();
     let pieces = generalized.tile_features(tile, 0);
     assert!(pieces.len() > 1);
-    let mut tb = TileBuilder::new(tile, EncodeOptions { buffer: 0, ..Default::default() });
+    let mut tb = TileBuilder::new(
+        tile,
+        EncodeOptions {
+            buffer: 0,
+            ..Default::default()
+        },
+    );
     for (i, mp) in &pieces {
         let g = Geometry::MultiPolygon(mp.clone());
         let added = tb
@@ -119,7 +143,10 @@ fn polygons_decode_with_correct_winding_and_area() {
     assert_eq!(feats.len(), pieces.len());
     let mut total = 0i64;
     for (f, (i, _)) in feats.iter().zip(&pieces) {
-        assert_eq!(f.properties.as_ref().unwrap().get("area_id"), Some(&Value::UInt(*i as u64)));
+        assert_eq!(
+            f.properties.as_ref().unwrap().get("area_id"),
+            Some(&Value::UInt(*i as u64))
+        );
         let polys: Vec<Polygon<i32>> = match &f.geometry {
             Geometry::Polygon(p) => vec![p.clone()],
             Geometry::MultiPolygon(mp) => mp.0.clone(),
@@ -144,9 +171,17 @@ fn lines_are_clipped_into_parts() {
     let mut tb = TileBuilder::new(tile, EncodeOptions::default());
     // Leaves the buffered tile through the top and comes back.
     let line: LineString<i32> = vec![(100, 100), (100, -500), (300, -500), (300, 100)].into();
-    assert!(tb.layer("roads").add_tile_geometry(&Geometry::LineString(line), Some(1), &[]).unwrap());
+    assert!(
+        tb.layer("roads")
+            .add_tile_geometry(&Geometry::LineString(line), Some(1), &[])
+            .unwrap()
+    );
     let far: LineString<i32> = vec![(-900, -900), (-800, -950)].into();
-    assert!(!tb.layer("roads").add_tile_geometry(&Geometry::LineString(far), Some(2), &[]).unwrap());
+    assert!(
+        !tb.layer("roads")
+            .add_tile_geometry(&Geometry::LineString(far), Some(2), &[])
+            .unwrap()
+    );
     assert_eq!(tb.layer("roads").outside(), 1);
     let enc = tb.finish().unwrap();
     let feats = decode(&enc.bytes).get_features_as::<i32>(0).unwrap();
@@ -154,9 +189,15 @@ fn lines_are_clipped_into_parts() {
     let Geometry::MultiLineString(mls) = &feats[0].geometry else {
         panic!("{:?}", feats[0].geometry)
     };
-    let parts: Vec<Vec<(i32, i32)>> =
-        mls.0.iter().map(|l| l.0.iter().map(|c| (c.x, c.y)).collect()).collect();
-    assert_eq!(parts, vec![vec![(100, 100), (100, -64)], vec![(300, -64), (300, 100)]]);
+    let parts: Vec<Vec<(i32, i32)>> = mls
+        .0
+        .iter()
+        .map(|l| l.0.iter().map(|c| (c.x, c.y)).collect())
+        .collect();
+    assert_eq!(
+        parts,
+        vec![vec![(100, 100), (100, -64)], vec![(300, -64), (300, 100)]]
+    );
 }
 
 #[test]
@@ -166,28 +207,49 @@ fn composite_tile_layers_and_empty_tiles() {
     let (lon, lat) = tr.tile_to_lonlat(2048.0, 1024.0);
     let mut tb = TileBuilder::new(tile, EncodeOptions::default());
     let square = Polygon::new(
-        LineString::from(vec![(lon, lat), (lon + 0.001, lat), (lon + 0.001, lat - 0.001), (lon, lat - 0.001)]),
+        LineString::from(vec![
+            (lon, lat),
+            (lon + 0.001, lat),
+            (lon + 0.001, lat - 0.001),
+            (lon, lat - 0.001),
+        ]),
         vec![],
     );
     tb.layer("buildings")
-        .add_lonlat_geometry(&Geometry::Polygon(square), Some(7), &[("floors", 6i64.into())])
+        .add_lonlat_geometry(
+            &Geometry::Polygon(square),
+            Some(7),
+            &[("floors", 6i64.into())],
+        )
         .unwrap();
-    tb.layer("events").add_lonlat_point(lon, lat, None, &[("count", 3u64.into())]).unwrap();
+    tb.layer("events")
+        .add_lonlat_point(lon, lat, None, &[("count", 3u64.into())])
+        .unwrap();
     tb.layer("empty");
-    assert_eq!(tb.feature_counts(), vec![("buildings", 1), ("events", 1), ("empty", 0)]);
+    assert_eq!(
+        tb.feature_counts(),
+        vec![("buildings", 1), ("events", 1), ("empty", 0)]
+    );
     let enc = tb.finish().unwrap();
-    assert_eq!(enc.layers, vec![("buildings".to_string(), 1), ("events".to_string(), 1)]);
+    assert_eq!(
+        enc.layers,
+        vec![("buildings".to_string(), 1), ("events".to_string(), 1)]
+    );
     let r = decode(&enc.bytes);
     assert_eq!(r.get_layer_names().unwrap(), vec!["buildings", "events"]);
     let b = r.get_features_as::<i32>(0).unwrap();
-    let Geometry::MultiPolygon(MultiPolygon(ps)) = &b[0].geometry else { panic!() };
+    let Geometry::MultiPolygon(MultiPolygon(ps)) = &b[0].geometry else {
+        panic!()
+    };
     let first = ps[0].exterior().0[0];
     let (ex, ey) = reference_tile_xy(lon, lat, tile);
     assert!((f64::from(first.x) - ex).abs() <= 1.0 && (f64::from(first.y) - ey).abs() <= 1.0);
 
     // Nothing inside: recognisably empty.
     let mut tb = TileBuilder::new(tile, EncodeOptions::default());
-    tb.layer("events").add_lonlat_point(0.0, 0.0, None, &[]).unwrap();
+    tb.layer("events")
+        .add_lonlat_point(0.0, 0.0, None, &[])
+        .unwrap();
     let enc = tb.finish().unwrap();
     assert!(enc.is_empty() && enc.bytes.is_empty());
 }
@@ -195,14 +257,26 @@ fn composite_tile_layers_and_empty_tiles() {
 #[test]
 fn feature_limit_is_an_error_not_a_truncation() {
     let tile = core_tile();
-    let mut tb = TileBuilder::new(tile, EncodeOptions { buffer: 64, max_features_per_layer: 3 });
+    let mut tb = TileBuilder::new(
+        tile,
+        EncodeOptions {
+            buffer: 64,
+            max_features_per_layer: 3,
+        },
+    );
     let l = tb.layer("events");
     for i in 0..3 {
         assert!(l.add_tile_point(i, i, None, &[]).unwrap());
     }
     assert_eq!(l.remaining_capacity(), 0);
     let err = l.add_tile_point(10, 10, None, &[]).unwrap_err();
-    assert_eq!(err, EncodeError::TooManyFeatures { layer: "events".into(), max: 3 });
+    assert_eq!(
+        err,
+        EncodeError::TooManyFeatures {
+            layer: "events".into(),
+            max: 3
+        }
+    );
     // Points outside do not count against the limit.
     assert!(!l.add_tile_point(-1000, 10, None, &[]).unwrap());
     assert_eq!(tb.finish().unwrap().feature_count(), 3);
@@ -214,7 +288,10 @@ fn duplicate_layers_and_collections_are_rejected() {
     let mut tb = TileBuilder::new(tile, EncodeOptions::default());
     tb.layer("a");
     let other = minqing_tiles::mvt_encode::LayerBuilder::new(tile, "a", &EncodeOptions::default());
-    assert_eq!(tb.add_layer(other).unwrap_err(), EncodeError::DuplicateLayer("a".into()));
+    assert_eq!(
+        tb.add_layer(other).unwrap_err(),
+        EncodeError::DuplicateLayer("a".into())
+    );
     let gc: Geometry<i32> = Geometry::GeometryCollection(geo_types::GeometryCollection(vec![]));
     assert_eq!(
         tb.layer("a").add_tile_geometry(&gc, None, &[]).unwrap_err(),
@@ -225,6 +302,8 @@ fn duplicate_layers_and_collections_are_rejected() {
         "b",
         &EncodeOptions::default(),
     );
-    assert!(matches!(tb.add_layer(wrong), Err(EncodeError::WrongTile { .. })));
-    let _ = Coord { x: 0, y: 0 };
+    assert!(matches!(
+        tb.add_layer(wrong),
+        Err(EncodeError::WrongTile { .. })
+    ));
 }

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use geo_types::{Coord, MultiPolygon};
 use minqing_tiles::clip::ring_area2;
+use minqing_tiles::projection::LonLatBounds;
 use minqing_tiles::projection::lonlat_to_world;
 use minqing_tiles::simplify::{Topology, simplify_line};
 use minqing_tiles::tile::{TileId, TileRange, world_to_grid};
-use minqing_tiles::projection::LonLatBounds;
 
 type P = (i64, i64);
 
@@ -69,13 +69,21 @@ fn check_consistent(g: usize, k: usize, seed: u64, z: u8, tolerance: f64) {
     assert!(stats.shared_arcs > 0, "{stats:?}");
     let gen_ = topo.generalize(z, tolerance);
     let polys: Vec<_> = (0..input.len()).map(|i| gen_.feature_grid(i)).collect();
-    assert_eq!(unmatched_interior_edges(&polys, z), 0, "g={g} z={z} tol={tolerance}");
+    assert_eq!(
+        unmatched_interior_edges(&polys, z),
+        0,
+        "g={g} z={z} tol={tolerance}"
+    );
     // Interior edges cancel, so the signed areas of a gap-free, overlap-free partition add
     // up exactly to the frame. The rings are counter-clockwise in lon/lat, hence
     // negative on the y-down grid.
     let (x0, y0, x1, y1) = frame_grid(z);
     let frame = -i128::from(x1 - x0) * i128::from(y1 - y0) * 2;
-    assert_eq!(signed_area2_sum(&polys), frame, "g={g} z={z} tol={tolerance}");
+    assert_eq!(
+        signed_area2_sum(&polys),
+        frame,
+        "g={g} z={z} tol={tolerance}"
+    );
 }
 
 #[test]
@@ -110,11 +118,14 @@ fn naive_per_ring_simplification_breaks_boundaries() {
     let naive: Vec<MultiPolygon<i64>> = input
         .iter()
         .map(|mp| {
-            mp.map_coords_i64(|c| {
-                let (u, v) = lonlat_to_world(c.x, c.y);
-                let (x, y) = world_to_grid(u, v, z).unwrap();
-                Coord { x, y }
-            }, |ring| simplify_line(ring, 2.0))
+            mp.map_coords_i64(
+                |c| {
+                    let (u, v) = lonlat_to_world(c.x, c.y);
+                    let (x, y) = world_to_grid(u, v, z).unwrap();
+                    Coord { x, y }
+                },
+                |ring| simplify_line(ring, 2.0),
+            )
         })
         .collect();
     assert!(unmatched_interior_edges(&naive, z) > 0);
@@ -141,7 +152,12 @@ impl MapI64 for MultiPolygon<f64> {
         MultiPolygon::new(
             self.0
                 .iter()
-                .map(|p| geo_types::Polygon::new(ring(p.exterior()), p.interiors().iter().map(ring).collect()))
+                .map(|p| {
+                    geo_types::Polygon::new(
+                        ring(p.exterior()),
+                        p.interiors().iter().map(ring).collect(),
+                    )
+                })
                 .collect(),
         )
     }
@@ -153,7 +169,12 @@ fn tile_pieces_cover_interior_tiles_exactly() {
     let input = common::tessellation(6, 60, 9);
     let topo = Topology::build(&input);
     let (w, s, e, n) = common::FRAME;
-    let inner = LonLatBounds { west: w + 0.02, south: s + 0.02, east: e - 0.02, north: n - 0.02 };
+    let inner = LonLatBounds {
+        west: w + 0.02,
+        south: s + 0.02,
+        east: e - 0.02,
+        north: n - 0.02,
+    };
     for z in [12u8, 13] {
         let gen_ = topo.generalize(z, 1.0);
         let range = TileRange::covering(&inner, z).unwrap();
@@ -177,5 +198,8 @@ fn tile_pieces_cover_interior_tiles_exactly() {
     }
     // A tile at another zoom yields nothing rather than wrong coordinates.
     let gen_ = topo.generalize(12, 1.0);
-    assert!(gen_.tile_features(TileId::new(13, 0, 0).unwrap(), 0).is_empty());
+    assert!(
+        gen_.tile_features(TileId::new(13, 0, 0).unwrap(), 0)
+            .is_empty()
+    );
 }

@@ -84,7 +84,9 @@ pub fn tessellation(g: usize, k: usize, seed: u64) -> Vec<MultiPolygon<f64>> {
                 .collect()
         })
         .collect();
-    let to_ls = |pts: Vec<(f64, f64)>| LineString::new(pts.into_iter().map(|(x, y)| Coord { x, y }).collect());
+    let to_ls = |pts: Vec<(f64, f64)>| {
+        LineString::new(pts.into_iter().map(|(x, y)| Coord { x, y }).collect())
+    };
     let island: Vec<(f64, f64)> = {
         let (cx, cy) = (w + 1.5 * dx, s + 1.5 * dy);
         (0..24)
@@ -128,7 +130,12 @@ pub fn tessellation(g: usize, k: usize, seed: u64) -> Vec<MultiPolygon<f64>> {
 /// background, each with three numeric weights.
 pub fn city_points(n: usize, spread_deg: f64, seed: u64) -> Vec<(f64, f64, [f64; 3])> {
     let mut rng = Rng::new(seed);
-    let centres = [(104.397, 31.127), (104.392, 31.130), (104.401, 31.124), (104.395, 31.122)];
+    let centres = [
+        (104.397, 31.127),
+        (104.392, 31.130),
+        (104.401, 31.124),
+        (104.395, 31.122),
+    ];
     (0..n)
         .map(|i| {
             let (lon, lat) = if i % 5 == 4 {
@@ -138,7 +145,10 @@ pub fn city_points(n: usize, spread_deg: f64, seed: u64) -> Vec<(f64, f64, [f64;
                 )
             } else {
                 let c = centres[i % centres.len()];
-                (c.0 + rng.normal() * spread_deg, c.1 + rng.normal() * spread_deg)
+                (
+                    c.0 + rng.normal() * spread_deg,
+                    c.1 + rng.normal() * spread_deg,
+                )
             };
             let w = [1.0, (rng.unit() * 10.0).floor(), rng.unit()];
             (lon, lat, w)
