@@ -643,17 +643,29 @@ pub fn to_traditional(c: char) -> Option<char> {
 
 /// The simplified form of a traditional character from the table, or `c` unchanged.
 ///
-/// Linear scan on purpose: the table is a few hundred entries, the scan is only reached
-/// for characters outside the common CJK fast path checked by the caller, and keeping
-/// it a `const` slice avoids any lazy initialisation.
+/// Looked up in a sorted copy of the table built once (binary search): this runs for
+/// every character of every record, so a linear scan of the table would dominate
+/// matching time.
 pub fn to_simplified(c: char) -> char {
-    // Fast path: ASCII and the most frequent address characters are never traditional.
+    use std::sync::OnceLock;
+    static SORTED: OnceLock<Vec<(char, char)>> = OnceLock::new();
+    // Fast path: nothing below the CJK block is traditional.
     if (c as u32) < 0x4E00 {
         return c;
     }
-    match SIMP_TRAD.iter().find(|&&(_, t)| t == c) {
-        Some(&(s, _)) => s,
-        None => c,
+    let sorted = SORTED.get_or_init(|| {
+        let mut v: Vec<(char, char)> = SIMP_TRAD
+            .iter()
+            .filter(|(s, t)| s != t)
+            .map(|&(s, t)| (t, s))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    });
+    match sorted.binary_search_by_key(&c, |&(t, _)| t) {
+        Ok(i) => sorted[i].1,
+        Err(_) => c,
     }
 }
 

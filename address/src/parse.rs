@@ -84,7 +84,10 @@ impl ParsedAddress {
     pub fn to_label(&self) -> String {
         use std::fmt::Write;
         let mut s = String::with_capacity(64);
-        for n in [&self.township, &self.community, &self.road].into_iter().flatten() {
+        for n in [&self.township, &self.community, &self.road]
+            .into_iter()
+            .flatten()
+        {
             s.push_str(n);
         }
         if let Some(d) = self.door {

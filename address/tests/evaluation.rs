@@ -146,11 +146,12 @@ fn targets(syn: &common::Synthetic, n: usize, rng: &mut ChaCha8Rng) -> Vec<(Addr
 }
 
 fn evaluate(
+    spec: common::Spec,
     seed: u64,
     n_mixed: usize,
     n_per_kind: usize,
 ) -> (Tally, Vec<(NoiseKind, Tally)>, Tally) {
-    let syn = common::build(common::Spec::small(), seed);
+    let syn = common::build(spec, seed);
     let reg = syn.register();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
     let mut wrong = Vec::new();
@@ -205,7 +206,7 @@ fn evaluate(
 
 #[test]
 fn matching_meets_the_goals_on_an_unseen_seed() {
-    let (mixed, per_kind, clean) = evaluate(EVAL_SEED, 20_000, 1_500);
+    let (mixed, per_kind, clean) = evaluate(common::Spec::small(), EVAL_SEED, 20_000, 1_500);
     let goals = |t: &Tally, name: &str| {
         assert!(
             t.building_precision() >= 0.995,
@@ -232,4 +233,24 @@ fn matching_meets_the_goals_on_an_unseen_seed() {
         assert!(t.total > 100, "{} applied too rarely", k.name());
         goals(t, k.name());
     }
+}
+
+/// The same at the district's scale (slow in debug builds; run with
+/// `cargo test --release -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn district_scale() {
+    let (mixed, _, _) = evaluate(common::Spec::district(), EVAL_SEED, 50_000, 2_000);
+    assert!(
+        mixed.building_precision() >= 0.995,
+        "{}",
+        mixed.line("mixed")
+    );
+    assert!(
+        mixed.confident_wrong_rate() <= 0.001,
+        "{}",
+        mixed.line("mixed")
+    );
+    assert!(mixed.building_recall() >= 0.97, "{}", mixed.line("mixed"));
+    assert!(mixed.unit_recall() >= 0.95, "{}", mixed.line("mixed"));
 }

@@ -363,7 +363,7 @@ pub fn build(spec: Spec, seed: u64) -> Synthetic {
             let village = names.draw(
                 &mut rng,
                 VILLAGE_A,
-                &["", "", "新", "大", "小"],
+                &["", "", "新", "大", "小", "桥", "坝", "湾", "山", "河"],
                 &["村"],
                 0.0,
                 &mut village_pool,
