@@ -1,0 +1,85 @@
+//! Configuration: an optional TOML file, overridden by `MINQING_*` environment
+//! variables, overridden by command-line flags. Secrets never print.
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::fmt;
+use std::path::Path;
+
+/// A value that must not appear in logs or debug output.
+#[derive(Clone, Deserialize, Default, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Settings that may come from the file or the environment.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://PATH` or `postgres://…` (may hold a password, hence secret).
+    pub database_url: Option<Secret>,
+    pub bind: Option<String>,
+    /// `tracing` filter, e.g. `info,minqing_server=debug`.
+    pub log: Option<String>,
+    /// `text` or `json` logs.
+    pub log_format: Option<String>,
+}
+
+impl Config {
+    /// Read `path` (if given) then apply `MINQING_DATABASE_URL`, `MINQING_BIND`,
+    /// `MINQING_LOG` and `MINQING_LOG_FORMAT` from `env`.
+    pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let mut cfg = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = env("MINQING_DATABASE_URL") {
+            cfg.database_url = Some(Secret(v));
+        }
+        if let Some(v) = env("MINQING_BIND") {
+            cfg.bind = Some(v);
+        }
+        if let Some(v) = env("MINQING_LOG") {
+            cfg.log = Some(v);
+        }
+        if let Some(v) = env("MINQING_LOG_FORMAT") {
+            cfg.log_format = Some(v);
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_and_secret_never_prints() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("minqing.toml");
+        std::fs::write(&path, "database_url = \"postgres://u:hunter2@db/x\"\nbind = \"0.0.0.0:1\"\n").unwrap();
+        let cfg = Config::load(Some(&path), |k| (k == "MINQING_BIND").then(|| "127.0.0.1:9".to_string())).unwrap();
+        assert_eq!(cfg.bind.as_deref(), Some("127.0.0.1:9"));
+        assert_eq!(cfg.database_url.as_ref().unwrap().expose(), "postgres://u:hunter2@db/x");
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+        std::fs::write(&path, "unknown_key = 1\n").unwrap();
+        assert!(Config::load(Some(&path), |_| None).is_err());
+    }
+}

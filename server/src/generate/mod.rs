@@ -1,0 +1,443 @@
+//! The deterministic synthetic district (`minqing generate`).
+//!
+//! Same `--seed` and `--scale`, same bytes: every random draw comes from ChaCha streams
+//! seeded from the seed, nothing iterates a hash map into the output, and floats are
+//! written with fixed precision. The output is a directory of import files shaped like
+//! real feeds (see [`FILES`]) plus `truth/` with the ground truth for tests.
+
+pub mod events;
+pub mod geography;
+pub mod names;
+pub mod people;
+pub mod register;
+
+use crate::model::{AreaLevel, Event, EventStep};
+use anyhow::{Context, Result};
+use geo_types::MultiPolygon;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// The import files, in the order they must be imported.
+pub const FILES: [&str; 11] = [
+    "areas.geojson",
+    "roads.geojson",
+    "buildings.csv",
+    "units.csv",
+    "housing.csv",
+    "residents.csv",
+    "residents-gbk.csv",
+    "enterprises.csv",
+    "events.csv",
+    "event_steps.csv",
+    "manifest.json",
+];
+
+/// Headline figures at a scale, as written to `manifest.json`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Manifest {
+    pub seed: u64,
+    pub scale: f64,
+    pub building_addresses: usize,
+    pub unit_addresses: usize,
+    pub residents: usize,
+    pub housing_units: usize,
+    pub enterprises: usize,
+    pub townships: usize,
+    pub communities: usize,
+    pub grids: usize,
+    pub community_grids: usize,
+    pub events: usize,
+    pub events_2023: usize,
+    pub events_2024: usize,
+    pub closed_2024: usize,
+    pub disputes_2023: usize,
+    pub disputes_2024: usize,
+    pub disputes_mediated_2024: usize,
+    pub planted_hotspots: Vec<(f64, f64)>,
+    pub planted_emerging_hotspot: (f64, f64),
+}
+
+fn stream(seed: u64, n: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(n);
+    rng
+}
+
+fn csv_writer(path: &Path) -> Result<csv::Writer<BufWriter<File>>> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file)))
+}
+
+/// A CSV writer that encodes every record as GB18030, as old township systems export.
+struct GbkCsv {
+    out: BufWriter<File>,
+}
+
+impl GbkCsv {
+    fn create(path: &Path) -> Result<Self> {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Self { out: BufWriter::with_capacity(1 << 20, file) })
+    }
+
+    fn write_record<I, T>(&mut self, record: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(record)?;
+        let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let text = std::str::from_utf8(&bytes).context("records are UTF-8 before encoding")?;
+        let (encoded, _, _) = encoding_rs::GB18030.encode(text);
+        self.out.write_all(&encoded)?;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+fn fmt6(v: f64) -> String {
+    format!("{v:.7}")
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+/// Generate the district at `scale` with `seed` into `out`. `progress` is told each
+/// phase's name.
+pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> Result<Manifest> {
+    anyhow::ensure!(scale.is_finite() && scale > 0.0 && scale <= 50.0, "--scale must be in (0, 50]");
+    std::fs::create_dir_all(out.join("truth")).with_context(|| format!("creating {}", out.display()))?;
+
+    progress("geography");
+    let geo = geography::build(&mut stream(seed, 1), scale);
+    let polys = geo.polygons();
+    write_areas(&out.join("areas.geojson"), &geo, &polys)?;
+    write_roads(&out.join("roads.geojson"), &geo)?;
+
+    progress("address register");
+    let reg = register::build(&mut stream(seed, 2), &geo, &register::RegisterCounts::at_scale(scale));
+    {
+        let mut w = csv_writer(&out.join("buildings.csv"))?;
+        w.write_record([
+            "code", "label", "grid_code", "road", "door", "compound", "building_no", "village_group", "house_no", "kind",
+            "floors", "lon", "lat",
+        ])?;
+        for b in &reg.buildings {
+            let (lon, lat) = geo.frame.lonlat(b.x, b.y);
+            w.write_record([
+                b.code.clone(),
+                b.parts.canonical_label(),
+                geo.grids[b.grid].code.clone(),
+                opt(&b.parts.road),
+                opt(&b.parts.door),
+                opt(&b.parts.compound),
+                opt(&b.parts.building),
+                opt(&b.parts.group),
+                opt(&b.parts.house),
+                b.kind.as_str().to_string(),
+                b.floors.to_string(),
+                fmt6(lon),
+                fmt6(lat),
+            ])?;
+        }
+        w.flush()?;
+        let mut w = csv_writer(&out.join("units.csv"))?;
+        w.write_record(["code", "building_code", "unit", "floor", "room", "label"])?;
+        for u in &reg.units {
+            w.write_record([
+                u.code.clone(),
+                reg.buildings[u.building].code.clone(),
+                opt(&u.parts.unit),
+                u.floor.to_string(),
+                opt(&u.parts.room),
+                u.parts.canonical_label(),
+            ])?;
+        }
+        w.flush()?;
+    }
+
+    progress("households and residents");
+    let residents_total = ((627_000.0 * scale).round() as usize).max(100);
+    let mut rng = stream(seed, 3);
+    let homes = people::households(&mut rng, &reg, residents_total);
+    let mut truth = csv_writer(&out.join("truth/links.csv"))?;
+    truth.write_record(["file", "id", "code", "level", "noisy"])?;
+    let mut housing = csv_writer(&out.join("housing.csv"))?;
+    housing.write_record(["id", "address", "address_code", "floor_area", "occupancy"])?;
+    let header = [
+        "id", "name", "sex", "birth_date", "id_number", "phone", "registration", "household_id", "relation", "address",
+        "address_code", "key_groups",
+    ];
+    let mut res_utf8 = csv_writer(&out.join("residents.csv"))?;
+    res_utf8.write_record(header)?;
+    let mut res_gbk = GbkCsv::create(&out.join("residents-gbk.csv"))?;
+    res_gbk.write_record(header)?;
+    let mut noise_rng = stream(seed, 4);
+    let mut id_serials: HashMap<String, u32> = HashMap::new();
+    let mut resident_no = 0usize;
+    let mut per_building_residents = vec![0u32; reg.buildings.len()];
+    for (k, (unit, &(occ, size))) in reg.units.iter().zip(&homes).enumerate() {
+        let hid = format!("H{:07}", k + 1);
+        let with_code = noise_rng.gen_bool(0.9);
+        let (text, noisy) = address_text(&mut noise_rng, &unit.parts);
+        let floor_area = match reg.buildings[unit.building].kind {
+            register::Kind::Rural | register::Kind::Townhouse => rng.gen_range(90.0..220.0),
+            _ => rng.gen_range(45.0..140.0),
+        };
+        housing.write_record([
+            hid.clone(),
+            text.clone(),
+            if with_code { unit.code.clone() } else { String::new() },
+            format!("{floor_area:.1}"),
+            occ.as_str().to_string(),
+        ])?;
+        truth.write_record(["housing.csv", &hid, &unit.code, "unit", if noisy { "1" } else { "0" }])?;
+        let members = people::household(&mut rng, size, occ == people::Occupancy::Rented, &mut id_serials);
+        per_building_residents[unit.building] += members.len() as u32;
+        let town = geo.township_of_grid(reg.buildings[unit.building].grid).kind == geography::TownshipKind::Town;
+        for p in members {
+            resident_no += 1;
+            let id = format!("R{resident_no:08}");
+            let with_code = noise_rng.gen_bool(0.85);
+            let (text, noisy) = address_text(&mut noise_rng, &unit.parts);
+            let record = [
+                id.clone(),
+                p.name,
+                if p.male { "M" } else { "F" }.to_string(),
+                format!("{:04}-{:02}-{:02}", p.birth.0, p.birth.1, p.birth.2),
+                p.id_number,
+                p.phone,
+                if p.floating { "floating" } else { "registered" }.to_string(),
+                hid.clone(),
+                p.relation.to_string(),
+                text,
+                if with_code { unit.code.clone() } else { String::new() },
+                p.key_groups.join(";"),
+            ];
+            // Town records come from the township offices' older systems, in GBK.
+            let file = if town {
+                res_gbk.write_record(&record)?;
+                "residents-gbk.csv"
+            } else {
+                res_utf8.write_record(&record)?;
+                "residents.csv"
+            };
+            truth.write_record([file, &id, &unit.code, "unit", if noisy { "1" } else { "0" }])?;
+        }
+    }
+    housing.flush()?;
+    res_utf8.flush()?;
+    res_gbk.finish()?;
+
+    progress("enterprises");
+    let n_ent = ((18_000.0 * scale).round() as usize).max(10);
+    let ents = people::enterprises(&mut stream(seed, 5), &reg, n_ent);
+    let mut per_building_ents = vec![0u32; reg.buildings.len()];
+    {
+        let mut w = csv_writer(&out.join("enterprises.csv"))?;
+        w.write_record(["id", "name", "credit_code", "industry", "size", "employees", "address", "address_code"])?;
+        for (k, e) in ents.iter().enumerate() {
+            let id = format!("E{:07}", k + 1);
+            let b = &reg.buildings[e.building];
+            per_building_ents[e.building] += 1;
+            let with_code = noise_rng.gen_bool(0.8);
+            let (text, noisy) = address_text(&mut noise_rng, &b.parts);
+            w.write_record([
+                id.clone(),
+                e.name.clone(),
+                e.credit_code.clone(),
+                e.industry.to_string(),
+                e.size.to_string(),
+                e.employees.to_string(),
+                text,
+                if with_code { b.code.clone() } else { String::new() },
+            ])?;
+            truth.write_record(["enterprises.csv", &id, &b.code, "building", if noisy { "1" } else { "0" }])?;
+        }
+        w.flush()?;
+    }
+    truth.flush()?;
+
+    progress("events");
+    let weights: Vec<f64> = (0..reg.buildings.len())
+        .map(|i| f64::from(per_building_residents[i]) + 3.0 * f64::from(per_building_ents[i]) + 0.2)
+        .collect();
+    let (events, steps, planted) = events::generate(&mut stream(seed, 6), &geo, &reg, &weights, scale);
+    write_events(&out.join("events.csv"), &events)?;
+    write_steps(&out.join("event_steps.csv"), &steps)?;
+
+    let in_year = |e: &&Event, y: i64, y1: i64| e.reported_at >= y && e.reported_at < y1;
+    let e23: Vec<&Event> = events.iter().filter(|e| in_year(e, events::Y2023, events::Y2024)).collect();
+    let e24: Vec<&Event> = events.iter().filter(|e| in_year(e, events::Y2024, events::Y2025)).collect();
+    let manifest = Manifest {
+        seed,
+        scale,
+        building_addresses: reg.buildings.len(),
+        unit_addresses: reg.units.len(),
+        residents: resident_no,
+        housing_units: reg.units.len(),
+        enterprises: ents.len(),
+        townships: geo.townships.len(),
+        communities: geo.communities.len(),
+        grids: geo.grids.len(),
+        community_grids: geo.grids.iter().filter(|g| !geo.communities[g.community].village).count(),
+        events: events.len(),
+        events_2023: e23.len(),
+        events_2024: e24.len(),
+        closed_2024: e24.iter().filter(|e| crate::model::is_closed_status(&e.status)).count(),
+        disputes_2023: e23.iter().filter(|e| e.category == "dispute").count(),
+        disputes_2024: e24.iter().filter(|e| e.category == "dispute").count(),
+        disputes_mediated_2024: e24.iter().filter(|e| e.category == "dispute" && e.resolved_by_mediation).count(),
+        planted_hotspots: planted.hotspots,
+        planted_emerging_hotspot: planted.emerging,
+    };
+    let text = serde_json::to_string_pretty(&manifest)?;
+    std::fs::write(out.join("manifest.json"), text + "\n")?;
+    Ok(manifest)
+}
+
+/// The address column of a record: noisy free text for some, canonical for the rest.
+fn address_text<R: Rng>(rng: &mut R, parts: &minqing_address::AddressParts) -> (String, bool) {
+    if rng.gen_bool(0.6) {
+        let text = minqing_address::noise::noisy_label(parts, rng);
+        let noisy = text != parts.canonical_label();
+        (text, noisy)
+    } else {
+        (parts.canonical_label(), false)
+    }
+}
+
+fn area_feature(code: &str, name: &str, level: AreaLevel, parent: Option<&str>, kind: &str, geom: &MultiPolygon<f64>) -> geojson::Feature {
+    let mut props = serde_json::Map::new();
+    props.insert("code".into(), code.into());
+    props.insert("name".into(), name.into());
+    props.insert("level".into(), level.as_str().into());
+    props.insert("parent".into(), parent.map(Into::into).unwrap_or(serde_json::Value::Null));
+    props.insert("kind".into(), kind.into());
+    geojson::Feature {
+        bbox: None,
+        geometry: Some(geojson::Geometry::new(geojson::Value::from(geom))),
+        id: None,
+        properties: Some(props),
+        foreign_members: None,
+    }
+}
+
+fn write_feature_collection(path: &Path, features: impl Iterator<Item = geojson::Feature>) -> Result<()> {
+    // One feature per line, so a bad feature has a line number on import.
+    let mut w = BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    writeln!(w, "{{\"type\":\"FeatureCollection\",\"features\":[")?;
+    let mut first = true;
+    for f in features {
+        if !first {
+            writeln!(w, ",")?;
+        }
+        first = false;
+        write!(w, "{}", serde_json::to_string(&f)?)?;
+    }
+    writeln!(w, "\n]}}")?;
+    w.flush()?;
+    Ok(())
+}
+
+fn write_areas(path: &Path, geo: &geography::Geography, polys: &geography::AreaPolygons) -> Result<()> {
+    let mut features = vec![area_feature(crate::model::DISTRICT_CODE, "旌阳区", AreaLevel::District, None, "district", &polys.district)];
+    for (t, p) in geo.townships.iter().zip(&polys.townships) {
+        let kind = if t.kind == geography::TownshipKind::Street { "street" } else { "town" };
+        features.push(area_feature(&t.code, &t.name, AreaLevel::Township, Some(crate::model::DISTRICT_CODE), kind, p));
+    }
+    for (c, p) in geo.communities.iter().zip(&polys.communities) {
+        let kind = if c.village { "village" } else { "community" };
+        features.push(area_feature(&c.code, &c.name, AreaLevel::Community, Some(&geo.townships[c.township].code), kind, p));
+    }
+    for (g, p) in geo.grids.iter().zip(&polys.grids) {
+        let comm = &geo.communities[g.community];
+        let kind = if comm.village { "rural" } else { "urban" };
+        features.push(area_feature(&g.code, &g.name, AreaLevel::Grid, Some(&comm.code), kind, p));
+    }
+    write_feature_collection(path, features.into_iter())
+}
+
+fn write_roads(path: &Path, geo: &geography::Geography) -> Result<()> {
+    let features = geo.roads.iter().enumerate().map(|(i, r)| {
+        let line: geo_types::LineString<f64> = r.points.iter().map(|&(x, y)| geo.frame.coord(x, y)).collect();
+        let mut props = serde_json::Map::new();
+        props.insert("id".into(), (i as i64 + 1).into());
+        props.insert("name".into(), r.name.clone().into());
+        props.insert("class".into(), r.class.into());
+        geojson::Feature {
+            bbox: None,
+            geometry: Some(geojson::Geometry::new(geojson::Value::from(&line))),
+            id: None,
+            properties: Some(props),
+            foreign_members: None,
+        }
+    });
+    write_feature_collection(path, features)
+}
+
+pub const EVENT_HEADER: [&str; 20] = [
+    "code", "category", "source", "status", "risk_tier", "title", "description", "lon", "lat", "address_code", "grid_code",
+    "reported_at", "deadline", "mediation_org", "diversion", "resolved_by_mediation", "escalated", "closed_at", "version",
+    "updated_at",
+];
+
+fn write_events(path: &Path, events: &[Event]) -> Result<()> {
+    let mut w = csv_writer(path)?;
+    w.write_record(EVENT_HEADER)?;
+    for e in events {
+        w.write_record([
+            e.code.clone(),
+            e.category.clone(),
+            e.source.clone(),
+            e.status.clone(),
+            e.risk_tier.clone(),
+            e.title.clone(),
+            e.description.clone(),
+            fmt6(e.lon),
+            fmt6(e.lat),
+            opt(&e.address_code),
+            e.grid_code.clone(),
+            e.reported_at.to_string(),
+            e.deadline.to_string(),
+            opt(&e.mediation_org),
+            opt(&e.diversion),
+            u8::from(e.resolved_by_mediation).to_string(),
+            u8::from(e.escalated).to_string(),
+            opt(&e.closed_at),
+            e.version.to_string(),
+            e.updated_at.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_steps(path: &Path, steps: &[EventStep]) -> Result<()> {
+    let mut w = csv_writer(path)?;
+    w.write_record(["event_code", "seq", "at", "actor", "action", "from_status", "to_status", "note"])?;
+    for s in steps {
+        w.write_record([
+            s.event_code.clone(),
+            s.seq.to_string(),
+            s.at.to_string(),
+            s.actor.clone(),
+            s.action.clone(),
+            opt(&s.from_status),
+            s.to_status.clone(),
+            s.note.clone(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}

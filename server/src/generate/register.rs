@@ -1,0 +1,411 @@
+//! The unified address register of the synthetic district: building addresses with
+//! their unit/room addresses, placed on the geography.
+//!
+//! Counts are exact: `round(122_000 · scale)` buildings and `round(327_000 · scale)`
+//! unit/room addresses. Urban residential buildings get their rooms apportioned so the
+//! total matches; every town or rural house is one unit.
+
+use super::geography::{Geography, TownshipKind};
+use super::names::{COMPOUND_SUFFIXES, COMPOUND_WORDS, UniqueNames};
+use minqing_address::AddressParts;
+use rand::Rng;
+use rand::seq::SliceRandom;
+use std::collections::HashSet;
+
+/// What a building is used for; decides its units and who works or lives there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Highrise,
+    Walkup,
+    Shop,
+    Office,
+    Townhouse,
+    Rural,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Highrise => "highrise",
+            Kind::Walkup => "walkup",
+            Kind::Shop => "shop",
+            Kind::Office => "office",
+            Kind::Townhouse => "townhouse",
+            Kind::Rural => "rural",
+        }
+    }
+
+    pub fn residential(self) -> bool {
+        !matches!(self, Kind::Shop | Kind::Office)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GenBuilding {
+    pub code: String,
+    pub grid: usize,
+    pub kind: Kind,
+    pub parts: AddressParts,
+    pub floors: u32,
+    /// Metres in the geography frame.
+    pub x: f64,
+    pub y: f64,
+    /// Rooms per unit (entrance), in floor order; one entry of 1 for a house.
+    pub rooms_per_unit: Vec<u32>,
+    pub rooms_per_floor: u32,
+    /// Index of this building's compound in the register's compound list.
+    pub compound: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GenUnit {
+    pub code: String,
+    pub building: usize,
+    pub parts: AddressParts,
+    pub floor: u32,
+}
+
+pub struct Register {
+    pub buildings: Vec<GenBuilding>,
+    pub units: Vec<GenUnit>,
+}
+
+pub struct RegisterCounts {
+    pub buildings: usize,
+    pub units: usize,
+}
+
+impl RegisterCounts {
+    pub fn at_scale(scale: f64) -> Self {
+        Self {
+            buildings: ((122_000.0 * scale).round() as usize).max(20),
+            units: ((327_000.0 * scale).round() as usize).max(60),
+        }
+    }
+}
+
+struct DoorBook {
+    used: HashSet<(usize, u32)>,
+}
+
+impl DoorBook {
+    /// A free door number near position `s` metres along road `road` on side `left`.
+    fn take(&mut self, road: usize, s: f64, left: bool) -> u32 {
+        let mut door = 2 * (s / 12.0).floor().max(0.0) as u32 + if left { 1 } else { 2 };
+        while !self.used.insert((road, door)) {
+            door += 2;
+        }
+        door
+    }
+}
+
+/// Nearest point on any road (of those allowed) to (x, y): (road index, distance along, distance, left side).
+fn nearest_road(geo: &Geography, x: f64, y: f64, allowed: impl Fn(usize) -> bool) -> Option<(usize, f64, f64, bool)> {
+    let mut best: Option<(usize, f64, f64, bool)> = None;
+    for (r, road) in geo.roads.iter().enumerate() {
+        if !allowed(r) {
+            continue;
+        }
+        let mut along = 0.0;
+        for w in road.points.windows(2) {
+            let ((ax, ay), (bx, by)) = (w[0], w[1]);
+            let (dx, dy) = (bx - ax, by - ay);
+            let len2 = dx * dx + dy * dy;
+            let t = if len2 > 0.0 { (((x - ax) * dx + (y - ay) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+            let (px, py) = (ax + t * dx, ay + t * dy);
+            let d = (x - px).hypot(y - py);
+            if best.is_none_or(|b| d < b.2) {
+                let left = dx * (y - ay) - dy * (x - ax) > 0.0;
+                best = Some((r, along + t * len2.sqrt(), d, left));
+            }
+            along += len2.sqrt();
+        }
+    }
+    best
+}
+
+/// Build the register on `geo`.
+pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> Register {
+    let total_b = counts.buildings;
+    let n_shops = (total_b as f64 * 0.05).round() as usize;
+    let n_offices = (total_b as f64 * 0.01).round().max(1.0) as usize;
+    let n_town = (total_b as f64 * 0.08).round() as usize;
+    let n_urban = (total_b as f64 * 0.10).round().max(2.0) as usize;
+    let n_rural = total_b - n_shops - n_offices - n_town - n_urban;
+    let urban_rooms = counts.units.saturating_sub(n_town + n_rural).max(n_urban);
+
+    let mut doors = DoorBook { used: HashSet::new() };
+    let mut names = UniqueNames::new();
+    let mut out: Vec<GenBuilding> = Vec::with_capacity(total_b);
+    let urban_cells: Vec<usize> = (0..geo.cell_count())
+        .filter(|&c| {
+            geo.cell_grid[c].is_some_and(|g| geo.township_of_grid(g).kind == TownshipKind::Street)
+        })
+        .collect();
+
+    let base = |geo: &Geography, grid: usize| -> AddressParts {
+        AddressParts {
+            township: geo.township_of_grid(grid).name.clone(),
+            community: geo.community_of_grid(grid).name.clone(),
+            ..Default::default()
+        }
+    };
+
+    // Urban compounds: one per cell, sized so the residential buildings fit.
+    let mut compound_cells = urban_cells.clone();
+    compound_cells.shuffle(rng);
+    let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
+    // Prefer cells near the centre: sort by a noisy distance.
+    let mut keyed: Vec<(f64, usize)> = compound_cells
+        .iter()
+        .map(|&c| {
+            let (x, y) = geo.cell_centre(c);
+            ((x - cx).hypot(y - cy) * rng.gen_range(0.6..1.4), c)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let n_compounds = (n_urban / 12).clamp(1, (keyed.len() * 4 / 5).max(1));
+    let per_compound = crate::generate::geography::apportion(&vec![1.0; n_compounds], n_urban, &vec![25; n_compounds]);
+    let mut urban_ids = Vec::with_capacity(n_urban);
+    for (k, &(_, cell)) in keyed.iter().take(n_compounds).enumerate() {
+        let grid = geo.cell_grid[cell].expect("urban cell has a grid");
+        let (gx, gy) = geo.cell_centre(cell);
+        let Some((road, along, _, left)) = nearest_road(geo, gx, gy, |r| geo.roads[r].town.is_none()) else {
+            continue;
+        };
+        let door = doors.take(road, along, left);
+        let suffix = COMPOUND_SUFFIXES.choose(rng).copied().unwrap_or("小区");
+        let compound_name = names.pick(rng, COMPOUND_WORDS, suffix);
+        let n = per_compound[k];
+        let side = (n as f64).sqrt().ceil() as usize;
+        for b in 0..n {
+            let (u, v) = (
+                0.15 + 0.7 * ((b % side) as f64 + 0.5) / side as f64,
+                0.15 + 0.7 * ((b / side) as f64 + 0.5) / side as f64,
+            );
+            let (x, y) = geo.point_in_cell(cell, u, v);
+            let mut parts = base(geo, grid);
+            parts.road = Some(geo.roads[road].name.clone());
+            parts.door = Some(door);
+            parts.compound = Some(compound_name.clone());
+            parts.building = Some(b as u32 + 1);
+            urban_ids.push(out.len());
+            out.push(GenBuilding {
+                code: String::new(),
+                grid,
+                kind: Kind::Walkup,
+                parts,
+                floors: 0,
+                x,
+                y,
+                rooms_per_unit: Vec::new(),
+                rooms_per_floor: 2,
+                compound: Some(k),
+            });
+        }
+    }
+    shape_urban(rng, &mut out, &urban_ids, urban_rooms);
+
+    // Shops and offices along the main roads of the core and the town streets.
+    let commercial: Vec<usize> = (0..geo.roads.len())
+        .filter(|&r| geo.roads[r].class == "main" || geo.roads[r].town.is_some())
+        .collect();
+    let any_roads: Vec<usize> = (0..geo.roads.len()).filter(|&r| geo.roads[r].class != "rural").collect();
+    let pool = if commercial.is_empty() { &any_roads } else { &commercial };
+    for k in 0..n_shops + n_offices {
+        let kind = if k < n_shops { Kind::Shop } else { Kind::Office };
+        if let Some(b) = place_along(rng, geo, pool, &mut doors, kind, 18.0, 30.0, &base) {
+            out.push(b);
+        }
+    }
+    // Town houses along town streets (or any street at tiny scales).
+    let town_streets: Vec<usize> = (0..geo.roads.len()).filter(|&r| geo.roads[r].town.is_some()).collect();
+    let pool = if town_streets.is_empty() { &any_roads } else { &town_streets };
+    for _ in 0..n_town {
+        if let Some(mut b) = place_along(rng, geo, pool, &mut doors, Kind::Townhouse, 15.0, 120.0, &base) {
+            b.rooms_per_unit = vec![1];
+            b.floors = rng.gen_range(2..=4);
+            out.push(b);
+        }
+    }
+    // Rural houses in hamlets (村民小组) of the villages.
+    let villages: Vec<usize> = (0..geo.grids.len()).filter(|&g| geo.community_of_grid(g).village).collect();
+    let house_grids: Vec<usize> = if villages.is_empty() {
+        (0..geo.grids.len()).collect()
+    } else {
+        villages
+    };
+    let rural_target = total_b - out.len();
+    let per_grid = crate::generate::geography::apportion(
+        &house_grids.iter().map(|&g| geo.grids[g].cells.len() as f64).collect::<Vec<_>>(),
+        rural_target.max(house_grids.len()),
+        &vec![usize::MAX; house_grids.len()],
+    );
+    let mut placed = 0;
+    for (k, &grid) in house_grids.iter().enumerate() {
+        let n = per_grid[k].min(rural_target - placed);
+        placed += n;
+        let groups = (n / 25).clamp(1, 15);
+        let mut centres = geo.grids[grid].cells.clone();
+        centres.shuffle(rng);
+        for h in 0..n {
+            let group = h % groups;
+            let cell = centres[group % centres.len()];
+            let (x, y) = geo.point_in_cell(cell, rng.gen_range(0.1..0.9), rng.gen_range(0.1..0.9));
+            let mut parts = base(geo, grid);
+            parts.group = Some(group as u32 + 1);
+            parts.house = Some((h / groups) as u32 + 1);
+            out.push(GenBuilding {
+                code: String::new(),
+                grid,
+                kind: Kind::Rural,
+                parts,
+                floors: rng.gen_range(1..=3),
+                x,
+                y,
+                rooms_per_unit: vec![1],
+                rooms_per_floor: 1,
+                compound: None,
+            });
+        }
+    }
+    fix_unit_total(&mut out, counts.units);
+
+    // Codes: per grid, in generation order.
+    let mut next_no = vec![0u32; geo.grids.len()];
+    for b in out.iter_mut() {
+        next_no[b.grid] += 1;
+        b.code = format!("{}{:04}", geo.grids[b.grid].code, next_no[b.grid]);
+    }
+    let mut units = Vec::with_capacity(counts.units);
+    for (i, b) in out.iter().enumerate() {
+        if b.rooms_per_unit.is_empty() {
+            continue;
+        }
+        if matches!(b.kind, Kind::Rural | Kind::Townhouse) {
+            units.push(GenUnit { code: format!("{}000000", b.code), building: i, parts: b.parts.clone(), floor: 1 });
+            continue;
+        }
+        for (u, &rooms) in b.rooms_per_unit.iter().enumerate() {
+            for r in 0..rooms {
+                let floor = r / b.rooms_per_floor + 1;
+                let room = floor * 100 + r % b.rooms_per_floor + 1;
+                let mut parts = b.parts.clone();
+                parts.unit = Some(u as u32 + 1);
+                parts.room = Some(room);
+                units.push(GenUnit {
+                    code: format!("{}{:02}{:04}", b.code, u + 1, room),
+                    building: i,
+                    parts,
+                    floor,
+                });
+            }
+        }
+    }
+    Register { buildings: out, units }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn place_along<R: Rng>(
+    rng: &mut R,
+    geo: &Geography,
+    roads: &[usize],
+    doors: &mut DoorBook,
+    kind: Kind,
+    min_off: f64,
+    max_off: f64,
+    base: &impl Fn(&Geography, usize) -> AddressParts,
+) -> Option<GenBuilding> {
+    for _ in 0..20 {
+        let &r = roads.choose(rng)?;
+        let pts = &geo.roads[r].points;
+        let seg = rng.gen_range(0..pts.len() - 1);
+        let ((ax, ay), (bx, by)) = (pts[seg], pts[seg + 1]);
+        let t: f64 = rng.gen_range(0.0..1.0);
+        let (dx, dy) = (bx - ax, by - ay);
+        let len = dx.hypot(dy).max(1e-9);
+        let left = rng.gen_bool(0.5);
+        let off = rng.gen_range(min_off..max_off) * if left { 1.0 } else { -1.0 };
+        let (x, y) = (ax + t * dx - dy / len * off, ay + t * dy + dx / len * off);
+        let Some(grid) = geo.grid_at(x, y) else { continue };
+        let along: f64 = pts[..=seg].windows(2).map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1)).sum::<f64>() + t * len;
+        let mut parts = base(geo, grid);
+        parts.road = Some(geo.roads[r].name.clone());
+        parts.door = Some(doors.take(r, along, left));
+        return Some(GenBuilding {
+            code: String::new(),
+            grid,
+            kind,
+            parts,
+            floors: if kind == Kind::Office { rng.gen_range(5..=20) } else { rng.gen_range(1..=3) },
+            x,
+            y,
+            rooms_per_unit: Vec::new(),
+            rooms_per_floor: 0,
+            compound: None,
+        });
+    }
+    None
+}
+
+/// Give urban buildings a shape (entrances × floors × rooms per floor) and apportion
+/// `rooms` over them exactly.
+fn shape_urban<R: Rng>(rng: &mut R, out: &mut [GenBuilding], ids: &[usize], rooms: usize) {
+    if ids.is_empty() {
+        return;
+    }
+    let weights: Vec<f64> = ids
+        .iter()
+        .map(|_| match rng.gen_range(0..100) {
+            0..=44 => 12.0,
+            45..=69 => 24.0,
+            70..=84 => 36.0,
+            85..=94 => 44.0,
+            _ => rng.gen_range(72.0..132.0),
+        })
+        .collect();
+    let caps = vec![usize::MAX; ids.len()];
+    let parts = crate::generate::geography::apportion(&weights, rooms, &caps);
+    for (&i, &n) in ids.iter().zip(&parts) {
+        let b = &mut out[i];
+        let entrances = match n {
+            0..=18 => 1,
+            19..=60 => 2,
+            _ => 2 + (n / 120).min(2),
+        };
+        b.rooms_per_floor = if n > 60 { 4 } else { 2 };
+        let base = n / entrances;
+        b.rooms_per_unit = (0..entrances).map(|e| (base + usize::from(e < n % entrances)) as u32).collect();
+        let max_rooms = *b.rooms_per_unit.iter().max().unwrap_or(&1);
+        b.floors = max_rooms.div_ceil(b.rooms_per_floor).max(1);
+        b.kind = if b.floors >= 10 { Kind::Highrise } else { Kind::Walkup };
+    }
+}
+
+/// Make the unit total exact after placement (a few shops or houses may not have been
+/// placed at tiny scales): adjust rooms of the largest urban buildings.
+fn fix_unit_total(out: &mut [GenBuilding], target: usize) {
+    let total: usize = out.iter().map(|b| b.rooms_per_unit.iter().sum::<u32>() as usize).sum();
+    if total == target {
+        return;
+    }
+    let mut urban: Vec<usize> = (0..out.len()).filter(|&i| matches!(out[i].kind, Kind::Walkup | Kind::Highrise)).collect();
+    urban.sort_by_key(|&i| std::cmp::Reverse(out[i].rooms_per_unit.iter().sum::<u32>()));
+    let mut diff = target as i64 - total as i64;
+    let mut k = 0;
+    while diff != 0 && !urban.is_empty() && k < 10 * (diff.unsigned_abs() as usize + urban.len()) {
+        let b = &mut out[urban[k % urban.len()]];
+        if let Some(last) = b.rooms_per_unit.last_mut() {
+            if diff > 0 {
+                *last += 1;
+                diff -= 1;
+            } else if *last > 1 {
+                *last -= 1;
+                diff += 1;
+            }
+        }
+        let max_rooms = *b.rooms_per_unit.iter().max().unwrap_or(&1);
+        b.floors = max_rooms.div_ceil(b.rooms_per_floor.max(1)).max(1);
+        k += 1;
+    }
+}

@@ -1,0 +1,68 @@
+//! The HTTP interface: one `Clone` state, one `app(state)` router used by `main` and by
+//! the tests, one error type that picks the status and never leaks internals.
+
+mod areas;
+mod error;
+mod health;
+mod metrics_layer;
+
+pub use error::ApiError;
+
+use crate::index::Index;
+use crate::store::Store;
+use axum::Router;
+use axum::routing::get;
+use std::sync::{Arc, RwLock};
+use utoipa::OpenApi;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    index: Arc<RwLock<Option<Arc<Index>>>>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl AppState {
+    /// A state whose index is still loading (`/healthz` answers 503 until [`Self::set_index`]).
+    pub fn new(store: Store) -> Self {
+        Self { store, index: Arc::new(RwLock::new(None)), metrics: metrics_layer::handle() }
+    }
+
+    pub fn set_index(&self, index: Index) {
+        metrics_layer::publish_index_gauges(&index);
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(index));
+    }
+
+    /// The loaded index, or 503 while loading.
+    pub fn index(&self) -> Result<Arc<Index>, ApiError> {
+        self.index.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or(ApiError::Loading)
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Minqing 民情", description = "The people's-conditions map server: address register, tiles, analysis, events."),
+    paths(health::healthz, health::stats, areas::areas),
+    components(schemas(health::Health, health::Stats, error::ErrorBody, error::ErrorDetail))
+)]
+pub struct ApiDoc;
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics_layer::render))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/v1/stats", get(health::stats))
+        .route("/api/v1/areas", get(areas::areas))
+        .route("/", get(health::home))
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(metrics_layer::track))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024 * 1024))
+        .with_state(state)
+}
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}

@@ -1,0 +1,258 @@
+//! `minqing import`: loads a directory of import files into a store.
+//!
+//! Each file is one transaction and is streamed in batches (never held whole in
+//! memory). Bad rows are reported with their line numbers and the good rows still load.
+//! Keys make it idempotent: importing the same files twice changes nothing. Records
+//! carrying an `address_code` that exists in the register are linked by it; free-text
+//! addresses are stored as `pending` until the address matcher links them.
+
+mod decode;
+mod rows;
+
+pub use decode::Encoding;
+
+use crate::store::{SqlValue, Store, Table, tables};
+use anyhow::{Context, Result};
+use geo::{BoundingRect, Contains};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// A rejected row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineError {
+    pub line: u64,
+    pub message: String,
+}
+
+/// How records of a file were linked to the register.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LinkCounts {
+    pub unit: u64,
+    pub building: u64,
+    pub ambiguous: u64,
+    pub unmatched: u64,
+    pub pending: u64,
+}
+
+/// What importing one file did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileReport {
+    pub file: String,
+    pub encoding: &'static str,
+    /// Data rows read (header excluded).
+    pub rows_total: u64,
+    /// Rows newly stored.
+    pub rows_loaded: u64,
+    /// Valid rows already in the store (a repeated import).
+    pub rows_duplicate: u64,
+    pub errors: Vec<LineError>,
+    pub links: LinkCounts,
+}
+
+/// The register as the importer needs it to validate and link records.
+#[derive(Default)]
+pub struct ImportContext {
+    pub district: Option<geo_types::MultiPolygon<f64>>,
+    district_bbox: Option<geo_types::Rect<f64>>,
+    pub grid_codes: HashSet<String>,
+    pub building_codes: HashSet<String>,
+    pub unit_codes: HashSet<String>,
+    pub event_codes: HashSet<String>,
+}
+
+impl ImportContext {
+    /// Whether a point lies inside the district polygon (true when none is known yet).
+    pub fn in_district(&self, lon: f64, lat: f64) -> bool {
+        match (&self.district, &self.district_bbox) {
+            (Some(d), Some(bb)) => {
+                let p = geo_types::Point::new(lon, lat);
+                bb.contains(&p) && d.contains(&p)
+            }
+            _ => true,
+        }
+    }
+
+    fn set_district(&mut self, d: geo_types::MultiPolygon<f64>) {
+        self.district_bbox = d.bounding_rect();
+        self.district = Some(d);
+    }
+}
+
+/// The kind of each import file, by name.
+fn table_for(file: &str) -> Option<Table> {
+    Some(match file {
+        "areas.geojson" => tables::AREAS,
+        "roads.geojson" => tables::ROADS,
+        "buildings.csv" => tables::BUILDINGS,
+        "units.csv" => tables::UNITS,
+        "housing.csv" => tables::HOUSING,
+        "enterprises.csv" => tables::ENTERPRISES,
+        "events.csv" => tables::EVENTS,
+        "event_steps.csv" => tables::EVENT_STEPS,
+        f if f.starts_with("residents") && f.ends_with(".csv") => tables::RESIDENTS,
+        _ => return None,
+    })
+}
+
+/// Import every known file of `dir` in dependency order. `progress` is told each file.
+pub async fn import_dir(store: &Store, dir: &Path, progress: &dyn Fn(&str)) -> Result<Vec<FileReport>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| table_for(n).is_some())
+        .collect();
+    let order = |n: &str| crate::generate::FILES.iter().position(|f| *f == n).unwrap_or(5);
+    names.sort_by_key(|n| (order(n), n.clone()));
+    let mut ctx = ImportContext::default();
+    refresh_context(store, &mut ctx, "all").await?;
+    let mut reports = Vec::new();
+    for name in names {
+        progress(&name);
+        let report = import_file(store, &dir.join(&name), &mut ctx).await?;
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// Reload what validation needs after a file changed the register.
+async fn refresh_context(store: &Store, ctx: &mut ImportContext, after: &str) -> Result<()> {
+    if matches!(after, "all" | "areas") {
+        let areas = store.load_areas().await?;
+        ctx.grid_codes = areas.iter().filter(|a| a.level == crate::model::AreaLevel::Grid).map(|a| a.code.clone()).collect();
+        if let Some(d) = areas.into_iter().find(|a| a.level == crate::model::AreaLevel::District) {
+            ctx.set_district(d.geometry);
+        }
+    }
+    if matches!(after, "all" | "buildings") {
+        ctx.building_codes = codes(store, "SELECT code FROM buildings").await?;
+    }
+    if matches!(after, "all" | "units") {
+        ctx.unit_codes = codes(store, "SELECT code FROM units").await?;
+    }
+    if matches!(after, "all" | "events") {
+        ctx.event_codes = codes(store, "SELECT code FROM events").await?;
+    }
+    Ok(())
+}
+
+async fn codes(store: &Store, sql: &str) -> Result<HashSet<String>> {
+    use futures_util::TryStreamExt;
+    let mut out = HashSet::new();
+    crate::store::dispatch!(store, Store, p => {
+        let mut rows = sqlx::query_scalar::<_, String>(sql).fetch(p);
+        while let Some(c) = rows.try_next().await? {
+            out.insert(c);
+        }
+    });
+    Ok(out)
+}
+
+/// Import one file in one transaction.
+pub async fn import_file(store: &Store, path: &Path, ctx: &mut ImportContext) -> Result<FileReport> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let table = table_for(&name).with_context(|| format!("unknown import file {name}"))?;
+    let mut report = FileReport {
+        file: name.clone(),
+        encoding: "utf-8",
+        rows_total: 0,
+        rows_loaded: 0,
+        rows_duplicate: 0,
+        errors: Vec::new(),
+        links: LinkCounts::default(),
+    };
+    let mut tx = store.begin().await?;
+    let mut batch: Vec<Vec<SqlValue>> = Vec::with_capacity(table.batch_rows());
+    let mut valid = 0u64;
+    let flush = async |tx: &mut crate::store::StoreTx, batch: &mut Vec<Vec<SqlValue>>| -> Result<u64> {
+        let n = tx.insert(&table, batch).await?;
+        batch.clear();
+        Ok(n)
+    };
+    if name.ends_with(".geojson") {
+        let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        for item in rows::geojson_features(&text) {
+            report.rows_total += 1;
+            match item.and_then(|(line, f)| rows::feature_row(&name, &f).map_err(|m| LineError { line, message: m })) {
+                Ok(row) => {
+                    valid += 1;
+                    batch.push(row);
+                }
+                Err(e) => report.errors.push(e),
+            }
+            if batch.len() >= table.batch_rows() {
+                report.rows_loaded += flush(&mut tx, &mut batch).await?;
+            }
+        }
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let (encoding, reader) = decode::sniff(file)?;
+        report.encoding = encoding.name();
+        let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+        let header: Vec<String> = match csv.byte_headers() {
+            Ok(h) => h.iter().map(|f| encoding.decode(f).unwrap_or_default().trim_start_matches('\u{feff}').to_string()).collect(),
+            Err(e) => anyhow::bail!("{name}: cannot read the header: {e}"),
+        };
+        let parser = rows::CsvParser::new(&name, &header).map_err(|e| anyhow::anyhow!("{name}: bad header: {e}"))?;
+        let mut record = csv::ByteRecord::new();
+        loop {
+            let line = csv.position().line() + 1;
+            match csv.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {
+                    report.rows_total += 1;
+                    let line = record.position().map_or(line, |p| p.line());
+                    match parser.parse(&record, encoding, ctx) {
+                        Ok((row, link)) => {
+                            valid += 1;
+                            if let Some(l) = link {
+                                count_link(&mut report.links, l);
+                            }
+                            batch.push(row);
+                        }
+                        Err(message) => report.errors.push(LineError { line, message }),
+                    }
+                }
+                Err(e) => {
+                    report.rows_total += 1;
+                    let line = e.position().map_or(line, |p| p.line());
+                    report.errors.push(LineError { line, message: format!("unreadable row: {e}") });
+                    if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }) {
+                        break;
+                    }
+                }
+            }
+            if batch.len() >= table.batch_rows() {
+                report.rows_loaded += flush(&mut tx, &mut batch).await?;
+            }
+        }
+    }
+    report.rows_loaded += flush(&mut tx, &mut batch).await?;
+    report.rows_duplicate = valid - report.rows_loaded;
+    tx.record_report(&report).await?;
+    tx.commit().await?;
+    let after = match table.name {
+        "areas" => "areas",
+        "buildings" => "buildings",
+        "units" => "units",
+        "events" => "events",
+        _ => "",
+    };
+    if !after.is_empty() {
+        refresh_context(store, ctx, after).await?;
+    }
+    Ok(report)
+}
+
+fn count_link(c: &mut LinkCounts, l: crate::model::LinkStatus) {
+    use crate::model::LinkStatus::*;
+    match l {
+        Unit => c.unit += 1,
+        Building => c.building += 1,
+        Ambiguous => c.ambiguous += 1,
+        Unmatched => c.unmatched += 1,
+        Pending => c.pending += 1,
+    }
+}

@@ -1,0 +1,402 @@
+//! Turning one input row into a store row, or into a precise error message.
+
+use super::decode::Encoding;
+use super::{ImportContext, LineError};
+use crate::ids::{is_valid_credit_code, is_valid_id_number};
+use crate::model::{AreaLevel, CATEGORIES, KEY_GROUPS, LinkStatus, SOURCES, STATUSES};
+use crate::store::SqlValue;
+
+/// The features of a GeoJSON file with their line numbers. Files written one feature per
+/// line (as `minqing generate` does) give exact line numbers for bad features; any other
+/// valid FeatureCollection is read whole and numbered by feature.
+pub fn geojson_features(bytes: &[u8]) -> Vec<Result<(u64, geojson::Feature), LineError>> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return vec![Err(LineError { line: 1, message: "GeoJSON must be UTF-8".into() })];
+    };
+    if let Ok(geojson::GeoJson::FeatureCollection(fc)) = text.parse::<geojson::GeoJson>() {
+        return fc.features.into_iter().enumerate().map(|(i, f)| Ok((i as u64 + 1, f))).collect();
+    }
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim().trim_end_matches(',');
+        if line.is_empty() || line.starts_with("{\"type\":\"FeatureCollection\"") || line == "]}" || line == "]" {
+            continue;
+        }
+        let n = i as u64 + 1;
+        out.push(
+            serde_json::from_str::<geojson::Feature>(line)
+                .map(|f| (n, f))
+                .map_err(|e| LineError { line: n, message: format!("not a GeoJSON feature: {e}") }),
+        );
+    }
+    out
+}
+
+fn prop<'a>(f: &'a geojson::Feature, key: &str) -> Option<&'a serde_json::Value> {
+    f.properties.as_ref().and_then(|p| p.get(key)).filter(|v| !v.is_null())
+}
+
+fn prop_str(f: &geojson::Feature, key: &str) -> Result<String, String> {
+    match prop(f, key) {
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(v) => Err(format!("property {key} must be a non-empty string, got {v}")),
+        None => Err(format!("missing property {key}")),
+    }
+}
+
+/// A store row from a GeoJSON feature of `file`.
+pub fn feature_row(file: &str, f: &geojson::Feature) -> Result<Vec<SqlValue>, String> {
+    let geometry = f.geometry.as_ref().ok_or("feature has no geometry")?;
+    let geom: geo_types::Geometry<f64> = geometry.clone().try_into().map_err(|e| format!("bad geometry: {e}"))?;
+    let finite = |g: &geo_types::Geometry<f64>| {
+        use geo::CoordsIter;
+        g.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0)
+    };
+    if !finite(&geom) {
+        return Err("coordinates outside lon/lat range".into());
+    }
+    let text = serde_json::to_string(geometry).map_err(|e| e.to_string())?;
+    if file == "areas.geojson" {
+        if !matches!(geom, geo_types::Geometry::Polygon(_) | geo_types::Geometry::MultiPolygon(_)) {
+            return Err("an area must be a Polygon or MultiPolygon".into());
+        }
+        let code = prop_str(f, "code")?;
+        if !code.chars().all(|c| c.is_ascii_digit()) || !code.starts_with(crate::model::DISTRICT_CODE) {
+            return Err(format!("area code {code} is not a code under 510603"));
+        }
+        let level = prop_str(f, "level")?;
+        AreaLevel::parse(&level).ok_or_else(|| format!("unknown level {level}"))?;
+        let parent = prop(f, "parent").and_then(|v| v.as_str()).map(str::to_string);
+        Ok(vec![
+            code.into(),
+            prop_str(f, "name")?.into(),
+            level.into(),
+            parent.into(),
+            prop_str(f, "kind")?.into(),
+            text.into(),
+        ])
+    } else {
+        if !matches!(geom, geo_types::Geometry::LineString(_)) {
+            return Err("a road must be a LineString".into());
+        }
+        let id = prop(f, "id").and_then(serde_json::Value::as_i64).ok_or("missing integer property id")?;
+        Ok(vec![id.into(), prop_str(f, "name")?.into(), prop_str(f, "class")?.into(), text.into()])
+    }
+}
+
+/// The columns each CSV file must have, in store order.
+fn required(file: &str) -> &'static [&'static str] {
+    match file {
+        "buildings.csv" => crate::store::tables::BUILDINGS.columns,
+        "units.csv" => &["code", "building_code", "unit", "floor", "room", "label"],
+        "housing.csv" => &["id", "address", "address_code", "floor_area", "occupancy"],
+        "enterprises.csv" => &["id", "name", "credit_code", "industry", "size", "employees", "address", "address_code"],
+        "events.csv" => &crate::generate::EVENT_HEADER,
+        "event_steps.csv" => crate::store::tables::EVENT_STEPS.columns,
+        _ => &[
+            "id", "name", "sex", "birth_date", "id_number", "phone", "registration", "household_id", "relation", "address",
+            "address_code", "key_groups",
+        ],
+    }
+}
+
+pub struct CsvParser {
+    file: String,
+    width: usize,
+    /// Position in the record of each required column.
+    index: Vec<usize>,
+}
+
+/// A decoded row with named access and precise messages.
+struct Fields<'a> {
+    values: Vec<String>,
+    names: &'a [&'static str],
+}
+
+impl Fields<'_> {
+    fn get(&self, name: &str) -> &str {
+        self.names.iter().position(|n| *n == name).map_or("", |i| self.values[i].trim())
+    }
+    fn text(&self, name: &str) -> Result<String, String> {
+        let v = self.get(name);
+        if v.is_empty() { Err(format!("{name} is empty")) } else { Ok(v.to_string()) }
+    }
+    fn opt(&self, name: &str) -> Option<String> {
+        let v = self.get(name);
+        (!v.is_empty()).then(|| v.to_string())
+    }
+    fn int(&self, name: &str) -> Result<i64, String> {
+        self.get(name).parse().map_err(|_| format!("{name} is not an integer: {:?}", self.get(name)))
+    }
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, String> {
+        match self.get(name) {
+            "" => Ok(None),
+            v => v.parse().map(Some).map_err(|_| format!("{name} is not an integer: {v:?}")),
+        }
+    }
+    fn real(&self, name: &str) -> Result<f64, String> {
+        self.get(name)
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("{name} is not a number: {:?}", self.get(name)))
+    }
+    fn one_of(&self, name: &str, allowed: &[&str]) -> Result<String, String> {
+        let v = self.get(name);
+        if allowed.contains(&v) { Ok(v.to_string()) } else { Err(format!("{name} {v:?} is not one of {allowed:?}")) }
+    }
+}
+
+fn digits(code: &str, n: usize) -> bool {
+    code.len() == n && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn point(f: &Fields, ctx: &ImportContext) -> Result<(f64, f64), String> {
+    let (lon, lat) = (f.real("lon")?, f.real("lat")?);
+    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+        return Err(format!("coordinates ({lon}, {lat}) are not longitude/latitude"));
+    }
+    if !ctx.in_district(lon, lat) {
+        return Err(format!("coordinates ({lon}, {lat}) lie outside the district"));
+    }
+    Ok((lon, lat))
+}
+
+/// Link by `address_code` when it names a register address; free text waits.
+fn link_by_code(code: Option<String>, ctx: &ImportContext) -> (Option<String>, LinkStatus) {
+    match code {
+        Some(c) if ctx.unit_codes.contains(&c) => (Some(c), LinkStatus::Unit),
+        Some(c) if ctx.building_codes.contains(&c) => (Some(c), LinkStatus::Building),
+        _ => (None, LinkStatus::Pending),
+    }
+}
+
+impl CsvParser {
+    pub fn new(file: &str, header: &[String]) -> Result<Self, String> {
+        let names = required(file);
+        let mut index = Vec::with_capacity(names.len());
+        for n in names {
+            let i = header.iter().position(|h| h.trim() == *n).ok_or_else(|| format!("missing column {n}"))?;
+            index.push(i);
+        }
+        Ok(Self { file: file.to_string(), width: header.len(), index })
+    }
+
+    /// Parse one record into a store row and, for linked records, its link status.
+    pub fn parse(
+        &self,
+        record: &csv::ByteRecord,
+        enc: Encoding,
+        ctx: &ImportContext,
+    ) -> Result<(Vec<SqlValue>, Option<LinkStatus>), String> {
+        if record.len() != self.width {
+            return Err(format!("expected {} fields, found {}", self.width, record.len()));
+        }
+        let names = required(&self.file);
+        let mut values = Vec::with_capacity(names.len());
+        for (n, &i) in names.iter().zip(&self.index) {
+            let raw = record.get(i).unwrap_or_default();
+            let v = enc.decode(raw).ok_or_else(|| format!("column {n} is not valid {}", enc.name()))?;
+            values.push(v);
+        }
+        let f = Fields { values, names };
+        match self.file.as_str() {
+            "buildings.csv" => {
+                let code = f.text("code")?;
+                let grid = f.text("grid_code")?;
+                if !digits(&code, 19) || !code.starts_with(&grid) {
+                    return Err(format!("building code {code} is not 19 digits under grid {grid}"));
+                }
+                if !ctx.grid_codes.is_empty() && !ctx.grid_codes.contains(&grid) {
+                    return Err(format!("unknown grid {grid}"));
+                }
+                let (lon, lat) = point(&f, ctx)?;
+                let kind = f.one_of("kind", &["highrise", "walkup", "shop", "office", "townhouse", "rural"])?;
+                Ok((
+                    vec![
+                        code.into(),
+                        f.text("label")?.into(),
+                        grid.into(),
+                        f.opt("road").into(),
+                        f.opt_int("door")?.into(),
+                        f.opt("compound").into(),
+                        f.opt_int("building_no")?.into(),
+                        f.opt_int("village_group")?.into(),
+                        f.opt_int("house_no")?.into(),
+                        kind.into(),
+                        f.int("floors")?.into(),
+                        lon.into(),
+                        lat.into(),
+                    ],
+                    None,
+                ))
+            }
+            "units.csv" => {
+                let code = f.text("code")?;
+                let building = f.text("building_code")?;
+                if !digits(&code, 25) || !code.starts_with(&building) {
+                    return Err(format!("unit code {code} is not 25 digits under building {building}"));
+                }
+                if !ctx.building_codes.contains(&building) {
+                    return Err(format!("unknown building {building}"));
+                }
+                Ok((
+                    vec![
+                        code.into(),
+                        building.into(),
+                        f.opt_int("unit")?.into(),
+                        f.opt_int("floor")?.into(),
+                        f.opt_int("room")?.into(),
+                        f.text("label")?.into(),
+                    ],
+                    None,
+                ))
+            }
+            "housing.csv" => {
+                let (code, link) = link_by_code(f.opt("address_code"), ctx);
+                let area = f.real("floor_area")?;
+                if !(0.0..100_000.0).contains(&area) {
+                    return Err(format!("floor_area {area} out of range"));
+                }
+                Ok((
+                    vec![
+                        f.text("id")?.into(),
+                        f.text("address")?.into(),
+                        code.into(),
+                        link.as_str().into(),
+                        area.into(),
+                        f.one_of("occupancy", &["owner", "rented", "vacant"])?.into(),
+                    ],
+                    Some(link),
+                ))
+            }
+            "enterprises.csv" => {
+                let credit = f.text("credit_code")?;
+                if !is_valid_credit_code(&credit) {
+                    return Err(format!("credit code {credit} fails the GB 32100 check"));
+                }
+                let industry = f.text("industry")?;
+                if industry.len() != 1 || !industry.bytes().all(|b| b.is_ascii_uppercase()) {
+                    return Err(format!("industry {industry:?} is not a GB/T 4754 section letter"));
+                }
+                let (code, link) = link_by_code(f.opt("address_code"), ctx);
+                Ok((
+                    vec![
+                        f.text("id")?.into(),
+                        f.text("name")?.into(),
+                        credit.into(),
+                        industry.into(),
+                        f.one_of("size", &["micro", "small", "medium", "large"])?.into(),
+                        f.int("employees")?.into(),
+                        f.text("address")?.into(),
+                        code.into(),
+                        link.as_str().into(),
+                    ],
+                    Some(link),
+                ))
+            }
+            "events.csv" => {
+                let code = f.text("code")?;
+                if !digits(&code, 16) || !code.starts_with(crate::model::DISTRICT_CODE) {
+                    return Err(format!("event code {code} is not 510603 + year + sequence"));
+                }
+                let (lon, lat) = point(&f, ctx)?;
+                let grid = f.text("grid_code")?;
+                if !ctx.grid_codes.is_empty() && !ctx.grid_codes.contains(&grid) {
+                    return Err(format!("unknown grid {grid}"));
+                }
+                let flag = |n: &str| -> Result<i64, String> {
+                    match f.get(n) {
+                        "0" => Ok(0),
+                        "1" => Ok(1),
+                        v => Err(format!("{n} must be 0 or 1, got {v:?}")),
+                    }
+                };
+                Ok((
+                    vec![
+                        code.into(),
+                        f.one_of("category", &CATEGORIES)?.into(),
+                        f.one_of("source", &SOURCES)?.into(),
+                        f.one_of("status", &STATUSES)?.into(),
+                        f.one_of("risk_tier", &["small", "medium", "large"])?.into(),
+                        f.text("title")?.into(),
+                        f.text("description")?.into(),
+                        lon.into(),
+                        lat.into(),
+                        f.opt("address_code").into(),
+                        grid.into(),
+                        f.int("reported_at")?.into(),
+                        f.int("deadline")?.into(),
+                        f.opt("mediation_org").into(),
+                        f.opt("diversion").into(),
+                        flag("resolved_by_mediation")?.into(),
+                        flag("escalated")?.into(),
+                        f.opt_int("closed_at")?.into(),
+                        f.int("version")?.into(),
+                        f.int("updated_at")?.into(),
+                    ],
+                    None,
+                ))
+            }
+            "event_steps.csv" => {
+                let code = f.text("event_code")?;
+                if !ctx.event_codes.contains(&code) {
+                    return Err(format!("unknown event {code}"));
+                }
+                Ok((
+                    vec![
+                        code.into(),
+                        f.int("seq")?.into(),
+                        f.int("at")?.into(),
+                        f.text("actor")?.into(),
+                        f.text("action")?.into(),
+                        f.opt("from_status").into(),
+                        f.one_of("to_status", &STATUSES)?.into(),
+                        f.get("note").into(),
+                    ],
+                    None,
+                ))
+            }
+            _ => {
+                let id_number = f.text("id_number")?;
+                if !is_valid_id_number(&id_number) {
+                    return Err("id_number fails the GB 11643 check".into());
+                }
+                let birth = f.text("birth_date")?;
+                let compact: String = birth.chars().filter(char::is_ascii_digit).collect();
+                if birth.len() != 10 || compact.len() != 8 || id_number[6..14] != compact {
+                    return Err(format!("birth_date {birth} is not YYYY-MM-DD matching the ID number"));
+                }
+                let phone = f.opt("phone");
+                if let Some(p) = &phone
+                    && !digits(p, 11)
+                {
+                    return Err("phone is not 11 digits".into());
+                }
+                let groups = f.get("key_groups").to_string();
+                if let Some(bad) = groups.split(';').map(str::trim).find(|g| !g.is_empty() && !KEY_GROUPS.contains(g)) {
+                    return Err(format!("unknown key group {bad:?}"));
+                }
+                let (code, link) = link_by_code(f.opt("address_code"), ctx);
+                Ok((
+                    vec![
+                        f.text("id")?.into(),
+                        f.text("name")?.into(),
+                        f.one_of("sex", &["M", "F"])?.into(),
+                        birth.into(),
+                        id_number.into(),
+                        phone.into(),
+                        f.one_of("registration", &["registered", "floating"])?.into(),
+                        f.opt("household_id").into(),
+                        f.opt("relation").into(),
+                        f.text("address")?.into(),
+                        code.into(),
+                        link.as_str().into(),
+                        groups.into(),
+                    ],
+                    Some(link),
+                ))
+            }
+        }
+    }
+}

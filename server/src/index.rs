@@ -1,0 +1,307 @@
+//! The in-memory index: everything the read path serves, built once from the store.
+//!
+//! rstar R-trees over building points and event points, an R-tree of grid envelopes
+//! with exact point-in-polygon for locating a point's grid, and per-building aggregates
+//! (residents, units, enterprises, key-group people) computed at load. Residents are kept
+//! as derived facts only (sex, birth month, registration, key-group bits): names, ID
+//! numbers and phones never enter the index, so no read path can leak them.
+
+use crate::model::{Area, AreaLevel, Event, LinkStatus, Road};
+use crate::store::load::Snapshot;
+use geo::{Area as _, BoundingRect, Contains};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+use std::collections::HashMap;
+
+pub type PointEntry = GeomWithData<[f64; 2], u32>;
+type RectEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+#[derive(Debug, Clone)]
+pub struct AreaEntry {
+    pub area: Area,
+    /// Index of the parent area.
+    pub parent: Option<u32>,
+    pub area_km2: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildingEntry {
+    pub code: String,
+    pub label: String,
+    pub lon: f64,
+    pub lat: f64,
+    /// Index of the building's grid in `areas`.
+    pub grid: Option<u32>,
+    pub kind: String,
+    pub floors: u32,
+    pub units: u32,
+    pub residents: u32,
+    pub enterprises: u32,
+    pub key_group_people: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct UnitEntry {
+    pub code: String,
+    pub building: u32,
+    pub occupancy: Option<String>,
+    pub residents: u32,
+}
+
+/// A resident as the index keeps one: no personal identifiers.
+#[derive(Debug, Clone, Copy)]
+pub struct PersonFacts {
+    pub unit: Option<u32>,
+    pub building: Option<u32>,
+    pub male: bool,
+    pub birth_year: u16,
+    pub birth_month: u8,
+    pub floating: bool,
+    pub key_groups: u8,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnterpriseEntry {
+    pub building: Option<u32>,
+    pub industry: String,
+    pub size: String,
+    pub employees: i64,
+}
+
+/// Link status totals of the records loaded, for the stats endpoint and the review queue.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LinkTotals {
+    pub unit: u64,
+    pub building: u64,
+    pub ambiguous: u64,
+    pub unmatched: u64,
+    pub pending: u64,
+}
+
+impl LinkTotals {
+    fn add(&mut self, l: LinkStatus) {
+        match l {
+            LinkStatus::Unit => self.unit += 1,
+            LinkStatus::Building => self.building += 1,
+            LinkStatus::Ambiguous => self.ambiguous += 1,
+            LinkStatus::Unmatched => self.unmatched += 1,
+            LinkStatus::Pending => self.pending += 1,
+        }
+    }
+}
+
+pub struct Index {
+    pub areas: Vec<AreaEntry>,
+    area_by_code: HashMap<String, u32>,
+    grid_tree: RTree<RectEntry>,
+    pub roads: Vec<Road>,
+    pub buildings: Vec<BuildingEntry>,
+    building_by_code: HashMap<String, u32>,
+    pub building_tree: RTree<PointEntry>,
+    pub units: Vec<UnitEntry>,
+    pub unit_count: usize,
+    pub housing_count: usize,
+    pub people: Vec<PersonFacts>,
+    pub enterprises: Vec<EnterpriseEntry>,
+    pub events: Vec<Event>,
+    event_by_code: HashMap<String, u32>,
+    pub event_tree: RTree<PointEntry>,
+    pub resident_links: LinkTotals,
+    pub housing_links: LinkTotals,
+    pub enterprise_links: LinkTotals,
+}
+
+fn km2(mp: &geo_types::MultiPolygon<f64>) -> f64 {
+    // Equirectangular area at the polygon's latitude: good to well under 1% at a
+    // district's size, and cheap.
+    let lat = mp.bounding_rect().map_or(31.0, |r| r.center().y);
+    let k = 111.32 * 110.574 * lat.to_radians().cos();
+    mp.unsigned_area() * k
+}
+
+impl Index {
+    pub fn build(s: Snapshot) -> Index {
+        let mut area_by_code = HashMap::with_capacity(s.areas.len());
+        for (i, a) in s.areas.iter().enumerate() {
+            area_by_code.insert(a.code.clone(), i as u32);
+        }
+        let areas: Vec<AreaEntry> = s
+            .areas
+            .into_iter()
+            .map(|a| AreaEntry {
+                parent: a.parent.as_ref().and_then(|p| area_by_code.get(p).copied()),
+                area_km2: km2(&a.geometry),
+                area: a,
+            })
+            .collect();
+        let grid_tree = RTree::bulk_load(
+            areas
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.area.level == AreaLevel::Grid)
+                .filter_map(|(i, a)| {
+                    let r = a.area.geometry.bounding_rect()?;
+                    Some(GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i as u32))
+                })
+                .collect(),
+        );
+
+        let mut building_by_code = HashMap::with_capacity(s.buildings.len());
+        let mut buildings: Vec<BuildingEntry> = Vec::with_capacity(s.buildings.len());
+        for b in s.buildings {
+            building_by_code.insert(b.code.clone(), buildings.len() as u32);
+            buildings.push(BuildingEntry {
+                grid: area_by_code.get(&b.grid_code).copied(),
+                code: b.code,
+                label: b.label,
+                lon: b.lon,
+                lat: b.lat,
+                kind: b.kind,
+                floors: b.floors,
+                ..Default::default()
+            });
+        }
+        let building_tree = RTree::bulk_load(
+            buildings.iter().enumerate().map(|(i, b)| GeomWithData::new([b.lon, b.lat], i as u32)).collect(),
+        );
+
+        let mut unit_by_code: HashMap<String, u32> = HashMap::with_capacity(s.units.len());
+        let mut units = Vec::with_capacity(s.units.len());
+        for u in s.units {
+            let Some(&b) = building_by_code.get(&u.building_code) else { continue };
+            buildings[b as usize].units += 1;
+            unit_by_code.insert(u.code.clone(), units.len() as u32);
+            units.push(UnitEntry { code: u.code, building: b, occupancy: None, residents: 0 });
+        }
+        let mut housing_links = LinkTotals::default();
+        for h in &s.housing {
+            housing_links.add(h.link);
+            if let Some(&u) = h.address_code.as_ref().and_then(|c| unit_by_code.get(c)) {
+                units[u as usize].occupancy = Some(h.occupancy.clone());
+            }
+        }
+        let unit_building: Vec<u32> = units.iter().map(|u| u.building).collect();
+        let resolve = |code: &Option<String>| -> (Option<u32>, Option<u32>) {
+            match code {
+                Some(c) => match unit_by_code.get(c) {
+                    Some(&u) => (Some(u), Some(unit_building[u as usize])),
+                    None => (None, building_by_code.get(c).copied()),
+                },
+                None => (None, None),
+            }
+        };
+        let mut resident_links = LinkTotals::default();
+        let mut people = Vec::with_capacity(s.residents.len());
+        for r in &s.residents {
+            resident_links.add(r.link);
+            let (unit, building) = resolve(&r.address_code);
+            people.push(PersonFacts {
+                unit,
+                building,
+                male: r.male,
+                birth_year: r.birth_year,
+                birth_month: r.birth_month,
+                floating: r.floating,
+                key_groups: r.key_groups,
+            });
+        }
+        for p in &people {
+            if let Some(u) = p.unit {
+                units[u as usize].residents += 1;
+            }
+            if let Some(b) = p.building {
+                let b = &mut buildings[b as usize];
+                b.residents += 1;
+                if p.key_groups != 0 {
+                    b.key_group_people += 1;
+                }
+            }
+        }
+        let mut enterprise_links = LinkTotals::default();
+        let enterprises: Vec<EnterpriseEntry> = s
+            .enterprises
+            .into_iter()
+            .map(|e| {
+                enterprise_links.add(e.link);
+                let (_, building) = resolve(&e.address_code);
+                if let Some(b) = building {
+                    buildings[b as usize].enterprises += 1;
+                }
+                EnterpriseEntry { building, industry: e.industry, size: e.size, employees: e.employees }
+            })
+            .collect();
+        let event_by_code = s.events.iter().enumerate().map(|(i, e)| (e.code.clone(), i as u32)).collect();
+        let event_tree = RTree::bulk_load(
+            s.events.iter().enumerate().map(|(i, e)| GeomWithData::new([e.lon, e.lat], i as u32)).collect(),
+        );
+        Index {
+            areas,
+            area_by_code,
+            grid_tree,
+            roads: s.roads,
+            buildings,
+            building_by_code,
+            building_tree,
+            unit_count: units.len(),
+            units,
+            housing_count: s.housing.len(),
+            people,
+            enterprises,
+            events: s.events,
+            event_by_code,
+            event_tree,
+            resident_links,
+            housing_links,
+            enterprise_links,
+        }
+    }
+
+    pub fn area(&self, code: &str) -> Option<&AreaEntry> {
+        self.area_by_code.get(code).map(|&i| &self.areas[i as usize])
+    }
+
+    pub fn building(&self, code: &str) -> Option<&BuildingEntry> {
+        self.building_by_code.get(code).map(|&i| &self.buildings[i as usize])
+    }
+
+    pub fn event(&self, code: &str) -> Option<&Event> {
+        self.event_by_code.get(code).map(|&i| &self.events[i as usize])
+    }
+
+    /// The grid containing a point (exact point-in-polygon).
+    pub fn grid_at(&self, lon: f64, lat: f64) -> Option<&AreaEntry> {
+        let p = geo_types::Point::new(lon, lat);
+        self.grid_tree
+            .locate_all_at_point(&[lon, lat])
+            .map(|e| &self.areas[e.data as usize])
+            .find(|a| a.area.geometry.contains(&p))
+    }
+
+    /// The chain grid → community → township → district of an area.
+    pub fn ancestors<'a>(&'a self, area: &'a AreaEntry) -> Vec<&'a AreaEntry> {
+        let mut out = vec![area];
+        let mut cur = area.parent;
+        while let Some(p) = cur {
+            let a = &self.areas[p as usize];
+            out.push(a);
+            cur = a.parent;
+        }
+        out
+    }
+
+    /// The nearest building to a point.
+    pub fn nearest_building(&self, lon: f64, lat: f64) -> Option<&BuildingEntry> {
+        self.building_tree.nearest_neighbor(&[lon, lat]).map(|e| &self.buildings[e.data as usize])
+    }
+
+    /// Buildings whose point lies in a lon/lat box.
+    pub fn buildings_in(&self, min: [f64; 2], max: [f64; 2]) -> impl Iterator<Item = &BuildingEntry> {
+        self.building_tree
+            .locate_in_envelope(&AABB::from_corners(min, max))
+            .map(|e| &self.buildings[e.data as usize])
+    }
+
+    pub fn count_level(&self, level: AreaLevel) -> usize {
+        self.areas.iter().filter(|a| a.area.level == level).count()
+    }
+}

@@ -1,0 +1,23 @@
+//! Minqing (民情): the people's-conditions map server.
+//!
+//! This crate is the shell around the pure `minqing-tiles`, `minqing-analysis` and
+//! `minqing-address` libraries: the CLI, the synthetic district generator, the importer,
+//! the two stores (SQLite and PostGIS through sqlx), the in-memory index and the HTTP
+//! server. See ARCHITECTURE.md for the code map and the invariants.
+
+pub mod config;
+pub mod generate;
+pub mod http;
+pub mod ids;
+pub mod import;
+pub mod index;
+pub mod model;
+pub mod store;
+
+use anyhow::Result;
+
+/// Load the store into a fresh index.
+pub async fn load_index(store: &store::Store) -> Result<index::Index> {
+    let snapshot = store.load().await?;
+    Ok(tokio::task::spawn_blocking(move || index::Index::build(snapshot)).await?)
+}

@@ -1,0 +1,300 @@
+//! The durable store: one interface, two sqlx backends.
+//!
+//! - **embedded** (default): SQLite in WAL mode, a single file, nothing to install;
+//! - **PostGIS**: the same columns plus generated geometry columns (SRID 4326) with GiST
+//!   indexes, for production and ad-hoc spatial SQL.
+//!
+//! Both schemas have the same column names and compatible types (TEXT, 64-bit integers,
+//! doubles), so every query here is written once and compiled for each backend by the
+//! [`dispatch!`] macro. The store is read once at start ([`Store::load`]) to build the
+//! in-memory index; no tile, search or model request touches SQL.
+
+pub mod load;
+
+use anyhow::{Context, Result, bail};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, QueryBuilder, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A connected store.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open write transaction; everything in it commits or nothing does.
+pub enum StoreTx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Run `$body` once per backend with `$p` bound to that backend's value.
+macro_rules! dispatch {
+    ($value:expr, $ty:ident, $p:ident => $body:expr) => {
+        match $value {
+            $ty::Sqlite($p) => $body,
+            $ty::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+/// A column value for bulk inserts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Text(String),
+    Int(i64),
+    Real(f64),
+    Null,
+}
+
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_string())
+    }
+}
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Int(v)
+    }
+}
+impl From<f64> for SqlValue {
+    fn from(v: f64) -> Self {
+        SqlValue::Real(v)
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+/// A table as the importer writes it: its columns in order and its natural key.
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub key: &'static str,
+}
+
+impl Table {
+    /// Rows per INSERT statement, within both backends' bind-parameter limits.
+    pub fn batch_rows(&self) -> usize {
+        (30_000 / self.columns.len()).max(1)
+    }
+}
+
+impl Store {
+    /// Connect to `sqlite://PATH` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Store> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("bad SQLite URL {url}"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: an acknowledged write survives power loss, not only a crash.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts)
+                .await
+                .with_context(|| format!("opening {url}"))?;
+            Ok(Store::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url).context("bad PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(opts)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Ok(Store::Postgres(pool))
+        } else {
+            bail!("unsupported database URL (want sqlite://PATH or postgres://…)")
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Apply `migrations/` for this backend.
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(p) => sqlx::migrate!("../migrations/sqlite").run(p).await?,
+            Store::Postgres(p) => sqlx::migrate!("../migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> Result<StoreTx> {
+        Ok(match self {
+            Store::Sqlite(p) => StoreTx::Sqlite(p.begin().await?),
+            Store::Postgres(p) => StoreTx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Rows in `table`.
+    pub async fn count(&self, table: &str) -> Result<i64> {
+        anyhow::ensure!(table.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "bad table name");
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        dispatch!(self, Store, p => Ok(sqlx::query_scalar::<_, i64>(&sql).fetch_one(p).await?))
+    }
+
+    pub async fn close(&self) {
+        dispatch!(self, Store, p => p.close().await)
+    }
+}
+
+impl StoreTx {
+    /// Insert `rows` into `table`, skipping rows whose key exists (imports are
+    /// idempotent). Returns how many rows were new.
+    pub async fn insert(&mut self, table: &Table, rows: &[Vec<SqlValue>]) -> Result<u64> {
+        let mut inserted = 0;
+        for chunk in rows.chunks(table.batch_rows()) {
+            let head = format!("INSERT INTO {} ({}) ", table.name, table.columns.join(", "));
+            inserted += dispatch!(self, StoreTx, tx => {
+                let mut qb = QueryBuilder::new(head);
+                qb.push_values(chunk, |mut b, row| {
+                    for v in row {
+                        match v {
+                            SqlValue::Text(s) => b.push_bind(s.clone()),
+                            SqlValue::Int(i) => b.push_bind(*i),
+                            SqlValue::Real(f) => b.push_bind(*f),
+                            SqlValue::Null => b.push_bind(Option::<String>::None),
+                        };
+                    }
+                });
+                qb.push(format!(" ON CONFLICT ({}) DO NOTHING", table.key));
+                qb.build().execute(&mut **tx).await?.rows_affected()
+            });
+        }
+        Ok(inserted)
+    }
+
+    /// Record an import report and its line errors; returns the report id.
+    pub async fn record_report(&mut self, r: &crate::import::FileReport) -> Result<i64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let sql = "INSERT INTO import_reports (file, imported_at, encoding, rows_total, rows_loaded, rows_duplicate, \
+                   rows_rejected, linked_unit, linked_building, ambiguous, unmatched, pending) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+        let l = &r.links;
+        let id: i64 = dispatch!(self, StoreTx, tx => sqlx::query_scalar(sql)
+            .bind(&r.file)
+            .bind(now)
+            .bind(r.encoding)
+            .bind(r.rows_total as i64)
+            .bind(r.rows_loaded as i64)
+            .bind(r.rows_duplicate as i64)
+            .bind(r.errors.len() as i64)
+            .bind(l.unit as i64)
+            .bind(l.building as i64)
+            .bind(l.ambiguous as i64)
+            .bind(l.unmatched as i64)
+            .bind(l.pending as i64)
+            .fetch_one(&mut **tx)
+            .await?);
+        let rows: Vec<Vec<SqlValue>> = r
+            .errors
+            .iter()
+            .map(|e| vec![SqlValue::Int(id), SqlValue::Int(e.line as i64), SqlValue::Text(e.message.clone())])
+            .collect();
+        if !rows.is_empty() {
+            // import_errors has no key; plain inserts.
+            for chunk in rows.chunks(5_000) {
+                dispatch!(self, StoreTx, tx => {
+                    let mut qb = QueryBuilder::new("INSERT INTO import_errors (report_id, line, message) ");
+                    qb.push_values(chunk, |mut b, row| {
+                        for v in row {
+                            match v {
+                                SqlValue::Text(s) => b.push_bind(s.clone()),
+                                SqlValue::Int(i) => b.push_bind(*i),
+                                SqlValue::Real(f) => b.push_bind(*f),
+                                SqlValue::Null => b.push_bind(Option::<String>::None),
+                            };
+                        }
+                    });
+                    qb.build().execute(&mut **tx).await?;
+                });
+            }
+        }
+        Ok(id)
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        dispatch!(self, StoreTx, tx => tx.commit().await?);
+        Ok(())
+    }
+}
+
+/// The tables the importer fills, with their columns in file order.
+pub mod tables {
+    use super::Table;
+
+    pub const AREAS: Table = Table {
+        name: "areas",
+        columns: &["code", "name", "level", "parent_code", "kind", "geojson"],
+        key: "code",
+    };
+    pub const ROADS: Table = Table { name: "roads", columns: &["id", "name", "class", "geojson"], key: "id" };
+    pub const BUILDINGS: Table = Table {
+        name: "buildings",
+        columns: &[
+            "code", "label", "grid_code", "road", "door", "compound", "building_no", "village_group", "house_no", "kind",
+            "floors", "lon", "lat",
+        ],
+        key: "code",
+    };
+    pub const UNITS: Table = Table {
+        name: "units",
+        columns: &["code", "building_code", "unit_no", "floor", "room", "label"],
+        key: "code",
+    };
+    pub const HOUSING: Table = Table {
+        name: "housing",
+        columns: &["id", "address", "address_code", "link", "floor_area", "occupancy"],
+        key: "id",
+    };
+    pub const RESIDENTS: Table = Table {
+        name: "residents",
+        columns: &[
+            "id", "name", "sex", "birth_date", "id_number", "phone", "registration", "household_id", "relation", "address",
+            "address_code", "link", "key_groups",
+        ],
+        key: "id",
+    };
+    pub const ENTERPRISES: Table = Table {
+        name: "enterprises",
+        columns: &["id", "name", "credit_code", "industry", "size", "employees", "address", "address_code", "link"],
+        key: "id",
+    };
+    pub const EVENTS: Table = Table {
+        name: "events",
+        columns: &[
+            "code", "category", "source", "status", "risk_tier", "title", "description", "lon", "lat", "address_code",
+            "grid_code", "reported_at", "deadline", "mediation_org", "diversion", "resolved_by_mediation", "escalated",
+            "closed_at", "version", "updated_at",
+        ],
+        key: "code",
+    };
+    pub const EVENT_STEPS: Table = Table {
+        name: "event_steps",
+        columns: &["event_code", "seq", "at", "actor", "action", "from_status", "to_status", "note"],
+        key: "event_code, seq",
+    };
+}
