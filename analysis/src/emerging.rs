@@ -251,10 +251,10 @@ pub fn analyse(
     for c in 0..ncell {
         let zs: Vec<f64> = (0..steps).map(|t| z[t * ncell + c]).collect();
         let mut classes = Vec::with_capacity(steps);
-        for t in 0..steps {
+        for (t, state) in states.iter_mut().enumerate() {
             let i = t * ncell + c;
             classes.push(HotspotClass::from_z_p(z[i], adj[i]));
-            states[t] = if adj[i] < params.bin_alpha {
+            *state = if adj[i] < params.bin_alpha {
                 sign(z[i])
             } else {
                 0

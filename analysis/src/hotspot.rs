@@ -156,7 +156,10 @@ impl StudyArea {
             disk.clear();
             disk.extend(cell.grid_disk::<Vec<_>>(1));
             let start = neighbours.len();
-            neighbours.extend(disk.iter().filter_map(|n| index.get(&u64::from(*n)).copied()));
+            neighbours.extend(
+                disk.iter()
+                    .filter_map(|n| index.get(&u64::from(*n)).copied()),
+            );
             // Sorted lists make the order independent of h3o's traversal order.
             neighbours[start..].sort_unstable();
             offsets.push(neighbours.len() as u32);

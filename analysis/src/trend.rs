@@ -115,7 +115,11 @@ pub fn mann_kendall(x: &[f64], alpha: f64) -> MannKendall {
     } else {
         Trend::NoTrend
     };
-    let tau = if n >= 2 { sf / (0.5 * nf * (nf - 1.0)) } else { 0.0 };
+    let tau = if n >= 2 {
+        sf / (0.5 * nf * (nf - 1.0))
+    } else {
+        0.0
+    };
     MannKendall {
         n,
         s: sf,

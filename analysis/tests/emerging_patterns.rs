@@ -74,9 +74,11 @@ impl Rng {
 }
 
 fn area() -> (StudyArea, usize) {
-    let centre = LatLng::new(31.127, 104.397).unwrap().to_cell(Resolution::Nine);
-    let area = StudyArea::from_cells(centre.grid_disk::<Vec<_>>(8).into_iter().map(u64::from))
-        .unwrap();
+    let centre = LatLng::new(31.127, 104.397)
+        .unwrap()
+        .to_cell(Resolution::Nine);
+    let area =
+        StudyArea::from_cells(centre.grid_disk::<Vec<_>>(8).into_iter().map(u64::from)).unwrap();
     let i = area.index_of(u64::from(centre)).unwrap();
     (area, i)
 }
@@ -136,21 +138,65 @@ fn planted_histories_give_each_category() {
     let cases: Vec<(&str, Vec<Option<f64>>, Pattern)> = vec![
         ("none", modes("...................."), NoPattern),
         ("new hot", modes("...................H"), NewHot),
-        ("consecutive hot", modes("................HHHH"), ConsecutiveHot),
-        ("intensifying hot", ramp(&|t| 20.0 + 3.0 * t), IntensifyingHot),
-        ("persistent hot", modes("HHHHHHHHHHHHHHHHHHHH"), PersistentHot),
+        (
+            "consecutive hot",
+            modes("................HHHH"),
+            ConsecutiveHot,
+        ),
+        (
+            "intensifying hot",
+            ramp(&|t| 20.0 + 3.0 * t),
+            IntensifyingHot,
+        ),
+        (
+            "persistent hot",
+            modes("HHHHHHHHHHHHHHHHHHHH"),
+            PersistentHot,
+        ),
         ("diminishing hot", ramp(&|t| 77.0 - 3.0 * t), DiminishingHot),
         ("sporadic hot", modes("H....H....H....H...H"), SporadicHot),
-        ("oscillating hot", modes("LL....H....LL......H"), OscillatingHot),
-        ("historical hot", modes("HHHHHHHHHHHHHHHHHH.."), HistoricalHot),
+        (
+            "oscillating hot",
+            modes("LL....H....LL......H"),
+            OscillatingHot,
+        ),
+        (
+            "historical hot",
+            modes("HHHHHHHHHHHHHHHHHH.."),
+            HistoricalHot,
+        ),
         ("new cold", modes("...................L"), NewCold),
-        ("consecutive cold", modes("................LLLL"), ConsecutiveCold),
-        ("intensifying cold", ramp(&|t| (6.0 - 0.3 * t).max(0.0)), IntensifyingCold),
-        ("persistent cold", modes("LLLLLLLLLLLLLLLLLLLL"), PersistentCold),
-        ("diminishing cold", ramp(&|t| (0.3 * t - 0.3).max(0.0)), DiminishingCold),
+        (
+            "consecutive cold",
+            modes("................LLLL"),
+            ConsecutiveCold,
+        ),
+        (
+            "intensifying cold",
+            ramp(&|t| (6.0 - 0.3 * t).max(0.0)),
+            IntensifyingCold,
+        ),
+        (
+            "persistent cold",
+            modes("LLLLLLLLLLLLLLLLLLLL"),
+            PersistentCold,
+        ),
+        (
+            "diminishing cold",
+            ramp(&|t| (0.3 * t - 0.3).max(0.0)),
+            DiminishingCold,
+        ),
         ("sporadic cold", modes("L....L....L....L...L"), SporadicCold),
-        ("oscillating cold", modes("HH....L....HH......L"), OscillatingCold),
-        ("historical cold", modes("LLLLLLLLLLLLLLLLLL.."), HistoricalCold),
+        (
+            "oscillating cold",
+            modes("HH....L....HH......L"),
+            OscillatingCold,
+        ),
+        (
+            "historical cold",
+            modes("LLLLLLLLLLLLLLLLLL.."),
+            HistoricalCold,
+        ),
     ];
     for (label, planted, want) in cases {
         check(label, &planted, want);
@@ -161,7 +207,10 @@ fn planted_histories_give_each_category() {
 fn invalid_cubes_are_errors() {
     let (area, _) = area();
     let p = EmergingParams::default();
-    assert_eq!(analyse(&area, &[], &p).unwrap_err(), EmergingError::EmptyCube);
+    assert_eq!(
+        analyse(&area, &[], &p).unwrap_err(),
+        EmergingError::EmptyCube
+    );
     assert!(matches!(
         analyse(&area, &[vec![1.0; 3]], &p).unwrap_err(),
         EmergingError::RowLength { step: 0, .. }

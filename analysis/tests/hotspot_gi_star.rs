@@ -65,7 +65,12 @@ fn check(case: &Value) {
     for (i, c) in report.cells.iter().enumerate() {
         let dz = (c.gi_z - z_ref[i]).abs();
         worst = worst.max(dz);
-        assert!(dz <= 1e-9, "{name} cell {i}: z {} vs esda {}", c.gi_z, z_ref[i]);
+        assert!(
+            dz <= 1e-9,
+            "{name} cell {i}: z {} vs esda {}",
+            c.gi_z,
+            z_ref[i]
+        );
         // Our p is two-sided; esda's p_norm is the one-sided tail.
         assert!(
             (c.p - 2.0 * p_norm[i]).abs() <= 1e-12,
@@ -137,8 +142,8 @@ fn counting_points_puts_each_point_in_its_cell() {
     let counts = area.count_weighted_points([
         (104.397, 31.127, 2.0),
         (104.397, 31.127, 0.5),
-        (120.0, 31.0, 1.0),      // outside
-        (f64::NAN, 31.0, 1.0),   // invalid
+        (120.0, 31.0, 1.0),               // outside
+        (f64::NAN, 31.0, 1.0),            // invalid
         (104.397, 31.127, f64::INFINITY), // invalid weight
     ]);
     assert_eq!(counts.counts[i], 2.5);
@@ -158,16 +163,25 @@ fn degenerate_inputs_do_not_panic() {
     for v in [0.0, 3.0] {
         let r = gi_star(&area, &vec![v; n]).unwrap();
         assert_eq!(r.undefined_cells, n);
-        assert!(r.cells.iter().all(|c| c.gi_z == 0.0 && c.p == 1.0
-            && c.class == HotspotClass::NotSignificant));
+        assert!(
+            r.cells
+                .iter()
+                .all(|c| c.gi_z == 0.0 && c.p == 1.0 && c.class == HotspotClass::NotSignificant)
+        );
     }
     assert_eq!(
         gi_star_z(&area, &[1.0]).unwrap_err(),
-        HotspotError::LengthMismatch { expected: n, got: 1 }
+        HotspotError::LengthMismatch {
+            expected: n,
+            got: 1
+        }
     );
     let mut bad = vec![1.0; n];
     bad[4] = f64::NAN;
-    assert_eq!(gi_star(&area, &bad).unwrap_err(), HotspotError::NonFinite(4));
+    assert_eq!(
+        gi_star(&area, &bad).unwrap_err(),
+        HotspotError::NonFinite(4)
+    );
     // A single cell is its own whole neighbourhood.
     let one = StudyArea::from_cells([area.cells()[0]]).unwrap();
     assert_eq!(gi_star(&one, &[5.0]).unwrap().undefined_cells, 1);

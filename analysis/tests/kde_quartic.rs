@@ -56,7 +56,10 @@ fn quartic_matches_numpy() {
         check_close(&grid, &floats(&case["grid"]), &format!("{name} grid"));
         let bw = default_bandwidth(&points, w.as_deref()).unwrap();
         let want = case["bandwidth"].as_f64().unwrap();
-        assert!((bw - want).abs() <= 1e-9 * want, "{name}: bandwidth {bw} vs {want}");
+        assert!(
+            (bw - want).abs() <= 1e-9 * want,
+            "{name}: bandwidth {bw} vs {want}"
+        );
     }
 }
 

@@ -22,10 +22,19 @@ fn check(case: &Value) {
     close(r.z, case["z"].as_f64().unwrap(), "z", name);
     close(r.p, case["p"].as_f64().unwrap(), "p", name);
     close(r.tau, case["tau"].as_f64().unwrap(), "tau", name);
-    assert_eq!(r.trend.as_str(), case["trend"].as_str().unwrap(), "{name}: trend");
+    assert_eq!(
+        r.trend.as_str(),
+        case["trend"].as_str().unwrap(),
+        "{name}: trend"
+    );
     let s = sens_slope(&x);
     close(s.slope, case["slope"].as_f64().unwrap(), "slope", name);
-    close(s.intercept, case["intercept"].as_f64().unwrap(), "intercept", name);
+    close(
+        s.intercept,
+        case["intercept"].as_f64().unwrap(),
+        "intercept",
+        name,
+    );
 }
 
 #[test]
