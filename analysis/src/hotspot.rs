@@ -17,7 +17,8 @@
 //!   `kᵢ = Σⱼ wᵢⱼ` (neighbour count including the cell itself),
 //!   `E[Gᵢ] = kᵢ/n`, `V[Gᵢ] = kᵢ (n − kᵢ) / (n − 1) / n² · s²/ȳ²`,
 //!   `zᵢ = (Gᵢ − E[Gᵢ]) / √V[Gᵢ]`. This is algebraically the Getis–Ord (1995)
-//!   Gi* z-score that ArcGIS reports.
+//!   Gi* z-score that ArcGIS reports, for non-negative values (counts or
+//!   positive weights); with a negative mean esda's form flips the sign.
 //! * **p-values.** `p` is the **two-sided** normal p-value `2·(1 − Φ(|z|))`,
 //!   the convention ArcGIS uses for its 90/95/99 % confidence bins. esda's
 //!   `p_norm` is the one-sided tail `1 − Φ(|z|)`, so `p = 2·p_norm`; the
