@@ -856,12 +856,22 @@ pub fn parse(text: &str) -> ParsedAddress {
                         ..
                     }) | Some(Token::Dashed { .. })
                 );
+                let before_group = matches!(
+                    next_num,
+                    Some(Token::Num {
+                        marker: Marker::Group,
+                        ..
+                    })
+                );
                 let n = pieces.len();
                 for (pi, piece) in pieces.into_iter().enumerate() {
                     let kind = kind_of(piece);
                     let is_last = pi + 1 == n;
                     let slot = if is_last && before_building {
                         &mut parsed.compound
+                    } else if is_last && before_group {
+                        // A village, even one named …新村.
+                        &mut parsed.community
                     } else {
                         match kind {
                             NameKind::Township => &mut parsed.township,
