@@ -3,6 +3,16 @@
 //! unified address register.
 //!
 //! Pure library: no I/O, no HTTP, no database. The register is handed in as plain data.
+//!
+//! - [`noise`]: noisy variants of register labels (the generator's free-text column and
+//!   this crate's evaluation input), with the kinds applied reported per label.
+//! - [`parse`]: normalisation (idempotent) and parsing of free text into parts.
+//! - [`matcher`]: the [`Register`] and [`match_address`]; names are found with the
+//!   register's own dictionary, candidates come from exact keys, and the matcher
+//!   abstains rather than guesses (see the module docs for why).
+//! - [`search`]: search-as-you-type by characters or pinyin.
+//! - [`coords`]: WGS-84 / GCJ-02 / BD-09 conversion with iterative inverses.
+//! - [`hanzi`]: the small character tables (traditional forms, confusions, numerals).
 
 pub mod coords;
 pub mod hanzi;
