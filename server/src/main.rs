@@ -62,7 +62,7 @@ enum Command {
 }
 
 fn init_logging(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(cfg.log.as_deref().unwrap_or("info,sqlx=warn"))
+    let filter = tracing_subscriber::EnvFilter::try_new(cfg.log.as_deref().unwrap_or("info,sqlx=error"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if cfg.log_format.as_deref() == Some("json") {

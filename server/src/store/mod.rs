@@ -44,37 +44,55 @@ pub(crate) use dispatch;
 
 /// A column value for bulk inserts.
 #[derive(Debug, Clone, PartialEq)]
+/// Nulls are typed because PostgreSQL checks a parameter's type against its column.
 pub enum SqlValue {
-    Text(String),
-    Int(i64),
-    Real(f64),
-    Null,
+    Text(Option<String>),
+    Int(Option<i64>),
+    Real(Option<f64>),
 }
 
 impl From<String> for SqlValue {
     fn from(v: String) -> Self {
-        SqlValue::Text(v)
+        SqlValue::Text(Some(v))
     }
 }
 impl From<&str> for SqlValue {
     fn from(v: &str) -> Self {
-        SqlValue::Text(v.to_string())
+        SqlValue::Text(Some(v.to_string()))
     }
 }
 impl From<i64> for SqlValue {
     fn from(v: i64) -> Self {
-        SqlValue::Int(v)
+        SqlValue::Int(Some(v))
     }
 }
 impl From<f64> for SqlValue {
     fn from(v: f64) -> Self {
-        SqlValue::Real(v)
+        SqlValue::Real(Some(v))
     }
 }
-impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(SqlValue::Null, Into::into)
+impl From<Option<String>> for SqlValue {
+    fn from(v: Option<String>) -> Self {
+        SqlValue::Text(v)
     }
+}
+impl From<Option<i64>> for SqlValue {
+    fn from(v: Option<i64>) -> Self {
+        SqlValue::Int(v)
+    }
+}
+
+/// Bind one row's values onto a `push_values` separator.
+macro_rules! bind_row {
+    ($b:expr, $row:expr) => {
+        for v in $row {
+            match v {
+                SqlValue::Text(s) => $b.push_bind(s.clone()),
+                SqlValue::Int(i) => $b.push_bind(*i),
+                SqlValue::Real(f) => $b.push_bind(*f),
+            };
+        }
+    };
 }
 
 /// A table as the importer writes it: its columns in order and its natural key.
@@ -167,16 +185,7 @@ impl StoreTx {
             let head = format!("INSERT INTO {} ({}) ", table.name, table.columns.join(", "));
             inserted += dispatch!(self, StoreTx, tx => {
                 let mut qb = QueryBuilder::new(head);
-                qb.push_values(chunk, |mut b, row| {
-                    for v in row {
-                        match v {
-                            SqlValue::Text(s) => b.push_bind(s.clone()),
-                            SqlValue::Int(i) => b.push_bind(*i),
-                            SqlValue::Real(f) => b.push_bind(*f),
-                            SqlValue::Null => b.push_bind(Option::<String>::None),
-                        };
-                    }
-                });
+                qb.push_values(chunk, |mut b, row| bind_row!(b, row));
                 qb.push(format!(" ON CONFLICT ({}) DO NOTHING", table.key));
                 qb.build().execute(&mut **tx).await?.rows_affected()
             });
@@ -212,23 +221,14 @@ impl StoreTx {
         let rows: Vec<Vec<SqlValue>> = r
             .errors
             .iter()
-            .map(|e| vec![SqlValue::Int(id), SqlValue::Int(e.line as i64), SqlValue::Text(e.message.clone())])
+            .map(|e| vec![id.into(), (e.line as i64).into(), e.message.clone().into()])
             .collect();
         if !rows.is_empty() {
             // import_errors has no key; plain inserts.
             for chunk in rows.chunks(5_000) {
                 dispatch!(self, StoreTx, tx => {
                     let mut qb = QueryBuilder::new("INSERT INTO import_errors (report_id, line, message) ");
-                    qb.push_values(chunk, |mut b, row| {
-                        for v in row {
-                            match v {
-                                SqlValue::Text(s) => b.push_bind(s.clone()),
-                                SqlValue::Int(i) => b.push_bind(*i),
-                                SqlValue::Real(f) => b.push_bind(*f),
-                                SqlValue::Null => b.push_bind(Option::<String>::None),
-                            };
-                        }
-                    });
+                    qb.push_values(chunk, |mut b, row| bind_row!(b, row));
                     qb.build().execute(&mut **tx).await?;
                 });
             }

@@ -1,0 +1,38 @@
+//! The HTTP surface that does not depend on data: errors, OpenAPI, metrics.
+
+use crate::support::{district, get, sqlite_store};
+use minqing_server::http::{AppState, app};
+
+#[tokio::test]
+async fn errors_openapi_and_metrics() {
+    let (tmp, dir, _) = district(0.01);
+    let store = sqlite_store(tmp.path()).await;
+    minqing_server::import::import_dir(&store, &dir, &|_| {}).await.unwrap();
+    let state = AppState::new(store.clone());
+    let router = app(state.clone());
+    let (status, body) = get(&router, "/api/v1/stats").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("\"code\":\"loading\""), "{body}");
+    state.set_index(minqing_server::load_index(&store).await.unwrap());
+
+    let (status, body) = get(&router, "/no/such/path").await;
+    assert_eq!(status, 404);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "not_found");
+    let (status, body) = get(&router, "/api/v1/areas?level=planet").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("level must be"), "{body}");
+
+    let (status, body) = get(&router, "/api/openapi.json").await;
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/healthz", "/api/v1/stats", "/api/v1/areas"] {
+        assert!(doc["paths"][path].is_object(), "OpenAPI lists {path}");
+    }
+
+    let (status, body) = get(&router, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("minqing_http_requests_total"), "{body}");
+    assert!(body.contains("minqing_building_addresses"), "{body}");
+}

@@ -1,0 +1,8 @@
+//! One integration-test binary: the generator, both stores, the index and the HTTP API
+//! working together on small synthetic districts.
+
+mod generator;
+mod http;
+mod import_errors;
+mod stores;
+mod support;

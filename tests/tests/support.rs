@@ -1,0 +1,60 @@
+//! Shared helpers: generated districts, fresh stores, in-process HTTP calls.
+
+use minqing_server::generate::Manifest;
+use minqing_server::store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const SEED: u64 = 7;
+
+/// Generate a district at `scale` into a fresh temporary directory.
+pub fn district(scale: f64) -> (tempfile::TempDir, PathBuf, Manifest) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("district");
+    let m = minqing_server::generate::generate(&out, scale, SEED, &|_| {}).expect("generate");
+    (dir, out, m)
+}
+
+/// A fresh, migrated embedded store in `dir`.
+pub async fn sqlite_store(dir: &Path) -> Store {
+    let url = format!("sqlite://{}", dir.join("test.db").display());
+    let store = Store::connect(&url).await.expect("open SQLite");
+    store.migrate().await.expect("migrate SQLite");
+    store
+}
+
+/// The PostgreSQL server the tests use; CI starts it (see .ci/run).
+pub fn pg_admin_url() -> String {
+    std::env::var("MINQING_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh, migrated PostGIS database. Fails loudly when PostgreSQL or PostGIS is
+/// missing: these tests never skip.
+pub async fn postgis_store() -> Store {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let admin = pg_admin_url();
+    let name = format!("minqing_t{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+    let pool = sqlx::PgPool::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL must be running at {admin} for these tests: {e}"));
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&pool).await.expect("drop db");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create db");
+    pool.close().await;
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("URL has a database");
+    let store = Store::connect(&format!("{base}/{name}")).await.expect("connect to the test database");
+    store
+        .migrate()
+        .await
+        .unwrap_or_else(|e| panic!("migrating PostGIS failed (is postgresql-15-postgis-3 installed?): {e:#}"));
+    store
+}
+
+/// Call the app in-process.
+pub async fn get(app: &axum::Router, uri: &str) -> (u16, String) {
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder().uri(uri).body(axum::body::Body::empty()).expect("request");
+    let resp = app.clone().oneshot(req).await.expect("response");
+    let status = resp.status().as_u16();
+    let body = http_body_util::BodyExt::collect(resp.into_body()).await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
