@@ -45,7 +45,8 @@ impl Config {
     pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let mut cfg = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
             }
             None => Config::default(),
@@ -74,10 +75,20 @@ mod tests {
     fn file_then_env_and_secret_never_prints() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("minqing.toml");
-        std::fs::write(&path, "database_url = \"postgres://u:hunter2@db/x\"\nbind = \"0.0.0.0:1\"\n").unwrap();
-        let cfg = Config::load(Some(&path), |k| (k == "MINQING_BIND").then(|| "127.0.0.1:9".to_string())).unwrap();
+        std::fs::write(
+            &path,
+            "database_url = \"postgres://u:hunter2@db/x\"\nbind = \"0.0.0.0:1\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&path), |k| {
+            (k == "MINQING_BIND").then(|| "127.0.0.1:9".to_string())
+        })
+        .unwrap();
         assert_eq!(cfg.bind.as_deref(), Some("127.0.0.1:9"));
-        assert_eq!(cfg.database_url.as_ref().unwrap().expose(), "postgres://u:hunter2@db/x");
+        assert_eq!(
+            cfg.database_url.as_ref().unwrap().expose(),
+            "postgres://u:hunter2@db/x"
+        );
         assert!(!format!("{cfg:?}").contains("hunter2"));
         std::fs::write(&path, "unknown_key = 1\n").unwrap();
         assert!(Config::load(Some(&path), |_| None).is_err());

@@ -45,10 +45,7 @@ const USCC_WEIGHTS: [u32; 17] = [
 const ORG_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 
 fn uscc_value(c: u8) -> Option<u32> {
-    USCC_ALPHABET
-        .iter()
-        .position(|&a| a == c)
-        .map(|p| p as u32)
+    USCC_ALPHABET.iter().position(|&a| a == c).map(|p| p as u32)
 }
 
 /// The GB 11714 check character of an 8-character organisation code body.

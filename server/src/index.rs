@@ -103,9 +103,6 @@ pub struct Index {
     pub housing_count: usize,
     pub people: Vec<PersonFacts>,
     pub enterprises: Vec<EnterpriseEntry>,
-    pub events: Vec<Event>,
-    event_by_code: HashMap<String, u32>,
-    pub event_tree: RTree<PointEntry>,
     pub resident_links: LinkTotals,
     pub housing_links: LinkTotals,
     pub enterprise_links: LinkTotals,
@@ -120,6 +117,7 @@ fn km2(mp: &geo_types::MultiPolygon<f64>) -> f64 {
 }
 
 impl Index {
+    /// Build the register part of the index; `s.events` is left for [`EventIndex::build`].
     pub fn build(s: Snapshot) -> Index {
         let mut area_by_code = HashMap::with_capacity(s.areas.len());
         for (i, a) in s.areas.iter().enumerate() {
@@ -141,7 +139,10 @@ impl Index {
                 .filter(|(_, a)| a.area.level == AreaLevel::Grid)
                 .filter_map(|(i, a)| {
                     let r = a.area.geometry.bounding_rect()?;
-                    Some(GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i as u32))
+                    Some(GeomWithData::new(
+                        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                        i as u32,
+                    ))
                 })
                 .collect(),
         );
@@ -162,16 +163,27 @@ impl Index {
             });
         }
         let building_tree = RTree::bulk_load(
-            buildings.iter().enumerate().map(|(i, b)| GeomWithData::new([b.lon, b.lat], i as u32)).collect(),
+            buildings
+                .iter()
+                .enumerate()
+                .map(|(i, b)| GeomWithData::new([b.lon, b.lat], i as u32))
+                .collect(),
         );
 
         let mut unit_by_code: HashMap<String, u32> = HashMap::with_capacity(s.units.len());
         let mut units = Vec::with_capacity(s.units.len());
         for u in s.units {
-            let Some(&b) = building_by_code.get(&u.building_code) else { continue };
+            let Some(&b) = building_by_code.get(&u.building_code) else {
+                continue;
+            };
             buildings[b as usize].units += 1;
             unit_by_code.insert(u.code.clone(), units.len() as u32);
-            units.push(UnitEntry { code: u.code, building: b, occupancy: None, residents: 0 });
+            units.push(UnitEntry {
+                code: u.code,
+                building: b,
+                occupancy: None,
+                residents: 0,
+            });
         }
         let mut housing_links = LinkTotals::default();
         for h in &s.housing {
@@ -227,13 +239,14 @@ impl Index {
                 if let Some(b) = building {
                     buildings[b as usize].enterprises += 1;
                 }
-                EnterpriseEntry { building, industry: e.industry, size: e.size, employees: e.employees }
+                EnterpriseEntry {
+                    building,
+                    industry: e.industry,
+                    size: e.size,
+                    employees: e.employees,
+                }
             })
             .collect();
-        let event_by_code = s.events.iter().enumerate().map(|(i, e)| (e.code.clone(), i as u32)).collect();
-        let event_tree = RTree::bulk_load(
-            s.events.iter().enumerate().map(|(i, e)| GeomWithData::new([e.lon, e.lat], i as u32)).collect(),
-        );
         Index {
             areas,
             area_by_code,
@@ -247,9 +260,6 @@ impl Index {
             housing_count: s.housing.len(),
             people,
             enterprises,
-            events: s.events,
-            event_by_code,
-            event_tree,
             resident_links,
             housing_links,
             enterprise_links,
@@ -257,15 +267,15 @@ impl Index {
     }
 
     pub fn area(&self, code: &str) -> Option<&AreaEntry> {
-        self.area_by_code.get(code).map(|&i| &self.areas[i as usize])
+        self.area_by_code
+            .get(code)
+            .map(|&i| &self.areas[i as usize])
     }
 
     pub fn building(&self, code: &str) -> Option<&BuildingEntry> {
-        self.building_by_code.get(code).map(|&i| &self.buildings[i as usize])
-    }
-
-    pub fn event(&self, code: &str) -> Option<&Event> {
-        self.event_by_code.get(code).map(|&i| &self.events[i as usize])
+        self.building_by_code
+            .get(code)
+            .map(|&i| &self.buildings[i as usize])
     }
 
     /// The grid containing a point (exact point-in-polygon).
@@ -291,11 +301,17 @@ impl Index {
 
     /// The nearest building to a point.
     pub fn nearest_building(&self, lon: f64, lat: f64) -> Option<&BuildingEntry> {
-        self.building_tree.nearest_neighbor(&[lon, lat]).map(|e| &self.buildings[e.data as usize])
+        self.building_tree
+            .nearest_neighbor(&[lon, lat])
+            .map(|e| &self.buildings[e.data as usize])
     }
 
     /// Buildings whose point lies in a lon/lat box.
-    pub fn buildings_in(&self, min: [f64; 2], max: [f64; 2]) -> impl Iterator<Item = &BuildingEntry> {
+    pub fn buildings_in(
+        &self,
+        min: [f64; 2],
+        max: [f64; 2],
+    ) -> impl Iterator<Item = &BuildingEntry> {
         self.building_tree
             .locate_in_envelope(&AABB::from_corners(min, max))
             .map(|e| &self.buildings[e.data as usize])
@@ -303,5 +319,79 @@ impl Index {
 
     pub fn count_level(&self, level: AreaLevel) -> usize {
         self.areas.iter().filter(|a| a.area.level == level).count()
+    }
+}
+
+/// The events, which change at run time: kept apart from the register so a write takes
+/// a short lock on this alone and never copies the register.
+#[derive(Default)]
+pub struct EventIndex {
+    pub events: Vec<Event>,
+    by_code: HashMap<String, u32>,
+    pub tree: RTree<PointEntry>,
+}
+
+impl EventIndex {
+    pub fn build(events: Vec<Event>) -> EventIndex {
+        let by_code = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.code.clone(), i as u32))
+            .collect();
+        let tree = RTree::bulk_load(
+            events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| GeomWithData::new([e.lon, e.lat], i as u32))
+                .collect(),
+        );
+        EventIndex {
+            events,
+            by_code,
+            tree,
+        }
+    }
+
+    pub fn get(&self, code: &str) -> Option<&Event> {
+        self.by_code.get(code).map(|&i| &self.events[i as usize])
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Insert a new event or replace the stored one with the same code (moving its point
+    /// in the tree if it moved). Returns the previous version, if any.
+    pub fn upsert(&mut self, event: Event) -> Option<Event> {
+        match self.by_code.get(&event.code).copied() {
+            Some(i) => {
+                let old = std::mem::replace(&mut self.events[i as usize], event);
+                let new = &self.events[i as usize];
+                if (old.lon, old.lat) != (new.lon, new.lat) {
+                    self.tree.remove(&GeomWithData::new([old.lon, old.lat], i));
+                    self.tree.insert(GeomWithData::new([new.lon, new.lat], i));
+                }
+                Some(old)
+            }
+            None => {
+                let i = self.events.len() as u32;
+                self.tree
+                    .insert(GeomWithData::new([event.lon, event.lat], i));
+                self.by_code.insert(event.code.clone(), i);
+                self.events.push(event);
+                None
+            }
+        }
+    }
+
+    /// Events whose point lies in a lon/lat box.
+    pub fn in_box(&self, min: [f64; 2], max: [f64; 2]) -> impl Iterator<Item = &Event> {
+        self.tree
+            .locate_in_envelope(&AABB::from_corners(min, max))
+            .map(|e| &self.events[e.data as usize])
     }
 }

@@ -16,8 +16,15 @@ pub mod store;
 
 use anyhow::Result;
 
-/// Load the store into a fresh index.
-pub async fn load_index(store: &store::Store) -> Result<index::Index> {
-    let snapshot = store.load().await?;
-    Ok(tokio::task::spawn_blocking(move || index::Index::build(snapshot)).await?)
+/// Load the store into a fresh register index and event index.
+pub async fn load_index(store: &store::Store) -> Result<(index::Index, index::EventIndex)> {
+    let mut snapshot = store.load().await?;
+    let events = std::mem::take(&mut snapshot.events);
+    Ok(tokio::task::spawn_blocking(move || {
+        (
+            index::Index::build(snapshot),
+            index::EventIndex::build(events),
+        )
+    })
+    .await?)
 }

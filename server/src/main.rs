@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "minqing", version, about = "民情 Minqing — the people's-conditions map server")]
+#[command(
+    name = "minqing",
+    version,
+    about = "民情 Minqing — the people's-conditions map server"
+)]
 struct Cli {
     /// Optional TOML configuration file (environment variables MINQING_* override it).
     #[arg(long, global = true, env = "MINQING_CONFIG")]
@@ -62,9 +66,12 @@ enum Command {
 }
 
 fn init_logging(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(cfg.log.as_deref().unwrap_or("info,sqlx=error"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(cfg.log.as_deref().unwrap_or("info,sqlx=error"))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cfg.log_format.as_deref() == Some("json") {
         builder.json().init();
     } else {
@@ -88,46 +95,71 @@ async fn main() -> Result<()> {
             let started = Instant::now();
             let m = generate_with_progress(&out, scale, seed)?;
             println!("{}", serde_json::to_string_pretty(&m)?);
-            eprintln!("generated in {:.1}s into {}", started.elapsed().as_secs_f64(), out.display());
+            eprintln!(
+                "generated in {:.1}s into {}",
+                started.elapsed().as_secs_f64(),
+                out.display()
+            );
         }
         Command::Migrate { database_url: url } => {
             let store = Store::connect(database_url(url, &cfg)?.expose()).await?;
             store.migrate().await?;
             println!("migrations applied ({})", store.backend());
         }
-        Command::Import { database_url: url, dir } => {
+        Command::Import {
+            database_url: url,
+            dir,
+        } => {
             let store = Store::connect(database_url(url, &cfg)?.expose()).await?;
             store.migrate().await?;
             let reports = import_with_progress(&store, &dir).await?;
             print_report(&reports);
             store.close().await;
         }
-        Command::Serve { database_url: url, bind } => {
+        Command::Serve {
+            database_url: url,
+            bind,
+        } => {
             let store = Store::connect(database_url(url, &cfg)?.expose()).await?;
             store.migrate().await?;
-            let bind = bind.or(cfg.bind.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
+            let bind = bind
+                .or(cfg.bind.clone())
+                .unwrap_or_else(|| "127.0.0.1:8080".into());
             serve(store, &bind).await?;
         }
-        Command::Demo { port, data_dir, scale } => {
-            std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        Command::Demo {
+            port,
+            data_dir,
+            scale,
+        } => {
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
             let db = data_dir.join("minqing.db");
             let url = format!("sqlite://{}", db.display());
             let store = Store::connect(&url).await?;
             store.migrate().await?;
             if store.count("buildings").await? == 0 {
                 let files = data_dir.join("import");
-                eprintln!("第一次运行：生成模拟旌阳区 (scale {scale}) → {}", files.display());
+                eprintln!(
+                    "第一次运行：生成模拟旌阳区 (scale {scale}) → {}",
+                    files.display()
+                );
                 let started = Instant::now();
                 generate_with_progress(&files, scale, 20_240_101)?;
                 let reports = import_with_progress(&store, &files).await?;
                 print_report(&reports);
-                eprintln!("generated and imported in {:.1}s", started.elapsed().as_secs_f64());
+                eprintln!(
+                    "generated and imported in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                );
             } else {
                 eprintln!("reusing the district stored in {}", db.display());
             }
             let bind = format!("127.0.0.1:{port}");
             println!("Minqing demo: http://{bind}/   (store: {url})");
-            println!("demo accounts: none yet — sign-in arrives with the access-control work; every page is open.");
+            println!(
+                "demo accounts: none yet — sign-in arrives with the access-control work; every page is open."
+            );
             serve(store, &bind).await?;
         }
     }
@@ -136,22 +168,33 @@ async fn main() -> Result<()> {
 
 fn spinner(msg: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {msg}").expect("valid template"),
+    );
     pb.enable_steady_tick(Duration::from_millis(120));
     pb.set_message(msg.to_string());
     pb
 }
 
-fn generate_with_progress(out: &Path, scale: f64, seed: u64) -> Result<minqing_server::generate::Manifest> {
+fn generate_with_progress(
+    out: &Path,
+    scale: f64,
+    seed: u64,
+) -> Result<minqing_server::generate::Manifest> {
     let pb = spinner("generating");
-    let m = minqing_server::generate::generate(out, scale, seed, &|phase| pb.set_message(format!("generating {phase}")));
+    let m = minqing_server::generate::generate(out, scale, seed, &|phase| {
+        pb.set_message(format!("generating {phase}"))
+    });
     pb.finish_and_clear();
     m
 }
 
 async fn import_with_progress(store: &Store, dir: &Path) -> Result<Vec<FileReport>> {
     let pb = spinner("importing");
-    let r = minqing_server::import::import_dir(store, dir, &|file| pb.set_message(format!("importing {file}"))).await;
+    let r = minqing_server::import::import_dir(store, dir, &|file| {
+        pb.set_message(format!("importing {file}"))
+    })
+    .await;
     pb.finish_and_clear();
     r
 }
@@ -159,7 +202,16 @@ async fn import_with_progress(store: &Store, dir: &Path) -> Result<Vec<FileRepor
 fn print_report(reports: &[FileReport]) {
     println!(
         "{:<20} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8}",
-        "file", "encoding", "rows", "loaded", "dupes", "bad", "unit", "building", "ambig/un", "pending"
+        "file",
+        "encoding",
+        "rows",
+        "loaded",
+        "dupes",
+        "bad",
+        "unit",
+        "building",
+        "ambig/un",
+        "pending"
     );
     for r in reports {
         println!(
@@ -179,7 +231,10 @@ fn print_report(reports: &[FileReport]) {
             println!("    line {}: {}", e.line, e.message);
         }
         if r.errors.len() > 5 {
-            println!("    … {} more bad rows (all stored in import_errors)", r.errors.len() - 5);
+            println!(
+                "    … {} more bad rows (all stored in import_errors)",
+                r.errors.len() - 5
+            );
         }
     }
 }
@@ -187,16 +242,18 @@ fn print_report(reports: &[FileReport]) {
 async fn serve(store: Store, bind: &str) -> Result<()> {
     let started = Instant::now();
     let state = AppState::new(store.clone());
-    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
     tracing::info!(%bind, store = store.backend(), "listening; loading the index");
     let loader = state.clone();
     tokio::spawn(async move {
         match minqing_server::load_index(&loader.store).await {
             Ok(ix) => {
                 tracing::info!(
-                    buildings = ix.buildings.len(),
-                    residents = ix.people.len(),
-                    events = ix.events.len(),
+                    buildings = ix.0.buildings.len(),
+                    residents = ix.0.people.len(),
+                    events = ix.1.len(),
                     seconds = started.elapsed().as_secs_f64(),
                     "index loaded"
                 );

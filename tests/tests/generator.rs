@@ -12,7 +12,10 @@ fn file_bytes(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
         for e in std::fs::read_dir(dir.join(sub)).unwrap() {
             let p = e.unwrap().path();
             if p.is_file() {
-                out.insert(format!("{sub}/{}", p.file_name().unwrap().to_string_lossy()), std::fs::read(&p).unwrap());
+                out.insert(
+                    format!("{sub}/{}", p.file_name().unwrap().to_string_lossy()),
+                    std::fs::read(&p).unwrap(),
+                );
             }
         }
     }
@@ -29,8 +32,13 @@ fn same_seed_and_scale_give_the_same_bytes() {
     for (name, bytes) in &fa {
         assert!(bytes == &fb[name], "{name} differs between two runs");
     }
-    let other = minqing_server::generate::generate(&_b.path().join("other"), 0.01, SEED + 1, &|_| {}).unwrap();
-    assert_ne!(other.planted_hotspots, ma.planted_hotspots, "another seed gives another district");
+    let other =
+        minqing_server::generate::generate(&_b.path().join("other"), 0.01, SEED + 1, &|_| {})
+            .unwrap();
+    assert_ne!(
+        other.planted_hotspots, ma.planted_hotspots,
+        "another seed gives another district"
+    );
 }
 
 #[test]
@@ -46,18 +54,32 @@ fn figures_are_exact_at_scale() {
         assert_eq!(m.community_grids, r(331.0).max(1));
         assert!(m.grids > m.community_grids, "rural village grids exist too");
         assert_eq!(m.events_2024, r(12_151.0));
-        assert_eq!(m.closed_2024, (0.9686_f64 * m.events_2024 as f64).round() as usize);
-        assert_eq!(m.disputes_mediated_2024, (0.6369_f64 * m.disputes_2024 as f64).round() as usize);
+        assert_eq!(
+            m.closed_2024,
+            (0.9686_f64 * m.events_2024 as f64).round() as usize
+        );
+        assert_eq!(
+            m.disputes_mediated_2024,
+            (0.6369_f64 * m.disputes_2024 as f64).round() as usize
+        );
         let yoy = m.disputes_2024 as f64 / m.disputes_2023 as f64 - 1.0;
         assert!((yoy + 0.18).abs() < 0.02, "disputes year on year {yoy:.3}");
         // The files agree with the manifest.
-        let rows = |f: &str| csv::Reader::from_path(dir.join(f)).unwrap().byte_records().count();
+        let rows = |f: &str| {
+            csv::Reader::from_path(dir.join(f))
+                .unwrap()
+                .byte_records()
+                .count()
+        };
         assert_eq!(rows("buildings.csv"), m.building_addresses);
         assert_eq!(rows("units.csv"), m.unit_addresses);
         assert_eq!(rows("housing.csv"), m.housing_units);
         assert_eq!(rows("enterprises.csv"), m.enterprises);
         assert_eq!(rows("events.csv"), m.events);
-        assert_eq!(rows("residents.csv") + rows("residents-gbk.csv"), m.residents);
+        assert_eq!(
+            rows("residents.csv") + rows("residents-gbk.csv"),
+            m.residents
+        );
     }
 }
 
@@ -68,7 +90,10 @@ fn identifiers_carry_valid_check_characters_and_gbk_is_gbk() {
     let mut ids = std::collections::HashSet::new();
     let utf8 = std::fs::read(dir.join("residents.csv")).unwrap();
     let gbk = std::fs::read(dir.join("residents-gbk.csv")).unwrap();
-    assert!(std::str::from_utf8(&gbk).is_err(), "the GBK file is not UTF-8");
+    assert!(
+        std::str::from_utf8(&gbk).is_err(),
+        "the GBK file is not UTF-8"
+    );
     let (gbk_text, _, bad) = encoding_rs::GB18030.decode(&gbk);
     assert!(!bad);
     for text in [String::from_utf8(utf8).unwrap(), gbk_text.into_owned()] {
@@ -78,7 +103,11 @@ fn identifiers_carry_valid_check_characters_and_gbk_is_gbk() {
             let id = &rec[4];
             assert!(is_valid_id_number(id), "{id}");
             assert!(ids.insert(id.to_string()), "ID number {id} repeated");
-            assert_eq!(&id[6..14], rec[3].replace('-', ""), "birth date inside the ID number");
+            assert_eq!(
+                &id[6..14],
+                rec[3].replace('-', ""),
+                "birth date inside the ID number"
+            );
             n += 1;
         }
     }
@@ -117,9 +146,19 @@ fn areas_tile_the_district_without_gaps_or_overlaps() {
     for level in ["township", "community", "grid"] {
         let polys: Vec<_> = all.iter().filter(|a| a.0 == level).collect();
         let sum: f64 = polys.iter().map(|a| a.2.unsigned_area()).sum();
-        assert!((sum - total).abs() / total < 1e-9, "{level} areas sum to the district ({sum} vs {total})");
-        let union = polys.iter().fold(geo_types::MultiPolygon::<f64>::new(vec![]), |acc, a| acc.union(&a.2));
-        assert!((union.unsigned_area() - total).abs() / total < 1e-6, "{level} union covers the district");
+        assert!(
+            (sum - total).abs() / total < 1e-9,
+            "{level} areas sum to the district ({sum} vs {total})"
+        );
+        let union = polys
+            .iter()
+            .fold(geo_types::MultiPolygon::<f64>::new(vec![]), |acc, a| {
+                acc.union(&a.2)
+            });
+        assert!(
+            (union.unsigned_area() - total).abs() / total < 1e-6,
+            "{level} union covers the district"
+        );
         // Equal sums and a covering union leave no room for overlaps; check a few pairs directly too.
         for w in polys.windows(2).take(20) {
             let overlap = w[0].2.intersection(&w[1].2).unsigned_area();
@@ -128,14 +167,29 @@ fn areas_tile_the_district_without_gaps_or_overlaps() {
     }
     assert_eq!(all.iter().filter(|a| a.0 == "grid").count(), m.grids);
     // Every building lies in the grid its code names.
-    let grids: std::collections::HashMap<_, _> = all.iter().filter(|a| a.0 == "grid").map(|a| (a.1.clone(), &a.2)).collect();
+    let grids: std::collections::HashMap<_, _> = all
+        .iter()
+        .filter(|a| a.0 == "grid")
+        .map(|a| (a.1.clone(), &a.2))
+        .collect();
     let mut rdr = csv::Reader::from_path(dir.join("buildings.csv")).unwrap();
     for rec in rdr.records() {
         let rec = rec.unwrap();
-        let p = geo_types::Point::new(rec[11].parse::<f64>().unwrap(), rec[12].parse::<f64>().unwrap());
+        let p = geo_types::Point::new(
+            rec[11].parse::<f64>().unwrap(),
+            rec[12].parse::<f64>().unwrap(),
+        );
         let grid = &rec[2];
         assert!(rec[0].starts_with(grid));
-        assert!(grids[grid].contains(&p) || district.contains(&p), "building {} outside its grid", &rec[0]);
-        assert!(grids[grid].contains(&p), "building {} not inside grid {grid}", &rec[0]);
+        assert!(
+            grids[grid].contains(&p) || district.contains(&p),
+            "building {} outside its grid",
+            &rec[0]
+        );
+        assert!(
+            grids[grid].contains(&p),
+            "building {} not inside grid {grid}",
+            &rec[0]
+        );
     }
 }

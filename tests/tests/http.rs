@@ -7,7 +7,9 @@ use minqing_server::http::{AppState, app};
 async fn errors_openapi_and_metrics() {
     let (tmp, dir, _) = district(0.01);
     let store = sqlite_store(tmp.path()).await;
-    minqing_server::import::import_dir(&store, &dir, &|_| {}).await.unwrap();
+    minqing_server::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .unwrap();
     let state = AppState::new(store.clone());
     let router = app(state.clone());
     let (status, body) = get(&router, "/api/v1/stats").await;

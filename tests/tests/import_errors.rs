@@ -78,14 +78,19 @@ fn damage(dir: &std::path::Path) -> Vec<(&'static str, Vec<u64>)> {
     let path = dir.join("residents-gbk.csv");
     let bytes = std::fs::read(&path).unwrap();
     let mut lines: Vec<Vec<u8>> = bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
-    lines[3] = lines[3].iter().map(|&b| if b >= 0x80 { 0xFF } else { b }).collect();
+    lines[3] = lines[3]
+        .iter()
+        .map(|&b| if b >= 0x80 { 0xFF } else { b })
+        .collect();
     let mut f = std::fs::File::create(&path).unwrap();
     f.write_all(&lines.join(&b'\n')).unwrap();
     expected.push(("residents-gbk.csv", vec![4]));
     // A broken GeoJSON feature line.
     expected.push((
         "roads.geojson",
-        edit("roads.geojson", &|i, _| (i == 2).then(|| "{\"type\":\"Feature\",\"geometry\":".to_string())),
+        edit("roads.geojson", &|i, _| {
+            (i == 2).then(|| "{\"type\":\"Feature\",\"geometry\":".to_string())
+        }),
     ));
     expected
 }
@@ -93,33 +98,58 @@ fn damage(dir: &std::path::Path) -> Vec<(&'static str, Vec<u64>)> {
 async fn check(store: Store) {
     let (_tmp, dir, m) = district(0.01);
     let expected = damage(&dir);
-    let reports: Vec<FileReport> = import_dir(&store, &dir, &|_| {}).await.expect("import finishes despite bad rows");
+    let reports: Vec<FileReport> = import_dir(&store, &dir, &|_| {})
+        .await
+        .expect("import finishes despite bad rows");
     // Units of the two rejected buildings are rejected too (their building is unknown).
     let mut expected = expected;
     let units = std::fs::read_to_string(dir.join("units.csv")).unwrap();
     let bad_buildings: Vec<String> = {
         let text = std::fs::read_to_string(dir.join("buildings.csv")).unwrap();
-        text.lines().enumerate().filter(|(i, _)| [6, 8].contains(i)).map(|(_, l)| l.split(',').next().unwrap().to_string()).collect()
+        text.lines()
+            .enumerate()
+            .filter(|(i, _)| [6, 8].contains(i))
+            .map(|(_, l)| l.split(',').next().unwrap().to_string())
+            .collect()
     };
     let cascade = units.lines().enumerate().filter(|(_, l)| {
         let f: Vec<&str> = l.split(',').collect();
         f.len() == 6 && bad_buildings.iter().any(|b| b == f[1])
     });
-    let units_expected = &mut expected.iter_mut().find(|(f, _)| *f == "units.csv").unwrap().1;
+    let units_expected = &mut expected
+        .iter_mut()
+        .find(|(f, _)| *f == "units.csv")
+        .unwrap()
+        .1;
     units_expected.extend(cascade.map(|(i, _)| i as u64 + 1));
     units_expected.sort_unstable();
     for (file, bad_lines) in &expected {
         let r = reports.iter().find(|r| r.file == *file).unwrap();
         let got: Vec<u64> = r.errors.iter().map(|e| e.line).collect();
         assert_eq!(&got, bad_lines, "{file}: {:?}", r.errors);
-        assert_eq!(r.rows_loaded, r.rows_total - bad_lines.len() as u64, "{file}: the good rows load");
+        assert_eq!(
+            r.rows_loaded,
+            r.rows_total - bad_lines.len() as u64,
+            "{file}: the good rows load"
+        );
         assert!(r.errors.iter().all(|e| !e.message.is_empty()));
     }
     let r = reports.iter().find(|r| r.file == "residents.csv").unwrap();
-    assert!(r.errors[0].message.contains("GB 11643"), "{}", r.errors[0].message);
+    assert!(
+        r.errors[0].message.contains("GB 11643"),
+        "{}",
+        r.errors[0].message
+    );
     let r = reports.iter().find(|r| r.file == "buildings.csv").unwrap();
-    assert!(r.errors[0].message.contains("outside the district"), "{}", r.errors[0].message);
-    assert_eq!(store.count("buildings").await.unwrap() as usize, m.building_addresses - 2);
+    assert!(
+        r.errors[0].message.contains("outside the district"),
+        "{}",
+        r.errors[0].message
+    );
+    assert_eq!(
+        store.count("buildings").await.unwrap() as usize,
+        m.building_addresses - 2
+    );
     // Errors are kept with their report.
     assert!(store.count("import_errors").await.unwrap() >= 9);
     store.close().await;

@@ -8,33 +8,66 @@ use minqing_server::store::Store;
 /// Import a generated district, check every figure through the index and the API,
 /// re-import and check that nothing changed.
 async fn conformance(store: Store, dir: &std::path::Path, m: &Manifest) {
-    let reports = minqing_server::import::import_dir(&store, dir, &|_| {}).await.expect("import");
+    let reports = minqing_server::import::import_dir(&store, dir, &|_| {})
+        .await
+        .expect("import");
     for r in &reports {
-        assert!(r.errors.is_empty(), "{}: unexpected bad rows {:?}", r.file, &r.errors[..r.errors.len().min(3)]);
+        assert!(
+            r.errors.is_empty(),
+            "{}: unexpected bad rows {:?}",
+            r.file,
+            &r.errors[..r.errors.len().min(3)]
+        );
         assert_eq!(r.rows_loaded, r.rows_total, "{} loads every row", r.file);
     }
-    let residents: u64 = reports.iter().filter(|r| r.file.starts_with("residents")).map(|r| r.rows_loaded).sum();
+    let residents: u64 = reports
+        .iter()
+        .filter(|r| r.file.starts_with("residents"))
+        .map(|r| r.rows_loaded)
+        .sum();
     assert_eq!(residents as usize, m.residents);
-    let linked: u64 = reports.iter().filter(|r| r.file.starts_with("residents")).map(|r| r.links.unit).sum();
-    assert!(linked as f64 > 0.8 * m.residents as f64, "rows with an address_code link at unit level");
-    assert_eq!(store.count("buildings").await.unwrap() as usize, m.building_addresses);
-    assert_eq!(store.count("units").await.unwrap() as usize, m.unit_addresses);
+    let linked: u64 = reports
+        .iter()
+        .filter(|r| r.file.starts_with("residents"))
+        .map(|r| r.links.unit)
+        .sum();
+    assert!(
+        linked as f64 > 0.8 * m.residents as f64,
+        "rows with an address_code link at unit level"
+    );
+    assert_eq!(
+        store.count("buildings").await.unwrap() as usize,
+        m.building_addresses
+    );
+    assert_eq!(
+        store.count("units").await.unwrap() as usize,
+        m.unit_addresses
+    );
     assert_eq!(store.count("events").await.unwrap() as usize, m.events);
 
     // Idempotent: a second import adds nothing and reports every row as a duplicate.
-    let again = minqing_server::import::import_dir(&store, dir, &|_| {}).await.expect("re-import");
+    let again = minqing_server::import::import_dir(&store, dir, &|_| {})
+        .await
+        .expect("re-import");
     for r in &again {
         assert_eq!(r.rows_loaded, 0, "{} re-import added rows", r.file);
         assert_eq!(r.rows_duplicate, r.rows_total, "{}", r.file);
     }
-    assert_eq!(store.count("residents").await.unwrap() as usize, m.residents);
+    assert_eq!(
+        store.count("residents").await.unwrap() as usize,
+        m.residents
+    );
 
     // The index and the API see exactly the generated district.
     let state = AppState::new(store.clone());
     let router = app(state.clone());
     let (status, _) = get(&router, "/healthz").await;
     assert_eq!(status, 503, "not healthy before the index is loaded");
-    state.set_index(minqing_server::load_index(&store).await.expect("load index"));
+    state.set_index(
+        minqing_server::load_index(&store)
+            .await
+            .expect("load index"),
+    );
     let (status, body) = get(&router, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
     let (status, body) = get(&router, "/api/v1/stats").await;
@@ -57,7 +90,10 @@ async fn conformance(store: Store, dir: &std::path::Path, m: &Manifest) {
     // Point-in-polygon agrees with the stored grid of every building.
     for b in ix.buildings.iter().step_by(7) {
         let grid = ix.grid_at(b.lon, b.lat).expect("building inside a grid");
-        assert_eq!(Some(&grid.area.code), b.grid.map(|g| &ix.areas[g as usize].area.code));
+        assert_eq!(
+            Some(&grid.area.code),
+            b.grid.map(|g| &ix.areas[g as usize].area.code)
+        );
     }
     // The nearest building to a building's own point is itself.
     let b = &ix.buildings[ix.buildings.len() / 2];
@@ -87,24 +123,46 @@ async fn postgis_store_conforms() {
 async fn postgis_has_real_geometry_with_gist_indexes() {
     let (_tmp, dir, m) = district(0.01);
     let store = postgis_store().await;
-    minqing_server::import::import_dir(&store, &dir, &|_| {}).await.unwrap();
-    let Store::Postgres(pool) = &store else { panic!("expected PostGIS") };
+    minqing_server::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .unwrap();
+    let Store::Postgres(pool) = &store else {
+        panic!("expected PostGIS")
+    };
     let inside: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM buildings b JOIN areas g ON g.code = b.grid_code WHERE ST_Intersects(g.geom, b.geom)",
     )
     .fetch_one(pool)
     .await
     .unwrap();
-    assert_eq!(inside as usize, m.building_addresses, "every building lies in its grid, by PostGIS");
-    let srid: i32 = sqlx::query_scalar("SELECT Find_SRID('public', 'buildings', 'geom')").fetch_one(pool).await.unwrap();
-    assert_eq!(srid, 4326);
-    let gist: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'")
+    assert_eq!(
+        inside as usize, m.building_addresses,
+        "every building lies in its grid, by PostGIS"
+    );
+    let srid: i32 = sqlx::query_scalar("SELECT Find_SRID('public', 'buildings', 'geom')")
         .fetch_one(pool)
         .await
         .unwrap();
-    assert_eq!(gist, 4, "areas, roads, buildings and events have GiST indexes");
-    let grid_area: f64 = sqlx::query_scalar("SELECT SUM(ST_Area(geom)) FROM areas WHERE level = 'grid'").fetch_one(pool).await.unwrap();
-    let district_area: f64 = sqlx::query_scalar("SELECT ST_Area(geom) FROM areas WHERE level = 'district'").fetch_one(pool).await.unwrap();
+    assert_eq!(srid, 4326);
+    let gist: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM pg_indexes WHERE indexdef ILIKE '%USING gist%'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        gist, 4,
+        "areas, roads, buildings and events have GiST indexes"
+    );
+    let grid_area: f64 =
+        sqlx::query_scalar("SELECT SUM(ST_Area(geom)) FROM areas WHERE level = 'grid'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let district_area: f64 =
+        sqlx::query_scalar("SELECT ST_Area(geom) FROM areas WHERE level = 'district'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert!((grid_area - district_area).abs() / district_area < 1e-9);
     store.close().await;
 }

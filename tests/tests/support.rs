@@ -25,7 +25,8 @@ pub async fn sqlite_store(dir: &Path) -> Store {
 
 /// The PostgreSQL server the tests use; CI starts it (see .ci/run).
 pub fn pg_admin_url() -> String {
-    std::env::var("MINQING_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("MINQING_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A fresh, migrated PostGIS database. Fails loudly when PostgreSQL or PostGIS is
@@ -33,28 +34,48 @@ pub fn pg_admin_url() -> String {
 pub async fn postgis_store() -> Store {
     static N: AtomicUsize = AtomicUsize::new(0);
     let admin = pg_admin_url();
-    let name = format!("minqing_t{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+    let name = format!(
+        "minqing_t{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
     let pool = sqlx::PgPool::connect(&admin)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL must be running at {admin} for these tests: {e}"));
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&pool).await.expect("drop db");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create db");
-    pool.close().await;
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).expect("URL has a database");
-    let store = Store::connect(&format!("{base}/{name}")).await.expect("connect to the test database");
-    store
-        .migrate()
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&pool)
         .await
-        .unwrap_or_else(|e| panic!("migrating PostGIS failed (is postgresql-15-postgis-3 installed?): {e:#}"));
+        .expect("drop db");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .expect("create db");
+    pool.close().await;
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .expect("URL has a database");
+    let store = Store::connect(&format!("{base}/{name}"))
+        .await
+        .expect("connect to the test database");
+    store.migrate().await.unwrap_or_else(|e| {
+        panic!("migrating PostGIS failed (is postgresql-15-postgis-3 installed?): {e:#}")
+    });
     store
 }
 
 /// Call the app in-process.
 pub async fn get(app: &axum::Router, uri: &str) -> (u16, String) {
     use tower::ServiceExt;
-    let req = axum::http::Request::builder().uri(uri).body(axum::body::Body::empty()).expect("request");
+    let req = axum::http::Request::builder()
+        .uri(uri)
+        .body(axum::body::Body::empty())
+        .expect("request");
     let resp = app.clone().oneshot(req).await.expect("response");
     let status = resp.status().as_u16();
-    let body = http_body_util::BodyExt::collect(resp.into_body()).await.expect("body").to_bytes();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }

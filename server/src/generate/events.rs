@@ -41,18 +41,54 @@ pub const MEDIATION_ORGS: [&str; 14] = [
     "旌阳区土地承包经营纠纷调解委员会",
 ];
 
-const DIVERSIONS: [&str; 4] = ["arbitration", "administrative_review", "administrative_ruling", "litigation"];
+const DIVERSIONS: [&str; 4] = [
+    "arbitration",
+    "administrative_review",
+    "administrative_ruling",
+    "litigation",
+];
 
 fn titles(category: &str) -> &'static [&'static str] {
     match category {
         "dispute" => &[
-            "邻里噪音纠纷", "物业费纠纷", "婚姻家庭纠纷", "劳资纠纷（欠薪）", "土地承包纠纷", "房屋租赁纠纷",
-            "交通事故赔偿纠纷", "消费纠纷", "相邻关系纠纷", "征地拆迁补偿纠纷", "医疗纠纷", "债务纠纷",
+            "邻里噪音纠纷",
+            "物业费纠纷",
+            "婚姻家庭纠纷",
+            "劳资纠纷（欠薪）",
+            "土地承包纠纷",
+            "房屋租赁纠纷",
+            "交通事故赔偿纠纷",
+            "消费纠纷",
+            "相邻关系纠纷",
+            "征地拆迁补偿纠纷",
+            "医疗纠纷",
+            "债务纠纷",
         ],
-        "petition" => &["反映小区违规搭建", "反映拆迁安置问题", "反映社保待遇问题", "反映环境污染问题"],
-        "consultation" => &["咨询法律援助申请", "咨询社保政策", "咨询调解程序", "咨询户籍办理"],
-        "public_safety" => &["小区消防通道堵塞", "道路井盖缺失", "临街广告牌松动", "自建房安全隐患", "河道防溺水隐患"],
-        _ => &["路灯损坏报修", "垃圾清运不及时", "下水道堵塞", "噪声扰民处理"],
+        "petition" => &[
+            "反映小区违规搭建",
+            "反映拆迁安置问题",
+            "反映社保待遇问题",
+            "反映环境污染问题",
+        ],
+        "consultation" => &[
+            "咨询法律援助申请",
+            "咨询社保政策",
+            "咨询调解程序",
+            "咨询户籍办理",
+        ],
+        "public_safety" => &[
+            "小区消防通道堵塞",
+            "道路井盖缺失",
+            "临街广告牌松动",
+            "自建房安全隐患",
+            "河道防溺水隐患",
+        ],
+        _ => &[
+            "路灯损坏报修",
+            "垃圾清运不及时",
+            "下水道堵塞",
+            "噪声扰民处理",
+        ],
     }
 }
 
@@ -94,9 +130,18 @@ struct Draft {
     y: f64,
 }
 
-pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &[f64], scale: f64) -> (Vec<Event>, Vec<EventStep>, Planted) {
+pub fn generate<R: Rng>(
+    rng: &mut R,
+    geo: &Geography,
+    reg: &Register,
+    weights: &[f64],
+    scale: f64,
+) -> (Vec<Event>, Vec<EventStep>, Planted) {
     let n2024 = ((12_151.0 * scale).round() as usize).max(10);
-    let mut plan24: Vec<usize> = CATEGORY_PLAN.iter().map(|(_, share, _)| (share * n2024 as f64).round() as usize).collect();
+    let mut plan24: Vec<usize> = CATEGORY_PLAN
+        .iter()
+        .map(|(_, share, _)| (share * n2024 as f64).round() as usize)
+        .collect();
     let sum: usize = plan24.iter().sum();
     plan24[0] = (plan24[0] + n2024).saturating_sub(sum);
     let plan23: Vec<usize> = plan24
@@ -113,26 +158,47 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
             Some(*acc)
         })
         .collect();
-    let total_w = cumulative.last().copied().unwrap_or(1.0).max(f64::MIN_POSITIVE);
+    let total_w = cumulative
+        .last()
+        .copied()
+        .unwrap_or(1.0)
+        .max(f64::MIN_POSITIVE);
     let pick_building = |rng: &mut R| -> usize {
         let x = rng.gen_range(0.0..total_w);
-        cumulative.partition_point(|&c| c <= x).min(reg.buildings.len() - 1)
+        cumulative
+            .partition_point(|&c| c <= x)
+            .min(reg.buildings.len() - 1)
     };
     // Planted hotspots: heavily weighted urban buildings; the emerging one elsewhere.
     let mut hot: Vec<Plant> = Vec::new();
     for _ in 0..3 {
         for _attempt in 0..50 {
             let b = &reg.buildings[pick_building(rng)];
-            if hot.iter().all(|p| (p.x - b.x).hypot(p.y - b.y) > 1_500.0 * scale.sqrt().min(1.0)) {
-                hot.push(Plant { x: b.x, y: b.y, radius: 250.0 });
+            if hot
+                .iter()
+                .all(|p| (p.x - b.x).hypot(p.y - b.y) > 1_500.0 * scale.sqrt().min(1.0))
+            {
+                hot.push(Plant {
+                    x: b.x,
+                    y: b.y,
+                    radius: 250.0,
+                });
                 break;
             }
         }
     }
     let emerging = loop {
         let b = &reg.buildings[pick_building(rng)];
-        if hot.iter().all(|p| (p.x - b.x).hypot(p.y - b.y) > 1_200.0 * scale.sqrt().min(1.0)) || hot.is_empty() {
-            break Plant { x: b.x, y: b.y, radius: 250.0 };
+        if hot
+            .iter()
+            .all(|p| (p.x - b.x).hypot(p.y - b.y) > 1_200.0 * scale.sqrt().min(1.0))
+            || hot.is_empty()
+        {
+            break Plant {
+                x: b.x,
+                y: b.y,
+                radius: 250.0,
+            };
         }
     };
     let near = |p: &Plant| -> Vec<usize> {
@@ -148,7 +214,11 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
 
     let mut drafts: Vec<Draft> = Vec::new();
     for (year, plan, start) in [(2023, &plan23, Y2023), (2024, &plan24, Y2024)] {
-        let len = if year == 2024 { Y2025 - Y2024 } else { Y2024 - Y2023 };
+        let len = if year == 2024 {
+            Y2025 - Y2024
+        } else {
+            Y2024 - Y2023
+        };
         for (c, &n) in plan.iter().enumerate() {
             let category = CATEGORY_PLAN[c].0;
             for _ in 0..n {
@@ -156,11 +226,20 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
                 let r: f64 = rng.gen_range(0.0..1.0);
                 let building = if r < 0.10 && !hot_sets.is_empty() {
                     let set = &hot_sets[rng.gen_range(0..hot_sets.len())];
-                    set.choose(rng).copied().unwrap_or_else(|| pick_building(rng))
+                    set.choose(rng)
+                        .copied()
+                        .unwrap_or_else(|| pick_building(rng))
                 } else {
                     pick_building(rng)
                 };
-                drafts.push(Draft { category, year, at, building, x: 0.0, y: 0.0 });
+                drafts.push(Draft {
+                    category,
+                    year,
+                    at,
+                    building,
+                    x: 0.0,
+                    y: 0.0,
+                });
             }
         }
     }
@@ -177,7 +256,9 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
         Y2025,
     ];
     if !emerging_set.is_empty() {
-        let mut replaceable: Vec<usize> = (0..drafts.len()).filter(|&i| drafts[i].year == 2024).collect();
+        let mut replaceable: Vec<usize> = (0..drafts.len())
+            .filter(|&i| drafts[i].year == 2024)
+            .collect();
         replaceable.shuffle(rng);
         let mut k = 0;
         for (m, &count) in ramp.iter().enumerate() {
@@ -185,7 +266,10 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
             for _ in 0..n {
                 if let Some(&i) = replaceable.get(k) {
                     drafts[i].at = rng.gen_range(month_starts[m]..month_starts[m + 1]);
-                    drafts[i].building = emerging_set.choose(rng).copied().unwrap_or(drafts[i].building);
+                    drafts[i].building = emerging_set
+                        .choose(rng)
+                        .copied()
+                        .unwrap_or(drafts[i].building);
                     k += 1;
                 }
             }
@@ -203,7 +287,9 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
     drafts.sort_by_key(|d| (d.at, d.building));
 
     // Which 2024 events stay open: exactly n − round(0.9686 n), favouring recent ones.
-    let idx24: Vec<usize> = (0..drafts.len()).filter(|&i| drafts[i].year == 2024).collect();
+    let idx24: Vec<usize> = (0..drafts.len())
+        .filter(|&i| drafts[i].year == 2024)
+        .collect();
     let open24 = idx24.len() - (0.9686 * idx24.len() as f64).round() as usize;
     let mut keyed: Vec<(f64, usize)> = idx24
         .iter()
@@ -222,7 +308,9 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
     // Mediated disputes: exactly round(0.6369 × disputes) per year among closed ones.
     let mut mediated = vec![false; drafts.len()];
     for (year, rate) in [(2023, 0.61), (2024, 0.6369)] {
-        let disputes: Vec<usize> = (0..drafts.len()).filter(|&i| drafts[i].year == year && drafts[i].category == "dispute").collect();
+        let disputes: Vec<usize> = (0..drafts.len())
+            .filter(|&i| drafts[i].year == year && drafts[i].category == "dispute")
+            .collect();
         let want = (rate * disputes.len() as f64).round() as usize;
         let mut closed: Vec<usize> = disputes.iter().copied().filter(|&i| !open[i]).collect();
         closed.shuffle(rng);
@@ -238,7 +326,9 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
         let ys = usize::from(d.year == 2024);
         seq_by_year[ys] += 1;
         let code = format!("510603{}{:06}", d.year, seq_by_year[ys]);
-        let grid = geo.grid_at(d.x, d.y).unwrap_or(reg.buildings[d.building].grid);
+        let grid = geo
+            .grid_at(d.x, d.y)
+            .unwrap_or(reg.buildings[d.building].grid);
         let (lon, lat) = geo.frame.lonlat(d.x, d.y);
         let source = pick_source(rng);
         let tier = match rng.gen_range(0..100) {
@@ -247,20 +337,50 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
             _ => "large",
         };
         let deadline = d.at + deadline_days(d.category, tier) * DAY;
-        let title = titles(d.category).choose(rng).copied().unwrap_or("其他事项");
+        let title = titles(d.category)
+            .choose(rng)
+            .copied()
+            .unwrap_or("其他事项");
         let b = &reg.buildings[d.building];
-        let place = b.parts.compound.clone().or_else(|| b.parts.road.clone()).unwrap_or_else(|| b.parts.community.clone());
+        let place = b
+            .parts
+            .compound
+            .clone()
+            .or_else(|| b.parts.road.clone())
+            .unwrap_or_else(|| b.parts.community.clone());
         let description = format!("{place}附近{title}，请求协调处理。");
         let mut history = Vec::new();
         let mut t = d.at;
-        let mut push = |t: i64, actor: &str, action: &str, from: Option<&str>, to: &str, note: String| {
-            history.push((t, actor.to_string(), action.to_string(), from.map(str::to_string), to.to_string(), note));
-        };
-        push(t, &format!("intake:{source}"), "accept", None, "accepted", format!("受理：{title}"));
+        let mut push =
+            |t: i64, actor: &str, action: &str, from: Option<&str>, to: &str, note: String| {
+                history.push((
+                    t,
+                    actor.to_string(),
+                    action.to_string(),
+                    from.map(str::to_string),
+                    to.to_string(),
+                    note,
+                ));
+            };
+        push(
+            t,
+            &format!("intake:{source}"),
+            "accept",
+            None,
+            "accepted",
+            format!("受理：{title}"),
+        );
         let escalated = tier == "large";
         if escalated {
             t += rng.gen_range(600..DAY);
-            push(t, "centre", "escalate", Some("accepted"), "accepted", "重大事项，报送社会风险研判中心".into());
+            push(
+                t,
+                "centre",
+                "escalate",
+                Some("accepted"),
+                "accepted",
+                "重大事项，报送社会风险研判中心".into(),
+            );
         }
         let is_dispute = d.category == "dispute";
         let mut status = "accepted";
@@ -270,39 +390,79 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
         let handling = {
             // Log-normal handling time, median about a third of the deadline.
             let days = deadline_days(d.category, tier) as f64 * 0.33;
-            let z: f64 = rng.gen_range(-1.0..1.0) + rng.gen_range(-1.0..1.0) + rng.gen_range(-1.0..1.0);
+            let z: f64 =
+                rng.gen_range(-1.0..1.0) + rng.gen_range(-1.0..1.0) + rng.gen_range(-1.0..1.0);
             ((days * (0.55 * z).exp()) * DAY as f64) as i64
         };
         let end = d.at + handling.max(3_600);
-        let end = if open[i] { end } else { end.min(Y2025 - 60).max(t + 60) };
+        let end = if open[i] {
+            end
+        } else {
+            end.min(Y2025 - 60).max(t + 60)
+        };
         let finish = !open[i];
         if is_dispute && (finish || rng.gen_bool(0.6)) {
             let o = MEDIATION_ORGS[rng.gen_range(0..MEDIATION_ORGS.len())];
             t += ((end - t) / 5).max(60);
-            push(t, "centre", "assign_mediation", Some(status), "mediating", format!("分派至{o}"));
+            push(
+                t,
+                "centre",
+                "assign_mediation",
+                Some(status),
+                "mediating",
+                format!("分派至{o}"),
+            );
             status = "mediating";
             org = Some(o.to_string());
             if finish {
                 t = t.max(end - 120);
                 if mediated[i] {
-                    push(t, "mediator", "resolve", Some(status), "resolved", "调解成功，签订调解协议".into());
+                    push(
+                        t,
+                        "mediator",
+                        "resolve",
+                        Some(status),
+                        "resolved",
+                        "调解成功，签订调解协议".into(),
+                    );
                     status = "resolved";
                 } else {
                     let kind = DIVERSIONS[rng.gen_range(0..DIVERSIONS.len())];
-                    push(t, "mediator", "divert", Some(status), "diverted", format!("调解未果，依法导入{kind}"));
+                    push(
+                        t,
+                        "mediator",
+                        "divert",
+                        Some(status),
+                        "diverted",
+                        format!("调解未果，依法导入{kind}"),
+                    );
                     status = "diverted";
                     diversion = Some(kind.to_string());
                 }
             } else if d.category == "dispute" && rng.gen_bool(0.25) {
                 let kind = DIVERSIONS[rng.gen_range(0..DIVERSIONS.len())];
                 t += 3_600;
-                push(t, "mediator", "divert", Some(status), "diverted", format!("调解未果，依法导入{kind}"));
+                push(
+                    t,
+                    "mediator",
+                    "divert",
+                    Some(status),
+                    "diverted",
+                    format!("调解未果，依法导入{kind}"),
+                );
                 status = "diverted";
                 diversion = Some(kind.to_string());
             }
         } else if finish {
             t = t.max(end - 120);
-            push(t, "handler", "resolve", Some(status), "resolved", "已处置".into());
+            push(
+                t,
+                "handler",
+                "resolve",
+                Some(status),
+                "resolved",
+                "已处置".into(),
+            );
             status = "resolved";
         }
         if finish {
@@ -313,7 +473,14 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
             if is_dispute && rng.gen_bool(0.6) {
                 let visit = t + rng.gen_range(3..30) * DAY;
                 if visit < Y2025 {
-                    push(visit, "grid_worker", "follow_up", Some(status), "followed_up", "回访：当事人表示满意，矛盾已化解".into());
+                    push(
+                        visit,
+                        "grid_worker",
+                        "follow_up",
+                        Some(status),
+                        "followed_up",
+                        "回访：当事人表示满意，矛盾已化解".into(),
+                    );
                     status = "followed_up";
                 }
             }
@@ -342,7 +509,11 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
             description,
             lon,
             lat,
-            address_code: if rng.gen_bool(0.9) { Some(b.code.clone()) } else { None },
+            address_code: if rng.gen_bool(0.9) {
+                Some(b.code.clone())
+            } else {
+                None
+            },
             grid_code: geo.grids[grid].code.clone(),
             reported_at: d.at,
             deadline,
@@ -356,7 +527,10 @@ pub fn generate<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register, weights: &
         });
     }
     let to_ll = |p: &Plant| geo.frame.lonlat(p.x, p.y);
-    let planted = Planted { hotspots: hot.iter().map(to_ll).collect(), emerging: to_ll(&emerging) };
+    let planted = Planted {
+        hotspots: hot.iter().map(to_ll).collect(),
+        emerging: to_ll(&emerging),
+    };
     (events, steps, planted)
 }
 

@@ -136,8 +136,10 @@ impl Geography {
     /// A point inside a cell by bilinear interpolation of its corners; `u`, `v` in (0, 1).
     pub fn point_in_cell(&self, cell: usize, u: f64, v: f64) -> (f64, f64) {
         let [a, b, c, d] = self.cell_corners(cell);
-        let x = a.0 * (1.0 - u) * (1.0 - v) + b.0 * u * (1.0 - v) + c.0 * u * v + d.0 * (1.0 - u) * v;
-        let y = a.1 * (1.0 - u) * (1.0 - v) + b.1 * u * (1.0 - v) + c.1 * u * v + d.1 * (1.0 - u) * v;
+        let x =
+            a.0 * (1.0 - u) * (1.0 - v) + b.0 * u * (1.0 - v) + c.0 * u * v + d.0 * (1.0 - u) * v;
+        let y =
+            a.1 * (1.0 - u) * (1.0 - v) + b.1 * u * (1.0 - v) + c.1 * u * v + d.1 * (1.0 - u) * v;
         (x, y)
     }
 
@@ -228,7 +230,9 @@ impl Geography {
             let mut ring = vec![start];
             let mut cur = start;
             loop {
-                let outs = next.get_mut(&cur).expect("boundary edges form closed rings");
+                let outs = next
+                    .get_mut(&cur)
+                    .expect("boundary edges form closed rings");
                 let nxt = outs.remove(0);
                 if nxt == start {
                     break;
@@ -261,7 +265,8 @@ impl Geography {
                 .sum::<f64>()
                 / 2.0
         };
-        let (outers, holes): (Vec<_>, Vec<_>) = rings.into_iter().partition(|r| signed_area(r) > 0.0);
+        let (outers, holes): (Vec<_>, Vec<_>) =
+            rings.into_iter().partition(|r| signed_area(r) > 0.0);
         let mut polys: Vec<(LineString<f64>, Vec<LineString<f64>>)> =
             outers.iter().map(|r| (to_ls(r), Vec::new())).collect();
         for hole in holes {
@@ -376,7 +381,8 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         let (u, v) = ((x - cx) / ax, (y - cy) / ay);
         let theta = v.atan2(u);
         let r = (u * u + v * v).sqrt();
-        *flag = r < 0.95 * (1.0 + 0.08 * (3.0 * theta + phase1).sin() + 0.05 * (5.0 * theta + phase2).sin());
+        *flag = r < 0.95
+            * (1.0 + 0.08 * (3.0 * theta + phase1).sin() + 0.05 * (5.0 * theta + phase2).sin());
     }
 
     // Townships: streets share the core, towns the ring around it.
@@ -393,27 +399,30 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         town_names.push(names.pick(rng, PLACE_WORDS, "镇"));
     }
     let tau = std::f64::consts::TAU;
-    for k in 0..counts.streets {
+    for (k, name) in street_names.iter().enumerate().take(counts.streets) {
         let centre = if counts.streets >= 5 && k == 0 {
             (cx, cy)
         } else {
             let a = k as f64 * tau / counts.streets as f64 + 0.3;
-            (cx + 0.55 * core_radius * a.cos(), cy + 0.55 * core_radius * a.sin())
+            (
+                cx + 0.55 * core_radius * a.cos(),
+                cy + 0.55 * core_radius * a.sin(),
+            )
         };
         geo.townships.push(Township {
             code: format!("510603{:03}", k + 1),
-            name: street_names[k].clone(),
+            name: name.clone(),
             kind: TownshipKind::Street,
             centre,
         });
     }
     let town_offset = rng.gen_range(0.0..tau);
-    for k in 0..counts.towns {
+    for (k, name) in town_names.iter().enumerate().take(counts.towns) {
         let a = k as f64 * tau / counts.towns as f64 + town_offset;
         let centre = (cx + 0.62 * ax * a.cos(), cy + 0.62 * ay * a.sin());
         geo.townships.push(Township {
             code: format!("510603{:03}", 101 + k),
-            name: town_names[k].clone(),
+            name: name.clone(),
             kind: TownshipKind::Town,
             centre,
         });
@@ -426,7 +435,11 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         let (x, y) = geo.cell_centre(cell);
         let theta = (y - cy).atan2(x - cx);
         let urban = ((x - cx).hypot(y - cy)) < core_radius * (1.0 + 0.06 * (4.0 * theta).sin());
-        let wanted = if urban { TownshipKind::Street } else { TownshipKind::Town };
+        let wanted = if urban {
+            TownshipKind::Street
+        } else {
+            TownshipKind::Town
+        };
         cell_town[cell] = nearest(
             geo.townships
                 .iter()
@@ -455,9 +468,15 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
     let street_ids: Vec<usize> = (0..counts.streets).collect();
     let street_total: usize = street_ids.iter().map(|&t| town_cells[t].len()).sum();
     let per_street = apportion(
-        &street_ids.iter().map(|&t| town_cells[t].len() as f64).collect::<Vec<_>>(),
+        &street_ids
+            .iter()
+            .map(|&t| town_cells[t].len() as f64)
+            .collect::<Vec<_>>(),
         counts.urban_communities.max(counts.streets),
-        &street_ids.iter().map(|&t| town_cells[t].len()).collect::<Vec<_>>(),
+        &street_ids
+            .iter()
+            .map(|&t| town_cells[t].len())
+            .collect::<Vec<_>>(),
     );
     let _ = street_total;
     let mut cell_comm: Vec<Option<usize>> = vec![None; nx * ny];
@@ -481,14 +500,16 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
             .map(|t| town_cells[t].len().saturating_sub(1))
             .collect::<Vec<_>>(),
     );
-    for k in 0..counts.towns {
+    for (k, &villages) in village_per_town.iter().enumerate().take(counts.towns) {
         let t = counts.streets + k;
         let centre = geo.townships[t].centre;
         let radius = 1_000.0 * f.min(1.0);
-        let (centre_cells, outer): (Vec<usize>, Vec<usize>) = town_cells[t].iter().partition(|&&c| {
-            let (x, y) = geo.cell_centre(c);
-            (x - centre.0).hypot(y - centre.1) <= radius || Some(c) == geo.locate(centre.0, centre.1)
-        });
+        let (centre_cells, outer): (Vec<usize>, Vec<usize>) =
+            town_cells[t].iter().partition(|&&c| {
+                let (x, y) = geo.cell_centre(c);
+                (x - centre.0).hypot(y - centre.1) <= radius
+                    || Some(c) == geo.locate(centre.0, centre.1)
+            });
         let comm = geo.communities.len();
         let stem: String = geo.townships[t].name.chars().take(2).collect();
         let comm_name = if names.reserve(&format!("{stem}社区")) {
@@ -505,7 +526,7 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         for &c in &centre_cells {
             cell_comm[c] = Some(comm);
         }
-        let seeds = pick_cells(rng, &outer, village_per_town[k].min(outer.len()));
+        let seeds = pick_cells(rng, &outer, villages.min(outer.len()));
         let first = geo.communities.len();
         for (n, _) in seeds.iter().enumerate() {
             geo.communities.push(Community {
@@ -532,25 +553,34 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
 
     // Grids: the urban community grids are apportioned over communities; a village is
     // one rural grid.
-    let urban_comms: Vec<usize> = (0..geo.communities.len()).filter(|&c| !geo.communities[c].village).collect();
+    let urban_comms: Vec<usize> = (0..geo.communities.len())
+        .filter(|&c| !geo.communities[c].village)
+        .collect();
     let weights: Vec<f64> = urban_comms
         .iter()
         .map(|&c| {
-            let w = if geo.townships[geo.communities[c].township].kind == TownshipKind::Street { 1.0 } else { 0.5 };
+            let w = if geo.townships[geo.communities[c].township].kind == TownshipKind::Street {
+                1.0
+            } else {
+                0.5
+            };
             comm_cells[c].len() as f64 * w
         })
         .collect();
     let grids_per = apportion(
         &weights,
         counts.community_grids.max(urban_comms.len()),
-        &urban_comms.iter().map(|&c| comm_cells[c].len()).collect::<Vec<_>>(),
+        &urban_comms
+            .iter()
+            .map(|&c| comm_cells[c].len())
+            .collect::<Vec<_>>(),
     );
-    for c in 0..geo.communities.len() {
+    for (c, cells) in comm_cells.iter().enumerate() {
         let n = match urban_comms.iter().position(|&u| u == c) {
             Some(k) => grids_per[k],
             None => 1,
         };
-        let seeds = pick_cells(rng, &comm_cells[c], n);
+        let seeds = pick_cells(rng, cells, n);
         let first = geo.grids.len();
         for (k, _) in seeds.iter().enumerate() {
             let comm = &geo.communities[c];
@@ -567,8 +597,8 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
             });
         }
         let mut owner: Vec<Option<usize>> = vec![None; nx * ny];
-        assign_nearest(&geo, &comm_cells[c], &seeds, first, &mut owner);
-        for &cell in &comm_cells[c] {
+        assign_nearest(&geo, cells, &seeds, first, &mut owner);
+        for &cell in cells {
             geo.cell_grid[cell] = owner[cell];
         }
     }
@@ -594,7 +624,13 @@ fn nearest(seeds: impl Iterator<Item = (usize, (f64, f64))>, x: f64, y: f64) -> 
 }
 
 /// Assign each cell of `cells` to the nearest seed cell; owners are `first + seed index`.
-fn assign_nearest(geo: &Geography, cells: &[usize], seeds: &[usize], first: usize, owner: &mut [Option<usize>]) {
+fn assign_nearest(
+    geo: &Geography,
+    cells: &[usize],
+    seeds: &[usize],
+    first: usize,
+    owner: &mut [Option<usize>],
+) {
     let centres: Vec<(f64, f64)> = seeds.iter().map(|&s| geo.cell_centre(s)).collect();
     for &cell in cells {
         let (x, y) = geo.cell_centre(cell);
@@ -634,7 +670,9 @@ pub fn apportion(weights: &[f64], total: usize, caps: &[usize]) -> Vec<usize> {
     order.sort_by(|&a, &b| {
         let ra = exact[a] - exact[a].floor();
         let rb = exact[b] - exact[b].floor();
-        rb.partial_cmp(&ra).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b))
+        rb.partial_cmp(&ra)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
     });
     let mut k = 0;
     while given < total && k < 4 * n + total {
@@ -680,16 +718,30 @@ fn build_roads<R: Rng>(rng: &mut R, geo: &mut Geography, names: &mut UniqueNames
         let stem = names.pick(rng, super::names::PLACE_WORDS, "");
         for (suffix, y0, y1) in [("北路", cy, cy + half), ("南路", cy - half, cy)] {
             let n = ((y1 - y0) / 150.0).ceil().max(1.0) as usize;
-            let mut pts: Vec<(f64, f64)> = (0..=n).map(|s| (cx + off, y0 + (y1 - y0) * s as f64 / n as f64)).collect();
+            let mut pts: Vec<(f64, f64)> = (0..=n)
+                .map(|s| (cx + off, y0 + (y1 - y0) * s as f64 / n as f64))
+                .collect();
             wavy(rng, &mut pts, 6.0);
-            geo.roads.push(RoadLine { name: format!("{stem}{suffix}"), class, points: pts, town: None });
+            geo.roads.push(RoadLine {
+                name: format!("{stem}{suffix}"),
+                class,
+                points: pts,
+                town: None,
+            });
         }
         let stem = names.pick(rng, super::names::PLACE_WORDS, "");
         for (suffix, x0, x1) in [("东路", cx, cx + half), ("西路", cx - half, cx)] {
             let n = ((x1 - x0) / 150.0).ceil().max(1.0) as usize;
-            let mut pts: Vec<(f64, f64)> = (0..=n).map(|s| (x0 + (x1 - x0) * s as f64 / n as f64, cy + off)).collect();
+            let mut pts: Vec<(f64, f64)> = (0..=n)
+                .map(|s| (x0 + (x1 - x0) * s as f64 / n as f64, cy + off))
+                .collect();
             wavy(rng, &mut pts, 6.0);
-            geo.roads.push(RoadLine { name: format!("{stem}{suffix}"), class, points: pts, town: None });
+            geo.roads.push(RoadLine {
+                name: format!("{stem}{suffix}"),
+                class,
+                points: pts,
+                town: None,
+            });
         }
     }
     let towns: Vec<(usize, String, (f64, f64))> = geo
@@ -699,7 +751,7 @@ fn build_roads<R: Rng>(rng: &mut R, geo: &mut Geography, names: &mut UniqueNames
         .filter(|(_, t)| t.kind == TownshipKind::Town)
         .map(|(i, t)| (i, t.name.clone(), t.centre))
         .collect();
-    let len = 800.0 * (geo.frame.width / 30_000.0).min(1.0).max(0.3);
+    let len = 800.0 * (geo.frame.width / 30_000.0).clamp(0.3, 1.0);
     for (t, name, (tx, ty)) in towns {
         let stem: String = name.chars().take(2).collect();
         for (suffix, horizontal) in [("正街", true), ("新街", false)] {
@@ -707,7 +759,11 @@ fn build_roads<R: Rng>(rng: &mut R, geo: &mut Geography, names: &mut UniqueNames
             let mut pts: Vec<(f64, f64)> = (0..=n)
                 .map(|s| {
                     let d = -len + 2.0 * len * s as f64 / n as f64;
-                    if horizontal { (tx + d, ty) } else { (tx, ty + d) }
+                    if horizontal {
+                        (tx + d, ty)
+                    } else {
+                        (tx, ty + d)
+                    }
                 })
                 .collect();
             wavy(rng, &mut pts, 10.0);
@@ -716,7 +772,12 @@ fn build_roads<R: Rng>(rng: &mut R, geo: &mut Geography, names: &mut UniqueNames
             } else {
                 names.pick(rng, super::names::PLACE_WORDS, suffix)
             };
-            geo.roads.push(RoadLine { name: road_name, class: "street", points: pts, town: Some(t) });
+            geo.roads.push(RoadLine {
+                name: road_name,
+                class: "street",
+                points: pts,
+                town: Some(t),
+            });
         }
         // A rural road from the core's edge to the town.
         let a = (ty - cy).atan2(tx - cx);
@@ -739,6 +800,11 @@ fn build_roads<R: Rng>(rng: &mut R, geo: &mut Geography, names: &mut UniqueNames
         } else {
             names.pick(rng, super::names::PLACE_WORDS, "路")
         };
-        geo.roads.push(RoadLine { name: road_name, class: "rural", points: pts, town: None });
+        geo.roads.push(RoadLine {
+            name: road_name,
+            class: "rural",
+            points: pts,
+            town: None,
+        });
     }
 }

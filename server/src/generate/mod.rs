@@ -70,7 +70,10 @@ fn stream(seed: u64, n: u64) -> ChaCha8Rng {
 
 fn csv_writer(path: &Path) -> Result<csv::Writer<BufWriter<File>>> {
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    Ok(csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file)))
+    Ok(csv::Writer::from_writer(BufWriter::with_capacity(
+        1 << 20,
+        file,
+    )))
 }
 
 /// A CSV writer that encodes every record as GB18030, as old township systems export.
@@ -81,7 +84,9 @@ struct GbkCsv {
 impl GbkCsv {
     fn create(path: &Path) -> Result<Self> {
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(Self { out: BufWriter::with_capacity(1 << 20, file) })
+        Ok(Self {
+            out: BufWriter::with_capacity(1 << 20, file),
+        })
     }
 
     fn write_record<I, T>(&mut self, record: I) -> Result<()>
@@ -115,8 +120,12 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 /// Generate the district at `scale` with `seed` into `out`. `progress` is told each
 /// phase's name.
 pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> Result<Manifest> {
-    anyhow::ensure!(scale.is_finite() && scale > 0.0 && scale <= 50.0, "--scale must be in (0, 50]");
-    std::fs::create_dir_all(out.join("truth")).with_context(|| format!("creating {}", out.display()))?;
+    anyhow::ensure!(
+        scale.is_finite() && scale > 0.0 && scale <= 50.0,
+        "--scale must be in (0, 50]"
+    );
+    std::fs::create_dir_all(out.join("truth"))
+        .with_context(|| format!("creating {}", out.display()))?;
 
     progress("geography");
     let geo = geography::build(&mut stream(seed, 1), scale);
@@ -125,12 +134,27 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     write_roads(&out.join("roads.geojson"), &geo)?;
 
     progress("address register");
-    let reg = register::build(&mut stream(seed, 2), &geo, &register::RegisterCounts::at_scale(scale));
+    let reg = register::build(
+        &mut stream(seed, 2),
+        &geo,
+        &register::RegisterCounts::at_scale(scale),
+    );
     {
         let mut w = csv_writer(&out.join("buildings.csv"))?;
         w.write_record([
-            "code", "label", "grid_code", "road", "door", "compound", "building_no", "village_group", "house_no", "kind",
-            "floors", "lon", "lat",
+            "code",
+            "label",
+            "grid_code",
+            "road",
+            "door",
+            "compound",
+            "building_no",
+            "village_group",
+            "house_no",
+            "kind",
+            "floors",
+            "lon",
+            "lat",
         ])?;
         for b in &reg.buildings {
             let (lon, lat) = geo.frame.lonlat(b.x, b.y);
@@ -175,8 +199,18 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     let mut housing = csv_writer(&out.join("housing.csv"))?;
     housing.write_record(["id", "address", "address_code", "floor_area", "occupancy"])?;
     let header = [
-        "id", "name", "sex", "birth_date", "id_number", "phone", "registration", "household_id", "relation", "address",
-        "address_code", "key_groups",
+        "id",
+        "name",
+        "sex",
+        "birth_date",
+        "id_number",
+        "phone",
+        "registration",
+        "household_id",
+        "relation",
+        "address",
+        "address_code",
+        "key_groups",
     ];
     let mut res_utf8 = csv_writer(&out.join("residents.csv"))?;
     res_utf8.write_record(header)?;
@@ -197,14 +231,30 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
         housing.write_record([
             hid.clone(),
             text.clone(),
-            if with_code { unit.code.clone() } else { String::new() },
+            if with_code {
+                unit.code.clone()
+            } else {
+                String::new()
+            },
             format!("{floor_area:.1}"),
             occ.as_str().to_string(),
         ])?;
-        truth.write_record(["housing.csv", &hid, &unit.code, "unit", if noisy { "1" } else { "0" }])?;
-        let members = people::household(&mut rng, size, occ == people::Occupancy::Rented, &mut id_serials);
+        truth.write_record([
+            "housing.csv",
+            &hid,
+            &unit.code,
+            "unit",
+            if noisy { "1" } else { "0" },
+        ])?;
+        let members = people::household(
+            &mut rng,
+            size,
+            occ == people::Occupancy::Rented,
+            &mut id_serials,
+        );
         per_building_residents[unit.building] += members.len() as u32;
-        let town = geo.township_of_grid(reg.buildings[unit.building].grid).kind == geography::TownshipKind::Town;
+        let town = geo.township_of_grid(reg.buildings[unit.building].grid).kind
+            == geography::TownshipKind::Town;
         for p in members {
             resident_no += 1;
             let id = format!("R{resident_no:08}");
@@ -221,7 +271,11 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
                 hid.clone(),
                 p.relation.to_string(),
                 text,
-                if with_code { unit.code.clone() } else { String::new() },
+                if with_code {
+                    unit.code.clone()
+                } else {
+                    String::new()
+                },
                 p.key_groups.join(";"),
             ];
             // Town records come from the township offices' older systems, in GBK.
@@ -245,7 +299,16 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     let mut per_building_ents = vec![0u32; reg.buildings.len()];
     {
         let mut w = csv_writer(&out.join("enterprises.csv"))?;
-        w.write_record(["id", "name", "credit_code", "industry", "size", "employees", "address", "address_code"])?;
+        w.write_record([
+            "id",
+            "name",
+            "credit_code",
+            "industry",
+            "size",
+            "employees",
+            "address",
+            "address_code",
+        ])?;
         for (k, e) in ents.iter().enumerate() {
             let id = format!("E{:07}", k + 1);
             let b = &reg.buildings[e.building];
@@ -260,9 +323,19 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
                 e.size.to_string(),
                 e.employees.to_string(),
                 text,
-                if with_code { b.code.clone() } else { String::new() },
+                if with_code {
+                    b.code.clone()
+                } else {
+                    String::new()
+                },
             ])?;
-            truth.write_record(["enterprises.csv", &id, &b.code, "building", if noisy { "1" } else { "0" }])?;
+            truth.write_record([
+                "enterprises.csv",
+                &id,
+                &b.code,
+                "building",
+                if noisy { "1" } else { "0" },
+            ])?;
         }
         w.flush()?;
     }
@@ -272,13 +345,20 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     let weights: Vec<f64> = (0..reg.buildings.len())
         .map(|i| f64::from(per_building_residents[i]) + 3.0 * f64::from(per_building_ents[i]) + 0.2)
         .collect();
-    let (events, steps, planted) = events::generate(&mut stream(seed, 6), &geo, &reg, &weights, scale);
+    let (events, steps, planted) =
+        events::generate(&mut stream(seed, 6), &geo, &reg, &weights, scale);
     write_events(&out.join("events.csv"), &events)?;
     write_steps(&out.join("event_steps.csv"), &steps)?;
 
     let in_year = |e: &&Event, y: i64, y1: i64| e.reported_at >= y && e.reported_at < y1;
-    let e23: Vec<&Event> = events.iter().filter(|e| in_year(e, events::Y2023, events::Y2024)).collect();
-    let e24: Vec<&Event> = events.iter().filter(|e| in_year(e, events::Y2024, events::Y2025)).collect();
+    let e23: Vec<&Event> = events
+        .iter()
+        .filter(|e| in_year(e, events::Y2023, events::Y2024))
+        .collect();
+    let e24: Vec<&Event> = events
+        .iter()
+        .filter(|e| in_year(e, events::Y2024, events::Y2025))
+        .collect();
     let manifest = Manifest {
         seed,
         scale,
@@ -290,14 +370,24 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
         townships: geo.townships.len(),
         communities: geo.communities.len(),
         grids: geo.grids.len(),
-        community_grids: geo.grids.iter().filter(|g| !geo.communities[g.community].village).count(),
+        community_grids: geo
+            .grids
+            .iter()
+            .filter(|g| !geo.communities[g.community].village)
+            .count(),
         events: events.len(),
         events_2023: e23.len(),
         events_2024: e24.len(),
-        closed_2024: e24.iter().filter(|e| crate::model::is_closed_status(&e.status)).count(),
+        closed_2024: e24
+            .iter()
+            .filter(|e| crate::model::is_closed_status(&e.status))
+            .count(),
         disputes_2023: e23.iter().filter(|e| e.category == "dispute").count(),
         disputes_2024: e24.iter().filter(|e| e.category == "dispute").count(),
-        disputes_mediated_2024: e24.iter().filter(|e| e.category == "dispute" && e.resolved_by_mediation).count(),
+        disputes_mediated_2024: e24
+            .iter()
+            .filter(|e| e.category == "dispute" && e.resolved_by_mediation)
+            .count(),
         planted_hotspots: planted.hotspots,
         planted_emerging_hotspot: planted.emerging,
     };
@@ -317,12 +407,22 @@ fn address_text<R: Rng>(rng: &mut R, parts: &minqing_address::AddressParts) -> (
     }
 }
 
-fn area_feature(code: &str, name: &str, level: AreaLevel, parent: Option<&str>, kind: &str, geom: &MultiPolygon<f64>) -> geojson::Feature {
+fn area_feature(
+    code: &str,
+    name: &str,
+    level: AreaLevel,
+    parent: Option<&str>,
+    kind: &str,
+    geom: &MultiPolygon<f64>,
+) -> geojson::Feature {
     let mut props = serde_json::Map::new();
     props.insert("code".into(), code.into());
     props.insert("name".into(), name.into());
     props.insert("level".into(), level.as_str().into());
-    props.insert("parent".into(), parent.map(Into::into).unwrap_or(serde_json::Value::Null));
+    props.insert(
+        "parent".into(),
+        parent.map(Into::into).unwrap_or(serde_json::Value::Null),
+    );
     props.insert("kind".into(), kind.into());
     geojson::Feature {
         bbox: None,
@@ -333,9 +433,13 @@ fn area_feature(code: &str, name: &str, level: AreaLevel, parent: Option<&str>, 
     }
 }
 
-fn write_feature_collection(path: &Path, features: impl Iterator<Item = geojson::Feature>) -> Result<()> {
+fn write_feature_collection(
+    path: &Path,
+    features: impl Iterator<Item = geojson::Feature>,
+) -> Result<()> {
     // One feature per line, so a bad feature has a line number on import.
-    let mut w = BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    let mut w =
+        BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
     writeln!(w, "{{\"type\":\"FeatureCollection\",\"features\":[")?;
     let mut first = true;
     for f in features {
@@ -350,27 +454,67 @@ fn write_feature_collection(path: &Path, features: impl Iterator<Item = geojson:
     Ok(())
 }
 
-fn write_areas(path: &Path, geo: &geography::Geography, polys: &geography::AreaPolygons) -> Result<()> {
-    let mut features = vec![area_feature(crate::model::DISTRICT_CODE, "旌阳区", AreaLevel::District, None, "district", &polys.district)];
+fn write_areas(
+    path: &Path,
+    geo: &geography::Geography,
+    polys: &geography::AreaPolygons,
+) -> Result<()> {
+    let mut features = vec![area_feature(
+        crate::model::DISTRICT_CODE,
+        "旌阳区",
+        AreaLevel::District,
+        None,
+        "district",
+        &polys.district,
+    )];
     for (t, p) in geo.townships.iter().zip(&polys.townships) {
-        let kind = if t.kind == geography::TownshipKind::Street { "street" } else { "town" };
-        features.push(area_feature(&t.code, &t.name, AreaLevel::Township, Some(crate::model::DISTRICT_CODE), kind, p));
+        let kind = if t.kind == geography::TownshipKind::Street {
+            "street"
+        } else {
+            "town"
+        };
+        features.push(area_feature(
+            &t.code,
+            &t.name,
+            AreaLevel::Township,
+            Some(crate::model::DISTRICT_CODE),
+            kind,
+            p,
+        ));
     }
     for (c, p) in geo.communities.iter().zip(&polys.communities) {
         let kind = if c.village { "village" } else { "community" };
-        features.push(area_feature(&c.code, &c.name, AreaLevel::Community, Some(&geo.townships[c.township].code), kind, p));
+        features.push(area_feature(
+            &c.code,
+            &c.name,
+            AreaLevel::Community,
+            Some(&geo.townships[c.township].code),
+            kind,
+            p,
+        ));
     }
     for (g, p) in geo.grids.iter().zip(&polys.grids) {
         let comm = &geo.communities[g.community];
         let kind = if comm.village { "rural" } else { "urban" };
-        features.push(area_feature(&g.code, &g.name, AreaLevel::Grid, Some(&comm.code), kind, p));
+        features.push(area_feature(
+            &g.code,
+            &g.name,
+            AreaLevel::Grid,
+            Some(&comm.code),
+            kind,
+            p,
+        ));
     }
     write_feature_collection(path, features.into_iter())
 }
 
 fn write_roads(path: &Path, geo: &geography::Geography) -> Result<()> {
     let features = geo.roads.iter().enumerate().map(|(i, r)| {
-        let line: geo_types::LineString<f64> = r.points.iter().map(|&(x, y)| geo.frame.coord(x, y)).collect();
+        let line: geo_types::LineString<f64> = r
+            .points
+            .iter()
+            .map(|&(x, y)| geo.frame.coord(x, y))
+            .collect();
         let mut props = serde_json::Map::new();
         props.insert("id".into(), (i as i64 + 1).into());
         props.insert("name".into(), r.name.clone().into());
@@ -387,8 +531,25 @@ fn write_roads(path: &Path, geo: &geography::Geography) -> Result<()> {
 }
 
 pub const EVENT_HEADER: [&str; 20] = [
-    "code", "category", "source", "status", "risk_tier", "title", "description", "lon", "lat", "address_code", "grid_code",
-    "reported_at", "deadline", "mediation_org", "diversion", "resolved_by_mediation", "escalated", "closed_at", "version",
+    "code",
+    "category",
+    "source",
+    "status",
+    "risk_tier",
+    "title",
+    "description",
+    "lon",
+    "lat",
+    "address_code",
+    "grid_code",
+    "reported_at",
+    "deadline",
+    "mediation_org",
+    "diversion",
+    "resolved_by_mediation",
+    "escalated",
+    "closed_at",
+    "version",
     "updated_at",
 ];
 
@@ -425,7 +586,16 @@ fn write_events(path: &Path, events: &[Event]) -> Result<()> {
 
 fn write_steps(path: &Path, steps: &[EventStep]) -> Result<()> {
     let mut w = csv_writer(path)?;
-    w.write_record(["event_code", "seq", "at", "actor", "action", "from_status", "to_status", "note"])?;
+    w.write_record([
+        "event_code",
+        "seq",
+        "at",
+        "actor",
+        "action",
+        "from_status",
+        "to_status",
+        "note",
+    ])?;
     for s in steps {
         w.write_record([
             s.event_code.clone(),

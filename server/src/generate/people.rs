@@ -31,7 +31,10 @@ pub fn households<R: Rng>(rng: &mut R, reg: &Register, residents: usize) -> Vec<
         .units
         .iter()
         .map(|u| {
-            let urban = matches!(reg.buildings[u.building].kind, Kind::Walkup | Kind::Highrise);
+            let urban = matches!(
+                reg.buildings[u.building].kind,
+                Kind::Walkup | Kind::Highrise
+            );
             let x: f64 = rng.gen_range(0.0..1.0);
             let occ = if x < if urban { 0.09 } else { 0.07 } {
                 Occupancy::Vacant
@@ -59,7 +62,9 @@ pub fn households<R: Rng>(rng: &mut R, reg: &Register, residents: usize) -> Vec<
     // Exact total: nudge random occupied households up or down by one person.
     let mut total: i64 = out.iter().map(|&(_, s)| i64::from(s)).sum();
     let target = residents as i64;
-    let occupied: Vec<usize> = (0..out.len()).filter(|&i| out[i].0 != Occupancy::Vacant).collect();
+    let occupied: Vec<usize> = (0..out.len())
+        .filter(|&i| out[i].0 != Occupancy::Vacant)
+        .collect();
     if occupied.is_empty() {
         return out;
     }
@@ -92,7 +97,9 @@ pub struct Person {
 }
 
 const HOME_REGION: &str = "510603";
-const OTHER_REGIONS: &[&str] = &["510681", "510623", "510682", "510683", "511002", "510722", "500101", "513401"];
+const OTHER_REGIONS: &[&str] = &[
+    "510681", "510623", "510682", "510683", "511002", "510722", "500101", "513401",
+];
 
 fn birth_for_age<R: Rng>(rng: &mut R, age: i32) -> (i32, u32, u32) {
     let year = 2024 - age;
@@ -121,7 +128,11 @@ pub fn household<R: Rng>(
 ) -> Vec<Person> {
     let crowded = rented && size >= 6;
     let floating_rate = if rented { 0.55 } else { 0.08 };
-    let head_age = if size == 1 && rng.gen_bool(0.42) { rng.gen_range(65..92) } else { adult_age(rng) };
+    let head_age = if size == 1 && rng.gen_bool(0.42) {
+        rng.gen_range(65..92)
+    } else {
+        adult_age(rng)
+    };
     let mut members = Vec::with_capacity(size as usize);
     let head_male = rng.gen_bool(0.56);
     for k in 0..size {
@@ -130,11 +141,23 @@ pub fn household<R: Rng>(
         } else if k == 0 {
             ("户主", head_age, head_male)
         } else if k == 1 && size >= 2 && head_age >= 22 {
-            ("配偶", (head_age + rng.gen_range(-5..=5)).max(20), !head_male)
+            (
+                "配偶",
+                (head_age + rng.gen_range(-5..=5)).max(20),
+                !head_male,
+            )
         } else if head_age >= 45 && k == size - 1 && size >= 4 {
-            ("孙子女", rng.gen_range(0..(head_age - 40).min(18).max(1)), rng.gen_bool(0.51))
+            (
+                "孙子女",
+                rng.gen_range(0..(head_age - 40).clamp(1, 18)),
+                rng.gen_bool(0.51),
+            )
         } else if head_age <= 55 && k >= 3 && rng.gen_bool(0.5) {
-            ("父母", (head_age + rng.gen_range(24..32)).min(99), rng.gen_bool(0.45))
+            (
+                "父母",
+                (head_age + rng.gen_range(24..32)).min(99),
+                rng.gen_bool(0.45),
+            )
         } else {
             let lo = (head_age - 38).max(0);
             let hi = (head_age - 20).max(lo + 1);
@@ -156,7 +179,10 @@ pub fn household<R: Rng>(
         let id_number = format!("{body}{}", id_check_char(&body).expect("17 digits"));
         let phone = format!(
             "1{}{}{:08}",
-            ["3", "5", "7", "8", "9"].choose(rng).copied().unwrap_or("3"),
+            ["3", "5", "7", "8", "9"]
+                .choose(rng)
+                .copied()
+                .unwrap_or("3"),
             rng.gen_range(0..10),
             rng.gen_range(0..100_000_000u32)
         );
@@ -225,7 +251,9 @@ pub fn enterprises<R: Rng>(rng: &mut R, reg: &Register, n: usize) -> Vec<GenEnte
     let mut used_names = std::collections::BTreeSet::new();
     for k in 0..n {
         let x = rng.gen_range(0.0..total.max(f64::MIN_POSITIVE));
-        let building = cumulative.partition_point(|&c| c <= x).min(reg.buildings.len() - 1);
+        let building = cumulative
+            .partition_point(|&c| c <= x)
+            .min(reg.buildings.len() - 1);
         let industries: Vec<((&'static str, &'static str), u32)> =
             INDUSTRIES.iter().map(|&(s, w, n)| ((s, w), n)).collect();
         let &(section, business) = weighted(rng, &industries);
@@ -236,21 +264,39 @@ pub fn enterprises<R: Rng>(rng: &mut R, reg: &Register, n: usize) -> Vec<GenEnte
             _ => ("large", rng.gen_range(300..2000)),
         };
         let word = ENTERPRISE_WORDS.choose(rng).copied().unwrap_or("鑫盛");
-        let prefix = if business.ends_with("公司") { "德阳市" } else { "旌阳区" };
+        let prefix = if business.ends_with("公司") {
+            "德阳市"
+        } else {
+            "旌阳区"
+        };
         let mut name = format!("{prefix}{word}{business}");
         if !used_names.insert(name.clone()) {
             name = format!("{prefix}{word}{}{business}", k + 1);
             used_names.insert(name.clone());
         }
         // GB 32100: authority 9 (market regulation), category 1 company / 2 individual.
-        let category = if business.ends_with("公司") { '1' } else { '2' };
+        let category = if business.ends_with("公司") {
+            '1'
+        } else {
+            '2'
+        };
         let org_body: String = (0..8)
             .map(|_| ORG_ALPHABET[rng.gen_range(0..ORG_ALPHABET.len())] as char)
             .collect();
         let org_check = org_code_check_char(&org_body).expect("8 alphabet characters");
         let body = format!("9{category}510603{org_body}{org_check}");
-        let credit_code = format!("{body}{}", uscc_check_char(&body).expect("17 alphabet characters"));
-        out.push(GenEnterprise { name, credit_code, industry: section, size, employees, building });
+        let credit_code = format!(
+            "{body}{}",
+            uscc_check_char(&body).expect("17 alphabet characters")
+        );
+        out.push(GenEnterprise {
+            name,
+            credit_code,
+            industry: section,
+            size,
+            employees,
+            building,
+        });
     }
     out
 }

@@ -100,7 +100,12 @@ impl DoorBook {
 }
 
 /// Nearest point on any road (of those allowed) to (x, y): (road index, distance along, distance, left side).
-fn nearest_road(geo: &Geography, x: f64, y: f64, allowed: impl Fn(usize) -> bool) -> Option<(usize, f64, f64, bool)> {
+fn nearest_road(
+    geo: &Geography,
+    x: f64,
+    y: f64,
+    allowed: impl Fn(usize) -> bool,
+) -> Option<(usize, f64, f64, bool)> {
     let mut best: Option<(usize, f64, f64, bool)> = None;
     for (r, road) in geo.roads.iter().enumerate() {
         if !allowed(r) {
@@ -111,7 +116,11 @@ fn nearest_road(geo: &Geography, x: f64, y: f64, allowed: impl Fn(usize) -> bool
             let ((ax, ay), (bx, by)) = (w[0], w[1]);
             let (dx, dy) = (bx - ax, by - ay);
             let len2 = dx * dx + dy * dy;
-            let t = if len2 > 0.0 { (((x - ax) * dx + (y - ay) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+            let t = if len2 > 0.0 {
+                (((x - ax) * dx + (y - ay) * dy) / len2).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             let (px, py) = (ax + t * dx, ay + t * dy);
             let d = (x - px).hypot(y - py);
             if best.is_none_or(|b| d < b.2) {
@@ -134,7 +143,9 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
     let n_rural = total_b - n_shops - n_offices - n_town - n_urban;
     let urban_rooms = counts.units.saturating_sub(n_town + n_rural).max(n_urban);
 
-    let mut doors = DoorBook { used: HashSet::new() };
+    let mut doors = DoorBook {
+        used: HashSet::new(),
+    };
     let mut names = UniqueNames::new();
     let mut out: Vec<GenBuilding> = Vec::with_capacity(total_b);
     let urban_cells: Vec<usize> = (0..geo.cell_count())
@@ -165,12 +176,18 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
         .collect();
     keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let n_compounds = (n_urban / 12).clamp(1, (keyed.len() * 4 / 5).max(1));
-    let per_compound = crate::generate::geography::apportion(&vec![1.0; n_compounds], n_urban, &vec![25; n_compounds]);
+    let per_compound = crate::generate::geography::apportion(
+        &vec![1.0; n_compounds],
+        n_urban,
+        &vec![25; n_compounds],
+    );
     let mut urban_ids = Vec::with_capacity(n_urban);
     for (k, &(_, cell)) in keyed.iter().take(n_compounds).enumerate() {
         let grid = geo.cell_grid[cell].expect("urban cell has a grid");
         let (gx, gy) = geo.cell_centre(cell);
-        let Some((road, along, _, left)) = nearest_road(geo, gx, gy, |r| geo.roads[r].town.is_none()) else {
+        let Some((road, along, _, left)) =
+            nearest_road(geo, gx, gy, |r| geo.roads[r].town.is_none())
+        else {
             continue;
         };
         let door = doors.take(road, along, left);
@@ -210,26 +227,53 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
     let commercial: Vec<usize> = (0..geo.roads.len())
         .filter(|&r| geo.roads[r].class == "main" || geo.roads[r].town.is_some())
         .collect();
-    let any_roads: Vec<usize> = (0..geo.roads.len()).filter(|&r| geo.roads[r].class != "rural").collect();
-    let pool = if commercial.is_empty() { &any_roads } else { &commercial };
+    let any_roads: Vec<usize> = (0..geo.roads.len())
+        .filter(|&r| geo.roads[r].class != "rural")
+        .collect();
+    let pool = if commercial.is_empty() {
+        &any_roads
+    } else {
+        &commercial
+    };
     for k in 0..n_shops + n_offices {
-        let kind = if k < n_shops { Kind::Shop } else { Kind::Office };
+        let kind = if k < n_shops {
+            Kind::Shop
+        } else {
+            Kind::Office
+        };
         if let Some(b) = place_along(rng, geo, pool, &mut doors, kind, 18.0, 30.0, &base) {
             out.push(b);
         }
     }
     // Town houses along town streets (or any street at tiny scales).
-    let town_streets: Vec<usize> = (0..geo.roads.len()).filter(|&r| geo.roads[r].town.is_some()).collect();
-    let pool = if town_streets.is_empty() { &any_roads } else { &town_streets };
+    let town_streets: Vec<usize> = (0..geo.roads.len())
+        .filter(|&r| geo.roads[r].town.is_some())
+        .collect();
+    let pool = if town_streets.is_empty() {
+        &any_roads
+    } else {
+        &town_streets
+    };
     for _ in 0..n_town {
-        if let Some(mut b) = place_along(rng, geo, pool, &mut doors, Kind::Townhouse, 15.0, 120.0, &base) {
+        if let Some(mut b) = place_along(
+            rng,
+            geo,
+            pool,
+            &mut doors,
+            Kind::Townhouse,
+            15.0,
+            120.0,
+            &base,
+        ) {
             b.rooms_per_unit = vec![1];
             b.floors = rng.gen_range(2..=4);
             out.push(b);
         }
     }
     // Rural houses in hamlets (村民小组) of the villages.
-    let villages: Vec<usize> = (0..geo.grids.len()).filter(|&g| geo.community_of_grid(g).village).collect();
+    let villages: Vec<usize> = (0..geo.grids.len())
+        .filter(|&g| geo.community_of_grid(g).village)
+        .collect();
     let house_grids: Vec<usize> = if villages.is_empty() {
         (0..geo.grids.len()).collect()
     } else {
@@ -237,7 +281,10 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
     };
     let rural_target = total_b - out.len();
     let per_grid = crate::generate::geography::apportion(
-        &house_grids.iter().map(|&g| geo.grids[g].cells.len() as f64).collect::<Vec<_>>(),
+        &house_grids
+            .iter()
+            .map(|&g| geo.grids[g].cells.len() as f64)
+            .collect::<Vec<_>>(),
         rural_target.max(house_grids.len()),
         &vec![usize::MAX; house_grids.len()],
     );
@@ -283,7 +330,12 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
             continue;
         }
         if matches!(b.kind, Kind::Rural | Kind::Townhouse) {
-            units.push(GenUnit { code: format!("{}000000", b.code), building: i, parts: b.parts.clone(), floor: 1 });
+            units.push(GenUnit {
+                code: format!("{}000000", b.code),
+                building: i,
+                parts: b.parts.clone(),
+                floor: 1,
+            });
             continue;
         }
         for (u, &rooms) in b.rooms_per_unit.iter().enumerate() {
@@ -302,7 +354,10 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
             }
         }
     }
-    Register { buildings: out, units }
+    Register {
+        buildings: out,
+        units,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -327,8 +382,14 @@ fn place_along<R: Rng>(
         let left = rng.gen_bool(0.5);
         let off = rng.gen_range(min_off..max_off) * if left { 1.0 } else { -1.0 };
         let (x, y) = (ax + t * dx - dy / len * off, ay + t * dy + dx / len * off);
-        let Some(grid) = geo.grid_at(x, y) else { continue };
-        let along: f64 = pts[..=seg].windows(2).map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1)).sum::<f64>() + t * len;
+        let Some(grid) = geo.grid_at(x, y) else {
+            continue;
+        };
+        let along: f64 = pts[..=seg]
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1))
+            .sum::<f64>()
+            + t * len;
         let mut parts = base(geo, grid);
         parts.road = Some(geo.roads[r].name.clone());
         parts.door = Some(doors.take(r, along, left));
@@ -337,7 +398,11 @@ fn place_along<R: Rng>(
             grid,
             kind,
             parts,
-            floors: if kind == Kind::Office { rng.gen_range(5..=20) } else { rng.gen_range(1..=3) },
+            floors: if kind == Kind::Office {
+                rng.gen_range(5..=20)
+            } else {
+                rng.gen_range(1..=3)
+            },
             x,
             y,
             rooms_per_unit: Vec::new(),
@@ -375,21 +440,32 @@ fn shape_urban<R: Rng>(rng: &mut R, out: &mut [GenBuilding], ids: &[usize], room
         };
         b.rooms_per_floor = if n > 60 { 4 } else { 2 };
         let base = n / entrances;
-        b.rooms_per_unit = (0..entrances).map(|e| (base + usize::from(e < n % entrances)) as u32).collect();
+        b.rooms_per_unit = (0..entrances)
+            .map(|e| (base + usize::from(e < n % entrances)) as u32)
+            .collect();
         let max_rooms = *b.rooms_per_unit.iter().max().unwrap_or(&1);
         b.floors = max_rooms.div_ceil(b.rooms_per_floor).max(1);
-        b.kind = if b.floors >= 10 { Kind::Highrise } else { Kind::Walkup };
+        b.kind = if b.floors >= 10 {
+            Kind::Highrise
+        } else {
+            Kind::Walkup
+        };
     }
 }
 
 /// Make the unit total exact after placement (a few shops or houses may not have been
 /// placed at tiny scales): adjust rooms of the largest urban buildings.
 fn fix_unit_total(out: &mut [GenBuilding], target: usize) {
-    let total: usize = out.iter().map(|b| b.rooms_per_unit.iter().sum::<u32>() as usize).sum();
+    let total: usize = out
+        .iter()
+        .map(|b| b.rooms_per_unit.iter().sum::<u32>() as usize)
+        .sum();
     if total == target {
         return;
     }
-    let mut urban: Vec<usize> = (0..out.len()).filter(|&i| matches!(out[i].kind, Kind::Walkup | Kind::Highrise)).collect();
+    let mut urban: Vec<usize> = (0..out.len())
+        .filter(|&i| matches!(out[i].kind, Kind::Walkup | Kind::Highrise))
+        .collect();
     urban.sort_by_key(|&i| std::cmp::Reverse(out[i].rooms_per_unit.iter().sum::<u32>()));
     let mut diff = target as i64 - total as i64;
     let mut k = 0;

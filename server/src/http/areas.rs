@@ -18,9 +18,16 @@ pub struct AreasQuery {
     (status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json"),
     (status = 400, body = super::error::ErrorBody)
 ))]
-pub async fn areas(State(state): State<AppState>, Query(q): Query<AreasQuery>) -> Result<Json<geojson::FeatureCollection>, ApiError> {
-    let level = AreaLevel::parse(&q.level)
-        .ok_or_else(|| ApiError::BadRequest(format!("level must be district, township, community or grid, got {:?}", q.level)))?;
+pub async fn areas(
+    State(state): State<AppState>,
+    Query(q): Query<AreasQuery>,
+) -> Result<Json<geojson::FeatureCollection>, ApiError> {
+    let level = AreaLevel::parse(&q.level).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "level must be district, township, community or grid, got {:?}",
+            q.level
+        ))
+    })?;
     let ix = state.index()?;
     let features = ix
         .areas
@@ -32,15 +39,24 @@ pub async fn areas(State(state): State<AppState>, Query(q): Query<AreasQuery>) -
             props.insert("name".into(), a.area.name.clone().into());
             props.insert("parent".into(), a.area.parent.clone().into());
             props.insert("kind".into(), a.area.kind.clone().into());
-            props.insert("area_km2".into(), ((a.area_km2 * 1000.0).round() / 1000.0).into());
+            props.insert(
+                "area_km2".into(),
+                ((a.area_km2 * 1000.0).round() / 1000.0).into(),
+            );
             geojson::Feature {
                 bbox: None,
-                geometry: Some(geojson::Geometry::new(geojson::Value::from(&a.area.geometry))),
+                geometry: Some(geojson::Geometry::new(geojson::Value::from(
+                    &a.area.geometry,
+                ))),
                 id: None,
                 properties: Some(props),
                 foreign_members: None,
             }
         })
         .collect();
-    Ok(Json(geojson::FeatureCollection { bbox: None, features, foreign_members: None }))
+    Ok(Json(geojson::FeatureCollection {
+        bbox: None,
+        features,
+        foreign_members: None,
+    }))
 }

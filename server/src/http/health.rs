@@ -52,7 +52,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiErro
         housing_units: ix.housing_count,
         enterprises: ix.enterprises.len(),
         grids: ix.count_level(AreaLevel::Grid),
-        events: ix.events.len(),
+        events: state.events().len(),
         townships: ix.count_level(AreaLevel::Township),
         communities: ix.count_level(AreaLevel::Community),
         links: serde_json::json!({
@@ -74,7 +74,7 @@ pub async fn home(State(state): State<AppState>) -> Html<String> {
             ix.people.len(),
             ix.enterprises.len(),
             ix.count_level(AreaLevel::Grid),
-            ix.events.len()
+            state.events().len()
         ),
         Err(_) => "<p>数据加载中…</p>".to_string(),
     };

@@ -38,17 +38,22 @@ pub async fn track(req: Request, next: Next) -> Response {
     resp
 }
 
-pub fn publish_index_gauges(ix: &Index) {
+pub fn publish_index_gauges(ix: &Index, events: usize) {
     metrics::gauge!("minqing_building_addresses").set(ix.buildings.len() as f64);
     metrics::gauge!("minqing_unit_addresses").set(ix.unit_count as f64);
     metrics::gauge!("minqing_residents").set(ix.people.len() as f64);
     metrics::gauge!("minqing_enterprises").set(ix.enterprises.len() as f64);
-    metrics::gauge!("minqing_events").set(ix.events.len() as f64);
+    metrics::gauge!("minqing_events").set(events as f64);
 }
 
-pub async fn render(axum::extract::State(state): axum::extract::State<super::AppState>) -> Response {
+pub async fn render(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+) -> Response {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         state.metrics.render(),
     )
         .into_response()

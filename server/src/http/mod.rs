@@ -8,41 +8,91 @@ mod metrics_layer;
 
 pub use error::ApiError;
 
-use crate::index::Index;
+use crate::index::{EventIndex, Index};
 use crate::store::Store;
 use axum::Router;
 use axum::routing::get;
 use std::sync::{Arc, RwLock};
 use utoipa::OpenApi;
 
+/// A change to derived state, published after the store committed it. Tile caches,
+/// model caches and the live feed subscribe to these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// An event was created or changed; `before` is its point before the change, if it
+    /// existed.
+    Event {
+        code: String,
+        lon: f64,
+        lat: f64,
+        before: Option<(f64, f64)>,
+    },
+}
+
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     index: Arc<RwLock<Option<Arc<Index>>>>,
+    events: Arc<RwLock<EventIndex>>,
+    changes: tokio::sync::broadcast::Sender<Change>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 impl AppState {
     /// A state whose index is still loading (`/healthz` answers 503 until [`Self::set_index`]).
     pub fn new(store: Store) -> Self {
-        Self { store, index: Arc::new(RwLock::new(None)), metrics: metrics_layer::handle() }
+        Self {
+            store,
+            index: Arc::new(RwLock::new(None)),
+            events: Arc::new(RwLock::new(EventIndex::default())),
+            changes: tokio::sync::broadcast::channel(4096).0,
+            metrics: metrics_layer::handle(),
+        }
     }
 
-    pub fn set_index(&self, index: Index) {
-        metrics_layer::publish_index_gauges(&index);
+    pub fn set_index(&self, (index, events): (Index, EventIndex)) {
+        metrics_layer::publish_index_gauges(&index, events.len());
+        *self.events.write().unwrap_or_else(|e| e.into_inner()) = events;
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(index));
     }
 
-    /// The loaded index, or 503 while loading.
+    /// The loaded register index, or 503 while loading.
     pub fn index(&self) -> Result<Arc<Index>, ApiError> {
-        self.index.read().unwrap_or_else(|e| e.into_inner()).clone().ok_or(ApiError::Loading)
+        self.index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(ApiError::Loading)
+    }
+
+    /// Read the events (a short lock: never hold it across an await).
+    pub fn events(&self) -> std::sync::RwLockReadGuard<'_, EventIndex> {
+        self.events.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write the events, after the store committed the change.
+    pub fn events_mut(&self) -> std::sync::RwLockWriteGuard<'_, EventIndex> {
+        self.events.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publish a committed change to every subscriber.
+    pub fn publish(&self, change: Change) {
+        // No subscriber is fine: nothing derived needs refreshing.
+        let _ = self.changes.send(change);
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.changes.subscribe()
     }
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Minqing 民情", description = "The people's-conditions map server: address register, tiles, analysis, events."),
+    info(
+        title = "Minqing 民情",
+        description = "The people's-conditions map server: address register, tiles, analysis, events."
+    ),
     paths(health::healthz, health::stats, areas::areas),
     components(schemas(health::Health, health::Stats, error::ErrorBody, error::ErrorDetail))
 )]
@@ -59,7 +109,9 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(health::home))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024 * 1024))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            16 * 1024 * 1024,
+        ))
         .with_state(state)
 }
 

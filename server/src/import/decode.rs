@@ -53,12 +53,19 @@ pub fn detect(sample: &[u8]) -> Encoding {
             other += 1;
         }
     }
-    if other > utf8 { Encoding::Gb18030 } else { Encoding::Utf8 }
+    if other > utf8 {
+        Encoding::Gb18030
+    } else {
+        Encoding::Utf8
+    }
 }
+
+/// The whole file again: the sample already read, then the rest.
+pub type Rewound<R> = Chain<Cursor<Vec<u8>>, R>;
 
 /// Read the first 64 KiB, detect the encoding, and give back a reader over the whole
 /// file (the sample first, then the rest).
-pub fn sniff<R: Read>(mut file: R) -> std::io::Result<(Encoding, Chain<Cursor<Vec<u8>>, R>)> {
+pub fn sniff<R: Read>(mut file: R) -> std::io::Result<(Encoding, Rewound<R>)> {
     let mut sample = Vec::with_capacity(64 * 1024);
     (&mut file).take(64 * 1024).read_to_end(&mut sample)?;
     let enc = detect(&sample);

@@ -96,7 +96,11 @@ fn table_for(file: &str) -> Option<Table> {
 }
 
 /// Import every known file of `dir` in dependency order. `progress` is told each file.
-pub async fn import_dir(store: &Store, dir: &Path, progress: &dyn Fn(&str)) -> Result<Vec<FileReport>> {
+pub async fn import_dir(
+    store: &Store,
+    dir: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<Vec<FileReport>> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok())
@@ -104,7 +108,12 @@ pub async fn import_dir(store: &Store, dir: &Path, progress: &dyn Fn(&str)) -> R
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| table_for(n).is_some())
         .collect();
-    let order = |n: &str| crate::generate::FILES.iter().position(|f| *f == n).unwrap_or(5);
+    let order = |n: &str| {
+        crate::generate::FILES
+            .iter()
+            .position(|f| *f == n)
+            .unwrap_or(5)
+    };
     names.sort_by_key(|n| (order(n), n.clone()));
     let mut ctx = ImportContext::default();
     refresh_context(store, &mut ctx, "all").await?;
@@ -121,8 +130,15 @@ pub async fn import_dir(store: &Store, dir: &Path, progress: &dyn Fn(&str)) -> R
 async fn refresh_context(store: &Store, ctx: &mut ImportContext, after: &str) -> Result<()> {
     if matches!(after, "all" | "areas") {
         let areas = store.load_areas().await?;
-        ctx.grid_codes = areas.iter().filter(|a| a.level == crate::model::AreaLevel::Grid).map(|a| a.code.clone()).collect();
-        if let Some(d) = areas.into_iter().find(|a| a.level == crate::model::AreaLevel::District) {
+        ctx.grid_codes = areas
+            .iter()
+            .filter(|a| a.level == crate::model::AreaLevel::Grid)
+            .map(|a| a.code.clone())
+            .collect();
+        if let Some(d) = areas
+            .into_iter()
+            .find(|a| a.level == crate::model::AreaLevel::District)
+        {
             ctx.set_district(d.geometry);
         }
     }
@@ -151,8 +167,16 @@ async fn codes(store: &Store, sql: &str) -> Result<HashSet<String>> {
 }
 
 /// Import one file in one transaction.
-pub async fn import_file(store: &Store, path: &Path, ctx: &mut ImportContext) -> Result<FileReport> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+pub async fn import_file(
+    store: &Store,
+    path: &Path,
+    ctx: &mut ImportContext,
+) -> Result<FileReport> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
     let table = table_for(&name).with_context(|| format!("unknown import file {name}"))?;
     let mut report = FileReport {
         file: name.clone(),
@@ -166,16 +190,19 @@ pub async fn import_file(store: &Store, path: &Path, ctx: &mut ImportContext) ->
     let mut tx = store.begin().await?;
     let mut batch: Vec<Vec<SqlValue>> = Vec::with_capacity(table.batch_rows());
     let mut valid = 0u64;
-    let flush = async |tx: &mut crate::store::StoreTx, batch: &mut Vec<Vec<SqlValue>>| -> Result<u64> {
-        let n = tx.insert(&table, batch).await?;
-        batch.clear();
-        Ok(n)
-    };
+    let flush =
+        async |tx: &mut crate::store::StoreTx, batch: &mut Vec<Vec<SqlValue>>| -> Result<u64> {
+            let n = tx.insert(&table, batch).await?;
+            batch.clear();
+            Ok(n)
+        };
     if name.ends_with(".geojson") {
         let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         for item in rows::geojson_features(&text) {
             report.rows_total += 1;
-            match item.and_then(|(line, f)| rows::feature_row(&name, &f).map_err(|m| LineError { line, message: m })) {
+            match item.and_then(|(line, f)| {
+                rows::feature_row(&name, &f).map_err(|m| LineError { line, message: m })
+            }) {
                 Ok(row) => {
                     valid += 1;
                     batch.push(row);
@@ -187,15 +214,26 @@ pub async fn import_file(store: &Store, path: &Path, ctx: &mut ImportContext) ->
             }
         }
     } else {
-        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let (encoding, reader) = decode::sniff(file)?;
         report.encoding = encoding.name();
         let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
         let header: Vec<String> = match csv.byte_headers() {
-            Ok(h) => h.iter().map(|f| encoding.decode(f).unwrap_or_default().trim_start_matches('\u{feff}').to_string()).collect(),
+            Ok(h) => h
+                .iter()
+                .map(|f| {
+                    encoding
+                        .decode(f)
+                        .unwrap_or_default()
+                        .trim_start_matches('\u{feff}')
+                        .to_string()
+                })
+                .collect(),
             Err(e) => anyhow::bail!("{name}: cannot read the header: {e}"),
         };
-        let parser = rows::CsvParser::new(&name, &header).map_err(|e| anyhow::anyhow!("{name}: bad header: {e}"))?;
+        let parser = rows::CsvParser::new(&name, &header)
+            .map_err(|e| anyhow::anyhow!("{name}: bad header: {e}"))?;
         let mut record = csv::ByteRecord::new();
         loop {
             let line = csv.position().line() + 1;
@@ -218,8 +256,14 @@ pub async fn import_file(store: &Store, path: &Path, ctx: &mut ImportContext) ->
                 Err(e) => {
                     report.rows_total += 1;
                     let line = e.position().map_or(line, |p| p.line());
-                    report.errors.push(LineError { line, message: format!("unreadable row: {e}") });
-                    if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }) {
+                    report.errors.push(LineError {
+                        line,
+                        message: format!("unreadable row: {e}"),
+                    });
+                    if !matches!(
+                        e.kind(),
+                        csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
+                    ) {
                         break;
                     }
                 }

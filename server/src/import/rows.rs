@@ -11,35 +11,55 @@ use crate::store::SqlValue;
 /// valid FeatureCollection is read whole and numbered by feature.
 pub fn geojson_features(bytes: &[u8]) -> Vec<Result<(u64, geojson::Feature), LineError>> {
     let Ok(text) = std::str::from_utf8(bytes) else {
-        return vec![Err(LineError { line: 1, message: "GeoJSON must be UTF-8".into() })];
+        return vec![Err(LineError {
+            line: 1,
+            message: "GeoJSON must be UTF-8".into(),
+        })];
     };
     if let Ok(geojson::GeoJson::FeatureCollection(fc)) = text.parse::<geojson::GeoJson>() {
-        return fc.features.into_iter().enumerate().map(|(i, f)| Ok((i as u64 + 1, f))).collect();
+        return fc
+            .features
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| Ok((i as u64 + 1, f)))
+            .collect();
     }
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim().trim_end_matches(',');
-        if line.is_empty() || line.starts_with("{\"type\":\"FeatureCollection\"") || line == "]}" || line == "]" {
+        if line.is_empty()
+            || line.starts_with("{\"type\":\"FeatureCollection\"")
+            || line == "]}"
+            || line == "]"
+        {
             continue;
         }
         let n = i as u64 + 1;
         out.push(
             serde_json::from_str::<geojson::Feature>(line)
                 .map(|f| (n, f))
-                .map_err(|e| LineError { line: n, message: format!("not a GeoJSON feature: {e}") }),
+                .map_err(|e| LineError {
+                    line: n,
+                    message: format!("not a GeoJSON feature: {e}"),
+                }),
         );
     }
     out
 }
 
 fn prop<'a>(f: &'a geojson::Feature, key: &str) -> Option<&'a serde_json::Value> {
-    f.properties.as_ref().and_then(|p| p.get(key)).filter(|v| !v.is_null())
+    f.properties
+        .as_ref()
+        .and_then(|p| p.get(key))
+        .filter(|v| !v.is_null())
 }
 
 fn prop_str(f: &geojson::Feature, key: &str) -> Result<String, String> {
     match prop(f, key) {
         Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(v) => Err(format!("property {key} must be a non-empty string, got {v}")),
+        Some(v) => Err(format!(
+            "property {key} must be a non-empty string, got {v}"
+        )),
         None => Err(format!("missing property {key}")),
     }
 }
@@ -47,26 +67,37 @@ fn prop_str(f: &geojson::Feature, key: &str) -> Result<String, String> {
 /// A store row from a GeoJSON feature of `file`.
 pub fn feature_row(file: &str, f: &geojson::Feature) -> Result<Vec<SqlValue>, String> {
     let geometry = f.geometry.as_ref().ok_or("feature has no geometry")?;
-    let geom: geo_types::Geometry<f64> = geometry.clone().try_into().map_err(|e| format!("bad geometry: {e}"))?;
+    let geom: geo_types::Geometry<f64> = geometry
+        .clone()
+        .try_into()
+        .map_err(|e| format!("bad geometry: {e}"))?;
     let finite = |g: &geo_types::Geometry<f64>| {
         use geo::CoordsIter;
-        g.coords_iter().all(|c| c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0)
+        g.coords_iter()
+            .all(|c| c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0)
     };
     if !finite(&geom) {
         return Err("coordinates outside lon/lat range".into());
     }
     let text = serde_json::to_string(geometry).map_err(|e| e.to_string())?;
     if file == "areas.geojson" {
-        if !matches!(geom, geo_types::Geometry::Polygon(_) | geo_types::Geometry::MultiPolygon(_)) {
+        if !matches!(
+            geom,
+            geo_types::Geometry::Polygon(_) | geo_types::Geometry::MultiPolygon(_)
+        ) {
             return Err("an area must be a Polygon or MultiPolygon".into());
         }
         let code = prop_str(f, "code")?;
-        if !code.chars().all(|c| c.is_ascii_digit()) || !code.starts_with(crate::model::DISTRICT_CODE) {
+        if !code.chars().all(|c| c.is_ascii_digit())
+            || !code.starts_with(crate::model::DISTRICT_CODE)
+        {
             return Err(format!("area code {code} is not a code under 510603"));
         }
         let level = prop_str(f, "level")?;
         AreaLevel::parse(&level).ok_or_else(|| format!("unknown level {level}"))?;
-        let parent = prop(f, "parent").and_then(|v| v.as_str()).map(str::to_string);
+        let parent = prop(f, "parent")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
         Ok(vec![
             code.into(),
             prop_str(f, "name")?.into(),
@@ -79,8 +110,15 @@ pub fn feature_row(file: &str, f: &geojson::Feature) -> Result<Vec<SqlValue>, St
         if !matches!(geom, geo_types::Geometry::LineString(_)) {
             return Err("a road must be a LineString".into());
         }
-        let id = prop(f, "id").and_then(serde_json::Value::as_i64).ok_or("missing integer property id")?;
-        Ok(vec![id.into(), prop_str(f, "name")?.into(), prop_str(f, "class")?.into(), text.into()])
+        let id = prop(f, "id")
+            .and_then(serde_json::Value::as_i64)
+            .ok_or("missing integer property id")?;
+        Ok(vec![
+            id.into(),
+            prop_str(f, "name")?.into(),
+            prop_str(f, "class")?.into(),
+            text.into(),
+        ])
     }
 }
 
@@ -90,12 +128,31 @@ fn required(file: &str) -> &'static [&'static str] {
         "buildings.csv" => crate::store::tables::BUILDINGS.columns,
         "units.csv" => &["code", "building_code", "unit", "floor", "room", "label"],
         "housing.csv" => &["id", "address", "address_code", "floor_area", "occupancy"],
-        "enterprises.csv" => &["id", "name", "credit_code", "industry", "size", "employees", "address", "address_code"],
+        "enterprises.csv" => &[
+            "id",
+            "name",
+            "credit_code",
+            "industry",
+            "size",
+            "employees",
+            "address",
+            "address_code",
+        ],
         "events.csv" => &crate::generate::EVENT_HEADER,
         "event_steps.csv" => crate::store::tables::EVENT_STEPS.columns,
         _ => &[
-            "id", "name", "sex", "birth_date", "id_number", "phone", "registration", "household_id", "relation", "address",
-            "address_code", "key_groups",
+            "id",
+            "name",
+            "sex",
+            "birth_date",
+            "id_number",
+            "phone",
+            "registration",
+            "household_id",
+            "relation",
+            "address",
+            "address_code",
+            "key_groups",
         ],
     }
 }
@@ -115,23 +172,35 @@ struct Fields<'a> {
 
 impl Fields<'_> {
     fn get(&self, name: &str) -> &str {
-        self.names.iter().position(|n| *n == name).map_or("", |i| self.values[i].trim())
+        self.names
+            .iter()
+            .position(|n| *n == name)
+            .map_or("", |i| self.values[i].trim())
     }
     fn text(&self, name: &str) -> Result<String, String> {
         let v = self.get(name);
-        if v.is_empty() { Err(format!("{name} is empty")) } else { Ok(v.to_string()) }
+        if v.is_empty() {
+            Err(format!("{name} is empty"))
+        } else {
+            Ok(v.to_string())
+        }
     }
     fn opt(&self, name: &str) -> Option<String> {
         let v = self.get(name);
         (!v.is_empty()).then(|| v.to_string())
     }
     fn int(&self, name: &str) -> Result<i64, String> {
-        self.get(name).parse().map_err(|_| format!("{name} is not an integer: {:?}", self.get(name)))
+        self.get(name)
+            .parse()
+            .map_err(|_| format!("{name} is not an integer: {:?}", self.get(name)))
     }
     fn opt_int(&self, name: &str) -> Result<Option<i64>, String> {
         match self.get(name) {
             "" => Ok(None),
-            v => v.parse().map(Some).map_err(|_| format!("{name} is not an integer: {v:?}")),
+            v => v
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{name} is not an integer: {v:?}")),
         }
     }
     fn real(&self, name: &str) -> Result<f64, String> {
@@ -143,7 +212,11 @@ impl Fields<'_> {
     }
     fn one_of(&self, name: &str, allowed: &[&str]) -> Result<String, String> {
         let v = self.get(name);
-        if allowed.contains(&v) { Ok(v.to_string()) } else { Err(format!("{name} {v:?} is not one of {allowed:?}")) }
+        if allowed.contains(&v) {
+            Ok(v.to_string())
+        } else {
+            Err(format!("{name} {v:?} is not one of {allowed:?}"))
+        }
     }
 }
 
@@ -154,10 +227,14 @@ fn digits(code: &str, n: usize) -> bool {
 fn point(f: &Fields, ctx: &ImportContext) -> Result<(f64, f64), String> {
     let (lon, lat) = (f.real("lon")?, f.real("lat")?);
     if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
-        return Err(format!("coordinates ({lon}, {lat}) are not longitude/latitude"));
+        return Err(format!(
+            "coordinates ({lon}, {lat}) are not longitude/latitude"
+        ));
     }
     if !ctx.in_district(lon, lat) {
-        return Err(format!("coordinates ({lon}, {lat}) lie outside the district"));
+        return Err(format!(
+            "coordinates ({lon}, {lat}) lie outside the district"
+        ));
     }
     Ok((lon, lat))
 }
@@ -176,10 +253,17 @@ impl CsvParser {
         let names = required(file);
         let mut index = Vec::with_capacity(names.len());
         for n in names {
-            let i = header.iter().position(|h| h.trim() == *n).ok_or_else(|| format!("missing column {n}"))?;
+            let i = header
+                .iter()
+                .position(|h| h.trim() == *n)
+                .ok_or_else(|| format!("missing column {n}"))?;
             index.push(i);
         }
-        Ok(Self { file: file.to_string(), width: header.len(), index })
+        Ok(Self {
+            file: file.to_string(),
+            width: header.len(),
+            index,
+        })
     }
 
     /// Parse one record into a store row and, for linked records, its link status.
@@ -190,13 +274,19 @@ impl CsvParser {
         ctx: &ImportContext,
     ) -> Result<(Vec<SqlValue>, Option<LinkStatus>), String> {
         if record.len() != self.width {
-            return Err(format!("expected {} fields, found {}", self.width, record.len()));
+            return Err(format!(
+                "expected {} fields, found {}",
+                self.width,
+                record.len()
+            ));
         }
         let names = required(&self.file);
         let mut values = Vec::with_capacity(names.len());
         for (n, &i) in names.iter().zip(&self.index) {
             let raw = record.get(i).unwrap_or_default();
-            let v = enc.decode(raw).ok_or_else(|| format!("column {n} is not valid {}", enc.name()))?;
+            let v = enc
+                .decode(raw)
+                .ok_or_else(|| format!("column {n} is not valid {}", enc.name()))?;
             values.push(v);
         }
         let f = Fields { values, names };
@@ -205,13 +295,18 @@ impl CsvParser {
                 let code = f.text("code")?;
                 let grid = f.text("grid_code")?;
                 if !digits(&code, 19) || !code.starts_with(&grid) {
-                    return Err(format!("building code {code} is not 19 digits under grid {grid}"));
+                    return Err(format!(
+                        "building code {code} is not 19 digits under grid {grid}"
+                    ));
                 }
                 if !ctx.grid_codes.is_empty() && !ctx.grid_codes.contains(&grid) {
                     return Err(format!("unknown grid {grid}"));
                 }
                 let (lon, lat) = point(&f, ctx)?;
-                let kind = f.one_of("kind", &["highrise", "walkup", "shop", "office", "townhouse", "rural"])?;
+                let kind = f.one_of(
+                    "kind",
+                    &["highrise", "walkup", "shop", "office", "townhouse", "rural"],
+                )?;
                 Ok((
                     vec![
                         code.into(),
@@ -235,7 +330,9 @@ impl CsvParser {
                 let code = f.text("code")?;
                 let building = f.text("building_code")?;
                 if !digits(&code, 25) || !code.starts_with(&building) {
-                    return Err(format!("unit code {code} is not 25 digits under building {building}"));
+                    return Err(format!(
+                        "unit code {code} is not 25 digits under building {building}"
+                    ));
                 }
                 if !ctx.building_codes.contains(&building) {
                     return Err(format!("unknown building {building}"));
@@ -265,7 +362,8 @@ impl CsvParser {
                         code.into(),
                         link.as_str().into(),
                         area.into(),
-                        f.one_of("occupancy", &["owner", "rented", "vacant"])?.into(),
+                        f.one_of("occupancy", &["owner", "rented", "vacant"])?
+                            .into(),
                     ],
                     Some(link),
                 ))
@@ -277,7 +375,9 @@ impl CsvParser {
                 }
                 let industry = f.text("industry")?;
                 if industry.len() != 1 || !industry.bytes().all(|b| b.is_ascii_uppercase()) {
-                    return Err(format!("industry {industry:?} is not a GB/T 4754 section letter"));
+                    return Err(format!(
+                        "industry {industry:?} is not a GB/T 4754 section letter"
+                    ));
                 }
                 let (code, link) = link_by_code(f.opt("address_code"), ctx);
                 Ok((
@@ -286,7 +386,8 @@ impl CsvParser {
                         f.text("name")?.into(),
                         credit.into(),
                         industry.into(),
-                        f.one_of("size", &["micro", "small", "medium", "large"])?.into(),
+                        f.one_of("size", &["micro", "small", "medium", "large"])?
+                            .into(),
                         f.int("employees")?.into(),
                         f.text("address")?.into(),
                         code.into(),
@@ -365,7 +466,9 @@ impl CsvParser {
                 let birth = f.text("birth_date")?;
                 let compact: String = birth.chars().filter(char::is_ascii_digit).collect();
                 if birth.len() != 10 || compact.len() != 8 || id_number[6..14] != compact {
-                    return Err(format!("birth_date {birth} is not YYYY-MM-DD matching the ID number"));
+                    return Err(format!(
+                        "birth_date {birth} is not YYYY-MM-DD matching the ID number"
+                    ));
                 }
                 let phone = f.opt("phone");
                 if let Some(p) = &phone
@@ -374,7 +477,11 @@ impl CsvParser {
                     return Err("phone is not 11 digits".into());
                 }
                 let groups = f.get("key_groups").to_string();
-                if let Some(bad) = groups.split(';').map(str::trim).find(|g| !g.is_empty() && !KEY_GROUPS.contains(g)) {
+                if let Some(bad) = groups
+                    .split(';')
+                    .map(str::trim)
+                    .find(|g| !g.is_empty() && !KEY_GROUPS.contains(g))
+                {
                     return Err(format!("unknown key group {bad:?}"));
                 }
                 let (code, link) = link_by_code(f.opt("address_code"), ctx);
@@ -386,7 +493,8 @@ impl CsvParser {
                         birth.into(),
                         id_number.into(),
                         phone.into(),
-                        f.one_of("registration", &["registered", "floating"])?.into(),
+                        f.one_of("registration", &["registered", "floating"])?
+                            .into(),
                         f.opt("household_id").into(),
                         f.opt("relation").into(),
                         f.text("address")?.into(),

@@ -135,7 +135,16 @@ impl Store {
             self.load_enterprises(),
             self.load_events(),
         )?;
-        Ok(Snapshot { areas, roads, buildings, units, housing, residents, enterprises, events })
+        Ok(Snapshot {
+            areas,
+            roads,
+            buildings,
+            units,
+            housing,
+            residents,
+            enterprises,
+            events,
+        })
     }
 
     pub async fn load_areas(&self) -> Result<Vec<Area>> {

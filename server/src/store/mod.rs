@@ -166,7 +166,10 @@ impl Store {
 
     /// Rows in `table`.
     pub async fn count(&self, table: &str) -> Result<i64> {
-        anyhow::ensure!(table.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "bad table name");
+        anyhow::ensure!(
+            table.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "bad table name"
+        );
         let sql = format!("SELECT COUNT(*) FROM {table}");
         dispatch!(self, Store, p => Ok(sqlx::query_scalar::<_, i64>(&sql).fetch_one(p).await?))
     }
@@ -251,12 +254,27 @@ pub mod tables {
         columns: &["code", "name", "level", "parent_code", "kind", "geojson"],
         key: "code",
     };
-    pub const ROADS: Table = Table { name: "roads", columns: &["id", "name", "class", "geojson"], key: "id" };
+    pub const ROADS: Table = Table {
+        name: "roads",
+        columns: &["id", "name", "class", "geojson"],
+        key: "id",
+    };
     pub const BUILDINGS: Table = Table {
         name: "buildings",
         columns: &[
-            "code", "label", "grid_code", "road", "door", "compound", "building_no", "village_group", "house_no", "kind",
-            "floors", "lon", "lat",
+            "code",
+            "label",
+            "grid_code",
+            "road",
+            "door",
+            "compound",
+            "building_no",
+            "village_group",
+            "house_no",
+            "kind",
+            "floors",
+            "lon",
+            "lat",
         ],
         key: "code",
     };
@@ -267,34 +285,88 @@ pub mod tables {
     };
     pub const HOUSING: Table = Table {
         name: "housing",
-        columns: &["id", "address", "address_code", "link", "floor_area", "occupancy"],
+        columns: &[
+            "id",
+            "address",
+            "address_code",
+            "link",
+            "floor_area",
+            "occupancy",
+        ],
         key: "id",
     };
     pub const RESIDENTS: Table = Table {
         name: "residents",
         columns: &[
-            "id", "name", "sex", "birth_date", "id_number", "phone", "registration", "household_id", "relation", "address",
-            "address_code", "link", "key_groups",
+            "id",
+            "name",
+            "sex",
+            "birth_date",
+            "id_number",
+            "phone",
+            "registration",
+            "household_id",
+            "relation",
+            "address",
+            "address_code",
+            "link",
+            "key_groups",
         ],
         key: "id",
     };
     pub const ENTERPRISES: Table = Table {
         name: "enterprises",
-        columns: &["id", "name", "credit_code", "industry", "size", "employees", "address", "address_code", "link"],
+        columns: &[
+            "id",
+            "name",
+            "credit_code",
+            "industry",
+            "size",
+            "employees",
+            "address",
+            "address_code",
+            "link",
+        ],
         key: "id",
     };
     pub const EVENTS: Table = Table {
         name: "events",
         columns: &[
-            "code", "category", "source", "status", "risk_tier", "title", "description", "lon", "lat", "address_code",
-            "grid_code", "reported_at", "deadline", "mediation_org", "diversion", "resolved_by_mediation", "escalated",
-            "closed_at", "version", "updated_at",
+            "code",
+            "category",
+            "source",
+            "status",
+            "risk_tier",
+            "title",
+            "description",
+            "lon",
+            "lat",
+            "address_code",
+            "grid_code",
+            "reported_at",
+            "deadline",
+            "mediation_org",
+            "diversion",
+            "resolved_by_mediation",
+            "escalated",
+            "closed_at",
+            "version",
+            "updated_at",
         ],
         key: "code",
     };
     pub const EVENT_STEPS: Table = Table {
         name: "event_steps",
-        columns: &["event_code", "seq", "at", "actor", "action", "from_status", "to_status", "note"],
+        columns: &[
+            "event_code",
+            "seq",
+            "at",
+            "actor",
+            "action",
+            "from_status",
+            "to_status",
+            "note",
+        ],
         key: "event_code, seq",
     };
 }
