@@ -79,3 +79,51 @@ pub async fn get(app: &axum::Router, uri: &str) -> (u16, String) {
         .to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// Call the app in-process with any method, headers and body; returns status, headers
+/// and body bytes.
+pub async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, axum::http::HeaderMap, Vec<u8>) {
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app
+        .clone()
+        .oneshot(req.body(axum::body::Body::from(body)).expect("request"))
+        .await
+        .expect("response");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, headers, body.to_vec())
+}
+
+/// A loaded app over a freshly generated and imported embedded store.
+pub async fn loaded_app(
+    scale: f64,
+) -> (
+    tempfile::TempDir,
+    minqing_server::http::AppState,
+    axum::Router,
+    Manifest,
+) {
+    let (tmp, dir, m) = district(scale);
+    let store = sqlite_store(tmp.path()).await;
+    minqing_server::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .expect("import");
+    let state = minqing_server::http::AppState::new(store.clone());
+    state.set_index(minqing_server::load_index(&store).await.expect("load"));
+    let router = minqing_server::http::app(state.clone());
+    (tmp, state, router, m)
+}

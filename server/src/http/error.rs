@@ -13,8 +13,33 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// No valid credentials (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials, but outside the caller's role or scope (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A state conflict such as a stale version or an illegal transition (409), with
+    /// optional machine-readable details (e.g. the allowed transitions).
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        details: Option<serde_json::Value>,
+    },
+    /// The body is larger than allowed (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// Well-formed but semantically invalid input (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Too many attempts (429), with a retry delay in seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("the data is still loading")]
     Loading,
+    /// A dependency (the store) is down; retry later (503).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -29,6 +54,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl IntoResponse for ApiError {
@@ -36,7 +64,16 @@ impl IntoResponse for ApiError {
         let (status, code) = match &self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
             ApiError::Loading => (StatusCode::SERVICE_UNAVAILABLE, "loading"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
