@@ -79,16 +79,26 @@ impl IntoResponse for ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
+        let details = match &self {
+            ApiError::Conflict { details, .. } => details.clone(),
+            _ => None,
+        };
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            ApiError::Loading | ApiError::Unavailable(_) => Some(2),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: code.into(),
                 message: self.to_string(),
+                details,
             },
         };
         let mut resp = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = retry_after {
             resp.headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("2"));
+                .insert("retry-after", axum::http::HeaderValue::from(secs));
         }
         resp
     }
