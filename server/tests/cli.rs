@@ -1,0 +1,180 @@
+//! The `minqing` binary end to end: `demo` generates, imports and serves on first run and
+//! reuses its data afterwards; `generate`, `migrate`, `import` and `serve` work as the
+//! README says.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_minqing");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.1 GET, enough for these checks.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split(' ').nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_healthy(server: &mut Server, port: u16, limit: Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some((200, body)) = http_get(port, "/healthz") {
+            assert_eq!(body.trim(), r#"{"status":"ok"}"#);
+            return;
+        }
+        if let Ok(Some(status)) = server.0.try_wait() {
+            panic!("server exited early with {status}");
+        }
+        assert!(started.elapsed() < limit, "not healthy within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stats(port: u16) -> serde_json::Value {
+    let (status, body) = http_get(port, "/api/v1/stats").expect("stats");
+    assert_eq!(status, 200, "{body}");
+    // The body may be chunked; take the JSON object.
+    let start = body.find('{').unwrap();
+    let end = body.rfind('}').unwrap();
+    serde_json::from_str(&body[start..=end]).unwrap()
+}
+
+#[test]
+fn demo_generates_once_then_reuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = |port: u16| -> Server {
+        Server(
+            Command::new(BIN)
+                .args(["demo", "--port", &port.to_string(), "--data-dir"])
+                .arg(&data)
+                .args(["--scale", "0.01"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let port = free_port();
+    let mut server = run(port);
+    wait_healthy(&mut server, port, Duration::from_secs(120));
+    let first = stats(port);
+    assert_eq!(first["building_addresses"], 1220);
+    assert_eq!(first["residents"], 6270);
+    drop(server);
+    let db_len = std::fs::metadata(data.join("minqing.db")).unwrap().len();
+
+    let port = free_port();
+    let mut server = run(port);
+    wait_healthy(&mut server, port, Duration::from_secs(60));
+    assert_eq!(
+        stats(port),
+        first,
+        "the second run serves the same district"
+    );
+    let (status, body) = http_get(port, "/").unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("民情"));
+    drop(server);
+    assert!(std::fs::metadata(data.join("minqing.db")).unwrap().len() >= db_len);
+}
+
+#[test]
+fn generate_migrate_import_serve() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = tmp.path().join("files");
+    let out = Command::new(BIN)
+        .args(["generate", "--scale", "0.01", "--out"])
+        .arg(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("x.db").display());
+    let out = Command::new(BIN)
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(BIN)
+        .args(["import", "--database-url", &url])
+        .arg(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("residents-gbk.csv") && report.contains("gb18030"),
+        "{report}"
+    );
+    // Missing database URL is a clear error, not a panic.
+    let out = Command::new(BIN)
+        .args(["serve"])
+        .env_remove("MINQING_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database-url"));
+
+    let port = free_port();
+    let mut server = Server(
+        Command::new(BIN)
+            .args([
+                "serve",
+                "--database-url",
+                &url,
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&mut server, port, Duration::from_secs(60));
+    let s = stats(port);
+    assert_eq!(s["building_addresses"], manifest["building_addresses"]);
+    assert_eq!(s["events"], manifest["events"]);
+}
