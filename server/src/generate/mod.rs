@@ -11,6 +11,7 @@ pub mod names;
 pub mod people;
 pub mod register;
 
+use crate::import::columns;
 use crate::model::{AreaLevel, Event, EventStep};
 use anyhow::{Context, Result};
 use geo_types::MultiPolygon;
@@ -141,21 +142,7 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     );
     {
         let mut w = csv_writer(&out.join("buildings.csv"))?;
-        w.write_record([
-            "code",
-            "label",
-            "grid_code",
-            "road",
-            "door",
-            "compound",
-            "building_no",
-            "village_group",
-            "house_no",
-            "kind",
-            "floors",
-            "lon",
-            "lat",
-        ])?;
+        w.write_record(columns::BUILDINGS)?;
         for b in &reg.buildings {
             let (lon, lat) = geo.frame.lonlat(b.x, b.y);
             w.write_record([
@@ -176,7 +163,7 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
         }
         w.flush()?;
         let mut w = csv_writer(&out.join("units.csv"))?;
-        w.write_record(["code", "building_code", "unit", "floor", "room", "label"])?;
+        w.write_record(columns::UNITS)?;
         for u in &reg.units {
             w.write_record([
                 u.code.clone(),
@@ -197,21 +184,8 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     let mut truth = csv_writer(&out.join("truth/links.csv"))?;
     truth.write_record(["file", "id", "code", "level", "noisy"])?;
     let mut housing = csv_writer(&out.join("housing.csv"))?;
-    housing.write_record(["id", "address", "address_code", "floor_area", "occupancy"])?;
-    let header = [
-        "id",
-        "name",
-        "sex",
-        "birth_date",
-        "id_number",
-        "phone",
-        "registration",
-        "household_id",
-        "relation",
-        "address",
-        "address_code",
-        "key_groups",
-    ];
+    housing.write_record(columns::HOUSING)?;
+    let header = columns::RESIDENTS;
     let mut res_utf8 = csv_writer(&out.join("residents.csv"))?;
     res_utf8.write_record(header)?;
     let mut res_gbk = GbkCsv::create(&out.join("residents-gbk.csv"))?;
@@ -299,16 +273,7 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     let mut per_building_ents = vec![0u32; reg.buildings.len()];
     {
         let mut w = csv_writer(&out.join("enterprises.csv"))?;
-        w.write_record([
-            "id",
-            "name",
-            "credit_code",
-            "industry",
-            "size",
-            "employees",
-            "address",
-            "address_code",
-        ])?;
+        w.write_record(columns::ENTERPRISES)?;
         for (k, e) in ents.iter().enumerate() {
             let id = format!("E{:07}", k + 1);
             let b = &reg.buildings[e.building];
@@ -530,32 +495,9 @@ fn write_roads(path: &Path, geo: &geography::Geography) -> Result<()> {
     write_feature_collection(path, features)
 }
 
-pub const EVENT_HEADER: [&str; 20] = [
-    "code",
-    "category",
-    "source",
-    "status",
-    "risk_tier",
-    "title",
-    "description",
-    "lon",
-    "lat",
-    "address_code",
-    "grid_code",
-    "reported_at",
-    "deadline",
-    "mediation_org",
-    "diversion",
-    "resolved_by_mediation",
-    "escalated",
-    "closed_at",
-    "version",
-    "updated_at",
-];
-
 fn write_events(path: &Path, events: &[Event]) -> Result<()> {
     let mut w = csv_writer(path)?;
-    w.write_record(EVENT_HEADER)?;
+    w.write_record(columns::EVENTS)?;
     for e in events {
         w.write_record([
             e.code.clone(),
@@ -586,16 +528,7 @@ fn write_events(path: &Path, events: &[Event]) -> Result<()> {
 
 fn write_steps(path: &Path, steps: &[EventStep]) -> Result<()> {
     let mut w = csv_writer(path)?;
-    w.write_record([
-        "event_code",
-        "seq",
-        "at",
-        "actor",
-        "action",
-        "from_status",
-        "to_status",
-        "note",
-    ])?;
+    w.write_record(columns::EVENT_STEPS)?;
     for s in steps {
         w.write_record([
             s.event_code.clone(),

@@ -11,6 +11,42 @@ mod rows;
 
 pub use decode::Encoding;
 
+/// The header of each CSV import file: what `minqing generate` writes and the importer
+/// requires (extra columns are ignored, order is free).
+pub mod columns {
+    use crate::store::tables;
+
+    pub const BUILDINGS: &[&str] = tables::BUILDINGS.columns;
+    pub const UNITS: &[&str] = &["code", "building_code", "unit", "floor", "room", "label"];
+    pub const HOUSING: &[&str] = &["id", "address", "address_code", "floor_area", "occupancy"];
+    pub const RESIDENTS: &[&str] = &[
+        "id",
+        "name",
+        "sex",
+        "birth_date",
+        "id_number",
+        "phone",
+        "registration",
+        "household_id",
+        "relation",
+        "address",
+        "address_code",
+        "key_groups",
+    ];
+    pub const ENTERPRISES: &[&str] = &[
+        "id",
+        "name",
+        "credit_code",
+        "industry",
+        "size",
+        "employees",
+        "address",
+        "address_code",
+    ];
+    pub const EVENTS: &[&str] = tables::EVENTS.columns;
+    pub const EVENT_STEPS: &[&str] = tables::EVENT_STEPS.columns;
+}
+
 use crate::store::{SqlValue, Store, Table, tables};
 use anyhow::{Context, Result};
 use geo::{BoundingRect, Contains};

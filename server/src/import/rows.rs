@@ -124,36 +124,15 @@ pub fn feature_row(file: &str, f: &geojson::Feature) -> Result<Vec<SqlValue>, St
 
 /// The columns each CSV file must have, in store order.
 fn required(file: &str) -> &'static [&'static str] {
+    use super::columns;
     match file {
-        "buildings.csv" => crate::store::tables::BUILDINGS.columns,
-        "units.csv" => &["code", "building_code", "unit", "floor", "room", "label"],
-        "housing.csv" => &["id", "address", "address_code", "floor_area", "occupancy"],
-        "enterprises.csv" => &[
-            "id",
-            "name",
-            "credit_code",
-            "industry",
-            "size",
-            "employees",
-            "address",
-            "address_code",
-        ],
-        "events.csv" => &crate::generate::EVENT_HEADER,
-        "event_steps.csv" => crate::store::tables::EVENT_STEPS.columns,
-        _ => &[
-            "id",
-            "name",
-            "sex",
-            "birth_date",
-            "id_number",
-            "phone",
-            "registration",
-            "household_id",
-            "relation",
-            "address",
-            "address_code",
-            "key_groups",
-        ],
+        "buildings.csv" => columns::BUILDINGS,
+        "units.csv" => columns::UNITS,
+        "housing.csv" => columns::HOUSING,
+        "enterprises.csv" => columns::ENTERPRISES,
+        "events.csv" => columns::EVENTS,
+        "event_steps.csv" => columns::EVENT_STEPS,
+        _ => columns::RESIDENTS,
     }
 }
 

@@ -122,10 +122,18 @@ macro_rules! event_from_row {
 }
 
 /// Run one table's load and log how long it took.
-async fn timed<T>(table: &'static str, load: impl std::future::Future<Output = Result<Vec<T>>>) -> Result<Vec<T>> {
+async fn timed<T>(
+    table: &'static str,
+    load: impl std::future::Future<Output = Result<Vec<T>>>,
+) -> Result<Vec<T>> {
     let started = std::time::Instant::now();
     let rows = load.await?;
-    tracing::info!(table, rows = rows.len(), ms = started.elapsed().as_millis() as u64, "table loaded");
+    tracing::info!(
+        table,
+        rows = rows.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "table loaded"
+    );
     Ok(rows)
 }
 
@@ -257,7 +265,13 @@ impl Store {
                      + (CASE WHEN registration = 'floating' THEN 1 ELSE 0 END) AS BIGINT), \
                    CAST(CASE link WHEN 'unit' THEN 0 WHEN 'building' THEN 1 WHEN 'ambiguous' THEN 2 \
                      WHEN 'unmatched' THEN 3 ELSE 4 END AS BIGINT), key_groups FROM residents";
-        let links = [LinkStatus::Unit, LinkStatus::Building, LinkStatus::Ambiguous, LinkStatus::Unmatched, LinkStatus::Pending];
+        let links = [
+            LinkStatus::Unit,
+            LinkStatus::Building,
+            LinkStatus::Ambiguous,
+            LinkStatus::Unmatched,
+            LinkStatus::Pending,
+        ];
         let mut out = Vec::new();
         dispatch!(self, Store, p => {
             let mut rows = sqlx::query(sql).fetch(p);
