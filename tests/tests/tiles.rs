@@ -402,7 +402,8 @@ async fn http_behaviour_of_tiles() {
         ("/heatmap/23/0/0.png", 400),
         ("/heatmap/3/0/0.png?to=2024-02-30", 400),
         ("/tiles/buildings/14/0/0.mvt", 204),
-        ("/tiles/buildings/0/0/0.mvt", 200),
+        ("/tiles/buildings/0/0/0.mvt", 204), // below the layer's minzoom
+        ("/tiles/events/0/0/0.mvt", 200),
     ] {
         let (status, _, body) = get_tile(&app, uri, &[]).await;
         assert_eq!(status, code, "{uri}: {}", String::from_utf8_lossy(&body));
