@@ -13,6 +13,7 @@ pub mod import;
 pub mod index;
 pub mod model;
 pub mod store;
+pub mod tiles_service;
 
 use anyhow::Result;
 

@@ -37,24 +37,30 @@ pub struct AppState {
     events: Arc<RwLock<EventIndex>>,
     changes: tokio::sync::broadcast::Sender<Change>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Vector and heat-map tiles with their cache (subscribed to `changes`).
+    pub tiles: Arc<crate::tiles_service::TileService>,
 }
 
 impl AppState {
     /// A state whose index is still loading (`/healthz` answers 503 until [`Self::set_index`]).
     pub fn new(store: Store) -> Self {
+        let changes = tokio::sync::broadcast::channel(4096).0;
         Self {
             store,
             index: Arc::new(RwLock::new(None)),
             events: Arc::new(RwLock::new(EventIndex::default())),
-            changes: tokio::sync::broadcast::channel(4096).0,
+            tiles: Arc::new(crate::tiles_service::TileService::new(changes.subscribe())),
+            changes,
             metrics: metrics_layer::handle(),
         }
     }
 
     pub fn set_index(&self, (index, events): (Index, EventIndex)) {
         metrics_layer::publish_index_gauges(&index, events.len());
+        let index = Arc::new(index);
+        self.tiles.load(index.clone(), &events);
         *self.events.write().unwrap_or_else(|e| e.into_inner()) = events;
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(index));
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(index);
     }
 
     /// The loaded register index, or 503 while loading.
@@ -69,6 +75,11 @@ impl AppState {
     /// Read the events (a short lock: never hold it across an await).
     pub fn events(&self) -> std::sync::RwLockReadGuard<'_, EventIndex> {
         self.events.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The event lock itself, for services that take their own short read locks.
+    pub fn events_lock(&self) -> &RwLock<EventIndex> {
+        &self.events
     }
 
     /// Write the events, after the store committed the change.
@@ -107,6 +118,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/stats", get(health::stats))
         .route("/api/v1/areas", get(areas::areas))
         .route("/", get(health::home))
+        .merge(crate::tiles_service::http::routes())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(

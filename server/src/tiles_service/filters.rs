@@ -1,0 +1,178 @@
+//! Event filters of the `events` layer and the heat map: `category`, `status`, `from`, `to`.
+//!
+//! `category` and `status` take one value or a comma-separated list. `from` and `to` take
+//! either an ISO date `YYYY-MM-DD` (a calendar day in China Standard Time, UTC+8, the
+//! district's civil time; `to` includes the whole day) or unix seconds. Both bounds are
+//! inclusive; `from` after `to` is a 400.
+
+use crate::model::Event;
+use std::collections::HashMap;
+
+/// Beijing time offset: dates name district calendar days.
+const CST_OFFSET: i64 = 8 * 3600;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub categories: Vec<String>,
+    pub statuses: Vec<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl EventFilter {
+    /// Parse the filter query parameters; any other parameter is ignored.
+    pub fn parse(query: &HashMap<String, String>) -> Result<EventFilter, String> {
+        let list = |key: &str| -> Result<Vec<String>, String> {
+            let Some(v) = query.get(key) else {
+                return Ok(Vec::new());
+            };
+            let mut out: Vec<String> = Vec::new();
+            for part in v.split(',') {
+                let part = part.trim();
+                if part.is_empty() || part.len() > 64 || part.chars().any(char::is_control) {
+                    return Err(format!("{key} must be one or more comma-separated values"));
+                }
+                out.push(part.to_string());
+            }
+            out.sort();
+            out.dedup();
+            Ok(out)
+        };
+        let from = query
+            .get("from")
+            .map(|v| parse_time(v, false).ok_or_else(|| time_error("from", v)))
+            .transpose()?;
+        let to = query
+            .get("to")
+            .map(|v| parse_time(v, true).ok_or_else(|| time_error("to", v)))
+            .transpose()?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err("from is after to".into());
+        }
+        Ok(EventFilter {
+            categories: list("category")?,
+            statuses: list("status")?,
+            from,
+            to,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self == &EventFilter::default()
+    }
+
+    pub fn matches(&self, e: &Event) -> bool {
+        (self.categories.is_empty() || self.categories.iter().any(|c| *c == e.category))
+            && (self.statuses.is_empty() || self.statuses.iter().any(|s| *s == e.status))
+            && self.from.is_none_or(|f| e.reported_at >= f)
+            && self.to.is_none_or(|t| e.reported_at <= t)
+    }
+
+    /// A canonical form for cache keys: equal filters give equal strings.
+    pub fn cache_key(&self) -> String {
+        if self.is_empty() {
+            return String::new();
+        }
+        format!(
+            "c={}&s={}&f={}&t={}",
+            self.categories.join(","),
+            self.statuses.join(","),
+            self.from.map_or(String::new(), |v| v.to_string()),
+            self.to.map_or(String::new(), |v| v.to_string())
+        )
+    }
+}
+
+fn time_error(key: &str, v: &str) -> String {
+    format!("{key}={v:?} is neither an ISO date (YYYY-MM-DD) nor unix seconds")
+}
+
+/// `YYYY-MM-DD` (CST day; the end of the day when `end_of_day`) or unix seconds.
+fn parse_time(v: &str, end_of_day: bool) -> Option<i64> {
+    let v = v.trim();
+    if !v.is_empty() && v.len() <= 12 && v.bytes().all(|b| b.is_ascii_digit()) {
+        return v.parse().ok();
+    }
+    let b = v.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year: i64 = v[0..4].parse().ok()?;
+    let month: u32 = v[5..7].parse().ok()?;
+    let day: u32 = v[8..10].parse().ok()?;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let start = days_from_civil(year, month, day) * 86_400 - CST_OFFSET;
+    Some(if end_of_day { start + 86_399 } else { start })
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn dates_are_cst_days() {
+        // 2024-01-01 00:00 CST = 2023-12-31 16:00 UTC = 1704038400.
+        let f = EventFilter::parse(&q(&[("from", "2024-01-01"), ("to", "2024-01-01")])).unwrap();
+        assert_eq!(f.from, Some(1_704_038_400));
+        assert_eq!(f.to, Some(1_704_038_400 + 86_399));
+        let f = EventFilter::parse(&q(&[("from", "1704038400")])).unwrap();
+        assert_eq!(f.from, Some(1_704_038_400));
+    }
+
+    #[test]
+    fn bad_filters_are_errors() {
+        for bad in [
+            vec![("from", "2024-13-01")],
+            vec![("from", "2023-02-29")],
+            vec![("to", "yesterday")],
+            vec![("from", "2024-02-01"), ("to", "2024-01-01")],
+            vec![("category", "")],
+            vec![("status", "a,,b")],
+        ] {
+            assert!(EventFilter::parse(&q(&bad)).is_err(), "{bad:?}");
+        }
+        assert!(
+            EventFilter::parse(&q(&[("from", "2024-02-29")])).is_ok(),
+            "leap day"
+        );
+    }
+
+    #[test]
+    fn cache_key_is_canonical() {
+        let a = EventFilter::parse(&q(&[("category", "b,a")])).unwrap();
+        let b = EventFilter::parse(&q(&[("category", "a,b,a")])).unwrap();
+        assert_eq!(a.cache_key(), b.cache_key());
+        assert_eq!(EventFilter::default().cache_key(), "");
+    }
+}

@@ -1,0 +1,438 @@
+//! The tile layer registry: one [`LayerSpec`] entry per layer (adding a layer is one
+//! entry plus its render function). Every property a layer can carry is listed in its
+//! spec, and the tests check the tiles against that list: no layer carries a person's
+//! name, ID number or phone (the index holds none), and no key-group count is served yet.
+
+use super::filters::EventFilter;
+use super::prepared::{LiveEvents, POINT_MIN_ZOOM, Prepared, area_level_for_zoom};
+use crate::index::{EventIndex, Index};
+use geo_types::{Coord, Geometry, LineString};
+use minqing_tiles::aggregate::grid_cluster;
+use minqing_tiles::simplify::simplify_line;
+use minqing_tiles::{EXTENT, EncodeError, LayerBuilder, PropValue, TileId};
+use rstar::AABB;
+
+/// Buffer around every vector tile, in tile units (of 4096).
+pub const BUFFER: u32 = 64;
+/// The feature budget of one tile (all layers together): the browser draws at most this.
+pub const MAX_FEATURES_PER_TILE: usize = 20_000;
+/// Cell of the on-the-fly aggregation used when a point zoom is too dense (tile units).
+pub const DENSE_CELL: u32 = 64;
+
+/// Everything a layer's render function may read.
+pub struct RenderCtx<'a> {
+    pub tile: TileId,
+    pub index: &'a Index,
+    pub prepared: &'a Prepared,
+    pub live: &'a LiveEvents,
+    pub events: &'a EventIndex,
+    pub filter: &'a EventFilter,
+    /// How many features this layer may add before it must aggregate.
+    pub budget: usize,
+    /// Force aggregation (the size guard re-renders with this when a tile grew too big).
+    pub force_aggregate: bool,
+}
+
+pub struct LayerSpec {
+    pub id: &'static str,
+    pub description: &'static str,
+    pub minzoom: u8,
+    pub maxzoom: u8,
+    /// Fields of individual features (and of aggregated cells, where different).
+    pub fields: &'static [(&'static str, &'static str)],
+    /// Whether the layer changes with events (for cache invalidation) and takes filters.
+    pub uses_events: bool,
+    /// Most point features this layer sends before aggregating (bytes guard).
+    pub max_points: usize,
+    pub render: fn(&RenderCtx<'_>, &mut LayerBuilder) -> Result<(), EncodeError>,
+}
+
+pub static LAYERS: &[LayerSpec] = &[
+    LayerSpec {
+        id: "areas",
+        description: "Townships (z0–10), communities (z11–13) and grids (z14+), generalised per zoom with shared boundaries kept identical",
+        minzoom: 0,
+        maxzoom: 22,
+        fields: &[
+            ("code", "String: area code"),
+            ("name", "String: the area's place name (乡镇/社区/网格)"),
+            ("level", "String: township, community or grid"),
+            (
+                "kind",
+                "String: street/town, community/village, urban/rural",
+            ),
+            ("buildings", "Number: building addresses in the area"),
+            ("residents", "Number: residents linked to those buildings"),
+            ("events", "Number: events reported in the area (live)"),
+        ],
+        uses_events: true,
+        max_points: usize::MAX,
+        render: render_areas,
+    },
+    LayerSpec {
+        id: "roads",
+        description: "Named roads: main from z8, rural from z11, streets from z13",
+        minzoom: 8,
+        maxzoom: 22,
+        fields: &[
+            ("name", "String: the road's name"),
+            ("class", "String: main, street or rural"),
+        ],
+        uses_events: false,
+        max_points: usize::MAX,
+        render: render_roads,
+    },
+    LayerSpec {
+        id: "buildings",
+        description: "Building addresses: points from z14; below, 128-unit cells with summed counts (cluster=true)",
+        minzoom: 8,
+        maxzoom: 22,
+        fields: &[
+            ("code", "String: building address code (points only)"),
+            ("residents", "Number: residents (summed in cells)"),
+            ("units", "Number: unit/room addresses (summed in cells)"),
+            ("enterprises", "Number: enterprises (summed in cells)"),
+            ("count", "Number: buildings in the cell (cells only)"),
+            ("cluster", "Boolean: true for an aggregated cell"),
+        ],
+        uses_events: false,
+        max_points: 8_000,
+        render: render_buildings,
+    },
+    LayerSpec {
+        id: "enterprises",
+        description: "Enterprises at their building: points from z14 (industry section and size only); cells below",
+        minzoom: 8,
+        maxzoom: 22,
+        fields: &[
+            (
+                "industry",
+                "String: industry section (GB/T 4754 letter; points only)",
+            ),
+            ("size", "String: size class (points only)"),
+            ("count", "Number: enterprises in the cell (cells only)"),
+            ("cluster", "Boolean: true for an aggregated cell"),
+        ],
+        uses_events: false,
+        max_points: 8_000,
+        render: render_enterprises,
+    },
+    LayerSpec {
+        id: "events",
+        description: "Events: points from z14, cells below; filters category, status, from, to (ISO date in CST or unix seconds)",
+        minzoom: 0,
+        maxzoom: 22,
+        fields: &[
+            ("code", "String: event code (points only)"),
+            ("category", "String: dispute category (points only)"),
+            ("status", "String: closed-loop status (points only)"),
+            ("risk_tier", "String: small, medium or large (points only)"),
+            ("reported_at", "Number: unix seconds (points only)"),
+            ("count", "Number: events in the cell (cells only)"),
+            ("open", "Number: events not closed in the cell (cells only)"),
+            ("cluster", "Boolean: true for an aggregated cell"),
+        ],
+        uses_events: true,
+        max_points: 6_000,
+        render: render_events,
+    },
+];
+
+pub fn layer(id: &str) -> Option<&'static LayerSpec> {
+    LAYERS.iter().find(|l| l.id == id)
+}
+
+/// The lon/lat box of the tile grown by the buffer (plus a hair, so that the exact
+/// integer clip in the encoder, not this box, decides membership).
+fn buffered_box(tile: TileId, extra_units: u32) -> AABB<[f64; 2]> {
+    let t = tile.transform();
+    let pad = f64::from(BUFFER + extra_units) + 1.0;
+    let (w, n) = t.tile_to_lonlat(-pad, -pad);
+    let (e, s) = t.tile_to_lonlat(f64::from(EXTENT) + pad, f64::from(EXTENT) + pad);
+    AABB::from_corners([w, s], [e, n])
+}
+
+fn render_areas(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), EncodeError> {
+    let level = area_level_for_zoom(ctx.tile.z());
+    let Some(tiles) = ctx.prepared.area_level(level) else {
+        return Ok(());
+    };
+    let generalized = tiles.at_zoom(ctx.tile.z());
+    for (i, mp) in generalized.tile_features(ctx.tile, BUFFER) {
+        let a = tiles.area_ids[i] as usize;
+        let area = &ctx.index.areas[a].area;
+        let counts = ctx.prepared.area_counts[a];
+        out.add_tile_geometry(
+            &Geometry::MultiPolygon(mp),
+            None,
+            &[
+                ("code", PropValue::Str(&area.code)),
+                ("name", PropValue::Str(&area.name)),
+                ("level", PropValue::Str(level.as_str())),
+                ("kind", PropValue::Str(&area.kind)),
+                ("buildings", PropValue::U64(counts.buildings)),
+                ("residents", PropValue::U64(counts.residents)),
+                ("events", PropValue::U64(ctx.live.area_events[a])),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn road_min_zoom(class: &str) -> u8 {
+    match class {
+        "main" => 8,
+        "rural" => 11,
+        _ => 13,
+    }
+}
+
+fn render_roads(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), EncodeError> {
+    let t = ctx.tile.transform();
+    for entry in ctx
+        .prepared
+        .road_tree
+        .locate_in_envelope_intersecting(&buffered_box(ctx.tile, 0))
+    {
+        let road = &ctx.index.roads[entry.data as usize];
+        if ctx.tile.z() < road_min_zoom(&road.class) {
+            continue;
+        }
+        let pts: Option<Vec<Coord<i64>>> = road
+            .geometry
+            .0
+            .iter()
+            .map(|c| t.lonlat_to_tile_i64(c.x, c.y).map(|(x, y)| Coord { x, y }))
+            .collect();
+        let Some(pts) = pts else { continue };
+        let line = LineString::new(simplify_line(&pts, 1.0));
+        out.add_tile_geometry(
+            &Geometry::LineString(line),
+            None,
+            &[
+                ("name", PropValue::Str(&road.name)),
+                ("class", PropValue::Str(&road.class)),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Whether a point layer sends aggregated cells for this tile.
+fn aggregate_here(ctx: &RenderCtx<'_>) -> bool {
+    ctx.tile.z() < POINT_MIN_ZOOM || ctx.force_aggregate
+}
+
+/// Tile-local integer position of a lon/lat point, if it lies in the buffered tile.
+fn local(ctx: &RenderCtx<'_>, lon: f64, lat: f64) -> Option<(i32, i32)> {
+    let (x, y) = ctx.tile.transform().lonlat_to_tile_i64(lon, lat)?;
+    let (lo, hi) = (-i64::from(BUFFER), i64::from(EXTENT + BUFFER));
+    (x >= lo && x <= hi && y >= lo && y <= hi).then_some((x as i32, y as i32))
+}
+
+/// Emit aggregated cells (from the pyramid or clustered on the fly) with summed weights.
+fn emit_cells<'w>(
+    out: &mut LayerBuilder,
+    cells: impl Iterator<Item = (i32, i32, u64, &'w [f64])>,
+    weight_names: &[&'static str],
+) -> Result<(), EncodeError> {
+    let mut props: Vec<(&str, PropValue<'_>)> = Vec::with_capacity(weight_names.len() + 2);
+    for (x, y, count, weights) in cells {
+        props.clear();
+        props.push(("count", PropValue::U64(count)));
+        for (name, w) in weight_names.iter().zip(weights) {
+            props.push((name, PropValue::U64(w.round().max(0.0) as u64)));
+        }
+        props.push(("cluster", PropValue::Bool(true)));
+        out.add_tile_point(i64::from(x), i64::from(y), None, &props)?;
+    }
+    Ok(())
+}
+
+fn cluster_points(
+    out: &mut LayerBuilder,
+    pts: &[(i32, i32, Vec<f64>)],
+    n_weights: usize,
+    weight_names: &[&'static str],
+) -> Result<(), EncodeError> {
+    let clusters = grid_cluster(
+        pts.iter().map(|(x, y, w)| (*x, *y, &w[..])),
+        DENSE_CELL,
+        n_weights,
+    );
+    emit_cells(
+        out,
+        clusters.iter().map(|c| (c.x, c.y, c.count, &c.weights[..])),
+        weight_names,
+    )
+}
+
+const BUILDING_WEIGHTS: &[&str] = &["residents", "units", "enterprises"];
+
+fn render_buildings(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), EncodeError> {
+    if ctx.tile.z() < POINT_MIN_ZOOM {
+        let cells = ctx
+            .prepared
+            .building_pyramid
+            .query(ctx.tile, BUFFER)
+            .unwrap_or_default();
+        return emit_cells(
+            out,
+            cells.iter().map(|c| (c.x, c.y, c.count, c.weights)),
+            BUILDING_WEIGHTS,
+        );
+    }
+    let mut hits: Vec<(i32, i32, u32)> = ctx
+        .index
+        .building_tree
+        .locate_in_envelope(&buffered_box(ctx.tile, 0))
+        .filter_map(|e| {
+            let b = &ctx.index.buildings[e.data as usize];
+            local(ctx, b.lon, b.lat).map(|(x, y)| (x, y, e.data))
+        })
+        .collect();
+    if hits.len() > ctx.budget || ctx.force_aggregate {
+        let pts: Vec<(i32, i32, Vec<f64>)> = hits
+            .iter()
+            .map(|&(x, y, i)| {
+                let b = &ctx.index.buildings[i as usize];
+                (
+                    x,
+                    y,
+                    vec![
+                        f64::from(b.residents),
+                        f64::from(b.units),
+                        f64::from(b.enterprises),
+                    ],
+                )
+            })
+            .collect();
+        return cluster_points(out, &pts, 3, BUILDING_WEIGHTS);
+    }
+    // Index order makes the bytes deterministic (the R-tree order is too, but this is
+    // cheap and does not depend on how the tree was built).
+    hits.sort_unstable_by_key(|h| h.2);
+    for (x, y, i) in hits {
+        let b = &ctx.index.buildings[i as usize];
+        out.add_tile_point(
+            i64::from(x),
+            i64::from(y),
+            None,
+            &[
+                ("code", PropValue::Str(&b.code)),
+                ("residents", PropValue::U64(u64::from(b.residents))),
+                ("units", PropValue::U64(u64::from(b.units))),
+                ("enterprises", PropValue::U64(u64::from(b.enterprises))),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn render_enterprises(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), EncodeError> {
+    if aggregate_here(ctx) && ctx.tile.z() < POINT_MIN_ZOOM {
+        let cells = ctx
+            .prepared
+            .enterprise_pyramid
+            .query(ctx.tile, BUFFER)
+            .unwrap_or_default();
+        return emit_cells(
+            out,
+            cells.iter().map(|c| (c.x, c.y, c.count, c.weights)),
+            &[],
+        );
+    }
+    let mut hits: Vec<(i32, i32, u32)> = ctx
+        .prepared
+        .enterprise_tree
+        .locate_in_envelope(&buffered_box(ctx.tile, 0))
+        .filter_map(|e| {
+            let p = &ctx.prepared.enterprises[e.data as usize];
+            local(ctx, p.lon, p.lat).map(|(x, y)| (x, y, e.data))
+        })
+        .collect();
+    if hits.len() > ctx.budget || ctx.force_aggregate {
+        let pts: Vec<(i32, i32, Vec<f64>)> =
+            hits.iter().map(|&(x, y, _)| (x, y, Vec::new())).collect();
+        return cluster_points(out, &pts, 0, &[]);
+    }
+    hits.sort_unstable_by_key(|h| h.2);
+    for (x, y, i) in hits {
+        let p = &ctx.prepared.enterprises[i as usize];
+        out.add_tile_point(
+            i64::from(x),
+            i64::from(y),
+            None,
+            &[
+                ("industry", PropValue::Str(&p.industry)),
+                ("size", PropValue::Str(&p.size)),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn render_events(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), EncodeError> {
+    // Unfiltered low zooms come from the live pyramid; filtered ones are clustered from
+    // the matching events of the tile (any time window cannot be pre-aggregated).
+    if ctx.tile.z() < POINT_MIN_ZOOM && ctx.filter.is_empty() {
+        let cells = ctx.live.pyramid.query(ctx.tile, BUFFER).unwrap_or_default();
+        return emit_cells(
+            out,
+            cells.iter().map(|c| (c.x, c.y, c.count, c.weights)),
+            &["open"],
+        );
+    }
+    let bbox = buffered_box(ctx.tile, 0);
+    let mut hits: Vec<(i32, i32, u32)> = ctx
+        .events
+        .tree
+        .locate_in_envelope(&bbox)
+        .filter_map(|e| {
+            let ev = &ctx.events.events[e.data as usize];
+            if !ctx.filter.matches(ev) {
+                return None;
+            }
+            local(ctx, ev.lon, ev.lat).map(|(x, y)| (x, y, e.data))
+        })
+        .collect();
+    if aggregate_here(ctx) || hits.len() > ctx.budget {
+        let pts: Vec<(i32, i32, Vec<f64>)> = hits
+            .iter()
+            .map(|&(x, y, i)| {
+                let open = ctx.events.events[i as usize].status != "closed";
+                (x, y, vec![if open { 1.0 } else { 0.0 }])
+            })
+            .collect();
+        // Low zooms use the pyramid's cell size so that filtered and unfiltered cells
+        // look alike; dense point zooms use the finer cell.
+        let cell = if ctx.tile.z() < POINT_MIN_ZOOM {
+            super::prepared::AGG_CELL
+        } else {
+            DENSE_CELL
+        };
+        let clusters = grid_cluster(pts.iter().map(|(x, y, w)| (*x, *y, &w[..])), cell, 1);
+        return emit_cells(
+            out,
+            clusters.iter().map(|c| (c.x, c.y, c.count, &c.weights[..])),
+            &["open"],
+        );
+    }
+    hits.sort_unstable_by_key(|h| h.2);
+    for (x, y, i) in hits {
+        let e = &ctx.events.events[i as usize];
+        out.add_tile_point(
+            i64::from(x),
+            i64::from(y),
+            None,
+            &[
+                ("code", PropValue::Str(&e.code)),
+                ("category", PropValue::Str(&e.category)),
+                ("status", PropValue::Str(&e.status)),
+                ("risk_tier", PropValue::Str(&e.risk_tier)),
+                ("reported_at", PropValue::I64(e.reported_at)),
+            ],
+        )?;
+    }
+    Ok(())
+}

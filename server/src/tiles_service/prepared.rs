@@ -1,0 +1,336 @@
+//! What the tile layers need beyond the index, built once when the index loads: area
+//! topologies (generalised lazily, once per zoom, then kept), per-area counts, a road
+//! R-tree, aggregation pyramids, and the live event aggregates that writes update.
+
+use crate::index::{EventIndex, Index};
+use crate::model::{AreaLevel, Event};
+use geo::BoundingRect;
+use minqing_tiles::projection::lonlat_to_world;
+use minqing_tiles::{AggregatePyramid, Generalized, MAX_ZOOM, Topology};
+use rstar::RTree;
+use rstar::primitives::{GeomWithData, Rectangle};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Aggregation cells: 128 tile units, i.e. at most 32×32 cells per tile (plus buffer).
+pub const AGG_CELL: u32 = 128;
+/// Below this zoom the point layers are served from the aggregation pyramids.
+pub const POINT_MIN_ZOOM: u8 = 14;
+/// Zooms the pyramids cover.
+pub const PYRAMID_MAX_ZOOM: u8 = POINT_MIN_ZOOM - 1;
+
+/// One level of the area hierarchy with its shared-boundary topology.
+pub struct AreaLevelTiles {
+    pub level: AreaLevel,
+    /// Index into `Index::areas` of each topology feature.
+    pub area_ids: Vec<u32>,
+    topology: Topology,
+    generalized: Vec<OnceLock<Generalized>>,
+}
+
+impl AreaLevelTiles {
+    fn new(index: &Index, level: AreaLevel) -> AreaLevelTiles {
+        let area_ids: Vec<u32> = index
+            .areas
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.area.level == level)
+            .map(|(i, _)| i as u32)
+            .collect();
+        let polys: Vec<_> = area_ids
+            .iter()
+            .map(|&i| index.areas[i as usize].area.geometry.clone())
+            .collect();
+        AreaLevelTiles {
+            level,
+            area_ids,
+            topology: Topology::build(&polys),
+            generalized: (0..=MAX_ZOOM).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// This level simplified for zoom `z` (one tile unit tolerance), built on first use.
+    pub fn at_zoom(&self, z: u8) -> &Generalized {
+        self.generalized[usize::from(z.min(MAX_ZOOM))]
+            .get_or_init(|| self.topology.generalize(z, 1.0))
+    }
+}
+
+/// The area level drawn at a zoom: townships up to 10, communities 11–13, grids from 14.
+pub fn area_level_for_zoom(z: u8) -> AreaLevel {
+    match z {
+        0..=10 => AreaLevel::Township,
+        11..=13 => AreaLevel::Community,
+        _ => AreaLevel::Grid,
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AreaCounts {
+    pub buildings: u64,
+    pub residents: u64,
+}
+
+/// An enterprise as tiles show it: where, which industry section, what size. Nothing else.
+pub struct EnterprisePoint {
+    pub lon: f64,
+    pub lat: f64,
+    pub industry: String,
+    pub size: String,
+}
+
+/// Derived, immutable after load.
+pub struct Prepared {
+    pub area_levels: Vec<AreaLevelTiles>,
+    pub area_counts: Vec<AreaCounts>,
+    /// World-unit bounding box `(u0, v0, u1, v1)` of every area (for invalidation).
+    pub area_world_bbox: Vec<(f64, f64, f64, f64)>,
+    pub area_index_by_code: HashMap<String, u32>,
+    pub road_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    /// Weights: residents, units, enterprises.
+    pub building_pyramid: AggregatePyramid,
+    pub enterprises: Vec<EnterprisePoint>,
+    pub enterprise_tree: RTree<GeomWithData<[f64; 2], u32>>,
+    pub enterprise_pyramid: AggregatePyramid,
+    /// `[west, south, east, north]` of the district.
+    pub bounds: [f64; 4],
+    pub heat: super::heat::HeatScales,
+}
+
+impl Prepared {
+    pub fn build(index: &Index, events: &EventIndex) -> Prepared {
+        let area_levels = [AreaLevel::Township, AreaLevel::Community, AreaLevel::Grid]
+            .into_iter()
+            .map(|l| AreaLevelTiles::new(index, l))
+            .collect();
+        let mut area_counts = vec![AreaCounts::default(); index.areas.len()];
+        for b in &index.buildings {
+            let mut cur = b.grid;
+            while let Some(a) = cur {
+                area_counts[a as usize].buildings += 1;
+                area_counts[a as usize].residents += u64::from(b.residents);
+                cur = index.areas[a as usize].parent;
+            }
+        }
+        let area_world_bbox = index
+            .areas
+            .iter()
+            .map(|a| match a.area.geometry.bounding_rect() {
+                Some(r) => {
+                    let (u0, v0) = lonlat_to_world(r.min().x, r.max().y);
+                    let (u1, v1) = lonlat_to_world(r.max().x, r.min().y);
+                    (u0, v0, u1, v1)
+                }
+                None => (0.0, 0.0, 0.0, 0.0),
+            })
+            .collect();
+        let area_index_by_code = index
+            .areas
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.area.code.clone(), i as u32))
+            .collect();
+        let road_tree = RTree::bulk_load(
+            index
+                .roads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let b = r.geometry.bounding_rect()?;
+                    Some(GeomWithData::new(
+                        Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
+                        i as u32,
+                    ))
+                })
+                .collect(),
+        );
+        let building_weights: Vec<[f64; 3]> = index
+            .buildings
+            .iter()
+            .map(|b| {
+                [
+                    f64::from(b.residents),
+                    f64::from(b.units),
+                    f64::from(b.enterprises),
+                ]
+            })
+            .collect();
+        let (building_pyramid, _) = AggregatePyramid::build(
+            index
+                .buildings
+                .iter()
+                .zip(&building_weights)
+                .map(|(b, w)| (b.lon, b.lat, &w[..])),
+            0..=PYRAMID_MAX_ZOOM,
+            AGG_CELL,
+            3,
+        )
+        .expect("static pyramid parameters are valid");
+        let enterprises: Vec<EnterprisePoint> = index
+            .enterprises
+            .iter()
+            .filter_map(|e| {
+                let b = &index.buildings[e.building? as usize];
+                Some(EnterprisePoint {
+                    lon: b.lon,
+                    lat: b.lat,
+                    industry: e.industry.clone(),
+                    size: e.size.clone(),
+                })
+            })
+            .collect();
+        let enterprise_tree = RTree::bulk_load(
+            enterprises
+                .iter()
+                .enumerate()
+                .map(|(i, e)| GeomWithData::new([e.lon, e.lat], i as u32))
+                .collect(),
+        );
+        let (enterprise_pyramid, _) = AggregatePyramid::build(
+            enterprises.iter().map(|e| (e.lon, e.lat, &[][..])),
+            0..=PYRAMID_MAX_ZOOM,
+            AGG_CELL,
+            0,
+        )
+        .expect("static pyramid parameters are valid");
+        let bounds = index
+            .areas
+            .iter()
+            .filter_map(|a| a.area.geometry.bounding_rect())
+            .fold(None, |acc: Option<[f64; 4]>, r| {
+                Some(match acc {
+                    None => [r.min().x, r.min().y, r.max().x, r.max().y],
+                    Some(b) => [
+                        b[0].min(r.min().x),
+                        b[1].min(r.min().y),
+                        b[2].max(r.max().x),
+                        b[3].max(r.max().y),
+                    ],
+                })
+            })
+            .unwrap_or([-180.0, -85.0, 180.0, 85.0]);
+        Prepared {
+            area_levels,
+            area_counts,
+            area_world_bbox,
+            area_index_by_code,
+            road_tree,
+            building_pyramid,
+            enterprises,
+            enterprise_tree,
+            enterprise_pyramid,
+            bounds,
+            heat: super::heat::HeatScales::build(&events.events),
+        }
+    }
+
+    pub fn area_level(&self, level: AreaLevel) -> Option<&AreaLevelTiles> {
+        self.area_levels.iter().find(|l| l.level == level)
+    }
+}
+
+/// What the tiles keep of an event to undo its contribution when it changes.
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    lon: f64,
+    lat: f64,
+    open: f64,
+    grid: Option<u32>,
+}
+
+/// The event aggregates that writes keep current.
+pub struct LiveEvents {
+    /// Weights: open (not closed) events.
+    pub pyramid: AggregatePyramid,
+    /// Events per area (all statuses), including ancestors.
+    pub area_events: Vec<u64>,
+    tracked: HashMap<String, Tracked>,
+}
+
+/// What one applied change touched, for cache invalidation.
+#[derive(Debug, Default)]
+pub struct Touched {
+    /// World-unit points (new and old position).
+    pub points: Vec<(f64, f64)>,
+    /// Areas whose event count changed.
+    pub areas: Vec<u32>,
+}
+
+fn tracked(e: &Event, prepared: &Prepared) -> Tracked {
+    Tracked {
+        lon: e.lon,
+        lat: e.lat,
+        open: if e.status == "closed" { 0.0 } else { 1.0 },
+        grid: prepared.area_index_by_code.get(&e.grid_code).copied(),
+    }
+}
+
+impl LiveEvents {
+    pub fn build(events: &EventIndex, prepared: &Prepared, index: &Index) -> LiveEvents {
+        let mut live = LiveEvents {
+            pyramid: AggregatePyramid::new(0..=PYRAMID_MAX_ZOOM, AGG_CELL, 1)
+                .expect("static pyramid parameters are valid"),
+            area_events: vec![0; index.areas.len()],
+            tracked: HashMap::with_capacity(events.len()),
+        };
+        for e in &events.events {
+            live.insert(e.code.clone(), tracked(e, prepared), index);
+        }
+        live
+    }
+
+    fn insert(&mut self, code: String, t: Tracked, index: &Index) {
+        // A non-finite position simply stays out of the aggregates.
+        let _ = self.pyramid.add(t.lon, t.lat, &[t.open]);
+        self.bump_areas(t.grid, index, true);
+        self.tracked.insert(code, t);
+    }
+
+    fn bump_areas(&mut self, grid: Option<u32>, index: &Index, up: bool) {
+        let mut cur = grid;
+        while let Some(a) = cur {
+            let c = &mut self.area_events[a as usize];
+            *c = if up { *c + 1 } else { c.saturating_sub(1) };
+            cur = index.areas[a as usize].parent;
+        }
+    }
+
+    /// Apply the current version of an event (`None` if it vanished) and say what moved.
+    pub fn apply(
+        &mut self,
+        code: &str,
+        current: Option<&Event>,
+        prepared: &Prepared,
+        index: &Index,
+    ) -> Touched {
+        let mut touched = Touched::default();
+        let old = self.tracked.remove(code);
+        if let Some(o) = old {
+            let _ = self.pyramid.remove(o.lon, o.lat, &[o.open]);
+            touched.points.push(lonlat_to_world(o.lon, o.lat));
+        }
+        let new = current.map(|e| tracked(e, prepared));
+        if let Some(n) = new {
+            let _ = self.pyramid.add(n.lon, n.lat, &[n.open]);
+            touched.points.push(lonlat_to_world(n.lon, n.lat));
+            self.tracked.insert(code.to_string(), n);
+        }
+        let (og, ng) = (old.and_then(|o| o.grid), new.and_then(|n| n.grid));
+        if old.is_none() || new.is_none() || og != ng {
+            if old.is_some() {
+                self.bump_areas(og, index, false);
+            }
+            if new.is_some() {
+                self.bump_areas(ng, index, true);
+            }
+            for g in [og, ng].into_iter().flatten() {
+                let mut cur = Some(g);
+                while let Some(a) = cur {
+                    touched.areas.push(a);
+                    cur = index.areas[a as usize].parent;
+                }
+            }
+        }
+        touched
+    }
+}

@@ -1,0 +1,78 @@
+//! The MapLibre style over our own sources only: no URL outside this server.
+//!
+//! **Labels without the internet.** We ship no glyph PBFs. The style's `glyphs` points at
+//! this server's `/fonts/{fontstack}/{range}.pbf`, which answers an empty (valid) glyph
+//! set, and the labels are Chinese: MapLibre draws CJK ideographs locally with the
+//! browser's own fonts (`localIdeographFontFamily`, default `sans-serif`), so area and
+//! road names render offline. Latin letters and digits inside labels have no glyphs and
+//! are not drawn (a known limitation until a glyph set is shipped).
+
+use serde_json::{Value, json};
+
+const FONT: &str = "Noto Sans CJK SC Regular";
+
+pub fn style(base: &str, bounds: [f64; 4]) -> Value {
+    let layers = "areas,roads,buildings,enterprises,events";
+    let center = [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0];
+    json!({
+        "version": 8,
+        "name": "民情 一张图",
+        "center": center,
+        "zoom": 11,
+        "glyphs": format!("{base}/fonts/{{fontstack}}/{{range}}.pbf"),
+        "sources": {
+            "minqing": {
+                "type": "vector",
+                "tiles": [format!("{base}/tiles/{layers}/{{z}}/{{x}}/{{y}}.mvt")],
+                "minzoom": 0,
+                "maxzoom": 16,
+                "bounds": bounds,
+                "attribution": "民情 Minqing (synthetic data)"
+            },
+            "heat": {
+                "type": "raster",
+                "tiles": [format!("{base}/heatmap/{{z}}/{{x}}/{{y}}.png")],
+                "tileSize": 256,
+                "minzoom": 0,
+                "maxzoom": 18,
+                "bounds": bounds
+            }
+        },
+        "layers": [
+            {"id": "background", "type": "background", "paint": {"background-color": "#f4f1ea"}},
+            {"id": "areas-fill", "type": "fill", "source": "minqing", "source-layer": "areas",
+             "paint": {"fill-color": ["match", ["get", "level"],
+                "township", "#e8e0cf", "community", "#e3ead8", "#eef2f6"],
+                "fill-opacity": 0.6}},
+            {"id": "areas-line", "type": "line", "source": "minqing", "source-layer": "areas",
+             "paint": {"line-color": "#8a7f6a", "line-width": ["interpolate", ["linear"], ["zoom"], 8, 0.6, 16, 2]}},
+            {"id": "roads", "type": "line", "source": "minqing", "source-layer": "roads",
+             "paint": {"line-color": ["match", ["get", "class"], "main", "#f0a040", "street", "#ffffff", "#d8cfb8"],
+                       "line-width": ["match", ["get", "class"], "main", 3, 1.5]}},
+            {"id": "heatmap", "type": "raster", "source": "heat", "maxzoom": 15,
+             "paint": {"raster-opacity": 0.7}},
+            {"id": "buildings-cells", "type": "circle", "source": "minqing", "source-layer": "buildings",
+             "filter": ["==", ["get", "cluster"], true],
+             "paint": {"circle-color": "#5b7fa6", "circle-opacity": 0.6,
+                       "circle-radius": ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 2, 30, 14]}},
+            {"id": "buildings", "type": "circle", "source": "minqing", "source-layer": "buildings",
+             "filter": ["!=", ["get", "cluster"], true],
+             "paint": {"circle-color": "#3d5f85", "circle-radius": 3}},
+            {"id": "enterprises", "type": "circle", "source": "minqing", "source-layer": "enterprises",
+             "minzoom": 14, "filter": ["!=", ["get", "cluster"], true],
+             "paint": {"circle-color": "#7a4fa0", "circle-radius": 2.5}},
+            {"id": "events", "type": "circle", "source": "minqing", "source-layer": "events",
+             "paint": {"circle-color": ["match", ["get", "risk_tier"], "large", "#d7301f", "medium", "#fc8d59", "#fdcc8a"],
+                       "circle-radius": ["case", ["==", ["get", "cluster"], true],
+                            ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 3, 30, 16], 4],
+                       "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
+            {"id": "area-labels", "type": "symbol", "source": "minqing", "source-layer": "areas",
+             "layout": {"text-field": ["get", "name"], "text-font": [FONT], "text-size": 13},
+             "paint": {"text-color": "#4a4235", "text-halo-color": "#ffffff", "text-halo-width": 1.2}},
+            {"id": "road-labels", "type": "symbol", "source": "minqing", "source-layer": "roads",
+             "minzoom": 13,
+             "layout": {"symbol-placement": "line", "text-field": ["get", "name"], "text-font": [FONT], "text-size": 12},
+             "paint": {"text-color": "#555555", "text-halo-color": "#ffffff", "text-halo-width": 1}}
+        ]
+    })
+}
