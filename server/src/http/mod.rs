@@ -1,6 +1,7 @@
 //! The HTTP interface: one `Clone` state, one `app(state)` router used by `main` and by
 //! the tests, one error type that picks the status and never leaks internals.
 
+mod analysis;
 mod areas;
 mod error;
 mod health;
@@ -37,16 +38,20 @@ pub struct AppState {
     events: Arc<RwLock<EventIndex>>,
     changes: tokio::sync::broadcast::Sender<Change>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The analysis models' caches (see `crate::analysis`).
+    pub analysis: Arc<crate::analysis::Analysis>,
 }
 
 impl AppState {
     /// A state whose index is still loading (`/healthz` answers 503 until [`Self::set_index`]).
     pub fn new(store: Store) -> Self {
+        let changes = tokio::sync::broadcast::channel(4096).0;
         Self {
             store,
             index: Arc::new(RwLock::new(None)),
             events: Arc::new(RwLock::new(EventIndex::default())),
-            changes: tokio::sync::broadcast::channel(4096).0,
+            analysis: Arc::new(crate::analysis::Analysis::new(changes.subscribe())),
+            changes,
             metrics: metrics_layer::handle(),
         }
     }
@@ -93,7 +98,18 @@ impl AppState {
         title = "Minqing 民情",
         description = "The people's-conditions map server: address register, tiles, analysis, events."
     ),
-    paths(health::healthz, health::stats, areas::areas),
+    paths(
+        health::healthz,
+        health::stats,
+        areas::areas,
+        analysis::population,
+        analysis::population_polygon,
+        analysis::housing,
+        analysis::hotspots,
+        analysis::emerging,
+        analysis::risk,
+        analysis::efficiency
+    ),
     components(schemas(health::Health, health::Stats, error::ErrorBody, error::ErrorDetail))
 )]
 pub struct ApiDoc;
@@ -106,6 +122,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/stats", get(health::stats))
         .route("/api/v1/areas", get(areas::areas))
+        .route(
+            "/api/v1/analysis/population",
+            get(analysis::population).post(analysis::population_polygon),
+        )
+        .route("/api/v1/analysis/housing", get(analysis::housing))
+        .route("/api/v1/analysis/hotspots", get(analysis::hotspots))
+        .route("/api/v1/analysis/hotspots/emerging", get(analysis::emerging))
+        .route("/api/v1/analysis/risk", get(analysis::risk))
+        .route("/api/v1/analysis/efficiency", get(analysis::efficiency))
         .route("/", get(health::home))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))
