@@ -7,8 +7,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use minqing_server::analysis::{
-    self as an, EmergingQuery, HotspotQuery, RESOLUTIONS, Step, compute_emerging,
-    compute_hotspots,
+    self as an, EmergingQuery, HotspotQuery, RESOLUTIONS, Step, compute_emerging, compute_hotspots,
 };
 use minqing_server::model::AreaLevel;
 use std::hint::black_box;
@@ -81,7 +80,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("gi_star_fdr_res9_all_events", |b| {
         b.iter(|| compute_hotspots(area.clone(), &events, black_box(HotspotQuery::default())))
     });
-    for (name, step) in [("emerging_monthly", Step::Month), ("emerging_weekly", Step::Week)] {
+    for (name, step) in [
+        ("emerging_monthly", Step::Month),
+        ("emerging_weekly", Step::Week),
+    ] {
         let q = EmergingQuery {
             step,
             resolution: 9,
@@ -119,7 +121,10 @@ fn bench(c: &mut Criterion) {
         .expect("a building");
     for (name, polygon) in [
         ("population_polygon_community", community),
-        ("population_polygon_1km_square", square(centre.0, centre.1, 0.005)),
+        (
+            "population_polygon_1km_square",
+            square(centre.0, centre.1, 0.005),
+        ),
     ] {
         let (_, _, n) = an::population_of_polygon(&register, &ix, &polygon);
         eprintln!("{name}: {n} buildings inside");

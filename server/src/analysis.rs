@@ -41,9 +41,7 @@ use minqing_analysis::housing::{
     CrowdingRule, EnterpriseFacts, EnterpriseSize, HousingProfile, Occupancy, UnitFacts,
     industry_index,
 };
-use minqing_analysis::population::{
-    AgeBasis, PersonFacts, PopulationProfile, Sex, YearMonth,
-};
+use minqing_analysis::population::{AgeBasis, PersonFacts, PopulationProfile, Sex, YearMonth};
 use minqing_analysis::risk::{RiskConfig, RiskInputs, RiskScore, Tier};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -341,8 +339,7 @@ fn build_register(ix: &Arc<Index>, reference: YearMonth, rule: CrowdingRule) -> 
             area_overcrowded[a] += building_overcrowded[b];
         }
     }
-    let mut building_of_address: HashMap<String, u32> =
-        HashMap::with_capacity(ix.units.len() + nb);
+    let mut building_of_address: HashMap<String, u32> = HashMap::with_capacity(ix.units.len() + nb);
     for (b, building) in ix.buildings.iter().enumerate() {
         building_of_address.insert(building.code.clone(), b as u32);
     }
@@ -364,7 +361,9 @@ fn build_register(ix: &Arc<Index>, reference: YearMonth, rule: CrowdingRule) -> 
 }
 
 fn code_index(list: &[&str], s: &str) -> u8 {
-    list.iter().position(|c| *c == s).map_or(u8::MAX, |i| i as u8)
+    list.iter()
+        .position(|c| *c == s)
+        .map_or(u8::MAX, |i| i as u8)
 }
 
 fn build_events(
@@ -553,7 +552,8 @@ pub fn grid_in_area(ix: &Index, grid: u32, area: u32) -> bool {
 // Model 1 and 2
 
 fn json_opt_f(x: Option<f64>) -> serde_json::Value {
-    x.filter(|v| v.is_finite()).map_or(serde_json::Value::Null, Into::into)
+    x.filter(|v| v.is_finite())
+        .map_or(serde_json::Value::Null, Into::into)
 }
 
 /// The wire form of a population profile, key-group counts below 5 suppressed
@@ -581,12 +581,11 @@ pub fn population_json(profile: &PopulationProfile, area_km2: f64) -> serde_json
         .zip(s.age_bands)
         .map(|(l, c)| ((*l).to_string(), c.into()))
         .collect();
-    let households: serde_json::Map<String, serde_json::Value> =
-        ["1", "2", "3", "4", "5", "6+"]
-            .iter()
-            .zip(s.households_by_size)
-            .map(|(l, c)| ((*l).to_string(), c.into()))
-            .collect();
+    let households: serde_json::Map<String, serde_json::Value> = ["1", "2", "3", "4", "5", "6+"]
+        .iter()
+        .zip(s.households_by_size)
+        .map(|(l, c)| ((*l).to_string(), c.into()))
+        .collect();
     serde_json::json!({
         "residents": s.residents,
         "area_km2": json_opt_f(s.area_km2),
@@ -758,7 +757,10 @@ pub struct HotspotResult {
 pub fn mercator(lon: f64, lat: f64) -> (f64, f64) {
     const R: f64 = 6_378_137.0;
     let x = R * lon.to_radians();
-    let y = R * (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0).tan().ln();
+    let y = R
+        * (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
+            .tan()
+            .ln();
     (x, y)
 }
 
@@ -875,10 +877,14 @@ pub fn compute_emerging(
 ) -> Result<EmergingResult, ApiError> {
     use minqing_analysis::efficiency::{add_months, cst_year_month, month_start, week_start};
     let (Some(first), Some(last)) = (events.first_at, events.last_at) else {
-        return Err(ApiError::Unprocessable("there are no events to analyse".into()));
+        return Err(ApiError::Unprocessable(
+            "there are no events to analyse".into(),
+        ));
     };
     let from = q.window.map_or(first, |w| w.from.max(first.min(w.to)));
-    let to = q.window.map_or(last + 1, |w| w.to.min(last + 1).max(w.from + 1));
+    let to = q
+        .window
+        .map_or(last + 1, |w| w.to.min(last + 1).max(w.from + 1));
     let mut step_starts = Vec::new();
     match q.step {
         Step::Month => {
@@ -1015,7 +1021,9 @@ pub fn risk(state: &AppState, q: RiskQuery) -> Result<Arc<RiskResult>, ApiError>
     let register = an.register(&ix);
     let events = an.events(state, &ix);
     let now = now();
-    let window = q.window.unwrap_or_else(|| default_risk_window(&events, now));
+    let window = q
+        .window
+        .unwrap_or_else(|| default_risk_window(&events, now));
     // Units of the level inside the area.
     let units: Vec<u32> = match q.level {
         RiskLevel::Grid => ix
@@ -1252,7 +1260,12 @@ fn comparison_json(c: &minqing_analysis::efficiency::Comparison) -> serde_json::
     let by_category: serde_json::Map<String, serde_json::Value> = c
         .by_category
         .iter()
-        .map(|cc| (category_name(cc.category).to_string(), change_json(&cc.change)))
+        .map(|cc| {
+            (
+                category_name(cc.category).to_string(),
+                change_json(&cc.change),
+            )
+        })
         .collect();
     serde_json::json!({
         "current": {"from": format_date(c.current.from), "to": format_date(c.current.to - 1)},
@@ -1264,7 +1277,10 @@ fn comparison_json(c: &minqing_analysis::efficiency::Comparison) -> serde_json::
 
 /// Model 5 for an area and window, as the API returns it (cached, dropped when
 /// events change). The default window is the calendar year (CST) of the latest event.
-pub fn efficiency(state: &AppState, q: EfficiencyQuery) -> Result<Arc<serde_json::Value>, ApiError> {
+pub fn efficiency(
+    state: &AppState,
+    q: EfficiencyQuery,
+) -> Result<Arc<serde_json::Value>, ApiError> {
     use minqing_analysis::efficiency as eff;
     let ix = state.index()?;
     let an = &state.analysis;

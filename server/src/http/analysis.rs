@@ -5,7 +5,9 @@
 //! inclusive days.
 
 use super::{ApiError, AppState};
-use crate::analysis::{self as an, EfficiencyQuery, EmergingQuery, HotspotQuery, RiskLevel, RiskQuery, Step};
+use crate::analysis::{
+    self as an, EfficiencyQuery, EmergingQuery, HotspotQuery, RiskLevel, RiskQuery, Step,
+};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -91,7 +93,9 @@ fn polygon_from_body(body: &[u8]) -> Result<geo_types::MultiPolygon<f64>, ApiErr
         }
     }
     if n < 4 {
-        return Err(bad("the polygon needs at least three distinct vertices".into()));
+        return Err(bad(
+            "the polygon needs at least three distinct vertices".into()
+        ));
     }
     if n > 100_000 {
         return Err(bad("the polygon has more than 100,000 vertices".into()));

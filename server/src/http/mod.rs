@@ -128,7 +128,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/analysis/housing", get(analysis::housing))
         .route("/api/v1/analysis/hotspots", get(analysis::hotspots))
-        .route("/api/v1/analysis/hotspots/emerging", get(analysis::emerging))
+        .route(
+            "/api/v1/analysis/hotspots/emerging",
+            get(analysis::emerging),
+        )
         .route("/api/v1/analysis/risk", get(analysis::risk))
         .route("/api/v1/analysis/efficiency", get(analysis::efficiency))
         .route("/", get(health::home))
