@@ -45,6 +45,8 @@ pub struct UnitEntry {
     pub code: String,
     pub building: u32,
     pub occupancy: Option<String>,
+    /// Floor area of the unit's housing record in m² (0 = unknown or no record).
+    pub floor_area_m2: f32,
     pub residents: u32,
 }
 
@@ -182,6 +184,7 @@ impl Index {
                 code: u.code,
                 building: b,
                 occupancy: None,
+                floor_area_m2: 0.0,
                 residents: 0,
             });
         }
@@ -190,6 +193,7 @@ impl Index {
             housing_links.add(h.link);
             if let Some(&u) = h.address_code.as_ref().and_then(|c| unit_by_code.get(c)) {
                 units[u as usize].occupancy = Some(h.occupancy.clone());
+                units[u as usize].floor_area_m2 = h.floor_area as f32;
             }
         }
         let unit_building: Vec<u32> = units.iter().map(|u| u.building).collect();

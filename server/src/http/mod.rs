@@ -1,6 +1,7 @@
 //! The HTTP interface: one `Clone` state, one `app(state)` router used by `main` and by
 //! the tests, one error type that picks the status and never leaks internals.
 
+mod analysis;
 mod areas;
 mod error;
 mod health;
@@ -39,6 +40,8 @@ pub struct AppState {
     metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Vector and heat-map tiles with their cache (subscribed to `changes`).
     pub tiles: Arc<crate::tiles_service::TileService>,
+    /// The analysis models' caches (see `crate::analysis`).
+    pub analysis: Arc<crate::analysis::Analysis>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             index: Arc::new(RwLock::new(None)),
             events: Arc::new(RwLock::new(EventIndex::default())),
             tiles: Arc::new(crate::tiles_service::TileService::new(changes.subscribe())),
+            analysis: Arc::new(crate::analysis::Analysis::new(changes.subscribe())),
             changes,
             metrics: metrics_layer::handle(),
         }
@@ -104,7 +108,18 @@ impl AppState {
         title = "Minqing 民情",
         description = "The people's-conditions map server: address register, tiles, analysis, events."
     ),
-    paths(health::healthz, health::stats, areas::areas),
+    paths(
+        health::healthz,
+        health::stats,
+        areas::areas,
+        analysis::population,
+        analysis::population_polygon,
+        analysis::housing,
+        analysis::hotspots,
+        analysis::emerging,
+        analysis::risk,
+        analysis::efficiency
+    ),
     components(schemas(health::Health, health::Stats, error::ErrorBody, error::ErrorDetail))
 )]
 pub struct ApiDoc;
@@ -117,6 +132,18 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/stats", get(health::stats))
         .route("/api/v1/areas", get(areas::areas))
+        .route(
+            "/api/v1/analysis/population",
+            get(analysis::population).post(analysis::population_polygon),
+        )
+        .route("/api/v1/analysis/housing", get(analysis::housing))
+        .route("/api/v1/analysis/hotspots", get(analysis::hotspots))
+        .route(
+            "/api/v1/analysis/hotspots/emerging",
+            get(analysis::emerging),
+        )
+        .route("/api/v1/analysis/risk", get(analysis::risk))
+        .route("/api/v1/analysis/efficiency", get(analysis::efficiency))
         .route("/", get(health::home))
         .merge(crate::tiles_service::http::routes())
         .fallback(error::not_found)

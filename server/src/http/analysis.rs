@@ -1,0 +1,440 @@
+//! `/api/v1/analysis/*`: the five models over HTTP. The computing and caching is in
+//! [`crate::analysis`]; this file parses and validates parameters and shapes responses.
+//!
+//! Dates are `YYYY-MM-DD` in China Standard Time (UTC+8); `from` and `to` are both
+//! inclusive days.
+
+use super::{ApiError, AppState};
+use crate::analysis::{
+    self as an, EfficiencyQuery, EmergingQuery, HotspotQuery, RiskLevel, RiskQuery, Step,
+};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Run a model off the async runtime (Gi* and emerging hot spots take milliseconds to
+/// a second on a cold cache).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("analysis task failed: {e}")))?
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AreaParams {
+    /// Township, community or grid code (default: the whole district).
+    pub area: Option<String>,
+}
+
+fn area_json(ix: &crate::index::Index, area: u32) -> Value {
+    let a = &ix.areas[area as usize];
+    json!({"code": a.area.code, "name": a.area.name, "level": a.area.level.as_str()})
+}
+
+/// Model 1: population structure of an area (key-group counts below 5 omitted).
+#[utoipa::path(get, path = "/api/v1/analysis/population", params(AreaParams), responses(
+    (status = 200, description = "Population structure", content_type = "application/json"),
+    (status = 404, body = super::error::ErrorBody)
+))]
+pub async fn population(
+    State(state): State<AppState>,
+    Query(q): Query<AreaParams>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let ix = state.index()?;
+        let area = an::resolve_area(&ix, q.area.as_deref())?;
+        let reg = state.analysis.register(&ix);
+        let mut body = an::population_json(
+            &reg.area_population[area as usize],
+            ix.areas[area as usize].area_km2,
+        );
+        body["area"] = area_json(&ix, area);
+        Ok(Json(body))
+    })
+    .await
+}
+
+/// Parse a GeoJSON Polygon or MultiPolygon (bare geometry or a Feature).
+fn polygon_from_body(body: &[u8]) -> Result<geo_types::MultiPolygon<f64>, ApiError> {
+    let bad = |m: String| ApiError::BadRequest(m);
+    let text = std::str::from_utf8(body).map_err(|_| bad("the body is not UTF-8".into()))?;
+    let gj: geojson::GeoJson = text
+        .parse()
+        .map_err(|e| bad(format!("the body is not GeoJSON: {e}")))?;
+    let geometry = match gj {
+        geojson::GeoJson::Geometry(g) => g,
+        geojson::GeoJson::Feature(f) => f
+            .geometry
+            .ok_or_else(|| bad("the Feature has no geometry".into()))?,
+        geojson::GeoJson::FeatureCollection(_) => {
+            return Err(bad(
+                "send one Polygon or MultiPolygon (or a Feature), not a FeatureCollection".into(),
+            ));
+        }
+    };
+    let g: geo_types::Geometry<f64> = geometry
+        .try_into()
+        .map_err(|e| bad(format!("invalid geometry: {e}")))?;
+    let mp = match g {
+        geo_types::Geometry::Polygon(p) => geo_types::MultiPolygon::new(vec![p]),
+        geo_types::Geometry::MultiPolygon(mp) => mp,
+        _ => return Err(bad("the geometry must be a Polygon or MultiPolygon".into())),
+    };
+    use geo::CoordsIter;
+    let mut n = 0usize;
+    for c in mp.coords_iter() {
+        n += 1;
+        if !(c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0) {
+            return Err(bad("coordinates must be lon/lat degrees (WGS-84)".into()));
+        }
+    }
+    if n < 4 {
+        return Err(bad(
+            "the polygon needs at least three distinct vertices".into()
+        ));
+    }
+    if n > 100_000 {
+        return Err(bad("the polygon has more than 100,000 vertices".into()));
+    }
+    Ok(mp)
+}
+
+/// Model 1 (and 2) for a drawn polygon: a GeoJSON Polygon or MultiPolygon in lon/lat
+/// (a bare geometry or a Feature). Buildings whose point lies inside count.
+#[utoipa::path(post, path = "/api/v1/analysis/population", request_body(content = String, content_type = "application/geo+json", description = "GeoJSON Polygon or MultiPolygon (or a Feature) in lon/lat"), responses(
+    (status = 200, description = "Population structure (and housing) of the polygon", content_type = "application/json"),
+    (status = 400, body = super::error::ErrorBody)
+))]
+pub async fn population_polygon(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let polygon = polygon_from_body(&body)?;
+        let ix = state.index()?;
+        let reg = state.analysis.register(&ix);
+        let (pop, housing, buildings) = an::population_of_polygon(&reg, &ix, &polygon);
+        let mut body = an::population_json(&pop, an::polygon_km2(&polygon));
+        body["area"] = json!({"level": "polygon", "buildings": buildings});
+        body["housing"] = an::housing_json(&housing);
+        Ok(Json(body))
+    })
+    .await
+}
+
+/// Model 2: housing units (occupancy, over-crowding, mismatches) and enterprises.
+#[utoipa::path(get, path = "/api/v1/analysis/housing", params(AreaParams), responses(
+    (status = 200, description = "Housing and enterprises", content_type = "application/json"),
+    (status = 404, body = super::error::ErrorBody)
+))]
+pub async fn housing(
+    State(state): State<AppState>,
+    Query(q): Query<AreaParams>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let ix = state.index()?;
+        let area = an::resolve_area(&ix, q.area.as_deref())?;
+        let reg = state.analysis.register(&ix);
+        let mut body = an::housing_json(&reg.area_housing[area as usize]);
+        body["area"] = area_json(&ix, area);
+        Ok(Json(body))
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct HotspotParams {
+    /// First day, `YYYY-MM-DD` (UTC+8), inclusive. Default: all events.
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (UTC+8), inclusive.
+    pub to: Option<String>,
+    /// Event category (`dispute`, `petition`, …).
+    pub category: Option<String>,
+    /// Intake source (`grid_worker`, `visitor`, …).
+    pub source: Option<String>,
+    /// H3 resolution, 5–10 (default 9).
+    pub resolution: Option<String>,
+}
+
+fn window_json(w: Option<minqing_analysis::efficiency::Window>) -> Value {
+    match w {
+        None => json!({"from": null, "to": null, "timezone": "UTC+8"}),
+        Some(w) => json!({
+            "from": (w.from > i64::MIN / 4).then(|| an::format_date(w.from)),
+            "to": (w.to < i64::MAX / 4).then(|| an::format_date(w.to - 1)),
+            "timezone": "UTC+8",
+        }),
+    }
+}
+
+/// Model 3: Getis-Ord Gi* hot spots over the district's H3 cells, FDR-corrected.
+#[utoipa::path(get, path = "/api/v1/analysis/hotspots", params(HotspotParams), responses(
+    (status = 200, description = "Every study-area cell with count, gi_z, p, p_adjusted and class", content_type = "application/json"),
+    (status = 400, body = super::error::ErrorBody)
+))]
+pub async fn hotspots(
+    State(state): State<AppState>,
+    Query(q): Query<HotspotParams>,
+) -> Result<Json<Value>, ApiError> {
+    let query = HotspotQuery {
+        resolution: an::parse_resolution(q.resolution.as_deref())?,
+        window: an::parse_window(q.from.as_deref(), q.to.as_deref())?,
+        category: an::parse_category(q.category.as_deref())?,
+        source: an::parse_source(q.source.as_deref())?,
+    };
+    blocking(move || {
+        let r = an::hotspots(&state, query)?;
+        let cells: Vec<Value> = r
+            .report
+            .cells
+            .iter()
+            .map(|c| {
+                json!({
+                    "cell": h3o::CellIndex::try_from(c.cell).map(|c| c.to_string()).unwrap_or_default(),
+                    "count": c.count,
+                    "gi_z": c.gi_z,
+                    "p": c.p,
+                    "p_adjusted": c.p_adjusted,
+                    "class": an::class_name(c.class),
+                })
+            })
+            .collect();
+        let mut summary = serde_json::Map::new();
+        for c in &r.report.cells {
+            let e = summary.entry(an::class_name(c.class)).or_insert(json!(0));
+            *e = json!(e.as_u64().unwrap_or(0) + 1);
+        }
+        Ok(Json(json!({
+            "resolution": query.resolution,
+            "window": window_json(query.window),
+            "category": query.category.map(|c| crate::model::CATEGORIES[usize::from(c)]),
+            "source": query.source.map(|s| crate::model::SOURCES[usize::from(s)]),
+            "events": r.events,
+            "events_outside_study_area": r.outside,
+            "study_area": "H3 cells whose centre lies in the district polygon",
+            "correction": minqing_analysis::hotspot::CORRECTION_NOTE,
+            "undefined_cells": r.report.undefined_cells,
+            "classes": summary,
+            "kde": {
+                "kernel": "quartic (ArcGIS Kernel Density formula)",
+                "bandwidth_rule": "ArcGIS default search radius: 0.9 * min(SD, sqrt(1/ln 2) * Dm) * n^-0.2 over the selected events in Web Mercator metres (SD standard distance, Dm median distance to the mean centre)",
+                "bandwidth_m": r.kde_bandwidth_m,
+            },
+            "cells": cells,
+        })))
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct EmergingParams {
+    /// `week` or `month` (default `month`).
+    pub step: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub category: Option<String>,
+    pub source: Option<String>,
+    /// H3 resolution, 5–10 (default 9).
+    pub resolution: Option<String>,
+}
+
+/// Model 3: emerging (space-time) hot spots, ArcGIS categories, Mann-Kendall trend.
+/// Lists the cells with a pattern (others are counted in `patterns.no_pattern`).
+#[utoipa::path(get, path = "/api/v1/analysis/hotspots/emerging", params(EmergingParams), responses(
+    (status = 200, description = "Emerging hot spot patterns", content_type = "application/json"),
+    (status = 400, body = super::error::ErrorBody)
+))]
+pub async fn emerging(
+    State(state): State<AppState>,
+    Query(q): Query<EmergingParams>,
+) -> Result<Json<Value>, ApiError> {
+    let step = match q.step.as_deref().filter(|s| !s.is_empty()) {
+        None | Some("month") => Step::Month,
+        Some("week") => Step::Week,
+        Some(s) => {
+            return Err(ApiError::BadRequest(format!(
+                "step must be week or month, got {s:?}"
+            )));
+        }
+    };
+    let query = EmergingQuery {
+        step,
+        resolution: an::parse_resolution(q.resolution.as_deref())?,
+        window: an::parse_window(q.from.as_deref(), q.to.as_deref())?,
+        category: an::parse_category(q.category.as_deref())?,
+        source: an::parse_source(q.source.as_deref())?,
+    };
+    blocking(move || {
+        let r = an::emerging(&state, query)?;
+        let mut patterns = serde_json::Map::new();
+        let mut cells = Vec::new();
+        for c in &r.report.cells {
+            let name = c.pattern.as_str();
+            let e = patterns.entry(name).or_insert(json!(0));
+            *e = json!(e.as_u64().unwrap_or(0) + 1);
+            if c.pattern != minqing_analysis::emerging::Pattern::NoPattern {
+                cells.push(json!({
+                    "cell": h3o::CellIndex::try_from(c.cell).map(|c| c.to_string()).unwrap_or_default(),
+                    "pattern": name,
+                    "hot_steps": c.hot_steps,
+                    "cold_steps": c.cold_steps,
+                    "trend": c.trend.trend.as_str(),
+                    "trend_z": c.trend.z,
+                    "trend_p": c.trend.p,
+                    "final_z": c.z.last().copied().unwrap_or(0.0),
+                }));
+            }
+        }
+        Ok(Json(json!({
+            "step": match step { Step::Week => "week", Step::Month => "month" },
+            "resolution": query.resolution,
+            "steps": r.step_starts.iter().map(|&t| an::format_date(t)).collect::<Vec<_>>(),
+            "end": an::format_date(r.end - 1),
+            "events": r.events,
+            "method": "space-time Gi* per bin (ring-1 H3 neighbourhood, current and previous step), BH FDR across all bins, significant at adjusted p < 0.10; Mann-Kendall trend of each cell's z series at alpha 0.05; ArcGIS Emerging Hot Spot Analysis categories",
+            "bins": r.report.bins,
+            "undefined_bins": r.report.undefined_bins,
+            "patterns": patterns,
+            "cells": cells,
+        })))
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct RiskParams {
+    /// `grid` or `building`.
+    pub level: Option<String>,
+    /// Area code (default: the whole district).
+    pub area: Option<String>,
+    /// Window for event factors (default: the year up to the latest event).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Units returned, highest score first (default 500, at most 5000).
+    pub limit: Option<String>,
+}
+
+/// Model 4: explainable risk score per grid or building, with factor contributions.
+#[utoipa::path(get, path = "/api/v1/analysis/risk", params(RiskParams), responses(
+    (status = 200, description = "Scores, tiers and factors", content_type = "application/json"),
+    (status = 400, body = super::error::ErrorBody),
+    (status = 404, body = super::error::ErrorBody)
+))]
+pub async fn risk(
+    State(state): State<AppState>,
+    Query(q): Query<RiskParams>,
+) -> Result<Json<Value>, ApiError> {
+    let level = match q.level.as_deref() {
+        Some("grid") => RiskLevel::Grid,
+        Some("building") => RiskLevel::Building,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "level must be grid or building, got {:?}",
+                other.unwrap_or("")
+            )));
+        }
+    };
+    let limit = match q.limit.as_deref().filter(|s| !s.is_empty()) {
+        None => 500,
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=5000).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("limit must be from 1 to 5000, got {s:?}"))
+            })?,
+    };
+    let window = an::parse_window(q.from.as_deref(), q.to.as_deref())?;
+    blocking(move || {
+        let ix = state.index()?;
+        let area = an::resolve_area(&ix, q.area.as_deref())?;
+        let r = an::risk(&state, RiskQuery { level, area, window })?;
+        let config = match level {
+            RiskLevel::Grid => &state.analysis.risk_grid,
+            RiskLevel::Building => &state.analysis.risk_building,
+        };
+        let mut tiers = json!({"small": 0, "medium": 0, "large": 0});
+        for u in &r.units {
+            let t = an::tier_name(u.score.tier);
+            tiers[t] = json!(tiers[t].as_u64().unwrap_or(0) + 1);
+        }
+        let units: Vec<Value> = r
+            .units
+            .iter()
+            .take(limit)
+            .map(|u| {
+                let (code, name) = match level {
+                    RiskLevel::Grid => {
+                        let a = &ix.areas[u.unit as usize].area;
+                        (a.code.clone(), a.name.clone())
+                    }
+                    RiskLevel::Building => {
+                        let b = &ix.buildings[u.unit as usize];
+                        (b.code.clone(), b.label.clone())
+                    }
+                };
+                json!({
+                    "code": code,
+                    "name": name,
+                    "score": u.score.score,
+                    "tier": an::tier_name(u.score.tier),
+                    "factors": an::factors_json(u),
+                })
+            })
+            .collect();
+        Ok(Json(json!({
+            "level": match level { RiskLevel::Grid => "grid", RiskLevel::Building => "building" },
+            "area": area_json(&ix, area),
+            "window": window_json(Some(r.window)),
+            "formula": "score = sum of contributions; contribution = 100 * normalised weight * x/(x + reference); tiers by absolute thresholds",
+            "tier_thresholds": {"medium": config.tiers.medium, "large": config.tiers.large},
+            "total": r.units.len(),
+            "tiers": tiers,
+            "units": units,
+        })))
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct EfficiencyParams {
+    /// Area code (default: the whole district).
+    pub area: Option<String>,
+    /// First day `YYYY-MM-DD` (UTC+8), inclusive. Default: the calendar year of the
+    /// latest event.
+    pub from: Option<String>,
+    /// Last day, inclusive.
+    pub to: Option<String>,
+}
+
+/// Model 5: closure and mediation rates, handling times, overdue events, workload
+/// per grid, year-on-year and month-on-month changes, anomalous weeks.
+#[utoipa::path(get, path = "/api/v1/analysis/efficiency", params(EfficiencyParams), responses(
+    (status = 200, description = "Closed-loop efficiency", content_type = "application/json"),
+    (status = 400, body = super::error::ErrorBody),
+    (status = 404, body = super::error::ErrorBody)
+))]
+pub async fn efficiency(
+    State(state): State<AppState>,
+    Query(q): Query<EfficiencyParams>,
+) -> Result<Json<Value>, ApiError> {
+    let window = an::parse_window(q.from.as_deref(), q.to.as_deref())?;
+    if let Some(w) = window
+        && (w.from <= i64::MIN / 4 || w.to >= i64::MAX / 4)
+    {
+        return Err(ApiError::BadRequest(
+            "give both from and to, or neither".into(),
+        ));
+    }
+    blocking(move || {
+        let ix = state.index()?;
+        let area = an::resolve_area(&ix, q.area.as_deref())?;
+        let body = an::efficiency(&state, EfficiencyQuery { area, window })?;
+        Ok(Json((*body).clone()))
+    })
+    .await
+}
