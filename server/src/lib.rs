@@ -5,6 +5,7 @@
 //! the two stores (SQLite and PostGIS through sqlx), the in-memory index and the HTTP
 //! server. See ARCHITECTURE.md for the code map and the invariants.
 
+pub mod address_service;
 pub mod config;
 pub mod generate;
 pub mod http;

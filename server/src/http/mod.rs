@@ -2,7 +2,7 @@
 //! the tests, one error type that picks the status and never leaks internals.
 
 mod areas;
-mod error;
+pub(crate) mod error;
 mod health;
 mod metrics_layer;
 
@@ -11,7 +11,8 @@ pub use error::ApiError;
 use crate::index::{EventIndex, Index};
 use crate::store::Store;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
+use crate::address_service::{api as address_api, review};
 use std::sync::{Arc, RwLock};
 use utoipa::OpenApi;
 
@@ -93,7 +94,16 @@ impl AppState {
         title = "Minqing 民情",
         description = "The people's-conditions map server: address register, tiles, analysis, events."
     ),
-    paths(health::healthz, health::stats, areas::areas),
+    paths(
+        health::healthz,
+        health::stats,
+        areas::areas,
+        address_api::search,
+        address_api::geocode,
+        address_api::reverse,
+        review::list,
+        review::resolve
+    ),
     components(schemas(health::Health, health::Stats, error::ErrorBody, error::ErrorDetail))
 )]
 pub struct ApiDoc;
@@ -106,6 +116,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/stats", get(health::stats))
         .route("/api/v1/areas", get(areas::areas))
+        .route("/api/v1/search", get(address_api::search))
+        .route("/api/v1/geocode", post(address_api::geocode))
+        .route("/api/v1/reverse", get(address_api::reverse))
+        .route("/api/v1/review", get(review::list))
+        .route("/api/v1/review/{kind}/{id}", post(review::resolve))
         .route("/", get(health::home))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))
