@@ -88,11 +88,8 @@ pub fn area_names(areas: &[crate::model::Area]) -> Vec<AreaName> {
 pub fn register_from_dir(dir: &Path) -> Result<Register> {
     let text = std::fs::read_to_string(dir.join("areas.geojson")).context("areas.geojson")?;
     let fc: geojson::FeatureCollection = text.parse().context("areas.geojson")?;
-    let prop = |f: &geojson::Feature, k: &str| {
-        f.property(k)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
+    let prop =
+        |f: &geojson::Feature, k: &str| f.property(k).and_then(|v| v.as_str()).map(str::to_string);
     let areas: Vec<AreaName> = fc
         .features
         .iter()
@@ -148,7 +145,12 @@ pub fn register_from_dir(dir: &Path) -> Result<Register> {
     let mut rd = csv::Reader::from_path(dir.join("units.csv")).context("units.csv")?;
     let h = rd.headers()?.clone();
     let col = |n: &str| h.iter().position(|c| c == n).context(format!("column {n}"));
-    let c = [col("code")?, col("building_code")?, col("unit")?, col("room")?];
+    let c = [
+        col("code")?,
+        col("building_code")?,
+        col("unit")?,
+        col("room")?,
+    ];
     for r in rd.records() {
         let r = r?;
         let f = |k: usize| r.get(c[k]).unwrap_or_default();

@@ -32,15 +32,11 @@ pub const MAX_REVIEW_LIMIT: i64 = 200;
 pub const MAX_NOTE_CHARS: usize = 1_000;
 
 fn kind_table(kind: &str) -> Result<&'static str, ApiError> {
-    KINDS
-        .iter()
-        .copied()
-        .find(|k| *k == kind)
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "kind must be residents, housing or enterprises, got {kind:?}"
-            ))
-        })
+    KINDS.iter().copied().find(|k| *k == kind).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "kind must be residents, housing or enterprises, got {kind:?}"
+        ))
+    })
 }
 
 #[derive(Deserialize, IntoParams)]

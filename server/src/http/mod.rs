@@ -8,11 +8,11 @@ mod metrics_layer;
 
 pub use error::ApiError;
 
+use crate::address_service::{api as address_api, review};
 use crate::index::{EventIndex, Index};
 use crate::store::Store;
 use axum::Router;
 use axum::routing::{get, post};
-use crate::address_service::{api as address_api, review};
 use std::sync::{Arc, RwLock};
 use utoipa::OpenApi;
 

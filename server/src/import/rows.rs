@@ -231,12 +231,8 @@ fn point(f: &Fields, ctx: &ImportContext) -> Result<(f64, f64), String> {
             "coordinates ({lon}, {lat}) are not longitude/latitude"
         ));
     }
-    let (lon, lat) = minqing_address::coords::convert(
-        lon,
-        lat,
-        ctx.crs,
-        minqing_address::coords::Datum::Wgs84,
-    );
+    let (lon, lat) =
+        minqing_address::coords::convert(lon, lat, ctx.crs, minqing_address::coords::Datum::Wgs84);
     if !ctx.in_district(lon, lat) {
         return Err(format!(
             "coordinates ({lon}, {lat}) lie outside the district"
@@ -247,7 +243,11 @@ fn point(f: &Fields, ctx: &ImportContext) -> Result<(f64, f64), String> {
 
 /// Link by `address_code` when it names a register address, else through the address
 /// matcher on the free text; free text waits (`pending`) only while there is no register.
-fn link_record(code: Option<String>, address: &str, ctx: &ImportContext) -> (Option<String>, LinkStatus) {
+fn link_record(
+    code: Option<String>,
+    address: &str,
+    ctx: &ImportContext,
+) -> (Option<String>, LinkStatus) {
     match code {
         Some(c) if ctx.unit_codes.contains(&c) => (Some(c), LinkStatus::Unit),
         Some(c) if ctx.building_codes.contains(&c) => (Some(c), LinkStatus::Building),
