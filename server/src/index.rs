@@ -108,6 +108,9 @@ pub struct Index {
     pub resident_links: LinkTotals,
     pub housing_links: LinkTotals,
     pub enterprise_links: LinkTotals,
+    /// The address matcher's register (search, geocode, linking). Its building `i` is
+    /// `buildings[i]`.
+    pub register: std::sync::Arc<minqing_address::Register>,
 }
 
 fn km2(mp: &geo_types::MultiPolygon<f64>) -> f64 {
@@ -121,6 +124,17 @@ fn km2(mp: &geo_types::MultiPolygon<f64>) -> f64 {
 impl Index {
     /// Build the register part of the index; `s.events` is left for [`EventIndex::build`].
     pub fn build(s: Snapshot) -> Index {
+        let register = crate::address_service::build_register(
+            &crate::address_service::area_names(&s.areas),
+            &s.buildings,
+            &s.units,
+        )
+        .unwrap_or_else(|e| {
+            // Codes are primary keys, so this cannot happen with a sound store; serve
+            // the rest of the index rather than nothing.
+            tracing::error!(error = ?e, "address register not built; search and geocoding are empty");
+            minqing_address::Register::new(Vec::new(), Vec::new()).expect("empty register")
+        });
         let mut area_by_code = HashMap::with_capacity(s.areas.len());
         for (i, a) in s.areas.iter().enumerate() {
             area_by_code.insert(a.code.clone(), i as u32);
@@ -267,6 +281,7 @@ impl Index {
             resident_links,
             housing_links,
             enterprise_links,
+            register: std::sync::Arc::new(register),
         }
     }
 

@@ -6,6 +6,7 @@
 //! server. See ARCHITECTURE.md for the code map and the invariants.
 
 pub mod analysis;
+pub mod address_service;
 pub mod config;
 pub mod generate;
 pub mod http;

@@ -2,6 +2,7 @@
 //! working together on small synthetic districts.
 
 mod analysis;
+mod address;
 mod generator;
 mod http;
 mod import_errors;

@@ -3,16 +3,17 @@
 
 mod analysis;
 mod areas;
-mod error;
+pub(crate) mod error;
 mod health;
 mod metrics_layer;
 
 pub use error::ApiError;
 
+use crate::address_service::{api as address_api, review};
 use crate::index::{EventIndex, Index};
 use crate::store::Store;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::sync::{Arc, RwLock};
 use utoipa::OpenApi;
 
@@ -118,7 +119,12 @@ impl AppState {
         analysis::hotspots,
         analysis::emerging,
         analysis::risk,
-        analysis::efficiency
+        analysis::efficiency,
+        address_api::search,
+        address_api::geocode,
+        address_api::reverse,
+        review::list,
+        review::resolve
     ),
     components(schemas(health::Health, health::Stats, error::ErrorBody, error::ErrorDetail))
 )]
@@ -144,6 +150,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/analysis/risk", get(analysis::risk))
         .route("/api/v1/analysis/efficiency", get(analysis::efficiency))
+        .route("/api/v1/search", get(address_api::search))
+        .route("/api/v1/geocode", post(address_api::geocode))
+        .route("/api/v1/reverse", get(address_api::reverse))
+        .route("/api/v1/review", get(review::list))
+        .route("/api/v1/review/{kind}/{id}", post(review::resolve))
         .route("/", get(health::home))
         .merge(crate::tiles_service::http::routes())
         .fallback(error::not_found)

@@ -3,8 +3,15 @@
 //! Each file is one transaction and is streamed in batches (never held whole in
 //! memory). Bad rows are reported with their line numbers and the good rows still load.
 //! Keys make it idempotent: importing the same files twice changes nothing. Records
-//! carrying an `address_code` that exists in the register are linked by it; free-text
-//! addresses are stored as `pending` until the address matcher links them.
+//! carrying an `address_code` that exists in the register are linked by it; the others
+//! are linked through the address matcher on their free-text address (unit, building,
+//! ambiguous or unmatched; `pending` only while no register has been imported yet).
+//!
+//! Coordinates (`lon`/`lat` of buildings and events) are WGS-84 unless the file declares
+//! another datum in a sidecar file named after it with `.crs` appended
+//! (`buildings.csv.crs`, `events.csv.crs`) holding one word: `wgs84`, `gcj02` or `bd09`.
+//! GCJ-02 and BD-09 points are converted to WGS-84 (iterative inverse, error far under
+//! 0.5 m) before validation and storage.
 
 mod decode;
 mod rows;
@@ -87,7 +94,6 @@ pub struct FileReport {
 }
 
 /// The register as the importer needs it to validate and link records.
-#[derive(Default)]
 pub struct ImportContext {
     pub district: Option<geo_types::MultiPolygon<f64>>,
     district_bbox: Option<geo_types::Rect<f64>>,
@@ -95,6 +101,25 @@ pub struct ImportContext {
     pub building_codes: HashSet<String>,
     pub unit_codes: HashSet<String>,
     pub event_codes: HashSet<String>,
+    /// The address matcher's register, once buildings exist.
+    pub register: Option<std::sync::Arc<minqing_address::Register>>,
+    /// Datum of the coordinates of the file being imported.
+    pub crs: minqing_address::coords::Datum,
+}
+
+impl Default for ImportContext {
+    fn default() -> Self {
+        Self {
+            district: None,
+            district_bbox: None,
+            grid_codes: HashSet::new(),
+            building_codes: HashSet::new(),
+            unit_codes: HashSet::new(),
+            event_codes: HashSet::new(),
+            register: None,
+            crs: minqing_address::coords::Datum::Wgs84,
+        }
+    }
 }
 
 impl ImportContext {
@@ -184,6 +209,23 @@ async fn refresh_context(store: &Store, ctx: &mut ImportContext, after: &str) ->
     if matches!(after, "all" | "units") {
         ctx.unit_codes = codes(store, "SELECT code FROM units").await?;
     }
+    if matches!(after, "all" | "buildings" | "units") {
+        ctx.register = if ctx.building_codes.is_empty() {
+            None
+        } else {
+            let (areas, buildings, units) = tokio::try_join!(
+                store.load_areas(),
+                store.load_buildings(),
+                store.load_units()
+            )?;
+            let names = crate::address_service::area_names(&areas);
+            let reg = tokio::task::spawn_blocking(move || {
+                crate::address_service::build_register(&names, &buildings, &units)
+            })
+            .await??;
+            Some(std::sync::Arc::new(reg))
+        };
+    }
     if matches!(after, "all" | "events") {
         ctx.event_codes = codes(store, "SELECT code FROM events").await?;
     }
@@ -214,6 +256,7 @@ pub async fn import_file(
         .unwrap_or_default()
         .to_string();
     let table = table_for(&name).with_context(|| format!("unknown import file {name}"))?;
+    ctx.crs = file_datum(path)?;
     let mut report = FileReport {
         file: name.clone(),
         encoding: "utf-8",
@@ -324,6 +367,25 @@ pub async fn import_file(
         refresh_context(store, ctx, after).await?;
     }
     Ok(report)
+}
+
+/// The datum a file's coordinates are in, from its `.crs` sidecar (WGS-84 without one).
+fn file_datum(path: &Path) -> Result<minqing_address::coords::Datum> {
+    let mut sidecar = path.as_os_str().to_owned();
+    sidecar.push(".crs");
+    match std::fs::read_to_string(&sidecar) {
+        Ok(text) => crate::address_service::parse_datum(&text).with_context(|| {
+            format!(
+                "{}: unknown datum {:?} (want wgs84, gcj02 or bd09)",
+                Path::new(&sidecar).display(),
+                text.trim()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(minqing_address::coords::Datum::Wgs84)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", Path::new(&sidecar).display())),
+    }
 }
 
 fn count_link(c: &mut LinkCounts, l: crate::model::LinkStatus) {

@@ -210,6 +210,8 @@ fn point(f: &Fields, ctx: &ImportContext) -> Result<(f64, f64), String> {
             "coordinates ({lon}, {lat}) are not longitude/latitude"
         ));
     }
+    let (lon, lat) =
+        minqing_address::coords::convert(lon, lat, ctx.crs, minqing_address::coords::Datum::Wgs84);
     if !ctx.in_district(lon, lat) {
         return Err(format!(
             "coordinates ({lon}, {lat}) lie outside the district"
@@ -218,12 +220,24 @@ fn point(f: &Fields, ctx: &ImportContext) -> Result<(f64, f64), String> {
     Ok((lon, lat))
 }
 
-/// Link by `address_code` when it names a register address; free text waits.
-fn link_by_code(code: Option<String>, ctx: &ImportContext) -> (Option<String>, LinkStatus) {
+/// Link by `address_code` when it names a register address, else through the address
+/// matcher on the free text; free text waits (`pending`) only while there is no register.
+fn link_record(
+    code: Option<String>,
+    address: &str,
+    ctx: &ImportContext,
+) -> (Option<String>, LinkStatus) {
     match code {
         Some(c) if ctx.unit_codes.contains(&c) => (Some(c), LinkStatus::Unit),
         Some(c) if ctx.building_codes.contains(&c) => (Some(c), LinkStatus::Building),
-        _ => (None, LinkStatus::Pending),
+        _ => match &ctx.register {
+            Some(reg) => {
+                let r = reg.match_address(address);
+                let status = crate::address_service::link_status(&r);
+                (r.code, status)
+            }
+            None => (None, LinkStatus::Pending),
+        },
     }
 }
 
@@ -329,7 +343,7 @@ impl CsvParser {
                 ))
             }
             "housing.csv" => {
-                let (code, link) = link_by_code(f.opt("address_code"), ctx);
+                let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
                 let area = f.real("floor_area")?;
                 if !(0.0..100_000.0).contains(&area) {
                     return Err(format!("floor_area {area} out of range"));
@@ -358,7 +372,7 @@ impl CsvParser {
                         "industry {industry:?} is not a GB/T 4754 section letter"
                     ));
                 }
-                let (code, link) = link_by_code(f.opt("address_code"), ctx);
+                let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
                 Ok((
                     vec![
                         f.text("id")?.into(),
@@ -463,7 +477,7 @@ impl CsvParser {
                 {
                     return Err(format!("unknown key group {bad:?}"));
                 }
-                let (code, link) = link_by_code(f.opt("address_code"), ctx);
+                let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
                 Ok((
                     vec![
                         f.text("id")?.into(),

@@ -12,6 +12,10 @@ use sqlx::Row;
 pub struct UnitRow {
     pub code: String,
     pub building_code: String,
+    /// Unit (单元) number, for the address matcher.
+    pub unit_no: Option<u32>,
+    /// Room number including its floor, for the address matcher.
+    pub room: Option<u32>,
     pub label: String,
 }
 
@@ -225,12 +229,19 @@ impl Store {
     }
 
     pub async fn load_units(&self) -> Result<Vec<UnitRow>> {
-        let sql = "SELECT code, building_code, label FROM units ORDER BY code";
+        let sql = "SELECT code, building_code, label, unit_no, room FROM units ORDER BY code";
         let mut out = Vec::new();
+        let u32_of = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
         dispatch!(self, Store, p => {
             let mut rows = sqlx::query(sql).fetch(p);
             while let Some(r) = rows.try_next().await? {
-                out.push(UnitRow { code: r.try_get(0)?, building_code: r.try_get(1)?, label: r.try_get(2)? });
+                out.push(UnitRow {
+                    code: r.try_get(0)?,
+                    building_code: r.try_get(1)?,
+                    label: r.try_get(2)?,
+                    unit_no: u32_of(r.try_get(3)?),
+                    room: u32_of(r.try_get(4)?),
+                });
             }
         });
         Ok(out)

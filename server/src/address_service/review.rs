@@ -1,0 +1,321 @@
+//! The review queue: records whose free-text address the matcher linked as
+//! `ambiguous` or left `unmatched`, and their resolution by a person.
+//!
+//! The queue is read from the store (the free-text addresses are not in the in-memory
+//! index, and should not be: the index holds no per-person text). Only the record id and
+//! its address text are shown — never a name, ID number or phone. Candidates are
+//! computed on the fly by the matcher against the current register, so they are never
+//! stale.
+//!
+//! A resolution sets the record's `address_code` and `link` and appends a row to
+//! `link_resolutions` (old and new code and link, note, who, when) in one transaction.
+//! The in-memory per-building aggregates (residents per building, etc.) pick the new link
+//! up at the next index load; recomputing them per resolution would mean copying the
+//! whole register index for one record.
+
+use super::api::{CandidateBody, geocode_one};
+use crate::http::{ApiError, AppState};
+use crate::model::LinkStatus;
+use crate::store::{Store, StoreTx, dispatch};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use minqing_address::Level;
+use minqing_address::coords::Datum;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+
+/// The record tables with a free-text address, by their API name (= table name).
+pub const KINDS: [&str; 3] = ["residents", "housing", "enterprises"];
+pub const MAX_REVIEW_LIMIT: i64 = 200;
+pub const MAX_NOTE_CHARS: usize = 1_000;
+
+fn kind_table(kind: &str) -> Result<&'static str, ApiError> {
+    KINDS.iter().copied().find(|k| *k == kind).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "kind must be residents, housing or enterprises, got {kind:?}"
+        ))
+    })
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ReviewQuery {
+    /// `residents`, `housing` or `enterprises`.
+    pub kind: Option<String>,
+    /// `ambiguous` or `unmatched`; both when absent.
+    pub status: Option<String>,
+    /// Records per page, 1–200 (default 50).
+    pub limit: Option<String>,
+    /// Records to skip (default 0).
+    pub offset: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReviewItem {
+    /// The record's id (no name or other personal field).
+    pub id: String,
+    /// The free-text address as imported.
+    pub address: String,
+    /// `ambiguous` or `unmatched`.
+    pub status: &'static str,
+    /// The matcher's ranked building candidates for the address, best first.
+    pub candidates: Vec<CandidateBody>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReviewPage {
+    pub kind: String,
+    /// Records waiting with the requested status(es).
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+    pub items: Vec<ReviewItem>,
+}
+
+fn int_param(name: &str, v: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match v {
+        None | Some("") => Ok(default),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("{name} must be an integer from 0 to {max}"))
+            }),
+    }
+}
+
+/// The review queue of one record kind: ambiguous and unmatched addresses with the
+/// matcher's candidates.
+#[utoipa::path(get, path = "/api/v1/review", params(ReviewQuery), responses(
+    (status = 200, body = ReviewPage),
+    (status = 400, body = crate::http::error::ErrorBody)
+))]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<ReviewQuery>,
+) -> Result<Json<ReviewPage>, ApiError> {
+    // TODO(auth): require a role allowed to see the review queue of `kind` (and limit it
+    // to the caller's area scope) once the access-control layer exists.
+    let kind = q
+        .kind
+        .as_deref()
+        .ok_or_else(|| ApiError::BadRequest("kind is required".into()))?;
+    let table = kind_table(kind)?;
+    let statuses: &[&str] = match q.status.as_deref() {
+        None | Some("") => &["ambiguous", "unmatched"],
+        Some("ambiguous") => &["ambiguous"],
+        Some("unmatched") => &["unmatched"],
+        Some(s) => {
+            return Err(ApiError::BadRequest(format!(
+                "status must be ambiguous or unmatched, got {s:?}"
+            )));
+        }
+    };
+    let limit = int_param("limit", q.limit.as_deref(), 50, MAX_REVIEW_LIMIT)?.max(1);
+    let offset = int_param("offset", q.offset.as_deref(), 0, i64::MAX / 2)?;
+    let ix = state.index()?;
+    let (total, rows) = queue_page(&state.store, table, statuses, limit, offset)
+        .await
+        .map_err(ApiError::Internal)?;
+    let items = rows
+        .into_iter()
+        .map(|(id, address, link)| {
+            let r = geocode_one(&ix.register, &address, Datum::Wgs84);
+            let mut candidates = r.candidates.unwrap_or_default();
+            if candidates.is_empty()
+                && let (Some(code), Some(label)) = (r.code, r.label)
+            {
+                // The register changed since import and now matches: offer that.
+                candidates.push(CandidateBody {
+                    code,
+                    label,
+                    score: r.confidence,
+                });
+            }
+            ReviewItem {
+                id,
+                address,
+                status: if link == "ambiguous" {
+                    "ambiguous"
+                } else {
+                    "unmatched"
+                },
+                candidates,
+            }
+        })
+        .collect();
+    Ok(Json(ReviewPage {
+        kind: table.to_string(),
+        total,
+        limit,
+        offset,
+        items,
+    }))
+}
+
+type QueueRow = (String, String, String);
+
+async fn queue_page(
+    store: &Store,
+    table: &str,
+    statuses: &[&str],
+    limit: i64,
+    offset: i64,
+) -> anyhow::Result<(i64, Vec<QueueRow>)> {
+    // `table` comes from KINDS and the statuses from a fixed list: no user text in SQL.
+    let cond = statuses
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE link IN ({cond})");
+    let page_sql = format!(
+        "SELECT id, address, link FROM {table} WHERE link IN ({cond}) ORDER BY id LIMIT $1 OFFSET $2"
+    );
+    let mut rows = Vec::new();
+    let total: i64 = dispatch!(store, Store, p => {
+        let total = sqlx::query_scalar::<_, i64>(&count_sql).fetch_one(p).await?;
+        for r in sqlx::query(&page_sql).bind(limit).bind(offset).fetch_all(p).await? {
+            rows.push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+        }
+        total
+    });
+    Ok((total, rows))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResolveRequest {
+    /// The unit or building code the record belongs to.
+    pub code: String,
+    /// Why (optional, up to 1,000 characters).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Resolution {
+    pub kind: String,
+    pub id: String,
+    pub old_code: Option<String>,
+    pub old_link: String,
+    pub code: String,
+    /// `unit` or `building`.
+    pub link: &'static str,
+    pub note: String,
+    /// Who resolved it (null until accounts exist).
+    pub resolved_by: Option<String>,
+    /// Unix seconds.
+    pub resolved_at: i64,
+}
+
+/// Resolve one record of the queue to a register code. The resolution is kept in
+/// `link_resolutions`; per-building figures follow at the next index load.
+#[utoipa::path(post, path = "/api/v1/review/{kind}/{id}", request_body = ResolveRequest,
+    params(("kind" = String, Path, description = "residents, housing or enterprises"),
+           ("id" = String, Path, description = "record id")),
+    responses(
+        (status = 200, body = Resolution),
+        (status = 400, body = crate::http::error::ErrorBody),
+        (status = 404, body = crate::http::error::ErrorBody),
+        (status = 422, body = crate::http::error::ErrorBody, description = "the code is not in the register")
+    ))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Resolution>, ApiError> {
+    // TODO(auth): require a role allowed to resolve links of `kind` in the record's area,
+    // and take `resolved_by` from the authenticated caller instead of leaving it null.
+    let resolved_by: Option<String> = None;
+    let table = kind_table(&kind)?;
+    let req: ResolveRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "body must be {{\"code\": \"…\", \"note\": \"…\"}}: {e}"
+        ))
+    })?;
+    let note = req.note.unwrap_or_default();
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "note is longer than {MAX_NOTE_CHARS} characters"
+        )));
+    }
+    let code = req.code.trim().to_string();
+    let ix = state.index()?;
+    let link = match ix.register.find_code(&code) {
+        Some((Level::Unit, _)) => LinkStatus::Unit,
+        Some((Level::Building, _)) => LinkStatus::Building,
+        None => {
+            return Err(ApiError::Unprocessable(format!(
+                "{code:?} is not a building or unit code of the register"
+            )));
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut tx = state.store.begin().await.map_err(ApiError::Internal)?;
+    let old = apply(&mut tx, table, &id, &code, link, &note, &resolved_by, now)
+        .await
+        .map_err(ApiError::Internal)?;
+    let Some((old_code, old_link)) = old else {
+        return Err(ApiError::NotFound(format!("no {kind} record {id:?}")));
+    };
+    tx.commit().await.map_err(ApiError::Internal)?;
+    Ok(Json(Resolution {
+        kind: table.to_string(),
+        id,
+        old_code,
+        old_link,
+        code,
+        link: link.as_str(),
+        note,
+        resolved_by,
+        resolved_at: now,
+    }))
+}
+
+/// Update the record and log the resolution; `None` when the record does not exist
+/// (the transaction is then dropped, i.e. rolled back).
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    tx: &mut StoreTx,
+    table: &str,
+    id: &str,
+    code: &str,
+    link: LinkStatus,
+    note: &str,
+    resolved_by: &Option<String>,
+    now: i64,
+) -> anyhow::Result<Option<(Option<String>, String)>> {
+    let select = format!("SELECT address_code, link FROM {table} WHERE id = $1");
+    let update = format!("UPDATE {table} SET address_code = $1, link = $2 WHERE id = $3");
+    let log = "INSERT INTO link_resolutions (kind, record_id, old_code, old_link, new_code, new_link, note, \
+               resolved_by, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    Ok(dispatch!(tx, StoreTx, t => {
+        let row = sqlx::query(&select).bind(id).fetch_optional(&mut **t).await?;
+        match row {
+            None => None,
+            Some(r) => {
+                let old_code: Option<String> = r.try_get(0)?;
+                let old_link: String = r.try_get(1)?;
+                sqlx::query(&update).bind(code).bind(link.as_str()).bind(id).execute(&mut **t).await?;
+                sqlx::query(log)
+                    .bind(table)
+                    .bind(id)
+                    .bind(&old_code)
+                    .bind(&old_link)
+                    .bind(code)
+                    .bind(link.as_str())
+                    .bind(note)
+                    .bind(resolved_by)
+                    .bind(now)
+                    .execute(&mut **t)
+                    .await?;
+                Some((old_code, old_link))
+            }
+        }
+    }))
+}
