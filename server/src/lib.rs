@@ -6,6 +6,7 @@
 //! server. See ARCHITECTURE.md for the code map and the invariants.
 
 pub mod config;
+pub mod events;
 pub mod generate;
 pub mod http;
 pub mod ids;
