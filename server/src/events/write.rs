@@ -100,7 +100,8 @@ pub async fn insert_idempotency(
         .bind(key).bind(code).bind(request).bind(response).bind(now)
         .execute(&mut **t)
         .await
-        .map_err(unavailable)?);
+        .map_err(unavailable)
+        .map(|_| ())?);
     Ok(())
 }
 
@@ -117,7 +118,8 @@ pub async fn insert_event(tx: &mut StoreTx, e: &Event) -> Result<(), ApiError> {
         .bind(e.closed_at).bind(e.version).bind(e.updated_at)
         .execute(&mut **t)
         .await
-        .map_err(unavailable)?);
+        .map_err(unavailable)
+        .map(|_| ())?);
     Ok(())
 }
 
@@ -147,7 +149,8 @@ pub async fn append_step(tx: &mut StoreTx, s: &EventStep) -> Result<(), ApiError
         .bind(&s.from_status).bind(&s.to_status).bind(&s.note)
         .execute(&mut **t)
         .await
-        .map_err(unavailable)?);
+        .map_err(unavailable)
+        .map(|_| ())?);
     Ok(())
 }
 
