@@ -48,7 +48,13 @@ fn run(args: &[&str]) {
 
 fn start(url: &str, port: u16) -> Child {
     let child = Command::new(BIN)
-        .args(["serve", "--database-url", url, "--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--database-url",
+            url,
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -150,7 +156,15 @@ fn kill_during_intake(url: &str, dir: &Path) {
 fn generated() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("district");
-    run(&["generate", "--out", dir.to_str().unwrap(), "--scale", "0.01", "--seed", "7"]);
+    run(&[
+        "generate",
+        "--out",
+        dir.to_str().unwrap(),
+        "--scale",
+        "0.01",
+        "--seed",
+        "7",
+    ]);
     (tmp, dir)
 }
 

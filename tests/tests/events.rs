@@ -14,7 +14,12 @@ fn point(state: &AppState, i: usize) -> (f64, f64) {
     (b.lon, b.lat)
 }
 
-async fn post_json(router: &axum::Router, uri: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
+async fn post_json(
+    router: &axum::Router,
+    uri: &str,
+    body: &Value,
+    key: Option<&str>,
+) -> (u16, Value) {
     let mut headers = vec![("content-type", "application/json")];
     if let Some(k) = key {
         headers.push(("idempotency-key", k));
@@ -36,11 +41,24 @@ async fn create(router: &axum::Router, body: &Value) -> Value {
 }
 
 async fn step(router: &axum::Router, code: &str, body: Value) -> (u16, Value) {
-    post_json(router, &format!("/api/v1/events/{code}/transitions"), &body, None).await
+    post_json(
+        router,
+        &format!("/api/v1/events/{code}/transitions"),
+        &body,
+        None,
+    )
+    .await
 }
 
 async fn detail(router: &axum::Router, code: &str) -> Value {
-    let (s, _, b) = call(router, "GET", &format!("/api/v1/events/{code}"), &[], vec![]).await;
+    let (s, _, b) = call(
+        router,
+        "GET",
+        &format!("/api/v1/events/{code}"),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(s, 200);
     serde_json::from_slice(&b).unwrap()
 }
@@ -89,11 +107,18 @@ fn transition_table_by_role() {
         (Admin, "followed_up", "resolve", false),
     ];
     for (role, from, action, expect) in cases {
-        assert_eq!(allowed(role, from, action).is_some(), expect, "{role:?} {from} {action}");
+        assert_eq!(
+            allowed(role, from, action).is_some(),
+            expect,
+            "{role:?} {from} {action}"
+        );
     }
     for status in STATUSES {
         for a in events::actions() {
-            assert!(allowed(Role::Screen, status, a).is_none(), "the screen only reads");
+            assert!(
+                allowed(Role::Screen, status, a).is_none(),
+                "the screen only reads"
+            );
         }
     }
     // Every rule's statuses exist and admin may take every rule.
@@ -140,7 +165,10 @@ fn overdue_and_deadlines() {
     assert!(!events::is_overdue(&e, e.deadline));
     assert!(events::is_overdue(&e, e.deadline + 1));
     e.status = "closed".into();
-    assert!(!events::is_overdue(&e, e.deadline + 1), "closed matters are never overdue");
+    assert!(
+        !events::is_overdue(&e, e.deadline + 1),
+        "closed matters are never overdue"
+    );
 }
 
 /// Walk every path of the machine over HTTP and try every illegal action in each
@@ -162,8 +190,15 @@ async fn walk_the_machine(state: &AppState, router: &axum::Router) {
             json!({"action":"divert","kind":"litigation"}),
             json!({"action":"close"}),
         ],
-        vec![json!({"action":"resolve"}), json!({"action":"close"}), json!({"action":"follow_up"})],
-        vec![json!({"action":"divert","kind":"arbitration"}), json!({"action":"close"})],
+        vec![
+            json!({"action":"resolve"}),
+            json!({"action":"close"}),
+            json!({"action":"follow_up"}),
+        ],
+        vec![
+            json!({"action":"divert","kind":"arbitration"}),
+            json!({"action":"close"}),
+        ],
     ];
     for (p, path) in paths.iter().enumerate() {
         let ev = create(router, &intake_body(state, 100 + p, "dispute")).await;
@@ -174,14 +209,20 @@ async fn walk_the_machine(state: &AppState, router: &axum::Router) {
         for body in path {
             let d = detail(router, &code).await;
             let status = d["status"].as_str().unwrap().to_string();
-            let allowed: Vec<String> = serde_json::from_value(d["allowed_actions"].clone()).unwrap();
+            let allowed: Vec<String> =
+                serde_json::from_value(d["allowed_actions"].clone()).unwrap();
             // Every action outside the allowed list is refused with the list.
             for a in events::actions() {
                 if allowed.iter().any(|x| x == a) {
                     continue;
                 }
-                let (s, v) = step(router, &code, json!({"action": a, "version": version, "org": org,
-                    "kind": "arbitration", "risk_tier": "medium"})).await;
+                let (s, v) = step(
+                    router,
+                    &code,
+                    json!({"action": a, "version": version, "org": org,
+                    "kind": "arbitration", "risk_tier": "medium"}),
+                )
+                .await;
                 assert_eq!(s, 409, "{a} from {status}: {v}");
                 assert_eq!(v["error"]["details"]["allowed"], json!(allowed), "{v}");
             }
@@ -203,7 +244,14 @@ async fn walk_the_machine(state: &AppState, router: &axum::Router) {
         assert_eq!(in_index.status, d["status"].as_str().unwrap());
     }
     // The outcomes of the first two paths.
-    let list = call(router, "GET", "/api/v1/events?status=followed_up&limit=1000", &[], vec![]).await;
+    let list = call(
+        router,
+        "GET",
+        "/api/v1/events?status=followed_up&limit=1000",
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(list.0, 200);
 }
 
@@ -217,7 +265,9 @@ async fn every_transition_on_sqlite() {
 async fn every_transition_and_idempotency_on_postgis() {
     let (_tmp, dir, _) = district(0.01);
     let store = postgis_store().await;
-    minqing_server::import::import_dir(&store, &dir, &|_| {}).await.unwrap();
+    minqing_server::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .unwrap();
     let state = AppState::new(store.clone());
     state.set_index(minqing_server::load_index(&store).await.unwrap());
     let router = app(state.clone());
@@ -235,7 +285,9 @@ async fn concurrent_retries(state: &AppState, router: &axum::Router) {
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let (r, b) = (router.clone(), body.clone());
-        tasks.push(tokio::spawn(async move { post_json(&r, "/api/v1/events", &b, Some("retry-key-1")).await }));
+        tasks.push(tokio::spawn(async move {
+            post_json(&r, "/api/v1/events", &b, Some("retry-key-1")).await
+        }));
     }
     let mut codes = std::collections::HashSet::new();
     for t in tasks {
@@ -254,7 +306,9 @@ async fn concurrent_retries(state: &AppState, router: &axum::Router) {
     let mut tasks = Vec::new();
     for i in 0..12 {
         let (r, b) = (router.clone(), intake_body(state, 300 + i, "consultation"));
-        tasks.push(tokio::spawn(async move { post_json(&r, "/api/v1/events", &b, None).await }));
+        tasks.push(tokio::spawn(async move {
+            post_json(&r, "/api/v1/events", &b, None).await
+        }));
     }
     let mut codes = std::collections::HashSet::new();
     for t in tasks {
@@ -274,7 +328,10 @@ async fn intake_validation_idempotency_duplicates_and_lists() {
     let first = create(&router, &body).await;
     let code = first["code"].as_str().unwrap();
     let year = events::time::local_year(events::now());
-    assert!(code.starts_with(&format!("510603{year}")) && code.len() == 16, "{code}");
+    assert!(
+        code.starts_with(&format!("510603{year}")) && code.len() == 16,
+        "{code}"
+    );
     for level in ["grid", "community", "township"] {
         assert!(first[level]["code"].is_string(), "{level}: {first}");
     }
@@ -295,65 +352,148 @@ async fn intake_validation_idempotency_duplicates_and_lists() {
     assert_history_complete(&detail(&router, v["code"].as_str().unwrap()).await);
 
     // Bad input.
-    let (s, _, b) = call(&router, "POST", "/api/v1/events", &[("content-type", "application/json")], b"{not json".to_vec()).await;
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        "/api/v1/events",
+        &[("content-type", "application/json")],
+        b"{not json".to_vec(),
+    )
+    .await;
     assert_eq!(s, 400, "{}", String::from_utf8_lossy(&b));
     let mut outside = body.clone();
     outside["lon"] = json!(10.0);
     outside["lat"] = json!(10.0);
     let (s, v) = post_json(&router, "/api/v1/events", &outside, None).await;
     assert_eq!(s, 422, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("outside the district"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the district")
+    );
     let mut wrong = body.clone();
     wrong["category"] = json!("noise");
-    assert_eq!(post_json(&router, "/api/v1/events", &wrong, None).await.0, 422);
+    assert_eq!(
+        post_json(&router, "/api/v1/events", &wrong, None).await.0,
+        422
+    );
     let mut unknown = body.clone();
     unknown["colour"] = json!("red");
-    assert_eq!(post_json(&router, "/api/v1/events", &unknown, None).await.0, 422);
+    assert_eq!(
+        post_json(&router, "/api/v1/events", &unknown, None).await.0,
+        422
+    );
     let big = json!({"category":"dispute","source":"visitor","title":"x","description":"长".repeat(40_000),"lon":0,"lat":0});
-    assert_eq!(post_json(&router, "/api/v1/events", &big, None).await.0, 413);
-    let (s, _) = step(&router, "5106032099999999", json!({"action":"close","version":1})).await;
+    assert_eq!(
+        post_json(&router, "/api/v1/events", &big, None).await.0,
+        413
+    );
+    let (s, _) = step(
+        &router,
+        "5106032099999999",
+        json!({"action":"close","version":1}),
+    )
+    .await;
     assert_eq!(s, 404);
     let (s, _) = step(&router, code, json!({"action":"fly","version":1})).await;
     assert_eq!(s, 422);
-    let (s, v) = step(&router, code, json!({"action":"assign_mediation","version":1,"org":"无名调解会"})).await;
+    let (s, v) = step(
+        &router,
+        code,
+        json!({"action":"assign_mediation","version":1,"org":"无名调解会"}),
+    )
+    .await;
     assert_eq!(s, 422, "{v}");
 
     // Lists: filters, paging, overdue (every open generated event is past its deadline by now).
-    let (s, _, b) = call(&router, "GET", "/api/v1/events?limit=5&offset=0", &[], vec![]).await;
+    let (s, _, b) = call(
+        &router,
+        "GET",
+        "/api/v1/events?limit=5&offset=0",
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(s, 200);
     let all: Value = serde_json::from_slice(&b).unwrap();
     assert!(all["total"].as_u64().unwrap() as usize >= m.events + 5);
     assert_eq!(all["events"].as_array().unwrap().len(), 5);
-    let (_, _, b) = call(&router, "GET", "/api/v1/events?overdue=true&limit=1000&from=2023-01-01&to=2025-01-01", &[], vec![]).await;
+    let (_, _, b) = call(
+        &router,
+        "GET",
+        "/api/v1/events?overdue=true&limit=1000&from=2023-01-01&to=2025-01-01",
+        &[],
+        vec![],
+    )
+    .await;
     let overdue: Value = serde_json::from_slice(&b).unwrap();
     let n_open_generated = state
         .events()
         .events
         .iter()
-        .filter(|e| e.reported_at < 1_735_660_800 && !minqing_server::model::is_closed_status(&e.status))
+        .filter(|e| {
+            e.reported_at < 1_735_660_800 && !minqing_server::model::is_closed_status(&e.status)
+        })
         .count();
-    assert_eq!(overdue["total"].as_u64().unwrap() as usize, n_open_generated);
+    assert_eq!(
+        overdue["total"].as_u64().unwrap() as usize,
+        n_open_generated
+    );
     assert!(n_open_generated > 0);
     for e in overdue["events"].as_array().unwrap() {
         assert_eq!(e["overdue"], true);
-        assert!(!matches!(e["status"].as_str(), Some("closed" | "followed_up")));
+        assert!(!matches!(
+            e["status"].as_str(),
+            Some("closed" | "followed_up")
+        ));
     }
     let grid = first["grid"]["code"].as_str().unwrap();
-    let (_, _, b) = call(&router, "GET", &format!("/api/v1/events?grid={grid}&category=dispute&status=accepted&limit=1000"), &[], vec![]).await;
+    let (_, _, b) = call(
+        &router,
+        "GET",
+        &format!("/api/v1/events?grid={grid}&category=dispute&status=accepted&limit=1000"),
+        &[],
+        vec![],
+    )
+    .await;
     let v: Value = serde_json::from_slice(&b).unwrap();
-    assert!(v["events"].as_array().unwrap().iter().any(|e| e["code"] == first["code"]));
+    assert!(
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == first["code"])
+    );
     for e in v["events"].as_array().unwrap() {
         assert_eq!(e["grid"]["code"], grid);
         assert_eq!(e["category"], "dispute");
     }
-    for bad in ["bbox=1,2,3", "status=lost", "limit=0", "limit=abc", "from=yesterday", "overdue=maybe", "category=x"] {
-        let (s, _, _) = call(&router, "GET", &format!("/api/v1/events?{bad}"), &[], vec![]).await;
+    for bad in [
+        "bbox=1,2,3",
+        "status=lost",
+        "limit=0",
+        "limit=abc",
+        "from=yesterday",
+        "overdue=maybe",
+        "category=x",
+    ] {
+        let (s, _, _) = call(
+            &router,
+            "GET",
+            &format!("/api/v1/events?{bad}"),
+            &[],
+            vec![],
+        )
+        .await;
         assert_eq!(s, 400, "{bad}");
     }
 }
 
 fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
@@ -366,7 +506,14 @@ async fn photos_round_trip_and_rejections() {
     let code = ev["code"].as_str().unwrap();
     let uri = format!("/api/v1/events/{code}/photos");
     let bytes = png(800, 400);
-    let (s, _, b) = call(&router, "POST", &uri, &[("content-type", "image/png")], bytes.clone()).await;
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        &uri,
+        &[("content-type", "image/png")],
+        bytes.clone(),
+    )
+    .await;
     assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
     let v: Value = serde_json::from_slice(&b).unwrap();
     let (s, h, got) = call(&router, "GET", v["url"].as_str().unwrap(), &[], vec![]).await;
@@ -378,21 +525,76 @@ async fn photos_round_trip_and_rejections() {
     assert_eq!(h["content-type"], "image/jpeg");
     let t = image::load_from_memory(&thumb).unwrap();
     assert_eq!((t.width(), t.height()), (320, 160));
-    assert_eq!(detail(&router, code).await["photos"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        detail(&router, code).await["photos"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
-    let (s, _, _) = call(&router, "POST", &uri, &[("content-type", "image/png")], b"<?php echo 1; ?>".to_vec()).await;
+    let (s, _, _) = call(
+        &router,
+        "POST",
+        &uri,
+        &[("content-type", "image/png")],
+        b"<?php echo 1; ?>".to_vec(),
+    )
+    .await;
     assert_eq!(s, 422);
-    let (s, _, _) = call(&router, "POST", &uri, &[("content-type", "image/jpeg")], bytes.clone()).await;
+    let (s, _, _) = call(
+        &router,
+        "POST",
+        &uri,
+        &[("content-type", "image/jpeg")],
+        bytes.clone(),
+    )
+    .await;
     assert_eq!(s, 422, "a PNG declared as JPEG does not decode as JPEG");
-    let (s, _, _) = call(&router, "POST", &uri, &[("content-type", "text/plain")], b"hello".to_vec()).await;
+    let (s, _, _) = call(
+        &router,
+        "POST",
+        &uri,
+        &[("content-type", "text/plain")],
+        b"hello".to_vec(),
+    )
+    .await;
     assert_eq!(s, 415);
-    let (s, _, b) = call(&router, "POST", &uri, &[("content-type", "image/png")], vec![0u8; 10 * 1024 * 1024 + 1]).await;
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        &uri,
+        &[("content-type", "image/png")],
+        vec![0u8; 10 * 1024 * 1024 + 1],
+    )
+    .await;
     assert_eq!(s, 413, "{}", String::from_utf8_lossy(&b));
-    let (s, _, _) = call(&router, "POST", "/api/v1/events/5106032099999999/photos", &[("content-type", "image/png")], bytes).await;
+    let (s, _, _) = call(
+        &router,
+        "POST",
+        "/api/v1/events/5106032099999999/photos",
+        &[("content-type", "image/png")],
+        bytes,
+    )
+    .await;
     assert_eq!(s, 404);
-    let (s, _, _) = call(&router, "GET", &format!("/api/v1/events/{code}/photos/999"), &[], vec![]).await;
+    let (s, _, _) = call(
+        &router,
+        "GET",
+        &format!("/api/v1/events/{code}/photos/999"),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(s, 404);
-    let (s, _, _) = call(&router, "GET", &format!("/api/v1/events/{code}/photos/..%2F..%2Fetc"), &[], vec![]).await;
+    let (s, _, _) = call(
+        &router,
+        "GET",
+        &format!("/api/v1/events/{code}/photos/..%2F..%2Fetc"),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(s, 404);
 }
 
@@ -406,8 +608,14 @@ async fn read_until(
     loop {
         while let Some(end) = buf.find("\n\n") {
             let msg: String = buf.drain(..end + 2).collect();
-            let id = msg.lines().find_map(|l| l.strip_prefix("id:")).map(|s| s.trim().parse::<i64>().unwrap());
-            let data = msg.lines().find_map(|l| l.strip_prefix("data:")).map(|s| s.trim().to_string());
+            let id = msg
+                .lines()
+                .find_map(|l| l.strip_prefix("id:"))
+                .map(|s| s.trim().parse::<i64>().unwrap());
+            let data = msg
+                .lines()
+                .find_map(|l| l.strip_prefix("data:"))
+                .map(|s| s.trim().to_string());
             if let (Some(id), Some(data)) = (id, data)
                 && pred(&data)
             {
@@ -431,9 +639,18 @@ async fn open_feed(router: &axum::Router, last: Option<i64>) -> axum::body::Body
     if let Some(l) = last {
         req = req.header("last-event-id", l.to_string());
     }
-    let resp = router.clone().oneshot(req.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    let resp = router
+        .clone()
+        .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     resp.into_body()
 }
 
@@ -476,19 +693,39 @@ async fn open311_conformance() {
     };
     let (s, h, b) = get("/open311/v2/discovery.json").await;
     assert_eq!(s, 200);
-    assert!(h["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let d: Value = serde_json::from_slice(&b).unwrap();
-    assert_eq!(d["endpoints"][0]["specification"], "http://wiki.open311.org/GeoReport_v2");
+    assert_eq!(
+        d["endpoints"][0]["specification"],
+        "http://wiki.open311.org/GeoReport_v2"
+    );
     let (s, h, b) = get("/open311/v2/discovery.xml").await;
     assert_eq!(s, 200);
     assert!(h["content-type"].to_str().unwrap().starts_with("text/xml"));
-    assert!(String::from_utf8(b).unwrap().contains("<discovery><changeset>"));
+    assert!(
+        String::from_utf8(b)
+            .unwrap()
+            .contains("<discovery><changeset>")
+    );
 
     let (_, _, b) = get("/open311/v2/services.json").await;
     let services: Vec<Value> = serde_json::from_slice(&b).unwrap();
     assert_eq!(services.len(), 5);
     for s in &services {
-        for f in ["service_code", "service_name", "description", "metadata", "type", "keywords", "group"] {
+        for f in [
+            "service_code",
+            "service_name",
+            "description",
+            "metadata",
+            "type",
+            "keywords",
+            "group",
+        ] {
             assert!(!s[f].is_null(), "{f} in {s}");
         }
         assert_eq!(s["type"], "realtime");
@@ -503,7 +740,11 @@ async fn open311_conformance() {
     assert_eq!(def["service_code"], "dispute");
     assert_eq!(def["attributes"][0]["datatype"], "singlevaluelist");
     let (_, _, b) = get("/open311/v2/services/dispute.xml").await;
-    assert!(String::from_utf8(b).unwrap().contains("<attributes><attribute>"));
+    assert!(
+        String::from_utf8(b)
+            .unwrap()
+            .contains("<attributes><attribute>")
+    );
 
     // Error format: [{code, description}] with the HTTP status, in both formats.
     let (s, _, b) = get("/open311/v2/services/noise.json").await;
@@ -513,39 +754,104 @@ async fn open311_conformance() {
     assert!(e[0]["description"].is_string());
     let (s, _, b) = get("/open311/v2/requests/0000.xml").await;
     assert_eq!(s, 404);
-    assert!(String::from_utf8(b).unwrap().contains("<errors><error><code>404</code><description>"));
+    assert!(
+        String::from_utf8(b)
+            .unwrap()
+            .contains("<errors><error><code>404</code><description>")
+    );
 
     // POST per the spec: form-encoded.
     let (lon, lat) = point(&state, 9);
-    let form = format!("service_code=dispute&lat={lat}&long={lon}&address_string=%E5%BB%BA%E8%AE%BE%E8%B7%AF1%E5%8F%B7&description=%E9%82%BB%E9%87%8C%E5%99%AA%E9%9F%B3&attribute%5Brisk_tier%5D=medium&email=a%40b.example");
-    let (s, _, b) = call(&router, "POST", "/open311/v2/requests.json", &[("content-type", "application/x-www-form-urlencoded")], form.into_bytes()).await;
+    let form = format!(
+        "service_code=dispute&lat={lat}&long={lon}&address_string=%E5%BB%BA%E8%AE%BE%E8%B7%AF1%E5%8F%B7&description=%E9%82%BB%E9%87%8C%E5%99%AA%E9%9F%B3&attribute%5Brisk_tier%5D=medium&email=a%40b.example"
+    );
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        "/open311/v2/requests.json",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        form.into_bytes(),
+    )
+    .await;
     assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
     let created: Vec<Value> = serde_json::from_slice(&b).unwrap();
-    let id = created[0]["service_request_id"].as_str().unwrap().to_string();
-    assert!(created[0].as_object().unwrap().contains_key("service_notice"));
+    let id = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        created[0]
+            .as_object()
+            .unwrap()
+            .contains_key("service_notice")
+    );
     assert_eq!(state.events().get(&id).unwrap().risk_tier, "medium");
-    let (s, _, b) = call(&router, "POST", "/open311/v2/requests.json", &[("content-type", "application/x-www-form-urlencoded")], b"service_code=dispute&description=x".to_vec()).await;
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        "/open311/v2/requests.json",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        b"service_code=dispute&description=x".to_vec(),
+    )
+    .await;
     assert_eq!(s, 400);
     let e: Vec<Value> = serde_json::from_slice(&b).unwrap();
     assert_eq!(e[0]["code"], 400);
-    let (s, _, b) = call(&router, "POST", "/open311/v2/requests.xml", &[("content-type", "application/x-www-form-urlencoded")], format!("service_code=petition&lat={lat}&long={lon}").into_bytes()).await;
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        "/open311/v2/requests.xml",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        format!("service_code=petition&lat={lat}&long={lon}").into_bytes(),
+    )
+    .await;
     assert_eq!(s, 201);
-    assert!(String::from_utf8(b).unwrap().contains("<service_requests><request>"));
+    assert!(
+        String::from_utf8(b)
+            .unwrap()
+            .contains("<service_requests><request>")
+    );
 
-    let (s, _, b) = call(&router, "GET", &format!("/open311/v2/requests/{id}.json"), &[], vec![]).await;
+    let (s, _, b) = call(
+        &router,
+        "GET",
+        &format!("/open311/v2/requests/{id}.json"),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(s, 200);
     let r: Vec<Value> = serde_json::from_slice(&b).unwrap();
     let r = &r[0];
     assert_eq!(r["service_request_id"], id.as_str());
     assert_eq!(r["status"], "open");
     assert_eq!(r["service_code"], "dispute");
-    for f in ["status_notes", "service_name", "description", "requested_datetime", "updated_datetime", "expected_datetime", "lat", "long"] {
+    for f in [
+        "status_notes",
+        "service_name",
+        "description",
+        "requested_datetime",
+        "updated_datetime",
+        "expected_datetime",
+        "lat",
+        "long",
+    ] {
         assert!(!r[f].is_null(), "{f} in {r}");
     }
     assert!(events::time::parse(r["requested_datetime"].as_str().unwrap()).is_some());
-    let (_, _, b) = call(&router, "GET", &format!("/open311/v2/requests/{id}.xml"), &[], vec![]).await;
+    let (_, _, b) = call(
+        &router,
+        "GET",
+        &format!("/open311/v2/requests/{id}.xml"),
+        &[],
+        vec![],
+    )
+    .await;
     let xml = String::from_utf8(b).unwrap();
-    assert!(xml.contains(&format!("<service_request_id>{id}</service_request_id>")), "{xml}");
+    assert!(
+        xml.contains(&format!("<service_request_id>{id}</service_request_id>")),
+        "{xml}"
+    );
     assert!(xml.contains("<status>open</status>"));
 
     // Queries: generated history by dates and status; new ones by default window.
@@ -559,7 +865,11 @@ async fn open311_conformance() {
     }
     let (_, _, b) = get("/open311/v2/requests.json").await;
     let recent: Vec<Value> = serde_json::from_slice(&b).unwrap();
-    assert!(recent.iter().any(|r| r["service_request_id"] == id.as_str()));
+    assert!(
+        recent
+            .iter()
+            .any(|r| r["service_request_id"] == id.as_str())
+    );
     let (s, _, b) = get("/open311/v2/requests.json?status=pending").await;
     assert_eq!(s, 400);
     assert!(serde_json::from_slice::<Vec<Value>>(&b).is_ok());

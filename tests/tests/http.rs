@@ -44,7 +44,8 @@ async fn wrong_method_is_405_and_stats_match_after_load() {
     let (_tmp, _state, router, m) = crate::support::loaded_app(0.01).await;
     let (status, _, _) = crate::support::call(&router, "POST", "/healthz", &[], Vec::new()).await;
     assert_eq!(status, 405);
-    let (status, _, body) = crate::support::call(&router, "GET", "/api/v1/stats", &[], Vec::new()).await;
+    let (status, _, body) =
+        crate::support::call(&router, "GET", "/api/v1/stats", &[], Vec::new()).await;
     assert_eq!(status, 200);
     let s: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(s["events"], m.events);

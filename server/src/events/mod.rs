@@ -173,7 +173,12 @@ impl Default for Deadlines {
     fn default() -> Self {
         let days = crate::model::CATEGORIES
             .iter()
-            .map(|c| (c.to_string(), crate::generate::events::deadline_days(c, "small")))
+            .map(|c| {
+                (
+                    c.to_string(),
+                    crate::generate::events::deadline_days(c, "small"),
+                )
+            })
             .collect();
         let tier_factor = RISK_TIERS
             .iter()

@@ -29,7 +29,9 @@ pub fn unavailable(e: impl std::fmt::Debug) -> ApiError {
 /// Open a serialised write transaction.
 pub async fn begin(store: &Store) -> Result<StoreTx, ApiError> {
     Ok(match store {
-        Store::Sqlite(p) => StoreTx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?),
+        Store::Sqlite(p) => {
+            StoreTx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?)
+        }
         Store::Postgres(p) => {
             let mut tx = p.begin().await.map_err(unavailable)?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")

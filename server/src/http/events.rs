@@ -190,7 +190,9 @@ pub fn validate(
         (Some(lon), Some(lat), _) => (lon, lat),
         (None, None, Some(code)) => {
             let b = index.building(code).ok_or_else(|| {
-                ApiError::Unprocessable(format!("address_code {code:?} is not a building of the register"))
+                ApiError::Unprocessable(format!(
+                    "address_code {code:?} is not a building of the register"
+                ))
             })?;
             (b.lon, b.lat)
         }
@@ -200,7 +202,11 @@ pub fn validate(
             ));
         }
     };
-    if !(lon.is_finite() && lat.is_finite() && (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)) {
+    if !(lon.is_finite()
+        && lat.is_finite()
+        && (-180.0..=180.0).contains(&lon)
+        && (-90.0..=90.0).contains(&lat))
+    {
         return Err(ApiError::Unprocessable("lon/lat out of range".into()));
     }
     let grid = index.grid_at(lon, lat).ok_or_else(|| {
@@ -244,7 +250,9 @@ pub fn possible_duplicates(state: &AppState, e: &Event) -> Vec<Value> {
     let events = state.events();
     let mut v: Vec<(f64, &Event)> = events
         .in_box([e.lon - d, e.lat - d], [e.lon + d, e.lat + d])
-        .filter(|o| o.category == e.category && (e.reported_at - o.reported_at).abs() <= DUPLICATE_WINDOW_S)
+        .filter(|o| {
+            o.category == e.category && (e.reported_at - o.reported_at).abs() <= DUPLICATE_WINDOW_S
+        })
         .map(|o| (events::distance_m((e.lon, e.lat), (o.lon, o.lat)), o))
         .filter(|(m, _)| *m <= DUPLICATE_RADIUS_M)
         .collect();
@@ -269,7 +277,10 @@ pub async fn intake(
 ) -> Result<Intake, ApiError> {
     let index = state.index()?;
     let now = events::now();
-    let Draft { mut event, canonical } = validate(req, &index, &state.deadlines, now)?;
+    let Draft {
+        mut event,
+        canonical,
+    } = validate(req, &index, &state.deadlines, now)?;
     let duplicates = possible_duplicates(state, &event);
     let mut tx = write::begin(&state.store).await?;
     if let Some(key) = idempotency_key {
@@ -336,7 +347,10 @@ fn apply(state: &AppState, event: Event) {
     let previous = {
         let mut events = state.events_mut();
         // Two commits of one event may be applied out of order: keep the newest.
-        if events.get(&event.code).is_some_and(|e| e.version >= event.version) {
+        if events
+            .get(&event.code)
+            .is_some_and(|e| e.version >= event.version)
+        {
             return;
         }
         events.upsert(event.clone())
@@ -388,12 +402,18 @@ pub async fn create(
         )
             .into_response()),
         Intake::Replayed { body } => {
-            let loc = format!("/api/v1/events/{}", body["code"].as_str().unwrap_or_default());
+            let loc = format!(
+                "/api/v1/events/{}",
+                body["code"].as_str().unwrap_or_default()
+            );
             Ok((
                 StatusCode::CREATED,
                 [
                     (header::LOCATION, loc),
-                    (header::HeaderName::from_static("idempotent-replayed"), "true".into()),
+                    (
+                        header::HeaderName::from_static("idempotent-replayed"),
+                        "true".into(),
+                    ),
                 ],
                 axum::Json(body),
             )
@@ -427,7 +447,9 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
     match v {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(ApiError::BadRequest(format!("{name} must be true or false"))),
+        _ => Err(ApiError::BadRequest(format!(
+            "{name} must be true or false"
+        ))),
     }
 }
 
@@ -472,7 +494,9 @@ impl Filter {
                     .split(',')
                     .map(|s| s.trim().parse::<f64>())
                     .collect::<Result<_, _>>()
-                    .map_err(|_| ApiError::BadRequest("bbox must be minLon,minLat,maxLon,maxLat".into()))?;
+                    .map_err(|_| {
+                        ApiError::BadRequest("bbox must be minLon,minLat,maxLon,maxLat".into())
+                    })?;
                 if v.len() != 4 || v[0] > v[2] || v[1] > v[3] || v.iter().any(|x| !x.is_finite()) {
                     return Err(ApiError::BadRequest(
                         "bbox must be minLon,minLat,maxLon,maxLat with min ≤ max".into(),
@@ -509,9 +533,17 @@ impl Filter {
             statuses,
             area: q.grid.clone(),
             category: q.category.clone(),
-            from: q.from.as_deref().map(|v| parse_time("from", v)).transpose()?,
+            from: q
+                .from
+                .as_deref()
+                .map(|v| parse_time("from", v))
+                .transpose()?,
             to: q.to.as_deref().map(|v| parse_time("to", v)).transpose()?,
-            overdue: q.overdue.as_deref().map(|v| parse_bool("overdue", v)).transpose()?,
+            overdue: q
+                .overdue
+                .as_deref()
+                .map(|v| parse_bool("overdue", v))
+                .transpose()?,
         })
     }
 
@@ -531,7 +563,9 @@ impl Filter {
         {
             return false;
         }
-        if self.from.is_some_and(|f| e.reported_at < f) || self.to.is_some_and(|t| e.reported_at >= t) {
+        if self.from.is_some_and(|f| e.reported_at < f)
+            || self.to.is_some_and(|t| e.reported_at >= t)
+        {
             return false;
         }
         if let Some(o) = self.overdue
@@ -562,23 +596,46 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let filter = Filter::parse(&q)?;
-    let limit = q.limit.as_deref().map(|v| parse_int("limit", v, 1..=1000)).transpose()?.unwrap_or(100);
-    let offset = q.offset.as_deref().map(|v| parse_int("offset", v, 0..=i64::MAX)).transpose()?.unwrap_or(0);
+    let limit = q
+        .limit
+        .as_deref()
+        .map(|v| parse_int("limit", v, 1..=1000))
+        .transpose()?
+        .unwrap_or(100);
+    let offset = q
+        .offset
+        .as_deref()
+        .map(|v| parse_int("offset", v, 0..=i64::MAX))
+        .transpose()?
+        .unwrap_or(0);
     let index = state.index()?;
     let now = events::now();
     let events = state.events();
     let mut hits: Vec<&Event> = match filter.bbox {
-        Some([a, b, c, d]) => events.in_box([a, b], [c, d]).filter(|e| filter.matches(e, &index, now)).collect(),
-        None => events.events.iter().filter(|e| filter.matches(e, &index, now)).collect(),
+        Some([a, b, c, d]) => events
+            .in_box([a, b], [c, d])
+            .filter(|e| filter.matches(e, &index, now))
+            .collect(),
+        None => events
+            .events
+            .iter()
+            .filter(|e| filter.matches(e, &index, now))
+            .collect(),
     };
-    hits.sort_by(|x, y| y.reported_at.cmp(&x.reported_at).then_with(|| y.code.cmp(&x.code)));
+    hits.sort_by(|x, y| {
+        y.reported_at
+            .cmp(&x.reported_at)
+            .then_with(|| y.code.cmp(&x.code))
+    });
     let page: Vec<Value> = hits
         .iter()
         .skip(offset as usize)
         .take(limit as usize)
         .map(|e| view(e, Some(&*index), now))
         .collect();
-    Ok(axum::Json(json!({"total": hits.len(), "limit": limit, "offset": offset, "events": page})))
+    Ok(axum::Json(
+        json!({"total": hits.len(), "limit": limit, "offset": offset, "events": page}),
+    ))
 }
 
 fn valid_code(code: &str) -> Result<(), ApiError> {
@@ -647,7 +704,9 @@ fn transition_of(
     let mut e = before.clone();
     let mut note = req.note.trim().to_string();
     if note.chars().count() > 2_000 {
-        return Err(ApiError::Unprocessable("note must be at most 2000 characters".into()));
+        return Err(ApiError::Unprocessable(
+            "note must be at most 2000 characters".into(),
+        ));
     }
     match req.action.as_str() {
         "assign_mediation" => {
@@ -737,9 +796,9 @@ pub async fn transition(
     let rule = match events::allowed(actor.role, &before.status, &req.action) {
         Some(rule) if allowed.contains(&req.action.as_str()) => rule,
         _ => {
-            let someone_may = Role::ALL.iter().any(|r| {
-                events::allowed_actions(*r, &before).contains(&req.action.as_str())
-            });
+            let someone_may = Role::ALL
+                .iter()
+                .any(|r| events::allowed_actions(*r, &before).contains(&req.action.as_str()));
             if someone_may {
                 return Err(ApiError::Forbidden(format!(
                     "the role {} may not {} an event",
@@ -752,7 +811,11 @@ pub async fn transition(
                     "{} is not allowed from status {}{}",
                     req.action,
                     before.status,
-                    if req.action == "escalate" && before.escalated { " (already escalated)" } else { "" }
+                    if req.action == "escalate" && before.escalated {
+                        " (already escalated)"
+                    } else {
+                        ""
+                    }
                 ),
                 details: Some(json!({"status": before.status, "allowed": allowed})),
             });
@@ -796,7 +859,9 @@ fn process_photo(bytes: &[u8], declared: image::ImageFormat) -> Result<write::Ph
     limits.max_image_height = Some(12_000);
     limits.max_alloc = Some(512 * 1024 * 1024);
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| format!("not a valid image: {e}"))?;
+    let img = reader
+        .decode()
+        .map_err(|e| format!("not a valid image: {e}"))?;
     let thumb = img.thumbnail(THUMB_SIDE, THUMB_SIDE).to_rgb8();
     let mut out = std::io::Cursor::new(Vec::new());
     thumb
@@ -834,7 +899,13 @@ pub async fn upload_photo(
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
     let format = match ct.as_deref() {
         Some("image/jpeg") => image::ImageFormat::Jpeg,
         Some("image/png") => image::ImageFormat::Png,
@@ -848,7 +919,9 @@ pub async fn upload_photo(
         }
     })?;
     if bytes.len() > PHOTO_LIMIT {
-        return Err(ApiError::PayloadTooLarge("a photo may be at most 10 MB".into()));
+        return Err(ApiError::PayloadTooLarge(
+            "a photo may be at most 10 MB".into(),
+        ));
     }
     let photo = tokio::task::spawn_blocking(move || process_photo(&bytes, format))
         .await
@@ -860,7 +933,10 @@ pub async fn upload_photo(
     write::commit(tx).await?;
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/api/v1/events/{code}/photos/{id}"))],
+        [(
+            header::LOCATION,
+            format!("/api/v1/events/{code}/photos/{id}"),
+        )],
         axum::Json(json!({
             "id": id,
             "url": format!("/api/v1/events/{code}/photos/{id}"),
@@ -873,18 +949,38 @@ pub async fn upload_photo(
         .into_response())
 }
 
-async fn photo_response(state: &AppState, code: &str, id: &str, thumb: bool) -> Result<Response, ApiError> {
+async fn photo_response(
+    state: &AppState,
+    code: &str,
+    id: &str,
+    thumb: bool,
+) -> Result<Response, ApiError> {
     valid_code(code)?;
-    let id: i64 = id.parse().map_err(|_| ApiError::NotFound("no such photo".into()))?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::NotFound("no such photo".into()))?;
     let p = write::photo(&state.store, code, id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such photo".into()))?;
-    let (ct, bytes) = if thumb { ("image/jpeg".to_string(), p.thumb) } else { (p.content_type, p.bytes) };
+    let (ct, bytes) = if thumb {
+        ("image/jpeg".to_string(), p.thumb)
+    } else {
+        (p.content_type, p.bytes)
+    };
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&ct).map_err(|e| ApiError::Internal(e.into()))?);
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400, immutable"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&ct).map_err(|e| ApiError::Internal(e.into()))?,
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400, immutable"),
+    );
     Ok(resp)
 }
 
@@ -983,6 +1079,8 @@ pub async fn stream(
             .map(|ev| (Ok::<_, std::convert::Infallible>(ev), rx))
     });
     Ok(axum::response::sse::Sse::new(stream)
-        .keep_alive(axum::response::sse::KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .keep_alive(
+            axum::response::sse::KeepAlive::new().interval(std::time::Duration::from_secs(15)),
+        )
         .into_response())
 }

@@ -5,8 +5,8 @@ mod areas;
 mod error;
 pub mod events;
 mod health;
-pub mod open311;
 mod metrics_layer;
+pub mod open311;
 
 pub use error::ApiError;
 

@@ -348,7 +348,9 @@ fn find_requests(
             .collect());
     }
     let bad = |m: String| err(StatusCode::BAD_REQUEST, format, m);
-    let codes: Option<Vec<&str>> = q.get("service_code").map(|s| s.split(',').map(str::trim).collect());
+    let codes: Option<Vec<&str>> = q
+        .get("service_code")
+        .map(|s| s.split(',').map(str::trim).collect());
     if let Some(codes) = &codes
         && let Some(c) = codes.iter().find(|c| !CATEGORIES.contains(c))
     {
@@ -378,10 +380,24 @@ fn find_requests(
         .events
         .iter()
         .filter(|e| e.reported_at >= start && e.reported_at <= end)
-        .filter(|e| codes.as_ref().is_none_or(|c| c.contains(&e.category.as_str())))
-        .filter(|e| if is_closed_status(&e.status) { closed } else { open })
+        .filter(|e| {
+            codes
+                .as_ref()
+                .is_none_or(|c| c.contains(&e.category.as_str()))
+        })
+        .filter(|e| {
+            if is_closed_status(&e.status) {
+                closed
+            } else {
+                open
+            }
+        })
         .collect();
-    hits.sort_by(|a, b| b.reported_at.cmp(&a.reported_at).then_with(|| b.code.cmp(&a.code)));
+    hits.sort_by(|a, b| {
+        b.reported_at
+            .cmp(&a.reported_at)
+            .then_with(|| b.code.cmp(&a.code))
+    });
     Ok(hits
         .into_iter()
         .take(MAX_REQUESTS)
@@ -399,7 +415,12 @@ pub async fn request(State(state): State<AppState>, Path(file): Path<String>) ->
     let found = state.events().get(id).map(|e| request_view(e, &state));
     match found {
         Some(v) => render(&json!([v]), "service_requests", format),
-        None => err(StatusCode::NOT_FOUND, format, format!("no service request {id}")).into_response(),
+        None => err(
+            StatusCode::NOT_FOUND,
+            format,
+            format!("no service request {id}"),
+        )
+        .into_response(),
     }
 }
 
@@ -444,19 +465,33 @@ async fn create(
     let Form(pairs) = form.map_err(|r| {
         let status = r.status();
         err(
-            if status == StatusCode::PAYLOAD_TOO_LARGE { status } else { StatusCode::BAD_REQUEST },
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                status
+            } else {
+                StatusCode::BAD_REQUEST
+            },
             format,
             "the body must be application/x-www-form-urlencoded",
         )
     })?;
     let f: HashMap<String, String> = pairs.into_iter().collect();
-    let code = f.get("service_code").ok_or_else(|| bad("service_code is required"))?;
+    let code = f
+        .get("service_code")
+        .ok_or_else(|| bad("service_code is required"))?;
     if !CATEGORIES.contains(&code.as_str()) {
-        return Err(err(StatusCode::NOT_FOUND, format, format!("no service {code}")));
+        return Err(err(
+            StatusCode::NOT_FOUND,
+            format,
+            format!("no service {code}"),
+        ));
     }
     let num = |k: &str| -> Result<Option<f64>, O311Error> {
         f.get(k)
-            .map(|v| v.trim().parse::<f64>().map_err(|_| bad(&format!("{k} must be a number"))))
+            .map(|v| {
+                v.trim()
+                    .parse::<f64>()
+                    .map_err(|_| bad(&format!("{k} must be a number")))
+            })
             .transpose()
     };
     let (lat, lon) = (num("lat")?, num("long")?);
@@ -492,7 +527,10 @@ async fn create(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 255);
-    let body = match intake(state, &req, key, actor).await.map_err(|e| intake_error(e, format))? {
+    let body = match intake(state, &req, key, actor)
+        .await
+        .map_err(|e| intake_error(e, format))?
+    {
         Intake::Created { body, .. } | Intake::Replayed { body } => body,
     };
     Ok(json!([{
@@ -506,23 +544,38 @@ async fn create(
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/open311/v2/discovery.json", get(discovery))
-        .route("/open311/v2/discovery.xml", get(|h: HeaderMap| async move { discovery_in(h, Format::Xml) }))
+        .route(
+            "/open311/v2/discovery.xml",
+            get(|h: HeaderMap| async move { discovery_in(h, Format::Xml) }),
+        )
         .route("/open311/v2/services.json", get(services))
-        .route("/open311/v2/services.xml", get(|| async { services_in(Format::Xml) }))
+        .route(
+            "/open311/v2/services.xml",
+            get(|| async { services_in(Format::Xml) }),
+        )
         .route("/open311/v2/services/{file}", get(service_definition))
-        .route("/open311/v2/requests.json", get(requests).post(post_request))
+        .route(
+            "/open311/v2/requests.json",
+            get(requests).post(post_request),
+        )
         .route(
             "/open311/v2/requests.xml",
-            get(|s: State<AppState>, q: Query<HashMap<String, String>>| async move {
-                requests_in(s.0, q.0, Format::Xml).await
-            })
+            get(
+                |s: State<AppState>, q: Query<HashMap<String, String>>| async move {
+                    requests_in(s.0, q.0, Format::Xml).await
+                },
+            )
             .post(
-                |s: State<AppState>, a: Actor, h: HeaderMap, f: Result<Form<Vec<(String, String)>>, FormRejection>| async move {
+                |s: State<AppState>,
+                 a: Actor,
+                 h: HeaderMap,
+                 f: Result<Form<Vec<(String, String)>>, FormRejection>| async move {
                     post_in(s.0, a, h, f, Format::Xml).await
                 },
             ),
         )
         .route("/open311/v2/requests/{file}", get(request))
-        .layer(axum::extract::DefaultBodyLimit::max(super::events::JSON_BODY_LIMIT))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            super::events::JSON_BODY_LIMIT,
+        ))
 }
-
