@@ -47,7 +47,7 @@ fn run(args: &[&str]) {
 }
 
 fn start(url: &str, port: u16) -> Child {
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args([
             "serve",
             "--database-url",
@@ -66,6 +66,8 @@ fn start(url: &str, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not become healthy");
 }
 

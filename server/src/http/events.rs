@@ -264,7 +264,7 @@ pub fn possible_duplicates(state: &AppState, e: &Event) -> Vec<Value> {
 
 /// The result of an intake: created or replayed from its idempotency key.
 pub enum Intake {
-    Created { event: Event, body: Value },
+    Created { event: Box<Event>, body: Value },
     Replayed { body: Value },
 }
 
@@ -283,17 +283,17 @@ pub async fn intake(
     } = validate(req, &index, &state.deadlines, now)?;
     let duplicates = possible_duplicates(state, &event);
     let mut tx = write::begin(&state.store).await?;
-    if let Some(key) = idempotency_key {
-        if let Some((request, response)) = write::find_idempotency(&mut tx, key).await? {
-            drop(tx); // rolls back
-            if request != canonical {
-                return Err(ApiError::Unprocessable(
-                    "this Idempotency-Key was used for a different request".into(),
-                ));
-            }
-            let body = serde_json::from_str(&response).map_err(|e| ApiError::Internal(e.into()))?;
-            return Ok(Intake::Replayed { body });
+    if let Some(key) = idempotency_key
+        && let Some((request, response)) = write::find_idempotency(&mut tx, key).await?
+    {
+        drop(tx); // rolls back
+        if request != canonical {
+            return Err(ApiError::Unprocessable(
+                "this Idempotency-Key was used for a different request".into(),
+            ));
         }
+        let body = serde_json::from_str(&response).map_err(|e| ApiError::Internal(e.into()))?;
+        return Ok(Intake::Replayed { body });
     }
     let year = events::time::local_year(now);
     let seq = write::next_sequence(&mut tx, year).await?;
@@ -333,7 +333,10 @@ pub async fn intake(
     write::record_change(&mut tx, &event.code, "accept", &payload.to_string(), now).await?;
     write::commit(tx).await?;
     apply(state, event.clone());
-    Ok(Intake::Created { event, body })
+    Ok(Intake::Created {
+        event: Box::new(event),
+        body,
+    })
 }
 
 /// After the commit: the in-memory index, then the change bus.
