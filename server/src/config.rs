@@ -37,6 +37,9 @@ pub struct Config {
     pub log: Option<String>,
     /// `text` or `json` logs.
     pub log_format: Option<String>,
+    /// Handling deadlines: `[deadlines]` with `days = { dispute = 15, … }` and
+    /// `tier_factor = { small = 1, medium = 2, large = 4 }`; defaults are the generator's.
+    pub deadlines: Option<crate::events::Deadlines>,
 }
 
 impl Config {

@@ -8,6 +8,7 @@
 pub mod analysis;
 pub mod address_service;
 pub mod config;
+pub mod events;
 pub mod generate;
 pub mod http;
 pub mod ids;

@@ -125,7 +125,7 @@ async fn main() -> Result<()> {
             let bind = bind
                 .or(cfg.bind.clone())
                 .unwrap_or_else(|| "127.0.0.1:8080".into());
-            serve(store, &bind).await?;
+            serve(store, &bind, &cfg).await?;
         }
         Command::Demo {
             port,
@@ -160,7 +160,7 @@ async fn main() -> Result<()> {
             println!(
                 "demo accounts: none yet — sign-in arrives with the access-control work; every page is open."
             );
-            serve(store, &bind).await?;
+            serve(store, &bind, &cfg).await?;
         }
     }
     Ok(())
@@ -239,9 +239,10 @@ fn print_report(reports: &[FileReport]) {
     }
 }
 
-async fn serve(store: Store, bind: &str) -> Result<()> {
+async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
     let started = Instant::now();
-    let state = AppState::new(store.clone());
+    let state =
+        AppState::new(store.clone()).with_deadlines(cfg.deadlines.clone().unwrap_or_default());
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;

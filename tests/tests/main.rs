@@ -3,6 +3,7 @@
 
 mod analysis;
 mod address;
+mod events;
 mod generator;
 mod http;
 mod import_errors;

@@ -4,8 +4,10 @@
 mod analysis;
 mod areas;
 pub(crate) mod error;
+pub mod events;
 mod health;
 mod metrics_layer;
+pub mod open311;
 
 pub use error::ApiError;
 
@@ -43,6 +45,8 @@ pub struct AppState {
     pub tiles: Arc<crate::tiles_service::TileService>,
     /// The analysis models' caches (see `crate::analysis`).
     pub analysis: Arc<crate::analysis::Analysis>,
+    /// Handling deadlines per category and risk tier (configuration; defaults = generator's).
+    pub deadlines: Arc<crate::events::Deadlines>,
 }
 
 impl AppState {
@@ -57,7 +61,14 @@ impl AppState {
             analysis: Arc::new(crate::analysis::Analysis::new(changes.subscribe())),
             changes,
             metrics: metrics_layer::handle(),
+            deadlines: Arc::new(crate::events::Deadlines::default()),
         }
+    }
+
+    /// Use configured deadlines instead of the defaults.
+    pub fn with_deadlines(mut self, deadlines: crate::events::Deadlines) -> Self {
+        self.deadlines = Arc::new(deadlines);
+        self
     }
 
     pub fn set_index(&self, (index, events): (Index, EventIndex)) {
@@ -124,9 +135,30 @@ impl AppState {
         address_api::geocode,
         address_api::reverse,
         review::list,
-        review::resolve
+        review::resolve,
+        events::create,
+        events::list,
+        events::detail,
+        events::transition,
+        events::upload_photo,
+        events::get_photo,
+        events::get_thumb,
+        events::stream,
+        open311::discovery,
+        open311::services,
+        open311::service_definition,
+        open311::requests,
+        open311::request,
+        open311::post_request,
     ),
-    components(schemas(health::Health, health::Stats, error::ErrorBody, error::ErrorDetail))
+    components(schemas(
+        health::Health,
+        health::Stats,
+        error::ErrorBody,
+        error::ErrorDetail,
+        events::IntakeRequest,
+        events::TransitionRequest
+    ))
 )]
 pub struct ApiDoc;
 
@@ -157,12 +189,41 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/review/{kind}/{id}", post(review::resolve))
         .route("/", get(health::home))
         .merge(crate::tiles_service::http::routes())
+        .merge(events_routes())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             16 * 1024 * 1024,
         ))
         .with_state(state)
+}
+
+/// The closed loop's routes, each with its own body limit (the API's 413 format).
+fn events_routes() -> Router<AppState> {
+    use axum::extract::DefaultBodyLimit;
+    use axum::routing::post;
+    let json_limit = DefaultBodyLimit::max(events::JSON_BODY_LIMIT);
+    Router::new()
+        .route(
+            "/api/v1/events",
+            get(events::list).post(events::create).layer(json_limit),
+        )
+        .route("/api/v1/events/stream", get(events::stream))
+        .route("/api/v1/events/{code}", get(events::detail))
+        .route(
+            "/api/v1/events/{code}/transitions",
+            post(events::transition).layer(json_limit),
+        )
+        .route(
+            "/api/v1/events/{code}/photos",
+            post(events::upload_photo).layer(DefaultBodyLimit::max(events::PHOTO_LIMIT)),
+        )
+        .route("/api/v1/events/{code}/photos/{id}", get(events::get_photo))
+        .route(
+            "/api/v1/events/{code}/photos/{id}/thumb",
+            get(events::get_thumb),
+        )
+        .merge(open311::routes())
 }
 
 async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {

@@ -123,6 +123,8 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
+                // A write never hangs: a busy pool is a 503 with Retry-After.
+                .acquire_timeout(Duration::from_secs(5))
                 .connect_with(opts)
                 .await
                 .with_context(|| format!("opening {url}"))?;

@@ -1,0 +1,878 @@
+//! The closed loop: intake, the state machine, history, idempotency, optimistic
+//! concurrency, deadlines, duplicates, photos, the live feed and Open311, on both stores.
+
+use crate::support::{call, district, loaded_app, postgis_store};
+use minqing_server::events::{self, Role, TRANSITIONS, allowed};
+use minqing_server::http::{AppState, app};
+use minqing_server::model::{Event, STATUSES};
+use serde_json::{Value, json};
+
+/// A point inside the district (a building of the register), different per `i`.
+fn point(state: &AppState, i: usize) -> (f64, f64) {
+    let ix = state.index().unwrap();
+    let b = &ix.buildings[(i * 7919) % ix.buildings.len()];
+    (b.lon, b.lat)
+}
+
+async fn post_json(
+    router: &axum::Router,
+    uri: &str,
+    body: &Value,
+    key: Option<&str>,
+) -> (u16, Value) {
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(k) = key {
+        headers.push(("idempotency-key", k));
+    }
+    let (s, _, b) = call(router, "POST", uri, &headers, body.to_string().into_bytes()).await;
+    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+}
+
+fn intake_body(state: &AppState, i: usize, category: &str) -> Value {
+    let (lon, lat) = point(state, i);
+    json!({"category": category, "source": "grid_worker", "title": format!("测试事项{i}"),
+           "description": "楼上漏水", "lon": lon, "lat": lat})
+}
+
+async fn create(router: &axum::Router, body: &Value) -> Value {
+    let (s, v) = post_json(router, "/api/v1/events", body, None).await;
+    assert_eq!(s, 201, "{v}");
+    v
+}
+
+async fn step(router: &axum::Router, code: &str, body: Value) -> (u16, Value) {
+    post_json(
+        router,
+        &format!("/api/v1/events/{code}/transitions"),
+        &body,
+        None,
+    )
+    .await
+}
+
+async fn detail(router: &axum::Router, code: &str) -> Value {
+    let (s, _, b) = call(
+        router,
+        "GET",
+        &format!("/api/v1/events/{code}"),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 200);
+    serde_json::from_slice(&b).unwrap()
+}
+
+/// History is complete: one step per version, numbered 1..=version, each step starting
+/// where the previous one ended.
+fn assert_history_complete(d: &Value) {
+    let h = d["history"].as_array().unwrap();
+    assert_eq!(h.len() as i64, d["version"].as_i64().unwrap(), "{d}");
+    let mut status: Option<String> = None;
+    for (i, s) in h.iter().enumerate() {
+        assert_eq!(s["seq"], i as i64 + 1);
+        assert_eq!(s["from"].as_str().map(str::to_string), status, "{s}");
+        status = Some(s["to"].as_str().unwrap().to_string());
+    }
+    assert_eq!(status.as_deref(), d["status"].as_str());
+}
+
+#[test]
+fn transition_table_by_role() {
+    use Role::*;
+    // (role, from, action, allowed)
+    let cases = [
+        (Leader, "accepted", "assign_mediation", true),
+        (Admin, "accepted", "assign_mediation", true),
+        (Mediator, "accepted", "assign_mediation", false),
+        (GridWorker, "accepted", "assign_mediation", false),
+        (GridWorker, "accepted", "resolve", true),
+        (Mediator, "mediating", "resolve", true),
+        (GridWorker, "mediating", "resolve", false),
+        (Mediator, "mediating", "divert", true),
+        (Mediator, "accepted", "divert", false),
+        (Leader, "accepted", "divert", true),
+        (Leader, "resolved", "close", true),
+        (Leader, "diverted", "close", true),
+        (Mediator, "resolved", "close", false),
+        (GridWorker, "closed", "follow_up", true),
+        (GridWorker, "followed_up", "follow_up", true),
+        (GridWorker, "resolved", "follow_up", false),
+        (GridWorker, "accepted", "escalate", true),
+        (Leader, "closed", "escalate", false),
+        (Leader, "mediating", "set_risk_tier", true),
+        (GridWorker, "mediating", "set_risk_tier", false),
+        (Admin, "closed", "close", false),
+        (Admin, "accepted", "close", false),
+        (Admin, "followed_up", "resolve", false),
+    ];
+    for (role, from, action, expect) in cases {
+        assert_eq!(
+            allowed(role, from, action).is_some(),
+            expect,
+            "{role:?} {from} {action}"
+        );
+    }
+    for status in STATUSES {
+        for a in events::actions() {
+            assert!(
+                allowed(Role::Screen, status, a).is_none(),
+                "the screen only reads"
+            );
+        }
+    }
+    // Every rule's statuses exist and admin may take every rule.
+    for r in TRANSITIONS {
+        for f in r.from {
+            assert!(STATUSES.contains(f));
+            assert!(allowed(Role::Admin, f, r.action).is_some());
+        }
+        if let Some(t) = r.to {
+            assert!(STATUSES.contains(&t));
+        }
+    }
+}
+
+#[test]
+fn overdue_and_deadlines() {
+    let d = events::Deadlines::default();
+    assert_eq!(d.days("dispute", "small"), 15);
+    assert_eq!(d.days("dispute", "large"), 60);
+    assert_eq!(d.days("public_safety", "medium"), 6);
+    let mut e = Event {
+        code: "5106032026000001".into(),
+        category: "dispute".into(),
+        source: "visitor".into(),
+        status: "mediating".into(),
+        risk_tier: "small".into(),
+        title: "t".into(),
+        description: String::new(),
+        lon: 0.0,
+        lat: 0.0,
+        address_code: None,
+        grid_code: "g".into(),
+        reported_at: 1_000,
+        deadline: d.deadline("dispute", "small", 1_000),
+        mediation_org: None,
+        diversion: None,
+        resolved_by_mediation: false,
+        escalated: false,
+        closed_at: None,
+        version: 1,
+        updated_at: 1_000,
+    };
+    assert_eq!(e.deadline, 1_000 + 15 * 86_400);
+    assert!(!events::is_overdue(&e, e.deadline));
+    assert!(events::is_overdue(&e, e.deadline + 1));
+    e.status = "closed".into();
+    assert!(
+        !events::is_overdue(&e, e.deadline + 1),
+        "closed matters are never overdue"
+    );
+}
+
+/// Walk every path of the machine over HTTP and try every illegal action in each
+/// status: 409 with the allowed actions listed.
+async fn walk_the_machine(state: &AppState, router: &axum::Router) {
+    let org = events::MEDIATION_ORGS[0];
+    let paths: Vec<Vec<Value>> = vec![
+        vec![
+            json!({"action":"assign_mediation","org":org}),
+            json!({"action":"resolve"}),
+            json!({"action":"close"}),
+            json!({"action":"follow_up","note":"回访一"}),
+            json!({"action":"follow_up","note":"回访二"}),
+        ],
+        vec![
+            json!({"action":"escalate"}),
+            json!({"action":"assign_mediation","org":org}),
+            json!({"action":"set_risk_tier","risk_tier":"large"}),
+            json!({"action":"divert","kind":"litigation"}),
+            json!({"action":"close"}),
+        ],
+        vec![
+            json!({"action":"resolve"}),
+            json!({"action":"close"}),
+            json!({"action":"follow_up"}),
+        ],
+        vec![
+            json!({"action":"divert","kind":"arbitration"}),
+            json!({"action":"close"}),
+        ],
+    ];
+    for (p, path) in paths.iter().enumerate() {
+        let ev = create(router, &intake_body(state, 100 + p, "dispute")).await;
+        let code = ev["code"].as_str().unwrap().to_string();
+        assert_eq!(ev["status"], "accepted");
+        assert_eq!(ev["version"], 1);
+        let mut version = 1;
+        for body in path {
+            let d = detail(router, &code).await;
+            let status = d["status"].as_str().unwrap().to_string();
+            let allowed: Vec<String> =
+                serde_json::from_value(d["allowed_actions"].clone()).unwrap();
+            // Every action outside the allowed list is refused with the list.
+            for a in events::actions() {
+                if allowed.iter().any(|x| x == a) {
+                    continue;
+                }
+                let (s, v) = step(
+                    router,
+                    &code,
+                    json!({"action": a, "version": version, "org": org,
+                    "kind": "arbitration", "risk_tier": "medium"}),
+                )
+                .await;
+                assert_eq!(s, 409, "{a} from {status}: {v}");
+                assert_eq!(v["error"]["details"]["allowed"], json!(allowed), "{v}");
+            }
+            let mut body = body.clone();
+            body["version"] = json!(version);
+            let (s, v) = step(router, &code, body.clone()).await;
+            assert_eq!(s, 200, "{body} from {status}: {v}");
+            version += 1;
+            assert_eq!(v["version"], version);
+            // The same request again carries a stale version.
+            let (s, v) = step(router, &code, body.clone()).await;
+            assert_eq!(s, 409, "{v}");
+            assert_eq!(v["error"]["details"]["current_version"], version);
+        }
+        let d = detail(router, &code).await;
+        assert_history_complete(&d);
+        let in_index = state.events().get(&code).cloned().unwrap();
+        assert_eq!(in_index.version, version);
+        assert_eq!(in_index.status, d["status"].as_str().unwrap());
+    }
+    // The outcomes of the first two paths.
+    let list = call(
+        router,
+        "GET",
+        "/api/v1/events?status=followed_up&limit=1000",
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(list.0, 200);
+}
+
+#[tokio::test]
+async fn every_transition_on_sqlite() {
+    let (_tmp, state, router, _) = loaded_app(0.01).await;
+    walk_the_machine(&state, &router).await;
+}
+
+#[tokio::test]
+async fn every_transition_and_idempotency_on_postgis() {
+    let (_tmp, dir, _) = district(0.01);
+    let store = postgis_store().await;
+    minqing_server::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .unwrap();
+    let state = AppState::new(store.clone());
+    state.set_index(minqing_server::load_index(&store).await.unwrap());
+    let router = app(state.clone());
+    walk_the_machine(&state, &router).await;
+    concurrent_retries(&state, &router).await;
+    // Restart: the store alone gives back the same events.
+    let reloaded = minqing_server::load_index(&store).await.unwrap().1;
+    assert_eq!(reloaded.len(), state.events().len());
+}
+
+/// Many parallel retries with one key make exactly one event.
+async fn concurrent_retries(state: &AppState, router: &axum::Router) {
+    let before = state.store.count("events").await.unwrap();
+    let body = intake_body(state, 7, "petition");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (r, b) = (router.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            post_json(&r, "/api/v1/events", &b, Some("retry-key-1")).await
+        }));
+    }
+    let mut codes = std::collections::HashSet::new();
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        assert_eq!(s, 201, "{v}");
+        codes.insert(v["code"].as_str().unwrap().to_string());
+    }
+    assert_eq!(codes.len(), 1, "one code for every retry: {codes:?}");
+    assert_eq!(state.store.count("events").await.unwrap(), before + 1);
+    // Same key, another body.
+    let mut other = body.clone();
+    other["title"] = json!("别的事项");
+    let (s, v) = post_json(router, "/api/v1/events", &other, Some("retry-key-1")).await;
+    assert_eq!(s, 422, "{v}");
+    // Parallel intakes without keys all get distinct codes.
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (r, b) = (router.clone(), intake_body(state, 300 + i, "consultation"));
+        tasks.push(tokio::spawn(async move {
+            post_json(&r, "/api/v1/events", &b, None).await
+        }));
+    }
+    let mut codes = std::collections::HashSet::new();
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        assert_eq!(s, 201, "{v}");
+        codes.insert(v["code"].as_str().unwrap().to_string());
+    }
+    assert_eq!(codes.len(), 12);
+}
+
+#[tokio::test]
+async fn intake_validation_idempotency_duplicates_and_lists() {
+    let (_tmp, state, router, m) = loaded_app(0.01).await;
+    concurrent_retries(&state, &router).await;
+
+    let body = intake_body(&state, 1, "dispute");
+    let first = create(&router, &body).await;
+    let code = first["code"].as_str().unwrap();
+    let year = events::time::local_year(events::now());
+    assert!(
+        code.starts_with(&format!("510603{year}")) && code.len() == 16,
+        "{code}"
+    );
+    for level in ["grid", "community", "township"] {
+        assert!(first[level]["code"].is_string(), "{level}: {first}");
+    }
+    assert_eq!(first["possible_duplicates"], json!([]));
+    let second = create(&router, &body).await;
+    let dups = second["possible_duplicates"].as_array().unwrap();
+    assert!(dups.iter().any(|d| d["code"] == first["code"]), "{second}");
+    // Another category at the same place is not a duplicate.
+    let third = create(&router, &intake_body(&state, 1, "consultation")).await;
+    assert_eq!(third["possible_duplicates"], json!([]));
+
+    // Large matters are escalated at intake (two history steps).
+    let mut large = intake_body(&state, 2, "petition");
+    large["risk_tier"] = json!("large");
+    let v = create(&router, &large).await;
+    assert_eq!(v["escalated"], true);
+    assert_eq!(v["version"], 2);
+    assert_history_complete(&detail(&router, v["code"].as_str().unwrap()).await);
+
+    // Bad input.
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        "/api/v1/events",
+        &[("content-type", "application/json")],
+        b"{not json".to_vec(),
+    )
+    .await;
+    assert_eq!(s, 400, "{}", String::from_utf8_lossy(&b));
+    let mut outside = body.clone();
+    outside["lon"] = json!(10.0);
+    outside["lat"] = json!(10.0);
+    let (s, v) = post_json(&router, "/api/v1/events", &outside, None).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the district")
+    );
+    let mut wrong = body.clone();
+    wrong["category"] = json!("noise");
+    assert_eq!(
+        post_json(&router, "/api/v1/events", &wrong, None).await.0,
+        422
+    );
+    let mut unknown = body.clone();
+    unknown["colour"] = json!("red");
+    assert_eq!(
+        post_json(&router, "/api/v1/events", &unknown, None).await.0,
+        422
+    );
+    let big = json!({"category":"dispute","source":"visitor","title":"x","description":"长".repeat(40_000),"lon":0,"lat":0});
+    assert_eq!(
+        post_json(&router, "/api/v1/events", &big, None).await.0,
+        413
+    );
+    let (s, _) = step(
+        &router,
+        "5106032099999999",
+        json!({"action":"close","version":1}),
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, _) = step(&router, code, json!({"action":"fly","version":1})).await;
+    assert_eq!(s, 422);
+    let (s, v) = step(
+        &router,
+        code,
+        json!({"action":"assign_mediation","version":1,"org":"无名调解会"}),
+    )
+    .await;
+    assert_eq!(s, 422, "{v}");
+
+    // Lists: filters, paging, overdue (every open generated event is past its deadline by now).
+    let (s, _, b) = call(
+        &router,
+        "GET",
+        "/api/v1/events?limit=5&offset=0",
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let all: Value = serde_json::from_slice(&b).unwrap();
+    assert!(all["total"].as_u64().unwrap() as usize >= m.events + 5);
+    assert_eq!(all["events"].as_array().unwrap().len(), 5);
+    let (_, _, b) = call(
+        &router,
+        "GET",
+        "/api/v1/events?overdue=true&limit=1000&from=2023-01-01&to=2025-01-01",
+        &[],
+        vec![],
+    )
+    .await;
+    let overdue: Value = serde_json::from_slice(&b).unwrap();
+    let n_open_generated = state
+        .events()
+        .events
+        .iter()
+        .filter(|e| {
+            e.reported_at < 1_735_660_800 && !minqing_server::model::is_closed_status(&e.status)
+        })
+        .count();
+    assert_eq!(
+        overdue["total"].as_u64().unwrap() as usize,
+        n_open_generated
+    );
+    assert!(n_open_generated > 0);
+    for e in overdue["events"].as_array().unwrap() {
+        assert_eq!(e["overdue"], true);
+        assert!(!matches!(
+            e["status"].as_str(),
+            Some("closed" | "followed_up")
+        ));
+    }
+    let grid = first["grid"]["code"].as_str().unwrap();
+    let (_, _, b) = call(
+        &router,
+        "GET",
+        &format!("/api/v1/events?grid={grid}&category=dispute&status=accepted&limit=1000"),
+        &[],
+        vec![],
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    assert!(
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == first["code"])
+    );
+    for e in v["events"].as_array().unwrap() {
+        assert_eq!(e["grid"]["code"], grid);
+        assert_eq!(e["category"], "dispute");
+    }
+    for bad in [
+        "bbox=1,2,3",
+        "status=lost",
+        "limit=0",
+        "limit=abc",
+        "from=yesterday",
+        "overdue=maybe",
+        "category=x",
+    ] {
+        let (s, _, _) = call(
+            &router,
+            "GET",
+            &format!("/api/v1/events?{bad}"),
+            &[],
+            vec![],
+        )
+        .await;
+        assert_eq!(s, 400, "{bad}");
+    }
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn photos_round_trip_and_rejections() {
+    let (_tmp, state, router, _) = loaded_app(0.01).await;
+    let ev = create(&router, &intake_body(&state, 3, "public_safety")).await;
+    let code = ev["code"].as_str().unwrap();
+    let uri = format!("/api/v1/events/{code}/photos");
+    let bytes = png(800, 400);
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        &uri,
+        &[("content-type", "image/png")],
+        bytes.clone(),
+    )
+    .await;
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+    let v: Value = serde_json::from_slice(&b).unwrap();
+    let (s, h, got) = call(&router, "GET", v["url"].as_str().unwrap(), &[], vec![]).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "image/png");
+    assert_eq!(got, bytes);
+    let (s, h, thumb) = call(&router, "GET", v["thumb"].as_str().unwrap(), &[], vec![]).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "image/jpeg");
+    let t = image::load_from_memory(&thumb).unwrap();
+    assert_eq!((t.width(), t.height()), (320, 160));
+    assert_eq!(
+        detail(&router, code).await["photos"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let (s, _, _) = call(
+        &router,
+        "POST",
+        &uri,
+        &[("content-type", "image/png")],
+        b"<?php echo 1; ?>".to_vec(),
+    )
+    .await;
+    assert_eq!(s, 422);
+    let (s, _, _) = call(
+        &router,
+        "POST",
+        &uri,
+        &[("content-type", "image/jpeg")],
+        bytes.clone(),
+    )
+    .await;
+    assert_eq!(s, 422, "a PNG declared as JPEG does not decode as JPEG");
+    let (s, _, _) = call(
+        &router,
+        "POST",
+        &uri,
+        &[("content-type", "text/plain")],
+        b"hello".to_vec(),
+    )
+    .await;
+    assert_eq!(s, 415);
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        &uri,
+        &[("content-type", "image/png")],
+        vec![0u8; 10 * 1024 * 1024 + 1],
+    )
+    .await;
+    assert_eq!(s, 413, "{}", String::from_utf8_lossy(&b));
+    let (s, _, _) = call(
+        &router,
+        "POST",
+        "/api/v1/events/5106032099999999/photos",
+        &[("content-type", "image/png")],
+        bytes,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, _, _) = call(
+        &router,
+        "GET",
+        &format!("/api/v1/events/{code}/photos/999"),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, _, _) = call(
+        &router,
+        "GET",
+        &format!("/api/v1/events/{code}/photos/..%2F..%2Fetc"),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 404);
+}
+
+/// Read SSE frames until `pred` holds for one message; returns (id, data) of it.
+async fn read_until(
+    body: &mut axum::body::Body,
+    buf: &mut String,
+    pred: impl Fn(&str) -> bool,
+) -> (i64, Value) {
+    use http_body_util::BodyExt;
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let msg: String = buf.drain(..end + 2).collect();
+            let id = msg
+                .lines()
+                .find_map(|l| l.strip_prefix("id:"))
+                .map(|s| s.trim().parse::<i64>().unwrap());
+            let data = msg
+                .lines()
+                .find_map(|l| l.strip_prefix("data:"))
+                .map(|s| s.trim().to_string());
+            if let (Some(id), Some(data)) = (id, data)
+                && pred(&data)
+            {
+                return (id, serde_json::from_str(&data).unwrap());
+            }
+        }
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(20), body.frame())
+            .await
+            .expect("the feed delivers within 20 s")
+            .expect("stream open")
+            .unwrap();
+        if let Ok(d) = frame.into_data() {
+            buf.push_str(&String::from_utf8_lossy(&d));
+        }
+    }
+}
+
+async fn open_feed(router: &axum::Router, last: Option<i64>) -> axum::body::Body {
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::builder().uri("/api/v1/events/stream");
+    if let Some(l) = last {
+        req = req.header("last-event-id", l.to_string());
+    }
+    let resp = router
+        .clone()
+        .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    resp.into_body()
+}
+
+#[tokio::test]
+async fn live_feed_and_replay() {
+    let (_tmp, state, router, _) = loaded_app(0.01).await;
+    let mut body = open_feed(&router, None).await;
+    let ev = create(&router, &intake_body(&state, 4, "dispute")).await;
+    let code = ev["code"].as_str().unwrap().to_string();
+    let mut buf = String::new();
+    let (id1, msg) = read_until(&mut body, &mut buf, |d| d.contains(&code)).await;
+    assert_eq!(msg["change"], "created");
+    assert_eq!(msg["event"]["code"], code.as_str());
+    let (s, _) = step(&router, &code, json!({"action":"escalate","version":1})).await;
+    assert_eq!(s, 200);
+    let (id2, msg) = read_until(&mut body, &mut buf, |d| d.contains(&code)).await;
+    assert!(id2 > id1);
+    assert_eq!(msg["change"], "escalate");
+    assert_eq!(msg["event"]["escalated"], true);
+    drop(body);
+
+    // A client that saw id1 reconnects and gets the escalation it missed, then a new one.
+    let mut body = open_feed(&router, Some(id1)).await;
+    let mut buf = String::new();
+    let (id, msg) = read_until(&mut body, &mut buf, |_| true).await;
+    assert_eq!(id, id2);
+    assert_eq!(msg["change"], "escalate");
+    let other = create(&router, &intake_body(&state, 5, "petition")).await;
+    let (id3, msg) = read_until(&mut body, &mut buf, |_| true).await;
+    assert!(id3 > id2);
+    assert_eq!(msg["event"]["code"], other["code"]);
+}
+
+#[tokio::test]
+async fn open311_conformance() {
+    let (_tmp, state, router, _) = loaded_app(0.01).await;
+    let get = |uri: &'static str| {
+        let r = router.clone();
+        async move { call(&r, "GET", uri, &[], vec![]).await }
+    };
+    let (s, h, b) = get("/open311/v2/discovery.json").await;
+    assert_eq!(s, 200);
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let d: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(
+        d["endpoints"][0]["specification"],
+        "http://wiki.open311.org/GeoReport_v2"
+    );
+    let (s, h, b) = get("/open311/v2/discovery.xml").await;
+    assert_eq!(s, 200);
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/xml"));
+    assert!(
+        String::from_utf8(b)
+            .unwrap()
+            .contains("<discovery><changeset>")
+    );
+
+    let (_, _, b) = get("/open311/v2/services.json").await;
+    let services: Vec<Value> = serde_json::from_slice(&b).unwrap();
+    assert_eq!(services.len(), 5);
+    for s in &services {
+        for f in [
+            "service_code",
+            "service_name",
+            "description",
+            "metadata",
+            "type",
+            "keywords",
+            "group",
+        ] {
+            assert!(!s[f].is_null(), "{f} in {s}");
+        }
+        assert_eq!(s["type"], "realtime");
+    }
+    let (_, _, b) = get("/open311/v2/services.xml").await;
+    let xml = String::from_utf8(b).unwrap();
+    assert_eq!(xml.matches("<service>").count(), 5, "{xml}");
+    assert!(xml.starts_with("<?xml") && xml.contains("<services>"));
+    let (s, _, b) = get("/open311/v2/services/dispute.json").await;
+    assert_eq!(s, 200);
+    let def: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(def["service_code"], "dispute");
+    assert_eq!(def["attributes"][0]["datatype"], "singlevaluelist");
+    let (_, _, b) = get("/open311/v2/services/dispute.xml").await;
+    assert!(
+        String::from_utf8(b)
+            .unwrap()
+            .contains("<attributes><attribute>")
+    );
+
+    // Error format: [{code, description}] with the HTTP status, in both formats.
+    let (s, _, b) = get("/open311/v2/services/noise.json").await;
+    assert_eq!(s, 404);
+    let e: Vec<Value> = serde_json::from_slice(&b).unwrap();
+    assert_eq!(e[0]["code"], 404);
+    assert!(e[0]["description"].is_string());
+    let (s, _, b) = get("/open311/v2/requests/0000.xml").await;
+    assert_eq!(s, 404);
+    assert!(
+        String::from_utf8(b)
+            .unwrap()
+            .contains("<errors><error><code>404</code><description>")
+    );
+
+    // POST per the spec: form-encoded.
+    let (lon, lat) = point(&state, 9);
+    let form = format!(
+        "service_code=dispute&lat={lat}&long={lon}&address_string=%E5%BB%BA%E8%AE%BE%E8%B7%AF1%E5%8F%B7&description=%E9%82%BB%E9%87%8C%E5%99%AA%E9%9F%B3&attribute%5Brisk_tier%5D=medium&email=a%40b.example"
+    );
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        "/open311/v2/requests.json",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        form.into_bytes(),
+    )
+    .await;
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+    let created: Vec<Value> = serde_json::from_slice(&b).unwrap();
+    let id = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        created[0]
+            .as_object()
+            .unwrap()
+            .contains_key("service_notice")
+    );
+    assert_eq!(state.events().get(&id).unwrap().risk_tier, "medium");
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        "/open311/v2/requests.json",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        b"service_code=dispute&description=x".to_vec(),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let e: Vec<Value> = serde_json::from_slice(&b).unwrap();
+    assert_eq!(e[0]["code"], 400);
+    let (s, _, b) = call(
+        &router,
+        "POST",
+        "/open311/v2/requests.xml",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        format!("service_code=petition&lat={lat}&long={lon}").into_bytes(),
+    )
+    .await;
+    assert_eq!(s, 201);
+    assert!(
+        String::from_utf8(b)
+            .unwrap()
+            .contains("<service_requests><request>")
+    );
+
+    let (s, _, b) = call(
+        &router,
+        "GET",
+        &format!("/open311/v2/requests/{id}.json"),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let r: Vec<Value> = serde_json::from_slice(&b).unwrap();
+    let r = &r[0];
+    assert_eq!(r["service_request_id"], id.as_str());
+    assert_eq!(r["status"], "open");
+    assert_eq!(r["service_code"], "dispute");
+    for f in [
+        "status_notes",
+        "service_name",
+        "description",
+        "requested_datetime",
+        "updated_datetime",
+        "expected_datetime",
+        "lat",
+        "long",
+    ] {
+        assert!(!r[f].is_null(), "{f} in {r}");
+    }
+    assert!(events::time::parse(r["requested_datetime"].as_str().unwrap()).is_some());
+    let (_, _, b) = call(
+        &router,
+        "GET",
+        &format!("/open311/v2/requests/{id}.xml"),
+        &[],
+        vec![],
+    )
+    .await;
+    let xml = String::from_utf8(b).unwrap();
+    assert!(
+        xml.contains(&format!("<service_request_id>{id}</service_request_id>")),
+        "{xml}"
+    );
+    assert!(xml.contains("<status>open</status>"));
+
+    // Queries: generated history by dates and status; new ones by default window.
+    let (s, _, b) = get("/open311/v2/requests.json?start_date=2024-01-01T00:00:00Z&end_date=2024-12-31T23:59:59Z&status=closed&service_code=dispute").await;
+    assert_eq!(s, 200);
+    let list: Vec<Value> = serde_json::from_slice(&b).unwrap();
+    assert!(!list.is_empty());
+    for r in &list {
+        assert_eq!(r["status"], "closed");
+        assert_eq!(r["service_code"], "dispute");
+    }
+    let (_, _, b) = get("/open311/v2/requests.json").await;
+    let recent: Vec<Value> = serde_json::from_slice(&b).unwrap();
+    assert!(
+        recent
+            .iter()
+            .any(|r| r["service_request_id"] == id.as_str())
+    );
+    let (s, _, b) = get("/open311/v2/requests.json?status=pending").await;
+    assert_eq!(s, 400);
+    assert!(serde_json::from_slice::<Vec<Value>>(&b).is_ok());
+    let (s, _, _) = get("/open311/v2/requests.xml?start_date=never").await;
+    assert_eq!(s, 400);
+}
