@@ -875,4 +875,20 @@ async fn open311_conformance() {
     assert!(serde_json::from_slice::<Vec<Value>>(&b).is_ok());
     let (s, _, _) = get("/open311/v2/requests.xml?start_date=never").await;
     assert_eq!(s, 400);
+
+    let (_, _, b) = get("/api/openapi.json").await;
+    let doc: Value = serde_json::from_slice(&b).unwrap();
+    for path in [
+        "/api/v1/events",
+        "/api/v1/events/{code}",
+        "/api/v1/events/{code}/transitions",
+        "/api/v1/events/stream",
+        "/api/v1/events/{code}/photos",
+        "/open311/v2/discovery.json",
+        "/open311/v2/services.json",
+        "/open311/v2/requests.json",
+        "/open311/v2/requests/{service_request_id}.json",
+    ] {
+        assert!(doc["paths"][path].is_object(), "OpenAPI lists {path}");
+    }
 }
