@@ -806,3 +806,51 @@ fn full_district_matching_quality_and_rate() {
     };
     assert!(all.meets_goals(), "below the goals: {}", all.line("all"));
 }
+
+/// The review queue's SQL on PostGIS: list, resolve, and the resolution log.
+#[tokio::test]
+async fn review_queue_on_postgis() {
+    let (tmp, dir, _) = district(0.01);
+    let store = crate::support::postgis_store().await;
+    minqing_server::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .unwrap();
+    let extra = tmp.path().join("extra");
+    write_unmatchable_resident(&dir, &extra, "R99999998");
+    minqing_server::import::import_dir(&store, &extra, &|_| {})
+        .await
+        .unwrap();
+    let state = minqing_server::http::AppState::new(store.clone());
+    state.set_index(minqing_server::load_index(&store).await.unwrap());
+    let app = minqing_server::http::app(state.clone());
+    let (status, body) = get(&app, "/api/v1/review?kind=residents&status=unmatched").await;
+    assert_eq!(status, 200, "{body}");
+    let page = json_of(&body);
+    assert!(page["total"].as_i64().unwrap() >= 1, "{page}");
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == "R99999998"),
+        "{page}"
+    );
+    let code = state.index().unwrap().buildings[0].code.clone();
+    let (status, body) = post_json(
+        &app,
+        "/api/v1/review/residents/R99999998",
+        &json!({"code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["link"], "building");
+    let minqing_server::store::Store::Postgres(pool) = &store else {
+        unreachable!()
+    };
+    let (new_code, note): (String, String) =
+        sqlx::query_as("SELECT new_code, note FROM link_resolutions WHERE record_id = 'R99999998'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!((new_code.as_str(), note.as_str()), (code.as_str(), ""));
+}
