@@ -150,11 +150,9 @@ impl Analysis {
         let mut dirty = false;
         {
             let mut rx = lock(&self.changes);
-            loop {
-                match rx.try_recv() {
-                    Ok(Change::Event { .. }) | Err(TryRecvError::Lagged(_)) => dirty = true,
-                    Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-                }
+            // Any change (or a lagged receiver, which lost some) makes the caches stale.
+            while let Ok(Change::Event { .. }) | Err(TryRecvError::Lagged(_)) = rx.try_recv() {
+                dirty = true;
             }
         }
         if dirty {

@@ -5,8 +5,8 @@
 //! the two stores (SQLite and PostGIS through sqlx), the in-memory index and the HTTP
 //! server. See ARCHITECTURE.md for the code map and the invariants.
 
-pub mod analysis;
 pub mod address_service;
+pub mod analysis;
 pub mod config;
 pub mod events;
 pub mod generate;

@@ -1,8 +1,8 @@
 //! One integration-test binary: the generator, both stores, the index and the HTTP API
 //! working together on small synthetic districts.
 
-mod analysis;
 mod address;
+mod analysis;
 mod events;
 mod generator;
 mod http;
