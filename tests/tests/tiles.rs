@@ -613,12 +613,11 @@ async fn new_event_invalidates_exactly_the_tiles_it_touches() {
         before: Some((event.lon, event.lat)),
     });
     let has = |body: &[u8]| {
-        body.is_empty().then_some(false).unwrap_or_else(|| {
-            decode(body).layers.get("events").is_some_and(|fs| {
+        !body.is_empty()
+            && decode(body).layers.get("events").is_some_and(|fs| {
                 fs.iter()
                     .any(|f| prop(f, "code") == Some(&Value::String("EV-TILES-TEST-0001".into())))
             })
-        })
     };
     let old_t = TileId::from_lonlat(b.lon, b.lat, 16).unwrap();
     let new_t = TileId::from_lonlat(far_b.lon, far_b.lat, 16).unwrap();

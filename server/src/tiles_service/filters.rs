@@ -64,8 +64,8 @@ impl EventFilter {
     }
 
     pub fn matches(&self, e: &Event) -> bool {
-        (self.categories.is_empty() || self.categories.iter().any(|c| *c == e.category))
-            && (self.statuses.is_empty() || self.statuses.iter().any(|s| *s == e.status))
+        (self.categories.is_empty() || self.categories.contains(&e.category))
+            && (self.statuses.is_empty() || self.statuses.contains(&e.status))
             && self.from.is_none_or(|f| e.reported_at >= f)
             && self.to.is_none_or(|t| e.reported_at <= t)
     }
