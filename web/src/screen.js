@@ -14,8 +14,11 @@ import { echarts } from './charts.js';
 
 const FEED_LIMIT = 40;
 const LIVE_POINTS_LIMIT = 300;
-const REFRESH_MS = 60_000;
-const TOUR_MS = 20_000;
+// `?refresh=ms&tour=ms` shorten the timers (the soak test uses them); at least 1 s.
+const params = new URLSearchParams(location.search);
+const interval = (name, fallback) => Math.max(1000, Number(params.get(name)) || fallback);
+const REFRESH_MS = interval('refresh', 60_000);
+const TOUR_MS = interval('tour', 20_000);
 
 const $ = (id) => document.getElementById(id);
 const live = { type: 'FeatureCollection', features: [] };

@@ -5,6 +5,7 @@ mod areas;
 mod error;
 mod health;
 mod metrics_layer;
+mod web;
 
 pub use error::ApiError;
 
@@ -106,7 +107,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/stats", get(health::stats))
         .route("/api/v1/areas", get(areas::areas))
-        .route("/", get(health::home))
+        .route("/", get(web::index))
+        .route("/screen", get(web::screen))
+        .route("/grid", get(web::grid))
+        .route(
+            "/assets/{*path}",
+            get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
+        )
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
