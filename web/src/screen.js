@@ -144,9 +144,34 @@ function updateChartsFrom(eff) {
   }
 }
 
+/** Event counts from the list endpoint's `total`: one request per month and per category. */
+async function chartsFromEventList() {
+  const total = async (query) => (await fetchJSON(`/api/v1/events?limit=1&${query}`)).total;
+  const now = new Date();
+  const months = [];
+  for (let i = 11; i >= 0; i--) {
+    const start = new Date(now.getFullYear(), now.getMonth() - i, 1);
+    const end = new Date(now.getFullYear(), now.getMonth() - i + 1, 1);
+    months.push([`${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, '0')}`, Math.floor(start / 1000), Math.floor(end / 1000)]);
+  }
+  const yearStart = Math.floor(new Date(now.getFullYear(), 0, 1) / 1000);
+  const [monthly, categories] = await Promise.all([
+    Promise.all(months.map(([, from, to]) => total(`from=${from}&to=${to}`))),
+    Promise.all(Object.keys(CATEGORY_LABELS).map((c) => total(`category=${c}&from=${yearStart}`))),
+  ]);
+  updateChartsFrom({
+    monthly: months.map(([name], i) => ({ month: name, events: monthly[i] })),
+    by_category: Object.fromEntries(Object.keys(CATEGORY_LABELS).map((c, i) => [c, categories[i]])),
+  });
+}
+
 async function initCharts() {
   const caps = await capabilities();
-  if (!caps.has('/api/v1/analysis/efficiency')) {
+  if (caps.has('/api/v1/events')) {
+    const refresh = () => chartsFromEventList().catch(() => {});
+    refresh();
+    setInterval(refresh, 10 * REFRESH_MS);
+  } else if (!caps.has('/api/v1/analysis/efficiency')) {
     $('trend-na').hidden = false;
     $('categories-na').hidden = false;
   }

@@ -49,6 +49,7 @@ test('one-map view loads, draws the map, drills down, only this origin, no conso
     assert.ok((await page.locator('#layers input').count()) >= 7, 'layer switcher lists the seven layers');
     const crumbs = await page.locator('#breadcrumb').innerText();
     assert.ok(crumbs.length > 0, 'breadcrumb shows the district');
+    await page.screenshot({ path: join(SCREENSHOTS, 'onemap.png') });
     // Drill down district → township through the info panel's list.
     const township = page.locator('#info .children button').first();
     const name = await township.innerText();
@@ -56,7 +57,7 @@ test('one-map view loads, draws the map, drills down, only this origin, no conso
     await page.waitForFunction((n) => document.querySelector('#breadcrumb').innerText.includes(n), name);
     assert.match(await page.locator('#breadcrumb').innerText(), /›/);
     await page.waitForTimeout(1500);
-    await page.screenshot({ path: join(SCREENSHOTS, 'onemap.png') });
+    await page.screenshot({ path: join(SCREENSHOTS, 'onemap-township.png') });
     assertClean(view, '/');
   } finally {
     await view.context.close();
