@@ -20,9 +20,9 @@ export default defineConfig({
     },
   },
   server: {
-    // `npm run dev` against a running `minqing demo` on :8080.
+    // `npm run dev` against a running `minqing demo` on :8080 (or MINQING_DEV_API).
     proxy: Object.fromEntries(
-      ['/api', '/tiles', '/heatmap', '/style.json', '/healthz'].map((p) => [p, 'http://127.0.0.1:8080']),
+      ['/api', '/tiles', '/heatmap', '/style.json', '/healthz'].map((p) => [p, process.env.MINQING_DEV_API || 'http://127.0.0.1:8080']),
     ),
   },
 });

@@ -6,3 +6,4 @@ mod http;
 mod import_errors;
 mod stores;
 mod support;
+mod web;

@@ -139,7 +139,7 @@ async function initMap(grids) {
   }
   if (app.caps.tiles && (app.caps.tileLayers.size === 0 || app.caps.tileLayers.has('buildings'))) {
     map.addSource('buildings', { type: 'vector', tiles: [tileURL(['buildings'])], maxzoom: 16 });
-    map.addLayer({ id: 'buildings', type: 'fill', source: 'buildings', 'source-layer': 'buildings', paint: { 'fill-color': '#6b7280', 'fill-opacity': 0.75, 'fill-outline-color': '#111827' } });
+    map.addLayer({ id: 'buildings', type: 'circle', source: 'buildings', 'source-layer': 'buildings', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 14, 3, 18, 8], 'circle-color': '#374151', 'circle-stroke-color': '#fff', 'circle-stroke-width': 1 } });
   }
   map.on('click', (e) => {
     if (!$('tab-report').hidden) return setPoint([e.lngLat.lng, e.lngLat.lat], '地图选点');
@@ -200,13 +200,19 @@ async function loadTasks(grids) {
   if (!grids.length) { list.innerHTML = '<li class="muted">登录后显示本网格的待办任务</li>'; return; }
   try {
     const answers = await Promise.all(grids.map((g) => authJSON(`/api/v1/events?grid=${encodeURIComponent(g)}&status=${OPEN_STATUSES}&limit=100`)));
-    const events = answers.flatMap((a) => (Array.isArray(a) ? a : a.events || [])).sort((a, b) => (a.deadline ?? 0) - (b.deadline ?? 0));
+    // Deadlines arrive as unix seconds or as date-time text.
+    const seconds = (t) => (typeof t === 'number' ? t : t ? Date.parse(t) / 1000 : Infinity);
+    const events = answers.flatMap((a) => (Array.isArray(a) ? a : a.events || [])).sort((a, b) => seconds(a.deadline) - seconds(b.deadline));
     const now = Date.now() / 1000;
     list.innerHTML = events.length
-      ? events.map((ev) => `<li data-code="${esc(ev.code)}"><div class="title">${esc(ev.title || ev.code)}</div>
+      ? events.map((ev) => {
+          const due = seconds(ev.deadline);
+          const overdue = ev.overdue ?? due < now;
+          return `<li data-code="${esc(ev.code)}"><div class="title">${esc(ev.title || ev.code)}</div>
           <div class="meta">${esc(label(CATEGORY_LABELS, ev.category))} · ${esc(label(STATUS_LABELS, ev.status))} ·
-          <span class="${ev.deadline < now ? 'overdue' : ''}">期限 ${ev.deadline ? new Date(ev.deadline * 1000).toLocaleDateString('zh-CN') : '—'}${ev.deadline < now ? '（已超期）' : ''}</span></div>
-          <div class="actions"><button data-open="${esc(ev.code)}">处置…</button></div></li>`).join('')
+          <span class="${overdue ? 'overdue' : ''}">期限 ${Number.isFinite(due) ? new Date(due * 1000).toLocaleDateString('zh-CN') : '—'}${overdue ? '（已超期）' : ''}</span></div>
+          <div class="actions"><button data-open="${esc(ev.code)}">处置…</button></div></li>`;
+        }).join('')
       : '<li class="muted">暂无待办任务</li>';
     list.querySelectorAll('button[data-open]').forEach((b) => b.addEventListener('click', () => openTask(b.dataset.open, b.parentElement)));
   } catch (error) {

@@ -143,7 +143,7 @@ function applyAreaFilters() {
 }
 
 function onMapClick(e) {
-  const tileLayers = ['buildings', 'enterprises', 'events', 'hotspots', 'risk'].map((l) => `tile-${l}`).filter((id) => map.getLayer(id));
+  const tileLayers = ['buildings', 'enterprises', 'events', 'hotspots', 'risk'].flatMap((l) => [`tile-${l}`, `tile-${l}-cells`]).filter((id) => map.getLayer(id));
   const hits = tileLayers.length ? map.queryRenderedFeatures(e.point, { layers: tileLayers }) : [];
   if (hits.length) {
     showFeature(hits[0]);
@@ -253,7 +253,7 @@ function addTileLayers(caps) {
     map.addLayer({ id: 'tile-heat', type: 'raster', source: 'heat', paint: { 'raster-opacity': 0.75 }, layout: { visibility: 'none' } }, 'areas-township-fill');
   }
   for (const name of names) {
-    map.addSource(`tiles-${name}`, { type: 'vector', tiles: [tileURL([name])], minzoom: 0, maxzoom: 16 });
+    map.addSource(`tiles-${name}`, { type: 'vector', tiles: [name === 'events' ? eventsURL() : tileURL([name])], minzoom: 0, maxzoom: 16 });
   }
   if (names.includes('risk')) {
     map.addLayer({
@@ -270,35 +270,44 @@ function addTileLayers(caps) {
       },
     }, before);
   }
-  if (names.includes('buildings')) {
+  // Buildings, enterprises and events are points from a zoom on and aggregated cells
+  // (polygons with a `count`) below it: one fill layer for the cells, one circle layer
+  // for the points, switched together.
+  const POINT_PAINT = {
+    buildings: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 14, 2, 18, 5], 'circle-color': '#4b5563' },
+    enterprises: { 'circle-radius': 3, 'circle-color': '#7c3aed' },
+    events: {
+      'circle-radius': ['interpolate', ['linear'], ['zoom'], 14, 3, 18, 6],
+      'circle-color': ['match', ['get', 'category'], ...Object.entries(CATEGORY_COLORS).flat(), '#e4572e'],
+    },
+  };
+  const CELL_COLOR = { buildings: '#4b5563', enterprises: '#7c3aed', events: '#e4572e' };
+  for (const name of ['buildings', 'enterprises', 'events']) {
+    if (!names.includes(name)) continue;
     map.addLayer({
-      id: 'tile-buildings', type: 'fill', source: 'tiles-buildings', 'source-layer': 'buildings',
-      paint: { 'fill-color': '#6b7280', 'fill-opacity': 0.7, 'fill-outline-color': '#374151' },
+      id: `tile-${name}-cells`, type: 'fill', source: `tiles-${name}`, 'source-layer': name,
+      filter: ['==', ['geometry-type'], 'Polygon'],
+      paint: { 'fill-color': CELL_COLOR[name], 'fill-opacity': ['interpolate', ['linear'], ['to-number', ['get', 'count'], 1], 1, 0.15, 50, 0.6] },
     }, before);
-  }
-  if (names.includes('enterprises')) {
     map.addLayer({
-      id: 'tile-enterprises', type: 'circle', source: 'tiles-enterprises', 'source-layer': 'enterprises',
-      paint: { 'circle-radius': 3, 'circle-color': '#7c3aed', 'circle-stroke-color': '#fff', 'circle-stroke-width': 0.5 },
-    }, before);
-  }
-  if (names.includes('events')) {
-    map.addLayer({
-      id: 'tile-events', type: 'circle', source: 'tiles-events', 'source-layer': 'events',
-      paint: {
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 10, 2, 16, 6],
-        'circle-color': ['match', ['get', 'category'], ...Object.entries(CATEGORY_COLORS).flat(), '#e4572e'],
-        'circle-stroke-color': '#fff', 'circle-stroke-width': 0.5,
-      },
+      id: `tile-${name}`, type: 'circle', source: `tiles-${name}`, 'source-layer': name,
+      filter: ['==', ['geometry-type'], 'Point'],
+      paint: { ...POINT_PAINT[name], 'circle-stroke-color': '#fff', 'circle-stroke-width': 0.5 },
     }, before);
   }
   for (const name of names) {
     const id = `tile-${name}`;
     if (map.getLayer(id)) {
-      map.setLayoutProperty(id, 'visibility', layerOn[name] ? 'visible' : 'none');
+      setTileLayerVisible(name, layerOn[name]);
       map.on('mouseenter', id, () => { map.getCanvas().style.cursor = 'pointer'; });
       map.on('mouseleave', id, () => { map.getCanvas().style.cursor = ''; });
     }
+  }
+}
+
+function setTileLayerVisible(name, on) {
+  for (const id of [`tile-${name}`, `tile-${name}-cells`]) {
+    if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
   }
 }
 
@@ -317,7 +326,7 @@ function buildLayerSwitcher() {
       const name = input.dataset.layer;
       layerOn[name] = input.checked;
       if (name === 'areas') applyAreaFilters();
-      else map.setLayoutProperty(`tile-${name}`, 'visibility', input.checked ? 'visible' : 'none');
+      else setTileLayerVisible(name, input.checked);
       renderLegend();
     }),
   );
@@ -337,7 +346,8 @@ function renderLegend() {
 
 function showFeature(feature) {
   const p = feature.properties;
-  const kind = { 'tile-buildings': '楼栋', 'tile-enterprises': '企业', 'tile-events': '事件', 'tile-hotspots': '热点', 'tile-risk': '风险' }[feature.layer.id] || '要素';
+  const layerName = feature.layer.id.replace(/^tile-/, '').replace(/-cells$/, '');
+  const kind = { buildings: '楼栋', enterprises: '企业', events: '事件', hotspots: '热点', risk: '风险' }[layerName] || '要素';
   const rows = Object.entries(p)
     .filter(([, v]) => v !== null && v !== '')
     .map(([k, v]) => `<tr><th>${esc(k === 'category' ? '类别' : k)}</th><td>${esc(k === 'category' ? label(CATEGORY_LABELS, v) : v)}</td></tr>`)
@@ -351,7 +361,13 @@ function timeRange() {
   const to = new Date();
   const from = new Date(to);
   from.setMonth(from.getMonth() - state.monthsBack);
-  return { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10), fromSecs: Math.floor(from / 1000) };
+  return { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10) };
+}
+
+/** The events tiles of the slider's time range (the server filters points and cells). */
+function eventsURL() {
+  const { from, to } = timeRange();
+  return `${tileURL(['events'])}?from=${from}&to=${to}`;
 }
 
 function heatURL() {
@@ -364,10 +380,7 @@ function setupTimeSlider() {
   const apply = () => {
     state.monthsBack = Number(slider.value) || 1;
     $('time-label').textContent = `近 ${state.monthsBack} 个月`;
-    const { fromSecs } = timeRange();
-    if (map.getLayer('tile-events')) {
-      map.setFilter('tile-events', ['any', ['!', ['has', 'reported_at']], ['>=', ['to-number', ['get', 'reported_at'], 0], fromSecs]]);
-    }
+    map.getSource('tiles-events')?.setTiles([eventsURL()]);
     const heat = map.getSource('heat');
     if (heat) heat.setTiles([heatURL()]);
   };

@@ -58,7 +58,11 @@ map.on('load', async () => {
     for (const name of wanted) map.addSource(`tiles-${name}`, { type: 'vector', tiles: [tileURL([name])], maxzoom: 16 });
     if (wanted.includes('risk')) map.addLayer({ id: 'risk', type: 'fill', source: 'tiles-risk', 'source-layer': 'risk', paint: { 'fill-color': ['match', ['get', 'tier'], 'large', '#e63946', 'medium', '#f4a261', '#e9c46a'], 'fill-opacity': 0.35 } });
     if (wanted.includes('hotspots')) map.addLayer({ id: 'hotspots', type: 'fill', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: ['>', ['to-number', ['get', 'gi_z'], 0], 0], paint: { 'fill-color': '#ff4d4d', 'fill-opacity': 0.5 } });
-    if (wanted.includes('events')) map.addLayer({ id: 'events', type: 'circle', source: 'tiles-events', 'source-layer': 'events', paint: { 'circle-radius': 1.5, 'circle-color': '#ffd166', 'circle-opacity': 0.6 } });
+    if (wanted.includes('events')) {
+      // Cells (polygons with `count`) below the points' zoom, points above it.
+      map.addLayer({ id: 'event-cells', type: 'fill', source: 'tiles-events', 'source-layer': 'events', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#ffd166', 'fill-opacity': ['interpolate', ['linear'], ['to-number', ['get', 'count'], 1], 1, 0.1, 50, 0.5] } });
+      map.addLayer({ id: 'events', type: 'circle', source: 'tiles-events', 'source-layer': 'events', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 2, 'circle-color': '#ffd166', 'circle-opacity': 0.7 } });
+    }
   }
   map.addSource('live', { type: 'geojson', data: live });
   map.addLayer({ id: 'live', type: 'circle', source: 'live', paint: { 'circle-radius': 8, 'circle-color': ['match', ['get', 'category'], ...Object.entries(CATEGORY_COLORS).flat(), '#ff4d4d'], 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });
@@ -69,7 +73,7 @@ map.on('load', async () => {
 
 // ---- counters -------------------------------------------------------------------
 const COUNTERS = [
-  ['residents', '实有人口'], ['housing_units', '住房'], ['enterprises', '企业'], ['events', '事件总数'],
+  ['residents', '实有人口'], ['housing_units', '住房'], ['enterprises', '企业'], ['events', '事件总数'], ['events_this_year', '今年事件'],
   ['closure_rate', '办结率'], ['mediation_rate', '调解成功率'], ['events_yoy', '事件同比'],
 ];
 
@@ -90,6 +94,12 @@ async function refreshCounters() {
   try {
     Object.assign(values, await fetchJSON('/api/v1/stats'));
   } catch { /* shown as 暂不可用 */ }
+  if (caps.has('/api/v1/events')) {
+    const yearStart = Math.floor(new Date(new Date().getFullYear(), 0, 1) / 1000);
+    try {
+      values.events_this_year = (await fetchJSON(`/api/v1/events?limit=1&from=${yearStart}`)).total;
+    } catch { /* 暂不可用 */ }
+  }
   if (caps.has('/api/v1/analysis/efficiency')) {
     try {
       const eff = await fetchJSON('/api/v1/analysis/efficiency');
@@ -147,17 +157,26 @@ function updateChartsFrom(eff) {
 /** Event counts from the list endpoint's `total`: one request per month and per category. */
 async function chartsFromEventList() {
   const total = async (query) => (await fetchJSON(`/api/v1/events?limit=1&${query}`)).total;
+  const secs = (d) => Math.floor(d / 1000);
+  // The last 12 months that hold events (a demo district's history may end years ago).
   const now = new Date();
-  const months = [];
-  for (let i = 11; i >= 0; i--) {
-    const start = new Date(now.getFullYear(), now.getMonth() - i, 1);
-    const end = new Date(now.getFullYear(), now.getMonth() - i + 1, 1);
-    months.push([`${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, '0')}`, Math.floor(start / 1000), Math.floor(end / 1000)]);
+  let end = new Date(now.getFullYear(), now.getMonth() + 1, 1);
+  for (let back = 0; back < 5; back++) {
+    const start = new Date(end.getFullYear() - 1, end.getMonth(), 1);
+    if ((await total(`from=${secs(start)}&to=${secs(end)}`)) > 0) break;
+    end = start;
   }
-  const yearStart = Math.floor(new Date(now.getFullYear(), 0, 1) / 1000);
+  const months = [];
+  for (let i = 12; i >= 1; i--) {
+    const start = new Date(end.getFullYear(), end.getMonth() - i, 1);
+    const stop = new Date(end.getFullYear(), end.getMonth() - i + 1, 1);
+    months.push([`${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, '0')}`, secs(start), secs(stop)]);
+  }
+  const windowStart = months[0][1];
+  const windowEnd = months[11][2];
   const [monthly, categories] = await Promise.all([
     Promise.all(months.map(([, from, to]) => total(`from=${from}&to=${to}`))),
-    Promise.all(Object.keys(CATEGORY_LABELS).map((c) => total(`category=${c}&from=${yearStart}`))),
+    Promise.all(Object.keys(CATEGORY_LABELS).map((c) => total(`category=${c}&from=${windowStart}&to=${windowEnd}`))),
   ]);
   updateChartsFrom({
     monthly: months.map(([name], i) => ({ month: name, events: monthly[i] })),
