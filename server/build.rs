@@ -12,11 +12,23 @@ use std::process::Command;
 use std::{env, fs};
 
 fn main() {
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let web = manifest.join("../web").canonicalize().unwrap_or_else(|_| {
-        panic!("the web views' sources are missing: expected {}", manifest.join("../web").display())
+        panic!(
+            "the web views' sources are missing: expected {}",
+            manifest.join("../web").display()
+        )
     });
-    for watched in ["src", "index.html", "screen.html", "grid.html", "package.json", "package-lock.json", "vite.config.js"] {
+    for watched in [
+        "src",
+        "index.html",
+        "screen.html",
+        "grid.html",
+        "package.json",
+        "package-lock.json",
+        "vite.config.js",
+    ] {
         println!("cargo:rerun-if-changed={}", web.join(watched).display());
     }
     println!("cargo:rerun-if-env-changed=MINQING_NPM");
@@ -52,9 +64,14 @@ fn main() {
         "npm run build produced no index.html in {}",
         dist.display()
     );
-    let mut code = String::from("/// Every file of the built web views: (path under dist/, bytes).\npub static FILES: &[(&str, &[u8])] = &[\n");
+    let mut code = String::from(
+        "/// Every file of the built web views: (path under dist/, bytes).\npub static FILES: &[(&str, &[u8])] = &[\n",
+    );
     for (name, path) in &files {
-        code.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", path.display().to_string()));
+        code.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
     }
     code.push_str("];\n");
     fs::write(out_dir.join("web_assets.rs"), code).expect("write web_assets.rs");
@@ -82,7 +99,10 @@ fn run(command: &mut Command, what: &str) {
     let status = command
         .status()
         .unwrap_or_else(|e| panic!("could not start `{what}` for the web views: {e}"));
-    assert!(status.success(), "`{what}` failed in web/ ({status}); see its output above");
+    assert!(
+        status.success(),
+        "`{what}` failed in web/ ({status}); see its output above"
+    );
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
@@ -91,7 +111,11 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
         if path.is_dir() {
             collect(root, &path, files);
         } else {
-            let name = path.strip_prefix(root).expect("under dist").to_string_lossy().replace('\\', "/");
+            let name = path
+                .strip_prefix(root)
+                .expect("under dist")
+                .to_string_lossy()
+                .replace('\\', "/");
             files.push((name, path));
         }
     }

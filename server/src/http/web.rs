@@ -38,9 +38,15 @@ fn serve(name: &str, cache: &'static str) -> Response {
     match file(name) {
         Some(bytes) => (
             [
-                (header::CONTENT_TYPE, HeaderValue::from_static(content_type(name))),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(content_type(name)),
+                ),
                 (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-                (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
             ],
             bytes,
         )
