@@ -26,6 +26,7 @@ function say(text, kind = '') {
   box.textContent = text;
   box.className = `message ${kind}`;
   box.hidden = !text;
+  if (text && kind) box.scrollIntoView({ block: 'nearest' });
 }
 
 const token = () => sessionStorage.getItem(TOKEN_KEY);

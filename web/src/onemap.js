@@ -424,7 +424,7 @@ function setupSearch(caps) {
         if (mine !== query) return;
         hits = Array.isArray(answer) ? answer : answer.hits || answer.results || [];
         list.innerHTML = hits.length
-          ? hits.map((h, i) => `<li role="option"><button data-i="${i}">${esc(h.label)}</button></li>`).join('')
+          ? hits.map((h, i) => `<li role="option"><button data-i="${i}">${esc(h.label)}${h.context ? ` <small class="muted">${esc(h.context)}</small>` : ''}</button></li>`).join('')
           : '<li class="muted">无匹配地址</li>';
       } catch (error) {
         list.innerHTML = `<li class="muted">${esc(describeError(error))}</li>`;
