@@ -10,3 +10,4 @@ mod import_errors;
 mod stores;
 mod support;
 mod tiles;
+mod web;

@@ -1,10 +1,9 @@
-//! Liveness, the headline counts, and the landing page.
+//! Liveness and the headline counts.
 
 use super::{ApiError, AppState};
 use crate::model::AreaLevel;
 use axum::Json;
 use axum::extract::State;
-use axum::response::Html;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -62,26 +61,4 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiErro
         }),
         store: state.store.backend(),
     }))
-}
-
-/// A plain landing page until the map views land.
-pub async fn home(State(state): State<AppState>) -> Html<String> {
-    let body = match state.index() {
-        Ok(ix) => format!(
-            "<p>楼幢地址 {} · 户室地址 {} · 实有人口 {} · 企业 {} · 网格 {} · 事件 {}</p>",
-            ix.buildings.len(),
-            ix.unit_count,
-            ix.people.len(),
-            ix.enterprises.len(),
-            ix.count_level(AreaLevel::Grid),
-            state.events().len()
-        ),
-        Err(_) => "<p>数据加载中…</p>".to_string(),
-    };
-    Html(format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>民情 Minqing</title></head>\
-         <body><h1>民情 · 旌阳区综治中心</h1>{body}<ul><li><a href=\"/api/v1/stats\">/api/v1/stats</a></li>\
-         <li><a href=\"/api/v1/areas?level=township\">/api/v1/areas</a></li>\
-         <li><a href=\"/api/openapi.json\">/api/openapi.json</a></li><li><a href=\"/metrics\">/metrics</a></li></ul></body></html>"
-    ))
 }

@@ -8,6 +8,7 @@ pub mod events;
 mod health;
 mod metrics_layer;
 pub mod open311;
+mod web;
 
 pub use error::ApiError;
 
@@ -187,9 +188,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/reverse", get(address_api::reverse))
         .route("/api/v1/review", get(review::list))
         .route("/api/v1/review/{kind}/{id}", post(review::resolve))
-        .route("/", get(health::home))
         .merge(crate::tiles_service::http::routes())
         .merge(events_routes())
+        .route("/", get(web::index))
+        .route("/screen", get(web::screen))
+        .route("/grid", get(web::grid))
+        .route(
+            "/assets/{*path}",
+            get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
+        )
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(

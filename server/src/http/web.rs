@@ -1,0 +1,82 @@
+//! The browser views, embedded at build time by `build.rs` (see `web/`): `/` the
+//! one-map view, `/screen` the large screen, `/grid` the grid worker's view, and their
+//! `/assets/*`. Asset names carry a content hash, so they are cached for a year as
+//! immutable; the HTML pages are `no-cache` so a new build is picked up at once.
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
+}
+
+fn file(name: &str) -> Option<&'static [u8]> {
+    embedded::FILES
+        .iter()
+        .find(|(path, _)| *path == name)
+        .map(|(_, bytes)| *bytes)
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next().unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" | "map" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "woff2" => "font/woff2",
+        "pbf" => "application/x-protobuf",
+        "wasm" => "application/wasm",
+        _ => "application/octet-stream",
+    }
+}
+
+fn serve(name: &str, cache: &'static str) -> Response {
+    match file(name) {
+        Some(bytes) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(content_type(name)),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        None => super::error::ApiError::NotFound(format!("no file {name}")).into_response(),
+    }
+}
+
+const PAGE_CACHE: &str = "no-cache";
+const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
+
+/// `/` — the one-map view.
+pub async fn index() -> Response {
+    serve("index.html", PAGE_CACHE)
+}
+
+/// `/screen` — the command centre's large screen.
+pub async fn screen() -> Response {
+    serve("screen.html", PAGE_CACHE)
+}
+
+/// `/grid` — the grid worker's phone view.
+pub async fn grid() -> Response {
+    serve("grid.html", PAGE_CACHE)
+}
+
+/// `/assets/{*path}` — hashed scripts and styles.
+pub async fn asset(Path(path): Path<String>) -> Response {
+    if path.contains("..") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    serve(&format!("assets/{path}"), ASSET_CACHE)
+}

@@ -1,0 +1,147 @@
+// Shared by the three views: same-origin JSON fetching that checks the response before
+// use, discovery of which optional endpoints this server has, and the plain base style.
+//
+// Discovery: every /api endpoint is listed in /api/openapi.json, so optional /api
+// features are detected from that one document instead of probing each path (a probe
+// that answers 404 would put a "Failed to load resource" error in the console). Tile
+// endpoints are not /api paths; /tiles/catalog is probed once.
+
+/** An HTTP answer that was not 2xx; `status` 0 means the network failed. */
+export class HttpError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** GET or POST JSON from this origin; throws HttpError with the server's message. */
+export async function fetchJSON(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch {
+    throw new HttpError(0, '网络连接失败');
+  }
+  const type = response.headers.get('content-type') || '';
+  const body = type.includes('json') ? await response.json().catch(() => null) : null;
+  if (!response.ok) {
+    const message = body?.error?.message || `${response.status} ${response.statusText}`;
+    throw new HttpError(response.status, message);
+  }
+  if (body === null) throw new HttpError(response.status, '响应格式错误');
+  return body;
+}
+
+let capabilitiesPromise = null;
+
+/** Which optional endpoints exist: a Set of OpenAPI paths plus `tiles` (catalog JSON or null). */
+export function capabilities() {
+  if (!capabilitiesPromise) {
+    capabilitiesPromise = (async () => {
+      let paths = new Set();
+      try {
+        const doc = await fetchJSON('/api/openapi.json');
+        paths = new Set(Object.keys(doc.paths || {}));
+      } catch {
+        // No document: treat every optional feature as absent.
+      }
+      let tiles = null;
+      try {
+        tiles = await fetchJSON('/tiles/catalog');
+      } catch {
+        tiles = null;
+      }
+      return { paths, has: (p) => paths.has(p), tiles, tileLayers: tileLayerNames(tiles) };
+    })();
+  }
+  return capabilitiesPromise;
+}
+
+/** The layer names in a /tiles/catalog answer, whatever its exact shape. */
+function tileLayerNames(catalog) {
+  if (!catalog) return new Set();
+  const list = Array.isArray(catalog) ? catalog : catalog.layers || catalog.tile_layers || [];
+  const names = new Set();
+  if (Array.isArray(list)) {
+    for (const entry of list) {
+      if (typeof entry === 'string') names.add(entry);
+      else if (entry && (entry.name || entry.id)) names.add(entry.name || entry.id);
+    }
+  } else if (list && typeof list === 'object') {
+    for (const name of Object.keys(list)) names.add(name);
+  }
+  return names;
+}
+
+/** A style with no external glyphs, sprites or basemap: a plain background only. */
+export function baseStyle(background) {
+  return {
+    version: 8,
+    sources: {},
+    layers: [{ id: 'background', type: 'background', paint: { 'background-color': background } }],
+  };
+}
+
+/** [[west, south], [east, north]] of a GeoJSON FeatureCollection, or null when empty. */
+export function bounds(collection) {
+  let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;
+  const visit = (c) => {
+    if (typeof c[0] === 'number') {
+      w = Math.min(w, c[0]); e = Math.max(e, c[0]);
+      s = Math.min(s, c[1]); n = Math.max(n, c[1]);
+    } else c.forEach(visit);
+  };
+  for (const f of collection.features || []) if (f.geometry) visit(f.geometry.coordinates);
+  return Number.isFinite(w) ? [[w, s], [e, n]] : null;
+}
+
+/** Text for a user-facing error. */
+export function describeError(error) {
+  if (error instanceof HttpError) {
+    if (error.status === 0) return '网络连接失败，请稍后重试';
+    if (error.status === 401) return '登录已过期，请重新登录';
+    if (error.status === 403) return '无权限访问';
+    if (error.status === 404) return '暂不可用';
+    if (error.status === 503) return '数据加载中，请稍候';
+    return error.message;
+  }
+  return '出现错误';
+}
+
+/** Thousands separators in Chinese locale. */
+export const formatCount = (n) => (typeof n === 'number' ? n.toLocaleString('zh-CN') : '—');
+
+/** Percent with one decimal from a 0–1 ratio. */
+export const formatRate = (r) => (typeof r === 'number' ? `${(r * 100).toFixed(1)}%` : '—');
+
+/** Escape text for innerHTML. */
+export function esc(text) {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+
+/** Absolute URL on this origin (MapLibre's workers need absolute tile URLs). */
+export const here = (path) => `${location.origin}${path}`;
+
+/** The tile URL template for a comma-joined layer list. */
+export const tileURL = (layers) => here(`/tiles/${layers.join(',')}/{z}/{x}/{y}.mvt`);
+
+/** Log map errors quietly in the page status instead of the console (missing tiles are expected). */
+export function quietMapErrors(map, onError) {
+  map.on('error', (event) => onError?.(event.error));
+}
+
+/** Human label of an event category or status code when the server sends codes. */
+export const STATUS_LABELS = {
+  accepted: '已受理', mediating: '调解中', resolved: '已化解', diverted: '已分流', closed: '已办结',
+  followed_up: '已回访', overdue: '已超期',
+};
+
+export const CATEGORY_LABELS = {
+  dispute: '矛盾纠纷', petition: '信访', consultation: '咨询', public_safety: '治安', service_request: '服务诉求',
+};
+
+export const CATEGORY_COLORS = {
+  dispute: '#e4572e', petition: '#a23b72', consultation: '#2e86ab', public_safety: '#f18f01', service_request: '#3bb273',
+};
+
+export const label = (table, code) => table[code] || code || '—';

@@ -1,0 +1,217 @@
+// Browser tests of the three views against a running server (MINQING_URL), in the
+// system Chromium. Tests of features whose endpoints are absent on this server skip
+// with the reason printed; when the endpoint exists, they must pass.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { BASE, ORIGIN, SCREENSHOTS, launch, openPage, probe, tolerated, drawnShare, hex, heapAfterGC } from './support.js';
+
+let browser;
+let caps;
+let allow404;
+before(async () => {
+  browser = await launch();
+  caps = await probe();
+  allow404 = await tolerated();
+});
+after(async () => { await browser?.close(); });
+
+function assertClean({ errors, origins }, view) {
+  assert.deepEqual(errors, [], `${view}: console errors`);
+  assert.deepEqual([...origins], [ORIGIN], `${view}: requests to another origin`);
+}
+
+async function ready(page) {
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
+}
+
+/** Skip with a printed reason only when the endpoint is absent on this server. */
+function requireEndpoints(t, needed) {
+  const missing = needed.filter((p) => !caps.has(p));
+  if (missing.length) {
+    const reason = `endpoint absent on this server: ${missing.join(', ')}`;
+    console.log(`# SKIP ${t.name}: ${reason}`);
+    t.skip(reason);
+    return false;
+  }
+  return true;
+}
+
+test('one-map view loads, draws the map, drills down, only this origin, no console errors', async () => {
+  const view = await openPage(browser, '/', { width: 1440, height: 900 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await ready(page);
+    assert.match(await page.title(), /民情/);
+    const share = drawnShare(await page.locator('#map').screenshot(), hex('#eef1f4'));
+    assert.ok(share > 0.05, `map canvas shows drawn areas (share of drawn pixels ${share.toFixed(3)})`);
+    assert.ok((await page.locator('#layers input').count()) >= 7, 'layer switcher lists the seven layers');
+    const crumbs = await page.locator('#breadcrumb').innerText();
+    assert.ok(crumbs.length > 0, 'breadcrumb shows the district');
+    await page.screenshot({ path: join(SCREENSHOTS, 'onemap.png') });
+    // Drill down district → township through the info panel's list.
+    const township = page.locator('#info .children button').first();
+    const name = await township.innerText();
+    await township.click();
+    await page.waitForFunction((n) => document.querySelector('#breadcrumb').innerText.includes(n), name);
+    assert.match(await page.locator('#breadcrumb').innerText(), /›/);
+    await page.waitForTimeout(1500);
+    await page.screenshot({ path: join(SCREENSHOTS, 'onemap-township.png') });
+    assertClean(view, '/');
+  } finally {
+    await view.context.close();
+  }
+});
+
+test('large screen at 1920×1080: counters from /api/v1/stats, map drawn, no console errors', async () => {
+  const view = await openPage(browser, '/screen', { width: 1920, height: 1080 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await ready(page);
+    const stats = await (await fetch(`${BASE}/api/v1/stats`)).json();
+    await page.waitForSelector('.counter[data-key="residents"] .value');
+    const residents = await page.locator('.counter[data-key="residents"] .value').innerText();
+    assert.equal(residents.replace(/,/g, ''), String(stats.residents), 'residents counter equals /api/v1/stats');
+    const share = drawnShare(await page.locator('#map').screenshot(), hex('#0a1428'));
+    assert.ok(share > 0.05, `district map drawn (share ${share.toFixed(3)})`);
+    const fontPx = await page.locator('.counter .value').first().evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
+    assert.ok(fontPx >= 32, `counter font is large (${fontPx}px)`);
+    await page.waitForTimeout(1500);
+    await page.screenshot({ path: join(SCREENSHOTS, 'screen-1920.png') });
+    assertClean(view, '/screen');
+  } finally {
+    await view.context.close();
+  }
+});
+
+test('large screen at 3840×2160 scales its fonts', async () => {
+  const view = await openPage(browser, '/screen', { width: 3840, height: 2160 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await ready(page);
+    await page.waitForSelector('.counter .value');
+    const fontPx = await page.locator('.counter .value').first().evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
+    assert.ok(fontPx >= 64, `counter font doubles on 4K (${fontPx}px)`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'screen-3840.png') });
+    assertClean(view, '/screen 4K');
+  } finally {
+    await view.context.close();
+  }
+});
+
+test('grid worker view at 375×812 loads with its map', async () => {
+  const view = await openPage(browser, '/grid', { width: 375, height: 812 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    if (caps.has('/api/v1/auth/login')) {
+      await page.waitForSelector('#login-form', { state: 'visible' });
+      // A wrong password gives a clear message, not a console error.
+      await page.fill('input[name="username"]', 'nobody');
+      await page.fill('input[name="password"]', 'wrong-password');
+      await page.click('#login-form button');
+      await page.waitForFunction(() => document.querySelector('#message').innerText.includes('错误'));
+      await page.screenshot({ path: join(SCREENSHOTS, 'grid-login.png') });
+      view.errors.splice(0, view.errors.length, ...view.errors.filter((e) => !/status of 401/.test(e)));
+    } else {
+      await ready(page);
+      assert.match(await page.locator('#message').innerText(), /暂不可用/);
+      const share = drawnShare(await page.locator('#map').screenshot(), hex('#eef1f4'));
+      assert.ok(share > 0.05, `grid map drawn (share ${share.toFixed(3)})`);
+      await page.screenshot({ path: join(SCREENSHOTS, 'grid.png') });
+    }
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 375, `no horizontal scrolling on a phone (${width}px)`);
+    assertClean(view, '/grid');
+  } finally {
+    await view.context.close();
+  }
+});
+
+test('search flies to an address', async (t) => {
+  if (!requireEndpoints(t, ['/api/v1/search'])) return;
+  const view = await openPage(browser, '/', { width: 1440, height: 900 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await ready(page);
+    const areas = await (await fetch(`${BASE}/api/v1/areas?level=community`)).json();
+    const query = areas.features[0].properties.name;
+    await page.fill('#search', query);
+    await page.waitForSelector('#suggestions li button', { timeout: 10_000 });
+    const before = await page.evaluate(() => window.__minqing.map.getZoom());
+    await page.click('#suggestions li button >> nth=0');
+    await page.waitForSelector('body[data-flown-to]', { timeout: 10_000 });
+    await page.waitForFunction(() => !window.__minqing.map.isMoving(), null, { timeout: 15_000 });
+    const after = await page.evaluate(() => window.__minqing.map.getZoom());
+    assert.ok(after > before, `the map zoomed in to the hit (${before.toFixed(1)} → ${after.toFixed(1)})`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'onemap-search.png') });
+    assertClean(view, '/ search');
+  } finally {
+    await view.context.close();
+  }
+});
+
+test('a grid worker reports an event with a photo; it appears on the large screen feed', async (t) => {
+  if (!requireEndpoints(t, ['/api/v1/events', '/api/v1/events/{code}/photos', '/api/v1/events/stream'])) return;
+  const screen = await openPage(browser, '/screen', { width: 1920, height: 1080 }, { tolerated404: allow404 });
+  const grids = await (await fetch(`${BASE}/api/v1/areas?level=grid`)).json();
+  const grid = grids.features[0];
+  const worker = await openPage(browser, '/grid', { width: 375, height: 812 }, { tolerated404: allow404 });
+  try {
+    await ready(screen.page);
+    await screen.page.waitForFunction(() => document.querySelector('#feed-status').innerText.includes('已连接'), null, { timeout: 15_000 });
+    const { page } = worker;
+    if (caps.has('/api/v1/auth/login')) {
+      await page.waitForSelector('#login-form', { state: 'visible' });
+      await page.fill('input[name="username"]', process.env.MINQING_TEST_GRID_USER || `grid-${grid.properties.code}`);
+      await page.fill('input[name="password"]', process.env.MINQING_TEST_GRID_PASSWORD || 'demo-grid-pass');
+      await page.click('#login-form button');
+    }
+    await ready(page);
+    await page.click('.tabs button[data-tab="report"]');
+    // Tap the middle of the map (inside my grid: the map is fitted to it).
+    const box = await page.locator('#map').boundingBox();
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await page.selectOption('select[name="category"]', 'service_request');
+    await page.fill('input[name="title"]', '路灯损坏（浏览器测试）');
+    await page.fill('textarea[name="description"]', '测试上报');
+    await page.setInputFiles('input[name="photo"]', { name: 'photo.png', mimeType: 'image/png', buffer: await screen.page.screenshot({ clip: { x: 0, y: 0, width: 64, height: 48 } }) });
+    await page.click('#report-form button[type="submit"]');
+    await page.waitForSelector('body[data-reported]', { timeout: 15_000 });
+    const code = await page.evaluate(() => document.body.dataset.reported);
+    assert.match(await page.locator('#message').innerText(), /含照片/);
+    const detail = await (await fetch(`${BASE}/api/v1/events/${code}`)).json().catch(() => ({}));
+    if (detail.photos) assert.equal(detail.photos.length, 1, 'the photo is attached');
+    await screen.page.waitForSelector(`#feed li[data-code="${code}"]`, { timeout: 15_000 });
+    await screen.page.waitForFunction((c) => window.__minqing.live.features.some((f) => f.properties.code === c), code);
+    await screen.page.screenshot({ path: join(SCREENSHOTS, 'screen-feed.png') });
+    await page.screenshot({ path: join(SCREENSHOTS, 'grid-reported.png') });
+    assertClean(worker, '/grid report');
+    assertClean(screen, '/screen feed');
+  } finally {
+    await worker.context.close();
+    await screen.context.close();
+  }
+});
+
+test('large screen runs for a while without its heap growing without bound', async () => {
+  const seconds = Number(process.env.MINQING_SOAK_SECONDS || 60);
+  // Timers shortened (refresh every 2 s, tour every 2 s) so a minute covers dozens of cycles.
+  const view = await openPage(browser, '/screen?refresh=2000&tour=2000', { width: 1920, height: 1080 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await ready(page);
+    await page.waitForTimeout(5000);
+    const start = await heapAfterGC(page);
+    await page.waitForTimeout(seconds * 1000);
+    const end = await heapAfterGC(page);
+    const growth = (end - start) / 1e6;
+    console.log(`# screen heap after GC: ${(start / 1e6).toFixed(1)} MB → ${(end / 1e6).toFixed(1)} MB over ${seconds} s`);
+    assert.ok(growth < 5, `heap grew ${growth.toFixed(1)} MB in ${seconds} s`);
+    const feedItems = await page.locator('#feed li').count();
+    assert.ok(feedItems <= 40, 'feed is capped');
+    assertClean(view, '/screen soak');
+  } finally {
+    await view.context.close();
+  }
+});

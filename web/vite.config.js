@@ -1,0 +1,28 @@
+// Multi-page build: each HTML page is one view; the server embeds dist/ and serves
+// index.html at `/`, screen.html at `/screen`, grid.html at `/grid`, and dist/assets/*
+// (content-hashed names, so the server marks them immutable).
+import { defineConfig } from 'vite';
+import { resolve } from 'node:path';
+
+export default defineConfig({
+  base: '/',
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    assetsDir: 'assets',
+    chunkSizeWarningLimit: 1500,
+    rollupOptions: {
+      input: {
+        index: resolve(import.meta.dirname, 'index.html'),
+        screen: resolve(import.meta.dirname, 'screen.html'),
+        grid: resolve(import.meta.dirname, 'grid.html'),
+      },
+    },
+  },
+  server: {
+    // `npm run dev` against a running `minqing demo` on :8080 (or MINQING_DEV_API).
+    proxy: Object.fromEntries(
+      ['/api', '/tiles', '/heatmap', '/style.json', '/healthz'].map((p) => [p, process.env.MINQING_DEV_API || 'http://127.0.0.1:8080']),
+    ),
+  },
+});
