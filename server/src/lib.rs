@@ -5,6 +5,8 @@
 //! the two stores (SQLite and PostGIS through sqlx), the in-memory index and the HTTP
 //! server. See ARCHITECTURE.md for the code map and the invariants.
 
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod generate;
 pub mod http;
@@ -12,6 +14,7 @@ pub mod ids;
 pub mod import;
 pub mod index;
 pub mod model;
+pub mod personal;
 pub mod store;
 
 use anyhow::Result;

@@ -1,6 +1,7 @@
 //! One integration-test binary: the generator, both stores, the index and the HTTP API
 //! working together on small synthetic districts.
 
+mod auth;
 mod generator;
 mod http;
 mod import_errors;

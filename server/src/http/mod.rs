@@ -6,12 +6,12 @@ mod error;
 mod health;
 mod metrics_layer;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 use crate::index::{EventIndex, Index};
 use crate::store::Store;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::sync::{Arc, RwLock};
 use utoipa::OpenApi;
 
@@ -37,6 +37,7 @@ pub struct AppState {
     events: Arc<RwLock<EventIndex>>,
     changes: tokio::sync::broadcast::Sender<Change>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
+    auth: Arc<crate::auth::AuthState>,
 }
 
 impl AppState {
@@ -48,6 +49,7 @@ impl AppState {
             events: Arc::new(RwLock::new(EventIndex::default())),
             changes: tokio::sync::broadcast::channel(4096).0,
             metrics: metrics_layer::handle(),
+            auth: Arc::new(crate::auth::AuthState::default()),
         }
     }
 
@@ -82,6 +84,11 @@ impl AppState {
         let _ = self.changes.send(change);
     }
 
+    /// Sessions, the failed-login limiter and the clock of this state.
+    pub fn auth(&self) -> &crate::auth::AuthState {
+        &self.auth
+    }
+
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
         self.changes.subscribe()
     }
@@ -93,10 +100,38 @@ impl AppState {
         title = "Minqing 民情",
         description = "The people's-conditions map server: address register, tiles, analysis, events."
     ),
-    paths(health::healthz, health::stats, areas::areas),
-    components(schemas(health::Health, health::Stats, error::ErrorBody, error::ErrorDetail))
+    paths(
+        health::healthz,
+        health::stats,
+        areas::areas,
+        crate::auth::sessions::login,
+        crate::auth::sessions::logout,
+        crate::auth::sessions::me,
+        crate::auth::users_api::list_users,
+        crate::audit::query,
+        crate::personal::building_households,
+        crate::personal::resident,
+        crate::personal::unmask,
+        crate::personal::lookup
+    ),
+    components(schemas(health::Health, health::Stats, error::ErrorBody, error::ErrorDetail)),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the protected endpoints reference.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
@@ -106,6 +141,21 @@ pub fn app(state: AppState) -> Router {
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/stats", get(health::stats))
         .route("/api/v1/areas", get(areas::areas))
+        .route("/api/v1/auth/login", post(crate::auth::sessions::login))
+        .route("/api/v1/auth/logout", post(crate::auth::sessions::logout))
+        .route("/api/v1/auth/me", get(crate::auth::sessions::me))
+        .route("/api/v1/users", get(crate::auth::users_api::list_users))
+        .route("/api/v1/audit", get(crate::audit::query))
+        .route(
+            "/api/v1/buildings/{code}/households",
+            get(crate::personal::building_households),
+        )
+        .route("/api/v1/residents/lookup", post(crate::personal::lookup))
+        .route("/api/v1/residents/{id}", get(crate::personal::resident))
+        .route(
+            "/api/v1/residents/{id}/unmask",
+            post(crate::personal::unmask),
+        )
         .route("/", get(health::home))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))

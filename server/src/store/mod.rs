@@ -311,6 +311,7 @@ pub mod tables {
             "address_code",
             "link",
             "key_groups",
+            "id_number_bidx",
         ],
         key: "id",
     };
