@@ -730,7 +730,7 @@ async fn hostile_inputs_get_4xx_and_change_nothing() {
         }
     }
     for login in [
-        format!("{{\"username\":\"admin' --\",\"password\":\"x\"}}"),
+        "{\"username\":\"admin' --\",\"password\":\"x\"}".to_string(),
         format!("{{\"username\":\"{huge}\",\"password\":\"{huge}\"}}"),
         "{\"username\":\"../../x\",\"password\":\"' OR 1=1 --\"}".to_string(),
     ] {
