@@ -40,11 +40,19 @@ pub struct Config {
     /// Handling deadlines: `[deadlines]` with `days = { dispute = 15, … }` and
     /// `tier_factor = { small = 1, medium = 2, large = 4 }`; defaults are the generator's.
     pub deadlines: Option<crate::events::Deadlines>,
+    /// The master key of personal-data encryption: 64 hex digits (32 bytes). Never
+    /// stored in the database. `MINQING_DATA_KEY`.
+    pub data_key: Option<Secret>,
+    /// A file holding the data key as hex (`MINQING_DATA_KEY_FILE`), if `data_key` is unset.
+    pub data_key_file: Option<std::path::PathBuf>,
+    /// Session lifetime in seconds (default 8 hours). `MINQING_SESSION_TTL_SECS`.
+    pub session_ttl_secs: Option<i64>,
 }
 
 impl Config {
     /// Read `path` (if given) then apply `MINQING_DATABASE_URL`, `MINQING_BIND`,
-    /// `MINQING_LOG` and `MINQING_LOG_FORMAT` from `env`.
+    /// `MINQING_LOG`, `MINQING_LOG_FORMAT`, `MINQING_DATA_KEY`, `MINQING_DATA_KEY_FILE` and
+    /// `MINQING_SESSION_TTL_SECS` from `env`.
     pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let mut cfg = match path {
             Some(p) => {
@@ -66,7 +74,32 @@ impl Config {
         if let Some(v) = env("MINQING_LOG_FORMAT") {
             cfg.log_format = Some(v);
         }
+        if let Some(v) = env("MINQING_DATA_KEY") {
+            cfg.data_key = Some(Secret(v));
+        }
+        if let Some(v) = env("MINQING_DATA_KEY_FILE") {
+            cfg.data_key_file = Some(v.into());
+        }
+        if let Some(v) = env("MINQING_SESSION_TTL_SECS") {
+            cfg.session_ttl_secs = Some(
+                v.parse()
+                    .context("MINQING_SESSION_TTL_SECS must be seconds")?,
+            );
+        }
         Ok(cfg)
+    }
+
+    /// The configured data key (inline or from its file), if any.
+    pub fn data_keys(&self) -> Result<Option<crate::personal::DataKeys>> {
+        if let Some(k) = &self.data_key {
+            return crate::personal::DataKeys::from_hex(k.expose()).map(Some);
+        }
+        if let Some(path) = &self.data_key_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the data key file {}", path.display()))?;
+            return crate::personal::DataKeys::from_hex(&text).map(Some);
+        }
+        Ok(None)
     }
 }
 

@@ -7,6 +7,8 @@
 
 pub mod address_service;
 pub mod analysis;
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod events;
 pub mod generate;
@@ -15,6 +17,7 @@ pub mod ids;
 pub mod import;
 pub mod index;
 pub mod model;
+pub mod personal;
 pub mod store;
 pub mod tiles_service;
 

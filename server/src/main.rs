@@ -3,10 +3,12 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use minqing_server::auth::{Role, users};
 use minqing_server::config::{Config, Secret};
 use minqing_server::http::{AppState, app};
 use minqing_server::import::FileReport;
 use minqing_server::store::Store;
+use minqing_server::{audit, personal};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -63,6 +65,69 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Manage accounts: add, list, passwd (passwords are read from standard input).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Re-encrypt every ID number and phone under a new data key, in one transaction.
+    /// The current key comes from the configuration (MINQING_DATA_KEY or its file).
+    RotateKey {
+        #[arg(long)]
+        database_url: Option<String>,
+        /// A file holding the new key as 64 hex digits (`minqing gen-key > new.key`).
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
+    /// Print a fresh random data key (64 hex digits).
+    GenKey,
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create an account; the password is the first line of standard input.
+    Add {
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long)]
+        username: String,
+        /// screen, grid_worker, mediator, leader or admin.
+        #[arg(long)]
+        role: String,
+        /// A grid in the account's scope (repeatable; grid workers).
+        #[arg(long = "grid")]
+        grids: Vec<String>,
+        /// The mediator's organisation.
+        #[arg(long)]
+        mediation_org: Option<String>,
+    },
+    /// List the accounts with their roles and scopes.
+    List {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Set a new password (first line of standard input) and revoke the account's sessions.
+    Passwd {
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Verify the hash chain; exits with status 2 and names the first broken entry if it
+    /// was tampered with.
+    Verify {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 fn init_logging(cfg: &Config) {
@@ -110,6 +175,7 @@ async fn main() -> Result<()> {
             database_url: url,
             dir,
         } => {
+            install_configured_keys(&cfg)?;
             let store = Store::connect(database_url(url, &cfg)?.expose()).await?;
             store.migrate().await?;
             let reports = import_with_progress(&store, &dir).await?;
@@ -120,6 +186,7 @@ async fn main() -> Result<()> {
             database_url: url,
             bind,
         } => {
+            install_configured_keys(&cfg)?;
             let store = Store::connect(database_url(url, &cfg)?.expose()).await?;
             store.migrate().await?;
             let bind = bind
@@ -127,6 +194,51 @@ async fn main() -> Result<()> {
                 .unwrap_or_else(|| "127.0.0.1:8080".into());
             serve(store, &bind, &cfg).await?;
         }
+        Command::GenKey => println!("{}", personal::DataKeys::generate_hex()),
+        Command::RotateKey {
+            database_url: url,
+            new_key_file,
+        } => {
+            let old = cfg.data_keys()?.context(
+                "the current key is needed: set MINQING_DATA_KEY or MINQING_DATA_KEY_FILE",
+            )?;
+            let text = std::fs::read_to_string(&new_key_file)
+                .with_context(|| format!("reading {}", new_key_file.display()))?;
+            let new = personal::DataKeys::from_hex(&text)?;
+            let store = Store::connect(database_url(url, &cfg)?.expose()).await?;
+            store.migrate().await?;
+            let n = personal::rotate_keys(&store, &old, &new).await?;
+            audit::append(
+                &store,
+                audit::Record {
+                    actor: "cli",
+                    role: "admin",
+                    action: "rotate_key",
+                    target: "residents",
+                    reason: None,
+                    client: None,
+                },
+            )
+            .await?;
+            println!(
+                "re-encrypted {n} residents under the new key; now configure MINQING_DATA_KEY_FILE={}",
+                new_key_file.display()
+            );
+        }
+        Command::Audit {
+            action: AuditAction::Verify { database_url: url },
+        } => {
+            let store = Store::connect(database_url(url, &cfg)?.expose()).await?;
+            let v = audit::verify(&store).await?;
+            match v.first_broken {
+                None => println!("audit chain intact: {} entries, head {}", v.entries, v.head),
+                Some((seq, why)) => {
+                    println!("audit chain BROKEN at entry {seq}: {why}");
+                    std::process::exit(2);
+                }
+            }
+        }
+        Command::User { action } => user_command(action, &cfg).await?,
         Command::Demo {
             port,
             data_dir,
@@ -134,6 +246,7 @@ async fn main() -> Result<()> {
         } => {
             std::fs::create_dir_all(&data_dir)
                 .with_context(|| format!("creating {}", data_dir.display()))?;
+            demo_keys(&cfg, &data_dir)?;
             let db = data_dir.join("minqing.db");
             let url = format!("sqlite://{}", db.display());
             let store = Store::connect(&url).await?;
@@ -156,10 +269,8 @@ async fn main() -> Result<()> {
                 eprintln!("reusing the district stored in {}", db.display());
             }
             let bind = format!("127.0.0.1:{port}");
+            demo_accounts(&store, &bind).await?;
             println!("Minqing demo: http://{bind}/   (store: {url})");
-            println!(
-                "demo accounts: none yet — sign-in arrives with the access-control work; every page is open."
-            );
             serve(store, &bind, &cfg).await?;
         }
     }
@@ -243,6 +354,9 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
     let started = Instant::now();
     let state =
         AppState::new(store.clone()).with_deadlines(cfg.deadlines.clone().unwrap_or_default());
+    if let Some(ttl) = cfg.session_ttl_secs {
+        state.auth().set_ttl_secs(ttl);
+    }
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;
@@ -266,10 +380,188 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
             }
         }
     });
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+/// Install the configured data key, or refuse: personal data is never stored or read
+/// without one.
+fn install_configured_keys(cfg: &Config) -> Result<()> {
+    let keys = cfg.data_keys()?.context(
+        "no data key: set MINQING_DATA_KEY (64 hex digits, e.g. from `minqing gen-key`) \
+         or MINQING_DATA_KEY_FILE",
+    )?;
+    personal::install_keys(keys)
+}
+
+/// The demo uses the configured key, or a key file in its data directory (created on
+/// first run, readable by the owner only).
+fn demo_keys(cfg: &Config, data_dir: &Path) -> Result<()> {
+    if let Some(keys) = cfg.data_keys()? {
+        return personal::install_keys(keys);
+    }
+    let path = data_dir.join("data.key");
+    if !path.exists() {
+        std::fs::write(&path, personal::DataKeys::generate_hex() + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        eprintln!(
+            "no MINQING_DATA_KEY configured: generated a data key in {} — ID numbers and phones \
+             are encrypted with it; keep it, without it they cannot be read",
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(&path)?;
+    personal::install_keys(personal::DataKeys::from_hex(&text)?)
+}
+
+/// Demo passwords are deterministic (documented in README.md) so a demo can be shown
+/// without copying secrets around; never use `minqing demo` accounts in production.
+const DEMO_PASSWORDS: [(&str, Role, &str); 4] = [
+    ("admin", Role::Admin, "demo-admin-pass"),
+    ("leader", Role::Leader, "demo-leader-pass"),
+    ("screen", Role::Screen, "demo-screen-pass"),
+    ("mediator", Role::Mediator, "demo-mediator-pass"),
+];
+const DEMO_GRID_PASSWORD: &str = "demo-grid-pass";
+
+async fn demo_accounts(store: &Store, bind: &str) -> Result<()> {
+    if store.count("users").await? > 0 {
+        println!(
+            "demo accounts: admin, leader, screen, mediator, grid-<grid code> (passwords in README.md)"
+        );
+        return Ok(());
+    }
+    let pb = spinner("creating demo accounts");
+    let org = minqing_server::auth::users::busiest_mediation_org(store).await?;
+    for (name, role, pass) in DEMO_PASSWORDS {
+        let org = (role == Role::Mediator).then_some(org.as_deref()).flatten();
+        users::create(store, name, pass, role, org, &[]).await?;
+    }
+    let grids = minqing_server::auth::users::grid_codes(store).await?;
+    use futures_util::StreamExt;
+    let results: Vec<Result<i64>> = futures_util::stream::iter(grids.iter().map(|g| {
+        let store = store.clone();
+        let g = g.clone();
+        async move {
+            users::create(
+                &store,
+                &format!("grid-{g}"),
+                DEMO_GRID_PASSWORD,
+                Role::GridWorker,
+                None,
+                std::slice::from_ref(&g),
+            )
+            .await
+        }
+    }))
+    .buffer_unordered(4)
+    .collect()
+    .await;
+    results.into_iter().collect::<Result<Vec<_>>>()?;
+    pb.finish_and_clear();
+    println!("demo accounts created (shown once; also in README.md):");
+    for (name, role, pass) in DEMO_PASSWORDS {
+        println!("  {name:<10} {:<12} password {pass}", role.as_str());
+    }
+    if let Some(g) = grids.first() {
+        println!(
+            "  grid-<code> grid_worker  password {DEMO_GRID_PASSWORD}  ({} accounts, e.g. grid-{g})",
+            grids.len()
+        );
+    }
+    println!(
+        "sign in: curl -s -X POST http://{bind}/api/v1/auth/login -H 'content-type: application/json' \
+         -d '{{\"username\":\"leader\",\"password\":\"demo-leader-pass\"}}'  then send \
+         'Authorization: Bearer <token>'"
+    );
+    Ok(())
+}
+
+fn read_password() -> Result<Secret> {
+    eprintln!("password (first line of standard input):");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(Secret::new(line.trim_end_matches(['\r', '\n'])))
+}
+
+async fn user_command(action: UserAction, cfg: &Config) -> Result<()> {
+    let cli_record = |action: &'static str, target: &str| {
+        let target = target.to_string();
+        move |store: Store| async move {
+            audit::append(
+                &store,
+                audit::Record {
+                    actor: "cli",
+                    role: "admin",
+                    action,
+                    target: &target,
+                    reason: None,
+                    client: None,
+                },
+            )
+            .await
+        }
+    };
+    match action {
+        UserAction::Add {
+            database_url: url,
+            username,
+            role,
+            grids,
+            mediation_org,
+        } => {
+            let role = Role::parse(&role)
+                .context("role must be screen, grid_worker, mediator, leader or admin")?;
+            let store = Store::connect(database_url(url, cfg)?.expose()).await?;
+            store.migrate().await?;
+            let password = read_password()?;
+            users::create(
+                &store,
+                &username,
+                password.expose(),
+                role,
+                mediation_org.as_deref(),
+                &grids,
+            )
+            .await?;
+            cli_record("user_add", &format!("{username}:{}", role.as_str()))(store).await?;
+            println!("created {username} ({})", role.as_str());
+        }
+        UserAction::List { database_url: url } => {
+            let store = Store::connect(database_url(url, cfg)?.expose()).await?;
+            for u in users::list(&store).await? {
+                println!(
+                    "{:<28} {:<12} org={:<16} grids={}{}",
+                    u.username,
+                    u.role.as_str(),
+                    u.mediation_org.as_deref().unwrap_or("-"),
+                    u.grids.join(","),
+                    if u.disabled { " (disabled)" } else { "" }
+                );
+            }
+        }
+        UserAction::Passwd {
+            database_url: url,
+            username,
+        } => {
+            let store = Store::connect(database_url(url, cfg)?.expose()).await?;
+            let password = read_password()?;
+            users::set_password(&store, &username, password.expose()).await?;
+            cli_record("user_passwd", &username)(store).await?;
+            println!("password of {username} changed; its sessions are revoked");
+        }
+    }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The HTTP surface that does not depend on data: errors, OpenAPI, metrics.
 
-use crate::support::{district, get, sqlite_store};
+use crate::support::{call, district, get, sqlite_store};
 use minqing_server::http::{AppState, app};
 
 #[tokio::test]
@@ -12,7 +12,25 @@ async fn errors_openapi_and_metrics() {
         .unwrap();
     let state = AppState::new(store.clone());
     let router = app(state.clone());
-    let (status, body) = get(&router, "/api/v1/stats").await;
+    let (status, _) = get(&router, "/api/v1/stats").await;
+    assert_eq!(status, 401, "aggregates need a signed-in caller");
+    let auth = crate::support::bearer(
+        &state,
+        &router,
+        minqing_server::auth::Role::Screen,
+        &[],
+        None,
+    )
+    .await;
+    let (status, _, body) = call(
+        &router,
+        "GET",
+        "/api/v1/stats",
+        &[("authorization", &auth)],
+        vec![],
+    )
+    .await;
+    let body = String::from_utf8(body).unwrap();
     assert_eq!(status, 503);
     assert!(body.contains("\"code\":\"loading\""), "{body}");
     state.set_index(minqing_server::load_index(&store).await.unwrap());
@@ -21,7 +39,15 @@ async fn errors_openapi_and_metrics() {
     assert_eq!(status, 404);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["error"]["code"], "not_found");
-    let (status, body) = get(&router, "/api/v1/areas?level=planet").await;
+    let (status, _, body) = call(
+        &router,
+        "GET",
+        "/api/v1/areas?level=planet",
+        &[("authorization", &auth)],
+        vec![],
+    )
+    .await;
+    let body = String::from_utf8(body).unwrap();
     assert_eq!(status, 400);
     assert!(body.contains("level must be"), "{body}");
 
@@ -41,11 +67,25 @@ async fn errors_openapi_and_metrics() {
 
 #[tokio::test]
 async fn wrong_method_is_405_and_stats_match_after_load() {
-    let (_tmp, _state, router, m) = crate::support::loaded_app(0.01).await;
+    let (_tmp, state, router, m) = crate::support::loaded_app(0.01).await;
+    let auth = crate::support::bearer(
+        &state,
+        &router,
+        minqing_server::auth::Role::Leader,
+        &[],
+        None,
+    )
+    .await;
     let (status, _, _) = crate::support::call(&router, "POST", "/healthz", &[], Vec::new()).await;
     assert_eq!(status, 405);
-    let (status, _, body) =
-        crate::support::call(&router, "GET", "/api/v1/stats", &[], Vec::new()).await;
+    let (status, _, body) = crate::support::call(
+        &router,
+        "GET",
+        "/api/v1/stats",
+        &[("authorization", &auth)],
+        Vec::new(),
+    )
+    .await;
     assert_eq!(status, 200);
     let s: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(s["events"], m.events);

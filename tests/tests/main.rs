@@ -4,6 +4,7 @@
 mod address;
 mod analysis;
 mod events;
+mod auth;
 mod generator;
 mod http;
 mod import_errors;

@@ -70,9 +70,24 @@ async fn conformance(store: Store, dir: &std::path::Path, m: &Manifest) {
     );
     let (status, body) = get(&router, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
-    let (status, body) = get(&router, "/api/v1/stats").await;
+    let auth = crate::support::bearer(
+        &state,
+        &router,
+        minqing_server::auth::Role::Screen,
+        &[],
+        None,
+    )
+    .await;
+    let (status, _, body) = crate::support::call(
+        &router,
+        "GET",
+        "/api/v1/stats",
+        &[("authorization", &auth)],
+        Vec::new(),
+    )
+    .await;
     assert_eq!(status, 200);
-    let s: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(s["building_addresses"], m.building_addresses);
     assert_eq!(s["unit_addresses"], m.unit_addresses);
     assert_eq!(s["residents"], m.residents);
@@ -98,9 +113,16 @@ async fn conformance(store: Store, dir: &std::path::Path, m: &Manifest) {
     // The nearest building to a building's own point is itself.
     let b = &ix.buildings[ix.buildings.len() / 2];
     assert_eq!(ix.nearest_building(b.lon, b.lat).unwrap().code, b.code);
-    let (status, body) = get(&router, "/api/v1/areas?level=grid").await;
+    let (status, _, body) = crate::support::call(
+        &router,
+        "GET",
+        "/api/v1/areas?level=grid",
+        &[("authorization", &auth)],
+        Vec::new(),
+    )
+    .await;
     assert_eq!(status, 200);
-    let fc: geojson::FeatureCollection = body.parse().unwrap();
+    let fc: geojson::FeatureCollection = String::from_utf8(body).unwrap().parse().unwrap();
     assert_eq!(fc.features.len(), m.grids);
     store.close().await;
 }

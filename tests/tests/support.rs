@@ -127,3 +127,39 @@ pub async fn loaded_app(
     let router = minqing_server::http::app(state.clone());
     (tmp, state, router, m)
 }
+
+/// Create an account with `role` (and `grids` in scope) in the app's store, sign it in
+/// through the API and return the `Authorization` header value (`Bearer …`).
+pub async fn bearer(
+    state: &minqing_server::http::AppState,
+    router: &axum::Router,
+    role: minqing_server::auth::Role,
+    grids: &[String],
+    mediation_org: Option<&str>,
+) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let username = format!("t-{}-{}", role.as_str(), N.fetch_add(1, Ordering::SeqCst));
+    let password = "test-password-1";
+    minqing_server::auth::users::create(
+        &state.store,
+        &username,
+        password,
+        role,
+        mediation_org,
+        grids,
+    )
+    .await
+    .expect("create account");
+    let body = serde_json::json!({"username": username, "password": password}).to_string();
+    let (status, _, resp) = call(
+        router,
+        "POST",
+        "/api/v1/auth/login",
+        &[("content-type", "application/json")],
+        body.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "login: {}", String::from_utf8_lossy(&resp));
+    let v: serde_json::Value = serde_json::from_slice(&resp).expect("login JSON");
+    format!("Bearer {}", v["token"].as_str().expect("token"))
+}

@@ -10,7 +10,7 @@ mod metrics_layer;
 pub mod open311;
 mod web;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 use crate::address_service::{api as address_api, review};
 use crate::index::{EventIndex, Index};
@@ -48,6 +48,7 @@ pub struct AppState {
     pub analysis: Arc<crate::analysis::Analysis>,
     /// Handling deadlines per category and risk tier (configuration; defaults = generator's).
     pub deadlines: Arc<crate::events::Deadlines>,
+    auth: Arc<crate::auth::AuthState>,
 }
 
 impl AppState {
@@ -63,6 +64,7 @@ impl AppState {
             changes,
             metrics: metrics_layer::handle(),
             deadlines: Arc::new(crate::events::Deadlines::default()),
+            auth: Arc::new(crate::auth::AuthState::default()),
         }
     }
 
@@ -110,6 +112,11 @@ impl AppState {
         let _ = self.changes.send(change);
     }
 
+    /// Sessions, the failed-login limiter and the clock of this state.
+    pub fn auth(&self) -> &crate::auth::AuthState {
+        &self.auth
+    }
+
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
         self.changes.subscribe()
     }
@@ -151,6 +158,15 @@ impl AppState {
         open311::requests,
         open311::request,
         open311::post_request,
+        crate::auth::sessions::login,
+        crate::auth::sessions::logout,
+        crate::auth::sessions::me,
+        crate::auth::users_api::list_users,
+        crate::audit::query,
+        crate::personal::building_households,
+        crate::personal::resident,
+        crate::personal::unmask,
+        crate::personal::lookup,
     ),
     components(schemas(
         health::Health,
@@ -159,9 +175,24 @@ impl AppState {
         error::ErrorDetail,
         events::IntakeRequest,
         events::TransitionRequest
-    ))
+    )),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the protected endpoints reference.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
@@ -196,6 +227,21 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/assets/{*path}",
             get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
+        )
+        .route("/api/v1/auth/login", post(crate::auth::sessions::login))
+        .route("/api/v1/auth/logout", post(crate::auth::sessions::logout))
+        .route("/api/v1/auth/me", get(crate::auth::sessions::me))
+        .route("/api/v1/users", get(crate::auth::users_api::list_users))
+        .route("/api/v1/audit", get(crate::audit::query))
+        .route(
+            "/api/v1/buildings/{code}/households",
+            get(crate::personal::building_households),
+        )
+        .route("/api/v1/residents/lookup", post(crate::personal::lookup))
+        .route("/api/v1/residents/{id}", get(crate::personal::resident))
+        .route(
+            "/api/v1/residents/{id}/unmask",
+            post(crate::personal::unmask),
         )
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))

@@ -478,14 +478,22 @@ impl CsvParser {
                     return Err(format!("unknown key group {bad:?}"));
                 }
                 let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
+                let id = f.text("id")?;
+                // ID number and phone are stored encrypted, with a blind index for lookup.
+                let sealed = crate::personal::seal(
+                    &crate::personal::keys(),
+                    &id,
+                    &id_number,
+                    phone.as_deref(),
+                );
                 Ok((
                     vec![
-                        f.text("id")?.into(),
+                        id.into(),
                         f.text("name")?.into(),
                         f.one_of("sex", &["M", "F"])?.into(),
                         birth.into(),
-                        id_number.into(),
-                        phone.into(),
+                        sealed.id_number.into(),
+                        sealed.phone.into(),
                         f.one_of("registration", &["registered", "floating"])?
                             .into(),
                         f.opt("household_id").into(),
@@ -494,6 +502,7 @@ impl CsvParser {
                         code.into(),
                         link.as_str().into(),
                         groups.into(),
+                        sealed.id_number_bidx.into(),
                     ],
                     Some(link),
                 ))

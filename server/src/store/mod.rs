@@ -313,6 +313,7 @@ pub mod tables {
             "address_code",
             "link",
             "key_groups",
+            "id_number_bidx",
         ],
         key: "id",
     };

@@ -1,0 +1,231 @@
+//! Who may see what: accounts, sessions, roles, grid scopes, and the one extractor every
+//! handler uses to declare its requirement.
+//!
+//! A handler takes a [`Caller`] argument (axum extractor): that alone makes the endpoint
+//! require a valid bearer token (401 otherwise). It then states what it needs:
+//!
+//! ```ignore
+//! async fn households(caller: Caller, ...) -> Result<..., ApiError> {
+//!     caller.require(Permission::PersonalRead)?;   // 403 if the role lacks it
+//!     caller.require_grid(&grid_code)?;            // 403 outside the caller's grids
+//!     ...
+//! }
+//! ```
+//!
+//! The role × permission matrix is [`Role::allows`]; grid scopes live in `user_grids`.
+
+pub mod limiter;
+pub mod password;
+pub mod sessions;
+pub mod users;
+pub mod users_api;
+
+use crate::http::{ApiError, AppState};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+pub use sessions::AuthState;
+
+/// The five roles. Stored as their snake_case names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Command-centre screen: aggregates and maps only, never a personal record.
+    Screen,
+    /// Grid worker: personal records, tasks and intake of their own grid(s).
+    GridWorker,
+    /// Mediator: the events assigned to their mediation organisation.
+    Mediator,
+    /// Leader: everything aggregated; personal records masked; audited unmasking.
+    Leader,
+    /// Administrator: accounts, roles, scopes, configuration, audit queries.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Screen,
+        Role::GridWorker,
+        Role::Mediator,
+        Role::Leader,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Screen => "screen",
+            Role::GridWorker => "grid_worker",
+            Role::Mediator => "mediator",
+            Role::Leader => "leader",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The role matrix (documented in ARCHITECTURE.md; keep both in step).
+    pub fn allows(self, p: Permission) -> bool {
+        use Permission::*;
+        use Role::*;
+        match p {
+            Aggregates => true,
+            KeyGroupAggregates => matches!(self, GridWorker | Leader | Admin),
+            PersonalRead => matches!(self, GridWorker | Leader | Admin),
+            IdLookup => matches!(self, GridWorker | Leader | Admin),
+            Unmask => matches!(self, Leader | Admin),
+            EventsRead => matches!(self, GridWorker | Mediator | Leader | Admin),
+            EventsWrite => matches!(self, GridWorker | Mediator | Leader),
+            Intake => matches!(self, GridWorker | Leader),
+            Tasks => matches!(self, GridWorker | Mediator),
+            Export => matches!(self, Leader | Admin),
+            ManageUsers => matches!(self, Admin),
+            AuditRead => matches!(self, Admin),
+        }
+    }
+
+    /// Whether the role is limited to the grids in its scope (otherwise: all grids).
+    pub fn grid_scoped(self) -> bool {
+        matches!(self, Role::GridWorker)
+    }
+}
+
+/// What an endpoint needs. Grid and organisation scopes are checked separately
+/// ([`Caller::require_grid`], [`Caller::can_see_event`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Aggregated statistics, area polygons, aggregate map layers, analysis results.
+    Aggregates,
+    /// Key-group aggregates (always suppressed below 5, see `personal::suppress_key_group_count`).
+    KeyGroupAggregates,
+    /// Households and residents (masked), within the caller's grids.
+    PersonalRead,
+    /// Exact lookup of a resident by ID number (blind index), within the caller's grids.
+    IdLookup,
+    /// Reveal one record unmasked, with a stated reason (audited).
+    Unmask,
+    /// Event records (lists, details, event points on maps).
+    EventsRead,
+    /// Transitions, assignment and notes on events.
+    EventsWrite,
+    /// Creating events and reports (intake).
+    Intake,
+    /// The caller's own task list.
+    Tasks,
+    /// Exports of records (audited).
+    Export,
+    /// Accounts, roles, scopes and configuration.
+    ManageUsers,
+    /// Querying the audit log.
+    AuditRead,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    /// Grid codes in scope (meaningful for grid-scoped roles only).
+    pub grids: Arc<BTreeSet<String>>,
+    /// The mediator's organisation.
+    pub mediation_org: Option<String>,
+    /// The client address (from the connection; `unknown` in-process).
+    pub client: String,
+    /// SHA-256 of the bearer token (hex), to revoke this session.
+    pub(crate) token_hash: String,
+}
+
+impl Caller {
+    /// 403 unless the role has `p`.
+    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
+        if self.role.allows(p) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "the role {} may not do this",
+                self.role.as_str()
+            )))
+        }
+    }
+
+    /// Whether the grid `code` is within the caller's scope.
+    pub fn can_see_grid(&self, code: &str) -> bool {
+        !self.role.grid_scoped() || self.grids.contains(code)
+    }
+
+    /// 403 unless the grid is in scope. Pass `None` for a record that lies in no grid:
+    /// only unscoped roles may see it.
+    pub fn require_grid(&self, code: Option<&str>) -> Result<(), ApiError> {
+        match code {
+            Some(c) if self.can_see_grid(c) => Ok(()),
+            None if !self.role.grid_scoped() => Ok(()),
+            _ => Err(ApiError::Forbidden("outside your grids".into())),
+        }
+    }
+
+    /// Whether the caller may see an event in `grid_code` assigned to `mediation_org`:
+    /// mediators see their organisation's events, grid workers their grids' events,
+    /// leaders and admins every event, screens none (only aggregates).
+    pub fn can_see_event(&self, grid_code: &str, mediation_org: Option<&str>) -> bool {
+        match self.role {
+            Role::Screen => false,
+            Role::Mediator => {
+                self.mediation_org.is_some() && self.mediation_org.as_deref() == mediation_org
+            }
+            Role::GridWorker => self.grids.contains(grid_code),
+            Role::Leader | Role::Admin => true,
+        }
+    }
+
+    /// Whether key-group counts may be shown to this caller for `grid_code` (the count
+    /// itself must still pass `personal::suppress_key_group_count`).
+    pub fn can_see_key_groups(&self, grid_code: Option<&str>) -> bool {
+        self.role.allows(Permission::KeyGroupAggregates)
+            && (!self.role.grid_scoped() || grid_code.is_some_and(|g| self.grids.contains(g)))
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("sign in first (Authorization: Bearer …)".into())
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 128)
+            .ok_or_else(|| ApiError::Unauthorized("malformed Authorization header".into()))?;
+        let client = client_address(parts);
+        state.auth().authenticate(&state.store, token, client).await
+    }
+}
+
+/// The peer address of the connection, if the server recorded it.
+pub fn client_address(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

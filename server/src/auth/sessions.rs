@@ -1,0 +1,318 @@
+//! Sessions: opaque random bearer tokens, stored as their SHA-256, expiring and
+//! revocable; the login, logout and me endpoints.
+//!
+//! Validating a token is a hash-map lookup on the hot path (tiles): a session found in
+//! the store is cached for at most [`RECHECK_SECS`], after which the store is asked again
+//! (so a logout or password change on another replica takes effect within that time; on
+//! this replica it takes effect at once).
+
+use super::limiter::{self, Limiter};
+use super::{Caller, Role, password, unix_now, users};
+use crate::config::Secret;
+use crate::http::{ApiError, AppState};
+use crate::store::{Store, dispatch};
+use axum::Json;
+use axum::extract::State;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use utoipa::ToSchema;
+
+/// How long a cached session is trusted before the store is asked again.
+pub const RECHECK_SECS: i64 = 60;
+/// Default session lifetime: one working shift.
+pub const DEFAULT_TTL_SECS: i64 = 8 * 3600;
+
+#[derive(Clone)]
+struct CachedSession {
+    caller: Caller,
+    expires_at: i64,
+    checked_at: i64,
+}
+
+/// Sessions, the failed-login limiter and the clock. One per `AppState`.
+pub struct AuthState {
+    sessions: RwLock<HashMap<String, CachedSession>>,
+    limiter: Mutex<Limiter>,
+    ttl_secs: AtomicI64,
+    /// Added to the wall clock; tests move time forward with [`AuthState::advance_clock`].
+    clock_offset: AtomicI64,
+}
+
+impl Default for AuthState {
+    fn default() -> Self {
+        AuthState {
+            sessions: RwLock::default(),
+            limiter: Mutex::default(),
+            ttl_secs: AtomicI64::new(DEFAULT_TTL_SECS),
+            clock_offset: AtomicI64::new(0),
+        }
+    }
+}
+
+/// SHA-256 of a token, hex: what the store keeps instead of the token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl AuthState {
+    pub fn now(&self) -> i64 {
+        unix_now() + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// Move this state's clock forward (tests of expiry and lockout).
+    pub fn advance_clock(&self, secs: i64) {
+        self.clock_offset.fetch_add(secs, Ordering::Relaxed);
+    }
+
+    pub fn set_ttl_secs(&self, secs: i64) {
+        self.ttl_secs.store(secs.max(1), Ordering::Relaxed);
+    }
+
+    /// Resolve a bearer token to its caller, or 401.
+    pub async fn authenticate(
+        &self,
+        store: &Store,
+        token: &str,
+        client: String,
+    ) -> Result<Caller, ApiError> {
+        let hash = token_hash(token);
+        let now = self.now();
+        let cached = self
+            .sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&hash)
+            .cloned();
+        let session = match cached {
+            Some(s) if now - s.checked_at < RECHECK_SECS => s,
+            _ => {
+                let fresh = self.load_session(store, &hash, now).await?;
+                let mut map = self.sessions.write().unwrap_or_else(|e| e.into_inner());
+                match fresh {
+                    Some(s) => {
+                        map.insert(hash.clone(), s.clone());
+                        s
+                    }
+                    None => {
+                        map.remove(&hash);
+                        return Err(ApiError::Unauthorized("invalid or revoked token".into()));
+                    }
+                }
+            }
+        };
+        if session.expires_at <= now {
+            return Err(ApiError::Unauthorized("the session has expired".into()));
+        }
+        let mut caller = session.caller;
+        caller.client = client;
+        Ok(caller)
+    }
+
+    async fn load_session(
+        &self,
+        store: &Store,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<CachedSession>, ApiError> {
+        let row: Option<(i64, i64, Option<i64>)> = dispatch!(store, Store, p => sqlx::query_as(
+            "SELECT user_id, expires_at, revoked_at FROM sessions WHERE token_hash = $1")
+            .bind(hash).fetch_optional(p).await.map_err(anyhow::Error::from)?);
+        let Some((user_id, expires_at, None)) = row else {
+            return Ok(None);
+        };
+        let Some(who) = users::identity(store, user_id).await? else {
+            return Ok(None);
+        };
+        if who.disabled {
+            return Ok(None);
+        }
+        Ok(Some(CachedSession {
+            caller: Caller {
+                user_id,
+                username: who.username,
+                role: who.role,
+                grids: Arc::new(who.grids),
+                mediation_org: who.mediation_org,
+                client: String::new(),
+                token_hash: hash.to_string(),
+            },
+            expires_at,
+            checked_at: now,
+        }))
+    }
+
+    /// Open a session for a verified user; returns the token and its expiry.
+    async fn open(&self, store: &Store, user_id: i64) -> Result<(String, i64), ApiError> {
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let now = self.now();
+        let expires_at = now + self.ttl_secs.load(Ordering::Relaxed);
+        dispatch!(store, Store, p => sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash(&token)).bind(user_id).bind(now).bind(expires_at)
+            .execute(p).await.map_err(anyhow::Error::from)?.rows_affected());
+        Ok((token, expires_at))
+    }
+
+    async fn revoke(&self, store: &Store, hash: &str) -> Result<(), ApiError> {
+        self.sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(hash);
+        dispatch!(store, Store, p => sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(self.now()).bind(hash).execute(p).await.map_err(anyhow::Error::from)?.rows_affected());
+        Ok(())
+    }
+
+    /// Forget every cached session (after permission changes made in this process).
+    pub fn flush_cache(&self) {
+        self.sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+/// Login body. The password is a [`Secret`]: it never appears in Debug output or logs.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    #[schema(value_type = String)]
+    pub password: Secret,
+}
+
+/// A new session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Opaque bearer token: send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub username: String,
+    pub role: Role,
+    pub grids: Vec<String>,
+    pub mediation_org: Option<String>,
+}
+
+/// The signed-in account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub username: String,
+    pub role: Role,
+    pub grids: Vec<String>,
+    pub mediation_org: Option<String>,
+}
+
+/// Sign in with a username and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::http::ErrorBody),
+              (status = 429, description = "too many failed attempts; see Retry-After")))]
+pub async fn login(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    body: axum::body::Bytes,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let req: LoginRequest = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::BadRequest("expected {\"username\", \"password\"}".into()))?;
+    let auth = state.auth();
+    let now = auth.now();
+    let account_key = format!("user:{}", req.username);
+    let address_key = format!("addr:{}", super::client_address(&parts));
+    let locked = {
+        let l = auth.limiter.lock().unwrap_or_else(|e| e.into_inner());
+        l.locked(&account_key, now).max(l.locked(&address_key, now))
+    };
+    if let Some(retry_after) = locked {
+        return Err(ApiError::TooManyRequests {
+            message: "too many failed sign-ins; try again later".into(),
+            retry_after,
+        });
+    }
+    let record = if users::valid_username(&req.username) && req.password.expose().len() <= 1024 {
+        users::login_record(&state.store, &req.username).await?
+    } else {
+        None
+    };
+    let password_plain = req.password.clone();
+    let stored = record.as_ref().map(|r| r.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || match stored {
+        Some(h) => password::verify(password_plain.expose(), &h),
+        None => {
+            password::verify_dummy(password_plain.expose());
+            false
+        }
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    let record = match record {
+        Some(r) if ok && !r.disabled => r,
+        _ => {
+            let mut l = auth.limiter.lock().unwrap_or_else(|e| e.into_inner());
+            let a = l.fail(&account_key, limiter::PER_ACCOUNT, now);
+            let b = l.fail(&address_key, limiter::PER_ADDRESS, now);
+            if let Some(retry_after) = a.max(b) {
+                return Err(ApiError::TooManyRequests {
+                    message: "too many failed sign-ins; try again later".into(),
+                    retry_after,
+                });
+            }
+            return Err(ApiError::Unauthorized("wrong username or password".into()));
+        }
+    };
+    auth.limiter
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .succeed(&account_key);
+    let (token, expires_at) = auth.open(&state.store, record.id).await?;
+    let who = users::identity(&state.store, record.id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("wrong username or password".into()))?;
+    Ok(Json(LoginResponse {
+        token,
+        expires_at,
+        username: who.username,
+        role: who.role,
+        grids: who.grids.into_iter().collect(),
+        mediation_org: who.mediation_org,
+    }))
+}
+
+/// End this session (the token stops working at once).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = crate::http::ErrorBody)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state
+        .auth()
+        .revoke(&state.store, &caller.token_hash)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The signed-in account, its role and scope.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = crate::http::ErrorBody)))]
+pub async fn me(caller: Caller) -> Json<Me> {
+    Json(Me {
+        username: caller.username,
+        role: caller.role,
+        grids: caller
+            .grids
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        mediation_org: caller.mediation_org,
+    })
+}

@@ -1,0 +1,396 @@
+//! Personal records behind one door. Every read of a household or resident goes through
+//! the handlers here: they check the caller's role and grid scope, write the audit entry
+//! (and fail closed if it cannot be written), decrypt, and mask by default.
+//!
+//! - [`crypto`]: encryption at rest of ID numbers and phones, the blind index, keys;
+//! - [`mask`]: 张*明, 510603********1234, 138****5678;
+//! - [`suppress_key_group_count`]: the one place that decides whether a key-group count
+//!   may leave the server.
+
+pub mod crypto;
+pub mod mask;
+
+pub use crypto::{DataKeys, SealedFields, install_keys, keys, seal};
+
+use crate::audit::{self, Record};
+use crate::auth::{Caller, Permission};
+use crate::http::{ApiError, AppState};
+use crate::model::KEY_GROUPS;
+use crate::store::{Store, StoreTx, dispatch};
+use anyhow::{Context, Result};
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The smallest key-group count that may be shown (the analysis crate's constant, so
+/// tiles, analysis and exports all use the same 5).
+pub const KEY_GROUP_MIN_COUNT: u32 = minqing_analysis::population::KEY_GROUP_MIN_COUNT;
+
+/// `Some(n)` when a key-group aggregate of `n` people may leave the server, `None` when
+/// it must be suppressed (fewer than [`KEY_GROUP_MIN_COUNT`], including zero). Use this
+/// for every key-group count in tiles, analysis results and exports.
+pub fn suppress_key_group_count(n: u32) -> Option<u32> {
+    minqing_analysis::population::suppress_small(n, KEY_GROUP_MIN_COUNT)
+}
+
+/// One resident as the API shows it. Masked unless `masked` is false (only after an
+/// audited unmasking).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResidentRecord {
+    pub id: String,
+    pub name: String,
+    pub sex: String,
+    /// `YYYY-**-**` when masked.
+    pub birth_date: String,
+    pub id_number: String,
+    pub phone: Option<String>,
+    pub registration: String,
+    pub household_id: Option<String>,
+    pub relation: Option<String>,
+    pub address: String,
+    pub address_code: Option<String>,
+    pub building_code: Option<String>,
+    pub grid_code: Option<String>,
+    pub key_groups: Vec<String>,
+    pub masked: bool,
+}
+
+/// A household of a building and its members.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Household {
+    /// `None` groups the residents recorded without a household.
+    pub household_id: Option<String>,
+    pub members: Vec<ResidentRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BuildingHouseholds {
+    pub building_code: String,
+    pub grid_code: Option<String>,
+    pub households: Vec<Household>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnmaskRequest {
+    /// Why this record must be seen in full (4–500 characters); stored in the audit log.
+    pub reason: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupRequest {
+    /// An 18-character ID number (GB 11643).
+    #[schema(value_type = String)]
+    pub id_number: crate::config::Secret,
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+const SELECT: &str = "SELECT r.id, r.name, r.sex, r.birth_date, r.id_number, r.phone, r.registration, \
+     r.household_id, r.relation, r.address, r.address_code, r.key_groups, \
+     COALESCE(u.building_code, b.code) FROM residents r \
+     LEFT JOIN units u ON u.code = r.address_code \
+     LEFT JOIN buildings b ON b.code = r.address_code ";
+
+fn grid_of(state: &AppState, building: Option<&str>) -> Result<Option<String>, ApiError> {
+    let ix = state.index()?;
+    Ok(building
+        .and_then(|b| ix.building(b))
+        .and_then(|b| b.grid)
+        .and_then(|g| ix.areas.get(g as usize))
+        .map(|a| a.area.code.clone()))
+}
+
+fn record(row: Row, grid_code: Option<String>, masked: bool) -> Result<ResidentRecord> {
+    let (
+        id,
+        name,
+        sex,
+        birth,
+        id_enc,
+        phone_enc,
+        registration,
+        household_id,
+        relation,
+        address,
+        address_code,
+        groups,
+        building,
+    ) = row;
+    let keys = keys();
+    let id_number = keys
+        .decrypt("id_number", &id, &id_enc)
+        .with_context(|| format!("opening resident {id}"))?;
+    let phone = phone_enc
+        .map(|p| keys.decrypt("phone", &id, &p))
+        .transpose()?;
+    let key_groups = groups
+        .split(';')
+        .map(str::trim)
+        .filter(|g| KEY_GROUPS.contains(g))
+        .map(String::from)
+        .collect();
+    Ok(if masked {
+        ResidentRecord {
+            name: mask::mask_name(&name),
+            birth_date: format!("{}-**-**", birth.get(..4).unwrap_or("****")),
+            id_number: mask::mask_id_number(&id_number),
+            phone: phone.as_deref().map(mask::mask_phone),
+            id,
+            sex,
+            registration,
+            household_id,
+            relation,
+            address,
+            address_code,
+            building_code: building,
+            grid_code,
+            key_groups,
+            masked,
+        }
+    } else {
+        ResidentRecord {
+            id,
+            name,
+            sex,
+            birth_date: birth,
+            id_number,
+            phone,
+            registration,
+            household_id,
+            relation,
+            address,
+            address_code,
+            building_code: building,
+            grid_code,
+            key_groups,
+            masked,
+        }
+    })
+}
+
+fn valid_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+async fn resident_row(store: &Store, id: &str) -> Result<Option<Row>, ApiError> {
+    let sql = format!("{SELECT} WHERE r.id = $1");
+    Ok(
+        dispatch!(store, Store, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await.map_err(anyhow::Error::from)?),
+    )
+}
+
+async fn audited(state: &AppState, r: Record<'_>) -> Result<(), ApiError> {
+    audit::append(&state.store, r)
+        .await
+        .map(|_| ())
+        .map_err(|e| ApiError::Unavailable(format!("the audit log cannot be written: {e}")))
+}
+
+/// Households and residents of one building (masked).
+#[utoipa::path(get, path = "/api/v1/buildings/{code}/households", tag = "personal", security(("bearer" = [])),
+    params(("code" = String, Path, description = "building code")),
+    responses((status = 200, body = BuildingHouseholds), (status = 401, body = crate::http::ErrorBody),
+              (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)))]
+pub async fn building_households(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> Result<Json<BuildingHouseholds>, ApiError> {
+    caller.require(Permission::PersonalRead)?;
+    if !valid_code(&code) {
+        return Err(ApiError::BadRequest("not a building code".into()));
+    }
+    if state.index()?.building(&code).is_none() {
+        return Err(ApiError::NotFound(format!("no building {code}")));
+    }
+    let grid_code = grid_of(&state, Some(&code))?;
+    caller.require_grid(grid_code.as_deref())?;
+    audited(&state, Record::by(&caller, "read_households", &code)).await?;
+    let sql = format!(
+        "{SELECT} WHERE r.address_code = $1 OR r.address_code IN (SELECT code FROM units WHERE building_code = $1) \
+         ORDER BY r.household_id, r.id"
+    );
+    let rows: Vec<Row> = dispatch!(&state.store, Store, p => sqlx::query_as(&sql).bind(&code).fetch_all(p).await.map_err(anyhow::Error::from)?);
+    let mut households: Vec<Household> = Vec::new();
+    for row in rows {
+        let r = record(row, grid_code.clone(), true)?;
+        match households.last_mut() {
+            Some(h) if h.household_id == r.household_id => h.members.push(r),
+            _ => households.push(Household {
+                household_id: r.household_id.clone(),
+                members: vec![r],
+            }),
+        }
+    }
+    Ok(Json(BuildingHouseholds {
+        building_code: code,
+        grid_code,
+        households,
+    }))
+}
+
+async fn scoped_resident(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    permission: Permission,
+) -> Result<(Row, Option<String>), ApiError> {
+    caller.require(permission)?;
+    if !valid_code(id) {
+        return Err(ApiError::BadRequest("not a resident id".into()));
+    }
+    let row = resident_row(&state.store, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no resident {id}")))?;
+    let grid = grid_of(state, row.12.as_deref())?;
+    caller.require_grid(grid.as_deref())?;
+    Ok((row, grid))
+}
+
+/// One resident (masked).
+#[utoipa::path(get, path = "/api/v1/residents/{id}", tag = "personal", security(("bearer" = [])),
+    params(("id" = String, Path, description = "resident id")),
+    responses((status = 200, body = ResidentRecord), (status = 401, body = crate::http::ErrorBody),
+              (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)))]
+pub async fn resident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ResidentRecord>, ApiError> {
+    let (row, grid) = scoped_resident(&state, &caller, &id, Permission::PersonalRead).await?;
+    audited(&state, Record::by(&caller, "read_resident", &id)).await?;
+    Ok(Json(record(row, grid, true)?))
+}
+
+/// One resident in full: an explicit, audited action with a stated reason.
+#[utoipa::path(post, path = "/api/v1/residents/{id}/unmask", tag = "personal", security(("bearer" = [])),
+    params(("id" = String, Path, description = "resident id")), request_body = UnmaskRequest,
+    responses((status = 200, body = ResidentRecord), (status = 401, body = crate::http::ErrorBody),
+              (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody),
+              (status = 422, body = crate::http::ErrorBody)))]
+pub async fn unmask(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<ResidentRecord>, ApiError> {
+    caller.require(Permission::Unmask)?;
+    let req: UnmaskRequest = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::BadRequest("expected {\"reason\": \"…\"}".into()))?;
+    let reason = req.reason.trim();
+    if !(4..=500).contains(&reason.chars().count()) {
+        return Err(ApiError::Unprocessable(
+            "a reason of 4–500 characters is required to unmask a record".into(),
+        ));
+    }
+    let (row, grid) = scoped_resident(&state, &caller, &id, Permission::Unmask).await?;
+    audited(
+        &state,
+        Record::by(&caller, "unmask_resident", &id).reason(reason),
+    )
+    .await?;
+    Ok(Json(record(row, grid, false)?))
+}
+
+/// Exact lookup by ID number through the blind index (masked; within the caller's
+/// grids). An ID number outside the caller's grids answers 404 like an unknown one, so
+/// the answer never reveals that the person lives elsewhere in the district.
+#[utoipa::path(post, path = "/api/v1/residents/lookup", tag = "personal", security(("bearer" = [])),
+    request_body = LookupRequest,
+    responses((status = 200, body = Vec<ResidentRecord>), (status = 401, body = crate::http::ErrorBody),
+              (status = 403, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody),
+              (status = 422, body = crate::http::ErrorBody)))]
+pub async fn lookup(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<Vec<ResidentRecord>>, ApiError> {
+    caller.require(Permission::IdLookup)?;
+    let req: LookupRequest = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::BadRequest("expected {\"id_number\": \"…\"}".into()))?;
+    let id_number = req.id_number.expose().trim().to_ascii_uppercase();
+    if !crate::ids::is_valid_id_number(&id_number) {
+        return Err(ApiError::Unprocessable("not a valid ID number".into()));
+    }
+    let bidx = keys().blind_index(&id_number);
+    let sql = format!("{SELECT} WHERE r.id_number_bidx = $1 ORDER BY r.id");
+    let rows: Vec<Row> = dispatch!(&state.store, Store, p => sqlx::query_as(&sql).bind(&bidx).fetch_all(p).await.map_err(anyhow::Error::from)?);
+    let mut found = Vec::new();
+    for row in rows {
+        let grid = grid_of(&state, row.12.as_deref())?;
+        if caller.require_grid(grid.as_deref()).is_ok() {
+            found.push((row, grid));
+        }
+    }
+    // The audit names the resident(s) found, or the first 16 hex digits of the blind
+    // index for a miss: never the ID number itself.
+    let target = if found.is_empty() {
+        format!("bidx:{}", &bidx[..16])
+    } else {
+        found
+            .iter()
+            .map(|(r, _)| r.0.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    audited(&state, Record::by(&caller, "lookup_id", &target)).await?;
+    if found.is_empty() {
+        return Err(ApiError::NotFound(
+            "no resident with this ID number in your scope".into(),
+        ));
+    }
+    let records = found
+        .into_iter()
+        .map(|(row, grid)| record(row, grid, true))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Json(records))
+}
+
+/// Re-encrypt every ID number and phone from `old` to `new` keys (and recompute the
+/// blind index) in one transaction: all rows move or none. Values still in plain text
+/// (a store imported before encryption) are encrypted too. Returns the rows rewritten.
+pub async fn rotate_keys(store: &Store, old: &DataKeys, new: &DataKeys) -> Result<u64> {
+    let rows: Vec<(String, String, Option<String>)> = dispatch!(store, Store, p => sqlx::query_as(
+        "SELECT id, id_number, phone FROM residents ORDER BY id").fetch_all(p).await?);
+    let open = |col: &str, id: &str, v: &str| -> Result<String> {
+        if v.starts_with("enc1:") {
+            old.decrypt(col, id, v)
+        } else {
+            Ok(v.to_string())
+        }
+    };
+    let mut tx = store.begin().await?;
+    let mut n = 0;
+    for (id, id_enc, phone_enc) in rows {
+        let id_number = open("id_number", &id, &id_enc)?;
+        let phone = phone_enc.map(|p| open("phone", &id, &p)).transpose()?;
+        let s = seal(new, &id, &id_number, phone.as_deref());
+        dispatch!(&mut tx, StoreTx, t => sqlx::query(
+            "UPDATE residents SET id_number = $1, phone = $2, id_number_bidx = $3 WHERE id = $4")
+            .bind(&s.id_number).bind(&s.phone).bind(&s.id_number_bidx).bind(&id)
+            .execute(&mut **t).await?.rows_affected());
+        n += 1;
+    }
+    tx.commit().await?;
+    Ok(n)
+}

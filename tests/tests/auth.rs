@@ -1,0 +1,771 @@
+//! Access control: the role matrix over every endpoint, scope escapes, tokens, lockout,
+//! masking, encryption at rest on both stores, key rotation, the audit chain, and
+//! hostile inputs.
+
+use crate::support::{bearer, call, loaded_app, postgis_store, sqlite_store};
+use minqing_server::auth::Role;
+use minqing_server::http::AppState;
+use minqing_server::store::Store;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Plain-text ID numbers and phones of the generated residents, by resident id (from
+/// the import files, which are the only place they exist in plain text).
+fn plaintext(district: &Path) -> HashMap<String, (String, String)> {
+    let mut out = HashMap::new();
+    for file in ["residents.csv", "residents-gbk.csv"] {
+        let bytes = std::fs::read(district.join(file)).unwrap();
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(t) => t.to_string(),
+            Err(_) => encoding_rs::GBK.decode(&bytes).0.into_owned(),
+        };
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let h = r.headers().unwrap().clone();
+        let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+        let (id, idn, phone) = (col("id"), col("id_number"), col("phone"));
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            out.insert(
+                rec[id].to_string(),
+                (rec[idn].to_string(), rec[phone].to_string()),
+            );
+        }
+    }
+    out
+}
+
+/// A resident, its building and its grid, for every grid that has one.
+async fn residents_by_grid(state: &AppState) -> Vec<(String, String, String)> {
+    let rows: Vec<(String, Option<String>)> = match &state.store {
+        Store::Sqlite(p) => sqlx::query_as(
+            "SELECT r.id, COALESCE(u.building_code, b.code) FROM residents r \
+             LEFT JOIN units u ON u.code = r.address_code LEFT JOIN buildings b ON b.code = r.address_code \
+             ORDER BY r.id",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap(),
+        Store::Postgres(_) => unreachable!(),
+    };
+    let ix = state.index().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (id, building) in rows {
+        let Some(b) = building.and_then(|b| ix.building(&b).map(|e| (b, e.grid))) else {
+            continue;
+        };
+        let Some(g) = b.1.map(|g| ix.areas[g as usize].area.code.clone()) else {
+            continue;
+        };
+        if seen.insert(g.clone()) {
+            out.push((id, b.0, g));
+        }
+    }
+    out
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    state: AppState,
+    router: axum::Router,
+    plain: HashMap<String, (String, String)>,
+    /// (resident, building, grid) in grid A and in grid B.
+    a: (String, String, String),
+    b: (String, String, String),
+    tokens: Vec<(&'static str, Option<String>)>,
+}
+
+async fn fixture() -> Fixture {
+    let (tmp, state, router, _) = loaded_app(0.01).await;
+    let plain = plaintext(&tmp.path().join("district"));
+    let by_grid = residents_by_grid(&state).await;
+    assert!(by_grid.len() >= 2, "need residents in two grids");
+    let (a, b) = (by_grid[0].clone(), by_grid[1].clone());
+    let mut tokens = vec![("anonymous", None)];
+    for (name, role) in [
+        ("screen", Role::Screen),
+        ("grid_worker", Role::GridWorker),
+        ("mediator", Role::Mediator),
+        ("leader", Role::Leader),
+        ("admin", Role::Admin),
+    ] {
+        let grids = if role == Role::GridWorker {
+            vec![a.2.clone()]
+        } else {
+            vec![]
+        };
+        let org = (role == Role::Mediator).then_some("some org");
+        tokens.push((name, Some(bearer(&state, &router, role, &grids, org).await)));
+    }
+    Fixture {
+        _tmp: tmp,
+        state,
+        router,
+        plain,
+        a,
+        b,
+        tokens,
+    }
+}
+
+async fn send(
+    f: &Fixture,
+    auth: Option<&str>,
+    method: &str,
+    uri: &str,
+    body: &str,
+) -> (u16, Vec<u8>) {
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(a) = auth {
+        headers.push(("authorization", a));
+    }
+    let (s, _, b) = call(&f.router, method, uri, &headers, body.as_bytes().to_vec()).await;
+    (s, b)
+}
+
+#[tokio::test]
+async fn role_matrix_over_every_endpoint() {
+    let f = fixture().await;
+    let (res, building, _) = &f.a;
+    let id_number = &f.plain[res].0;
+    let lookup = format!("{{\"id_number\":\"{id_number}\"}}");
+    let households = format!("/api/v1/buildings/{building}/households");
+    let resident = format!("/api/v1/residents/{res}");
+    let unmask = format!("/api/v1/residents/{res}/unmask");
+    // Columns: anonymous, screen, grid_worker (grid A), mediator, leader, admin.
+    let table: Vec<(&str, &str, &str, [u16; 6])> = vec![
+        ("GET", "/healthz", "", [200; 6]),
+        ("GET", "/metrics", "", [200; 6]),
+        ("GET", "/api/openapi.json", "", [200; 6]),
+        ("GET", "/api/v1/stats", "", [401, 200, 200, 200, 200, 200]),
+        (
+            "GET",
+            "/api/v1/areas?level=grid",
+            "",
+            [401, 200, 200, 200, 200, 200],
+        ),
+        ("GET", "/api/v1/auth/me", "", [401, 200, 200, 200, 200, 200]),
+        ("GET", "/api/v1/users", "", [401, 403, 403, 403, 403, 200]),
+        ("GET", "/api/v1/audit", "", [401, 403, 403, 403, 403, 200]),
+        ("GET", &households, "", [401, 403, 200, 403, 200, 200]),
+        ("GET", &resident, "", [401, 403, 200, 403, 200, 200]),
+        (
+            "POST",
+            &unmask,
+            "{\"reason\":\"court order 2024-17\"}",
+            [401, 403, 403, 403, 200, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/residents/lookup",
+            &lookup,
+            [401, 403, 200, 403, 200, 200],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (method, uri, body, expected) in &table {
+        for ((role, token), want) in f.tokens.iter().zip(expected) {
+            let (got, resp) = send(&f, token.as_deref(), method, uri, body).await;
+            if got != *want {
+                failures.push(format!(
+                    "{method} {uri} as {role}: want {want}, got {got} {}",
+                    String::from_utf8_lossy(&resp)
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The OpenAPI document lists every endpoint of the table.
+    let (_, doc) = send(&f, None, "GET", "/api/openapi.json", "").await;
+    let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+    for p in [
+        "/api/v1/auth/login",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/me",
+        "/api/v1/users",
+        "/api/v1/audit",
+        "/api/v1/buildings/{code}/households",
+        "/api/v1/residents/{id}",
+        "/api/v1/residents/{id}/unmask",
+        "/api/v1/residents/lookup",
+    ] {
+        assert!(doc["paths"][p].is_object(), "OpenAPI lists {p}");
+    }
+}
+
+#[tokio::test]
+async fn grid_workers_cannot_escape_their_grid() {
+    let f = fixture().await;
+    let gw = f.tokens[2].1.as_deref();
+    let (res_b, building_b, _) = &f.b;
+    let (s, _) = send(
+        &f,
+        gw,
+        "GET",
+        &format!("/api/v1/buildings/{building_b}/households"),
+        "",
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, _) = send(&f, gw, "GET", &format!("/api/v1/residents/{res_b}"), "").await;
+    assert_eq!(s, 403);
+    let (s, _) = send(
+        &f,
+        gw,
+        "POST",
+        &format!("/api/v1/residents/{res_b}/unmask"),
+        "{\"reason\":\"just curious\"}",
+    )
+    .await;
+    assert_eq!(s, 403);
+    // An ID number from another grid answers exactly like an unknown one.
+    let other = format!("{{\"id_number\":\"{}\"}}", f.plain[res_b].0);
+    let (s1, body1) = send(&f, gw, "POST", "/api/v1/residents/lookup", &other).await;
+    let unknown = "{\"id_number\":\"11010519491231002X\"}";
+    let (s2, body2) = send(&f, gw, "POST", "/api/v1/residents/lookup", unknown).await;
+    assert_eq!((s1, s2), (404, 404));
+    assert_eq!(body1, body2);
+    // The leader sees both grids.
+    let leader = f.tokens[4].1.as_deref();
+    let (s, _) = send(&f, leader, "POST", "/api/v1/residents/lookup", &other).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn tokens_tampered_expired_and_revoked() {
+    let f = fixture().await;
+    let token = f.tokens[1].1.clone().unwrap();
+    let (s, _) = send(&f, Some(&token), "GET", "/api/v1/auth/me", "").await;
+    assert_eq!(s, 200);
+    // One character changed.
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for bad in [
+        tampered.as_str(),
+        "Bearer ",
+        "Bearer x",
+        "Basic YWRtaW46YWRtaW4=",
+        "bearer abc",
+        &token[7..],
+    ] {
+        let (s, _) = send(&f, Some(bad), "GET", "/api/v1/auth/me", "").await;
+        assert_eq!(s, 401, "{bad}");
+    }
+    // Logout revokes this token only.
+    let (s, _) = send(&f, Some(&token), "POST", "/api/v1/auth/logout", "").await;
+    assert_eq!(s, 204);
+    let (s, _) = send(&f, Some(&token), "GET", "/api/v1/auth/me", "").await;
+    assert_eq!(s, 401);
+    let leader = f.tokens[4].1.clone().unwrap();
+    let (s, _) = send(&f, Some(&leader), "GET", "/api/v1/auth/me", "").await;
+    assert_eq!(s, 200);
+    // Expiry: eight hours later the session is gone.
+    f.state.auth().advance_clock(8 * 3600 + 1);
+    let (s, body) = send(&f, Some(&leader), "GET", "/api/v1/auth/me", "").await;
+    assert_eq!(s, 401, "{}", String::from_utf8_lossy(&body));
+    // The store keeps only hashes of tokens.
+    let Store::Sqlite(p) = &f.state.store else {
+        unreachable!()
+    };
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM sessions")
+        .fetch_all(p)
+        .await
+        .unwrap();
+    assert!(!hashes.is_empty());
+    assert!(
+        hashes
+            .iter()
+            .all(|h| h.len() == 64 && !leader.contains(h.as_str()))
+    );
+    let me = String::from_utf8(send(&f, None, "GET", "/api/v1/auth/me", "").await.1).unwrap();
+    assert!(me.contains("unauthorized"));
+}
+
+#[tokio::test]
+async fn brute_force_is_locked_out() {
+    let (_tmp, state, router, _) = loaded_app(0.01).await;
+    minqing_server::auth::users::create(
+        &state.store,
+        "victim",
+        "right-password",
+        Role::Leader,
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    let try_login = |pw: &'static str| {
+        let router = router.clone();
+        async move {
+            let body = format!("{{\"username\":\"victim\",\"password\":\"{pw}\"}}");
+            call(
+                &router,
+                "POST",
+                "/api/v1/auth/login",
+                &[("content-type", "application/json")],
+                body.into_bytes(),
+            )
+            .await
+        }
+    };
+    for _ in 0..4 {
+        assert_eq!(try_login("wrong").await.0, 401);
+    }
+    let (s, headers, _) = try_login("wrong").await;
+    assert_eq!(s, 429);
+    assert_eq!(headers["retry-after"], "900");
+    // Locked even with the right password.
+    assert_eq!(try_login("right-password").await.0, 429);
+    state.auth().advance_clock(901);
+    assert_eq!(try_login("right-password").await.0, 200);
+    // Unknown users fail the same way and lock the same way (no account enumeration).
+    let body = b"{\"username\":\"nobody\",\"password\":\"x\"}".to_vec();
+    let (s, _, unknown) = call(&router, "POST", "/api/v1/auth/login", &[], body).await;
+    let (_, _, wrong) = try_login("wrong").await;
+    assert_eq!(s, 401);
+    assert_eq!(unknown, wrong);
+}
+
+fn has_digit_run(s: &str, n: usize) -> bool {
+    let mut run = 0;
+    for c in s.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= n {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn output_is_masked_unless_unmasked_with_a_reason() {
+    let f = fixture().await;
+    let gw = f.tokens[2].1.as_deref();
+    let (res, building, _) = &f.a;
+    let (s, body) = send(
+        &f,
+        gw,
+        "GET",
+        &format!("/api/v1/buildings/{building}/households"),
+        "",
+    )
+    .await;
+    assert_eq!(s, 200);
+    let text = String::from_utf8(body).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let members: Vec<&serde_json::Value> = v["households"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|h| h["members"].as_array().unwrap())
+        .collect();
+    assert!(!members.is_empty());
+    for m in &members {
+        // The member's own full ID number and phone appear nowhere in the response.
+        let (full_id, full_phone) = &f.plain[m["id"].as_str().unwrap()];
+        assert!(
+            !text.contains(full_id.as_str()),
+            "a full ID number in {text}"
+        );
+        assert!(
+            full_phone.is_empty() || !text.contains(full_phone.as_str()),
+            "a full phone"
+        );
+        let idn = m["id_number"].as_str().unwrap();
+        assert_eq!(idn.len(), 18);
+        assert_eq!(&idn[6..14], "********", "{idn}");
+        assert!(m["name"].as_str().unwrap().contains('*'));
+        if let Some(p) = m["phone"].as_str() {
+            assert_eq!(&p[3..7], "****");
+        }
+        assert_eq!(m["masked"], true);
+    }
+    // Unmasking needs a reason (422 without), then reveals the stored values.
+    let leader = f.tokens[4].1.as_deref();
+    let uri = format!("/api/v1/residents/{res}/unmask");
+    assert_eq!(
+        send(&f, leader, "POST", &uri, "{\"reason\":\"  \"}")
+            .await
+            .0,
+        422
+    );
+    assert_eq!(send(&f, leader, "POST", &uri, "{}").await.0, 400);
+    let (s, body) = send(
+        &f,
+        leader,
+        "POST",
+        &uri,
+        "{\"reason\":\"welfare check 17\"}",
+    )
+    .await;
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["id_number"], f.plain[res].0.as_str());
+    assert_eq!(v["masked"], false);
+    // The reason is in the audit log.
+    let admin = f.tokens[5].1.as_deref();
+    let (_, body) = send(&f, admin, "GET", "/api/v1/audit?action=unmask_resident", "").await;
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let e = &v["entries"][0];
+    assert_eq!(e["target"], res.as_str());
+    assert_eq!(e["reason"], "welfare check 17");
+    assert_eq!(e["role"], "leader");
+}
+
+async fn assert_ciphertext(store: &Store, plain: &HashMap<String, (String, String)>) {
+    let rows: Vec<(String, String, Option<String>, Option<String>)> = match store {
+        Store::Sqlite(p) => {
+            sqlx::query_as("SELECT id, id_number, phone, id_number_bidx FROM residents")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+        Store::Postgres(p) => {
+            sqlx::query_as("SELECT id, id_number, phone, id_number_bidx FROM residents")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(rows.len() > 50);
+    for (id, idn, phone, bidx) in &rows {
+        assert!(idn.starts_with("enc1:") && !has_digit_run(idn, 11), "{idn}");
+        if let Some(p) = phone {
+            assert!(p.starts_with("enc1:") && !has_digit_run(p, 11), "{p}");
+        }
+        assert_eq!(bidx.as_ref().unwrap().len(), 64);
+        assert_ne!(idn, &plain[id].0);
+    }
+}
+
+#[tokio::test]
+async fn both_stores_hold_ciphertext_lookup_works_and_rotation_rewrites_everything() {
+    let (tmp, dir, _) = crate::support::district(0.01);
+    let plain = plaintext(&dir);
+    let sqlite = sqlite_store(tmp.path()).await;
+    let pg = postgis_store().await;
+    for store in [&sqlite, &pg] {
+        minqing_server::import::import_dir(store, &dir, &|_| {})
+            .await
+            .unwrap();
+        assert_ciphertext(store, &plain).await;
+        // Lookup through the API on this backend.
+        let state = AppState::new(store.clone());
+        state.set_index(minqing_server::load_index(store).await.unwrap());
+        let router = minqing_server::http::app(state.clone());
+        let auth = bearer(&state, &router, Role::Leader, &[], None).await;
+        let (rid, (idn, _)) = plain.iter().next().unwrap();
+        let body = format!("{{\"id_number\":\"{idn}\"}}");
+        let (s, _, resp) = call(
+            &router,
+            "POST",
+            "/api/v1/residents/lookup",
+            &[("authorization", &auth)],
+            body.into_bytes(),
+        )
+        .await;
+        assert_eq!(
+            s,
+            200,
+            "{} on {}",
+            String::from_utf8_lossy(&resp),
+            store.backend()
+        );
+        let v: serde_json::Value = serde_json::from_slice(&resp).unwrap();
+        assert!(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["id"] == rid.as_str())
+        );
+        // Rotation: everything opens with the new key only, lookups use the new index.
+        let old = minqing_server::personal::keys();
+        let new = minqing_server::personal::DataKeys::from_hex(&"5a".repeat(32)).unwrap();
+        let n = minqing_server::personal::rotate_keys(store, &old, &new)
+            .await
+            .unwrap();
+        assert_eq!(n as i64, store.count("residents").await.unwrap());
+        assert_ciphertext(store, &plain).await;
+        let rows: Vec<(String, String, Option<String>)> = match store {
+            Store::Sqlite(p) => {
+                sqlx::query_as("SELECT id, id_number, id_number_bidx FROM residents")
+                    .fetch_all(p)
+                    .await
+                    .unwrap()
+            }
+            Store::Postgres(p) => {
+                sqlx::query_as("SELECT id, id_number, id_number_bidx FROM residents")
+                    .fetch_all(p)
+                    .await
+                    .unwrap()
+            }
+        };
+        for (id, enc, bidx) in rows {
+            assert_eq!(new.decrypt("id_number", &id, &enc).unwrap(), plain[&id].0);
+            assert!(old.decrypt("id_number", &id, &enc).is_err());
+            assert_eq!(bidx.unwrap(), new.blind_index(&plain[&id].0));
+        }
+        // Rotating with the wrong old key changes nothing.
+        assert!(
+            minqing_server::personal::rotate_keys(store, &old, &new)
+                .await
+                .is_err()
+        );
+    }
+    // No plain ID number anywhere in the SQLite files (main file and WAL).
+    sqlite.close().await;
+    let mut bytes = Vec::new();
+    for f in std::fs::read_dir(tmp.path()).unwrap() {
+        let p = f.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("test.db")
+        {
+            bytes.extend(std::fs::read(&p).unwrap());
+        }
+    }
+    for (idn, phone) in plain.values().take(200) {
+        assert!(
+            !bytes.windows(idn.len()).any(|w| w == idn.as_bytes()),
+            "{idn} in the SQLite file"
+        );
+        if !phone.is_empty() {
+            assert!(!bytes.windows(phone.len()).any(|w| w == phone.as_bytes()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn audit_chain_records_reads_and_detects_tampering() {
+    let f = fixture().await;
+    let gw = f.tokens[2].1.as_deref();
+    let (res, building, _) = &f.a;
+    send(
+        &f,
+        gw,
+        "GET",
+        &format!("/api/v1/buildings/{building}/households"),
+        "",
+    )
+    .await;
+    send(&f, gw, "GET", &format!("/api/v1/residents/{res}"), "").await;
+    let leader = f.tokens[4].1.as_deref();
+    send(
+        &f,
+        leader,
+        "POST",
+        &format!("/api/v1/residents/{res}/unmask"),
+        "{\"reason\":\"fire evacuation\"}",
+    )
+    .await;
+    let admin = f.tokens[5].1.as_deref();
+    let (s, body) = send(&f, admin, "GET", "/api/v1/audit?limit=2", "").await;
+    assert_eq!(s, 200);
+    let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["action"], "read_households");
+    assert_eq!(entries[0]["target"], building.as_str());
+    assert_eq!(entries[0]["client"], "unknown");
+    assert_eq!(entries[1]["action"], "read_resident");
+    assert_eq!(entries[1]["prev_hash"], entries[0]["hash"]);
+    assert_eq!(page["next_after_seq"], 2);
+    let v = minqing_server::audit::verify(&f.state.store).await.unwrap();
+    assert_eq!(v.entries, 3);
+    assert_eq!(v.first_broken, None);
+    // Changing one entry's content breaks the chain at that entry.
+    let Store::Sqlite(p) = &f.state.store else {
+        unreachable!()
+    };
+    sqlx::query("UPDATE audit_log SET reason = 'routine' WHERE seq = 3")
+        .execute(p)
+        .await
+        .unwrap();
+    let v = minqing_server::audit::verify(&f.state.store).await.unwrap();
+    assert_eq!(v.first_broken.map(|b| b.0), Some(3));
+    sqlx::query("UPDATE audit_log SET reason = 'fire evacuation' WHERE seq = 3")
+        .execute(p)
+        .await
+        .unwrap();
+    assert_eq!(
+        minqing_server::audit::verify(&f.state.store)
+            .await
+            .unwrap()
+            .first_broken,
+        None
+    );
+    // Removing an entry is detected too.
+    sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(p)
+        .await
+        .unwrap();
+    let v = minqing_server::audit::verify(&f.state.store).await.unwrap();
+    assert_eq!(v.first_broken.map(|b| b.0), Some(3));
+}
+
+#[tokio::test]
+async fn hostile_inputs_get_4xx_and_change_nothing() {
+    let f = fixture().await;
+    let leader = f.tokens[4].1.clone().unwrap();
+    let Store::Sqlite(p) = &f.state.store else {
+        unreachable!()
+    };
+    let counts = || async {
+        let mut v = Vec::new();
+        for t in ["residents", "users", "audit_log", "buildings"] {
+            v.push(f.state.store.count(t).await.unwrap());
+        }
+        let sum: Vec<String> =
+            sqlx::query_scalar("SELECT id_number FROM residents ORDER BY id LIMIT 50")
+                .fetch_all(p)
+                .await
+                .unwrap();
+        (v, sum)
+    };
+    let before = counts().await;
+    // As long as a URI may be (http::Uri refuses 64 KiB and more).
+    let huge = "9".repeat(30_000);
+    let hostile_segments = [
+        "1'%20OR%20'1'='1",
+        "x%3BDROP%20TABLE%20residents",
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2E%2E",
+        "%FF%FE",
+        "%00",
+        huge.as_str(),
+    ];
+    let mut failures = Vec::new();
+    for seg in hostile_segments {
+        for (method, uri, body) in [
+            (
+                "GET",
+                format!("/api/v1/buildings/{seg}/households"),
+                String::new(),
+            ),
+            ("GET", format!("/api/v1/residents/{seg}"), String::new()),
+            (
+                "POST",
+                format!("/api/v1/residents/{seg}/unmask"),
+                "{\"reason\":\"hostile test\"}".to_string(),
+            ),
+            ("GET", format!("/api/v1/audit?actor={seg}"), String::new()),
+            ("GET", format!("/api/v1/areas?level={seg}"), String::new()),
+        ] {
+            let (s, _, _) = call(
+                &f.router,
+                method,
+                &uri,
+                &[("authorization", &leader)],
+                body.into_bytes(),
+            )
+            .await;
+            if !(400..500).contains(&s) {
+                failures.push(format!("{method} {} → {s}", &uri[..uri.len().min(80)]));
+            }
+        }
+    }
+    let admin = f.tokens[5].1.clone().unwrap();
+    let (s, _, _) = call(
+        &f.router,
+        "GET",
+        "/api/v1/audit?limit=999999999999",
+        &[("authorization", &admin)],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, _, _) = call(
+        &f.router,
+        "GET",
+        &format!("/api/v1/audit?actor={huge}"),
+        &[("authorization", &admin)],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 400);
+    let bodies: Vec<Vec<u8>> = vec![
+        b"{\"id_number\":\"1' OR '1'='1\"}".to_vec(),
+        b"{\"id_number\":\"../../etc/passwd\"}".to_vec(),
+        format!("{{\"id_number\":\"{huge}\"}}").into_bytes(),
+        vec![b'{', 0xFF, 0xFE, b'}'],
+        b"{\"id_number\":\"\xFF\xFE\"}".to_vec(),
+        b"{\"id_number\":12}".to_vec(),
+        b"{\"id_number\":\"110105194912310021\",\"extra\":1}".to_vec(),
+        b"[]".to_vec(),
+        Vec::new(),
+    ];
+    for body in &bodies {
+        let (s, _, _) = call(
+            &f.router,
+            "POST",
+            "/api/v1/residents/lookup",
+            &[("authorization", &leader)],
+            body.clone(),
+        )
+        .await;
+        if !(400..500).contains(&s) {
+            failures.push(format!(
+                "lookup body {:?} → {s}",
+                String::from_utf8_lossy(&body[..body.len().min(40)])
+            ));
+        }
+        let (s, _, _) = call(&f.router, "POST", "/api/v1/auth/login", &[], body.clone()).await;
+        if !(400..500).contains(&s) {
+            failures.push(format!("login body → {s}"));
+        }
+        let uri = format!("/api/v1/residents/{}/unmask", f.a.0);
+        let (s, _, _) = call(
+            &f.router,
+            "POST",
+            &uri,
+            &[("authorization", &leader)],
+            body.clone(),
+        )
+        .await;
+        if !(400..500).contains(&s) {
+            failures.push(format!("unmask body → {s}"));
+        }
+    }
+    for login in [
+        "{\"username\":\"admin' --\",\"password\":\"x\"}".to_string(),
+        format!("{{\"username\":\"{huge}\",\"password\":\"{huge}\"}}"),
+        "{\"username\":\"../../x\",\"password\":\"' OR 1=1 --\"}".to_string(),
+    ] {
+        let (s, _, _) = call(
+            &f.router,
+            "POST",
+            "/api/v1/auth/login",
+            &[],
+            login.into_bytes(),
+        )
+        .await;
+        if !(400..500).contains(&s) {
+            failures.push(format!("login → {s}"));
+        }
+    }
+    let (s, _, _) = call(
+        &f.router,
+        "GET",
+        "/api/v1/auth/me",
+        &[("authorization", &format!("Bearer {huge}"))],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(counts().await, before, "hostile requests changed the store");
+}
+
+#[test]
+fn key_group_suppression_is_five_everywhere() {
+    use minqing_server::personal::{KEY_GROUP_MIN_COUNT, suppress_key_group_count};
+    // The constant is the analysis crate's, so both say 5.
+    assert_eq!(KEY_GROUP_MIN_COUNT, 5);
+    assert_eq!(suppress_key_group_count(0), None);
+    assert_eq!(suppress_key_group_count(4), None);
+    assert_eq!(suppress_key_group_count(5), Some(5));
+    assert_eq!(suppress_key_group_count(1000), Some(1000));
+}
