@@ -150,11 +150,8 @@ impl Analysis {
         let mut dirty = false;
         {
             let mut rx = lock(&self.changes);
-            loop {
-                match rx.try_recv() {
-                    Ok(Change::Event { .. }) | Err(TryRecvError::Lagged(_)) => dirty = true,
-                    Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-                }
+            while let Ok(Change::Event { .. }) | Err(TryRecvError::Lagged(_)) = rx.try_recv() {
+                dirty = true;
             }
         }
         if dirty {
