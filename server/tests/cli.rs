@@ -9,6 +9,17 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_minqing");
 
+/// The binary with a test data key (personal fields are encrypted at rest; `serve` and
+/// `import` refuse to run without a key).
+fn minqing() -> Command {
+    let mut c = Command::new(BIN);
+    c.env(
+        "MINQING_DATA_KEY",
+        "6d696e71696e672d746573742d6b65792d6e6f742d666f722d70726f64756374",
+    );
+    c
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -75,7 +86,7 @@ fn demo_generates_once_then_reuses() {
     let data = tmp.path().join("data");
     let run = |port: u16| -> Server {
         Server(
-            Command::new(BIN)
+            minqing()
                 .args(["demo", "--port", &port.to_string(), "--data-dir"])
                 .arg(&data)
                 .args(["--scale", "0.01"])
@@ -113,7 +124,7 @@ fn demo_generates_once_then_reuses() {
 fn generate_migrate_import_serve() {
     let tmp = tempfile::tempdir().unwrap();
     let files = tmp.path().join("files");
-    let out = Command::new(BIN)
+    let out = minqing()
         .args(["generate", "--scale", "0.01", "--out"])
         .arg(&files)
         .output()
@@ -125,7 +136,7 @@ fn generate_migrate_import_serve() {
     );
     let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let url = format!("sqlite://{}", tmp.path().join("x.db").display());
-    let out = Command::new(BIN)
+    let out = minqing()
         .args(["migrate", "--database-url", &url])
         .output()
         .unwrap();
@@ -134,7 +145,7 @@ fn generate_migrate_import_serve() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = Command::new(BIN)
+    let out = minqing()
         .args(["import", "--database-url", &url])
         .arg(&files)
         .output()
@@ -150,7 +161,7 @@ fn generate_migrate_import_serve() {
         "{report}"
     );
     // Missing database URL is a clear error, not a panic.
-    let out = Command::new(BIN)
+    let out = minqing()
         .args(["serve"])
         .env_remove("MINQING_DATABASE_URL")
         .output()
@@ -160,7 +171,7 @@ fn generate_migrate_import_serve() {
 
     let port = free_port();
     let mut server = Server(
-        Command::new(BIN)
+        minqing()
             .args([
                 "serve",
                 "--database-url",

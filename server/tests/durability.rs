@@ -11,6 +11,17 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_minqing");
 
+/// The binary with a test data key (personal fields are encrypted at rest; `serve` and
+/// `import` refuse to run without a key).
+fn minqing() -> Command {
+    let mut c = Command::new(BIN);
+    c.env(
+        "MINQING_DATA_KEY",
+        "6d696e71696e672d746573742d6b65792d6e6f742d666f722d70726f64756374",
+    );
+    c
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -38,7 +49,7 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)
 }
 
 fn run(args: &[&str]) {
-    let out = Command::new(BIN).args(args).output().unwrap();
+    let out = minqing().args(args).output().unwrap();
     assert!(
         out.status.success(),
         "minqing {args:?}: {}",
@@ -47,7 +58,7 @@ fn run(args: &[&str]) {
 }
 
 fn start(url: &str, port: u16) -> Child {
-    let mut child = Command::new(BIN)
+    let mut child = minqing()
         .args([
             "serve",
             "--database-url",

@@ -3,8 +3,8 @@
 
 mod address;
 mod analysis;
-mod events;
 mod auth;
+mod events;
 mod generator;
 mod http;
 mod import_errors;

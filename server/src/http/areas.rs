@@ -14,17 +14,15 @@ pub struct AreasQuery {
 
 /// GeoJSON FeatureCollection of the area polygons of one level, with `code`, `name`,
 /// `parent` and `kind`.
-#[utoipa::path(get, path = "/api/v1/areas", params(AreasQuery), security(("bearer" = [])), responses(
-    (status = 401, body = super::error::ErrorBody),
+/// Public like the map's `areas` tile layer: boundaries and names of administrative areas.
+#[utoipa::path(get, path = "/api/v1/areas", params(AreasQuery), responses(
     (status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json"),
     (status = 400, body = super::error::ErrorBody)
 ))]
 pub async fn areas(
     State(state): State<AppState>,
-    caller: crate::auth::Caller,
     Query(q): Query<AreasQuery>,
 ) -> Result<Json<geojson::FeatureCollection>, ApiError> {
-    caller.require(crate::auth::Permission::Aggregates)?;
     let level = AreaLevel::parse(&q.level).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "level must be district, township, community or grid, got {:?}",
