@@ -26,6 +26,27 @@ async fn post_json(app: &axum::Router, uri: &str, body: &Value) -> (u16, Value) 
     (status, json_of(&text))
 }
 
+async fn get_auth(app: &axum::Router, auth: &str, uri: &str) -> (u16, String) {
+    let (status, _, bytes) = call(app, "GET", uri, &[("authorization", auth)], Vec::new()).await;
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+async fn post_json_auth(app: &axum::Router, auth: &str, uri: &str, body: &Value) -> (u16, Value) {
+    let (status, _, bytes) = call(
+        app,
+        "POST",
+        uri,
+        &[
+            ("content-type", "application/json"),
+            ("authorization", auth),
+        ],
+        serde_json::to_vec(body).unwrap(),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (status, json_of(&text))
+}
+
 /// Percent-encode a query value.
 fn enc(s: &str) -> String {
     s.bytes()
@@ -344,11 +365,28 @@ async fn review_queue_round_trip() {
         .unwrap();
     assert_eq!(reports[0].links.unmatched, 1, "{:?}", reports[0]);
 
+    // The queue shows free-text addresses of people: leaders and admins only.
+    let (status, _) = get(&app, "/api/v1/review?kind=residents&status=unmatched").await;
+    assert_eq!(status, 401);
+    let screen =
+        crate::support::bearer(&state, &app, minqing_server::auth::Role::Screen, &[], None).await;
+    let (status, _) = get_auth(
+        &app,
+        &screen,
+        "/api/v1/review?kind=residents&status=unmatched",
+    )
+    .await;
+    assert_eq!(status, 403);
+    let auth =
+        crate::support::bearer(&state, &app, minqing_server::auth::Role::Leader, &[], None).await;
+
     let queue = |status: &'static str| {
         let app = app.clone();
+        let auth = auth.clone();
         async move {
-            let (code, body) = get(
+            let (code, body) = get_auth(
                 &app,
+                &auth,
                 &format!("/api/v1/review?kind=residents&status={status}&limit=200"),
             )
             .await;
@@ -372,28 +410,37 @@ async fn review_queue_round_trip() {
     // Validation.
     let ix = state.index().unwrap();
     let unit_code = ix.units[0].code.clone();
-    let (status, body) = post_json(
+    let (status, body) = post_json_auth(
         &app,
+        &auth,
         "/api/v1/review/residents/R99999999",
         &json!({"code": "5106030000000000000"}),
     )
     .await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = post_json(
+    let (status, body) = post_json_auth(
         &app,
+        &auth,
         "/api/v1/review/residents/NOPE",
         &json!({"code": unit_code}),
     )
     .await;
     assert_eq!(status, 404, "{body}");
-    let (status, _) = post_json(
+    let (status, _) = post_json_auth(
         &app,
+        &auth,
         "/api/v1/review/people/R99999999",
         &json!({"code": unit_code}),
     )
     .await;
     assert_eq!(status, 400);
-    let (status, _) = post_json(&app, "/api/v1/review/residents/R99999999", &json!({})).await;
+    let (status, _) = post_json_auth(
+        &app,
+        &auth,
+        "/api/v1/review/residents/R99999999",
+        &json!({}),
+    )
+    .await;
     assert_eq!(status, 400);
     for bad in [
         "/api/v1/review",
@@ -401,13 +448,14 @@ async fn review_queue_round_trip() {
         "/api/v1/review?kind=residents&status=unit",
         "/api/v1/review?kind=residents&limit=1000",
     ] {
-        let (status, body) = get(&app, bad).await;
+        let (status, body) = get_auth(&app, &auth, bad).await;
         assert_eq!(status, 400, "{bad}: {body}");
     }
 
     // Resolve it.
-    let (status, body) = post_json(
+    let (status, body) = post_json_auth(
         &app,
+        &auth,
         "/api/v1/review/residents/R99999999",
         &json!({"code": unit_code, "note": "visited; lives there"}),
     )
@@ -823,7 +871,14 @@ async fn review_queue_on_postgis() {
     let state = minqing_server::http::AppState::new(store.clone());
     state.set_index(minqing_server::load_index(&store).await.unwrap());
     let app = minqing_server::http::app(state.clone());
-    let (status, body) = get(&app, "/api/v1/review?kind=residents&status=unmatched").await;
+    let auth =
+        crate::support::bearer(&state, &app, minqing_server::auth::Role::Admin, &[], None).await;
+    let (status, body) = get_auth(
+        &app,
+        &auth,
+        "/api/v1/review?kind=residents&status=unmatched",
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let page = json_of(&body);
     assert!(page["total"].as_i64().unwrap() >= 1, "{page}");
@@ -836,8 +891,9 @@ async fn review_queue_on_postgis() {
         "{page}"
     );
     let code = state.index().unwrap().buildings[0].code.clone();
-    let (status, body) = post_json(
+    let (status, body) = post_json_auth(
         &app,
+        &auth,
         "/api/v1/review/residents/R99999998",
         &json!({"code": code}),
     )

@@ -94,10 +94,10 @@ fn int_param(name: &str, v: Option<&str>, default: i64, max: i64) -> Result<i64,
 ))]
 pub async fn list(
     State(state): State<AppState>,
+    caller: crate::auth::Caller,
     Query(q): Query<ReviewQuery>,
 ) -> Result<Json<ReviewPage>, ApiError> {
-    // TODO(auth): require a role allowed to see the review queue of `kind` (and limit it
-    // to the caller's area scope) once the access-control layer exists.
+    caller.require(crate::auth::Permission::ReviewLinks)?;
     let kind = q
         .kind
         .as_deref()
@@ -223,12 +223,12 @@ pub struct Resolution {
     ))]
 pub async fn resolve(
     State(state): State<AppState>,
+    caller: crate::auth::Caller,
     Path((kind, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Resolution>, ApiError> {
-    // TODO(auth): require a role allowed to resolve links of `kind` in the record's area,
-    // and take `resolved_by` from the authenticated caller instead of leaving it null.
-    let resolved_by: Option<String> = None;
+    caller.require(crate::auth::Permission::ReviewLinks)?;
+    let resolved_by: Option<String> = Some(caller.username.clone());
     let table = kind_table(&kind)?;
     let req: ResolveRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(

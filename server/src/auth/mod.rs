@@ -86,6 +86,7 @@ impl Role {
             Export => matches!(self, Leader | Admin),
             ManageUsers => matches!(self, Admin),
             AuditRead => matches!(self, Admin),
+            ReviewLinks => matches!(self, Leader | Admin),
         }
     }
 
@@ -123,6 +124,10 @@ pub enum Permission {
     ManageUsers,
     /// Querying the audit log.
     AuditRead,
+    /// The address-link review queue: free-text addresses of unlinked records and their
+    /// resolution. Not grid-scoped (unlinked records have no grid yet), so leaders and
+    /// admins only.
+    ReviewLinks,
 }
 
 /// The authenticated caller of a request.
