@@ -122,7 +122,9 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
-                .max_connections(4)
+                // One connection per table the start-up load reads concurrently (8), so no load
+                // waits on the pool (whose acquire timeout guards the write path).
+                .max_connections(8)
                 // A write never hangs: a busy pool is a 503 with Retry-After.
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(opts)
