@@ -178,45 +178,12 @@ pub async fn event_in(tx: &mut StoreTx, code: &str) -> Result<Option<Event>, Api
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE code = $1");
     let row: Result<Option<Event>, sqlx::Error> = dispatch!(tx, StoreTx, t => {
         match sqlx::query(&sql).bind(code).fetch_optional(&mut **t).await {
-            Ok(Some(r)) => (|| Ok(Some(event_row(&r)?)))(),
+            Ok(Some(r)) => (|| Ok(Some(crate::store::load::event_from_row(&r)?)))(),
             Ok(None) => Ok(None),
             Err(e) => Err(e),
         }
     });
     row.map_err(unavailable)
-}
-
-fn event_row<R: Row>(r: &R) -> Result<Event, sqlx::Error>
-where
-    usize: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> f64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(Event {
-        code: r.try_get(0)?,
-        category: r.try_get(1)?,
-        source: r.try_get(2)?,
-        status: r.try_get(3)?,
-        risk_tier: r.try_get(4)?,
-        title: r.try_get(5)?,
-        description: r.try_get(6)?,
-        lon: r.try_get(7)?,
-        lat: r.try_get(8)?,
-        address_code: r.try_get(9)?,
-        grid_code: r.try_get(10)?,
-        reported_at: r.try_get(11)?,
-        deadline: r.try_get(12)?,
-        mediation_org: r.try_get(13)?,
-        diversion: r.try_get(14)?,
-        resolved_by_mediation: r.try_get::<i64, _>(15)? != 0,
-        escalated: r.try_get::<i64, _>(16)? != 0,
-        closed_at: r.try_get(17)?,
-        version: r.try_get(18)?,
-        updated_at: r.try_get(19)?,
-    })
 }
 
 /// The full history of an event, oldest first.

@@ -97,32 +97,38 @@ pub const EVENT_COLUMNS: &str = "code, category, source, status, risk_tier, titl
      address_code, grid_code, reported_at, deadline, mediation_org, diversion, resolved_by_mediation, escalated, \
      closed_at, version, updated_at";
 
-macro_rules! event_from_row {
-    ($r:expr) => {{
-        let r = $r;
-        Event {
-            code: r.try_get(0)?,
-            category: r.try_get(1)?,
-            source: r.try_get(2)?,
-            status: r.try_get(3)?,
-            risk_tier: r.try_get(4)?,
-            title: r.try_get(5)?,
-            description: r.try_get(6)?,
-            lon: r.try_get(7)?,
-            lat: r.try_get(8)?,
-            address_code: r.try_get(9)?,
-            grid_code: r.try_get(10)?,
-            reported_at: r.try_get(11)?,
-            deadline: r.try_get(12)?,
-            mediation_org: r.try_get(13)?,
-            diversion: r.try_get(14)?,
-            resolved_by_mediation: r.try_get::<i64, _>(15)? != 0,
-            escalated: r.try_get::<i64, _>(16)? != 0,
-            closed_at: r.try_get(17)?,
-            version: r.try_get(18)?,
-            updated_at: r.try_get(19)?,
-        }
-    }};
+/// An event from a row selected with [`EVENT_COLUMNS`]; the same for both backends.
+pub fn event_from_row<R: Row>(r: &R) -> Result<Event, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> f64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Event {
+        code: r.try_get(0)?,
+        category: r.try_get(1)?,
+        source: r.try_get(2)?,
+        status: r.try_get(3)?,
+        risk_tier: r.try_get(4)?,
+        title: r.try_get(5)?,
+        description: r.try_get(6)?,
+        lon: r.try_get(7)?,
+        lat: r.try_get(8)?,
+        address_code: r.try_get(9)?,
+        grid_code: r.try_get(10)?,
+        reported_at: r.try_get(11)?,
+        deadline: r.try_get(12)?,
+        mediation_org: r.try_get(13)?,
+        diversion: r.try_get(14)?,
+        resolved_by_mediation: r.try_get::<i64, _>(15)? != 0,
+        escalated: r.try_get::<i64, _>(16)? != 0,
+        closed_at: r.try_get(17)?,
+        version: r.try_get(18)?,
+        updated_at: r.try_get(19)?,
+    })
 }
 
 /// Run one table's load and log how long it took.
@@ -329,7 +335,7 @@ impl Store {
         dispatch!(self, Store, p => {
             let mut rows = sqlx::query(&sql).fetch(p);
             while let Some(r) = rows.try_next().await? {
-                out.push(event_from_row!(r));
+                out.push(event_from_row(&r)?);
             }
         });
         Ok(out)
