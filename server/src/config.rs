@@ -47,6 +47,10 @@ pub struct Config {
     pub data_key_file: Option<std::path::PathBuf>,
     /// Session lifetime in seconds (default 8 hours). `MINQING_SESSION_TTL_SECS`.
     pub session_ttl_secs: Option<i64>,
+    /// Whether anonymous requests may read public aggregates (statistics, area polygons,
+    /// aggregate map layers, analysis results, address search); default true. Personal
+    /// records and event records always need a token. `MINQING_PUBLIC_AGGREGATES`.
+    pub public_aggregates: Option<bool>,
 }
 
 impl Config {
@@ -85,6 +89,13 @@ impl Config {
                 v.parse()
                     .context("MINQING_SESSION_TTL_SECS must be seconds")?,
             );
+        }
+        if let Some(v) = env("MINQING_PUBLIC_AGGREGATES") {
+            cfg.public_aggregates = Some(match v.as_str() {
+                "true" | "1" | "on" => true,
+                "false" | "0" | "off" => false,
+                _ => anyhow::bail!("MINQING_PUBLIC_AGGREGATES must be true or false"),
+            });
         }
         Ok(cfg)
     }

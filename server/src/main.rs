@@ -357,6 +357,9 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
     if let Some(ttl) = cfg.session_ttl_secs {
         state.auth().set_ttl_secs(ttl);
     }
+    if let Some(open) = cfg.public_aggregates {
+        state.auth().set_public_aggregates(open);
+    }
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;
@@ -377,6 +380,20 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
             Err(e) => {
                 tracing::error!(error = ?e, "loading the index failed");
                 std::process::exit(1);
+            }
+        }
+    });
+    // Expired idempotency records are removed hourly (the intake path also ignores them).
+    let purger = state.store.clone();
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            hourly.tick().await;
+            let now = minqing_server::events::now();
+            match minqing_server::events::write::purge_idempotency(&purger, now).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "expired idempotency keys"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
             }
         }
     });

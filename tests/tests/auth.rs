@@ -73,6 +73,29 @@ struct Fixture {
     a: (String, String, String),
     b: (String, String, String),
     tokens: Vec<(&'static str, Option<String>)>,
+    /// An event in grid A and one in grid B (reported by the leader).
+    event_a: String,
+    event_b: String,
+}
+
+/// The leader reports an event at `building`; its code.
+async fn report_at(router: &axum::Router, leader: &str, building: &str) -> String {
+    let body = serde_json::json!({"category": "dispute", "source": "visitor",
+        "title": "邻里噪音纠纷", "description": "三楼住户反映夜间噪音", "address_code": building});
+    let (s, _, b) = call(
+        router,
+        "POST",
+        "/api/v1/events",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", leader),
+        ],
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&b));
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    v["code"].as_str().unwrap().to_string()
 }
 
 async fn fixture() -> Fixture {
@@ -97,6 +120,9 @@ async fn fixture() -> Fixture {
         let org = (role == Role::Mediator).then_some("some org");
         tokens.push((name, Some(bearer(&state, &router, role, &grids, org).await)));
     }
+    let leader = tokens[4].1.clone().unwrap();
+    let event_a = report_at(&router, &leader, &a.1).await;
+    let event_b = report_at(&router, &leader, &b.1).await;
     Fixture {
         _tmp: tmp,
         state,
@@ -105,7 +131,17 @@ async fn fixture() -> Fixture {
         a,
         b,
         tokens,
+        event_a,
+        event_b,
     }
+}
+
+/// The tile (at `z`) holding a lon/lat point.
+fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n) as u32;
+    let y = ((1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n) as u32;
+    (z, x, y)
 }
 
 async fn send(
@@ -132,14 +168,97 @@ async fn role_matrix_over_every_endpoint() {
     let households = format!("/api/v1/buildings/{building}/households");
     let resident = format!("/api/v1/residents/{res}");
     let unmask = format!("/api/v1/residents/{res}/unmask");
+    let (grid_a, grid_b) = (&f.a.2, &f.b.2);
+    let (ev_a, ev_b) = (&f.event_a, &f.event_b);
+    let event_a = format!("/api/v1/events/{ev_a}");
+    let event_b = format!("/api/v1/events/{ev_b}");
+    let step_a = format!("/api/v1/events/{ev_a}/transitions");
+    let photo_a = format!("/api/v1/events/{ev_a}/photos/1");
+    let list_b = format!("/api/v1/events?grid={grid_b}");
+    let population_a = format!("/api/v1/analysis/population?area={grid_a}");
+    let (lon, lat) = {
+        let ix = f.state.index().unwrap();
+        let b = ix.building(building).unwrap();
+        (b.lon, b.lat)
+    };
+    let (z, x, y) = tile_of(lon, lat, 15);
+    let buildings_tile = format!("/tiles/buildings/{z}/{x}/{y}.mvt");
+    let events_tile = format!("/tiles/events/{z}/{x}/{y}.mvt");
+    let heat_tile = format!("/heatmap/{z}/{x}/{y}.png");
+    let reverse = format!("/api/v1/reverse?lon={lon}&lat={lat}");
+    let intake = |building: &str| {
+        serde_json::json!({"category": "consultation", "source": "grid_worker",
+            "title": "政策咨询", "address_code": building})
+        .to_string()
+    };
+    let (intake_a, intake_b) = (intake(building), intake(&f.b.1));
     // Columns: anonymous, screen, grid_worker (grid A), mediator, leader, admin.
     let table: Vec<(&str, &str, &str, [u16; 6])> = vec![
         ("GET", "/healthz", "", [200; 6]),
         ("GET", "/metrics", "", [200; 6]),
         ("GET", "/api/openapi.json", "", [200; 6]),
-        // District-wide counts and area boundaries are public aggregates, like the tiles.
+        // Public aggregates (`public_aggregates`, on by default): counts, areas, the
+        // aggregate map layers, the models, the address register.
         ("GET", "/api/v1/stats", "", [200; 6]),
         ("GET", "/api/v1/areas?level=grid", "", [200; 6]),
+        ("GET", &population_a, "", [200; 6]),
+        ("GET", "/api/v1/analysis/hotspots", "", [200; 6]),
+        ("GET", "/api/v1/analysis/risk?level=grid", "", [200; 6]),
+        ("GET", "/api/v1/analysis/efficiency", "", [200; 6]),
+        ("GET", "/api/v1/search?q=%E8%B7%AF", "", [200; 6]),
+        ("GET", &reverse, "", [200; 6]),
+        (
+            "POST",
+            "/api/v1/geocode",
+            "{\"addresses\":[\"人民路1号\"]}",
+            [200; 6],
+        ),
+        ("GET", "/tiles/catalog", "", [200; 6]),
+        ("GET", "/tiles/buildings.json", "", [200; 6]),
+        ("GET", "/style.json", "", [200; 6]),
+        ("GET", &buildings_tile, "", [200; 6]),
+        // Everyone gets the events layer; what it carries differs (see below).
+        ("GET", &events_tile, "", [200; 6]),
+        ("GET", &heat_tile, "", [200; 6]),
+        ("GET", "/open311/v2/services.json", "", [200; 6]),
+        ("GET", "/open311/v2/requests.json", "", [200; 6]),
+        // Event totals are aggregates; event records are not.
+        ("GET", "/api/v1/events?limit=0", "", [200; 6]),
+        (
+            "GET",
+            "/api/v1/events?limit=5",
+            "",
+            [401, 403, 200, 200, 200, 200],
+        ),
+        ("GET", &list_b, "", [401, 403, 403, 200, 200, 200]),
+        ("GET", &event_a, "", [401, 403, 200, 403, 200, 200]),
+        ("GET", &event_b, "", [401, 403, 403, 403, 200, 200]),
+        // Version 0 is stale: a 409 shows the caller got past the access checks.
+        (
+            "POST",
+            &step_a,
+            "{\"action\":\"escalate\",\"version\":0}",
+            [401, 403, 409, 403, 409, 403],
+        ),
+        ("GET", &photo_a, "", [401, 403, 404, 403, 404, 404]),
+        (
+            "POST",
+            "/api/v1/events",
+            &intake_a,
+            [401, 403, 201, 403, 201, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/events",
+            &intake_b,
+            [401, 403, 403, 403, 201, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/review?kind=residents",
+            "",
+            [401, 403, 403, 403, 200, 200],
+        ),
         ("GET", "/api/v1/auth/me", "", [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/v1/users", "", [401, 403, 403, 403, 403, 200]),
         ("GET", "/api/v1/audit", "", [401, 403, 403, 403, 403, 200]),
@@ -187,6 +306,155 @@ async fn role_matrix_over_every_endpoint() {
     ] {
         assert!(doc["paths"][p].is_object(), "OpenAPI lists {p}");
     }
+}
+
+/// What each caller gets from the shared endpoints: event points only for those who may
+/// see them, key-group figures only for roles allowed them, public aggregates closed
+/// when the configuration says so; refusals and sign-ins in the audit log.
+#[tokio::test]
+async fn each_caller_sees_only_their_share() {
+    let f = fixture().await;
+    let token = |i: usize| f.tokens[i].1.as_deref();
+    let (anon, screen, gw, mediator, leader) = (None, token(1), token(2), token(3), token(4));
+    let (lon, lat) = {
+        let ix = f.state.index().unwrap();
+        let b = ix.building(&f.a.1).unwrap();
+        (b.lon, b.lat)
+    };
+    // Event points carry their code: MVT keeps string values verbatim, so the code's
+    // bytes are in a tile exactly when the event is drawn as a point.
+    let (z, x, y) = tile_of(lon, lat, 16);
+    let uri = format!("/tiles/events/{z}/{x}/{y}.mvt");
+    let has_code = |bytes: &[u8]| {
+        bytes
+            .windows(f.event_a.len())
+            .any(|w| w == f.event_a.as_bytes())
+    };
+    for (who, auth, sees) in [
+        ("anonymous", anon, false),
+        ("screen", screen, false),
+        ("mediator of another organisation", mediator, false),
+        ("grid worker of grid A", gw, true),
+        ("leader", leader, true),
+    ] {
+        let (s, bytes) = send(&f, auth, "GET", &uri, "").await;
+        assert_eq!(s, 200, "{who}");
+        assert_eq!(has_code(&bytes), sees, "{who}: event point in {uri}");
+    }
+    // Key-group figures of grid A: withheld from the public and the screen.
+    let uri = format!("/api/v1/analysis/population?area={}", f.a.2);
+    for (who, auth, shown) in [
+        ("anonymous", anon, false),
+        ("screen", screen, false),
+        ("mediator", mediator, false),
+        ("grid worker of grid A", gw, true),
+        ("leader", leader, true),
+    ] {
+        let (s, body) = send(&f, auth, "GET", &uri, "").await;
+        assert_eq!(s, 200);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v["key_groups"]["by_group"].is_object(),
+            shown,
+            "{who}: {}",
+            v["key_groups"]
+        );
+        assert_eq!(v["key_groups"]["withheld"].is_string(), !shown, "{who}");
+    }
+    // Open311 without a token: the request's public form, never its description.
+    let uri = format!("/open311/v2/requests/{}.json", f.event_a);
+    let (_, body) = send(&f, anon, "GET", &uri, "").await;
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        !text.contains("夜间噪音") && text.contains(&f.event_a),
+        "{text}"
+    );
+    let (_, body) = send(&f, leader, "GET", &uri, "").await;
+    assert!(String::from_utf8_lossy(&body).contains("夜间噪音"));
+    // Posting to Open311 needs an account with intake rights.
+    let form = format!("service_code=dispute&lat={lat}&long={lon}&description=test");
+    let post = |auth: Option<String>| {
+        let (router, form) = (f.router.clone(), form.clone());
+        async move {
+            let mut h = vec![(
+                "content-type",
+                "application/x-www-form-urlencoded".to_string(),
+            )];
+            if let Some(a) = auth {
+                h.push(("authorization", a));
+            }
+            let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            call(
+                &router,
+                "POST",
+                "/open311/v2/requests.json",
+                &h,
+                form.into_bytes(),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(post(None).await, 401);
+    assert_eq!(post(screen.map(str::to_string)).await, 403);
+    assert_eq!(post(leader.map(str::to_string)).await, 201);
+    // The spec's api_key field works as the token.
+    let key = leader.unwrap().trim_start_matches("Bearer ");
+    let (s, _, _) = call(
+        &f.router,
+        "POST",
+        "/open311/v2/requests.json",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        format!("{form}&api_key={key}").into_bytes(),
+    )
+    .await;
+    assert_eq!(s, 201);
+
+    // Closed public aggregates: the anonymous public is turned away, the screen is not.
+    f.state.auth().set_public_aggregates(false);
+    for uri in [
+        "/api/v1/stats",
+        "/tiles/catalog",
+        "/api/v1/events?limit=0",
+        "/open311/v2/requests.json",
+    ] {
+        assert_eq!(send(&f, anon, "GET", uri, "").await.0, 401, "{uri}");
+        assert_eq!(send(&f, screen, "GET", uri, "").await.0, 200, "{uri}");
+    }
+    f.state.auth().set_public_aggregates(true);
+
+    // A refused read of a personal record and every sign-in are in the audit log.
+    let households_b = format!("/api/v1/buildings/{}/households", f.b.1);
+    assert_eq!(send(&f, gw, "GET", &households_b, "").await.0, 403);
+    let admin = token(5);
+    let audit = |q: String| {
+        let f = &f;
+        async move {
+            let (s, body) = send(f, admin, "GET", &format!("/api/v1/audit?{q}"), "").await;
+            assert_eq!(s, 200);
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            v["entries"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let denied = audit(format!("action=denied_read_households&target={}", f.b.1)).await;
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["role"], "grid_worker");
+    let bad =
+        serde_json::json!({"username": "nobody-here", "password": "wrong-password"}).to_string();
+    let (s, _) = send(&f, None, "POST", "/api/v1/auth/login", &bad).await;
+    assert_eq!(s, 401);
+    assert_eq!(
+        audit("action=login_failed&target=nobody-here".into())
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        audit("action=login".into()).await.len() >= 5,
+        "the fixture's sign-ins"
+    );
+    let chain = minqing_server::audit::verify(&f.state.store).await.unwrap();
+    assert!(chain.first_broken.is_none(), "{chain:?}");
 }
 
 #[tokio::test]
@@ -537,6 +805,11 @@ async fn both_stores_hold_ciphertext_lookup_works_and_rotation_rewrites_everythi
 #[tokio::test]
 async fn audit_chain_records_reads_and_detects_tampering() {
     let f = fixture().await;
+    // The fixture's sign-ins are in the log already.
+    let base = minqing_server::audit::verify(&f.state.store)
+        .await
+        .unwrap()
+        .entries as i64;
     let gw = f.tokens[2].1.as_deref();
     let (res, building, _) = &f.a;
     send(
@@ -558,7 +831,14 @@ async fn audit_chain_records_reads_and_detects_tampering() {
     )
     .await;
     let admin = f.tokens[5].1.as_deref();
-    let (s, body) = send(&f, admin, "GET", "/api/v1/audit?limit=2", "").await;
+    let (s, body) = send(
+        &f,
+        admin,
+        "GET",
+        &format!("/api/v1/audit?limit=2&after_seq={base}"),
+        "",
+    )
+    .await;
     assert_eq!(s, 200);
     let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let entries = page["entries"].as_array().unwrap();
@@ -568,21 +848,23 @@ async fn audit_chain_records_reads_and_detects_tampering() {
     assert_eq!(entries[0]["client"], "unknown");
     assert_eq!(entries[1]["action"], "read_resident");
     assert_eq!(entries[1]["prev_hash"], entries[0]["hash"]);
-    assert_eq!(page["next_after_seq"], 2);
+    assert_eq!(page["next_after_seq"], base + 2);
     let v = minqing_server::audit::verify(&f.state.store).await.unwrap();
-    assert_eq!(v.entries, 3);
+    assert_eq!(v.entries as i64, base + 3);
     assert_eq!(v.first_broken, None);
     // Changing one entry's content breaks the chain at that entry.
     let Store::Sqlite(p) = &f.state.store else {
         unreachable!()
     };
-    sqlx::query("UPDATE audit_log SET reason = 'routine' WHERE seq = 3")
+    sqlx::query("UPDATE audit_log SET reason = 'routine' WHERE seq = $1")
+        .bind(base + 3)
         .execute(p)
         .await
         .unwrap();
     let v = minqing_server::audit::verify(&f.state.store).await.unwrap();
-    assert_eq!(v.first_broken.map(|b| b.0), Some(3));
-    sqlx::query("UPDATE audit_log SET reason = 'fire evacuation' WHERE seq = 3")
+    assert_eq!(v.first_broken.map(|b| b.0), Some(base + 3));
+    sqlx::query("UPDATE audit_log SET reason = 'fire evacuation' WHERE seq = $1")
+        .bind(base + 3)
         .execute(p)
         .await
         .unwrap();
@@ -611,7 +893,8 @@ async fn hostile_inputs_get_4xx_and_change_nothing() {
     };
     let counts = || async {
         let mut v = Vec::new();
-        for t in ["residents", "users", "audit_log", "buildings"] {
+        // The audit log is not here: refused attempts are recorded (checked below).
+        for t in ["residents", "users", "buildings"] {
             v.push(f.state.store.count(t).await.unwrap());
         }
         let sum: Vec<String> =
@@ -622,6 +905,7 @@ async fn hostile_inputs_get_4xx_and_change_nothing() {
         (v, sum)
     };
     let before = counts().await;
+    let audit_before = f.state.store.count("audit_log").await.unwrap();
     // As long as a URI may be (http::Uri refuses 64 KiB and more).
     let huge = "9".repeat(30_000);
     let hostile_segments = [
@@ -753,6 +1037,18 @@ async fn hostile_inputs_get_4xx_and_change_nothing() {
     assert_eq!(s, 401);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(counts().await, before, "hostile requests changed the store");
+    // All they added to the audit log is the record of their refusal.
+    let added: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE seq > $1")
+        .bind(audit_before)
+        .fetch_all(p)
+        .await
+        .unwrap();
+    for a in &added {
+        assert!(
+            a.starts_with("login_") || a.starts_with("denied_"),
+            "{added:?}"
+        );
+    }
 }
 
 #[test]

@@ -128,6 +128,40 @@ pub async fn loaded_app(
     (tmp, state, router, m)
 }
 
+/// `router` acting for the holder of `authorization` (a `Bearer …` value from
+/// [`bearer`]) on every request that carries no `Authorization` of its own. The token
+/// still goes through the real sign-in check; tests of the workflow use it so that each
+/// request need not repeat the header, tests of access control send their own.
+pub fn acting_as(router: axum::Router, authorization: String) -> axum::Router {
+    use axum::http::header::AUTHORIZATION;
+    let value: axum::http::HeaderValue = authorization.parse().expect("header value");
+    router.layer(axum::middleware::from_fn(
+        move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+            let value = value.clone();
+            async move {
+                req.headers_mut().entry(AUTHORIZATION).or_insert(value);
+                next.run(req).await
+            }
+        },
+    ))
+}
+
+/// A leader's view of `router` (see [`acting_as`]): leaders take intake and every step.
+pub async fn as_leader(
+    state: &minqing_server::http::AppState,
+    router: axum::Router,
+) -> axum::Router {
+    let auth = bearer(
+        state,
+        &router,
+        minqing_server::auth::Role::Leader,
+        &[],
+        None,
+    )
+    .await;
+    acting_as(router, auth)
+}
+
 /// Create an account with `role` (and `grids` in scope) in the app's store, sign it in
 /// through the API and return the `Authorization` header value (`Bearer …`).
 pub async fn bearer(

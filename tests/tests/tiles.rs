@@ -2,7 +2,7 @@
 //! write) and checked against the index: positions, brute-force counts, attributes,
 //! aggregation totals, privacy, HTTP caching and precise invalidation.
 
-use crate::support::{call, loaded_app};
+use crate::support::{as_leader, call, loaded_app};
 use minqing_server::http::Change;
 use minqing_server::index::Index;
 use minqing_server::model::Event;
@@ -115,6 +115,8 @@ fn district_bounds(index: &Index) -> minqing_tiles::projection::LonLatBounds {
 #[tokio::test]
 async fn vector_tiles_match_the_index() {
     let (_tmp, state, app, _m) = loaded_app(0.03).await;
+    // Event points (with codes) are drawn for callers who may see the events.
+    let app = as_leader(&state, app).await;
     let index = state.index().unwrap();
 
     // Buildings at z14..16: positions, brute-force counts, attributes.
@@ -495,6 +497,8 @@ async fn http_behaviour_of_tiles() {
 #[tokio::test]
 async fn new_event_invalidates_exactly_the_tiles_it_touches() {
     let (_tmp, state, app, _m) = loaded_app(0.01).await;
+    // Event points (with codes) are drawn for callers who may see the events.
+    let app = as_leader(&state, app).await;
     let index = state.index().unwrap();
     let hub = densest_tile(&index, 15);
     let b = index

@@ -97,7 +97,7 @@ async function refreshCounters() {
   if (caps.has('/api/v1/events')) {
     const yearStart = Math.floor(new Date(new Date().getFullYear(), 0, 1) / 1000);
     try {
-      values.events_this_year = (await fetchJSON(`/api/v1/events?limit=1&from=${yearStart}`)).total;
+      values.events_this_year = (await fetchJSON(`/api/v1/events?limit=0&from=${yearStart}`)).total;
     } catch { /* 暂不可用 */ }
   }
   if (caps.has('/api/v1/analysis/efficiency')) {
@@ -156,7 +156,7 @@ function updateChartsFrom(eff) {
 
 /** Event counts from the list endpoint's `total`: one request per month and per category. */
 async function chartsFromEventList() {
-  const total = async (query) => (await fetchJSON(`/api/v1/events?limit=1&${query}`)).total;
+  const total = async (query) => (await fetchJSON(`/api/v1/events?limit=0&${query}`)).total;
   const secs = (d) => Math.floor(d / 1000);
   // The last 12 months that hold events (a demo district's history may end years ago).
   const now = new Date();

@@ -180,8 +180,12 @@ test('a grid worker reports an event with a photo; it appears on the large scree
     await page.waitForSelector('body[data-reported]', { timeout: 15_000 });
     const code = await page.evaluate(() => document.body.dataset.reported);
     assert.match(await page.locator('#message').innerText(), /含照片/);
-    const detail = await (await fetch(`${BASE}/api/v1/events/${code}`)).json().catch(() => ({}));
-    if (detail.photos) assert.equal(detail.photos.length, 1, 'the photo is attached');
+    // Event records need the worker's token (the screen sees only the public feed).
+    const token = await page.evaluate(() => sessionStorage.getItem('minqing.token'));
+    assert.equal((await fetch(`${BASE}/api/v1/events/${code}`)).status, 401, 'no record without a token');
+    const detail = await (await fetch(`${BASE}/api/v1/events/${code}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    assert.equal(detail.photos.length, 1, 'the photo is attached');
+    assert.ok(detail.history.some((s) => s.action === 'attach_photo'), 'the photo is in the history');
     await screen.page.waitForSelector(`#feed li[data-code="${code}"]`, { timeout: 15_000 });
     await screen.page.waitForFunction((c) => window.__minqing.live.features.some((f) => f.properties.code === c), code);
     await screen.page.screenshot({ path: join(SCREENSHOTS, 'screen-feed.png') });

@@ -120,8 +120,11 @@ fn short_label(label: &str) -> String {
 ))]
 pub async fn search(
     State(state): State<AppState>,
+    access: crate::auth::Access,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<SearchResponse>, ApiError> {
+    // The address register is public geography, not a personal record.
+    access.require(crate::auth::Permission::Aggregates)?;
     let text = q.q.as_deref().map(str::trim).unwrap_or_default();
     if text.is_empty() {
         return Err(ApiError::BadRequest("q is required".into()));
@@ -265,8 +268,11 @@ pub fn geocode_one(reg: &Register, input: &str, datum: Datum) -> GeocodeResult {
 ))]
 pub async fn geocode(
     State(state): State<AppState>,
+    access: crate::auth::Access,
     body: Bytes,
 ) -> Result<Json<GeocodeResponse>, ApiError> {
+    // The address register is public geography, not a personal record.
+    access.require(crate::auth::Permission::Aggregates)?;
     let req: GeocodeRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
             "body must be {{\"addresses\": [\"…\", …]}} (strings): {e}"
@@ -353,8 +359,11 @@ pub struct ReverseResponse {
 ))]
 pub async fn reverse(
     State(state): State<AppState>,
+    access: crate::auth::Access,
     Query(q): Query<ReverseQuery>,
 ) -> Result<Json<ReverseResponse>, ApiError> {
+    // The address register is public geography, not a personal record.
+    access.require(crate::auth::Permission::Aggregates)?;
     let num = |name: &str, v: Option<&str>, range: f64| -> Result<f64, ApiError> {
         let v = v.ok_or_else(|| ApiError::BadRequest(format!("{name} is required")))?;
         v.trim()

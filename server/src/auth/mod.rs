@@ -218,6 +218,79 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller of an endpoint that also serves anonymous requests: public aggregates
+/// (counts, areas, aggregate map layers, address search) are open when the
+/// configuration says so (`public_aggregates`, default on), like an open-data portal;
+/// everything else needs a token. A request that sends a token must send a valid one:
+/// a bad token is a 401, never a silent downgrade to anonymous.
+#[derive(Debug, Clone)]
+pub enum Access {
+    Anonymous { public_aggregates: bool },
+    Signed(Caller),
+}
+
+impl Access {
+    /// The signed-in caller, if any.
+    pub fn caller(&self) -> Option<&Caller> {
+        match self {
+            Access::Signed(c) => Some(c),
+            Access::Anonymous { .. } => None,
+        }
+    }
+
+    /// Whether the caller has `p` (anonymous callers: public aggregates only).
+    pub fn allows(&self, p: Permission) -> bool {
+        match self {
+            Access::Signed(c) => c.role.allows(p),
+            Access::Anonymous { public_aggregates } => {
+                *public_aggregates && p == Permission::Aggregates
+            }
+        }
+    }
+
+    /// 403 (signed in) or 401 (anonymous) unless the caller has `p`.
+    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
+        match self {
+            Access::Signed(c) => c.require(p),
+            Access::Anonymous { .. } if self.allows(p) => Ok(()),
+            Access::Anonymous { .. } => Err(ApiError::Unauthorized(
+                "sign in first (Authorization: Bearer …)".into(),
+            )),
+        }
+    }
+
+    /// Whether the caller may see this event's record (not only its public summary).
+    pub fn can_see_event(&self, grid_code: &str, mediation_org: Option<&str>) -> bool {
+        self.caller()
+            .is_some_and(|c| c.can_see_event(grid_code, mediation_org))
+    }
+
+    /// Whether key-group counts may be shown for `grid_code` (see [`Caller::can_see_key_groups`]).
+    pub fn can_see_key_groups(&self, grid_code: Option<&str>) -> bool {
+        self.caller()
+            .is_some_and(|c| c.can_see_key_groups(grid_code))
+    }
+}
+
+impl FromRequestParts<AppState> for Access {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            Caller::from_request_parts(parts, state)
+                .await
+                .map(Access::Signed)
+        } else {
+            Ok(Access::Anonymous {
+                public_aggregates: state.auth().public_aggregates(),
+            })
+        }
+    }
+}
+
 /// The peer address of the connection, if the server recorded it.
 pub fn client_address(parts: &Parts) -> String {
     parts

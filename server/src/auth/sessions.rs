@@ -41,6 +41,8 @@ pub struct AuthState {
     ttl_secs: AtomicI64,
     /// Added to the wall clock; tests move time forward with [`AuthState::advance_clock`].
     clock_offset: AtomicI64,
+    /// Whether anonymous callers may read public aggregates (see [`super::Access`]).
+    public_aggregates: std::sync::atomic::AtomicBool,
 }
 
 impl Default for AuthState {
@@ -50,6 +52,7 @@ impl Default for AuthState {
             limiter: Mutex::default(),
             ttl_secs: AtomicI64::new(DEFAULT_TTL_SECS),
             clock_offset: AtomicI64::new(0),
+            public_aggregates: std::sync::atomic::AtomicBool::new(true),
         }
     }
 }
@@ -67,6 +70,14 @@ impl AuthState {
     /// Move this state's clock forward (tests of expiry and lockout).
     pub fn advance_clock(&self, secs: i64) {
         self.clock_offset.fetch_add(secs, Ordering::Relaxed);
+    }
+
+    pub fn public_aggregates(&self) -> bool {
+        self.public_aggregates.load(Ordering::Relaxed)
+    }
+
+    pub fn set_public_aggregates(&self, open: bool) {
+        self.public_aggregates.store(open, Ordering::Relaxed);
     }
 
     pub fn set_ttl_secs(&self, secs: i64) {
@@ -225,12 +236,35 @@ pub async fn login(
     let auth = state.auth();
     let now = auth.now();
     let account_key = format!("user:{}", req.username);
-    let address_key = format!("addr:{}", super::client_address(&parts));
+    let client = super::client_address(&parts);
+    let address_key = format!("addr:{client}");
+    // Sign-ins are audited (never the password); the name as typed, bounded.
+    let typed: String = req.username.chars().take(64).collect();
+    let audit_login = |action: &'static str, role: String| {
+        let (store, typed, client) = (state.store.clone(), typed.clone(), client.clone());
+        async move {
+            crate::audit::append(
+                &store,
+                crate::audit::Record {
+                    actor: &typed,
+                    role: &role,
+                    action,
+                    target: &typed,
+                    reason: None,
+                    client: Some(&client),
+                },
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| ApiError::Unavailable(format!("the audit log cannot be written: {e}")))
+        }
+    };
     let locked = {
         let l = auth.limiter.lock().unwrap_or_else(|e| e.into_inner());
         l.locked(&account_key, now).max(l.locked(&address_key, now))
     };
     if let Some(retry_after) = locked {
+        audit_login("login_locked", "-".into()).await?;
         return Err(ApiError::TooManyRequests {
             message: "too many failed sign-ins; try again later".into(),
             retry_after,
@@ -255,10 +289,14 @@ pub async fn login(
     let record = match record {
         Some(r) if ok && !r.disabled => r,
         _ => {
-            let mut l = auth.limiter.lock().unwrap_or_else(|e| e.into_inner());
-            let a = l.fail(&account_key, limiter::PER_ACCOUNT, now);
-            let b = l.fail(&address_key, limiter::PER_ADDRESS, now);
-            if let Some(retry_after) = a.max(b) {
+            let lockout = {
+                let mut l = auth.limiter.lock().unwrap_or_else(|e| e.into_inner());
+                let a = l.fail(&account_key, limiter::PER_ACCOUNT, now);
+                let b = l.fail(&address_key, limiter::PER_ADDRESS, now);
+                a.max(b)
+            };
+            audit_login("login_failed", "-".into()).await?;
+            if let Some(retry_after) = lockout {
                 return Err(ApiError::TooManyRequests {
                     message: "too many failed sign-ins; try again later".into(),
                     retry_after,
@@ -275,6 +313,7 @@ pub async fn login(
     let who = users::identity(&state.store, record.id)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("wrong username or password".into()))?;
+    audit_login("login", who.role.as_str().to_string()).await?;
     Ok(Json(LoginResponse {
         token,
         expires_at,

@@ -20,40 +20,7 @@ pub const DIVERSIONS: [&str; 4] = [
 
 pub const RISK_TIERS: [&str; 3] = ["small", "medium", "large"];
 
-/// The roles of the access-control design.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The large screen: reads only.
-    Screen,
-    GridWorker,
-    Mediator,
-    Leader,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Screen,
-        Role::GridWorker,
-        Role::Mediator,
-        Role::Leader,
-        Role::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Screen => "screen",
-            Role::GridWorker => "grid_worker",
-            Role::Mediator => "mediator",
-            Role::Leader => "leader",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
+pub use crate::auth::Role;
 
 /// One row of the transition table: `action` taken in one of `from` leads to `to`
 /// (`None`: the status stays, e.g. escalation), by one of `roles`.
@@ -65,9 +32,10 @@ pub struct Rule {
     pub roles: &'static [Role],
 }
 
-use Role::{Admin, GridWorker, Leader, Mediator};
+use Role::{GridWorker, Leader, Mediator};
 
-/// The whole state machine. accepted → mediating → resolved | diverted → closed →
+/// The whole state machine. Administrators manage accounts and configuration, not
+/// cases: they take no step (and lack `Permission::EventsWrite`). accepted → mediating → resolved | diverted → closed →
 /// followed_up (repeatable visits); simple matters are resolved without mediation;
 /// escalation and the risk tier change no status.
 pub const TRANSITIONS: &[Rule] = &[
@@ -75,57 +43,57 @@ pub const TRANSITIONS: &[Rule] = &[
         action: "assign_mediation",
         from: &["accepted"],
         to: Some("mediating"),
-        roles: &[Leader, Admin],
+        roles: &[Leader],
     },
     // A grid worker settles a simple matter on the spot.
     Rule {
         action: "resolve",
         from: &["accepted"],
         to: Some("resolved"),
-        roles: &[GridWorker, Leader, Admin],
+        roles: &[GridWorker, Leader],
     },
     Rule {
         action: "resolve",
         from: &["mediating"],
         to: Some("resolved"),
-        roles: &[Mediator, Leader, Admin],
+        roles: &[Mediator, Leader],
     },
     Rule {
         action: "divert",
         from: &["mediating"],
         to: Some("diverted"),
-        roles: &[Mediator, Leader, Admin],
+        roles: &[Mediator, Leader],
     },
     Rule {
         action: "divert",
         from: &["accepted"],
         to: Some("diverted"),
-        roles: &[Leader, Admin],
+        roles: &[Leader],
     },
     Rule {
         action: "close",
         from: &["resolved", "diverted"],
         to: Some("closed"),
-        roles: &[Leader, Admin],
+        roles: &[Leader],
     },
     Rule {
         action: "follow_up",
         from: &["closed", "followed_up"],
         to: Some("followed_up"),
-        roles: &[GridWorker, Mediator, Leader, Admin],
+        roles: &[GridWorker, Mediator, Leader],
     },
     // Only once per event (see `allowed_actions`).
     Rule {
         action: "escalate",
         from: &["accepted", "mediating", "diverted"],
         to: None,
-        roles: &[GridWorker, Mediator, Leader, Admin],
+        roles: &[GridWorker, Mediator, Leader],
     },
     Rule {
         action: "set_risk_tier",
         from: &["accepted", "mediating", "resolved", "diverted"],
         to: None,
-        roles: &[Leader, Admin],
+        roles: &[Leader],
     },
 ];
 

@@ -73,11 +73,25 @@ pub async fn next_sequence(tx: &mut StoreTx, year: i64) -> Result<i64, ApiError>
         .map_err(unavailable))
 }
 
-/// The request and first response stored under an idempotency key.
+/// How long an `Idempotency-Key` is honoured: a day covers any client's retries; after
+/// that the key may be used again for a new request.
+pub const IDEMPOTENCY_TTL_S: i64 = 24 * 3600;
+
+/// The request and first response stored under an idempotency key within its lifetime
+/// (an expired record of the key is removed first, in the same transaction).
 pub async fn find_idempotency(
     tx: &mut StoreTx,
     key: &str,
+    now: i64,
 ) -> Result<Option<(String, String)>, ApiError> {
+    let expire = "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < $2";
+    dispatch!(tx, StoreTx, t => sqlx::query(expire)
+        .bind(key)
+        .bind(now - IDEMPOTENCY_TTL_S)
+        .execute(&mut **t)
+        .await
+        .map_err(unavailable)
+        .map(|_| ())?);
     let sql = "SELECT request, response FROM idempotency_keys WHERE key = $1";
     let row = dispatch!(tx, StoreTx, t => sqlx::query(sql)
         .bind(key)
@@ -86,6 +100,17 @@ pub async fn find_idempotency(
         .map_err(unavailable)?
         .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1))));
     Ok(row)
+}
+
+/// Remove every idempotency record older than its lifetime; returns how many.
+pub async fn purge_idempotency(store: &Store, now: i64) -> Result<u64, ApiError> {
+    let sql = "DELETE FROM idempotency_keys WHERE created_at < $1";
+    Ok(dispatch!(store, Store, p => sqlx::query(sql)
+        .bind(now - IDEMPOTENCY_TTL_S)
+        .execute(p)
+        .await
+        .map_err(unavailable)?
+        .rows_affected()))
 }
 
 pub async fn insert_idempotency(

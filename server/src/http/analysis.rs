@@ -8,6 +8,7 @@ use super::{ApiError, AppState};
 use crate::analysis::{
     self as an, EfficiencyQuery, EmergingQuery, HotspotQuery, RiskLevel, RiskQuery, Step,
 };
+use crate::auth::{Access, Permission};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -22,6 +23,28 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("analysis task failed: {e}")))?
+}
+
+const WITHHELD: &str =
+    "key-group figures are shown only to roles allowed to see them, in their grids";
+
+/// Replace a profile's key-group counts for callers who may not see them.
+fn withhold_key_groups(body: &mut Value) {
+    body["key_groups"] = json!({ "withheld": WITHHELD });
+}
+
+/// Keep the key-group factor's name and weight, drop what would reveal its count.
+fn withhold_key_group_factor(factors: &mut Value) {
+    for f in factors.as_array_mut().into_iter().flatten() {
+        if f["factor"] == "key_group_density"
+            && let Some(o) = f.as_object_mut()
+        {
+            for k in ["raw", "normalised", "contribution", "suppressed"] {
+                o.remove(k);
+            }
+            o.insert("withheld".into(), WITHHELD.into());
+        }
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -42,8 +65,10 @@ fn area_json(ix: &crate::index::Index, area: u32) -> Value {
 ))]
 pub async fn population(
     State(state): State<AppState>,
+    access: Access,
     Query(q): Query<AreaParams>,
 ) -> Result<Json<Value>, ApiError> {
+    access.require(Permission::Aggregates)?;
     blocking(move || {
         let ix = state.index()?;
         let area = an::resolve_area(&ix, q.area.as_deref())?;
@@ -52,6 +77,11 @@ pub async fn population(
             &reg.area_population[area as usize],
             ix.areas[area as usize].area_km2,
         );
+        let a = &ix.areas[area as usize].area;
+        let grid = (a.level == crate::model::AreaLevel::Grid).then_some(a.code.as_str());
+        if !access.can_see_key_groups(grid) {
+            withhold_key_groups(&mut body);
+        }
         body["area"] = area_json(&ix, area);
         Ok(Json(body))
     })
@@ -111,14 +141,20 @@ fn polygon_from_body(body: &[u8]) -> Result<geo_types::MultiPolygon<f64>, ApiErr
 ))]
 pub async fn population_polygon(
     State(state): State<AppState>,
+    access: Access,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    access.require(Permission::Aggregates)?;
     blocking(move || {
         let polygon = polygon_from_body(&body)?;
         let ix = state.index()?;
         let reg = state.analysis.register(&ix);
         let (pop, housing, buildings) = an::population_of_polygon(&reg, &ix, &polygon);
         let mut body = an::population_json(&pop, an::polygon_km2(&polygon));
+        // A drawn polygon may cross grids: only unscoped roles see its key groups.
+        if !access.can_see_key_groups(None) {
+            withhold_key_groups(&mut body);
+        }
         body["area"] = json!({"level": "polygon", "buildings": buildings});
         body["housing"] = an::housing_json(&housing);
         Ok(Json(body))
@@ -133,8 +169,10 @@ pub async fn population_polygon(
 ))]
 pub async fn housing(
     State(state): State<AppState>,
+    access: Access,
     Query(q): Query<AreaParams>,
 ) -> Result<Json<Value>, ApiError> {
+    access.require(Permission::Aggregates)?;
     blocking(move || {
         let ix = state.index()?;
         let area = an::resolve_area(&ix, q.area.as_deref())?;
@@ -178,8 +216,10 @@ fn window_json(w: Option<minqing_analysis::efficiency::Window>) -> Value {
 ))]
 pub async fn hotspots(
     State(state): State<AppState>,
+    access: Access,
     Query(q): Query<HotspotParams>,
 ) -> Result<Json<Value>, ApiError> {
+    access.require(Permission::Aggregates)?;
     let query = HotspotQuery {
         resolution: an::parse_resolution(q.resolution.as_deref())?,
         window: an::parse_window(q.from.as_deref(), q.to.as_deref())?,
@@ -250,8 +290,10 @@ pub struct EmergingParams {
 ))]
 pub async fn emerging(
     State(state): State<AppState>,
+    access: Access,
     Query(q): Query<EmergingParams>,
 ) -> Result<Json<Value>, ApiError> {
+    access.require(Permission::Aggregates)?;
     let step = match q.step.as_deref().filter(|s| !s.is_empty()) {
         None | Some("month") => Step::Month,
         Some("week") => Step::Week,
@@ -326,8 +368,10 @@ pub struct RiskParams {
 ))]
 pub async fn risk(
     State(state): State<AppState>,
+    access: Access,
     Query(q): Query<RiskParams>,
 ) -> Result<Json<Value>, ApiError> {
+    access.require(Permission::Aggregates)?;
     let level = match q.level.as_deref() {
         Some("grid") => RiskLevel::Grid,
         Some("building") => RiskLevel::Building,
@@ -367,22 +411,30 @@ pub async fn risk(
             .iter()
             .take(limit)
             .map(|u| {
-                let (code, name) = match level {
+                let (code, name, grid) = match level {
                     RiskLevel::Grid => {
                         let a = &ix.areas[u.unit as usize].area;
-                        (a.code.clone(), a.name.clone())
+                        (a.code.clone(), a.name.clone(), a.code.clone())
                     }
                     RiskLevel::Building => {
                         let b = &ix.buildings[u.unit as usize];
-                        (b.code.clone(), b.label.clone())
+                        let grid = b
+                            .grid
+                            .map(|g| ix.areas[g as usize].area.code.clone())
+                            .unwrap_or_default();
+                        (b.code.clone(), b.label.clone(), grid)
                     }
                 };
+                let mut factors = an::factors_json(u);
+                if !access.can_see_key_groups(Some(&grid)) {
+                    withhold_key_group_factor(&mut factors);
+                }
                 json!({
                     "code": code,
                     "name": name,
                     "score": u.score.score,
                     "tier": an::tier_name(u.score.tier),
-                    "factors": an::factors_json(u),
+                    "factors": factors,
                 })
             })
             .collect();
@@ -420,8 +472,10 @@ pub struct EfficiencyParams {
 ))]
 pub async fn efficiency(
     State(state): State<AppState>,
+    access: Access,
     Query(q): Query<EfficiencyParams>,
 ) -> Result<Json<Value>, ApiError> {
+    access.require(Permission::Aggregates)?;
     let window = an::parse_window(q.from.as_deref(), q.to.as_deref())?;
     if let Some(w) = window
         && (w.from <= i64::MIN / 4 || w.to >= i64::MAX / 4)

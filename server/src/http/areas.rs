@@ -21,8 +21,10 @@ pub struct AreasQuery {
 ))]
 pub async fn areas(
     State(state): State<AppState>,
+    access: crate::auth::Access,
     Query(q): Query<AreasQuery>,
 ) -> Result<Json<geojson::FeatureCollection>, ApiError> {
+    access.require(crate::auth::Permission::Aggregates)?;
     let level = AreaLevel::parse(&q.level).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "level must be district, township, community or grid, got {:?}",

@@ -32,6 +32,12 @@ pub enum ApiError {
     /// Well-formed but semantically invalid input (422).
     #[error("{0}")]
     Unprocessable(String),
+    /// A 422 with machine-readable details (e.g. the matcher's candidates).
+    #[error("{message}")]
+    UnprocessableWith {
+        message: String,
+        details: serde_json::Value,
+    },
     /// Too many attempts (429), with a retry delay in seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
@@ -68,7 +74,9 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            ApiError::Unprocessable(_) | ApiError::UnprocessableWith { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable")
+            }
             ApiError::TooManyRequests { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
             }
@@ -81,6 +89,7 @@ impl IntoResponse for ApiError {
         };
         let details = match &self {
             ApiError::Conflict { details, .. } => details.clone(),
+            ApiError::UnprocessableWith { details, .. } => Some(details.clone()),
             _ => None,
         };
         let retry_after = match &self {

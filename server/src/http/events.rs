@@ -3,13 +3,14 @@
 //! ([`crate::events::write`]) → commit → acknowledge → EventIndex → `Change`.
 
 use super::{ApiError, AppState, Change};
-use crate::events::{self, Deadlines, Role, write};
+use crate::auth::{Access, Caller, Permission, Role};
+use crate::events::{self, Deadlines, write};
 use crate::index::Index;
 use crate::model::{CATEGORIES, DISTRICT_CODE, Event, EventStep, SOURCES, STATUSES};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -26,29 +27,6 @@ pub const THUMB_SIDE: u32 = 320;
 pub const DUPLICATE_RADIUS_M: f64 = 50.0;
 /// …and this many seconds.
 pub const DUPLICATE_WINDOW_S: i64 = 7 * 86_400;
-
-/// The caller of a write and its role.
-///
-/// **Placeholder until accounts and roles land (the access-control issue): every
-/// caller is treated as `admin`.** The auth work replaces this extractor with one that
-/// reads the bearer token; every handler already takes its role from here and checks it
-/// against [`events::TRANSITIONS`] through [`events::allowed`], so nothing else changes.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub id: String,
-    pub role: Role,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Actor {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        Ok(Actor {
-            id: "admin".into(),
-            role: Role::Admin,
-        })
-    }
-}
 
 /// An event as the API shows it.
 pub fn view(event: &Event, index: Option<&Index>, now: i64) -> Value {
@@ -139,8 +117,10 @@ pub struct IntakeRequest {
     pub lon: Option<f64>,
     pub lat: Option<f64>,
     /// A building code of the register; its point is used when lon/lat are absent.
-    /// (Free-text addresses need the address matcher, which is not wired on this branch.)
     pub address_code: Option<String>,
+    /// A free-text address, geocoded through the address matcher when neither a point
+    /// nor an `address_code` is given (422 with the candidates when it abstains).
+    pub address: Option<String>,
     /// small (default), medium or large; large matters are escalated at intake.
     pub risk_tier: Option<String>,
 }
@@ -186,9 +166,10 @@ pub fn validate(
             "description must be at most 5000 characters".into(),
         ));
     }
-    let (lon, lat) = match (req.lon, req.lat, &req.address_code) {
-        (Some(lon), Some(lat), _) => (lon, lat),
-        (None, None, Some(code)) => {
+    let mut address_code = req.address_code.clone();
+    let (lon, lat) = match (req.lon, req.lat, &req.address_code, &req.address) {
+        (Some(lon), Some(lat), _, _) => (lon, lat),
+        (None, None, Some(code), _) => {
             let b = index.building(code).ok_or_else(|| {
                 ApiError::Unprocessable(format!(
                     "address_code {code:?} is not a building of the register"
@@ -196,9 +177,14 @@ pub fn validate(
             })?;
             (b.lon, b.lat)
         }
+        (None, None, None, Some(text)) => {
+            let b = geocode_building(index, text)?;
+            address_code = Some(b.code.clone());
+            (b.lon, b.lat)
+        }
         _ => {
             return Err(ApiError::Unprocessable(
-                "give a point (lon and lat) or a register building address_code".into(),
+                "give a point (lon and lat), a register building address_code or an address".into(),
             ));
         }
     };
@@ -222,7 +208,7 @@ pub fn validate(
         description: req.description.trim().to_string(),
         lon,
         lat,
-        address_code: req.address_code.clone(),
+        address_code,
         grid_code: grid.area.code.clone(),
         reported_at: now,
         deadline: deadlines.deadline(&req.category, &tier, now),
@@ -242,6 +228,33 @@ pub fn validate(
     })
     .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Draft { event, canonical })
+}
+
+/// The register building a free-text address names, through the address matcher; 422
+/// (with the matcher's candidates) when it abstains.
+fn geocode_building<'a>(
+    index: &'a Index,
+    text: &str,
+) -> Result<&'a crate::index::BuildingEntry, ApiError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 200 {
+        return Err(ApiError::Unprocessable(
+            "address must be 1 to 200 characters".into(),
+        ));
+    }
+    let m = index.register.match_address(text);
+    match (m.code.as_ref(), m.building) {
+        (Some(_), Some(b)) => index
+            .buildings
+            .get(b)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("register and index disagree"))),
+        _ => Err(ApiError::UnprocessableWith {
+            message: format!(
+                "the address {text:?} could not be placed with confidence; give a point or pick a candidate's address_code"
+            ),
+            details: json!({"candidates": m.candidates.iter().map(|c| json!({"address_code": c.code, "label": c.label})).collect::<Vec<_>>()}),
+        }),
+    }
 }
 
 /// Same category within 50 m and 7 days.
@@ -273,18 +286,24 @@ pub async fn intake(
     state: &AppState,
     req: &IntakeRequest,
     idempotency_key: Option<&str>,
-    actor: &Actor,
+    caller: &Caller,
 ) -> Result<Intake, ApiError> {
+    caller.require(Permission::Intake)?;
     let index = state.index()?;
     let now = events::now();
     let Draft {
         mut event,
         canonical,
     } = validate(req, &index, &state.deadlines, now)?;
+    // A grid worker reports from their own grids.
+    caller.require_grid(Some(&event.grid_code))?;
+    // Keys are per account: another account's key never replays someone else's answer.
+    let idempotency_key = idempotency_key.map(|k| format!("{}:{k}", caller.user_id));
+    let idempotency_key = idempotency_key.as_deref();
     let duplicates = possible_duplicates(state, &event);
     let mut tx = write::begin(&state.store).await?;
     if let Some(key) = idempotency_key
-        && let Some((request, response)) = write::find_idempotency(&mut tx, key).await?
+        && let Some((request, response)) = write::find_idempotency(&mut tx, key, now).await?
     {
         drop(tx); // rolls back
         if request != canonical {
@@ -302,7 +321,7 @@ pub async fn intake(
         event_code: event.code.clone(),
         seq: 1,
         at: now,
-        actor: format!("{}:{}", actor.id, req.source),
+        actor: format!("{}:{}", caller.username, req.source),
         action: "accept".into(),
         from_status: None,
         to_status: "accepted".into(),
@@ -311,7 +330,7 @@ pub async fn intake(
     if event.escalated {
         steps.push(EventStep {
             seq: 2,
-            actor: actor.id.clone(),
+            actor: caller.username.clone(),
             action: "escalate".into(),
             from_status: Some("accepted".into()),
             note: "重大事项，报送社会风险研判中心".into(),
@@ -391,13 +410,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     responses((status = 201, description = "created"), (status = 400), (status = 413), (status = 422), (status = 503)))]
 pub async fn create(
     State(state): State<AppState>,
-    actor: Actor,
+    caller: Caller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let req: IntakeRequest = parse_json(body)?;
     let key = idempotency_key(&headers)?;
-    match intake(&state, &req, key.as_deref(), &actor).await? {
+    match intake(&state, &req, key.as_deref(), &caller).await? {
         Intake::Created { event, body } => Ok((
             StatusCode::CREATED,
             [(header::LOCATION, format!("/api/v1/events/{}", event.code))],
@@ -441,7 +460,8 @@ pub struct ListQuery {
     /// Reported before.
     pub to: Option<String>,
     pub overdue: Option<String>,
-    /// 1–1000, default 100.
+    /// 0–1000, default 100. `limit=0` answers only `total`: callers who may read
+    /// aggregates but not event records (the screen, anonymous) may ask for totals.
     pub limit: Option<String>,
     pub offset: Option<String>,
 }
@@ -596,15 +616,36 @@ impl Filter {
     responses((status = 200, description = "`{total, limit, offset, events}`"), (status = 400)))]
 pub async fn list(
     State(state): State<AppState>,
+    access: Access,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let filter = Filter::parse(&q)?;
     let limit = q
         .limit
         .as_deref()
-        .map(|v| parse_int("limit", v, 1..=1000))
+        .map(|v| parse_int("limit", v, 0..=1000))
         .transpose()?
         .unwrap_or(100);
+    // Records need EventsRead (and are limited to the caller's events); a bare total is
+    // an aggregate.
+    let records = access.allows(Permission::EventsRead);
+    if !records {
+        access.require(if limit == 0 {
+            Permission::Aggregates
+        } else {
+            Permission::EventsRead
+        })?;
+    }
+    if let (Some(c), Some(area)) = (access.caller(), &q.grid)
+        && c.role.grid_scoped()
+        && !c.can_see_grid(area)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "the grid {area} is outside your grids"
+        )));
+    }
+    let visible =
+        |e: &Event| !records || access.can_see_event(&e.grid_code, e.mediation_org.as_deref());
     let offset = q
         .offset
         .as_deref()
@@ -617,12 +658,12 @@ pub async fn list(
     let mut hits: Vec<&Event> = match filter.bbox {
         Some([a, b, c, d]) => events
             .in_box([a, b], [c, d])
-            .filter(|e| filter.matches(e, &index, now))
+            .filter(|e| visible(e) && filter.matches(e, &index, now))
             .collect(),
         None => events
             .events
             .iter()
-            .filter(|e| filter.matches(e, &index, now))
+            .filter(|e| visible(e) && filter.matches(e, &index, now))
             .collect(),
     };
     hits.sort_by(|x, y| {
@@ -641,6 +682,56 @@ pub async fn list(
     ))
 }
 
+/// The event `code` if it exists and the caller may see it: 404 when it does not exist,
+/// 403 when it lies outside the caller's grids or organisation.
+fn visible_event(state: &AppState, caller: &Caller, code: &str) -> Result<Event, ApiError> {
+    let event = state
+        .events()
+        .get(code)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("no event {code}")))?;
+    if caller.can_see_event(&event.grid_code, event.mediation_org.as_deref()) {
+        Ok(event)
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "the event {code} is outside your grids or organisation"
+        )))
+    }
+}
+
+/// What callers who may not read an event's record still see of it (the large screen's
+/// live feed, Open311 without a token): category, status and place at the level of
+/// areas, the point rounded to about 100 m; never the title, description or address.
+pub fn public_view(event: &Value) -> Value {
+    const KEEP: [&str; 13] = [
+        "code",
+        "category",
+        "source",
+        "status",
+        "risk_tier",
+        "grid",
+        "community",
+        "township",
+        "reported_at",
+        "deadline",
+        "overdue",
+        "escalated",
+        "closed_at",
+    ];
+    let mut out = serde_json::Map::new();
+    for k in KEEP {
+        if let Some(v) = event.get(k) {
+            out.insert(k.to_string(), v.clone());
+        }
+    }
+    for k in ["lon", "lat"] {
+        if let Some(v) = event.get(k).and_then(Value::as_f64) {
+            out.insert(k.to_string(), json!((v * 1000.0).round() / 1000.0));
+        }
+    }
+    Value::Object(out)
+}
+
 fn valid_code(code: &str) -> Result<(), ApiError> {
     if code.len() == 16 && code.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
@@ -655,21 +746,18 @@ fn valid_code(code: &str) -> Result<(), ApiError> {
     responses((status = 200, description = "the event with `history`"), (status = 404)))]
 pub async fn detail(
     State(state): State<AppState>,
-    actor: Actor,
+    caller: Caller,
     Path(code): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    caller.require(Permission::EventsRead)?;
     valid_code(&code)?;
     let index = state.index()?;
-    let event = state
-        .events()
-        .get(&code)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("no event {code}")))?;
+    let event = visible_event(&state, &caller, &code)?;
     let history = write::history(&state.store, &code).await?;
     let photos = write::photo_ids(&state.store, &code).await?;
     let mut v = view(&event, Some(&*index), events::now());
     v["history"] = history.iter().map(step_view).collect();
-    v["allowed_actions"] = json!(events::allowed_actions(actor.role, &event));
+    v["allowed_actions"] = json!(events::allowed_actions(caller.role, &event));
     v["photos"] = photos
         .iter()
         .map(|id| json!({"id": id, "url": format!("/api/v1/events/{code}/photos/{id}"), "thumb": format!("/api/v1/events/{code}/photos/{id}/thumb")}))
@@ -700,7 +788,7 @@ fn transition_of(
     before: &Event,
     req: &TransitionRequest,
     rule: &events::Rule,
-    actor: &Actor,
+    caller: &Caller,
     deadlines: &Deadlines,
     now: i64,
 ) -> Result<(Event, EventStep), ApiError> {
@@ -748,7 +836,7 @@ fn transition_of(
         event_code: e.code.clone(),
         seq: e.version,
         at: now,
-        actor: actor.id.clone(),
+        actor: caller.username.clone(),
         action: req.action.clone(),
         from_status: Some(before.status.clone()),
         to_status: e.status.clone(),
@@ -768,11 +856,13 @@ fn transition_of(
     responses((status = 200, description = "the changed event"), (status = 403), (status = 404), (status = 409), (status = 422), (status = 503)))]
 pub async fn transition(
     State(state): State<AppState>,
-    actor: Actor,
+    caller: Caller,
     Path(code): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    caller.require(Permission::EventsWrite)?;
     valid_code(&code)?;
+    visible_event(&state, &caller, &code)?;
     let req: TransitionRequest = parse_json(body)?;
     if !events::actions().contains(&req.action.as_str()) {
         return Err(ApiError::Unprocessable(format!(
@@ -795,8 +885,8 @@ pub async fn transition(
             details: Some(json!({"current_version": before.version, "status": before.status})),
         });
     }
-    let allowed = events::allowed_actions(actor.role, &before);
-    let rule = match events::allowed(actor.role, &before.status, &req.action) {
+    let allowed = events::allowed_actions(caller.role, &before);
+    let rule = match events::allowed(caller.role, &before.status, &req.action) {
         Some(rule) if allowed.contains(&req.action.as_str()) => rule,
         _ => {
             let someone_may = Role::ALL
@@ -805,7 +895,7 @@ pub async fn transition(
             if someone_may {
                 return Err(ApiError::Forbidden(format!(
                     "the role {} may not {} an event",
-                    actor.role.as_str(),
+                    caller.role.as_str(),
                     req.action
                 )));
             }
@@ -824,7 +914,7 @@ pub async fn transition(
             });
         }
     };
-    let (after, step) = transition_of(&before, &req, rule, &actor, &state.deadlines, now)?;
+    let (after, step) = transition_of(&before, &req, rule, &caller, &state.deadlines, now)?;
     if !write::update_event(&mut tx, &after, before.version).await? {
         return Err(ApiError::Conflict {
             message: "the event changed meanwhile; reload it".into(),
@@ -838,7 +928,7 @@ pub async fn transition(
     apply(&state, after.clone());
     let mut v = view(&after, Some(&*index), now);
     v["step"] = step_view(&step);
-    v["allowed_actions"] = json!(events::allowed_actions(actor.role, &after));
+    v["allowed_actions"] = json!(events::allowed_actions(caller.role, &after));
     Ok(axum::Json(v))
 }
 
@@ -890,15 +980,14 @@ fn process_photo(bytes: &[u8], declared: image::ImageFormat) -> Result<write::Ph
     responses((status = 201, description = "`{id, url, thumb, width, height}`"), (status = 404), (status = 413), (status = 415), (status = 422)))]
 pub async fn upload_photo(
     State(state): State<AppState>,
-    _actor: Actor,
+    caller: Caller,
     Path(code): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    caller.require(Permission::EventsWrite)?;
     valid_code(&code)?;
-    if state.events().get(&code).is_none() {
-        return Err(ApiError::NotFound(format!("no event {code}")));
-    }
+    visible_event(&state, &caller, &code)?;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -931,9 +1020,38 @@ pub async fn upload_photo(
         .map_err(|e| ApiError::Internal(e.into()))?
         .map_err(ApiError::Unprocessable)?;
     let now = events::now();
+    let index = state.index()?;
+    // The photo and its history step in one transaction; the step makes it a change of
+    // the event (new version), so the live feed and the other caches see it.
     let mut tx = write::begin(&state.store).await?;
+    let before = write::event_in(&mut tx, &code)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no event {code}")))?;
     let id = write::insert_photo(&mut tx, &code, &photo, now).await?;
+    let mut after = before.clone();
+    after.version = before.version + 1;
+    after.updated_at = now;
+    let step = EventStep {
+        event_code: code.clone(),
+        seq: after.version,
+        at: now,
+        actor: caller.username.clone(),
+        action: "attach_photo".into(),
+        from_status: Some(before.status.clone()),
+        to_status: before.status.clone(),
+        note: format!("照片 {id}（{}×{}）", photo.width, photo.height),
+    };
+    if !write::update_event(&mut tx, &after, before.version).await? {
+        return Err(ApiError::Conflict {
+            message: "the event changed meanwhile; retry".into(),
+            details: None,
+        });
+    }
+    write::append_step(&mut tx, &step).await?;
+    let payload = json!({"change": "attach_photo", "event": view(&after, Some(&*index), now)});
+    write::record_change(&mut tx, &code, "attach_photo", &payload.to_string(), now).await?;
     write::commit(tx).await?;
+    apply(&state, after);
     Ok((
         StatusCode::CREATED,
         [(
@@ -954,11 +1072,14 @@ pub async fn upload_photo(
 
 async fn photo_response(
     state: &AppState,
+    caller: &Caller,
     code: &str,
     id: &str,
     thumb: bool,
 ) -> Result<Response, ApiError> {
+    caller.require(Permission::EventsRead)?;
     valid_code(code)?;
+    visible_event(state, caller, code)?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound("no such photo".into()))?;
@@ -993,9 +1114,10 @@ async fn photo_response(
     responses((status = 200, description = "image/jpeg or image/png"), (status = 404)))]
 pub async fn get_photo(
     State(state): State<AppState>,
+    caller: Caller,
     Path((code, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    photo_response(&state, &code, &id, false).await
+    photo_response(&state, &caller, &code, &id, false).await
 }
 
 /// A photo's 320 px JPEG thumbnail.
@@ -1004,9 +1126,26 @@ pub async fn get_photo(
     responses((status = 200, description = "image/jpeg"), (status = 404)))]
 pub async fn get_thumb(
     State(state): State<AppState>,
+    caller: Caller,
     Path((code, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    photo_response(&state, &code, &id, true).await
+    photo_response(&state, &caller, &code, &id, true).await
+}
+
+/// One outbox payload as `access` may see it: unchanged, reduced to the public view, or
+/// nothing.
+fn feed_message(access: &Access, payload: &str) -> Option<String> {
+    let mut v: Value = serde_json::from_str(payload).ok()?;
+    let event = v.get("event")?;
+    let grid = event["grid"]["code"].as_str().unwrap_or_default();
+    if access.can_see_event(grid, event["mediation_org"].as_str()) {
+        return Some(payload.to_string());
+    }
+    if !access.allows(Permission::Aggregates) {
+        return None;
+    }
+    v["event"] = public_view(event);
+    Some(v.to_string())
 }
 
 /// Live feed of new and changed events (Server-Sent Events).
@@ -1017,14 +1156,30 @@ pub async fn get_thumb(
 /// `last_event_id` query parameter) first gets every change it missed, replayed from the
 /// store, then live ones. Without it the feed starts at the present. Keep-alive
 /// comments every 15 s.
+///
+/// Each message is checked against the caller: the full event for callers who may see
+/// it, its [`public_view`] for callers who may read aggregates only (the large screen,
+/// anonymous). `EventSource` cannot send headers, so the token may also come as the
+/// `access_token` query parameter.
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "events",
     params(("Last-Event-ID" = Option<String>, Header, description = "resume after this change")),
     responses((status = 200, description = "text/event-stream")))]
 pub async fn stream(
     State(state): State<AppState>,
+    access: Access,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let access = match (q.get("access_token"), &access) {
+        (Some(token), Access::Anonymous { .. }) => Access::Signed(
+            state
+                .auth()
+                .authenticate(&state.store, token, "event-stream".into())
+                .await?,
+        ),
+        _ => access,
+    };
+    access.require(Permission::Aggregates)?;
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -1052,6 +1207,10 @@ pub async fn stream(
                 };
                 let full = batch.len() == 500;
                 for (seq, payload) in batch {
+                    last = seq;
+                    let Some(payload) = feed_message(&access, &payload) else {
+                        continue;
+                    };
                     let ev = axum::response::sse::Event::default()
                         .event("event")
                         .id(seq.to_string())
@@ -1059,7 +1218,6 @@ pub async fn stream(
                     if tx.send(ev).await.is_err() {
                         return;
                     }
-                    last = seq;
                 }
                 if !full {
                     break;

@@ -41,10 +41,14 @@ pub struct Stats {
     pub store: &'static str,
 }
 
-/// Public like the map's aggregate tiles: district-wide counts only, nothing personal,
+/// A public aggregate (see `auth::Access`): district-wide counts only, nothing personal,
 /// so an unattended screen can show them before anyone signs in.
-#[utoipa::path(get, path = "/api/v1/stats", responses((status = 200, body = Stats)))]
-pub async fn stats(State(state): State<AppState>) -> Result<Json<Stats>, ApiError> {
+#[utoipa::path(get, path = "/api/v1/stats", responses((status = 200, body = Stats), (status = 401)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    access: crate::auth::Access,
+) -> Result<Json<Stats>, ApiError> {
+    access.require(crate::auth::Permission::Aggregates)?;
     let ix = state.index()?;
     Ok(Json(Stats {
         building_addresses: ix.buildings.len(),

@@ -2,9 +2,17 @@
 //! (our five categories), service definitions, requests (our events) in JSON and XML,
 //! and the spec's error format `[{"code", "description"}]` with the HTTP status.
 //! A POSTed request goes through the same intake path as `POST /api/v1/events`.
+//!
+//! Access: discovery, services and definitions are open. Requests are read with the
+//! access rules of events: callers who may see an event's record get it whole; everyone
+//! else who may read aggregates (the public, when `public_aggregates` is on) gets its
+//! public form — service, status, dates, the point rounded to about 100 m — never the
+//! description or the address. Posting needs an account with intake rights: the token
+//! as `Authorization: Bearer` or as the spec's `api_key` field.
 
-use super::events::{Actor, Intake, IntakeRequest, intake, parse_time};
+use super::events::{Intake, IntakeRequest, intake, parse_time};
 use super::{ApiError, AppState};
+use crate::auth::{Access, Permission};
 use crate::events;
 use crate::model::{CATEGORIES, Event, is_closed_status};
 use axum::Router;
@@ -80,6 +88,11 @@ fn intake_error(e: ApiError, format: Format) -> O311Error {
         ApiError::BadRequest(m) | ApiError::Unprocessable(m) => {
             err(StatusCode::BAD_REQUEST, format, m.clone())
         }
+        ApiError::UnprocessableWith { message, .. } => {
+            err(StatusCode::BAD_REQUEST, format, message.clone())
+        }
+        ApiError::Unauthorized(m) => err(StatusCode::UNAUTHORIZED, format, m.clone()),
+        ApiError::Forbidden(m) => err(StatusCode::FORBIDDEN, format, m.clone()),
         _ => O311Error::from_api(e, format),
     }
 }
@@ -272,7 +285,21 @@ pub async fn service_definition(Path(file): Path<String>) -> Response {
     render(&definition(code), "service_definition", format)
 }
 
-fn request_view(e: &Event, state: &AppState) -> Value {
+/// A request as `access` may see it (see the module comment).
+fn request_view(e: &Event, state: &AppState, access: &Access) -> Value {
+    let full = access.can_see_event(&e.grid_code, e.mediation_org.as_deref());
+    let mut v = full_request_view(e, state);
+    if !full {
+        v["description"] = json!(service_name(&e.category));
+        v["address"] = Value::Null;
+        v["address_id"] = Value::Null;
+        v["lat"] = json!((e.lat * 1000.0).round() / 1000.0);
+        v["long"] = json!((e.lon * 1000.0).round() / 1000.0);
+    }
+    v
+}
+
+fn full_request_view(e: &Event, state: &AppState) -> Value {
     let t = events::time::format_utc;
     let address = e
         .address_code
@@ -322,13 +349,22 @@ fn status_note(status: &str) -> &'static str {
     responses((status = 200, description = "service requests, newest first, at most 1000 (also `.xml`)"), (status = 400)))]
 pub async fn requests(
     State(state): State<AppState>,
+    access: Access,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    requests_in(state, q, Format::Json).await
+    requests_in(state, access, q, Format::Json).await
 }
 
-async fn requests_in(state: AppState, q: HashMap<String, String>, format: Format) -> Response {
-    match find_requests(&state, &q, format) {
+async fn requests_in(
+    state: AppState,
+    access: Access,
+    q: HashMap<String, String>,
+    format: Format,
+) -> Response {
+    if let Err(e) = access.require(Permission::Aggregates) {
+        return intake_error(e, format).into_response();
+    }
+    match find_requests(&state, &access, &q, format) {
         Ok(list) => render(&Value::Array(list), "service_requests", format),
         Err(e) => e.into_response(),
     }
@@ -336,6 +372,7 @@ async fn requests_in(state: AppState, q: HashMap<String, String>, format: Format
 
 fn find_requests(
     state: &AppState,
+    access: &Access,
     q: &HashMap<String, String>,
     format: Format,
 ) -> Result<Vec<Value>, O311Error> {
@@ -344,7 +381,7 @@ fn find_requests(
         return Ok(ids
             .split(',')
             .filter_map(|id| events.get(id.trim()))
-            .map(|e| request_view(e, state))
+            .map(|e| request_view(e, state, access))
             .collect());
     }
     let bad = |m: String| err(StatusCode::BAD_REQUEST, format, m);
@@ -401,18 +438,28 @@ fn find_requests(
     Ok(hits
         .into_iter()
         .take(MAX_REQUESTS)
-        .map(|e| request_view(e, state))
+        .map(|e| request_view(e, state, access))
         .collect())
 }
 
 #[utoipa::path(get, path = "/open311/v2/requests/{service_request_id}.json", tag = "open311",
     params(("service_request_id" = String, Path, description = "an event code")),
     responses((status = 200, description = "a one-element list (also `.xml`)"), (status = 404)))]
-pub async fn request(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+pub async fn request(
+    State(state): State<AppState>,
+    access: Access,
+    Path(file): Path<String>,
+) -> Response {
     let Some((id, format)) = split_format(&file) else {
         return err(StatusCode::NOT_FOUND, Format::Json, "use .json or .xml").into_response();
     };
-    let found = state.events().get(id).map(|e| request_view(e, &state));
+    if let Err(e) = access.require(Permission::Aggregates) {
+        return intake_error(e, format).into_response();
+    }
+    let found = state
+        .events()
+        .get(id)
+        .map(|e| request_view(e, &state, &access));
     match found {
         Some(v) => render(&json!([v]), "service_requests", format),
         None => err(
@@ -426,25 +473,25 @@ pub async fn request(State(state): State<AppState>, Path(file): Path<String>) ->
 
 #[utoipa::path(post, path = "/open311/v2/requests.json", tag = "open311",
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
-        description = "service_code, lat, long (required: address-only requests need the geocoder), description, address_string, attribute[risk_tier], …"),
+        description = "api_key (or Authorization: Bearer), service_code, lat and long or address_string (geocoded) or address_id (a building code), description, attribute[risk_tier]"),
     responses((status = 201, description = "`[{service_request_id, service_notice, account_id}]` (also `.xml`)"), (status = 400), (status = 503)))]
 pub async fn post_request(
     State(state): State<AppState>,
-    actor: Actor,
+    access: Access,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    post_in(state, actor, headers, form, Format::Json).await
+    post_in(state, access, headers, form, Format::Json).await
 }
 
 async fn post_in(
     state: AppState,
-    actor: Actor,
+    access: Access,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
     format: Format,
 ) -> Response {
-    match create(&state, &actor, &headers, form, format).await {
+    match create(&state, access, &headers, form, format).await {
         Ok(v) => {
             let mut r = render(&v, "service_requests", format);
             *r.status_mut() = StatusCode::CREATED;
@@ -456,7 +503,7 @@ async fn post_in(
 
 async fn create(
     state: &AppState,
-    actor: &Actor,
+    access: Access,
     headers: &HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
     format: Format,
@@ -475,6 +522,21 @@ async fn create(
         )
     })?;
     let f: HashMap<String, String> = pairs.into_iter().collect();
+    let caller = match (access, f.get("api_key")) {
+        (Access::Signed(c), _) => c,
+        (Access::Anonymous { .. }, Some(token)) => state
+            .auth()
+            .authenticate(&state.store, token.trim(), "open311".into())
+            .await
+            .map_err(|e| intake_error(e, format))?,
+        (Access::Anonymous { .. }, None) => {
+            return Err(err(
+                StatusCode::UNAUTHORIZED,
+                format,
+                "api_key (or Authorization: Bearer) is required to post a request",
+            ));
+        }
+    };
     let code = f
         .get("service_code")
         .ok_or_else(|| bad("service_code is required"))?;
@@ -495,13 +557,19 @@ async fn create(
             .transpose()
     };
     let (lat, lon) = (num("lat")?, num("long")?);
-    if lat.is_none() || lon.is_none() {
-        return Err(bad(
-            "lat and long are required (requests located only by address_string or address_id are not accepted yet)",
-        ));
-    }
     let description = f.get("description").cloned().unwrap_or_default();
     let address = f.get("address_string").cloned().unwrap_or_default();
+    let address_id = f
+        .get("address_id")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let located =
+        (lat.is_some() && lon.is_some()) || address_id.is_some() || !address.trim().is_empty();
+    if !located || lat.is_some() != lon.is_some() {
+        return Err(bad(
+            "a location is required: lat and long, address_string or address_id",
+        ));
+    }
     let title: String = if description.trim().is_empty() {
         service_name(code).to_string()
     } else {
@@ -519,7 +587,8 @@ async fn create(
         description: full,
         lon,
         lat,
-        address_code: None,
+        address_code: if lat.is_none() { address_id } else { None },
+        address: (lat.is_none() && !address.trim().is_empty()).then(|| address.trim().to_string()),
         risk_tier: f.get("attribute[risk_tier]").cloned(),
     };
     let key = headers
@@ -527,7 +596,7 @@ async fn create(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 255);
-    let body = match intake(state, &req, key, actor)
+    let body = match intake(state, &req, key, &caller)
         .await
         .map_err(|e| intake_error(e, format))?
     {
@@ -561,13 +630,13 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/open311/v2/requests.xml",
             get(
-                |s: State<AppState>, q: Query<HashMap<String, String>>| async move {
-                    requests_in(s.0, q.0, Format::Xml).await
+                |s: State<AppState>, a: Access, q: Query<HashMap<String, String>>| async move {
+                    requests_in(s.0, a, q.0, Format::Xml).await
                 },
             )
             .post(
                 |s: State<AppState>,
-                 a: Actor,
+                 a: Access,
                  h: HeaderMap,
                  f: Result<Form<Vec<(String, String)>>, FormRejection>| async move {
                     post_in(s.0, a, h, f, Format::Xml).await

@@ -206,6 +206,22 @@ async fn audited(state: &AppState, r: Record<'_>) -> Result<(), ApiError> {
         .map_err(|e| ApiError::Unavailable(format!("the audit log cannot be written: {e}")))
 }
 
+/// Pass `check` through; a refusal (403) is itself audited as `denied_<action>`, so
+/// probing outside one's role or grids shows up in the log.
+async fn audit_refusal(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    target: &str,
+    check: Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    if let Err(ApiError::Forbidden(_)) = &check {
+        let denied = format!("denied_{action}");
+        audited(state, Record::by(caller, &denied, target)).await?;
+    }
+    check
+}
+
 /// Households and residents of one building (masked).
 #[utoipa::path(get, path = "/api/v1/buildings/{code}/households", tag = "personal", security(("bearer" = [])),
     params(("code" = String, Path, description = "building code")),
@@ -216,7 +232,15 @@ pub async fn building_households(
     caller: Caller,
     Path(code): Path<String>,
 ) -> Result<Json<BuildingHouseholds>, ApiError> {
-    caller.require(Permission::PersonalRead)?;
+    let target = code.chars().take(64).collect::<String>();
+    audit_refusal(
+        &state,
+        &caller,
+        "read_households",
+        &target,
+        caller.require(Permission::PersonalRead),
+    )
+    .await?;
     if !valid_code(&code) {
         return Err(ApiError::BadRequest("not a building code".into()));
     }
@@ -224,7 +248,14 @@ pub async fn building_households(
         return Err(ApiError::NotFound(format!("no building {code}")));
     }
     let grid_code = grid_of(&state, Some(&code))?;
-    caller.require_grid(grid_code.as_deref())?;
+    audit_refusal(
+        &state,
+        &caller,
+        "read_households",
+        &code,
+        caller.require_grid(grid_code.as_deref()),
+    )
+    .await?;
     audited(&state, Record::by(&caller, "read_households", &code)).await?;
     let sql = format!(
         "{SELECT} WHERE r.address_code = $1 OR r.address_code IN (SELECT code FROM units WHERE building_code = $1) \
@@ -254,8 +285,10 @@ async fn scoped_resident(
     caller: &Caller,
     id: &str,
     permission: Permission,
+    action: &str,
 ) -> Result<(Row, Option<String>), ApiError> {
-    caller.require(permission)?;
+    let target = id.chars().take(64).collect::<String>();
+    audit_refusal(state, caller, action, &target, caller.require(permission)).await?;
     if !valid_code(id) {
         return Err(ApiError::BadRequest("not a resident id".into()));
     }
@@ -263,7 +296,14 @@ async fn scoped_resident(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no resident {id}")))?;
     let grid = grid_of(state, row.12.as_deref())?;
-    caller.require_grid(grid.as_deref())?;
+    audit_refusal(
+        state,
+        caller,
+        action,
+        id,
+        caller.require_grid(grid.as_deref()),
+    )
+    .await?;
     Ok((row, grid))
 }
 
@@ -277,7 +317,14 @@ pub async fn resident(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ResidentRecord>, ApiError> {
-    let (row, grid) = scoped_resident(&state, &caller, &id, Permission::PersonalRead).await?;
+    let (row, grid) = scoped_resident(
+        &state,
+        &caller,
+        &id,
+        Permission::PersonalRead,
+        "read_resident",
+    )
+    .await?;
     audited(&state, Record::by(&caller, "read_resident", &id)).await?;
     Ok(Json(record(row, grid, true)?))
 }
@@ -294,7 +341,15 @@ pub async fn unmask(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<ResidentRecord>, ApiError> {
-    caller.require(Permission::Unmask)?;
+    let target = id.chars().take(64).collect::<String>();
+    audit_refusal(
+        &state,
+        &caller,
+        "unmask_resident",
+        &target,
+        caller.require(Permission::Unmask),
+    )
+    .await?;
     let req: UnmaskRequest = serde_json::from_slice(&body)
         .map_err(|_| ApiError::BadRequest("expected {\"reason\": \"…\"}".into()))?;
     let reason = req.reason.trim();
@@ -303,7 +358,8 @@ pub async fn unmask(
             "a reason of 4–500 characters is required to unmask a record".into(),
         ));
     }
-    let (row, grid) = scoped_resident(&state, &caller, &id, Permission::Unmask).await?;
+    let (row, grid) =
+        scoped_resident(&state, &caller, &id, Permission::Unmask, "unmask_resident").await?;
     audited(
         &state,
         Record::by(&caller, "unmask_resident", &id).reason(reason),
@@ -325,7 +381,14 @@ pub async fn lookup(
     caller: Caller,
     body: axum::body::Bytes,
 ) -> Result<Json<Vec<ResidentRecord>>, ApiError> {
-    caller.require(Permission::IdLookup)?;
+    audit_refusal(
+        &state,
+        &caller,
+        "lookup_id",
+        "-",
+        caller.require(Permission::IdLookup),
+    )
+    .await?;
     let req: LookupRequest = serde_json::from_slice(&body)
         .map_err(|_| ApiError::BadRequest("expected {\"id_number\": \"…\"}".into()))?;
     let id_number = req.id_number.expose().trim().to_ascii_uppercase();

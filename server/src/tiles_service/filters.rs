@@ -5,8 +5,65 @@
 //! district's civil time; `to` includes the whole day) or unix seconds. Both bounds are
 //! inclusive; `from` after `to` is a 400.
 
+use crate::auth::{Access, Permission, Role};
 use crate::model::Event;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Whose events a tile's `events` layer may show as individual points (with their
+/// codes); everything else about events reaches a tile only as aggregated cells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventAudience {
+    /// Aggregates only (anonymous, the large screen): cells at every zoom.
+    Aggregates,
+    /// Every event (leaders, administrators).
+    All,
+    /// The events of these grids (grid workers).
+    Grids(Arc<BTreeSet<String>>),
+    /// The events assigned to this mediation organisation (mediators).
+    Org(String),
+}
+
+impl EventAudience {
+    pub fn of(access: &Access) -> EventAudience {
+        let Some(caller) = access.caller() else {
+            return EventAudience::Aggregates;
+        };
+        if !caller.role.allows(Permission::EventsRead) {
+            return EventAudience::Aggregates;
+        }
+        match caller.role {
+            Role::GridWorker => EventAudience::Grids(caller.grids.clone()),
+            Role::Mediator => caller
+                .mediation_org
+                .clone()
+                .map_or(EventAudience::Aggregates, EventAudience::Org),
+            _ => EventAudience::All,
+        }
+    }
+
+    /// Whether `e` may be drawn as a point for this audience.
+    pub fn sees(&self, e: &Event) -> bool {
+        match self {
+            EventAudience::Aggregates => false,
+            EventAudience::All => true,
+            EventAudience::Grids(g) => g.contains(&e.grid_code),
+            EventAudience::Org(o) => e.mediation_org.as_deref() == Some(o.as_str()),
+        }
+    }
+
+    /// Part of the tile cache key (tiles differ per audience).
+    pub fn cache_key(&self) -> String {
+        match self {
+            EventAudience::Aggregates => "agg".into(),
+            EventAudience::All => "all".into(),
+            EventAudience::Grids(g) => {
+                format!("grids:{}", g.iter().cloned().collect::<Vec<_>>().join(";"))
+            }
+            EventAudience::Org(o) => format!("org:{o}"),
+        }
+    }
+}
 
 /// Beijing time offset: dates name district calendar days.
 const CST_OFFSET: i64 = 8 * 3600;

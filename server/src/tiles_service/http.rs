@@ -15,9 +15,10 @@
 //! where there is no density. z > 22 or x/y outside 0..2^z → 400; an unknown layer → 404;
 //! a bad filter → 400.
 
-use super::filters::EventFilter;
+use super::filters::{EventAudience, EventFilter};
 use super::layers::{self, LAYERS, LayerSpec};
 use super::prepared::POINT_MIN_ZOOM;
+use crate::auth::{Access, Permission};
 use crate::http::{ApiError, AppState};
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -29,6 +30,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 pub const CACHE_CONTROL: &str = "public, max-age=60";
+/// Tiles whose event points depend on who asks.
+pub const PRIVATE_CACHE_CONTROL: &str = "private, max-age=60";
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
 pub fn routes() -> Router<AppState> {
@@ -121,6 +124,7 @@ fn tile_response(
     entry: &super::cache::Cached,
     headers: &HeaderMap,
     content_type: &'static str,
+    cache_control: &'static str,
 ) -> Response {
     let gzip = accepts_gzip(headers) && !entry.bytes.is_empty();
     let etag = if gzip {
@@ -131,7 +135,7 @@ fn tile_response(
     let mut h = HeaderMap::new();
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
+        HeaderValue::from_static(cache_control),
     );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -158,6 +162,7 @@ fn filter_from(query: &HashMap<String, String>) -> Result<EventFilter, ApiError>
 
 async fn vector_tile(
     State(state): State<AppState>,
+    access: Access,
     Path((layer_list, z, x, file)): Path<(String, String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -168,15 +173,30 @@ async fn vector_tile(
     let layers = parse_layers(&layer_list)?;
     let tile = parse_tile(&z, &x, y)?;
     let filter = filter_from(&query)?;
+    access.require(Permission::Aggregates)?;
     state.index()?;
+    let audience = EventAudience::of(&access);
     let entry = state
         .tiles
-        .vector_tile(&layers, tile, &filter, state.events_lock())?;
-    Ok(tile_response(&entry, &headers, MVT_CONTENT_TYPE))
+        .vector_tile(&layers, tile, &filter, &audience, state.events_lock())?;
+    // Event points shown to one caller's scope must not sit in shared caches.
+    let personal = audience != EventAudience::Aggregates && layers.iter().any(|l| l.id == "events");
+    let cache_control = if personal {
+        PRIVATE_CACHE_CONTROL
+    } else {
+        CACHE_CONTROL
+    };
+    Ok(tile_response(
+        &entry,
+        &headers,
+        MVT_CONTENT_TYPE,
+        cache_control,
+    ))
 }
 
 async fn heatmap(
     State(state): State<AppState>,
+    access: Access,
     Path((z, x, file)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -186,11 +206,12 @@ async fn heatmap(
         .ok_or_else(|| ApiError::NotFound("heat-map tiles end in .png".into()))?;
     let tile = parse_tile(&z, &x, y)?;
     let filter = filter_from(&query)?;
+    access.require(Permission::Aggregates)?;
     state.index()?;
     let entry = state
         .tiles
         .heatmap_tile(tile, &filter, state.events_lock())?;
-    Ok(tile_response(&entry, &headers, "image/png"))
+    Ok(tile_response(&entry, &headers, "image/png", CACHE_CONTROL))
 }
 
 fn fields_json(spec: &LayerSpec) -> Value {
@@ -202,7 +223,8 @@ fn fields_json(spec: &LayerSpec) -> Value {
     )
 }
 
-async fn catalog(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn catalog(State(state): State<AppState>, access: Access) -> Result<Response, ApiError> {
+    access.require(Permission::Aggregates)?;
     state.index()?;
     let layers: Vec<Value> = LAYERS
         .iter()
@@ -241,6 +263,7 @@ async fn catalog(State(state): State<AppState>) -> Result<Response, ApiError> {
 
 async fn tilejson(
     State(state): State<AppState>,
+    access: Access,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -248,6 +271,7 @@ async fn tilejson(
         .strip_suffix(".json")
         .ok_or_else(|| ApiError::NotFound(format!("no such tile resource {file:?}")))?;
     let layers = parse_layers(spec)?;
+    access.require(Permission::Aggregates)?;
     state.index()?;
     let prepared = state.tiles.prepared().ok_or(ApiError::Loading)?;
     let ids: Vec<&str> = layers.iter().map(|l| l.id).collect();
@@ -281,7 +305,12 @@ async fn tilejson(
     .into_response())
 }
 
-async fn style(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn style(
+    State(state): State<AppState>,
+    access: Access,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    access.require(Permission::Aggregates)?;
     state.index()?;
     let prepared = state.tiles.prepared().ok_or(ApiError::Loading)?;
     Ok(axum::Json(super::style::style(&base_url(&headers), prepared.bounds)).into_response())

@@ -3,7 +3,7 @@
 //! spec, and the tests check the tiles against that list: no layer carries a person's
 //! name, ID number or phone (the index holds none), and no key-group count is served yet.
 
-use super::filters::EventFilter;
+use super::filters::{EventAudience, EventFilter};
 use super::prepared::{LiveEvents, POINT_MIN_ZOOM, Prepared, area_level_for_zoom};
 use crate::index::{EventIndex, Index};
 use geo_types::{Coord, Geometry, LineString};
@@ -27,6 +27,8 @@ pub struct RenderCtx<'a> {
     pub live: &'a LiveEvents,
     pub events: &'a EventIndex,
     pub filter: &'a EventFilter,
+    /// Whose events may appear as points (see [`EventAudience`]).
+    pub audience: &'a EventAudience,
     /// How many features this layer may add before it must aggregate.
     pub budget: usize,
     /// Force aggregation (the size guard re-renders with this when a tile grew too big).
@@ -375,6 +377,9 @@ fn render_enterprises(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(),
 fn render_events(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), EncodeError> {
     // Unfiltered low zooms come from the live pyramid; filtered ones are clustered from
     // the matching events of the tile (any time window cannot be pre-aggregated).
+    // Events the audience may not see as records (all of them for the public, other
+    // grids' or organisations' for scoped roles) are drawn as cells at every zoom; the
+    // rest as points from the point zoom on.
     if ctx.tile.z() < POINT_MIN_ZOOM && ctx.filter.is_empty() {
         let cells = ctx.live.pyramid.query(ctx.tile, BUFFER).unwrap_or_default();
         return emit_cells(
@@ -384,7 +389,7 @@ fn render_events(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), Enco
         );
     }
     let bbox = buffered_box(ctx.tile, 0);
-    let mut hits: Vec<(i32, i32, u32)> = ctx
+    let hits: Vec<(i32, i32, u32)> = ctx
         .events
         .tree
         .locate_in_envelope(&bbox)
@@ -396,8 +401,14 @@ fn render_events(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), Enco
             local(ctx, ev.lon, ev.lat).map(|(x, y)| (x, y, e.data))
         })
         .collect();
-    if aggregate_here(ctx) || hits.len() > ctx.budget {
-        let pts: Vec<(i32, i32, Vec<f64>)> = hits
+    let (mut points, hidden): (Vec<_>, Vec<_>) = hits
+        .iter()
+        .copied()
+        .partition(|&(_, _, i)| ctx.audience.sees(&ctx.events.events[i as usize]));
+    let all_cells = aggregate_here(ctx) || points.len() > ctx.budget;
+    let clustered = if all_cells { &hits } else { &hidden };
+    if !clustered.is_empty() {
+        let pts: Vec<(i32, i32, Vec<f64>)> = clustered
             .iter()
             .map(|&(x, y, i)| {
                 let open = ctx.events.events[i as usize].status != "closed";
@@ -412,14 +423,17 @@ fn render_events(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), Enco
             DENSE_CELL
         };
         let clusters = grid_cluster(pts.iter().map(|(x, y, w)| (*x, *y, &w[..])), cell, 1);
-        return emit_cells(
+        emit_cells(
             out,
             clusters.iter().map(|c| (c.x, c.y, c.count, &c.weights[..])),
             &["open"],
-        );
+        )?;
     }
-    hits.sort_unstable_by_key(|h| h.2);
-    for (x, y, i) in hits {
+    if all_cells {
+        return Ok(());
+    }
+    points.sort_unstable_by_key(|h| h.2);
+    for (x, y, i) in points {
         let e = &ctx.events.events[i as usize];
         out.add_tile_point(
             i64::from(x),

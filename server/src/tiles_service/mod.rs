@@ -28,7 +28,7 @@ mod style;
 use crate::http::Change;
 use crate::index::{EventIndex, Index};
 use cache::{CacheKey, Cached, TileCache};
-use filters::EventFilter;
+use filters::{EventAudience, EventFilter};
 use layers::{LayerSpec, MAX_FEATURES_PER_TILE, RenderCtx};
 use minqing_tiles::{EncodeOptions, TileBuilder, TileId};
 use prepared::{LiveEvents, Prepared, Touched};
@@ -140,25 +140,32 @@ impl TileService {
         layers: &[&'static LayerSpec],
         tile: TileId,
         filter: &EventFilter,
+        audience: &EventAudience,
         events: &RwLock<EventIndex>,
     ) -> anyhow::Result<Arc<Cached>> {
         self.sync(events);
         let uses_events = layers.iter().any(|l| l.uses_events);
+        let mut filter_key = if uses_events {
+            filter.cache_key()
+        } else {
+            String::new()
+        };
+        // Only the events layer differs per audience: everyone shares the rest.
+        if layers.iter().any(|l| l.id == "events") {
+            filter_key.push('|');
+            filter_key.push_str(&audience.cache_key());
+        }
         let key = CacheKey {
             kind: layers.iter().map(|l| l.id).collect::<Vec<_>>().join(","),
             tile,
             // Filters only matter to layers that read events: share the rest.
-            filter: if uses_events {
-                filter.cache_key()
-            } else {
-                String::new()
-            },
+            filter: filter_key,
         };
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit);
         }
         let generation = self.cache.generation();
-        let rendered = self.render_vector(layers, tile, filter, events)?;
+        let rendered = self.render_vector(layers, tile, filter, audience, events)?;
         let entry = Arc::new(Cached::new(
             rendered.bytes,
             tile,
@@ -176,6 +183,7 @@ impl TileService {
         layers: &[&'static LayerSpec],
         tile: TileId,
         filter: &EventFilter,
+        audience: &EventAudience,
         events: &RwLock<EventIndex>,
     ) -> anyhow::Result<Rendered> {
         let (prepared, index) = self
@@ -207,6 +215,7 @@ impl TileService {
                     live,
                     events: &ev,
                     filter,
+                    audience,
                     budget: share.min(spec.max_points),
                     force_aggregate,
                 };
