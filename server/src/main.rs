@@ -366,6 +366,9 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
     tracing::info!(%bind, store = store.backend(), "listening; loading the index");
     let loader = state.clone();
     tokio::spawn(async move {
+        // The outbox position before the load: changes committed during the load are
+        // applied again by the follower, which keeps the newest version (harmless).
+        let outbox = minqing_server::events::write::last_change(&loader.store).await;
         match minqing_server::load_index(&loader.store).await {
             Ok(ix) => {
                 tracing::info!(
@@ -376,6 +379,15 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
                     "index loaded"
                 );
                 loader.set_index(ix);
+                // Other replicas' writes (PostgreSQL only; see http::replica).
+                match outbox {
+                    Ok(after) => {
+                        tokio::spawn(minqing_server::http::replica::follow(loader.clone(), after));
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "no outbox position; not following other replicas")
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!(error = ?e, "loading the index failed");

@@ -158,6 +158,8 @@ fn square(lon: f64, lat: f64, half: f64) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn key_groups_below_five_are_suppressed_and_parameters_are_checked() {
     let (_tmp, state, router, _m) = loaded_app(0.03).await;
+    // Key-group figures are shown only to roles allowed them (a leader here).
+    let router = crate::support::as_leader(&state, router).await;
     let ix = state.index().unwrap();
 
     // The district has enough key-group persons to show them.

@@ -8,6 +8,7 @@ mod events;
 mod generator;
 mod http;
 mod import_errors;
+mod replicas;
 mod stores;
 mod support;
 mod tiles;

@@ -191,11 +191,50 @@ pub async fn record_change(
     now: i64,
 ) -> Result<i64, ApiError> {
     let sql = "INSERT INTO event_changes (event_code, action, payload, at) VALUES ($1, $2, $3, $4) RETURNING seq";
-    dispatch!(tx, StoreTx, t => sqlx::query_scalar(sql)
+    let seq: i64 = dispatch!(tx, StoreTx, t => sqlx::query_scalar(sql)
         .bind(code).bind(action).bind(payload).bind(now)
         .fetch_one(&mut **t)
         .await
-        .map_err(unavailable))
+        .map_err(unavailable))?;
+    // Other replicas on this database hear of it at commit (see `http::replica`).
+    if let StoreTx::Postgres(t) = tx {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::http::replica::CHANNEL)
+            .bind(seq.to_string())
+            .execute(&mut **t)
+            .await
+            .map_err(unavailable)?;
+    }
+    Ok(seq)
+}
+
+/// The event codes of the outbox changes after `seq`, oldest first.
+pub async fn change_codes_after(
+    store: &Store,
+    seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, ApiError> {
+    let sql = "SELECT seq, event_code FROM event_changes WHERE seq > $1 ORDER BY seq LIMIT $2";
+    let rows: Result<Vec<(i64, String)>, sqlx::Error> = dispatch!(store, Store, p => {
+        match sqlx::query(sql).bind(seq).bind(limit).fetch_all(p).await {
+            Ok(rows) => rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect(),
+            Err(e) => Err(e),
+        }
+    });
+    rows.map_err(unavailable)
+}
+
+/// The stored event (outside a write transaction).
+pub async fn event_by_code(store: &Store, code: &str) -> Result<Option<Event>, ApiError> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE code = $1");
+    let row: Result<Option<Event>, sqlx::Error> = dispatch!(store, Store, p => {
+        match sqlx::query(&sql).bind(code).fetch_optional(p).await {
+            Ok(Some(r)) => (|| Ok(Some(crate::store::load::event_from_row(&r)?)))(),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        }
+    });
+    row.map_err(unavailable)
 }
 
 /// The stored event (inside the write transaction: the source of truth across replicas).

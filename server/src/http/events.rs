@@ -358,8 +358,9 @@ pub async fn intake(
     })
 }
 
-/// After the commit: the in-memory index, then the change bus.
-fn apply(state: &AppState, event: Event) {
+/// After the commit: the in-memory index, then the change bus. Also how other replicas'
+/// writes arrive (`http::replica`): an event no newer than the one held is ignored.
+pub(crate) fn apply(state: &AppState, event: Event) {
     let change = |before: Option<(f64, f64)>| Change::Event {
         code: event.code.clone(),
         lon: event.lon,

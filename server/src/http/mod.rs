@@ -8,6 +8,7 @@ pub mod events;
 mod health;
 mod metrics_layer;
 pub mod open311;
+pub mod replica;
 mod web;
 
 pub use error::{ApiError, ErrorBody};
