@@ -73,7 +73,7 @@ map.on('load', async () => {
 
 // ---- counters -------------------------------------------------------------------
 const COUNTERS = [
-  ['residents', '实有人口'], ['housing_units', '住房'], ['enterprises', '企业'], ['events', '事件总数'], ['events_this_year', '今年事件'],
+  ['residents', '实有人口'], ['housing_units', '住房'], ['enterprises', '企业'], ['events', '事件总数'], ['open_events', '在办事件'], ['overdue', '超期事件'],
   ['closure_rate', '办结率'], ['mediation_rate', '调解成功率'], ['events_yoy', '事件同比'],
 ];
 
@@ -95,9 +95,14 @@ async function refreshCounters() {
     Object.assign(values, await fetchJSON('/api/v1/stats'));
   } catch { /* shown as 暂不可用 */ }
   if (caps.has('/api/v1/events')) {
-    const yearStart = Math.floor(new Date(new Date().getFullYear(), 0, 1) / 1000);
+    // Totals only (limit=0): aggregates, open to the unattended screen.
     try {
-      values.events_this_year = (await fetchJSON(`/api/v1/events?limit=0&from=${yearStart}`)).total;
+      const [open, overdue] = await Promise.all([
+        fetchJSON('/api/v1/events?limit=0&status=accepted,mediating,resolved,diverted'),
+        fetchJSON('/api/v1/events?limit=0&overdue=true'),
+      ]);
+      values.open_events = open.total;
+      values.overdue = overdue.total;
     } catch { /* 暂不可用 */ }
   }
   if (caps.has('/api/v1/analysis/efficiency')) {

@@ -73,6 +73,10 @@ test('large screen at 1920×1080: counters from /api/v1/stats, map drawn, no con
     await page.waitForSelector('.counter[data-key="residents"] .value');
     const residents = await page.locator('.counter[data-key="residents"] .value').innerText();
     assert.equal(residents.replace(/,/g, ''), String(stats.residents), 'residents counter equals /api/v1/stats');
+    // The overdue count is live and public (a total, no records).
+    const overdue = (await (await fetch(`${BASE}/api/v1/events?limit=0&overdue=true`)).json()).total;
+    const shownOverdue = await page.locator('.counter[data-key="overdue"] .value').innerText();
+    assert.equal(shownOverdue.replace(/,/g, ''), String(overdue), 'overdue counter equals the events total');
     const share = drawnShare(await page.locator('#map').screenshot(), hex('#0a1428'));
     assert.ok(share > 0.05, `district map drawn (share ${share.toFixed(3)})`);
     const fontPx = await page.locator('.counter .value').first().evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
