@@ -48,8 +48,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Key-group counts below this never leave the server.
-pub const KEY_GROUP_MIN: u32 = 5;
+/// Key-group counts below this never leave the server (the analysis crate's constant:
+/// there is one 5).
+pub const KEY_GROUP_MIN: u32 = minqing_analysis::population::KEY_GROUP_MIN_COUNT;
 /// Default H3 resolution of the hot spot analysis.
 pub const DEFAULT_RESOLUTION: u8 = 9;
 /// Resolutions accepted (coarser is meaningless for a district, finer is too many cells).

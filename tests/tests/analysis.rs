@@ -203,11 +203,15 @@ async fn key_groups_below_five_are_suppressed_and_parameters_are_checked() {
     assert!(tested > 0, "no building with 1-4 key-group persons to test");
 
     // Risk factors: the key-group raw value is shown only from 5 persons up.
+    // A grid holding a building with 1–4 key-group persons.
     let grid = ix
-        .areas
+        .buildings
         .iter()
-        .find(|a| a.area.level == minqing_server::model::AreaLevel::Grid)
+        .filter(|b| (1..5).contains(&b.key_group_people))
+        .find_map(|b| b.grid)
+        .map(|g| &ix.areas[g as usize])
         .unwrap();
+    assert_eq!(grid.area.level, minqing_server::model::AreaLevel::Grid);
     let r = ok(
         &router,
         &format!(
@@ -218,11 +222,22 @@ async fn key_groups_below_five_are_suppressed_and_parameters_are_checked() {
     .await;
     let units = r["units"].as_array().unwrap();
     assert!(!units.is_empty());
+    let mut with_few = 0;
     for u in units {
         let b = ix.building(u["code"].as_str().unwrap()).unwrap();
         let kg = &u["factors"][0];
         assert_eq!(kg["factor"], "key_group_density");
         assert_eq!(kg.get("raw").is_some(), b.key_group_people >= 5, "{u}");
+        if b.key_group_people < 5 {
+            // Nothing to invert: 1–4 persons score exactly like nobody (otherwise
+            // persons = reference · n / (1 − n) · residents / 1,000 from the
+            // contribution, or from the score minus the other contributions).
+            assert_eq!(kg["contribution"], 0.0, "{u}");
+            assert!(kg.get("normalised").is_none(), "{u}");
+            if b.key_group_people > 0 {
+                with_few += 1;
+            }
+        }
         assert!(["small", "medium", "large"].contains(&u["tier"].as_str().unwrap()));
         let sum: f64 = u["factors"]
             .as_array()
@@ -232,6 +247,11 @@ async fn key_groups_below_five_are_suppressed_and_parameters_are_checked() {
             .sum();
         assert!((sum - u["score"].as_f64().unwrap()).abs() < 1e-9);
     }
+    assert!(
+        with_few > 0,
+        "no building with 1-4 key-group persons in grid {}",
+        grid.area.code
+    );
     let g = ok(&router, "/api/v1/analysis/risk?level=grid").await;
     assert_eq!(
         g["total"].as_u64().unwrap() as usize,
