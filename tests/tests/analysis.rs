@@ -361,3 +361,152 @@ async fn caches_follow_event_changes() {
             .unwrap();
     assert!(!risk.is_empty());
 }
+
+/// `[analysis.risk]` in the configuration file reaches the risk model: a heavier weight
+/// and lower thresholds change every contribution and tier exactly as the formula says,
+/// and bad values are refused at start with the value named.
+#[tokio::test(flavor = "multi_thread")]
+async fn risk_weights_and_tiers_come_from_configuration() {
+    use minqing_server::config::Config;
+    let (tmp, dir, _m) = crate::support::district(0.02);
+    let store = crate::support::sqlite_store(tmp.path()).await;
+    minqing_server::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .expect("import");
+    let cfg_path = tmp.path().join("minqing.toml");
+    std::fs::write(
+        &cfg_path,
+        "[analysis.risk]\n\
+         weights = { petitions = 0.60 }\n\
+         tiers = { medium = 10, large = 20.5 }\n\
+         [analysis.risk.building]\n\
+         references = { overdue_events = 4.0 }\n",
+    )
+    .unwrap();
+    let cfg = Config::load(Some(&cfg_path), |_| None).expect("valid configuration");
+    let (grid_cfg, building_cfg) = cfg.analysis.risk.resolve().unwrap();
+    let app = |state: minqing_server::http::AppState| async {
+        state.set_index(minqing_server::load_index(&store).await.expect("load"));
+        minqing_server::http::app(state)
+    };
+    let default_router = app(minqing_server::http::AppState::new(store.clone())).await;
+    let configured =
+        minqing_server::http::AppState::new(store.clone()).with_risk(grid_cfg, building_cfg);
+    let configured_router = app(configured).await;
+
+    // Weights: petitions 0.60 instead of 0.15, the others as before, normalised.
+    let sum = 0.25 + 0.20 + 0.15 + 0.15 + 0.60 + 0.10;
+    let want_weights = [0.25, 0.20, 0.15, 0.15, 0.60, 0.10].map(|w| w / sum);
+    for level in ["grid", "building"] {
+        let uri = format!("/api/v1/analysis/risk?level={level}&limit=5000");
+        let before = ok(&default_router, &uri).await;
+        let after = ok(&configured_router, &uri).await;
+        assert_eq!(before["tier_thresholds"]["medium"], 40.0);
+        assert_eq!(after["tier_thresholds"]["medium"], 10.0);
+        assert_eq!(after["tier_thresholds"]["large"], 20.5);
+        let by_code = |v: &Value| -> HashMap<String, Value> {
+            v["units"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| (u["code"].as_str().unwrap().to_string(), u.clone()))
+                .collect()
+        };
+        let (b, a) = (by_code(&before), by_code(&after));
+        assert_eq!(b.len(), a.len());
+        let mut moved = 0;
+        for (code, ua) in &a {
+            let ub = &b[code];
+            let mut score = 0.0;
+            for (i, (fa, fb)) in ua["factors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(ub["factors"].as_array().unwrap())
+                .enumerate()
+            {
+                assert_eq!(fa["factor"], fb["factor"]);
+                let w = fa["weight"].as_f64().unwrap();
+                assert!((w - want_weights[i]).abs() < 1e-12, "{code} {fa}");
+                // The raw measurement is the same; its normalisation follows the
+                // reference (changed for overdue events of buildings only).
+                assert_eq!(fa.get("raw"), fb.get("raw"));
+                let (contribution, reference) = (
+                    fa["contribution"].as_f64().unwrap(),
+                    fa["reference"].as_f64().unwrap(),
+                );
+                let changed_ref = level == "building" && fa["factor"] == "overdue_events";
+                assert_eq!(
+                    reference,
+                    if changed_ref {
+                        4.0
+                    } else {
+                        fb["reference"].as_f64().unwrap()
+                    }
+                );
+                let normalised = match fa.get("raw") {
+                    Some(raw) => {
+                        let raw = raw.as_f64().unwrap();
+                        raw / (raw + reference)
+                    }
+                    // Suppressed key-group factor: it contributes nothing at all.
+                    None => 0.0,
+                };
+                assert!(
+                    (contribution - 100.0 * w * normalised).abs() < 1e-9,
+                    "{code}: {fa}"
+                );
+                score += contribution;
+            }
+            let s = ua["score"].as_f64().unwrap();
+            assert!((s - score).abs() < 1e-9);
+            let tier = if s >= 20.5 {
+                "large"
+            } else if s >= 10.0 {
+                "medium"
+            } else {
+                "small"
+            };
+            assert_eq!(ua["tier"], tier, "{code}: {s}");
+            if (s - ub["score"].as_f64().unwrap()).abs() > 1e-9 {
+                moved += 1;
+            }
+        }
+        assert!(moved > 0, "{level}: no score changed with the weights");
+        let large = after["tiers"]["large"].as_u64().unwrap();
+        assert!(
+            large > before["tiers"]["large"].as_u64().unwrap(),
+            "{level}: lower thresholds give more large tiers"
+        );
+    }
+
+    // Bad values are refused when the configuration is loaded, each one named.
+    for (text, needle) in [
+        (
+            "[analysis.risk]\nweights = { petitions = -1 }\n",
+            "weight of petitions must be a finite number ≥ 0 (got -1)",
+        ),
+        (
+            "[analysis.risk]\ntiers = { medium = 80, large = 70 }\n",
+            "tier thresholds must be finite with 0 ≤ medium ≤ large ≤ 100 (got medium = 80, large = 70)",
+        ),
+        (
+            "[analysis.risk.building]\nreferences = { overcrowding = 0 }\n",
+            "building: reference value of overcrowding must be a finite number > 0 (got 0)",
+        ),
+        (
+            "[analysis.risk]\nweights = { key_group_density = 0, repeat_disputes = 0, overdue_events = 0, unresolved_events = 0, petitions = 0, overcrowding = 0 }\n",
+            "at least one weight must be positive",
+        ),
+        ("[analysis.risk]\nweights = { gossip = 1 }\n", "gossip"),
+        (
+            "[analysis.risk]\nweights = { petitions = nan }\n",
+            "petitions",
+        ),
+    ] {
+        std::fs::write(&cfg_path, text).unwrap();
+        let err = Config::load(Some(&cfg_path), |_| None).expect_err(text);
+        let message = format!("{err:#}");
+        assert!(message.contains(needle), "{text}: {message}");
+    }
+}
