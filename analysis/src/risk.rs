@@ -6,7 +6,7 @@
 //!
 //! | factor | raw value *xᵢ* |
 //! |---|---|
-//! | [`Factor::KeyGroupDensity`] | key-group persons per 1,000 residents (denominator at least `density_min_residents`) |
+//! | [`Factor::KeyGroupDensity`] | key-group persons per 1,000 residents (denominator at least `density_min_residents`); 0 when fewer than [`KEY_GROUP_MIN_COUNT`] persons |
 //! | [`Factor::RepeatDisputes`] | addresses with ≥ 2 disputes in the window (see [`repeat_addresses`]) |
 //! | [`Factor::OverdueEvents`] | events past their deadline (open, or closed late) |
 //! | [`Factor::UnresolvedEvents`] | events still open |
@@ -33,6 +33,14 @@
 //! score         = Σ contributionᵢ          (0..100)
 //! ```
 //!
+//! **Small key-group counts.** A key-group count below [`KEY_GROUP_MIN_COUNT`] (5) is
+//! suppressed in every aggregate output, so it must not move a score either: the
+//! contribution is `100 · ŵ · x / (x + r)`, and with the weight and reference public a
+//! caller could invert it (`x = r · n / (1 − n)`, then persons = x · residents / 1,000),
+//! or take the score minus the other contributions. Below the threshold the factor is
+//! therefore scored as **0** persons — exactly like a unit with nobody listed — so 0 and
+//! 1–4 persons give identical scores, contributions and tiers.
+//!
 //! The score is *defined* as the sum of the reported contributions, so the
 //! explanation adds up to the score exactly. The tier compares the score with
 //! **absolute** thresholds from the config (not quantiles across units): a district
@@ -44,6 +52,7 @@
 //! [`RiskConfig::validate`] lists what was wrong so the server can refuse a bad
 //! config at start-up. If all weights are 0 the score is 0.
 
+use crate::population::KEY_GROUP_MIN_COUNT;
 use std::fmt;
 
 /// The factors of the risk score, in the order of [`RiskScore::factors`].
@@ -110,7 +119,8 @@ pub enum Tier {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RiskInputs {
     pub residents: u32,
-    /// Persons in at least one key group.
+    /// Persons in at least one key group. Fewer than [`KEY_GROUP_MIN_COUNT`] are scored
+    /// as 0 (see the module docs).
     pub key_group_persons: u32,
     /// Addresses with two or more disputes in the window.
     pub repeat_dispute_addresses: u32,
@@ -225,7 +235,11 @@ impl RiskConfig {
             errors.push(RiskConfigError::NoWeight);
         }
         let t = self.tiers;
-        if !(t.medium.is_finite() && t.large.is_finite() && 0.0 <= t.medium && t.medium <= t.large)
+        if !(t.medium.is_finite()
+            && t.large.is_finite()
+            && 0.0 <= t.medium
+            && t.medium <= t.large
+            && t.large <= 100.0)
         {
             errors.push(RiskConfigError::Thresholds);
         }
@@ -242,7 +256,7 @@ pub enum RiskConfigError {
     Reference(Factor),
     #[error("at least one weight must be positive")]
     NoWeight,
-    #[error("tier thresholds must be finite with 0 ≤ medium ≤ large")]
+    #[error("tier thresholds must be finite with 0 ≤ medium ≤ large ≤ 100")]
     Thresholds,
 }
 
@@ -294,13 +308,19 @@ fn sane_reference(r: f64) -> f64 {
     if r.is_finite() && r > 0.0 { r } else { 1.0 }
 }
 
-/// Raw factor values of `inputs`, indexed like [`Factor::ALL`].
+/// Raw factor values of `inputs`, indexed like [`Factor::ALL`]. The key-group density
+/// is 0 when fewer than [`KEY_GROUP_MIN_COUNT`] persons underlie it.
 pub fn raw_values(inputs: &RiskInputs, config: &RiskConfig) -> [f64; 6] {
     let denominator = inputs.residents.max(config.density_min_residents);
+    let persons = if inputs.key_group_persons < KEY_GROUP_MIN_COUNT {
+        0
+    } else {
+        inputs.key_group_persons
+    };
     let density = if denominator == 0 {
         0.0
     } else {
-        f64::from(inputs.key_group_persons) * 1000.0 / f64::from(denominator)
+        f64::from(persons) * 1000.0 / f64::from(denominator)
     };
     [
         density,

@@ -52,8 +52,8 @@ fn hand_computed_scores() {
         (
             // Flat config, every raw value 1 (density: 1 per 1,000 residents).
             RiskInputs {
-                residents: 1000,
-                key_group_persons: 1,
+                residents: 5000,
+                key_group_persons: 5,
                 repeat_dispute_addresses: 1,
                 overdue_events: 1,
                 unresolved_events: 1,
@@ -80,15 +80,28 @@ fn hand_computed_scores() {
             Tier::Large,
         ),
         (
-            // Building config: one listed person among 4 residents is measured
-            // against at least 200 residents, i.e. 5 per 1,000 = the reference.
+            // Building config: five listed persons among 40 residents are measured
+            // against at least 200 residents, i.e. 25 per 1,000 = 5 × the reference:
+            // 0.25 · 25/30 · 100.
+            RiskInputs {
+                residents: 40,
+                key_group_persons: 5,
+                ..RiskInputs::default()
+            },
+            RiskConfig::building(),
+            0.25 * 25.0 / 30.0 * 100.0,
+            Tier::Small,
+        ),
+        (
+            // One listed person among 4 residents: below the suppression threshold,
+            // scored as nobody (it would be 12.5 and reveal the count).
             RiskInputs {
                 residents: 4,
                 key_group_persons: 1,
                 ..RiskInputs::default()
             },
             RiskConfig::building(),
-            12.5,
+            0.0,
             Tier::Small,
         ),
     ];
@@ -148,6 +161,37 @@ fn tiers_use_absolute_thresholds() {
     }
 }
 
+/// A key-group count below 5 is suppressed everywhere, so no part of a score may
+/// depend on it: 0 to 4 persons give the same score, contributions and tier, whatever
+/// the weights (otherwise `x = r · n / (1 − n)` recovers the count from a
+/// contribution).
+#[test]
+fn key_group_counts_below_five_never_move_a_score() {
+    for config in [RiskConfig::grid(), RiskConfig::building(), flat()] {
+        for residents in [0, 1, 4, 30, 2000] {
+            let at = |k: u32| {
+                score(
+                    &RiskInputs {
+                        residents,
+                        key_group_persons: k,
+                        petitions: 2,
+                        overdue_events: 1,
+                        ..RiskInputs::default()
+                    },
+                    &config,
+                )
+            };
+            let none = at(0);
+            for k in 1..5 {
+                assert_eq!(at(k), none, "{k} persons among {residents}");
+            }
+            if residents > 0 {
+                assert!(at(5).score > none.score, "5 persons count");
+            }
+        }
+    }
+}
+
 #[test]
 fn bad_config_is_reported_and_never_panics() {
     let mut c = RiskConfig::grid();
@@ -164,6 +208,9 @@ fn bad_config_is_reported_and_never_panics() {
     );
     assert!(RiskConfig::grid().validate().is_empty());
     assert!(RiskConfig::building().validate().is_empty());
+    let mut high = RiskConfig::grid();
+    high.tiers.large = 120.0;
+    assert_eq!(high.validate(), vec![RiskConfigError::Thresholds]);
 
     // The negative weight counts as zero; the bad reference as 1.
     let s = score(

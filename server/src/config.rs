@@ -40,6 +40,9 @@ pub struct Config {
     /// Handling deadlines: `[deadlines]` with `days = { dispute = 15, … }` and
     /// `tier_factor = { small = 1, medium = 2, large = 4 }`; defaults are the generator's.
     pub deadlines: Option<crate::events::Deadlines>,
+    /// The analysis models: `[analysis.risk]` weights, tier thresholds and reference
+    /// values (see [`crate::analysis::RiskSettings`]); checked by [`Config::load`].
+    pub analysis: crate::analysis::AnalysisSettings,
     /// The master key of personal-data encryption: 64 hex digits (32 bytes). Never
     /// stored in the database. `MINQING_DATA_KEY`.
     pub data_key: Option<Secret>,
@@ -97,6 +100,8 @@ impl Config {
                 _ => anyhow::bail!("MINQING_PUBLIC_AGGREGATES must be true or false"),
             });
         }
+        // Refuse bad analysis settings at start, with every bad value named.
+        cfg.analysis.risk.resolve()?;
         Ok(cfg)
     }
 

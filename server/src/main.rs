@@ -352,8 +352,10 @@ fn print_report(reports: &[FileReport]) {
 
 async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
     let started = Instant::now();
-    let state =
-        AppState::new(store.clone()).with_deadlines(cfg.deadlines.clone().unwrap_or_default());
+    let (risk_grid, risk_building) = cfg.analysis.risk.resolve()?;
+    let state = AppState::new(store.clone())
+        .with_deadlines(cfg.deadlines.clone().unwrap_or_default())
+        .with_risk(risk_grid, risk_building);
     if let Some(ttl) = cfg.session_ttl_secs {
         state.auth().set_ttl_secs(ttl);
     }

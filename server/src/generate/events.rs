@@ -115,6 +115,27 @@ pub fn deadline_days(category: &str, tier: &str) -> i64 {
 const HOTSPOT_SHARE: f64 = 0.25;
 const HOTSPOT_RADIUS_M: f64 = 150.0;
 
+/// The planted emerging hot spot: a neighbourhood outside the urban core (at least
+/// `EMERGING_MIN_CORE_RADII` core radii from the centre, where the background is thin)
+/// whose events rise steadily over both years. Each month `t` (0 = January 2023,
+/// 23 = December 2024) receives `scale · (EMERGING_BASE + EMERGING_SLOPE · t)` events,
+/// taken from the same year's background events (moved in time within their year and in
+/// space, never added), so every yearly figure stays exact.
+///
+/// Why a base in 2023 and not a ramp from zero: ArcGIS's *new* hot spot is hot in the
+/// final step only and *intensifying* is hot in ≥ 90 % of the steps with a
+/// significantly rising trend; a location that is quiet in 2023 and rises through
+/// 2024 is hot in its last several months and nothing before — a *consecutive* hot
+/// spot. The intensifying pattern (a significant cluster from the start, growing
+/// month by month, here about fourfold) is the one a steady growth produces. At
+/// --scale 0.1 the base (about 5 events a month) is enough for the location to be a
+/// significant bin from the first month, and the trend is significant far beyond
+/// the Mann–Kendall level; at larger scales both are stronger (z grows with √scale).
+const EMERGING_BASE: f64 = 50.0;
+const EMERGING_SLOPE: f64 = 6.0;
+const EMERGING_RADIUS_M: f64 = 150.0;
+const EMERGING_MIN_CORE_RADII: f64 = 1.3;
+
 /// Where events concentrate: a centre in metres, a radius, and a share of all events.
 struct Plant {
     x: f64,
@@ -130,6 +151,8 @@ pub struct Planted {
 
 struct Draft {
     category: &'static str,
+    /// Placed in a planted hot spot (never moved to the emerging one).
+    planted: bool,
     year: i32,
     at: i64,
     building: usize,
@@ -194,19 +217,43 @@ pub fn generate<R: Rng>(
             }
         }
     }
-    let emerging = loop {
-        let b = &reg.buildings[pick_building(rng)];
-        if hot
-            .iter()
-            .all(|p| (p.x - b.x).hypot(p.y - b.y) > 1_200.0 * scale.sqrt().min(1.0))
-            || hot.is_empty()
-        {
-            break Plant {
-                x: b.x,
-                y: b.y,
-                radius: 250.0,
-            };
+    // The emerging one: outside the urban core and away from the planted hot spots,
+    // picked by the same weights among such buildings (so it lands where people live).
+    let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
+    let far_from_hot = |x: f64, y: f64, d: f64| hot.iter().all(|p| (p.x - x).hypot(p.y - y) > d);
+    let outside: Vec<usize> = (0..reg.buildings.len())
+        .filter(|&i| {
+            let b = &reg.buildings[i];
+            (b.x - cx).hypot(b.y - cy) > EMERGING_MIN_CORE_RADII * geo.core_radius
+                && far_from_hot(b.x, b.y, 1_500.0 * scale.sqrt().min(1.0))
+        })
+        .collect();
+    let emerging_building = if outside.is_empty() {
+        // A district too small to have an outside: anywhere away from the hot spots.
+        (0..50)
+            .map(|_| pick_building(rng))
+            .find(|&i| {
+                let b = &reg.buildings[i];
+                far_from_hot(b.x, b.y, 1_200.0 * scale.sqrt().min(1.0))
+            })
+            .unwrap_or_else(|| pick_building(rng))
+    } else {
+        let total: f64 = outside.iter().map(|&i| weights[i]).sum();
+        let mut x = rng.gen_range(0.0..total.max(f64::MIN_POSITIVE));
+        let mut chosen = outside[outside.len() - 1];
+        for &i in &outside {
+            if x < weights[i] {
+                chosen = i;
+                break;
+            }
+            x -= weights[i];
         }
+        chosen
+    };
+    let emerging = Plant {
+        x: reg.buildings[emerging_building].x,
+        y: reg.buildings[emerging_building].y,
+        radius: EMERGING_RADIUS_M,
     };
     let near = |p: &Plant| -> Vec<usize> {
         reg.buildings
@@ -231,7 +278,8 @@ pub fn generate<R: Rng>(
             for _ in 0..n {
                 let at = start + rng.gen_range(0..len);
                 let r: f64 = rng.gen_range(0.0..1.0);
-                let building = if r < HOTSPOT_SHARE && !hot_sets.is_empty() {
+                let planted = r < HOTSPOT_SHARE && !hot_sets.is_empty();
+                let building = if planted {
                     let set = &hot_sets[rng.gen_range(0..hot_sets.len())];
                     set.choose(rng)
                         .copied()
@@ -241,6 +289,7 @@ pub fn generate<R: Rng>(
                 };
                 drafts.push(Draft {
                     category,
+                    planted,
                     year,
                     at,
                     building,
@@ -250,34 +299,27 @@ pub fn generate<R: Rng>(
             }
         }
     }
-    // The emerging hotspot: events from July 2024 on, rising month by month. They
-    // replace background 2024 events so the yearly totals stay exact.
-    let ramp = [4.0, 8.0, 14.0, 22.0, 32.0, 42.0];
-    let month_starts: [i64; 7] = [
-        Y2024 + 182 * DAY,
-        Y2024 + 213 * DAY,
-        Y2024 + 244 * DAY,
-        Y2024 + 274 * DAY,
-        Y2024 + 305 * DAY,
-        Y2024 + 335 * DAY,
-        Y2025,
-    ];
+    // The emerging hot spot: EMERGING_BASE + EMERGING_SLOPE · t events in month t,
+    // each one a background event of the same year moved there (see EMERGING_BASE).
     if !emerging_set.is_empty() {
-        let mut replaceable: Vec<usize> = (0..drafts.len())
-            .filter(|&i| drafts[i].year == 2024)
-            .collect();
-        replaceable.shuffle(rng);
-        let mut k = 0;
-        for (m, &count) in ramp.iter().enumerate() {
-            let n = ((count * scale.max(0.05)).round() as usize).max(1);
-            for _ in 0..n {
-                if let Some(&i) = replaceable.get(k) {
-                    drafts[i].at = rng.gen_range(month_starts[m]..month_starts[m + 1]);
+        use minqing_analysis::efficiency::{add_months, month_start};
+        use minqing_analysis::population::YearMonth;
+        for (year, first_month) in [(2023, 0usize), (2024, 12)] {
+            let mut replaceable: Vec<usize> = (0..drafts.len())
+                .filter(|&i| drafts[i].year == year && !drafts[i].planted)
+                .collect();
+            replaceable.shuffle(rng);
+            let mut pool = replaceable.into_iter();
+            for t in first_month..first_month + 12 {
+                let start = month_start(add_months(YearMonth::new(2023, 1), t as i32));
+                let end = month_start(add_months(YearMonth::new(2023, 1), t as i32 + 1));
+                let n = (scale * (EMERGING_BASE + EMERGING_SLOPE * t as f64)).round() as usize;
+                for i in pool.by_ref().take(n) {
+                    drafts[i].at = rng.gen_range(start..end);
                     drafts[i].building = emerging_set
                         .choose(rng)
                         .copied()
                         .unwrap_or(drafts[i].building);
-                    k += 1;
                 }
             }
         }

@@ -75,6 +75,19 @@ impl AppState {
         self
     }
 
+    /// Use configured risk weights, references and tier thresholds (see
+    /// [`crate::analysis::RiskSettings::resolve`]) instead of the defaults.
+    pub fn with_risk(
+        mut self,
+        grid: minqing_analysis::risk::RiskConfig,
+        building: minqing_analysis::risk::RiskConfig,
+    ) -> Self {
+        self.analysis = Arc::new(
+            crate::analysis::Analysis::new(self.changes.subscribe()).with_risk(grid, building),
+        );
+        self
+    }
+
     pub fn set_index(&self, (index, events): (Index, EventIndex)) {
         metrics_layer::publish_index_gauges(&index, events.len());
         let index = Arc::new(index);
