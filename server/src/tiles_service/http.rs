@@ -169,6 +169,7 @@ async fn vector_tile(
     let tile = parse_tile(&z, &x, y)?;
     let filter = filter_from(&query)?;
     state.index()?;
+    super::analysis_layers::refresh(&state, &layers).await?;
     let entry = state
         .tiles
         .vector_tile(&layers, tile, &filter, state.events_lock())?;
