@@ -826,6 +826,8 @@ pub struct HotspotCellFeature {
     pub boundary: Vec<(f64, f64)>,
     pub count: f64,
     pub gi_z: f64,
+    /// Two-sided p-value of `gi_z` (before the FDR correction that decides `class`).
+    pub p: f64,
     pub class: &'static str,
 }
 
@@ -848,6 +850,7 @@ pub fn hotspot_layer(state: &AppState) -> Result<Vec<HotspotCellFeature>, ApiErr
                 boundary,
                 count: c.count,
                 gi_z: c.gi_z,
+                p: c.p,
                 class: c.class.as_str(),
             })
         })

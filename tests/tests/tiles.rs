@@ -297,15 +297,32 @@ async fn no_personal_fields_and_size_limits() {
     let (_, _, catalog) = get_tile(&app, "/tiles/catalog", &[]).await;
     let catalog: serde_json::Value = serde_json::from_slice(&catalog).unwrap();
     let mut allowed: HashMap<String, Vec<String>> = HashMap::new();
+    let mut ids: Vec<String> = Vec::new();
     for l in catalog["layers"].as_array().unwrap() {
         let id = l["id"].as_str().unwrap().to_string();
-        assert!(id != "hotspots" && id != "risk", "no stub layers");
+        ids.push(id.clone());
         allowed.insert(
             id,
             l["fields"].as_object().unwrap().keys().cloned().collect(),
         );
     }
-    assert_eq!(allowed.len(), 5);
+    // Every layer of the registry is in the catalog and is checked below.
+    let registry: Vec<&str> = minqing_server::tiles_service::layers::LAYERS
+        .iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(ids, registry);
+    for required in [
+        "areas",
+        "buildings",
+        "enterprises",
+        "events",
+        "hotspots",
+        "risk",
+        "roads",
+    ] {
+        assert!(allowed.contains_key(required), "API.md requires {required}");
+    }
     let forbidden = [
         "id_number",
         "idcard",
@@ -319,8 +336,9 @@ async fn no_personal_fields_and_size_limits() {
         "contact",
     ];
     let bounds = district_bounds(&index);
-    let all = "areas,roads,buildings,enterprises,events";
+    let all = ids.join(",");
     let mut checked = 0;
+    let mut seen_layers = std::collections::HashSet::new();
     for z in 8..=16u8 {
         let range = TileRange::covering(&bounds, z).unwrap();
         let step = (range.len() / 40).max(1) as usize;
@@ -340,6 +358,7 @@ async fn no_personal_fields_and_size_limits() {
             let total: usize = d.layers.values().map(Vec::len).sum();
             assert!(total <= 20_000, "tile {t} has {total} features");
             for (layer, feats) in &d.layers {
+                seen_layers.insert(layer.clone());
                 for f in feats {
                     for (k, v) in f.properties.iter().flatten() {
                         let kl = k.to_lowercase();
@@ -356,6 +375,9 @@ async fn no_personal_fields_and_size_limits() {
         }
     }
     assert!(checked > 1000, "checked only {checked} features");
+    for id in &ids {
+        assert!(seen_layers.contains(id), "no {id} feature was checked");
+    }
 }
 
 #[tokio::test]
@@ -639,4 +661,349 @@ async fn new_event_invalidates_exactly_the_tiles_it_touches() {
     )
     .await;
     assert!(has(&body), "new tile shows the moved event");
+}
+
+/// Equal up to JSON's decimal round trip.
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+fn api_json(status: u16, body: &[u8]) -> serde_json::Value {
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(body));
+    serde_json::from_slice(body).expect("JSON")
+}
+
+/// The exterior ring of a decoded polygon feature (the first polygon of a multipolygon).
+fn exterior(f: &mvt_reader::feature::Feature<f32>) -> Vec<(f64, f64)> {
+    let ring = match &f.geometry {
+        geo_types::Geometry::Polygon(p) => p.exterior().clone(),
+        geo_types::Geometry::MultiPolygon(mp) => mp.0[0].exterior().clone(),
+        g => panic!("not a polygon: {g:?}"),
+    };
+    ring.0
+        .iter()
+        .map(|c| (f64::from(c.x), f64::from(c.y)))
+        .collect()
+}
+
+/// The `hotspots` and `risk` layers carry exactly what the analysis endpoints answer:
+/// the same H3 cells with the same count, gi_z, p and class, at the cells' positions;
+/// the same grid and building scores and tiers. A new event refreshes them.
+#[tokio::test]
+async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
+    use h3o::{CellIndex, LatLng};
+    let (_tmp, state, app, _m) = loaded_app(0.03).await;
+    let index = state.index().unwrap();
+    // A leader may see every aggregate, whatever the tile access rules are.
+    let auth =
+        crate::support::bearer(&state, &app, minqing_server::auth::Role::Leader, &[], None).await;
+    let h = [("authorization", auth.as_str())];
+
+    // --- hotspots ---
+    let (status, _, body) = get_tile(&app, "/api/v1/analysis/hotspots", &h).await;
+    let api = api_json(status, &body);
+    let cells: HashMap<String, &serde_json::Value> = api["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["cell"].as_str().unwrap().to_string(), c))
+        .collect();
+    assert!(cells.len() > 50);
+    let hottest = api["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by(|a, b| {
+            a["gi_z"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["gi_z"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert!(hottest["class"].as_str().unwrap().starts_with("hot"));
+    let hot_cell: CellIndex = hottest["cell"].as_str().unwrap().parse().unwrap();
+    let centre = LatLng::from(hot_cell);
+    let boundary = |c: &str| -> Vec<(f64, f64)> {
+        let cell: CellIndex = c.parse().unwrap();
+        cell.boundary().iter().map(|v| (v.lng(), v.lat())).collect()
+    };
+    let hot_tile = |z: u8| TileId::from_lonlat(centre.lng(), centre.lat(), z).unwrap();
+    for z in [8u8, 11, 13, 15] {
+        let t = hot_tile(z);
+        let (status, _, body) = get_tile(
+            &app,
+            &format!("/tiles/hotspots/{z}/{}/{}.mvt", t.x(), t.y()),
+            &h,
+        )
+        .await;
+        assert_eq!(status, 200, "z{z}");
+        let d = decode(&body);
+        let feats = &d.layers["hotspots"];
+        let mut seen = std::collections::HashSet::new();
+        for f in feats {
+            let cell = string(prop(f, "cell"));
+            let c = cells
+                .get(&cell)
+                .unwrap_or_else(|| panic!("{cell} not in the API"));
+            assert_eq!(
+                num(prop(f, "count")),
+                c["count"].as_f64().unwrap(),
+                "{cell}"
+            );
+            assert!(
+                close(num(prop(f, "gi_z")), c["gi_z"].as_f64().unwrap()),
+                "{cell}"
+            );
+            assert!(close(num(prop(f, "p")), c["p"].as_f64().unwrap()), "{cell}");
+            assert_eq!(
+                string(prop(f, "class")),
+                c["class"].as_str().unwrap(),
+                "{cell}"
+            );
+            assert!(seen.insert(cell.clone()), "{cell} twice");
+            // A cell wholly inside the tile has its six vertices where H3 puts them.
+            let b = boundary(&cell);
+            let inside = b.iter().all(|&(lon, lat)| {
+                let (x, y) = tile_xy(lon, lat, t);
+                (0.0..=4096.0).contains(&x) && (0.0..=4096.0).contains(&y)
+            });
+            if inside && z >= 11 {
+                let ring = exterior(f);
+                for &(lon, lat) in &b {
+                    let (ex, ey) = tile_xy(lon, lat, t);
+                    assert!(
+                        ring.iter()
+                            .any(|&(x, y)| (x - ex).abs() <= 1.0 && (y - ey).abs() <= 1.0),
+                        "vertex of {cell} at z{z}"
+                    );
+                }
+            }
+        }
+        // Brute force: every cell with a vertex inside the buffered tile is there, and
+        // none whose vertices all lie well outside it.
+        for cell in cells.keys() {
+            let pts: Vec<(f64, f64)> = boundary(cell)
+                .iter()
+                .map(|&(lon, lat)| tile_xy(lon, lat, t))
+                .collect();
+            let within = |m: f64| {
+                pts.iter().any(|&(x, y)| {
+                    x >= -BUFFER + m
+                        && x <= 4096.0 + BUFFER - m
+                        && y >= -BUFFER + m
+                        && y <= 4096.0 + BUFFER - m
+                })
+            };
+            let (x0, x1) = pts
+                .iter()
+                .fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.0), a.1.max(p.0)));
+            let (y0, y1) = pts
+                .iter()
+                .fold((f64::MAX, f64::MIN), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+            let bbox_far = x1 < -BUFFER - 2.0
+                || x0 > 4096.0 + BUFFER + 2.0
+                || y1 < -BUFFER - 2.0
+                || y0 > 4096.0 + BUFFER + 2.0;
+            if within(3.0) {
+                assert!(seen.contains(cell), "z{z}: {cell} missing");
+            }
+            if bbox_far {
+                assert!(!seen.contains(cell), "z{z}: {cell} is outside");
+            }
+        }
+        assert!(seen.contains(hottest["cell"].as_str().unwrap()), "z{z}");
+    }
+
+    // --- risk ---
+    // Building points: only the medium and large tiers. At this scale there may be none,
+    // so make one: twenty open, overdue petitions at the densest z16 tile's first building.
+    let risky_building = |api: &serde_json::Value| -> HashMap<String, (f64, String)> {
+        api["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["tier"] != "small")
+            .map(|u| {
+                (
+                    u["code"].as_str().unwrap().to_string(),
+                    (
+                        u["score"].as_f64().unwrap(),
+                        u["tier"].as_str().unwrap().to_string(),
+                    ),
+                )
+            })
+            .collect()
+    };
+    let hub = densest_tile(&index, 16);
+    let target = index
+        .buildings
+        .iter()
+        .find(|b| TileId::from_lonlat(b.lon, b.lat, 16).unwrap() == hub)
+        .unwrap()
+        .clone();
+    let (status, _, body) =
+        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &h).await;
+    assert!(!risky_building(&api_json(status, &body)).contains_key(&target.code));
+    let template = state.events().events[0].clone();
+    let latest = state
+        .events()
+        .events
+        .iter()
+        .map(|e| e.reported_at)
+        .max()
+        .unwrap();
+    for i in 0..20 {
+        let e = Event {
+            code: format!("EV-RISK-TILE-{i:04}"),
+            category: "petition".into(),
+            status: "reported".into(),
+            lon: target.lon,
+            lat: target.lat,
+            address_code: Some(target.code.clone()),
+            reported_at: latest,
+            deadline: latest + 1,
+            closed_at: None,
+            ..template.clone()
+        };
+        state.events_mut().upsert(e.clone());
+        state.publish(Change::Event {
+            code: e.code.clone(),
+            lon: e.lon,
+            lat: e.lat,
+            before: None,
+        });
+    }
+    let (status, _, body) = get_tile(&app, "/api/v1/analysis/risk?level=grid&limit=5000", &h).await;
+    let grid_risk: HashMap<String, (f64, String)> = api_json(status, &body)["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["code"].as_str().unwrap().to_string(),
+                (
+                    u["score"].as_f64().unwrap(),
+                    u["tier"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect();
+    let (status, _, body) =
+        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &h).await;
+    let risky = risky_building(&api_json(status, &body));
+    assert!(
+        risky.contains_key(&target.code),
+        "twenty petitions make a risky building"
+    );
+    let mut building_points = 0;
+    for z in [8u8, 10, 12, 14, 15, 16] {
+        let t = TileId::from_lonlat(target.lon, target.lat, z).unwrap();
+        let (status, _, body) = get_tile(
+            &app,
+            &format!("/tiles/risk,areas/{z}/{}/{}.mvt", t.x(), t.y()),
+            &h,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let d = decode(&body);
+        let feats = &d.layers["risk"];
+        let mut grids = std::collections::HashSet::new();
+        let mut points = std::collections::HashSet::new();
+        for f in feats {
+            let code = string(prop(f, "code"));
+            let level = string(prop(f, "level"));
+            let (score, tier) = if level == "grid" {
+                assert!(matches!(
+                    f.geometry,
+                    geo_types::Geometry::Polygon(_) | geo_types::Geometry::MultiPolygon(_)
+                ));
+                grids.insert(code.clone());
+                grid_risk
+                    .get(&code)
+                    .unwrap_or_else(|| panic!("grid {code}"))
+            } else {
+                assert_eq!(level, "building");
+                assert!(z >= 14, "building points from z14");
+                let b = index.buildings.iter().find(|b| b.code == code).unwrap();
+                let (x, y) = point(f);
+                let (ex, ey) = tile_xy(b.lon, b.lat, t);
+                assert!((x - ex).abs() <= 1.0 && (y - ey).abs() <= 1.0, "{code}");
+                points.insert(code.clone());
+                risky
+                    .get(&code)
+                    .unwrap_or_else(|| panic!("building {code} is not medium/large"))
+            };
+            assert!(close(num(prop(f, "score")), *score), "{code}");
+            assert_eq!(&string(prop(f, "tier")), tier, "{code}");
+        }
+        assert!(!grids.is_empty(), "z{z}");
+        let target_grid = &index.areas[target.grid.unwrap() as usize].area.code;
+        assert!(grids.contains(target_grid), "z{z}");
+        if z >= 14 {
+            // The same grids as the areas layer draws at this zoom.
+            let areas: std::collections::HashSet<String> = d.layers["areas"]
+                .iter()
+                .map(|f| string(prop(f, "code")))
+                .collect();
+            assert_eq!(grids, areas, "z{z}");
+            let expected: std::collections::HashSet<String> = index
+                .buildings
+                .iter()
+                .filter(|b| risky.contains_key(&b.code) && in_buffered(b.lon, b.lat, t))
+                .map(|b| b.code.clone())
+                .collect();
+            assert_eq!(points, expected, "z{z}: medium and large buildings");
+            assert!(points.contains(&target.code), "z{z}");
+            building_points += points.len();
+        }
+    }
+    assert!(building_points >= 3);
+
+    // --- a new event refreshes the layer (Gi* is global: the whole layer is redrawn) ---
+    let t = hot_tile(13);
+    let uri = format!("/tiles/hotspots/13/{}/{}.mvt", t.x(), t.y());
+    let hot_count = |body: &[u8]| -> f64 {
+        let d = decode(body);
+        let f = d.layers["hotspots"]
+            .iter()
+            .find(|f| string(prop(f, "cell")) == hottest["cell"].as_str().unwrap())
+            .unwrap();
+        num(prop(f, "count"))
+    };
+    let (_, before_h, before_body) = get_tile(&app, &uri, &h).await;
+    let (status, again_h, _) = get_tile(&app, &uri, &h).await;
+    assert_eq!(status, 200);
+    assert_eq!(before_h["etag"], again_h["etag"], "cached");
+    let event = Event {
+        code: "EV-HOTSPOT-TILE-0001".into(),
+        lon: centre.lng(),
+        lat: centre.lat(),
+        ..template
+    };
+    state.events_mut().upsert(event.clone());
+    state.publish(Change::Event {
+        code: event.code.clone(),
+        lon: event.lon,
+        lat: event.lat,
+        before: None,
+    });
+    let (status, after_h, body) = get_tile(&app, &uri, &h).await;
+    assert_eq!(status, 200);
+    assert_ne!(before_h["etag"], after_h["etag"]);
+    assert_eq!(hot_count(&body), hot_count(&before_body) + 1.0);
+    let d = decode(&body);
+    let f = d.layers["hotspots"]
+        .iter()
+        .find(|f| string(prop(f, "cell")) == hottest["cell"].as_str().unwrap())
+        .unwrap();
+    let (status, _, body) = get_tile(&app, "/api/v1/analysis/hotspots", &h).await;
+    let api = api_json(status, &body);
+    let now = api["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cell"] == hottest["cell"])
+        .unwrap();
+    assert_eq!(num(prop(f, "count")), now["count"].as_f64().unwrap());
+    assert!(close(num(prop(f, "gi_z")), now["gi_z"].as_f64().unwrap()));
 }

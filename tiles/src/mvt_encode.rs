@@ -1,4 +1,5 @@
-//! MVT 2.1 encoding (extent 4096) on top of the `mvt` crate.
+//! MVT 2.1 encoding (extent 4096): points through the lean writer of
+//! [`crate::mvt_points`], lines and polygons through the `mvt` crate.
 //!
 //! A [`TileBuilder`] holds one [`LayerBuilder`] per layer name, so composite tiles such as
 //! `buildings,events` are one builder with two layers. Every `add_*` call projects (if
@@ -7,11 +8,17 @@
 //! A layer refuses features beyond its configured maximum with
 //! [`EncodeError::TooManyFeatures`] instead of silently truncating: the server decides
 //! whether to aggregate, and [`LayerBuilder::len`] tells it how many it has.
+//!
+//! A layer starts as a [`PointLayer`]; the first line or polygon moves it (and the points
+//! it already holds, in order) onto an `mvt` crate layer, because one layer has one
+//! key/value table. The tile is the concatenation of its layers' `Tile.layers` entries
+//! (protobuf merges repeated fields), so both kinds mix freely in a composite tile.
 
 use geo_types::{Coord, CoordNum, Geometry, LineString, Polygon};
 use mvt::{GeomEncoder, GeomType};
 
 use crate::clip::{ClipBox, clip_line, clip_point, clip_polygon, ring_area2};
+use crate::mvt_points::PointLayer;
 use crate::tile::{EXTENT, TileId, TileTransform};
 
 /// A typed feature property.
@@ -130,7 +137,10 @@ pub struct LayerBuilder {
     transform: TileTransform,
     clip: ClipBox,
     max: usize,
+    /// The `mvt` crate layer, once the layer holds a line or a polygon.
     layer: Option<mvt::Layer>,
+    /// Points, while the layer holds nothing else.
+    points: PointLayer,
     features: usize,
     outside: usize,
 }
@@ -154,7 +164,8 @@ impl LayerBuilder {
             transform: tile.transform(),
             clip: ClipBox::new(opts.buffer),
             max: opts.max_features_per_layer,
-            layer: Some(mvt::Tile::new(EXTENT).create_layer(name)),
+            layer: None,
+            points: PointLayer::new(),
             features: 0,
             outside: 0,
         }
@@ -214,12 +225,33 @@ impl LayerBuilder {
             return Ok(false);
         };
         self.check_capacity()?;
-        let geom = GeomEncoder::new(GeomType::Point)
-            .point(p.x, p.y)
-            .and_then(|e| e.encode())
-            .map_err(mvt_err)?;
+        if self.layer.is_none() {
+            self.points.add(p.x, p.y, id, props);
+            self.features += 1;
+            return Ok(true);
+        }
+        let geom = point_geom(p)?;
         self.push(geom, id, props);
         Ok(true)
+    }
+
+    /// Move onto an `mvt` crate layer (replaying the points held so far).
+    fn switch_to_mvt(&mut self) -> Result<(), EncodeError> {
+        if self.layer.is_some() {
+            return Ok(());
+        }
+        let points = std::mem::take(&mut self.points);
+        self.layer = Some(mvt::Tile::new(EXTENT).create_layer(&self.name));
+        // `push` counts the replayed points again.
+        self.features -= points.len();
+        for (x, y, id, props) in points.features() {
+            let props: Vec<(&str, PropValue<'_>)> = props
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_prop()))
+                .collect();
+            self.push(point_geom(Coord { x, y })?, id, &props);
+        }
+        Ok(())
     }
 
     /// Adds a point given in lon/lat degrees.
@@ -289,7 +321,9 @@ impl LayerBuilder {
         props: Props<'_, '_>,
     ) -> Result<bool, EncodeError> {
         let encoded = match geom {
-            Geometry::Point(p) => self.encode_points(std::slice::from_ref(&p.0))?,
+            Geometry::Point(p) => {
+                return self.add_tile_point(p.x().into(), p.y().into(), id, props);
+            }
             Geometry::MultiPoint(mp) => {
                 let cs: Vec<Coord<T>> = mp.0.iter().map(|p| p.0).collect();
                 self.encode_points(&cs)?
@@ -306,6 +340,7 @@ impl LayerBuilder {
         match encoded {
             Some(geom) => {
                 self.check_capacity()?;
+                self.switch_to_mvt()?;
                 self.push(geom, id, props);
                 Ok(true)
             }
@@ -407,6 +442,7 @@ impl LayerBuilder {
         enc.encode().map(Some).map_err(mvt_err)
     }
 
+    /// Adds a feature to the `mvt` crate layer (see [`LayerBuilder::switch_to_mvt`]).
     fn push(&mut self, geom: mvt::GeomData, id: Option<u64>, props: Props<'_, '_>) {
         let Some(layer) = self.layer.take() else {
             return;
@@ -427,6 +463,13 @@ impl LayerBuilder {
         self.layer = Some(f.into_layer());
         self.features += 1;
     }
+}
+
+fn point_geom(p: Coord<i32>) -> Result<mvt::GeomData, EncodeError> {
+    GeomEncoder::new(GeomType::Point)
+        .point(p.x, p.y)
+        .and_then(|e| e.encode())
+        .map_err(mvt_err)
 }
 
 /// Projects every coordinate of a geometry (collections are rejected).
@@ -550,24 +593,22 @@ impl TileBuilder {
     /// Encodes the tile. Empty layers are omitted; a tile without features yields empty
     /// bytes (see [`EncodedTile::is_empty`]).
     pub fn finish(self) -> Result<EncodedTile, EncodeError> {
-        let mut tile = mvt::Tile::new(EXTENT);
+        let mut bytes = Vec::new();
         let mut layers = Vec::new();
         for mut l in self.layers {
             if l.features == 0 {
                 continue;
             }
-            if let Some(layer) = l.layer.take() {
-                tile.add_layer(layer).map_err(mvt_err)?;
-                layers.push((l.name, l.features));
+            match l.layer.take() {
+                Some(layer) => {
+                    let mut tile = mvt::Tile::new(EXTENT);
+                    tile.add_layer(layer).map_err(mvt_err)?;
+                    bytes.extend_from_slice(&tile.to_bytes().map_err(mvt_err)?);
+                }
+                None => l.points.encode_tile_layer(&l.name, EXTENT, &mut bytes),
             }
+            layers.push((l.name, l.features));
         }
-        if layers.is_empty() {
-            return Ok(EncodedTile {
-                bytes: Vec::new(),
-                layers,
-            });
-        }
-        let bytes = tile.to_bytes().map_err(mvt_err)?;
         Ok(EncodedTile { bytes, layers })
     }
 }

@@ -143,7 +143,7 @@ function applyAreaFilters() {
 }
 
 function onMapClick(e) {
-  const tileLayers = ['buildings', 'enterprises', 'events', 'hotspots', 'risk'].flatMap((l) => [`tile-${l}`, `tile-${l}-cells`]).filter((id) => map.getLayer(id));
+  const tileLayers = ['buildings', 'enterprises', 'events', 'hotspots', 'risk'].flatMap((l) => [`tile-${l}-points`, `tile-${l}`, `tile-${l}-cells`]).filter((id) => map.getLayer(id));
   const hits = tileLayers.length ? map.queryRenderedFeatures(e.point, { layers: tileLayers }) : [];
   if (hits.length) {
     showFeature(hits[0]);
@@ -260,6 +260,12 @@ function addTileLayers(caps) {
       id: 'tile-risk', type: 'fill', source: 'tiles-risk', 'source-layer': 'risk',
       paint: { 'fill-color': ['match', ['get', 'tier'], 'large', '#c0392b', 'medium', '#e67e22', 'small', '#f1c40f', '#999'], 'fill-opacity': 0.45 },
     }, before);
+    // From z14 the layer also carries the medium- and large-tier buildings as points.
+    map.addLayer({
+      id: 'tile-risk-points', type: 'circle', source: 'tiles-risk', 'source-layer': 'risk',
+      filter: ['==', ['geometry-type'], 'Point'],
+      paint: { 'circle-radius': 4, 'circle-color': ['match', ['get', 'tier'], 'large', '#c0392b', '#e67e22'], 'circle-stroke-color': '#fff', 'circle-stroke-width': 1 },
+    }, before);
   }
   if (names.includes('hotspots')) {
     map.addLayer({
@@ -306,7 +312,7 @@ function addTileLayers(caps) {
 }
 
 function setTileLayerVisible(name, on) {
-  for (const id of [`tile-${name}`, `tile-${name}-cells`]) {
+  for (const id of [`tile-${name}`, `tile-${name}-cells`, `tile-${name}-points`]) {
     if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
   }
 }
@@ -346,7 +352,7 @@ function renderLegend() {
 
 function showFeature(feature) {
   const p = feature.properties;
-  const layerName = feature.layer.id.replace(/^tile-/, '').replace(/-cells$/, '');
+  const layerName = feature.layer.id.replace(/^tile-/, '').replace(/-(cells|points)$/, '');
   const kind = { buildings: '楼栋', enterprises: '企业', events: '事件', hotspots: '热点', risk: '风险' }[layerName] || '要素';
   const rows = Object.entries(p)
     .filter(([, v]) => v !== null && v !== '')

@@ -173,6 +173,27 @@ impl TileCache {
         self.bytes.store(0, Ordering::Relaxed);
     }
 
+    /// Drop every tile that includes one of `layers` (the analysis layers, whose content
+    /// is global); returns how many were dropped.
+    pub fn drop_layers(&self, layers: &[&str]) -> usize {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let before = map.len();
+        let mut freed = 0;
+        map.retain(|k, c| {
+            let drop = k.kind.split(',').any(|l| layers.contains(&l));
+            if drop {
+                freed += c.size();
+            }
+            !drop
+        });
+        self.bytes.fetch_sub(
+            freed.min(self.bytes.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        before - map.len()
+    }
+
     /// Drop the tiles a change touched; returns how many were dropped.
     pub fn invalidate(&self, touched: &Touched, prepared: &Prepared) -> usize {
         if touched.points.is_empty() && touched.areas.is_empty() {

@@ -176,6 +176,7 @@ async fn vector_tile(
     access.require(Permission::Aggregates)?;
     state.index()?;
     let audience = EventAudience::of(&access);
+    super::analysis_layers::refresh(&state, &layers).await?;
     let entry = state
         .tiles
         .vector_tile(&layers, tile, &filter, &audience, state.events_lock())?;

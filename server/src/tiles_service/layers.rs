@@ -138,6 +138,41 @@ pub static LAYERS: &[LayerSpec] = &[
         max_points: 6_000,
         render: render_events,
     },
+    LayerSpec {
+        id: "hotspots",
+        description: "Getis-Ord Gi* hot spots of all events on the district's H3 cells (resolution 9, FDR-corrected; the default answer of /api/v1/analysis/hotspots): hexagons from z8; over the feature budget, not-significant cells are left out first",
+        minzoom: 8,
+        maxzoom: 22,
+        fields: &[
+            ("cell", "String: H3 cell index (hex)"),
+            ("count", "Number: events in the cell"),
+            ("gi_z", "Number: Gi* z-score"),
+            ("p", "Number: two-sided p-value, before the FDR correction"),
+            (
+                "class",
+                "String: hot99, hot95, hot90, not_significant, cold90, cold95 or cold99 (after Benjamini-Hochberg FDR)",
+            ),
+        ],
+        // Not per event: Gi* is global, so the whole layer is refreshed on any change.
+        uses_events: false,
+        max_points: usize::MAX,
+        render: super::analysis_layers::render_hotspots,
+    },
+    LayerSpec {
+        id: "risk",
+        description: "Risk scores over the default window (as /api/v1/analysis/risk): grid polygons from z8; from z14 also the medium- and large-tier buildings as points",
+        minzoom: 8,
+        maxzoom: 22,
+        fields: &[
+            ("code", "String: grid or building address code"),
+            ("level", "String: grid (polygons) or building (points)"),
+            ("score", "Number: risk score 0-100"),
+            ("tier", "String: small, medium or large"),
+        ],
+        uses_events: false,
+        max_points: usize::MAX,
+        render: super::analysis_layers::render_risk,
+    },
 ];
 
 pub fn layer(id: &str) -> Option<&'static LayerSpec> {
@@ -146,7 +181,7 @@ pub fn layer(id: &str) -> Option<&'static LayerSpec> {
 
 /// The lon/lat box of the tile grown by the buffer (plus a hair, so that the exact
 /// integer clip in the encoder, not this box, decides membership).
-fn buffered_box(tile: TileId, extra_units: u32) -> AABB<[f64; 2]> {
+pub(super) fn buffered_box(tile: TileId, extra_units: u32) -> AABB<[f64; 2]> {
     let t = tile.transform();
     let pad = f64::from(BUFFER + extra_units) + 1.0;
     let (w, n) = t.tile_to_lonlat(-pad, -pad);

@@ -1,6 +1,7 @@
 //! Vector tiles and heat-map tiles served from the in-memory index (never SQL per request).
 //!
-//! - [`layers`]: the registry (`areas`, `roads`, `buildings`, `enterprises`, `events`),
+//! - [`layers`]: the registry (`areas`, `roads`, `buildings`, `enterprises`, `events`,
+//!   `hotspots`, `risk`),
 //!   what each carries at which zoom, and how aggregation takes over: point layers send
 //!   individual points from z14 ([`prepared::POINT_MIN_ZOOM`]) and 128-unit cells from
 //!   aggregation pyramids below; at point zooms a layer whose buffered tile holds more
@@ -8,6 +9,8 @@
 //!   tiles under 500 KB) is clustered on the fly into 64-unit cells; and a tile that
 //!   still encodes above 500 KB is rendered again with every point layer aggregated.
 //! - [`prepared`]: load-time structures and the live event aggregates.
+//! - [`analysis_layers`]: the `hotspots` and `risk` layers, drawn from the analysis
+//!   results (refreshed, and their cached tiles dropped, when the events changed).
 //! - [`heat`]: kernel-density PNG tiles.
 //! - [`cache`]: the tile cache and its precise invalidation.
 //! - [`http`]: the endpoints.
@@ -17,6 +20,7 @@
 //! with no background task to race against); a lagging receiver rebuilds the event
 //! aggregates and empties the cache.
 
+pub mod analysis_layers;
 mod cache;
 pub mod filters;
 pub mod heat;

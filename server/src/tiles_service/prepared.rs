@@ -79,7 +79,8 @@ pub struct EnterprisePoint {
     pub size: String,
 }
 
-/// Derived, immutable after load.
+/// Derived, immutable after load — except [`Prepared::analysis`], the hot spot and risk
+/// results that [`super::analysis_layers::refresh`] replaces when the events changed.
 pub struct Prepared {
     pub area_levels: Vec<AreaLevelTiles>,
     pub area_counts: Vec<AreaCounts>,
@@ -95,6 +96,8 @@ pub struct Prepared {
     /// `[west, south, east, north]` of the district.
     pub bounds: [f64; 4],
     pub heat: super::heat::HeatScales,
+    /// The `hotspots` and `risk` layers' copy of the analysis results.
+    pub analysis: super::analysis_layers::AnalysisSlot,
 }
 
 impl Prepared {
@@ -221,6 +224,7 @@ impl Prepared {
             enterprise_pyramid,
             bounds,
             heat: super::heat::HeatScales::build(&events.events),
+            analysis: Default::default(),
         }
     }
 

@@ -7,9 +7,17 @@
 //! road names render offline. Latin letters and digits inside labels have no glyphs and
 //! are not drawn (a known limitation until a glyph set is shipped).
 
+//!
+//! **Analysis layers.** `hotspots` and `risk` come from a second source
+//! (`/tiles/hotspots,risk/…`) so that they take no share of the base tiles' feature
+//! budget. Significant hot and cold spots are drawn; the risk fills and risk buildings
+//! cover the whole district and start hidden (`visibility: none`), for a client to switch on.
+
 use serde_json::{Value, json};
 
 const FONT: &str = "Noto Sans CJK SC Regular";
+/// The layers drawn from the analysis results (a second source).
+const ANALYSIS: &str = "hotspots,risk";
 
 pub fn style(base: &str, bounds: [f64; 4]) -> Value {
     let layers = "areas,roads,buildings,enterprises,events";
@@ -25,6 +33,16 @@ pub fn style(base: &str, bounds: [f64; 4]) -> Value {
                 "type": "vector",
                 "tiles": [format!("{base}/tiles/{layers}/{{z}}/{{x}}/{{y}}.mvt")],
                 "minzoom": 0,
+                "maxzoom": 16,
+                "bounds": bounds,
+                "attribution": "民情 Minqing (synthetic data)"
+            },
+            // The analysis layers in their own source, so that they do not take a share
+            // of the base tiles' feature budget.
+            "analysis": {
+                "type": "vector",
+                "tiles": [format!("{base}/tiles/{ANALYSIS}/{{z}}/{{x}}/{{y}}.mvt")],
+                "minzoom": 8,
                 "maxzoom": 16,
                 "bounds": bounds,
                 "attribution": "民情 Minqing (synthetic data)"
@@ -49,6 +67,17 @@ pub fn style(base: &str, bounds: [f64; 4]) -> Value {
             {"id": "roads", "type": "line", "source": "minqing", "source-layer": "roads",
              "paint": {"line-color": ["match", ["get", "class"], "main", "#f0a040", "street", "#ffffff", "#d8cfb8"],
                        "line-width": ["match", ["get", "class"], "main", 3, 1.5]}},
+            {"id": "risk", "type": "fill", "source": "analysis", "source-layer": "risk",
+             "layout": {"visibility": "none"},
+             "filter": ["==", ["geometry-type"], "Polygon"],
+             "paint": {"fill-color": ["match", ["get", "tier"], "large", "#c0392b", "medium", "#e67e22", "#f1c40f"],
+                       "fill-opacity": 0.45}},
+            {"id": "hotspots", "type": "fill", "source": "analysis", "source-layer": "hotspots",
+             "filter": ["!=", ["get", "class"], "not_significant"],
+             "paint": {"fill-color": ["match", ["get", "class"],
+                "hot99", "#b2182b", "hot95", "#ef8a62", "hot90", "#fddbc7",
+                "cold90", "#d1e5f0", "cold95", "#67a9cf", "#2166ac"],
+                "fill-opacity": 0.6}},
             {"id": "heatmap", "type": "raster", "source": "heat", "maxzoom": 15,
              "paint": {"raster-opacity": 0.7}},
             {"id": "buildings-cells", "type": "circle", "source": "minqing", "source-layer": "buildings",
@@ -66,6 +95,11 @@ pub fn style(base: &str, bounds: [f64; 4]) -> Value {
                        "circle-radius": ["case", ["==", ["get", "cluster"], true],
                             ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 3, 30, 16], 4],
                        "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
+            {"id": "risk-buildings", "type": "circle", "source": "analysis", "source-layer": "risk",
+             "layout": {"visibility": "none"},
+             "filter": ["==", ["geometry-type"], "Point"],
+             "paint": {"circle-color": ["match", ["get", "tier"], "large", "#c0392b", "#e67e22"],
+                       "circle-radius": 4, "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
             {"id": "area-labels", "type": "symbol", "source": "minqing", "source-layer": "areas",
              "layout": {"text-field": ["get", "name"], "text-font": [FONT], "text-size": 13},
              "paint": {"text-color": "#4a4235", "text-halo-color": "#ffffff", "text-halo-width": 1.2}},
