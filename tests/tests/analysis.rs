@@ -391,10 +391,14 @@ async fn risk_weights_and_tiers_come_from_configuration() {
         state.set_index(minqing_server::load_index(&store).await.expect("load"));
         minqing_server::http::app(state)
     };
-    let default_router = app(minqing_server::http::AppState::new(store.clone())).await;
+    // As a leader: the key-group factor's figures are withheld from the public.
+    let default_state = minqing_server::http::AppState::new(store.clone());
+    let default_router = app(default_state.clone()).await;
+    let default_router = crate::support::as_leader(&default_state, default_router).await;
     let configured =
         minqing_server::http::AppState::new(store.clone()).with_risk(grid_cfg, building_cfg);
-    let configured_router = app(configured).await;
+    let configured_router = app(configured.clone()).await;
+    let configured_router = crate::support::as_leader(&configured, configured_router).await;
 
     // Weights: petitions 0.60 instead of 0.15, the others as before, normalised.
     let sum = 0.25 + 0.20 + 0.15 + 0.15 + 0.60 + 0.10;
