@@ -189,3 +189,168 @@ fn generate_migrate_import_serve() {
     assert_eq!(s["building_addresses"], manifest["building_addresses"]);
     assert_eq!(s["events"], manifest["events"]);
 }
+
+/// One request with curl (a real HTTP client, not the in-process router): status,
+/// content type and body.
+fn curl(args: &[&str]) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "30",
+            "-w",
+            "\n%{http_code} %{content_type}",
+        ])
+        .args(args)
+        .output()
+        .expect("curl must be installed for this test");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, meta) = text.rsplit_once('\n').unwrap();
+    let (code, ct) = meta.split_once(' ').unwrap_or((meta, ""));
+    (code.parse().unwrap(), ct.to_string(), body.to_string())
+}
+
+/// Open311 GeoReport v2 over real HTTP, following the spec's examples (discovery,
+/// services in JSON and XML, a POST with the spec's extra citizen fields, the request
+/// read back in both formats, and the spec's error format).
+#[test]
+fn open311_round_trip_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Server(
+        minqing()
+            .args(["demo", "--port", &port.to_string(), "--data-dir"])
+            .arg(tmp.path().join("data"))
+            .args(["--scale", "0.01"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&mut server, port, Duration::from_secs(120));
+    let base = format!("http://127.0.0.1:{port}/open311/v2");
+
+    let (s, ct, body) = curl(&[&format!("{base}/discovery.json")]);
+    assert_eq!(
+        (s, ct.starts_with("application/json")),
+        (200, true),
+        "{body}"
+    );
+    let d: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        d["endpoints"][0]["specification"]
+            .as_str()
+            .unwrap()
+            .contains("GeoReport_v2"),
+        "{d}"
+    );
+    let (s, ct, body) = curl(&[&format!("{base}/services.xml")]);
+    assert_eq!(s, 200);
+    assert!(
+        ct.contains("xml")
+            && body.contains("<services>")
+            && body.contains("<service_code>dispute</service_code>"),
+        "{body}"
+    );
+
+    // The demo leader's token is the spec's api_key.
+    let (s, _, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("http://127.0.0.1:{port}/api/v1/auth/login"),
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"username":"leader","password":"demo-leader-pass"}"#,
+    ]);
+    assert_eq!(s, 200, "{body}");
+    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stats = stats(port);
+    assert!(stats["building_addresses"].as_u64().unwrap() > 0);
+    // A point inside the district: the reverse geocoder's nearest building to its centre.
+    let areas: serde_json::Value = {
+        let (_, _, b) = curl(&[&format!("http://127.0.0.1:{port}/api/v1/areas?level=grid")]);
+        serde_json::from_str(&b).unwrap()
+    };
+    let ring = &areas["features"][0]["geometry"]["coordinates"][0][0];
+    let n = ring.as_array().unwrap().len() as f64;
+    let (lon, lat) = ring
+        .as_array()
+        .unwrap()
+        .iter()
+        .fold((0.0, 0.0), |(x, y), p| {
+            (
+                x + p[0].as_f64().unwrap() / n,
+                y + p[1].as_f64().unwrap() / n,
+            )
+        });
+    let form = format!(
+        "api_key={token}&service_code=dispute&lat={lat}&long={lon}&address_string=测试地址\
+         &email=citizen@example.org&device_id=tt222111&account_id=&first_name=某&last_name=某\
+         &phone=13800000000&description=楼道堆放杂物引发邻里纠纷&media_url="
+    );
+    let (s, _, body) = curl(&["-X", "POST", &format!("{base}/requests.json"), "-d", &form]);
+    assert_eq!(s, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !body.contains("13800000000"),
+        "the citizen's phone is not echoed"
+    );
+
+    // Read back: JSON (signed in: the whole request) and XML (public: no description).
+    let (s, _, body) = curl(&[
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        &format!("{base}/requests/{id}.json"),
+    ]);
+    assert_eq!(s, 200, "{body}");
+    let r: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(r[0]["service_request_id"], id.as_str());
+    assert_eq!(r[0]["status"], "open");
+    assert_eq!(r[0]["service_code"], "dispute");
+    assert!(
+        r[0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("楼道堆放杂物")
+    );
+    let (s, ct, body) = curl(&[&format!("{base}/requests/{id}.xml")]);
+    assert_eq!(s, 200);
+    assert!(
+        ct.contains("xml")
+            && body.contains(&format!("<service_request_id>{id}</service_request_id>")),
+        "{body}"
+    );
+    assert!(
+        !body.contains("楼道堆放杂物"),
+        "no description without a token: {body}"
+    );
+
+    // The spec's error format: no api_key, unknown service.
+    let (s, _, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/requests.json"),
+        "-d",
+        "service_code=dispute&lat=1&long=1",
+    ]);
+    assert_eq!(s, 401);
+    let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(e[0]["code"], 401);
+    assert!(e[0]["description"].is_string());
+    let (s, _, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/requests.json"),
+        "-d",
+        &format!("api_key={token}&service_code=nope&lat=1&long=1"),
+    ]);
+    assert_eq!(s, 404, "{body}");
+}

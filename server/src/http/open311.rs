@@ -229,7 +229,7 @@ fn discovery_in(headers: HeaderMap, format: Format) -> Response {
     let body = json!({
         "changeset": "2026-01-01T00:00:00Z",
         "contact": "旌阳区社会治理综合服务中心",
-        "key_service": "No API key is required.",
+        "key_service": "Reading needs no key. Posting a request needs the token of an account with intake rights as api_key (accounts come from the centre's administrator).",
         "endpoints": [{
             "specification": "http://wiki.open311.org/GeoReport_v2",
             "url": format!("http://{host}/open311/v2"),
