@@ -346,6 +346,7 @@ fn render_buildings(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), E
     }
     // Store order (Z-order, then index) makes the bytes deterministic.
     hits.sort_unstable_by_key(|h| h.2);
+    out.reserve_points(hits.len(), 4);
     for (x, y, k) in hits {
         let [residents, units, enterprises] = bp.counts[k as usize];
         out.add_tile_point(
