@@ -196,6 +196,14 @@ impl LayerBuilder {
         self.outside
     }
 
+    /// A hint that about `n` points with `props` properties each follow (no effect on
+    /// the result, only on buffer growth).
+    pub fn reserve_points(&mut self, n: usize, props: usize) {
+        if self.layer.is_none() {
+            self.points.reserve(n.min(self.max), props);
+        }
+    }
+
     /// How many more features fit.
     pub fn remaining_capacity(&self) -> usize {
         self.max.saturating_sub(self.features)

@@ -162,6 +162,17 @@ impl PointLayer {
         PointLayer::default()
     }
 
+    /// Make room for `n` more points with about `props` properties each (saves the
+    /// buffers' growth when the caller knows the count).
+    pub fn reserve(&mut self, n: usize, props: usize) {
+        self.features.reserve(n);
+        self.tags.reserve(n * props * 2);
+        self.bytes.reserve(n * (8 + 3 * props));
+        self.values.reserve(n);
+        self.chain.reserve(n);
+        self.index.reserve(n);
+    }
+
     /// Features added.
     pub fn len(&self) -> usize {
         self.features.len()

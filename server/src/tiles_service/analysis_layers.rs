@@ -32,7 +32,7 @@
 //!   their score is available from `GET /api/v1/analysis/risk?level=building`. Over the
 //!   budget, the highest scores are kept.
 
-use super::layers::{BUFFER, RenderCtx, buffered_box};
+use super::layers::{BUFFER, RenderCtx, buffered_box, world_box};
 use super::prepared::Prepared;
 use crate::analysis::{self as an, RiskLevel, RiskQuery};
 use crate::http::{ApiError, AppState};
@@ -40,9 +40,9 @@ use crate::index::Index;
 use crate::model::AreaLevel;
 use geo_types::{Coord, Geometry, LineString, Polygon};
 use minqing_tiles::projection::lonlat_to_world;
-use minqing_tiles::{EXTENT, EncodeError, LayerBuilder, PropValue, TileId};
+use minqing_tiles::{EXTENT, EncodeError, LayerBuilder, PropValue};
+use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, RTree};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// The layers served from the analysis results.
@@ -224,13 +224,6 @@ pub fn rebuild(state: &AppState, prepared: &Prepared) -> Result<(), ApiError> {
     slot.set(Arc::new(feed));
     state.tiles.cache.drop_layers(ANALYSIS_LAYERS);
     Ok(())
-}
-
-/// The world-unit box of the tile grown by the buffer (plus a hair).
-fn world_box(tile: TileId) -> AABB<[f64; 2]> {
-    let (u0, v0, u1, v1) = tile.bounds_world();
-    let pad = (f64::from(BUFFER) + 1.0) / f64::from(EXTENT) * (u1 - u0);
-    AABB::from_corners([u0 - pad, v0 - pad], [u1 + pad, v1 + pad])
 }
 
 /// Keep at most `budget` of `items`, preferring the ones `rank` orders first; the kept

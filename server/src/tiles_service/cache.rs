@@ -15,7 +15,6 @@ use super::layers::BUFFER;
 use super::prepared::{AGG_CELL, Prepared, Touched, area_level_for_zoom};
 use minqing_tiles::{EXTENT, TileId};
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -48,9 +47,7 @@ impl Cached {
         has_areas: bool,
         heatmap: bool,
     ) -> Cached {
-        let mut h = std::hash::DefaultHasher::new();
-        bytes.hash(&mut h);
-        let etag = format!("\"{:016x}-{:x}\"", h.finish(), bytes.len());
+        let etag = format!("\"{:016x}-{:x}\"", content_hash(&bytes), bytes.len());
         Cached {
             bytes,
             etag,
@@ -111,6 +108,25 @@ impl Cached {
         }
         false
     }
+}
+
+/// A fast 64-bit content hash for the ETag (8 bytes per step; SipHash cost about 3% of
+/// the uncached tile path). Not cryptographic: an ETag only has to change with the bytes.
+fn content_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (bytes.len() as u64).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    let mut w = [0u8; 8];
+    w[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
 }
 
 pub struct TileCache {

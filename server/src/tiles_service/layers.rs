@@ -179,6 +179,13 @@ pub fn layer(id: &str) -> Option<&'static LayerSpec> {
     LAYERS.iter().find(|l| l.id == id)
 }
 
+/// The world-unit box of the tile grown by the buffer (plus a hair, as [`buffered_box`]).
+pub(super) fn world_box(tile: TileId) -> AABB<[f64; 2]> {
+    let (u0, v0, u1, v1) = tile.bounds_world();
+    let pad = (f64::from(BUFFER) + 1.0) / f64::from(EXTENT) * (u1 - u0);
+    AABB::from_corners([u0 - pad, v0 - pad], [u1 + pad, v1 + pad])
+}
+
 /// The lon/lat box of the tile grown by the buffer (plus a hair, so that the exact
 /// integer clip in the encoder, not this box, decides membership).
 pub(super) fn buffered_box(tile: TileId, extra_units: u32) -> AABB<[f64; 2]> {
@@ -319,47 +326,40 @@ fn render_buildings(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), E
             BUILDING_WEIGHTS,
         );
     }
-    let mut hits: Vec<(i32, i32, u32)> = ctx
-        .index
-        .building_tree
-        .locate_in_envelope(&buffered_box(ctx.tile, 0))
+    // The compact store: world coordinates in the tree, records near each other.
+    let bp = &ctx.prepared.building_points;
+    let t = ctx.tile.transform();
+    let (lo, hi) = (-i64::from(BUFFER), i64::from(EXTENT + BUFFER));
+    let mut hits: Vec<(i32, i32, u32)> = bp
+        .tree
+        .locate_in_envelope(&world_box(ctx.tile))
         .filter_map(|e| {
-            let b = &ctx.index.buildings[e.data as usize];
-            local(ctx, b.lon, b.lat).map(|(x, y)| (x, y, e.data))
+            let [u, v] = *e.geom();
+            let (x, y) = t.world_to_tile_i64(u, v)?;
+            (x >= lo && x <= hi && y >= lo && y <= hi).then_some((x as i32, y as i32, e.data))
         })
         .collect();
     if hits.len() > ctx.budget || ctx.force_aggregate {
         let pts: Vec<(i32, i32, Vec<f64>)> = hits
             .iter()
-            .map(|&(x, y, i)| {
-                let b = &ctx.index.buildings[i as usize];
-                (
-                    x,
-                    y,
-                    vec![
-                        f64::from(b.residents),
-                        f64::from(b.units),
-                        f64::from(b.enterprises),
-                    ],
-                )
-            })
+            .map(|&(x, y, k)| (x, y, bp.counts[k as usize].map(f64::from).to_vec()))
             .collect();
         return cluster_points(out, &pts, 3, BUILDING_WEIGHTS);
     }
-    // Index order makes the bytes deterministic (the R-tree order is too, but this is
-    // cheap and does not depend on how the tree was built).
+    // Store order (Z-order, then index) makes the bytes deterministic.
     hits.sort_unstable_by_key(|h| h.2);
-    for (x, y, i) in hits {
-        let b = &ctx.index.buildings[i as usize];
+    out.reserve_points(hits.len(), 4);
+    for (x, y, k) in hits {
+        let [residents, units, enterprises] = bp.counts[k as usize];
         out.add_tile_point(
             i64::from(x),
             i64::from(y),
             None,
             &[
-                ("code", PropValue::Str(&b.code)),
-                ("residents", PropValue::U64(u64::from(b.residents))),
-                ("units", PropValue::U64(u64::from(b.units))),
-                ("enterprises", PropValue::U64(u64::from(b.enterprises))),
+                ("code", PropValue::Str(bp.code(k))),
+                ("residents", PropValue::U64(u64::from(residents))),
+                ("units", PropValue::U64(u64::from(units))),
+                ("enterprises", PropValue::U64(u64::from(enterprises))),
             ],
         )?;
     }
