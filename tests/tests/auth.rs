@@ -493,6 +493,63 @@ async fn grid_workers_cannot_escape_their_grid() {
     let leader = f.tokens[4].1.as_deref();
     let (s, _) = send(&f, leader, "POST", "/api/v1/residents/lookup", &other).await;
     assert_eq!(s, 200);
+
+    // Grid B's event: by code, by its grid, by a box around it, by its tile.
+    let (s, _) = send(&f, gw, "GET", &format!("/api/v1/events/{}", f.event_b), "").await;
+    assert_eq!(s, 403, "event of another grid by code");
+    let (s, _) = send(&f, gw, "GET", &format!("/api/v1/events?grid={}", f.b.2), "").await;
+    assert_eq!(s, 403, "events of another grid by grid filter");
+    let (lon, lat) = {
+        let ix = f.state.index().unwrap();
+        let b = ix.building(building_b).unwrap();
+        (b.lon, b.lat)
+    };
+    let bbox = format!(
+        "/api/v1/events?bbox={},{},{},{}&limit=1000",
+        lon - 0.001,
+        lat - 0.001,
+        lon + 0.001,
+        lat + 0.001
+    );
+    for (who, auth, sees) in [("grid worker of A", gw, false), ("leader", leader, true)] {
+        let (s, body) = send(&f, auth, "GET", &bbox, "").await;
+        assert_eq!(s, 200, "{who}: a box is a list, filtered by scope");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let listed = v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == f.event_b.as_str());
+        assert_eq!(listed, sees, "{who}: event of grid B in a box around it");
+        let (z, x, y) = tile_of(lon, lat, 16);
+        let (s, tile) = send(
+            &f,
+            auth,
+            "GET",
+            &format!("/tiles/events/{z}/{x}/{y}.mvt"),
+            "",
+        )
+        .await;
+        assert_eq!(s, 200);
+        let drawn = tile
+            .windows(f.event_b.len())
+            .any(|w| w == f.event_b.as_bytes());
+        assert_eq!(drawn, sees, "{who}: event point of grid B in its tile");
+    }
+    // Open311 by id: only the public form of another grid's request.
+    let (s, body) = send(
+        &f,
+        gw,
+        "GET",
+        &format!("/open311/v2/requests/{}.json", f.event_b),
+        "",
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        !String::from_utf8_lossy(&body).contains("夜间噪音"),
+        "Open311 shows a grid worker only the public form of another grid's request"
+    );
 }
 
 #[tokio::test]

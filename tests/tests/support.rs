@@ -42,6 +42,7 @@ pub async fn postgis_store() -> Store {
     let pool = sqlx::PgPool::connect(&admin)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL must be running at {admin} for these tests: {e}"));
+    drop_databases_of_finished_runs(&pool).await;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
         .execute(&pool)
         .await
@@ -62,6 +63,36 @@ pub async fn postgis_store() -> Store {
         panic!("migrating PostGIS failed (is postgresql-15-postgis-3 installed?): {e:#}")
     });
     store
+}
+
+/// Test databases are named `minqing_t<pid>_<n>` and outlive their run (a test may be
+/// killed before it could clean up); the first database a run creates drops those of
+/// runs whose process is gone, so they never pile up.
+async fn drop_databases_of_finished_runs(pool: &sqlx::PgPool) {
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'minqing\\_t%\\_%'",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("list test databases");
+        for name in names {
+            let pid = name
+                .strip_prefix("minqing_t")
+                .and_then(|rest| rest.split('_').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            let finished =
+                pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if finished {
+                // Best effort: a database still in use by someone else stays.
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(pool)
+                    .await;
+            }
+        }
+    })
+    .await;
 }
 
 /// Call the app in-process.
