@@ -262,6 +262,18 @@ async fn role_matrix_over_every_endpoint() {
         ("GET", "/api/v1/auth/me", "", [401, 200, 200, 200, 200, 200]),
         ("GET", "/api/v1/users", "", [401, 403, 403, 403, 403, 200]),
         ("GET", "/api/v1/audit", "", [401, 403, 403, 403, 403, 200]),
+        (
+            "GET",
+            "/api/v1/export/events.csv",
+            "",
+            [401, 403, 403, 403, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/export/areas.csv?level=grid",
+            "",
+            [401, 403, 403, 403, 200, 200],
+        ),
         ("GET", &households, "", [401, 403, 200, 403, 200, 200]),
         ("GET", &resident, "", [401, 403, 200, 403, 200, 200]),
         (
@@ -303,6 +315,8 @@ async fn role_matrix_over_every_endpoint() {
         "/api/v1/residents/{id}",
         "/api/v1/residents/{id}/unmask",
         "/api/v1/residents/lookup",
+        "/api/v1/export/events.csv",
+        "/api/v1/export/areas.csv",
     ] {
         assert!(doc["paths"][p].is_object(), "OpenAPI lists {p}");
     }
@@ -1117,4 +1131,94 @@ fn key_group_suppression_is_five_everywhere() {
     assert_eq!(suppress_key_group_count(4), None);
     assert_eq!(suppress_key_group_count(5), Some(5));
     assert_eq!(suppress_key_group_count(1000), Some(1000));
+}
+
+/// Exports: leaders and admins only, each written to the audit log with its query,
+/// event records without descriptions and within the filters, area figures that add up
+/// to the district and never show a key-group count below 5.
+#[tokio::test]
+async fn exports_are_audited_minimal_and_suppressed() {
+    let f = fixture().await;
+    let leader = f.tokens[4].1.as_deref();
+    let grid_a = &f.a.2;
+    let uri = format!("/api/v1/export/events.csv?grid={grid_a}");
+    let (s, body) = send(&f, leader, "GET", &uri, "").await;
+    assert_eq!(s, 200);
+    let mut csv = csv::Reader::from_reader(body.as_slice());
+    let header = csv.headers().unwrap().clone();
+    assert!(header.iter().any(|h| h == "title"));
+    assert!(!header.iter().any(|h| h == "description"), "{header:?}");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (code, grid) = (col("code"), col("grid"));
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    assert!(rows.iter().any(|r| &r[code] == f.event_a.as_str()));
+    assert!(
+        rows.iter().all(|r| &r[grid] == grid_a.as_str()),
+        "grid filter"
+    );
+    assert!(!rows.iter().any(|r| &r[code] == f.event_b.as_str()));
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("邻里噪音纠纷") && !text.contains("夜间噪音"));
+
+    let (s, body) = send(&f, leader, "GET", "/api/v1/export/areas.csv?level=grid", "").await;
+    assert_eq!(s, 200);
+    let mut csv = csv::Reader::from_reader(body.as_slice());
+    let header = csv.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (residents, key_groups) = (col("residents"), col("key_group_persons"));
+    let rows: Vec<csv::StringRecord> = csv.records().map(|r| r.unwrap()).collect();
+    let grids = f
+        .state
+        .index()
+        .unwrap()
+        .areas
+        .iter()
+        .filter(|a| a.area.level == minqing_server::model::AreaLevel::Grid)
+        .count();
+    assert_eq!(rows.len(), grids);
+    let sum: u64 = rows
+        .iter()
+        .map(|r| r[residents].parse::<u64>().unwrap())
+        .sum();
+    let (_, district) = send(&f, leader, "GET", "/api/v1/analysis/population", "").await;
+    let district: serde_json::Value = serde_json::from_slice(&district).unwrap();
+    assert_eq!(Some(sum), district["residents"].as_u64());
+    let mut shown = 0;
+    for r in &rows {
+        if !r[key_groups].is_empty() {
+            assert!(r[key_groups].parse::<u32>().unwrap() >= 5, "{r:?}");
+            shown += 1;
+        }
+    }
+    assert!(
+        shown < rows.len(),
+        "small grids must be suppressed at this scale"
+    );
+    let (s, _) = send(
+        &f,
+        leader,
+        "GET",
+        "/api/v1/export/areas.csv?level=building",
+        "",
+    )
+    .await;
+    assert_eq!(s, 400);
+
+    let admin = f.tokens[5].1.as_deref();
+    for (action, target) in [
+        ("export_events", format!("grid={grid_a}")),
+        ("export_areas", "level=grid".to_string()),
+    ] {
+        let q = format!("/api/v1/audit?action={action}");
+        let (s, body) = send(&f, admin, "GET", &q, "").await;
+        assert_eq!(s, 200);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let entries = v["entries"].as_array().unwrap();
+        assert!(
+            entries
+                .iter()
+                .any(|e| e["target"] == target.as_str() && e["role"] == "leader"),
+            "{action}: {entries:?}"
+        );
+    }
 }

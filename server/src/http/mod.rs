@@ -5,6 +5,7 @@ mod analysis;
 mod areas;
 pub(crate) mod error;
 pub mod events;
+mod export;
 mod health;
 mod metrics_layer;
 pub mod open311;
@@ -166,6 +167,8 @@ impl AppState {
         events::get_photo,
         events::get_thumb,
         events::stream,
+        export::events_csv,
+        export::areas_csv,
         open311::discovery,
         open311::services,
         open311::service_definition,
@@ -276,6 +279,8 @@ fn events_routes() -> Router<AppState> {
             get(events::list).post(events::create).layer(json_limit),
         )
         .route("/api/v1/events/stream", get(events::stream))
+        .route("/api/v1/export/events.csv", get(export::events_csv))
+        .route("/api/v1/export/areas.csv", get(export::areas_csv))
         .route("/api/v1/events/{code}", get(events::detail))
         .route(
             "/api/v1/events/{code}/transitions",
