@@ -10,8 +10,9 @@
 //! * the buildings consistent with every written fact; exactly one → that building;
 //!   several → **should abstain** (the text cannot tell them apart);
 //! * none (a fact is wrong) → the buildings consistent with all facts but one, where
-//!   the one may be the township, the community, or the door number when compound and
-//!   building number are also written; exactly one → that building, otherwise
+//!   the one may be the township, the community (not a village: it is a rural
+//!   address's only name), or the door number when compound and building number are
+//!   also written; exactly one → that building, otherwise
 //!   **should abstain**. Building and unit numbers are never second-guessed: a building
 //!   that does not exist is unresolvable, not "probably the one next to it".
 //! * the unit is labelled only when the written unit/room picks exactly one unit of the
@@ -424,7 +425,11 @@ impl<'a> HardSet<'a> {
         let building = match strict.len() {
             1 => strict[0],
             0 => {
-                let mut relaxable = vec![Field::Town, Field::Comm];
+                // A village is a rural address's only name: it is not second-guessed.
+                let mut relaxable = vec![Field::Town];
+                if w.group.is_none() {
+                    relaxable.push(Field::Comm);
+                }
                 if w.compound.is_some() && w.building.is_some() {
                     relaxable.push(Field::Door);
                 }
@@ -980,4 +985,167 @@ pub fn evaluate(
         .filter_map(|k| per.get(k).map(|t| (*k, *t)))
         .collect();
     (all, per, wrong)
+}
+
+/// A register with planted shared compound names and its drawn, labelled cases.
+pub struct Prepared {
+    pub register: Register,
+    pub units: Vec<UnitEntry>,
+    pub cases: Vec<Case>,
+    /// Distinct compound names before planting, and the names now shared.
+    pub compounds: usize,
+    pub shared: Vec<String>,
+}
+
+/// Everything from one seed: plant shared compound names (one per 20 compounds, at
+/// least 3), build the register, draw `per_kind` cases of every kind and `mixed` mixed
+/// ones. Deterministic for a seed and the same entries.
+pub fn prepare(
+    mut buildings: Vec<BuildingEntry>,
+    units: Vec<UnitEntry>,
+    seed: u64,
+    per_kind: usize,
+    mixed: usize,
+) -> Result<Prepared, crate::RegisterError> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x0004_A2D5);
+    let compounds = buildings
+        .iter()
+        .filter_map(|b| b.parts.compound.as_deref())
+        .collect::<HashSet<_>>()
+        .len();
+    let shared = plant_shared_compounds(&mut buildings, (compounds / 20).max(3), &mut rng);
+    let cases = HardSet::new(&buildings, &units, &shared).cases(per_kind, mixed, &mut rng);
+    let register = Register::new(buildings, units.clone())?;
+    Ok(Prepared {
+        register,
+        units,
+        cases,
+        compounds,
+        shared,
+    })
+}
+
+/// The quality table (Markdown): one row per kind, then the overall row.
+pub fn table(all: &Tally, per_kind: &[(HardKind, Tally)]) -> String {
+    let mut s = Tally::header();
+    for (k, t) in per_kind {
+        s.push('\n');
+        s.push_str(&t.row(k.name()));
+    }
+    s.push('\n');
+    s.push_str(&all.row("OVERALL"));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(code: &str, community: &str, compound: &str, b: u32, door: u32) -> BuildingEntry {
+        BuildingEntry {
+            code: code.into(),
+            parts: AddressParts {
+                township: "旌阳街道".into(),
+                community: community.into(),
+                road: Some("长江西路".into()),
+                door: Some(door),
+                compound: Some(compound.into()),
+                building: Some(b),
+                ..Default::default()
+            },
+            lon: 104.4,
+            lat: 31.1,
+        }
+    }
+
+    fn fixture() -> (Vec<BuildingEntry>, Vec<UnitEntry>) {
+        let b = vec![
+            entry("b0", "文庙社区", "锦绣花园", 1, 18),
+            entry("b1", "文庙社区", "锦绣花园", 2, 18),
+            entry("b2", "华山社区", "锦绣花园", 1, 40),
+            entry("b3", "华山社区", "阳光小区", 1, 19),
+            entry("b4", "华山社区", "阳光小区", 2, 19),
+        ];
+        let u = (0..5)
+            .flat_map(|bi| {
+                [(1, 502), (2, 502)].map(|(unit, room)| UnitEntry {
+                    code: format!("u{bi}{unit}"),
+                    building: bi,
+                    unit: Some(unit),
+                    room: Some(room),
+                })
+            })
+            .collect();
+        (b, u)
+    }
+
+    #[test]
+    fn labels_follow_the_written_facts() {
+        let (b, u) = fixture();
+        let set = HardSet::new(&b, &u, &[]);
+        let mut w = b[0].parts.clone();
+        w.unit = Some(2);
+        w.room = Some(502);
+        assert_eq!(set.label(&w), Expect::Unit(1));
+        // Without the unit the room is in two units: building level.
+        w.unit = None;
+        assert_eq!(set.label(&w), Expect::Building(0));
+        // A building that does not exist.
+        w.building = Some(9);
+        assert_eq!(set.label(&w), Expect::Abstain);
+        // The compound name is in two communities and nothing else tells them apart.
+        let mut w = AddressParts {
+            compound: Some("锦绣花园".into()),
+            building: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(set.label(&w), Expect::Abstain);
+        w.community = "华山社区".into();
+        assert_eq!(set.label(&w), Expect::Building(2));
+        // A wrong community is tolerated when the rest is unique...
+        let mut w = b[1].parts.clone();
+        w.community = "华山社区".into();
+        assert_eq!(set.label(&w), Expect::Building(1));
+        // ... and so is a door off by one when compound and building agree, even if that
+        // door exists (19 is 阳光小区's).
+        let mut w = b[0].parts.clone();
+        w.door = Some(19);
+        assert_eq!(set.label(&w), Expect::Building(0));
+        // A door alone that is off by one names the other buildings (阳光小区's two).
+        let w = AddressParts {
+            road: Some("长江西路".into()),
+            door: Some(19),
+            ..Default::default()
+        };
+        assert_eq!(set.label(&w), Expect::Abstain);
+        let w = AddressParts {
+            road: Some("长江西路".into()),
+            door: Some(40),
+            ..Default::default()
+        };
+        assert_eq!(set.label(&w), Expect::Building(2));
+    }
+
+    #[test]
+    fn every_kind_is_drawn_and_traps_are_labelled_abstain() {
+        use rand::SeedableRng;
+        let (mut b, u) = fixture();
+        // 锦绣花园 is already in two communities; give 阳光小区 a twin name too. The
+        // fixture's two candidates are in different communities, so one pair is planted.
+        b[0].parts.compound = Some("东湖苑".into());
+        b[1].parts.compound = Some("东湖苑".into());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let shared = plant_shared_compounds(&mut b, 1, &mut rng);
+        assert_eq!(shared.len(), 1);
+        let set = HardSet::new(&b, &u, &shared);
+        for _ in 0..50 {
+            if let Some(c) = set.case(HardKind::NoSuchBuilding, &mut rng) {
+                assert_eq!(c.expect, Expect::Abstain, "{}", c.text);
+            }
+        }
+        let cases = set.cases(20, 20, &mut rng);
+        assert!(cases.iter().any(|c| c.kind == HardKind::Homophone));
+        assert!(cases.iter().any(|c| c.kind == HardKind::DoorOffByOne));
+    }
 }

@@ -1007,7 +1007,9 @@ fn hard_evaluation(
 }
 
 /// The hard set on an already generated district: plant shared compound names, build
-/// the register, draw the cases, match, print the table.
+/// the register, draw the cases, match, print the table. `MINQING_HARD_DUMP=DIR` also
+/// writes the register's entries as `buildings.tsv` and `units.tsv` for the address
+/// crate's `hard_eval` example (a release build of the pure crate alone).
 fn hard_evaluation_dir(
     dir: &Path,
     seed: u64,
@@ -1017,45 +1019,71 @@ fn hard_evaluation_dir(
     minqing_address::eval::Tally,
     Vec<(minqing_address::eval::HardKind, minqing_address::eval::Tally)>,
 ) {
-    use minqing_address::eval::{self, HardSet, Tally};
-    use rand::SeedableRng;
-    let (mut buildings, units) =
+    use minqing_address::eval;
+    let (buildings, units) =
         minqing_server::address_service::register_entries_from_dir(dir).unwrap();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x0004_A2D5);
-    let compounds = buildings
-        .iter()
-        .filter_map(|b| b.parts.compound.as_ref())
-        .collect::<std::collections::HashSet<_>>()
-        .len();
-    let shared = eval::plant_shared_compounds(&mut buildings, (compounds / 20).max(3), &mut rng);
-    let reg = minqing_address::Register::new(buildings.clone(), units.clone()).unwrap();
-    let set = HardSet::new(&buildings, &units, &shared);
+    if let Ok(out) = std::env::var("MINQING_HARD_DUMP") {
+        dump_entries(&buildings, &units, Path::new(&out));
+    }
     let started = Instant::now();
-    let cases = set.cases(per_kind, mixed, &mut rng);
+    let p = eval::prepare(buildings, units, seed, per_kind, mixed).unwrap();
     let drawn = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let (all, per, wrong) = eval::evaluate(&reg, &units, &cases, 60);
+    let (all, per, wrong) = eval::evaluate(&p.register, &p.units, &p.cases, 60);
     println!(
         "hard set, seed {seed:#x}: register {} buildings, {} units, {} compounds ({} names \
-         shared by two communities); {} cases drawn and labelled in {drawn:.1} s, matched \
-         in {:.2} s",
-        reg.building_count(),
-        reg.unit_count(),
-        compounds,
-        shared.len(),
-        cases.len(),
+         now shared by two communities); {} cases drawn and labelled in {drawn:.1} s, \
+         matched in {:.2} s",
+        p.register.building_count(),
+        p.register.unit_count(),
+        p.compounds,
+        p.shared.len(),
+        p.cases.len(),
         started.elapsed().as_secs_f64()
     );
-    println!("{}", Tally::header());
-    for (k, t) in &per {
-        println!("{}", t.row(k.name()));
-    }
-    println!("{}", all.row("OVERALL"));
+    println!("{}", eval::table(&all, &per));
     println!("wrong answers (first {}):", wrong.len());
     for w in &wrong {
         println!("  {w}");
     }
     (all, per)
+}
+
+/// The register's plain entries as tab-separated text (the `truth_rate` format).
+fn dump_entries(
+    buildings: &[minqing_address::BuildingEntry],
+    units: &[minqing_address::UnitEntry],
+    out: &Path,
+) {
+    use std::io::Write;
+    std::fs::create_dir_all(out).unwrap();
+    let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out.join("buildings.tsv")).unwrap());
+    for b in buildings {
+        let p = &b.parts;
+        writeln!(
+            w,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            b.code,
+            p.township,
+            p.community,
+            p.road.clone().unwrap_or_default(),
+            opt(p.door),
+            p.compound.clone().unwrap_or_default(),
+            opt(p.building),
+            opt(p.group),
+            opt(p.house),
+            b.lon,
+            b.lat
+        )
+        .unwrap();
+    }
+    w.flush().unwrap();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out.join("units.tsv")).unwrap());
+    for u in units {
+        writeln!(w, "{}\t{}\t{}\t{}", u.code, u.building, opt(u.unit), opt(u.room)).unwrap();
+    }
+    w.flush().unwrap();
 }
 
 /// The goals on the hard set, held-out seed. Every kind is present, the traps produce
