@@ -170,48 +170,69 @@ pub struct Case {
     pub truth_building: usize,
 }
 
-/// Give `pairs` compounds the name of another compound in a different community (the
-/// renamed compound keeps its buildings, road and door). Returns the shared names.
-/// Real districts have them; the generator's names are unique, so the evaluation
-/// plants them.
+/// Make `pairs` compound names shared by two communities: each chosen compound (with
+/// at least two buildings) is built again, same name and building numbers, in another
+/// community (its township, no road or door), with copies of its units under new codes
+/// (the original code plus `T`). Real districts have such twins; the generator's names
+/// are unique (and at small scales all compounds may sit in one community), so the
+/// evaluation plants them. Returns the shared names.
 pub fn plant_shared_compounds<R: Rng>(
-    buildings: &mut [BuildingEntry],
+    buildings: &mut Vec<BuildingEntry>,
+    units: &mut Vec<UnitEntry>,
     pairs: usize,
     rng: &mut R,
 ) -> Vec<String> {
-    // compound name → (community, buildings)
-    let mut by_compound: HashMap<String, (String, Vec<usize>)> = HashMap::new();
+    let mut by_compound: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, b) in buildings.iter().enumerate() {
         if let (Some(c), Some(_)) = (&b.parts.compound, b.parts.building) {
-            by_compound
-                .entry(c.clone())
-                .or_insert_with(|| (b.parts.community.clone(), Vec::new()))
-                .1
-                .push(i);
+            by_compound.entry(c.clone()).or_default().push(i);
         }
     }
     let mut names: Vec<String> = by_compound
         .iter()
-        .filter(|(_, (_, v))| v.len() >= 2)
+        .filter(|(_, v)| v.len() >= 2)
         .map(|(k, _)| k.clone())
         .collect();
     names.sort();
     names.shuffle(rng);
-    let mut used: HashSet<String> = HashSet::new();
+    // Every (township, community) of the register, in a stable order.
+    let places: Vec<(String, String)> = buildings
+        .iter()
+        .filter(|b| !b.parts.community.is_empty())
+        .map(|b| (b.parts.township.clone(), b.parts.community.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut units_of: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, u) in units.iter().enumerate() {
+        units_of.entry(u.building).or_default().push(i);
+    }
     let mut shared = Vec::new();
-    let mut k = 0;
-    while shared.len() < pairs && k + 1 < names.len() {
-        let (a, b) = (&names[k], &names[k + 1]);
-        k += 2;
-        if used.contains(a) || used.contains(b) || by_compound[a].0 == by_compound[b].0 {
-            continue;
+    for name in names.into_iter().take(pairs) {
+        let members = &by_compound[&name];
+        let home = buildings[members[0]].parts.community.clone();
+        let others: Vec<&(String, String)> = places.iter().filter(|p| p.1 != home).collect();
+        if others.is_empty() {
+            break;
         }
-        for &i in &by_compound[b].1 {
-            buildings[i].parts.compound = Some(a.clone());
+        let (town, comm) = others[rng.gen_range(0..others.len())].clone();
+        for &bi in members {
+            let mut copy = buildings[bi].clone();
+            copy.code.push('T');
+            copy.parts.township = town.clone();
+            copy.parts.community = comm.clone();
+            copy.parts.road = None;
+            copy.parts.door = None;
+            let new_index = buildings.len();
+            buildings.push(copy);
+            for &ui in units_of.get(&bi).map_or(&[][..], Vec::as_slice) {
+                let mut u = units[ui].clone();
+                u.code.push('T');
+                u.building = new_index;
+                units.push(u);
+            }
         }
-        used.insert(a.clone());
-        used.insert(b.clone());
-        shared.push(a.clone());
+        shared.push(name);
     }
     shared
 }
@@ -1002,7 +1023,7 @@ pub struct Prepared {
 /// ones. Deterministic for a seed and the same entries.
 pub fn prepare(
     mut buildings: Vec<BuildingEntry>,
-    units: Vec<UnitEntry>,
+    mut units: Vec<UnitEntry>,
     seed: u64,
     per_kind: usize,
     mixed: usize,
@@ -1014,7 +1035,12 @@ pub fn prepare(
         .filter_map(|b| b.parts.compound.as_deref())
         .collect::<HashSet<_>>()
         .len();
-    let shared = plant_shared_compounds(&mut buildings, (compounds / 20).max(3), &mut rng);
+    let shared = plant_shared_compounds(
+        &mut buildings,
+        &mut units,
+        (compounds / 20).max(3),
+        &mut rng,
+    );
     let cases = HardSet::new(&buildings, &units, &shared).cases(per_kind, mixed, &mut rng);
     let register = Register::new(buildings, units.clone())?;
     Ok(Prepared {
@@ -1130,14 +1156,18 @@ mod tests {
     #[test]
     fn every_kind_is_drawn_and_traps_are_labelled_abstain() {
         use rand::SeedableRng;
-        let (mut b, u) = fixture();
-        // 锦绣花园 is already in two communities; give 阳光小区 a twin name too. The
-        // fixture's two candidates are in different communities, so one pair is planted.
-        b[0].parts.compound = Some("东湖苑".into());
-        b[1].parts.compound = Some("东湖苑".into());
+        let (mut b, mut u) = fixture();
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let shared = plant_shared_compounds(&mut b, 1, &mut rng);
+        let shared = plant_shared_compounds(&mut b, &mut u, 1, &mut rng);
         assert_eq!(shared.len(), 1);
+        let twins: Vec<&BuildingEntry> = b
+            .iter()
+            .filter(|x| x.parts.compound.as_ref() == Some(&shared[0]))
+            .collect();
+        let communities: BTreeSet<&str> = twins.iter().map(|x| x.parts.community.as_str()).collect();
+        assert!(communities.len() >= 2, "{communities:?}");
+        // Two units per building, copied with their building.
+        assert_eq!(u.len(), 10 + twins.len());
         let set = HardSet::new(&b, &u, &shared);
         for _ in 0..50 {
             if let Some(c) = set.case(HardKind::NoSuchBuilding, &mut rng) {

@@ -606,7 +606,7 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
     // while compound and building agree, is a common slip and costs less — but always
     // keeps the answer below the confident band.
     let soft = best_conflicts - best_hard;
-    conf *= 0.5f64.powi(best_hard as i32) * 0.75f64.powi(soft as i32);
+    conf *= 0.5f64.powi(best_hard as i32) * 0.7f64.powi(soft as i32);
     // The weight of the names that support the best building tells how exact they were.
     let b = &reg.bld[best as usize];
     let min_weight = found
@@ -618,7 +618,11 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
         conf *= if min_weight >= 0.85 { 0.94 } else { 0.7 };
     }
     let margin = best_score - second;
-    if margin < 1.0 {
+    if margin < 0.5 {
+        // Another building fits almost as well (e.g. one name exact, the other's with a
+        // typo): not an answer.
+        conf *= 0.6;
+    } else if margin < 1.0 {
         conf *= 0.75;
     }
     if ties > 1 {
@@ -678,6 +682,10 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
         }
     }
     result.confidence = conf.clamp(0.0, 1.0);
+    if conf < 0.5 {
+        // The unit level made it doubtful (a room this building lacks): abstain too.
+        return result;
+    }
     result.building = Some(best as usize);
     match unit_pick {
         Some(ui) => {
@@ -726,6 +734,36 @@ fn score_building(
                     score -= 2.0;
                 }
             }
+        }
+    }
+    // The text names another compound, found only with a typo, and not this building's
+    // own: as much a contradiction as an exact other name when the typo is a homophone
+    // or a look-alike (weight ≥ 0.85), a softer one otherwise.
+    if b.compound != NONE && !found.iter().any(|f| f.name == b.compound) {
+        let other = found
+            .iter()
+            .filter(|f| f.weight < 1.0 && reg.name_kinds[f.name as usize] & K_COMPOUND != 0)
+            .map(|f| f.weight)
+            .fold(0.0f64, f64::max);
+        if other >= 0.85 {
+            hard += 1;
+            score -= 2.0;
+        } else if other > 0.0 {
+            soft += 1;
+            score -= 1.0;
+        }
+    }
+    // Likewise a community or township found only with a typo that is not this
+    // building's, while its own is not written: a soft contradiction.
+    for (own, kind) in [(b.comm, K_COMM), (b.town, K_TOWN)] {
+        if own != NONE
+            && !found.iter().any(|f| f.name == own)
+            && found.iter().any(|f| {
+                f.weight < 1.0 && f.weight >= 0.85 && reg.name_kinds[f.name as usize] & kind != 0
+            })
+        {
+            soft += 1;
+            score -= 1.0;
         }
     }
     // The compound and building number both agree: a door number that does not is a
