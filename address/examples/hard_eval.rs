@@ -27,8 +27,14 @@ fn text(s: &str) -> Option<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = std::path::PathBuf::from(args.get(1).expect("usage: hard_eval DIR SEED [PER_KIND MIXED]"));
-    let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).expect("SEED (a number)");
+    let dir = std::path::PathBuf::from(
+        args.get(1)
+            .expect("usage: hard_eval DIR SEED [PER_KIND MIXED]"),
+    );
+    let seed: u64 = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .expect("SEED (a number)");
     let per_kind: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000);
     let mixed: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect(f);
@@ -83,9 +89,16 @@ fn main() {
     let (cpu1, secs) = (cpu_seconds(), wall.elapsed().as_secs_f64());
     println!("{}", eval::table(&all, &per));
     let n = p.cases.len() as f64;
-    println!("matching (and scoring): wall {secs:.2} s = {:.0} cases/s", n / secs);
+    println!(
+        "matching (and scoring): wall {secs:.2} s = {:.0} cases/s",
+        n / secs
+    );
     if let (Some(a), Some(b)) = (cpu0, cpu1) {
-        println!("cpu {:.2} s = {:.0} cases per CPU second (one thread)", b - a, n / (b - a).max(1e-9));
+        println!(
+            "cpu {:.2} s = {:.0} cases per CPU second (one thread)",
+            b - a,
+            n / (b - a).max(1e-9)
+        );
     }
     println!("meets the goals: {}", all.meets_goals());
     println!("wrong answers (first {}):", wrong.len());

@@ -381,7 +381,10 @@ impl<'a> HardSet<'a> {
                     if seen.insert(c)
                         && let Some(py) = c.to_pinyin()
                     {
-                        homophones.entry(py.plain().to_string()).or_default().push(c);
+                        homophones
+                            .entry(py.plain().to_string())
+                            .or_default()
+                            .push(c);
                     }
                 }
             }
@@ -563,7 +566,8 @@ impl<'a> HardSet<'a> {
         let compound = |p: &AddressParts| p.compound.is_some() && p.building.is_some();
         let road = |p: &AddressParts| p.road.is_some() && p.door.is_some();
         let rural = |p: &AddressParts| p.group.is_some();
-        let shared = |p: &AddressParts| p.compound.as_ref().is_some_and(|c| self.shared.contains(c));
+        let shared =
+            |p: &AddressParts| p.compound.as_ref().is_some_and(|c| self.shared.contains(c));
         let filter: &dyn Fn(&AddressParts) -> bool = match kind {
             H::Dashed | H::MissingRoad | H::MissingMany => &compound,
             H::MissingCompound => &|p: &AddressParts| compound(p) && road(p),
@@ -691,13 +695,11 @@ impl<'a> HardSet<'a> {
             H::ChineseNumerals => surface.insert(NoiseKind::ChineseNumerals),
             H::Synonyms => surface.insert(NoiseKind::Synonyms),
             H::Dashed => {
-                if w.room.is_none() {
-                    return None;
-                }
+                w.room?;
                 surface.insert(NoiseKind::Dashed);
             }
             H::FloorRoom => {
-                if !w.room.is_some_and(|r| r >= 100) {
+                if w.room.is_none_or(|r| r < 100) {
                     return None;
                 }
                 surface.insert(NoiseKind::FloorRoom);
@@ -811,7 +813,12 @@ impl<'a> HardSet<'a> {
             }
         }
         if repeated_prefix {
-            let again = ["四川省德阳市", "德阳市旌阳区", "四川省德阳市旌阳区", "旌阳区"];
+            let again = [
+                "四川省德阳市",
+                "德阳市旌阳区",
+                "四川省德阳市旌阳区",
+                "旌阳区",
+            ];
             text.insert_str(0, again[rng.gen_range(0..again.len())]);
         }
         let mut applied = NoiseKinds::NONE;
@@ -1164,7 +1171,8 @@ mod tests {
             .iter()
             .filter(|x| x.parts.compound.as_ref() == Some(&shared[0]))
             .collect();
-        let communities: BTreeSet<&str> = twins.iter().map(|x| x.parts.community.as_str()).collect();
+        let communities: BTreeSet<&str> =
+            twins.iter().map(|x| x.parts.community.as_str()).collect();
         assert!(communities.len() >= 2, "{communities:?}");
         // Two units per building, copied with their building.
         assert_eq!(u.len(), 10 + twins.len());

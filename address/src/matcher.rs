@@ -588,7 +588,8 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
     let mut scored: Vec<(f64, u32, u32, u32)> = cands
         .iter()
         .map(|&bi| {
-            let (score, hard, soft) = score_building(reg, &reg.bld[bi as usize], &found, &nb, house);
+            let (score, hard, soft) =
+                score_building(reg, &reg.bld[bi as usize], &found, &nb, house);
             (score, hard + soft, bi, hard)
         })
         .collect();
@@ -771,7 +772,9 @@ fn score_building(
     let compound_agrees = b.compound != NONE
         && b.b != NONE
         && nb.building == Some(b.b)
-        && found.iter().any(|f| f.name == b.compound && f.weight >= 0.85);
+        && found
+            .iter()
+            .any(|f| f.name == b.compound && f.weight >= 0.85);
     let mut num = |text: Option<u32>, mine: u32, slip: bool| {
         if let Some(v) = text {
             if v == mine {

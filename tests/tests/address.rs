@@ -575,8 +575,12 @@ async fn review_resolution_updates_the_aggregates_at_once() {
     let auth =
         crate::support::bearer(&state, &app, minqing_server::auth::Role::Leader, &[], None).await;
     let population = |app: axum::Router, auth: String, grid: String| async move {
-        let (status, body) =
-            get_auth(&app, &auth, &format!("/api/v1/analysis/population?area={grid}")).await;
+        let (status, body) = get_auth(
+            &app,
+            &auth,
+            &format!("/api/v1/analysis/population?area={grid}"),
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         json_of(&body)["residents"].as_u64().unwrap()
     };
@@ -599,7 +603,10 @@ async fn review_resolution_updates_the_aggregates_at_once() {
     assert_eq!(ix.units[unit_i].residents, unit_before + 1);
     assert_eq!(ix.resident_links.unmatched, unmatched_before - 1);
     assert_eq!(ix.resident_links.unit, unit_links_before + 1);
-    assert_eq!(ix.people.len(), state.store.load_residents().await.unwrap().len());
+    assert_eq!(
+        ix.people.len(),
+        state.store.load_residents().await.unwrap().len()
+    );
     assert_eq!(
         population(app.clone(), auth.clone(), grid.clone()).await,
         pop_before + 1
@@ -998,7 +1005,10 @@ fn hard_evaluation(
     mixed: usize,
 ) -> (
     minqing_address::eval::Tally,
-    Vec<(minqing_address::eval::HardKind, minqing_address::eval::Tally)>,
+    Vec<(
+        minqing_address::eval::HardKind,
+        minqing_address::eval::Tally,
+    )>,
 ) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
@@ -1017,7 +1027,10 @@ fn hard_evaluation_dir(
     mixed: usize,
 ) -> (
     minqing_address::eval::Tally,
-    Vec<(minqing_address::eval::HardKind, minqing_address::eval::Tally)>,
+    Vec<(
+        minqing_address::eval::HardKind,
+        minqing_address::eval::Tally,
+    )>,
 ) {
     use minqing_address::eval;
     let (buildings, units) =
@@ -1081,7 +1094,15 @@ fn dump_entries(
     w.flush().unwrap();
     let mut w = std::io::BufWriter::new(std::fs::File::create(out.join("units.tsv")).unwrap());
     for u in units {
-        writeln!(w, "{}\t{}\t{}\t{}", u.code, u.building, opt(u.unit), opt(u.room)).unwrap();
+        writeln!(
+            w,
+            "{}\t{}\t{}\t{}",
+            u.code,
+            u.building,
+            opt(u.unit),
+            opt(u.room)
+        )
+        .unwrap();
     }
     w.flush().unwrap();
 }
@@ -1094,7 +1115,9 @@ fn hard_set_meets_the_goals() {
     // MINQING_HARD_SEED=dev runs the seed the matcher was improved on.
     let seed = match std::env::var("MINQING_HARD_SEED").as_deref() {
         Ok("dev") => HARD_DEV_SEED,
-        Ok(s) => s.parse::<u64>().expect("MINQING_HARD_SEED: dev or a number"),
+        Ok(s) => s
+            .parse::<u64>()
+            .expect("MINQING_HARD_SEED: dev or a number"),
         Err(_) => HARD_TEST_SEED,
     };
     let (all, per) = hard_evaluation(0.03, seed, 300, 3_000);
@@ -1104,7 +1127,12 @@ fn hard_set_meets_the_goals() {
     }
     let get = |k: HardKind| per.iter().find(|(x, _)| *x == k).unwrap().1;
     for trap in [HardKind::NoSuchBuilding, HardKind::SharedCompound] {
-        assert!(get(trap).should_abstain >= 30, "{}: {:?}", trap.name(), get(trap));
+        assert!(
+            get(trap).should_abstain >= 30,
+            "{}: {:?}",
+            trap.name(),
+            get(trap)
+        );
     }
     for (k, t) in &per {
         assert!(

@@ -310,7 +310,9 @@ async fn apply(
 ) -> anyhow::Result<Option<(Option<String>, String, RecordFacts)>> {
     let select = format!("SELECT address_code, link FROM {table} WHERE id = $1");
     let facts_sql = match table {
-        "residents" => "SELECT sex, birth_date, registration, key_groups FROM residents WHERE id = $1",
+        "residents" => {
+            "SELECT sex, birth_date, registration, key_groups FROM residents WHERE id = $1"
+        }
         "housing" => "SELECT occupancy, floor_area FROM housing WHERE id = $1",
         _ => "SELECT industry, size, employees FROM enterprises WHERE id = $1",
     };
