@@ -111,6 +111,11 @@ async function load() {
   document.body.dataset.ready = '0';
   try {
     const page = await authJSON(`/api/v1/review?${query}`);
+    if (!page.items.length && state.offset > 0 && page.total > 0) {
+      // The last record of the last page was resolved: show the page before.
+      state.offset = Math.max(0, state.offset - PAGE);
+      return load();
+    }
     state.total = page.total;
     render(kind, page);
   } catch (error) {
