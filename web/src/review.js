@@ -114,7 +114,7 @@ async function load() {
     if (!page.items.length && state.offset > 0 && page.total > 0) {
       // The last record of the last page was resolved: show the page before.
       state.offset = Math.max(0, state.offset - PAGE);
-      return load();
+      return await load();
     }
     state.total = page.total;
     render(kind, page);
