@@ -25,6 +25,7 @@ fn main() {
         "index.html",
         "screen.html",
         "grid.html",
+        "review.html",
         "package.json",
         "package-lock.json",
         "vite.config.js",

@@ -15,6 +15,7 @@
 //! - [`hanzi`]: the small character tables (traditional forms, confusions, numerals).
 
 pub mod coords;
+pub mod eval;
 pub mod hanzi;
 pub mod matcher;
 pub mod noise;

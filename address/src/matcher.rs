@@ -585,15 +585,16 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
     }
 
     // Score every candidate against all evidence.
-    let mut scored: Vec<(f64, u32, u32)> = cands
+    let mut scored: Vec<(f64, u32, u32, u32)> = cands
         .iter()
         .map(|&bi| {
-            let (score, conflicts) = score_building(reg, &reg.bld[bi as usize], &found, &nb, house);
-            (score, conflicts, bi)
+            let (score, hard, soft) =
+                score_building(reg, &reg.bld[bi as usize], &found, &nb, house);
+            (score, hard + soft, bi, hard)
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let (best_score, best_conflicts, best) = scored[0];
+    let (best_score, best_conflicts, best, best_hard) = scored[0];
     let ties = scored
         .iter()
         .filter(|c| (c.0 - best_score).abs() < 1e-9 && c.1 == best_conflicts)
@@ -601,9 +602,12 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
     let second = scored.get(ties).map_or(f64::NEG_INFINITY, |c| c.0);
 
     let mut conf: f64 = 0.99;
-    if best_conflicts > 0 {
-        conf *= 0.5f64.powi(best_conflicts as i32);
-    }
+    // A contradiction of the place's own keys (compound, building, road, group, house)
+    // halves the confidence; a wrong township or community name, or a door number off
+    // while compound and building agree, is a common slip and costs less — but always
+    // keeps the answer below the confident band.
+    let soft = best_conflicts - best_hard;
+    conf *= 0.5f64.powi(best_hard as i32) * 0.7f64.powi(soft as i32);
     // The weight of the names that support the best building tells how exact they were.
     let b = &reg.bld[best as usize];
     let min_weight = found
@@ -615,7 +619,11 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
         conf *= if min_weight >= 0.85 { 0.94 } else { 0.7 };
     }
     let margin = best_score - second;
-    if margin < 1.0 {
+    if margin < 0.5 {
+        // Another building fits almost as well (e.g. one name exact, the other's with a
+        // typo): not an answer.
+        conf *= 0.6;
+    } else if margin < 1.0 {
         conf *= 0.75;
     }
     if ties > 1 {
@@ -625,7 +633,7 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
     result.candidates = scored
         .iter()
         .take(5)
-        .map(|&(sc, _, bi)| Candidate {
+        .map(|&(sc, _, bi, _)| Candidate {
             code: reg.b_codes[bi as usize].clone(),
             label: reg.b_labels[bi as usize].clone(),
             score: (conf * (sc.max(0.0) / best_score.max(1e-9))).clamp(0.0, 1.0),
@@ -675,6 +683,10 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
         }
     }
     result.confidence = conf.clamp(0.0, 1.0);
+    if conf < 0.5 {
+        // The unit level made it doubtful (a room this building lacks): abstain too.
+        return result;
+    }
     result.building = Some(best as usize);
     match unit_pick {
         Some(ui) => {
@@ -690,16 +702,18 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
     result
 }
 
-/// Score one candidate building: support minus contradictions.
+/// Score one candidate building: support minus contradictions. Returns the score and
+/// the number of hard and soft contradictions (see the confidence in `match_address`).
 fn score_building(
     reg: &Register,
     b: &Bld,
     found: &[Found],
     nb: &parse::Numbers,
     house: Option<u32>,
-) -> (f64, u32) {
+) -> (f64, u32, u32) {
     let mut score = 0.0;
-    let mut conflicts = 0u32;
+    let mut hard = 0u32;
+    let mut soft = 0u32;
     let mine = [b.town, b.comm, b.road, b.compound];
     for f in found {
         if mine.contains(&f.name) {
@@ -713,27 +727,73 @@ fn score_building(
                 || (k & K_ROAD != 0 && b.road != NONE)
                 || (k & K_COMPOUND != 0);
             if contradicts {
-                conflicts += 1;
-                score -= 2.0;
+                if k & (K_ROAD | K_COMPOUND) == 0 {
+                    soft += 1;
+                    score -= 1.0;
+                } else {
+                    hard += 1;
+                    score -= 2.0;
+                }
             }
         }
     }
-    let mut num = |text: Option<u32>, mine: u32| {
+    // The text names another compound, found only with a typo, and not this building's
+    // own: as much a contradiction as an exact other name when the typo is a homophone
+    // or a look-alike (weight ≥ 0.85), a softer one otherwise.
+    if b.compound != NONE && !found.iter().any(|f| f.name == b.compound) {
+        let other = found
+            .iter()
+            .filter(|f| f.weight < 1.0 && reg.name_kinds[f.name as usize] & K_COMPOUND != 0)
+            .map(|f| f.weight)
+            .fold(0.0f64, f64::max);
+        if other >= 0.85 {
+            hard += 1;
+            score -= 2.0;
+        } else if other > 0.0 {
+            soft += 1;
+            score -= 1.0;
+        }
+    }
+    // Likewise a community or township found only with a typo that is not this
+    // building's, while its own is not written: a soft contradiction.
+    for (own, kind) in [(b.comm, K_COMM), (b.town, K_TOWN)] {
+        if own != NONE
+            && !found.iter().any(|f| f.name == own)
+            && found.iter().any(|f| {
+                f.weight < 1.0 && f.weight >= 0.85 && reg.name_kinds[f.name as usize] & kind != 0
+            })
+        {
+            soft += 1;
+            score -= 1.0;
+        }
+    }
+    // The compound and building number both agree: a door number that does not is a
+    // slip (the compound's gate has one number, its buildings are known by theirs).
+    let compound_agrees = b.compound != NONE
+        && b.b != NONE
+        && nb.building == Some(b.b)
+        && found
+            .iter()
+            .any(|f| f.name == b.compound && f.weight >= 0.85);
+    let mut num = |text: Option<u32>, mine: u32, slip: bool| {
         if let Some(v) = text {
             if v == mine {
                 score += 1.0;
+            } else if slip {
+                soft += 1;
+                score -= 1.0;
             } else {
-                conflicts += 1;
+                hard += 1;
                 score -= 2.0;
             }
         }
     };
     if b.group != NONE {
-        num(nb.group, b.group);
-        num(house, b.house);
+        num(nb.group, b.group, false);
+        num(house, b.house, false);
     } else {
-        num(nb.door, b.door);
-        num(nb.group, b.group);
+        num(nb.door, b.door, compound_agrees);
+        num(nb.group, b.group, false);
     }
     if nb.building.is_some() || b.b != NONE {
         match (nb.building, b.b) {
@@ -741,19 +801,19 @@ fn score_building(
                 if x == y {
                     score += 1.0;
                 } else {
-                    conflicts += 1;
+                    hard += 1;
                     score -= 2.0;
                 }
             }
             (Some(_), _) => {
-                conflicts += 1;
+                hard += 1;
                 score -= 2.0;
             }
             // The text stops above the building: it cannot single this one out.
             (None, _) => score -= 0.5,
         }
     }
-    (score, conflicts)
+    (score, hard, soft)
 }
 
 /// Try the uncovered characters `gap` as names with one substituted character. Adds

@@ -445,10 +445,30 @@ fn render<R: Rng>(p: &AddressParts, wanted: NoiseKinds, rng: &mut R) -> (String,
     if want(NoiseKind::Typo) && typo(&mut out, p, rng) {
         applied.insert(NoiseKind::Typo);
     }
-    if want(NoiseKind::Traditional) {
+    char_noise(
+        &mut out,
+        want(NoiseKind::Traditional),
+        want(NoiseKind::FullWidth),
+        rng,
+        &mut applied,
+    );
+    (out, applied)
+}
+
+/// The character-level noise applied last: traditional forms (all or about half of the
+/// characters that have one) and full-width digits and dashes. Adds what it changed to
+/// `applied`.
+pub fn char_noise<R: Rng>(
+    out: &mut String,
+    traditional: bool,
+    full_width: bool,
+    rng: &mut R,
+    applied: &mut NoiseKinds,
+) {
+    if traditional {
         let mut changed = false;
         let rate = if rng.gen_bool(0.5) { 1.0 } else { 0.5 };
-        out = out
+        *out = out
             .chars()
             .map(|c| match hanzi::to_traditional(c) {
                 Some(t) if rng.gen_bool(rate) => {
@@ -462,9 +482,9 @@ fn render<R: Rng>(p: &AddressParts, wanted: NoiseKinds, rng: &mut R) -> (String,
             applied.insert(NoiseKind::Traditional);
         }
     }
-    if want(NoiseKind::FullWidth) {
+    if full_width {
         let mut changed = false;
-        out = out
+        *out = out
             .chars()
             .map(|c| match c {
                 '0'..='9' | '-' => {
@@ -478,7 +498,17 @@ fn render<R: Rng>(p: &AddressParts, wanted: NoiseKinds, rng: &mut R) -> (String,
             applied.insert(NoiseKind::FullWidth);
         }
     }
-    (out, applied)
+}
+
+/// Render `parts` with exactly the `wanted` kinds requested (those that fit the address
+/// are applied and returned). The building block of the evaluation sets: absent parts
+/// (empty township/community, `None` fields) are simply not written.
+pub fn label_with_kinds<R: Rng>(
+    parts: &AddressParts,
+    wanted: NoiseKinds,
+    rng: &mut R,
+) -> (String, NoiseKinds) {
+    render(parts, wanted, rng)
 }
 
 /// Substitute one character of a compound, road or community name (not its suffix) by a

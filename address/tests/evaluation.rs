@@ -254,3 +254,28 @@ fn district_scale() {
     assert!(mixed.building_recall() >= 0.97, "{}", mixed.line("mixed"));
     assert!(mixed.unit_recall() >= 0.95, "{}", mixed.line("mixed"));
 }
+
+/// The hard set (`minqing_address::eval`) on this crate's synthetic register, for quick
+/// iteration without the server; the asserted hard-set test runs on the generator's
+/// register (`tests/tests/address.rs::hard_set_meets_the_goals`).
+#[test]
+fn hard_set_on_the_synthetic_register() {
+    let seed = std::env::var("MINQING_HARD_SEED")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0x4A5D_0DE5);
+    let syn = common::build(common::Spec::small(), seed);
+    let p = minqing_address::eval::prepare(syn.buildings, syn.units, seed, 300, 3_000).unwrap();
+    let (all, per, wrong) = minqing_address::eval::evaluate(&p.register, &p.units, &p.cases, 80);
+    println!(
+        "synthetic register {} buildings, {} units; {} cases",
+        p.register.building_count(),
+        p.register.unit_count(),
+        p.cases.len()
+    );
+    println!("{}", minqing_address::eval::table(&all, &per));
+    for w in &wrong {
+        println!("  {w}");
+    }
+    assert!(all.total > 5_000);
+}

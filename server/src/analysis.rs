@@ -119,8 +119,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The index's own id (not its address, which a later index may reuse).
 fn index_id(ix: &Arc<Index>) -> usize {
-    Arc::as_ptr(ix) as usize
+    ix.id as usize
 }
 
 /// Current unix time.
@@ -177,6 +178,13 @@ impl Analysis {
             };
         }
         generation
+    }
+
+    /// Drop every cached result: the register's links changed (a review resolution), so
+    /// results that read per-building figures (risk) are stale. The register profiles
+    /// follow by themselves, since they are keyed by the index id.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// The generation of the events the caches are built on (bumps on every change).

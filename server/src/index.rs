@@ -81,6 +81,17 @@ pub struct LinkTotals {
 }
 
 impl LinkTotals {
+    fn remove(&mut self, l: LinkStatus) {
+        let n = match l {
+            LinkStatus::Unit => &mut self.unit,
+            LinkStatus::Building => &mut self.building,
+            LinkStatus::Ambiguous => &mut self.ambiguous,
+            LinkStatus::Unmatched => &mut self.unmatched,
+            LinkStatus::Pending => &mut self.pending,
+        };
+        *n = n.saturating_sub(1);
+    }
+
     fn add(&mut self, l: LinkStatus) {
         match l {
             LinkStatus::Unit => self.unit += 1,
@@ -92,7 +103,49 @@ impl LinkTotals {
     }
 }
 
+/// One record's change of link, as a review resolution made it (see [`Index::relinked`]).
+#[derive(Debug, Clone)]
+pub struct Relink {
+    pub record: RecordFacts,
+    pub old_code: Option<String>,
+    pub old_link: LinkStatus,
+    pub new_code: String,
+    pub new_link: LinkStatus,
+}
+
+/// The facts of the record that the index keeps (never a name, ID number or phone).
+#[derive(Debug, Clone)]
+pub enum RecordFacts {
+    Resident {
+        male: bool,
+        birth_year: u16,
+        birth_month: u8,
+        floating: bool,
+        key_groups: u8,
+    },
+    Housing {
+        occupancy: String,
+        floor_area: f64,
+    },
+    Enterprise {
+        industry: String,
+        size: String,
+        employees: i64,
+    },
+}
+
+/// Each built or relinked index gets a new id, so caches keyed by it (the analysis
+/// models) never mistake one index for another (an address can be reused after a drop).
+static NEXT_INDEX_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_index_id() -> u64 {
+    NEXT_INDEX_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[derive(Clone)]
 pub struct Index {
+    /// Unique per built or relinked index (see [`Index::relinked`]).
+    pub id: u64,
     pub areas: Vec<AreaEntry>,
     area_by_code: HashMap<String, u32>,
     grid_tree: RTree<RectEntry>,
@@ -266,6 +319,7 @@ impl Index {
             })
             .collect();
         Index {
+            id: next_index_id(),
             areas,
             area_by_code,
             grid_tree,
@@ -283,6 +337,142 @@ impl Index {
             enterprise_links,
             register: std::sync::Arc::new(register),
         }
+    }
+
+    /// The record → (unit, building) of a register code, as the load resolves it.
+    fn place(&self, code: Option<&str>) -> (Option<u32>, Option<u32>) {
+        match code.and_then(|c| self.register.find_code(c)) {
+            Some((minqing_address::Level::Unit, u)) => match self.units.get(u) {
+                Some(e) => (Some(u as u32), Some(e.building)),
+                None => (None, None),
+            },
+            Some((minqing_address::Level::Building, b)) if b < self.buildings.len() => {
+                (None, Some(b as u32))
+            }
+            _ => (None, None),
+        }
+    }
+
+    /// A copy of this index with one record's link changed as a review resolution did
+    /// in the store: the per-building and per-unit counts, the record's own entry and
+    /// the link totals move from the old code to the new one, exactly as a reload would
+    /// place them. A record the index does not hold yet (imported after the load) is
+    /// added. The register itself is shared, not copied.
+    pub fn relinked(&self, change: &Relink) -> Index {
+        let mut ix = self.clone();
+        ix.id = next_index_id();
+        let (old_u, old_b) = ix.place(change.old_code.as_deref());
+        let (new_u, new_b) = ix.place(Some(&change.new_code));
+        match &change.record {
+            RecordFacts::Resident {
+                male,
+                birth_year,
+                birth_month,
+                floating,
+                key_groups,
+            } => {
+                ix.resident_links.remove(change.old_link);
+                ix.resident_links.add(change.new_link);
+                let same = |p: &PersonFacts| {
+                    p.unit == old_u
+                        && p.building == old_b
+                        && p.male == *male
+                        && p.birth_year == *birth_year
+                        && p.birth_month == *birth_month
+                        && p.floating == *floating
+                        && p.key_groups == *key_groups
+                };
+                // Persons with equal facts and link are interchangeable in the index.
+                match ix.people.iter().position(same) {
+                    Some(i) => {
+                        if let Some(u) = old_u {
+                            let e = &mut ix.units[u as usize];
+                            e.residents = e.residents.saturating_sub(1);
+                        }
+                        if let Some(b) = old_b {
+                            let e = &mut ix.buildings[b as usize];
+                            e.residents = e.residents.saturating_sub(1);
+                            if *key_groups != 0 {
+                                e.key_group_people = e.key_group_people.saturating_sub(1);
+                            }
+                        }
+                        ix.people[i].unit = new_u;
+                        ix.people[i].building = new_b;
+                    }
+                    None => ix.people.push(PersonFacts {
+                        unit: new_u,
+                        building: new_b,
+                        male: *male,
+                        birth_year: *birth_year,
+                        birth_month: *birth_month,
+                        floating: *floating,
+                        key_groups: *key_groups,
+                    }),
+                }
+                if let Some(u) = new_u {
+                    ix.units[u as usize].residents += 1;
+                }
+                if let Some(b) = new_b {
+                    let e = &mut ix.buildings[b as usize];
+                    e.residents += 1;
+                    if *key_groups != 0 {
+                        e.key_group_people += 1;
+                    }
+                }
+            }
+            RecordFacts::Housing {
+                occupancy,
+                floor_area,
+            } => {
+                ix.housing_links.remove(change.old_link);
+                ix.housing_links.add(change.new_link);
+                if let Some(u) = old_u
+                    && old_u != new_u
+                {
+                    let e = &mut ix.units[u as usize];
+                    e.occupancy = None;
+                    e.floor_area_m2 = 0.0;
+                }
+                if let Some(u) = new_u {
+                    let e = &mut ix.units[u as usize];
+                    e.occupancy = Some(occupancy.clone());
+                    e.floor_area_m2 = *floor_area as f32;
+                }
+            }
+            RecordFacts::Enterprise {
+                industry,
+                size,
+                employees,
+            } => {
+                ix.enterprise_links.remove(change.old_link);
+                ix.enterprise_links.add(change.new_link);
+                let same = |e: &EnterpriseEntry| {
+                    e.building == old_b
+                        && e.industry == *industry
+                        && e.size == *size
+                        && e.employees == *employees
+                };
+                match ix.enterprises.iter().position(same) {
+                    Some(i) => {
+                        if let Some(b) = old_b {
+                            let e = &mut ix.buildings[b as usize];
+                            e.enterprises = e.enterprises.saturating_sub(1);
+                        }
+                        ix.enterprises[i].building = new_b;
+                    }
+                    None => ix.enterprises.push(EnterpriseEntry {
+                        building: new_b,
+                        industry: industry.clone(),
+                        size: size.clone(),
+                        employees: *employees,
+                    }),
+                }
+                if let Some(b) = new_b {
+                    ix.buildings[b as usize].enterprises += 1;
+                }
+            }
+        }
+        ix
     }
 
     pub fn area(&self, code: &str) -> Option<&AreaEntry> {

@@ -7,7 +7,12 @@ use crate::support::{call, loaded_app};
 async fn views_and_assets_are_served_with_types_and_cache_rules() {
     let (_tmp, _state, app, _m) = loaded_app(0.01).await;
     let mut assets = Vec::new();
-    for (path, marker) in [("/", "一张图"), ("/screen", "大屏"), ("/grid", "网格员")] {
+    for (path, marker) in [
+        ("/", "一张图"),
+        ("/screen", "大屏"),
+        ("/grid", "网格员"),
+        ("/review", "地址复核"),
+    ] {
         let (status, headers, body) = call(&app, "GET", path, &[], Vec::new()).await;
         assert_eq!(status, 200, "{path}");
         assert_eq!(

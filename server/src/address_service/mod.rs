@@ -9,7 +9,10 @@ pub mod api;
 pub mod register;
 pub mod review;
 
-pub use register::{AreaName, area_names, build_register, register_from_dir};
+pub use register::{
+    AreaName, area_names, build_register, register_entries, register_entries_from_dir,
+    register_from_dir,
+};
 
 use crate::model::LinkStatus;
 use minqing_address::coords::Datum;

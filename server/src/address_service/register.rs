@@ -26,6 +26,17 @@ pub fn build_register(
     buildings: &[Building],
     units: &[UnitRow],
 ) -> Result<Register> {
+    let (entries, unit_entries) = register_entries(areas, buildings, units);
+    Register::new(entries, unit_entries).context("building the address register")
+}
+
+/// The matcher's plain entries for the store's buildings and units (building `i` is
+/// `buildings[i]`; units whose building is unknown are left out).
+pub fn register_entries(
+    areas: &[AreaName],
+    buildings: &[Building],
+    units: &[UnitRow],
+) -> (Vec<BuildingEntry>, Vec<UnitEntry>) {
     let by_code: HashMap<&str, &AreaName> = areas.iter().map(|a| (a.code.as_str(), a)).collect();
     let parent_of = |code: &str| -> Option<&AreaName> {
         by_code
@@ -67,7 +78,7 @@ pub fn build_register(
             })
         })
         .collect();
-    Register::new(entries, unit_entries).context("building the address register")
+    (entries, unit_entries)
 }
 
 /// Area names from [`crate::model::Area`]s.
@@ -86,6 +97,13 @@ pub fn area_names(areas: &[crate::model::Area]) -> Vec<AreaName> {
 /// `buildings.csv`, `units.csv`), without a store. The files must be UTF-8, as
 /// `minqing generate` writes them.
 pub fn register_from_dir(dir: &Path) -> Result<Register> {
+    let (b, u) = register_entries_from_dir(dir)?;
+    Register::new(b, u).context("building the address register")
+}
+
+/// The matcher's plain entries from a directory of import files (see
+/// [`register_from_dir`]), e.g. for an evaluation that edits them first.
+pub fn register_entries_from_dir(dir: &Path) -> Result<(Vec<BuildingEntry>, Vec<UnitEntry>)> {
     let text = std::fs::read_to_string(dir.join("areas.geojson")).context("areas.geojson")?;
     let fc: geojson::FeatureCollection = text.parse().context("areas.geojson")?;
     let prop =
@@ -162,5 +180,5 @@ pub fn register_from_dir(dir: &Path) -> Result<Register> {
             label: String::new(),
         });
     }
-    build_register(&areas, &buildings, &units)
+    Ok(register_entries(&areas, &buildings, &units))
 }

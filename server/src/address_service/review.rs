@@ -9,12 +9,17 @@
 //!
 //! A resolution sets the record's `address_code` and `link` and appends a row to
 //! `link_resolutions` (old and new code and link, note, who, when) in one transaction.
-//! The in-memory per-building aggregates (residents per building, etc.) pick the new link
-//! up at the next index load; recomputing them per resolution would mean copying the
-//! whole register index for one record.
+//! After the commit the in-memory state follows at once, before the answer: the index is
+//! copied with the record's counts moved from the old code to the new one (residents,
+//! key-group people, enterprises per building, residents and occupancy per unit, link
+//! totals), the tiles rebuild their counting structures on it (area polygons shared) and
+//! drop their cache, and the analysis profiles and results are recomputed on the next
+//! request. That costs a copy of the index per resolution, which is fine at the pace a
+//! person resolves records. Other replicas follow at their next load.
 
 use super::api::{CandidateBody, geocode_one};
 use crate::http::{ApiError, AppState};
+use crate::index::RecordFacts;
 use crate::model::LinkStatus;
 use crate::store::{Store, StoreTx, dispatch};
 use axum::Json;
@@ -211,7 +216,8 @@ pub struct Resolution {
 }
 
 /// Resolve one record of the queue to a register code. The resolution is kept in
-/// `link_resolutions`; per-building figures follow at the next index load.
+/// `link_resolutions`; the per-building figures, analysis profiles and tiles show it
+/// as soon as this answers.
 #[utoipa::path(post, path = "/api/v1/review/{kind}/{id}", request_body = ResolveRequest,
     params(("kind" = String, Path, description = "residents, housing or enterprises"),
            ("id" = String, Path, description = "record id")),
@@ -260,10 +266,21 @@ pub async fn resolve(
     let old = apply(&mut tx, table, &id, &code, link, &note, &resolved_by, now)
         .await
         .map_err(ApiError::Internal)?;
-    let Some((old_code, old_link)) = old else {
+    let Some((old_code, old_link, record)) = old else {
         return Err(ApiError::NotFound(format!("no {kind} record {id:?}")));
     };
     tx.commit().await.map_err(ApiError::Internal)?;
+    let change = crate::index::Relink {
+        record,
+        old_code: old_code.clone(),
+        old_link: LinkStatus::parse(&old_link).unwrap_or(LinkStatus::Pending),
+        new_code: code.clone(),
+        new_link: link,
+    };
+    let relink_state = state.clone();
+    tokio::task::spawn_blocking(move || relink_state.relink(&change))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("relinking in memory: {e}")))?;
     Ok(Json(Resolution {
         kind: table.to_string(),
         id,
@@ -278,7 +295,8 @@ pub async fn resolve(
 }
 
 /// Update the record and log the resolution; `None` when the record does not exist
-/// (the transaction is then dropped, i.e. rolled back).
+/// (the transaction is then dropped, i.e. rolled back). Returns the old code and link
+/// and the record's facts the index keeps (no name, ID number or phone).
 #[allow(clippy::too_many_arguments)]
 async fn apply(
     tx: &mut StoreTx,
@@ -289,8 +307,15 @@ async fn apply(
     note: &str,
     resolved_by: &Option<String>,
     now: i64,
-) -> anyhow::Result<Option<(Option<String>, String)>> {
+) -> anyhow::Result<Option<(Option<String>, String, RecordFacts)>> {
     let select = format!("SELECT address_code, link FROM {table} WHERE id = $1");
+    let facts_sql = match table {
+        "residents" => {
+            "SELECT sex, birth_date, registration, key_groups FROM residents WHERE id = $1"
+        }
+        "housing" => "SELECT occupancy, floor_area FROM housing WHERE id = $1",
+        _ => "SELECT industry, size, employees FROM enterprises WHERE id = $1",
+    };
     let update = format!("UPDATE {table} SET address_code = $1, link = $2 WHERE id = $3");
     let log = "INSERT INTO link_resolutions (kind, record_id, old_code, old_link, new_code, new_link, note, \
                resolved_by, resolved_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -314,7 +339,36 @@ async fn apply(
                     .bind(now)
                     .execute(&mut **t)
                     .await?;
-                Some((old_code, old_link))
+                let f = sqlx::query(facts_sql).bind(id).fetch_one(&mut **t).await?;
+                let record = match table {
+                    "residents" => {
+                        let sex: String = f.try_get(0)?;
+                        let birth: String = f.try_get(1)?;
+                        let registration: String = f.try_get(2)?;
+                        let groups: String = f.try_get(3)?;
+                        RecordFacts::Resident {
+                            male: sex == "M",
+                            birth_year: birth.get(0..4).and_then(|y| y.parse().ok()).unwrap_or(0),
+                            birth_month: birth.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(1),
+                            floating: registration == "floating",
+                            key_groups: if groups.is_empty() {
+                                0
+                            } else {
+                                crate::store::load::key_group_bits(&groups)
+                            },
+                        }
+                    }
+                    "housing" => RecordFacts::Housing {
+                        occupancy: f.try_get(0)?,
+                        floor_area: f.try_get::<Option<f64>, _>(1)?.unwrap_or(0.0),
+                    },
+                    _ => RecordFacts::Enterprise {
+                        industry: f.try_get(0)?,
+                        size: f.try_get(1)?,
+                        employees: f.try_get(2)?,
+                    },
+                };
+                Some((old_code, old_link, record))
             }
         }
     }))

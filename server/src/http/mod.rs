@@ -51,6 +51,8 @@ pub struct AppState {
     /// Handling deadlines per category and risk tier (configuration; defaults = generator's).
     pub deadlines: Arc<crate::events::Deadlines>,
     auth: Arc<crate::auth::AuthState>,
+    /// Serialises review relinks (each copies the current index and swaps it in).
+    relink: Arc<std::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             metrics: metrics_layer::handle(),
             deadlines: Arc::new(crate::events::Deadlines::default()),
             auth: Arc::new(crate::auth::AuthState::default()),
+            relink: Arc::new(std::sync::Mutex::new(())),
         }
     }
 
@@ -95,6 +98,25 @@ impl AppState {
         self.tiles.load(index.clone(), &events);
         *self.events.write().unwrap_or_else(|e| e.into_inner()) = events;
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(index);
+    }
+
+    /// Apply a committed change of one record's link to the in-memory state at once: a
+    /// copy of the index with the counts moved, the tiles' counting structures, and the
+    /// analysis caches. Blocking work (copies the index): call from a blocking thread.
+    pub fn relink(&self, change: &crate::index::Relink) {
+        let _serial = self.relink.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(current) = self.index() else {
+            // Still loading: the load reads the store, which has the change.
+            return;
+        };
+        let next = Arc::new(current.relinked(change));
+        {
+            let events = self.events();
+            metrics_layer::publish_index_gauges(&next, events.len());
+            self.tiles.relink(next.clone(), &events);
+        }
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(next);
+        self.analysis.invalidate();
     }
 
     /// The loaded register index, or 503 while loading.
@@ -241,6 +263,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(web::index))
         .route("/screen", get(web::screen))
         .route("/grid", get(web::grid))
+        .route("/review", get(web::review))
         .route(
             "/assets/{*path}",
             get(web::asset).layer(tower_http::compression::CompressionLayer::new()),

@@ -1,5 +1,6 @@
 //! The browser views, embedded at build time by `build.rs` (see `web/`): `/` the
-//! one-map view, `/screen` the large screen, `/grid` the grid worker's view, and their
+//! one-map view, `/screen` the large screen, `/grid` the grid worker's view, `/review`
+//! the address-link review queue, and their
 //! `/assets/*`. Asset names carry a content hash, so they are cached for a year as
 //! immutable; the HTML pages are `no-cache` so a new build is picked up at once.
 
@@ -71,6 +72,11 @@ pub async fn screen() -> Response {
 /// `/grid` — the grid worker's phone view.
 pub async fn grid() -> Response {
     serve("grid.html", PAGE_CACHE)
+}
+
+/// `/review` — the address-link review queue (leaders and admins sign in there).
+pub async fn review() -> Response {
+    serve("review.html", PAGE_CACHE)
 }
 
 /// `/assets/{*path}` — hashed scripts and styles.

@@ -67,7 +67,7 @@ fn link(s: &str) -> LinkStatus {
     LinkStatus::parse(s).unwrap_or(LinkStatus::Pending)
 }
 
-fn key_group_bits(s: &str) -> u8 {
+pub(crate) fn key_group_bits(s: &str) -> u8 {
     s.split(';')
         .filter_map(|g| crate::model::KEY_GROUPS.iter().position(|k| *k == g.trim()))
         .fold(0, |acc, i| acc | (1 << i))

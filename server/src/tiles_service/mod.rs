@@ -87,6 +87,25 @@ impl TileService {
         self.cache.clear();
     }
 
+    /// Take an index whose record links changed (a review resolution): the counting
+    /// structures are rebuilt (the area polygons are shared with the current ones) and
+    /// every cached tile is dropped, since any tile may show the moved counts.
+    pub fn relink(&self, index: Arc<Index>, events: &EventIndex) {
+        let Some((current, _)) = self.loaded() else {
+            self.load(index, events);
+            return;
+        };
+        let prepared = Arc::new(current.relinked(&index, events));
+        let live = LiveEvents::build(events, &prepared, &index);
+        {
+            let mut rx = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+            *rx = rx.resubscribe();
+        }
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = Some(live);
+        *self.loaded.write().unwrap_or_else(|e| e.into_inner()) = Some(Loaded { prepared, index });
+        self.cache.clear();
+    }
+
     fn loaded(&self) -> Option<(Arc<Prepared>, Arc<Index>)> {
         self.loaded
             .read()

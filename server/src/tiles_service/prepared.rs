@@ -10,7 +10,7 @@ use minqing_tiles::{AggregatePyramid, Generalized, MAX_ZOOM, Topology};
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Aggregation cells: 128 tile units, i.e. at most 32×32 cells per tile (plus buffer).
 pub const AGG_CELL: u32 = 128;
@@ -163,12 +163,13 @@ pub struct EnterprisePoint {
 /// Derived, immutable after load — except [`Prepared::analysis`], the hot spot and risk
 /// results that [`super::analysis_layers::refresh`] replaces when the events changed.
 pub struct Prepared {
-    pub area_levels: Vec<AreaLevelTiles>,
+    /// The generalised area polygons (shared with a relinked copy: they never change).
+    pub area_levels: Arc<Vec<AreaLevelTiles>>,
     pub area_counts: Vec<AreaCounts>,
     /// World-unit bounding box `(u0, v0, u1, v1)` of every area (for invalidation).
     pub area_world_bbox: Vec<(f64, f64, f64, f64)>,
     pub area_index_by_code: HashMap<String, u32>,
-    pub road_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>,
+    pub road_tree: Arc<RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>>,
     pub building_points: BuildingPoints,
     /// Weights: residents, units, enterprises.
     pub building_pyramid: AggregatePyramid,
@@ -184,10 +185,47 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn build(index: &Index, events: &EventIndex) -> Prepared {
-        let area_levels = [AreaLevel::Township, AreaLevel::Community, AreaLevel::Grid]
-            .into_iter()
-            .map(|l| AreaLevelTiles::new(index, l))
-            .collect();
+        let area_levels = Arc::new(
+            [AreaLevel::Township, AreaLevel::Community, AreaLevel::Grid]
+                .into_iter()
+                .map(|l| AreaLevelTiles::new(index, l))
+                .collect(),
+        );
+        let road_tree = Arc::new(RTree::bulk_load(
+            index
+                .roads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let b = r.geometry.bounding_rect()?;
+                    Some(GeomWithData::new(
+                        Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
+                        i as u32,
+                    ))
+                })
+                .collect(),
+        ));
+        Self::with_shapes(index, events, area_levels, road_tree)
+    }
+
+    /// The same structures for an index whose record links changed (a review
+    /// resolution): the area polygons and roads are shared, everything that counts
+    /// records (area counts, building points, pyramids, enterprises) is rebuilt.
+    pub fn relinked(&self, index: &Index, events: &EventIndex) -> Prepared {
+        Self::with_shapes(
+            index,
+            events,
+            self.area_levels.clone(),
+            self.road_tree.clone(),
+        )
+    }
+
+    fn with_shapes(
+        index: &Index,
+        events: &EventIndex,
+        area_levels: Arc<Vec<AreaLevelTiles>>,
+        road_tree: Arc<RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>>,
+    ) -> Prepared {
         let mut area_counts = vec![AreaCounts::default(); index.areas.len()];
         for b in &index.buildings {
             let mut cur = b.grid;
@@ -215,20 +253,6 @@ impl Prepared {
             .enumerate()
             .map(|(i, a)| (a.area.code.clone(), i as u32))
             .collect();
-        let road_tree = RTree::bulk_load(
-            index
-                .roads
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| {
-                    let b = r.geometry.bounding_rect()?;
-                    Some(GeomWithData::new(
-                        Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
-                        i as u32,
-                    ))
-                })
-                .collect(),
-        );
         let building_weights: Vec<[f64; 3]> = index
             .buildings
             .iter()
