@@ -20,10 +20,51 @@ use sqlx::Row;
 const PG_WRITE_LOCK: i64 = 5_106_030_005;
 
 /// A store failure as the client sees it: 503 with Retry-After, never a hang (the pools
-/// have acquire timeouts) and never internals.
-pub fn unavailable(e: impl std::fmt::Debug) -> ApiError {
+/// have acquire timeouts) and never internals; a full disk is a 507 that says so.
+pub fn unavailable(e: impl Into<anyhow::Error>) -> ApiError {
+    let e = e.into();
+    if disk_full(&e) {
+        tracing::error!(error = ?e, "event store write failed: the disk is full");
+        return ApiError::InsufficientStorage(
+            "the event store's disk is full: nothing was written; retry once space is freed"
+                .into(),
+        );
+    }
     tracing::error!(error = ?e, "event store write failed");
     ApiError::Unavailable("the event store is unavailable; retry later".into())
+}
+
+/// The audit log could not be written (the read it guards is refused): 503, or 507 when
+/// the disk is full.
+pub fn audit_unavailable(e: anyhow::Error) -> ApiError {
+    if disk_full(&e) {
+        tracing::error!(error = ?e, "audit append failed: the disk is full");
+        return ApiError::InsufficientStorage(
+            "the store's disk is full: the audit log cannot be written; retry once space is freed"
+                .into(),
+        );
+    }
+    ApiError::Unavailable(format!("the audit log cannot be written: {e}"))
+}
+
+/// Whether a store error means "no space left": SQLite's `SQLITE_FULL` (13), or an
+/// `SQLITE_IOERR_*` / plain I/O error whose cause is ENOSPC, PostgreSQL's `disk_full`
+/// (53100).
+pub fn disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::StorageFull;
+        }
+        match c.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(d)) => {
+                matches!(d.code().as_deref(), Some("13") | Some("53100"))
+                    || d.message().contains("database or disk is full")
+                    || d.message().contains("No space left on device")
+            }
+            Some(sqlx::Error::Io(io)) => io.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    })
 }
 
 /// Open a serialised write transaction.
