@@ -398,3 +398,95 @@ pub async fn photo_ids(store: &Store, code: &str) -> Result<Vec<i64>, ApiError> 
         .await
         .map_err(unavailable))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+    use sqlx::Connection;
+
+    /// A real SQLITE_FULL (the database is capped at its current size with
+    /// `max_page_count`, the same error a full filesystem gives) becomes a 507 with a
+    /// JSON error and Retry-After, not a 503 or a 500. `scripts/fault-disk` checks the
+    /// same on a filesystem that really fills up.
+    #[tokio::test]
+    async fn a_full_database_is_a_507() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("full.db").display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE t (b BLOB)").execute(&mut c).await.unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let err = sqlx::query("INSERT INTO t VALUES (zeroblob(1000000))")
+            .execute(&mut c)
+            .await
+            .unwrap_err();
+        let e = anyhow::Error::from(err);
+        assert!(disk_full(&e), "{e:?}");
+        let resp = unavailable(e).into_response();
+        assert_eq!(resp.status().as_u16(), 507);
+        assert_eq!(resp.headers()["retry-after"], "30");
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "insufficient_storage");
+        // Any other store failure stays a 503.
+        let other = anyhow::anyhow!("connection refused");
+        assert!(!disk_full(&other));
+        assert_eq!(unavailable(other).into_response().status().as_u16(), 503);
+    }
+
+    /// A transaction that SQLite ended by itself (as it does on SQLITE_FULL) leaves
+    /// sqlx's transaction depth at 1 after its ROLLBACK fails; the pool must not hand
+    /// that connection out again, or every later write fails until a restart (what
+    /// `scripts/fault-disk` found). The inner ROLLBACK here ends the transaction
+    /// behind sqlx's back, deterministically.
+    #[tokio::test]
+    async fn a_write_that_sqlite_rolled_back_does_not_poison_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("pool.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let Store::Sqlite(pool) = &store else {
+            unreachable!()
+        };
+        sqlx::query("CREATE TABLE t (n INTEGER)")
+            .execute(pool)
+            .await
+            .unwrap();
+        for _ in 0..8 {
+            let mut tx = begin(&store).await.unwrap();
+            let StoreTx::Sqlite(t) = &mut tx else {
+                unreachable!()
+            };
+            sqlx::query("ROLLBACK").execute(&mut **t).await.unwrap();
+            drop(tx);
+        }
+        for i in 0..24 {
+            let mut tx = begin(&store)
+                .await
+                .unwrap_or_else(|e| panic!("write {i} after rolled-back ones: {e:?}"));
+            let StoreTx::Sqlite(t) = &mut tx else {
+                unreachable!()
+            };
+            sqlx::query("INSERT INTO t VALUES ($1)")
+                .bind(i)
+                .execute(&mut **t)
+                .await
+                .unwrap();
+            commit(tx).await.unwrap();
+        }
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 24);
+    }
+}
