@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let m = minqing_address::match_address(reg, text);
     // A match names a code of the register.
     if let Some(code) = &m.code {
-        assert!(reg.find_code(code).is_some(), "matched an unknown code {code}");
+        assert!(
+            reg.find_code(code).is_some(),
+            "matched an unknown code {code}"
+        );
     }
     let _ = reg.search(text, 10);
 });

@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let server = minqing_fuzz::server();
     let (head, query) = text.split_once('?').unwrap_or((text, ""));
-    let q = if query.is_empty() { String::new() } else { format!("?{query}") };
+    let q = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
     for prefix in ["/tiles/", "/tiles/buildings,events/", "/heatmap/"] {
         let uri = format!("{prefix}{head}{q}");
         server.request("GET", &uri, None, Vec::new());

@@ -14,18 +14,14 @@ mod common;
 /// The small synthetic register of the address crate's tests (a few thousand buildings).
 pub fn register() -> &'static minqing_address::Register {
     static R: OnceLock<minqing_address::Register> = OnceLock::new();
-    R.get_or_init(|| {
-        common::build(common::Spec::small(), 7).register()
-    })
+    R.get_or_init(|| common::build(common::Spec::small(), 7).register())
 }
 
 /// The same register behind an `Arc`, for the importer's context.
 pub fn register_arc() -> Arc<minqing_address::Register> {
     static R: OnceLock<Arc<minqing_address::Register>> = OnceLock::new();
-    R.get_or_init(|| {
-        Arc::new(common::build(common::Spec::small(), 7).register())
-    })
-    .clone()
+    R.get_or_init(|| Arc::new(common::build(common::Spec::small(), 7).register()))
+        .clone()
 }
 
 pub struct Server {

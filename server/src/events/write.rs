@@ -26,8 +26,7 @@ pub fn unavailable(e: impl Into<anyhow::Error>) -> ApiError {
     if disk_full(&e) {
         tracing::error!(error = ?e, "event store write failed: the disk is full");
         return ApiError::InsufficientStorage(
-            "the event store's disk is full: nothing was written; retry once space is freed"
-                .into(),
+            "the event store's disk is full: nothing was written; retry once space is freed".into(),
         );
     }
     tracing::error!(error = ?e, "event store write failed");
@@ -414,7 +413,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("full.db").display());
         let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query("CREATE TABLE t (b BLOB)").execute(&mut c).await.unwrap();
+        sqlx::query("CREATE TABLE t (b BLOB)")
+            .execute(&mut c)
+            .await
+            .unwrap();
         let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
             .fetch_one(&mut c)
             .await

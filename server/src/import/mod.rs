@@ -423,7 +423,8 @@ pub fn check_bytes(name: &str, bytes: &[u8], ctx: &ImportContext) -> Result<File
         errors: Vec::new(),
         links: LinkCounts::default(),
     };
-    let take = |report: &mut FileReport, ok: Result<Option<crate::model::LinkStatus>, LineError>| {
+    let take = |report: &mut FileReport,
+                ok: Result<Option<crate::model::LinkStatus>, LineError>| {
         report.rows_total += 1;
         match ok {
             Ok(link) => {
