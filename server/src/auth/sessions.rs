@@ -167,7 +167,7 @@ impl AuthState {
         dispatch!(store, Store, p => sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash(&token)).bind(user_id).bind(now).bind(expires_at)
-            .execute(p).await.map_err(anyhow::Error::from)?.rows_affected());
+            .execute(p).await.map_err(crate::events::write::unavailable)?.rows_affected());
         Ok((token, expires_at))
     }
 
@@ -178,7 +178,7 @@ impl AuthState {
             .remove(hash);
         dispatch!(store, Store, p => sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(self.now()).bind(hash).execute(p).await.map_err(anyhow::Error::from)?.rows_affected());
+            .bind(self.now()).bind(hash).execute(p).await.map_err(crate::events::write::unavailable)?.rows_affected());
         Ok(())
     }
 
@@ -256,7 +256,7 @@ pub async fn login(
             )
             .await
             .map(|_| ())
-            .map_err(|e| ApiError::Unavailable(format!("the audit log cannot be written: {e}")))
+            .map_err(crate::events::write::audit_unavailable)
         }
     };
     let locked = {

@@ -20,10 +20,50 @@ use sqlx::Row;
 const PG_WRITE_LOCK: i64 = 5_106_030_005;
 
 /// A store failure as the client sees it: 503 with Retry-After, never a hang (the pools
-/// have acquire timeouts) and never internals.
-pub fn unavailable(e: impl std::fmt::Debug) -> ApiError {
+/// have acquire timeouts) and never internals; a full disk is a 507 that says so.
+pub fn unavailable(e: impl Into<anyhow::Error>) -> ApiError {
+    let e = e.into();
+    if disk_full(&e) {
+        tracing::error!(error = ?e, "event store write failed: the disk is full");
+        return ApiError::InsufficientStorage(
+            "the event store's disk is full: nothing was written; retry once space is freed".into(),
+        );
+    }
     tracing::error!(error = ?e, "event store write failed");
     ApiError::Unavailable("the event store is unavailable; retry later".into())
+}
+
+/// The audit log could not be written (the read it guards is refused): 503, or 507 when
+/// the disk is full.
+pub fn audit_unavailable(e: anyhow::Error) -> ApiError {
+    if disk_full(&e) {
+        tracing::error!(error = ?e, "audit append failed: the disk is full");
+        return ApiError::InsufficientStorage(
+            "the store's disk is full: the audit log cannot be written; retry once space is freed"
+                .into(),
+        );
+    }
+    ApiError::Unavailable(format!("the audit log cannot be written: {e}"))
+}
+
+/// Whether a store error means "no space left": SQLite's `SQLITE_FULL` (13), or an
+/// `SQLITE_IOERR_*` / plain I/O error whose cause is ENOSPC, PostgreSQL's `disk_full`
+/// (53100).
+pub fn disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::StorageFull;
+        }
+        match c.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(d)) => {
+                matches!(d.code().as_deref(), Some("13") | Some("53100"))
+                    || d.message().contains("database or disk is full")
+                    || d.message().contains("No space left on device")
+            }
+            Some(sqlx::Error::Io(io)) => io.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    })
 }
 
 /// Open a serialised write transaction.
@@ -356,4 +396,99 @@ pub async fn photo_ids(store: &Store, code: &str) -> Result<Vec<i64>, ApiError> 
         .fetch_all(p)
         .await
         .map_err(unavailable))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+    use sqlx::Connection;
+
+    /// A real SQLITE_FULL (the database is capped at its current size with
+    /// `max_page_count`, the same error a full filesystem gives) becomes a 507 with a
+    /// JSON error and Retry-After, not a 503 or a 500. `scripts/fault-disk` checks the
+    /// same on a filesystem that really fills up.
+    #[tokio::test]
+    async fn a_full_database_is_a_507() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("full.db").display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE t (b BLOB)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        sqlx::query(&format!("PRAGMA max_page_count = {pages}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let err = sqlx::query("INSERT INTO t VALUES (zeroblob(1000000))")
+            .execute(&mut c)
+            .await
+            .unwrap_err();
+        let e = anyhow::Error::from(err);
+        assert!(disk_full(&e), "{e:?}");
+        let resp = unavailable(e).into_response();
+        assert_eq!(resp.status().as_u16(), 507);
+        assert_eq!(resp.headers()["retry-after"], "30");
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "insufficient_storage");
+        // Any other store failure stays a 503.
+        let other = anyhow::anyhow!("connection refused");
+        assert!(!disk_full(&other));
+        assert_eq!(unavailable(other).into_response().status().as_u16(), 503);
+    }
+
+    /// A transaction that SQLite ended by itself (as it does on SQLITE_FULL) leaves
+    /// sqlx's transaction depth at 1 after its ROLLBACK fails; the pool must not hand
+    /// that connection out again, or every later write fails until a restart (what
+    /// `scripts/fault-disk` found). The inner ROLLBACK here ends the transaction
+    /// behind sqlx's back, deterministically.
+    #[tokio::test]
+    async fn a_write_that_sqlite_rolled_back_does_not_poison_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("pool.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let Store::Sqlite(pool) = &store else {
+            unreachable!()
+        };
+        sqlx::query("CREATE TABLE t (n INTEGER)")
+            .execute(pool)
+            .await
+            .unwrap();
+        for _ in 0..8 {
+            let mut tx = begin(&store).await.unwrap();
+            let StoreTx::Sqlite(t) = &mut tx else {
+                unreachable!()
+            };
+            sqlx::query("ROLLBACK").execute(&mut **t).await.unwrap();
+            drop(tx);
+        }
+        for i in 0..24 {
+            let mut tx = begin(&store)
+                .await
+                .unwrap_or_else(|e| panic!("write {i} after rolled-back ones: {e:?}"));
+            let StoreTx::Sqlite(t) = &mut tx else {
+                unreachable!()
+            };
+            sqlx::query("INSERT INTO t VALUES ($1)")
+                .bind(i)
+                .execute(&mut **t)
+                .await
+                .unwrap();
+            commit(tx).await.unwrap();
+        }
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 24);
+    }
 }

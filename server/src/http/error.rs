@@ -46,6 +46,9 @@ pub enum ApiError {
     /// A dependency (the store) is down; retry later (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The store's disk is full (507): nothing was written; retry once space is freed.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -82,6 +85,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Loading => (StatusCode::SERVICE_UNAVAILABLE, "loading"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::InsufficientStorage(_) => {
+                (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage")
+            }
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -95,6 +101,7 @@ impl IntoResponse for ApiError {
         let retry_after = match &self {
             ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
             ApiError::Loading | ApiError::Unavailable(_) => Some(2),
+            ApiError::InsufficientStorage(_) => Some(30),
             _ => None,
         };
         let body = ErrorBody {

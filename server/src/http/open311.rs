@@ -65,6 +65,7 @@ impl O311Error {
         let description = match status {
             StatusCode::NOT_FOUND => "not found".to_string(),
             StatusCode::SERVICE_UNAVAILABLE => "the service is unavailable; retry later".into(),
+            StatusCode::INSUFFICIENT_STORAGE => "the store's disk is full; retry later".into(),
             StatusCode::INTERNAL_SERVER_ERROR => "internal error".into(),
             _ => "the request was rejected".into(),
         };

@@ -295,57 +295,19 @@ pub async fn import_file(
     } else {
         let file =
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        let (encoding, reader) = decode::sniff(file)?;
-        report.encoding = encoding.name();
-        let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-        let header: Vec<String> = match csv.byte_headers() {
-            Ok(h) => h
-                .iter()
-                .map(|f| {
-                    encoding
-                        .decode(f)
-                        .unwrap_or_default()
-                        .trim_start_matches('\u{feff}')
-                        .to_string()
-                })
-                .collect(),
-            Err(e) => anyhow::bail!("{name}: cannot read the header: {e}"),
-        };
-        let parser = rows::CsvParser::new(&name, &header)
-            .map_err(|e| anyhow::anyhow!("{name}: bad header: {e}"))?;
-        let mut record = csv::ByteRecord::new();
-        loop {
-            let line = csv.position().line() + 1;
-            match csv.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {
-                    report.rows_total += 1;
-                    let line = record.position().map_or(line, |p| p.line());
-                    match parser.parse(&record, encoding, ctx) {
-                        Ok((row, link)) => {
-                            valid += 1;
-                            if let Some(l) = link {
-                                count_link(&mut report.links, l);
-                            }
-                            batch.push(row);
-                        }
-                        Err(message) => report.errors.push(LineError { line, message }),
+        let mut rows = CsvRows::new(&name, file)?;
+        report.encoding = rows.encoding.name();
+        while let Some(item) = rows.next_row(ctx) {
+            report.rows_total += 1;
+            match item {
+                Ok((row, link)) => {
+                    valid += 1;
+                    if let Some(l) = link {
+                        count_link(&mut report.links, l);
                     }
+                    batch.push(row);
                 }
-                Err(e) => {
-                    report.rows_total += 1;
-                    let line = e.position().map_or(line, |p| p.line());
-                    report.errors.push(LineError {
-                        line,
-                        message: format!("unreadable row: {e}"),
-                    });
-                    if !matches!(
-                        e.kind(),
-                        csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
-                    ) {
-                        break;
-                    }
-                }
+                Err(e) => report.errors.push(e),
             }
             if batch.len() >= table.batch_rows() {
                 report.rows_loaded += flush(&mut tx, &mut batch).await?;
@@ -365,6 +327,130 @@ pub async fn import_file(
     };
     if !after.is_empty() {
         refresh_context(store, ctx, after).await?;
+    }
+    Ok(report)
+}
+
+/// The rows of one CSV import file, read as a stream: each a store row (with its link
+/// status) or the line's error. A row with the wrong number of fields or bad UTF-8 is an
+/// error and reading goes on; any other unreadable input ends the file.
+struct CsvRows<R: std::io::Read> {
+    csv: csv::Reader<decode::Rewound<R>>,
+    encoding: Encoding,
+    parser: rows::CsvParser,
+    record: csv::ByteRecord,
+    done: bool,
+}
+
+impl<R: std::io::Read> CsvRows<R> {
+    fn new(name: &str, file: R) -> Result<Self> {
+        let (encoding, reader) = decode::sniff(file)?;
+        let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+        let header: Vec<String> = match csv.byte_headers() {
+            Ok(h) => h
+                .iter()
+                .map(|f| {
+                    encoding
+                        .decode(f)
+                        .unwrap_or_default()
+                        .trim_start_matches('\u{feff}')
+                        .to_string()
+                })
+                .collect(),
+            Err(e) => anyhow::bail!("{name}: cannot read the header: {e}"),
+        };
+        let parser = rows::CsvParser::new(name, &header)
+            .map_err(|e| anyhow::anyhow!("{name}: bad header: {e}"))?;
+        Ok(Self {
+            csv,
+            encoding,
+            parser,
+            record: csv::ByteRecord::new(),
+            done: false,
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn next_row(
+        &mut self,
+        ctx: &ImportContext,
+    ) -> Option<Result<(Vec<SqlValue>, Option<crate::model::LinkStatus>), LineError>> {
+        if self.done {
+            return None;
+        }
+        let line = self.csv.position().line() + 1;
+        match self.csv.read_byte_record(&mut self.record) {
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Ok(true) => {
+                let line = self.record.position().map_or(line, |p| p.line());
+                Some(
+                    self.parser
+                        .parse(&self.record, self.encoding, ctx)
+                        .map_err(|message| LineError { line, message }),
+                )
+            }
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                if !matches!(
+                    e.kind(),
+                    csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
+                ) {
+                    self.done = true;
+                }
+                Some(Err(LineError {
+                    line,
+                    message: format!("unreadable row: {e}"),
+                }))
+            }
+        }
+    }
+}
+
+/// Validate the bytes of one import file named `name` exactly as [`import_file`] does,
+/// without a store: the report of what an import would do (`rows_loaded` counts the
+/// valid rows; nothing is checked against stored keys). The fuzz targets use this.
+pub fn check_bytes(name: &str, bytes: &[u8], ctx: &ImportContext) -> Result<FileReport> {
+    table_for(name).with_context(|| format!("unknown import file {name}"))?;
+    let mut report = FileReport {
+        file: name.to_string(),
+        encoding: "utf-8",
+        rows_total: 0,
+        rows_loaded: 0,
+        rows_duplicate: 0,
+        errors: Vec::new(),
+        links: LinkCounts::default(),
+    };
+    let take = |report: &mut FileReport,
+                ok: Result<Option<crate::model::LinkStatus>, LineError>| {
+        report.rows_total += 1;
+        match ok {
+            Ok(link) => {
+                report.rows_loaded += 1;
+                if let Some(l) = link {
+                    count_link(&mut report.links, l);
+                }
+            }
+            Err(e) => report.errors.push(e),
+        }
+    };
+    if name.ends_with(".geojson") {
+        for item in rows::geojson_features(bytes) {
+            let r = item.and_then(|(line, f)| {
+                rows::feature_row(name, &f)
+                    .map(|_| None)
+                    .map_err(|m| LineError { line, message: m })
+            });
+            take(&mut report, r);
+        }
+    } else {
+        let mut rows = CsvRows::new(name, bytes)?;
+        report.encoding = rows.encoding.name();
+        while let Some(item) = rows.next_row(ctx) {
+            take(&mut report, item.map(|(_, link)| link));
+        }
     }
     Ok(report)
 }
@@ -396,5 +482,29 @@ fn count_link(c: &mut LinkCounts, l: crate::model::LinkStatus) {
         Ambiguous => c.ambiguous += 1,
         Unmatched => c.unmatched += 1,
         Pending => c.pending += 1,
+    }
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    /// `check_bytes` (the fuzz targets' entry) reports like an import: a missing column
+    /// stops the file, a short row or a broken feature is a numbered error and reading
+    /// goes on, and every row is either valid or reported.
+    #[test]
+    fn check_bytes_reports_every_row() {
+        let ctx = ImportContext::default();
+        assert!(check_bytes("units.csv", b"code,label\n1,x\n", &ctx).is_err());
+        let csv = "code,building_code,unit,floor,room,label\n1,2\n\u{ff}\n";
+        let r = check_bytes("units.csv", csv.as_bytes(), &ctx).unwrap();
+        assert_eq!(r.rows_total, 2);
+        assert_eq!(r.rows_total, r.rows_loaded + r.errors.len() as u64);
+        assert_eq!(r.errors[0].line, 2);
+        let geo = "{\"type\":\"FeatureCollection\",\"features\":[\n{\"type\":\"Feature\"\n]}";
+        let r = check_bytes("roads.geojson", geo.as_bytes(), &ctx).unwrap();
+        assert_eq!((r.rows_total, r.rows_loaded), (1, 0));
+        assert_eq!(r.errors[0].line, 2);
+        assert!(check_bytes("nonsense.csv", b"", &ctx).is_err());
     }
 }

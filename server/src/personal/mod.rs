@@ -203,7 +203,7 @@ async fn audited(state: &AppState, r: Record<'_>) -> Result<(), ApiError> {
     audit::append(&state.store, r)
         .await
         .map(|_| ())
-        .map_err(|e| ApiError::Unavailable(format!("the audit log cannot be written: {e}")))
+        .map_err(crate::events::write::audit_unavailable)
 }
 
 /// Pass `check` through; a refusal (403) is itself audited as `denied_<action>`, so

@@ -127,6 +127,23 @@ impl Store {
                 .max_connections(8)
                 // A write never hangs: a busy pool is a 503 with Retry-After.
                 .acquire_timeout(Duration::from_secs(5))
+                // A write that fails inside SQLite (SQLITE_FULL on a full disk, an I/O
+                // error) may roll its transaction back by itself; sqlx's ROLLBACK then
+                // fails and leaves the connection's transaction depth at 1, so every
+                // later BEGIN on it would fail ("non-zero transaction depth") even once
+                // the disk has room again. Such a connection is closed here instead of
+                // reused (the pool opens a fresh one). The ping lets a rollback queued
+                // by a dropped transaction finish first.
+                .before_acquire(|conn, _meta| {
+                    Box::pin(async move {
+                        use sqlx::{Connection, TransactionManager};
+                        conn.ping().await?;
+                        Ok(
+                            <sqlx::Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(conn)
+                                == 0,
+                        )
+                    })
+                })
                 .connect_with(opts)
                 .await
                 .with_context(|| format!("opening {url}"))?;
