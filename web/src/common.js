@@ -82,6 +82,13 @@ export function baseStyle(background) {
   };
 }
 
+/**
+ * The font stack of map labels. The styles have no `glyphs` URL, so MapLibre draws
+ * every glyph locally with these fonts (the first one the system has): Windows,
+ * macOS, Debian (fonts-noto-cjk, fonts-wqy-microhei), then the generic family.
+ */
+export const MAP_FONTS = ['Microsoft YaHei', 'PingFang SC', 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'sans-serif'];
+
 /** [[west, south], [east, north]] of a GeoJSON FeatureCollection, or null when empty. */
 export function bounds(collection) {
   let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;

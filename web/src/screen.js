@@ -72,25 +72,21 @@ map.on('load', async () => {
 });
 
 // ---- counters -------------------------------------------------------------------
+// The event figures are those of the efficiency model's default window: the calendar
+// year of the latest event. A district whose history ends before this year shows that
+// year, labelled with it (never "this year" with a 0 that only means "no data yet").
 const COUNTERS = [
-  ['residents', '实有人口'], ['housing_units', '住房'], ['enterprises', '企业'], ['events', '事件总数'], ['open_events', '在办事件'], ['overdue', '超期事件'],
-  ['closure_rate', '办结率'], ['mediation_rate', '调解成功率'], ['events_yoy', '事件同比'],
+  ['residents', '实有人口'], ['housing_units', '住房'], ['enterprises', '企业'],
+  ['year_events', '{year}年事件'], ['open_events', '在办事件'], ['overdue', '超期事件'],
+  ['closure_rate', '{year}年办结率'], ['mediation_rate', '{year}年调解成功率'], ['events_yoy', '{year}年事件同比'],
 ];
 
-/** The first number under a key matching `pattern`, searching nested objects. */
-function findNumber(obj, pattern, depth = 0) {
-  if (!obj || typeof obj !== 'object' || depth > 3) return undefined;
-  for (const [k, v] of Object.entries(obj)) if (pattern.test(k) && typeof v === 'number') return v;
-  for (const v of Object.values(obj)) {
-    const found = findNumber(v, pattern, depth + 1);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
+const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 async function refreshCounters() {
   const caps = await capabilities();
   const values = {};
+  let year = null;
   try {
     Object.assign(values, await fetchJSON('/api/v1/stats'));
   } catch { /* shown as 暂不可用 */ }
@@ -108,20 +104,29 @@ async function refreshCounters() {
   if (caps.has('/api/v1/analysis/efficiency')) {
     try {
       const eff = await fetchJSON('/api/v1/analysis/efficiency');
-      values.closure_rate = findNumber(eff, /^closure_rate$/);
-      values.mediation_rate = findNumber(eff, /^mediation_rate$/);
-      values.events_yoy = findNumber(eff, /(yoy|year_on_year)/i);
+      year = /^\d{4}/.test(eff.window?.from || '') ? eff.window.from.slice(0, 4) : null;
+      values.year_events = num(eff.events);
+      values.closure_rate = num(eff.closure_rate);
+      values.mediation_rate = num(eff.mediation_rate);
+      values.events_yoy = num(eff.year_on_year?.total?.relative);
+      values.previous_year = eff.year_on_year?.previous?.from?.slice(0, 4);
       updateChartsFrom(eff);
     } catch { /* keep 暂不可用 */ }
   }
-  $('counters').innerHTML = COUNTERS.map(([key, name]) => {
+  const thisYear = String(new Date().getFullYear());
+  $('counters').dataset.year = year || '';
+  $('counters').innerHTML = COUNTERS.map(([key, template]) => {
     const v = values[key];
+    const name = template.includes('{year}') ? (year ? template.replace("{year}", year) : template.replace('{year}年', '')) : template;
     let shown;
     if (typeof v !== 'number') shown = '<span class="value na">暂不可用</span>';
     else if (key === 'events_yoy') shown = `<span class="value">${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%</span>`;
     else if (key.endsWith('_rate')) shown = `<span class="value">${formatRate(v)}</span>`;
     else shown = `<span class="value">${formatCount(v)}</span>`;
-    return `<div class="counter" data-key="${key}"><div class="name">${esc(name)}</div>${shown}</div>`;
+    let note = '';
+    if (key === 'year_events' && year && year !== thisYear) note = '<div class="note">最近有事件数据的年份</div>';
+    if (key === 'events_yoy' && values.previous_year && typeof v === 'number') note = `<div class="note">较 ${esc(values.previous_year)} 年</div>`;
+    return `<div class="counter" data-key="${key}"><div class="name">${esc(name)}</div>${shown}${note}</div>`;
   }).join('');
 }
 refreshCounters();
@@ -219,20 +224,37 @@ function cellCentre(cell) {
   return null;
 }
 
+/** The calendar year of the latest event (the efficiency model's default window), or null. */
+async function latestDataYear(caps) {
+  if (!caps.has('/api/v1/analysis/efficiency')) return null;
+  try {
+    const from = (await fetchJSON('/api/v1/analysis/efficiency')).window?.from || '';
+    return /^\d{4}/.test(from) ? from.slice(0, 4) : null;
+  } catch { return null; }
+}
+
+/**
+ * The slow tour: the significant hot spots (FDR-corrected, 95% or 99%) of the latest
+ * year with events, strongest first, each shown for TOUR_MS, then the whole district.
+ */
 async function startTour(caps) {
   if (!caps.has('/api/v1/analysis/hotspots')) return;
   let stops = [];
+  let year = null;
   const load = async () => {
     try {
-      const answer = await fetchJSON('/api/v1/analysis/hotspots');
+      year = await latestDataYear(caps);
+      const range = year ? `?from=${year}-01-01&to=${year}-12-31` : '';
+      const answer = await fetchJSON(`/api/v1/analysis/hotspots${range}`);
       const cells = Array.isArray(answer) ? answer : answer.cells || answer.features || [];
       stops = cells
-        .filter((c) => { const p = c.properties || c; return p.gi_z > 0 && (p.p ?? 0) < 0.05; })
-        .sort((a, b) => (b.properties || b).gi_z - (a.properties || a).gi_z)
+        .filter((c) => c.class === 'hot99' || c.class === 'hot95')
+        .sort((a, b) => b.gi_z - a.gi_z)
         .slice(0, 8)
-        .map((c) => ({ centre: cellCentre(c), z: (c.properties || c).gi_z }))
+        .map((c) => ({ centre: cellCentre(c), z: c.gi_z, count: c.count, cell: c.cell }))
         .filter((s) => s.centre);
     } catch { stops = []; }
+    window.__minqing.tourStops = stops;
   };
   await load();
   setInterval(load, 10 * REFRESH_MS);
@@ -248,7 +270,8 @@ async function startTour(caps) {
     }
     const stop = stops[i];
     $('tour').hidden = false;
-    $('tour').textContent = `热点巡览 ${i + 1}/${stops.length} · Gi* z = ${stop.z.toFixed(2)}`;
+    $('tour').dataset.cell = stop.cell;
+    $('tour').textContent = `${year ? `${year}年` : ''}热点巡览 ${i + 1}/${stops.length} · ${formatCount(stop.count)} 件事件 · Gi* z = ${stop.z.toFixed(2)}`;
     map.flyTo({ center: stop.centre, zoom: home.zoom + 2.5, speed: 0.3 });
   }, TOUR_MS);
 }
