@@ -197,8 +197,10 @@ function onMapClick(e) {
   if (draw?.active) return;
   const tileLayers = ['risk', 'hotspots', 'events', 'enterprises', 'buildings'].flatMap((l) => [`tile-${l}-points`, `tile-${l}`, `tile-${l}-cells`]).filter((id) => map.getLayer(id));
   const hits = tileLayers.length ? map.queryRenderedFeatures(e.point, { layers: tileLayers }) : [];
-  // Points before polygons: a building on top of a risk grid is what was clicked.
-  const hit = hits.find((h) => h.geometry.type === 'Point') || hits[0];
+  // Points first (a building on a risk grid is what was clicked), then hot-spot and
+  // risk polygons, then aggregated cells (they only say "zoom in").
+  const rank = (h) => (h.geometry.type === 'Point' ? 0 : h.layer.id.endsWith('-cells') ? 2 : 1);
+  const hit = hits.length ? hits.reduce((best, h) => (rank(h) < rank(best) ? h : best)) : null;
   if (hit) {
     showFeature(hit, e.lngLat);
     return;
