@@ -12,7 +12,7 @@ import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 import {
-  baseStyle, bounds, capabilities, describeError, esc, formatCount, quietMapErrors, tileURL, here, HttpError,
+  baseStyle, bounds, capabilities, describeError, esc, fetchJSON, formatCount, quietMapErrors, tileURL, here, HttpError,
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label, MAP_FONTS,
 } from './common.js';
 import { authJSON, session, ROLE_CAN, ROLE_NAMES } from './session.js';
@@ -151,7 +151,16 @@ function addLabelLayers() {
       paint: { 'text-color': '#111827', 'text-halo-color': 'rgba(255,255,255,0.92)', 'text-halo-width': 1.6 },
     });
   }
+  // The clicked building, hot-spot cell or risk unit, outlined on top of everything.
+  map.addSource('picked', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  map.addLayer({ id: 'picked-line', type: 'line', source: 'picked', filter: ['!=', ['geometry-type'], 'Point'], paint: { 'line-color': '#d00', 'line-width': 3 } });
+  map.addLayer({ id: 'picked-point', type: 'circle', source: 'picked', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 9, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#d00', 'circle-stroke-width': 3 } });
   applyAreaFilters();
+}
+
+/** Outline a clicked feature (a GeoJSON geometry), or clear the outline. */
+function pick(geometry) {
+  map.getSource('picked')?.setData({ type: 'FeatureCollection', features: geometry ? [{ type: 'Feature', properties: {}, geometry }] : [] });
 }
 
 /** The level whose polygons are shown under the current selection. */
@@ -230,6 +239,7 @@ function drillTo(area) {
 }
 
 function select(area) {
+  pick(null);
   applyAreaFilters();
   renderBreadcrumb();
   const info = $('info');
@@ -319,6 +329,7 @@ function showFeature(feature, lngLat) {
   const p = feature.properties;
   const layerName = feature.layer.id.replace(/^tile-/, '').replace(/-(cells|points)$/, '');
   const isCell = feature.geometry.type !== 'Point' && p.count != null && ['buildings', 'enterprises', 'events'].includes(layerName);
+  pick(feature.geometry);
   if (layerName === 'buildings' && !isCell && p.code) return showBuilding(p, feature.geometry.coordinates);
   if (layerName === 'hotspots' && p.cell) return showHotspot(p);
   if (layerName === 'risk' && p.code) return showRiskUnit(p, lngLat);
@@ -368,7 +379,10 @@ async function showBuilding(p, [lon, lat]) {
   if (state.caps.has('/api/v1/reverse')) {
     authJSON(`/api/v1/reverse?lon=${lon}&lat=${lat}`).then((r) => {
       if (request !== buildingRequest || r.building?.code !== p.code) return;
-      building.properties.name = r.building.label;
+      // The breadcrumb already names the areas: keep the part after the innermost one.
+      const community = r.areas.find((a) => a.level === 'community')?.name;
+      const at = community ? r.building.label.lastIndexOf(community) : -1;
+      building.properties.name = at >= 0 && at + community.length < r.building.label.length ? r.building.label.slice(at + community.length) : r.building.label;
       info.querySelector('h2').innerHTML = `${esc(r.building.label)} <small>${esc(p.code)}</small>`;
       renderBreadcrumb();
     }).catch(() => {});

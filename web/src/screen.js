@@ -7,7 +7,7 @@ import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './screen.css';
 import {
-  baseStyle, bounds, capabilities, esc, fetchJSON, formatCount, formatRate, quietMapErrors, tileURL,
+  baseStyle, bounds, capabilities, esc, fetchJSON, formatCount, formatRate, quietMapErrors, tileURL, MAP_FONTS,
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label,
 } from './common.js';
 import { echarts } from './charts.js';
@@ -32,6 +32,7 @@ setInterval(clock, 1000);
 const map = new maplibregl.Map({
   container: 'map', style: baseStyle('#0a1428'), center: [104.4, 31.13], zoom: 10,
   attributionControl: false, interactive: false, fadeDuration: 0,
+  localIdeographFontFamily: MAP_FONTS.join(', '),
 });
 quietMapErrors(map, () => {});
 window.__minqing = { map, live };
@@ -56,13 +57,28 @@ map.on('load', async () => {
   if (caps.tiles) {
     const wanted = ['risk', 'hotspots', 'events'].filter((l) => caps.tileLayers.size === 0 || caps.tileLayers.has(l));
     for (const name of wanted) map.addSource(`tiles-${name}`, { type: 'vector', tiles: [tileURL([name])], maxzoom: 16 });
-    if (wanted.includes('risk')) map.addLayer({ id: 'risk', type: 'fill', source: 'tiles-risk', 'source-layer': 'risk', paint: { 'fill-color': ['match', ['get', 'tier'], 'large', '#e63946', 'medium', '#f4a261', '#e9c46a'], 'fill-opacity': 0.35 } });
-    if (wanted.includes('hotspots')) map.addLayer({ id: 'hotspots', type: 'fill', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: ['>', ['to-number', ['get', 'gi_z'], 0], 0], paint: { 'fill-color': '#ff4d4d', 'fill-opacity': 0.5 } });
+    // Only what needs attention: medium and large risk grids, significant hot spots.
+    if (wanted.includes('risk')) map.addLayer({ id: 'risk', type: 'fill', source: 'tiles-risk', 'source-layer': 'risk', filter: ['match', ['get', 'tier'], ['medium', 'large'], true, false], paint: { 'fill-color': ['match', ['get', 'tier'], 'large', '#e63946', '#f4a261'], 'fill-opacity': 0.45 } });
+    if (wanted.includes('hotspots')) {
+      const significant = ['match', ['get', 'class'], ['hot99', 'hot95', 'hot90'], true, false];
+      map.addLayer({ id: 'hotspots', type: 'fill', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: significant, paint: { 'fill-color': '#ff4d4d', 'fill-opacity': ['match', ['get', 'class'], 'hot99', 0.6, 'hot95', 0.45, 0.3] } });
+      map.addLayer({ id: 'hotspots-line', type: 'line', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: significant, paint: { 'line-color': '#ff8080', 'line-width': 1 } });
+    }
     if (wanted.includes('events')) {
       // Cells (polygons with `count`) below the points' zoom, points above it.
       map.addLayer({ id: 'event-cells', type: 'fill', source: 'tiles-events', 'source-layer': 'events', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#ffd166', 'fill-opacity': ['interpolate', ['linear'], ['to-number', ['get', 'count'], 1], 1, 0.1, 50, 0.5] } });
       map.addLayer({ id: 'events', type: 'circle', source: 'tiles-events', 'source-layer': 'events', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 2, 'circle-color': '#ffd166', 'circle-opacity': 0.7 } });
     }
+  }
+  // Township names, drawn with local fonts (no glyphs URL: see common.js MAP_FONTS),
+  // sized from the root font so 4K walls get them twice as large.
+  if (map.getSource('townships')) {
+    const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+    map.addLayer({
+      id: 'townships-label', type: 'symbol', source: 'townships',
+      layout: { 'text-field': ['get', 'name'], 'text-font': MAP_FONTS, 'text-size': Math.round(1.25 * rem), 'text-padding': 6 },
+      paint: { 'text-color': '#f3f6fb', 'text-halo-color': 'rgba(5,11,24,0.9)', 'text-halo-width': 2 },
+    });
   }
   map.addSource('live', { type: 'geojson', data: live });
   map.addLayer({ id: 'live', type: 'circle', source: 'live', paint: { 'circle-radius': 8, 'circle-color': ['match', ['get', 'category'], ...Object.entries(CATEGORY_COLORS).flat(), '#ff4d4d'], 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });

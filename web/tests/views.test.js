@@ -81,6 +81,11 @@ test('large screen at 1920×1080: counters from /api/v1/stats, map drawn, no con
     assert.ok(share > 0.05, `district map drawn (share ${share.toFixed(3)})`);
     const fontPx = await page.locator('.counter .value').first().evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
     assert.ok(fontPx >= 32, `counter font is large (${fontPx}px)`);
+    // Township names on the map, drawn with local fonts (the style has no glyphs URL).
+    assert.equal(await page.evaluate(() => window.__minqing.map.getStyle().glyphs), undefined);
+    const townships = (await (await fetch(`${BASE}/api/v1/areas?level=township`)).json()).features.map((f) => f.properties.name);
+    const placed = await page.evaluate(() => window.__minqing.map.queryRenderedFeatures({ layers: ['townships-label'] }).map((f) => f.properties.name));
+    assert.ok(placed.length >= 1 && placed.every((n) => townships.includes(n)), `township labels placed: ${placed}`);
     await page.waitForTimeout(1500);
     await page.screenshot({ path: join(SCREENSHOTS, 'screen-1920.png') });
     assertClean(view, '/screen');
