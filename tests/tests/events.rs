@@ -967,7 +967,10 @@ async fn list_by_hotspot_cell_and_by_building() {
         let router = router.clone();
         async move {
             let (s, _, b) = call(&router, "GET", &uri, &[], vec![]).await;
-            (s, serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null))
+            (
+                s,
+                serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null),
+            )
         }
     };
     let (s, hot) = get("/api/v1/analysis/hotspots".into()).await;
@@ -976,7 +979,12 @@ async fn list_by_hotspot_cell_and_by_building() {
         .as_array()
         .unwrap()
         .iter()
-        .max_by(|a, b| a["count"].as_f64().unwrap().total_cmp(&b["count"].as_f64().unwrap()))
+        .max_by(|a, b| {
+            a["count"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["count"].as_f64().unwrap())
+        })
         .unwrap();
     let id = cell["cell"].as_str().unwrap();
     // The model counts events (as a float: it may also sum weights).
@@ -987,8 +995,13 @@ async fn list_by_hotspot_cell_and_by_building() {
     assert_eq!(v["total"].as_u64().unwrap(), count, "the cell's count");
     let h3: h3o::CellIndex = id.parse().unwrap();
     // The cell's centre comes with it (the large screen's tour flies there).
-    let centre = h3o::LatLng::new(cell["lat"].as_f64().unwrap(), cell["lon"].as_f64().unwrap()).unwrap();
-    assert_eq!(centre.to_cell(h3.resolution()), h3, "the centre lies in its cell");
+    let centre =
+        h3o::LatLng::new(cell["lat"].as_f64().unwrap(), cell["lon"].as_f64().unwrap()).unwrap();
+    assert_eq!(
+        centre.to_cell(h3.resolution()),
+        h3,
+        "the centre lies in its cell"
+    );
     for e in v["events"].as_array().unwrap() {
         let ll = h3o::LatLng::new(e["lat"].as_f64().unwrap(), e["lon"].as_f64().unwrap()).unwrap();
         assert_eq!(ll.to_cell(h3.resolution()), h3, "{e}");
@@ -1025,16 +1038,32 @@ async fn list_by_hotspot_cell_and_by_building() {
     assert_eq!(v["total"].as_u64().unwrap() as usize, expected);
     assert!(expected >= 1);
     for e in v["events"].as_array().unwrap() {
-        let at = register.building_of_address.get(e["address_code"].as_str().unwrap());
+        let at = register
+            .building_of_address
+            .get(e["address_code"].as_str().unwrap());
         assert_eq!(at, Some(&b), "{e}");
     }
     // Anonymous callers may ask for the total (an aggregate), not the records.
     let anonymous = app(state.clone());
-    let (s, _, b) = call(&anonymous, "GET", &format!("/api/v1/events?cell={id}&limit=0"), &[], vec![]).await;
+    let (s, _, b) = call(
+        &anonymous,
+        "GET",
+        &format!("/api/v1/events?cell={id}&limit=0"),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(s, 200);
     let t: Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(t["total"].as_u64().unwrap(), count);
-    let (s, _, _) = call(&anonymous, "GET", &format!("/api/v1/events?cell={id}"), &[], vec![]).await;
+    let (s, _, _) = call(
+        &anonymous,
+        "GET",
+        &format!("/api/v1/events?cell={id}"),
+        &[],
+        vec![],
+    )
+    .await;
     assert_eq!(s, 401);
     let (s, _) = get("/api/v1/events?cell=not-a-cell".into()).await;
     assert_eq!(s, 400);

@@ -240,31 +240,20 @@ function cellCentre(cell) {
   return null;
 }
 
-/** The calendar year of the latest event (the efficiency model's default window), or null. */
-async function latestDataYear(caps) {
-  if (!caps.has('/api/v1/analysis/efficiency')) return null;
-  try {
-    const from = (await fetchJSON('/api/v1/analysis/efficiency')).window?.from || '';
-    return /^\d{4}/.test(from) ? from.slice(0, 4) : null;
-  } catch { return null; }
-}
-
 /**
- * The slow tour: the significant hot spots (FDR-corrected, 95% or 99%) of the latest
- * year with events, strongest first, each shown for TOUR_MS, then the whole district.
+ * The slow tour: the current significant hot spots (Gi* over all events, FDR-corrected,
+ * 99% or 95% — the same cells the hot-spot layer draws), strongest first, each shown
+ * for TOUR_MS, then the whole district.
  */
 async function startTour(caps) {
   if (!caps.has('/api/v1/analysis/hotspots')) return;
   let stops = [];
-  let year = null;
   const load = async () => {
     try {
-      year = await latestDataYear(caps);
-      const range = year ? `?from=${year}-01-01&to=${year}-12-31` : '';
-      const answer = await fetchJSON(`/api/v1/analysis/hotspots${range}`);
+      const answer = await fetchJSON('/api/v1/analysis/hotspots');
       const cells = Array.isArray(answer) ? answer : answer.cells || answer.features || [];
       stops = cells
-        .filter((c) => c.class === 'hot99' || c.class === 'hot95')
+        .filter((c) => (c.class === 'hot99' || c.class === 'hot95') && c.count > 0)
         .sort((a, b) => b.gi_z - a.gi_z)
         .slice(0, 8)
         .map((c) => ({ centre: cellCentre(c), z: c.gi_z, count: c.count, cell: c.cell }))
@@ -287,7 +276,7 @@ async function startTour(caps) {
     const stop = stops[i];
     $('tour').hidden = false;
     $('tour').dataset.cell = stop.cell;
-    $('tour').textContent = `${year ? `${year}年` : ''}热点巡览 ${i + 1}/${stops.length} · ${formatCount(stop.count)} 件事件 · Gi* z = ${stop.z.toFixed(2)}`;
+    $('tour').textContent = `热点巡览 ${i + 1}/${stops.length} · ${formatCount(stop.count)} 件事件 · Gi* z = ${stop.z.toFixed(2)}`;
     map.flyTo({ center: stop.centre, zoom: home.zoom + 2.5, speed: 0.3 });
   }, TOUR_MS);
 }

@@ -727,7 +727,10 @@ pub async fn list(
     let matches = |e: &Event| visible(e) && filter.matches(e, &index, now, building);
     let events = state.events();
     let mut hits: Vec<&Event> = match (filter.bbox, filter.cell) {
-        (Some([a, b, c, d]), _) => events.in_box([a, b], [c, d]).filter(|e| matches(e)).collect(),
+        (Some([a, b, c, d]), _) => events
+            .in_box([a, b], [c, d])
+            .filter(|e| matches(e))
+            .collect(),
         (None, Some(cell)) => {
             // The cell's bounding box through the R-tree, then the exact cell test.
             let boundary = cell.boundary();
