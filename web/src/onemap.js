@@ -12,7 +12,7 @@ import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 import {
-  baseStyle, bounds, capabilities, describeError, esc, fetchJSON, formatCount, quietMapErrors, tileURL, here, HttpError,
+  baseStyle, bounds, capabilities, describeError, esc, fetchJSON, formatCount, labelPoints, quietMapErrors, tileURL, here, HttpError,
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label, MAP_FONTS,
 } from './common.js';
 import { authJSON, session, ROLE_CAN, ROLE_NAMES } from './session.js';
@@ -138,15 +138,15 @@ async function loadAreas() {
 /** Area names on the map, above every other layer, shown with their area level. */
 function addLabelLayers() {
   for (const level of ['township', 'community', 'grid']) {
+    map.addSource(`names-${level}`, { type: 'geojson', data: labelPoints(state.areas[level]) });
     map.addLayer({
-      id: `areas-${level}-label`, type: 'symbol', source: `areas-${level}`,
+      id: `areas-${level}-label`, type: 'symbol', source: `names-${level}`,
       layout: {
         'text-field': ['get', 'name'],
         'text-font': MAP_FONTS,
         'text-size': LABEL_SIZE[level],
         'text-max-width': 8,
         'text-padding': 4,
-        'symbol-placement': 'point',
       },
       paint: { 'text-color': '#111827', 'text-halo-color': 'rgba(255,255,255,0.92)', 'text-halo-width': 1.6 },
     });

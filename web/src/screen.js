@@ -7,7 +7,7 @@ import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './screen.css';
 import {
-  baseStyle, bounds, capabilities, esc, fetchJSON, formatCount, formatRate, quietMapErrors, tileURL, MAP_FONTS,
+  baseStyle, bounds, capabilities, esc, fetchJSON, formatCount, formatRate, labelPoints, quietMapErrors, tileURL, MAP_FONTS,
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label,
 } from './common.js';
 import { echarts } from './charts.js';
@@ -38,8 +38,10 @@ quietMapErrors(map, () => {});
 window.__minqing = { map, live };
 
 map.on('load', async () => {
+  let townships = null;
   try {
-    const [townships, communities] = await Promise.all([
+    let communities;
+    [townships, communities] = await Promise.all([
       fetchJSON('/api/v1/areas?level=township'),
       fetchJSON('/api/v1/areas?level=community'),
     ]);
@@ -58,7 +60,7 @@ map.on('load', async () => {
     const wanted = ['risk', 'hotspots', 'events'].filter((l) => caps.tileLayers.size === 0 || caps.tileLayers.has(l));
     for (const name of wanted) map.addSource(`tiles-${name}`, { type: 'vector', tiles: [tileURL([name])], maxzoom: 16 });
     // Only what needs attention: medium and large risk grids, significant hot spots.
-    if (wanted.includes('risk')) map.addLayer({ id: 'risk', type: 'fill', source: 'tiles-risk', 'source-layer': 'risk', filter: ['match', ['get', 'tier'], ['medium', 'large'], true, false], paint: { 'fill-color': ['match', ['get', 'tier'], 'large', '#e63946', '#f4a261'], 'fill-opacity': 0.45 } });
+    if (wanted.includes('risk')) map.addLayer({ id: 'risk', type: 'fill', source: 'tiles-risk', 'source-layer': 'risk', filter: ['match', ['get', 'tier'], ['medium', 'large'], true, false], paint: { 'fill-color': ['match', ['get', 'tier'], 'large', '#e63946', '#f4a261'], 'fill-opacity': ['match', ['get', 'tier'], 'large', 0.5, 0.22] } });
     if (wanted.includes('hotspots')) {
       const significant = ['match', ['get', 'class'], ['hot99', 'hot95', 'hot90'], true, false];
       map.addLayer({ id: 'hotspots', type: 'fill', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: significant, paint: { 'fill-color': '#ff4d4d', 'fill-opacity': ['match', ['get', 'class'], 'hot99', 0.6, 'hot95', 0.45, 0.3] } });
@@ -72,11 +74,11 @@ map.on('load', async () => {
   }
   // Township names, drawn with local fonts (no glyphs URL: see common.js MAP_FONTS),
   // sized from the root font so 4K walls get them twice as large.
-  if (map.getSource('townships')) {
-    const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+  if (townships) {
+    map.addSource('township-names', { type: 'geojson', data: labelPoints(townships) });
     map.addLayer({
-      id: 'townships-label', type: 'symbol', source: 'townships',
-      layout: { 'text-field': ['get', 'name'], 'text-font': MAP_FONTS, 'text-size': Math.round(1.25 * rem), 'text-padding': 6 },
+      id: 'townships-label', type: 'symbol', source: 'township-names',
+      layout: { 'text-field': ['get', 'name'], 'text-font': MAP_FONTS, 'text-size': Math.round(1.25 * rem()), 'text-padding': 6 },
       paint: { 'text-color': '#f3f6fb', 'text-halo-color': 'rgba(5,11,24,0.9)', 'text-halo-width': 2 },
     });
   }
@@ -154,7 +156,10 @@ function chart(id) {
   if (!charts[id]) charts[id] = echarts.init($(id), null, { renderer: 'canvas' });
   return charts[id];
 }
-const axisStyle = { axisLabel: { color: '#c9d6ea', fontSize: 14 }, axisLine: { lineStyle: { color: '#35507a' } }, splitLine: { lineStyle: { color: '#1b3a6b' } } };
+// Chart text and margins in rem (1rem = 16px at 1920 wide, 32px at 3840), so a 4K wall
+// reads like a 1080p one. No animation: updates are minutes apart on a wall.
+const rem = () => parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+const axisStyle = () => ({ axisLabel: { color: '#c9d6ea', fontSize: Math.round(0.85 * rem()) }, axisLine: { lineStyle: { color: '#35507a' } }, splitLine: { lineStyle: { color: '#1b3a6b' } } });
 
 /** Fill the trend and category charts from whatever series the efficiency model returns. */
 function updateChartsFrom(eff) {
@@ -164,9 +169,10 @@ function updateChartsFrom(eff) {
   if (series?.length) {
     $('trend-na').hidden = true;
     chart('trend').setOption({
-      grid: { left: 50, right: 16, top: 16, bottom: 30 }, tooltip: { trigger: 'axis' },
-      xAxis: { type: 'category', data: series.map(([k]) => k), ...axisStyle },
-      yAxis: { type: 'value', ...axisStyle },
+      animation: false,
+      grid: { left: 3.2 * rem(), right: rem(), top: rem(), bottom: 2 * rem() }, tooltip: { trigger: 'axis' },
+      xAxis: { type: 'category', data: series.map(([k]) => k), ...axisStyle() },
+      yAxis: { type: 'value', ...axisStyle() },
       series: [{ type: 'line', smooth: true, data: series.map(([, v]) => v), lineStyle: { width: 3, color: '#4cc9f0' }, areaStyle: { color: 'rgba(76,201,240,.2)' }, showSymbol: false }],
     });
   }
@@ -175,7 +181,8 @@ function updateChartsFrom(eff) {
     $('categories-na').hidden = true;
     chart('categories').setOption({
       tooltip: {},
-      series: [{ type: 'pie', radius: ['40%', '70%'], label: { color: '#f3f6fb', fontSize: 15 }, data: cats.map(([k, v]) => ({ name: label(CATEGORY_LABELS, k), value: v, itemStyle: { color: CATEGORY_COLORS[k] } })) }],
+      animation: false,
+      series: [{ type: 'pie', radius: ['40%', '70%'], label: { color: '#f3f6fb', fontSize: Math.round(0.95 * rem()) }, labelLine: { length: 0.6 * rem(), length2: 0.8 * rem() }, data: cats.map(([k, v]) => ({ name: label(CATEGORY_LABELS, k), value: v, itemStyle: { color: CATEGORY_COLORS[k] } })) }],
     });
   }
 }
