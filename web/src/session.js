@@ -1,7 +1,8 @@
 // The signed-in session of a view: the bearer token in sessionStorage (gone when the tab
 // closes; shared by the views of one tab), sign-in and sign-out, and fetchJSON with the
 // token. A 401 on a request that carried a token means the session expired or was
-// revoked: the token is dropped and `onExpired` runs (the view asks to sign in again).
+// revoked: the token is dropped, `onExpired` runs (the view asks to sign in again) and
+// the request is made once more without it.
 
 import { fetchJSON, HttpError } from './common.js';
 
@@ -53,6 +54,10 @@ export async function authJSON(path, options = {}) {
     if (error instanceof HttpError && error.status === 401 && token) {
       clear();
       session.onExpired?.();
+      // Once more without the dead token: public figures still load, the rest
+      // answers 401 again ("登录已过期，请重新登录").
+      delete headers.Authorization;
+      return fetchJSON(path, { ...options, headers });
     }
     throw error;
   }
