@@ -955,3 +955,118 @@ async fn intake_by_free_text_address_is_geocoded() {
     assert_eq!(s, 422, "{v}");
     assert!(v["error"]["details"]["candidates"].is_array(), "{v}");
 }
+
+/// The one-map view's "events behind" a hot-spot cell or a risk building: the list by
+/// H3 cell matches the hot-spot model's count for that cell, and the list by building
+/// holds exactly the events whose address is that building or one of its units.
+#[tokio::test]
+async fn list_by_hotspot_cell_and_by_building() {
+    let (_tmp, state, router, _m) = loaded_app(0.01).await;
+    let router = as_leader(&state, router).await;
+    let get = |uri: String| {
+        let router = router.clone();
+        async move {
+            let (s, _, b) = call(&router, "GET", &uri, &[], vec![]).await;
+            (
+                s,
+                serde_json::from_slice::<Value>(&b).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (s, hot) = get("/api/v1/analysis/hotspots".into()).await;
+    assert_eq!(s, 200, "{hot}");
+    let cell = hot["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by(|a, b| {
+            a["count"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["count"].as_f64().unwrap())
+        })
+        .unwrap();
+    let id = cell["cell"].as_str().unwrap();
+    // The model counts events (as a float: it may also sum weights).
+    let count = cell["count"].as_f64().unwrap() as u64;
+    assert!(count > 1, "the busiest cell has events: {cell}");
+    let (s, v) = get(format!("/api/v1/events?cell={id}&limit=1000")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["total"].as_u64().unwrap(), count, "the cell's count");
+    let h3: h3o::CellIndex = id.parse().unwrap();
+    // The cell's centre comes with it (the large screen's tour flies there).
+    let centre =
+        h3o::LatLng::new(cell["lat"].as_f64().unwrap(), cell["lon"].as_f64().unwrap()).unwrap();
+    assert_eq!(
+        centre.to_cell(h3.resolution()),
+        h3,
+        "the centre lies in its cell"
+    );
+    for e in v["events"].as_array().unwrap() {
+        let ll = h3o::LatLng::new(e["lat"].as_f64().unwrap(), e["lon"].as_f64().unwrap()).unwrap();
+        assert_eq!(ll.to_cell(h3.resolution()), h3, "{e}");
+    }
+    // With another filter on top (a category) the total can only shrink.
+    let (_, d) = get(format!("/api/v1/events?cell={id}&category=dispute&limit=0")).await;
+    assert!(d["total"].as_u64().unwrap() <= count);
+
+    // By building: the building of the first event with a register address.
+    let ix = state.index().unwrap();
+    let register = state.analysis.register(&ix);
+    let (code, b) = state
+        .events()
+        .events
+        .iter()
+        .find_map(|e| {
+            let b = *register.building_of_address.get(e.address_code.as_ref()?)?;
+            Some((ix.buildings[b as usize].code.clone(), b))
+        })
+        .expect("an event at a register address");
+    let expected = state
+        .events()
+        .events
+        .iter()
+        .filter(|e| {
+            e.address_code
+                .as_ref()
+                .and_then(|c| register.building_of_address.get(c))
+                == Some(&b)
+        })
+        .count();
+    let (s, v) = get(format!("/api/v1/events?building={code}&limit=1000")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["total"].as_u64().unwrap() as usize, expected);
+    assert!(expected >= 1);
+    for e in v["events"].as_array().unwrap() {
+        let at = register
+            .building_of_address
+            .get(e["address_code"].as_str().unwrap());
+        assert_eq!(at, Some(&b), "{e}");
+    }
+    // Anonymous callers may ask for the total (an aggregate), not the records.
+    let anonymous = app(state.clone());
+    let (s, _, b) = call(
+        &anonymous,
+        "GET",
+        &format!("/api/v1/events?cell={id}&limit=0"),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let t: Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(t["total"].as_u64().unwrap(), count);
+    let (s, _, _) = call(
+        &anonymous,
+        "GET",
+        &format!("/api/v1/events?cell={id}"),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (s, _) = get("/api/v1/events?cell=not-a-cell".into()).await;
+    assert_eq!(s, 400);
+    let (s, _) = get("/api/v1/events?building=NO-SUCH-BUILDING".into()).await;
+    assert_eq!(s, 404);
+}

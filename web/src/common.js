@@ -82,6 +82,53 @@ export function baseStyle(background) {
   };
 }
 
+/**
+ * The font stack of map labels. The styles have no `glyphs` URL, so MapLibre draws
+ * every glyph locally with these fonts (the first one the system has): Windows,
+ * macOS, Debian (fonts-noto-cjk, fonts-wqy-microhei), then the generic family.
+ */
+export const MAP_FONTS = ['Microsoft YaHei', 'PingFang SC', 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'sans-serif'];
+
+/**
+ * One label point per area (a FeatureCollection of Points with the areas' properties):
+ * a GeoJSON polygon source would place a label in every tile the polygon crosses. The
+ * point is the middle of the widest inside stretch of a few horizontal lines across
+ * the largest polygon — always inside, even for concave shapes.
+ */
+export function labelPoints(collection) {
+  const features = [];
+  for (const f of collection.features || []) {
+    const g = f.geometry;
+    if (!g) continue;
+    const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+    let best = null;
+    for (const rings of polygons) {
+      const ys = rings[0].map((c) => c[1]);
+      const south = Math.min(...ys);
+      const north = Math.max(...ys);
+      for (const t of [0.5, 0.35, 0.65, 0.2, 0.8]) {
+        const y = south + t * (north - south);
+        const xs = [];
+        for (const ring of rings) {
+          for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+            const [x1, y1] = ring[i];
+            const [x2, y2] = ring[j];
+            if (y1 > y !== y2 > y) xs.push(x1 + ((y - y1) * (x2 - x1)) / (y2 - y1));
+          }
+        }
+        xs.sort((a, b) => a - b);
+        for (let k = 0; k + 1 < xs.length; k += 2) {
+          const width = xs[k + 1] - xs[k];
+          // Prefer lines near the middle: a stretch must be clearly wider to win.
+          if (!best || width > best.width * 1.25) best = { width, point: [(xs[k] + xs[k + 1]) / 2, y] };
+        }
+      }
+    }
+    if (best) features.push({ type: 'Feature', properties: f.properties, geometry: { type: 'Point', coordinates: best.point } });
+  }
+  return { type: 'FeatureCollection', features };
+}
+
 /** [[west, south], [east, north]] of a GeoJSON FeatureCollection, or null when empty. */
 export function bounds(collection) {
   let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;

@@ -184,10 +184,13 @@ async function showBuilding(props) {
   if (!path || !code) { target.innerHTML = '<p class="muted">住户信息暂不可用</p>'; return; }
   try {
     const answer = await authJSON(path.replace(/\{[^}]+\}/, encodeURIComponent(code)));
-    const rows = Array.isArray(answer) ? answer : answer.households || answer.residents || [];
-    target.innerHTML = rows.length
-      ? `<table><tr><th>户室</th><th>户主（脱敏）</th><th>人数</th></tr>${rows.slice(0, 200).map((h) => `<tr><td>${esc(h.unit || h.unit_code || h.label || '')}</td><td>${esc(h.head || h.name || '')}</td><td>${esc(h.members ?? h.size ?? h.count ?? '')}</td></tr>`).join('')}</table>`
+    // `{building_code, grid_code, households: [{household_id, members: [masked resident]}]}`
+    const households = answer.households || [];
+    target.innerHTML = households.length
+      ? `<p>${households.length} 户 · ${households.reduce((n, h) => n + h.members.length, 0)} 人（已脱敏，查看已记入审计日志）</p>
+        <table><tr><th>户</th><th>姓名</th><th>关系</th><th>证件号</th></tr>${households.slice(0, 200).map((h, i) => h.members.map((m, j) => `<tr><td>${j === 0 ? i + 1 : ''}</td><td>${esc(m.name)}</td><td>${esc(m.relation || '')}</td><td>${esc(m.id_number)}</td></tr>`).join('')).join('')}</table>`
       : '<p class="muted">无住户记录</p>';
+    target.dataset.households = String(households.length);
   } catch (error) {
     target.innerHTML = `<p class="muted">${esc(describeError(error))}</p>`;
   }

@@ -1,34 +1,52 @@
-// `/` — the one-map view: areas with drill-down, optional tile layers (when the server
-// has /tiles), search that flies to an address, events time slider, info panel and the
-// models' charts for the selected area.
+// `/` — the one-map view: areas with drill-down (district → township → community →
+// grid → building, with a breadcrumb and the five models at each level), optional tile
+// layers (when the server has /tiles), search that flies to an address, events time
+// slider, a drawn polygon's profile, the events behind a hot spot or a risk unit, a
+// building's counts and — for roles allowed to — its households (masked).
 //
-// Names are never drawn on the map: text labels need glyph files, which would have to
-// come from another origin (no internet here) — names are shown in the info panel, the
-// breadcrumb, the search list and hover titles instead.
+// Map labels: the style has no `glyphs` URL, so MapLibre draws every label with the
+// browser's own fonts (TinySDF, the style spec's documented behaviour without
+// `glyphs`): Chinese names render with no file from any origin.
 
 import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 import {
-  baseStyle, bounds, capabilities, describeError, esc, fetchJSON, formatCount, quietMapErrors, tileURL, here,
-  CATEGORY_COLORS, CATEGORY_LABELS, label,
+  baseStyle, bounds, capabilities, describeError, esc, fetchJSON, formatCount, labelPoints, quietMapErrors, tileURL, here, HttpError,
+  CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label, MAP_FONTS,
 } from './common.js';
-import { renderModel } from './charts.js';
+import { authJSON, session, ROLE_CAN, ROLE_NAMES } from './session.js';
+import { renderEfficiency, renderHotspots, renderHousing, renderPopulation, renderRisk, CLASS_NAMES, TIER_NAMES } from './models.js';
+import { PolygonDraw, contains } from './draw.js';
 
 const LEVELS = ['district', 'township', 'community', 'grid'];
-const LEVEL_NAMES = { district: '全区', township: '街道/乡镇', community: '社区/村', grid: '网格' };
+const LEVEL_NAMES = { district: '全区', township: '街道/乡镇', community: '社区/村', grid: '网格', building: '楼栋' };
 const AREA_COLORS = { township: '#1f6feb', community: '#0e9f6e', grid: '#b45309' };
+const LABEL_SIZE = { township: 15, community: 13, grid: 12 };
 
 const $ = (id) => document.getElementById(id);
 const status = (text) => { $('map-status').textContent = text; $('map-status').hidden = !text; };
 
+/** A message above the map: `kind` error (stays until closed) or ok/info (fades). */
+let noticeTimer = null;
+$('notice-close').addEventListener('click', () => { $('notice').hidden = true; });
+function notice(text, kind = 'info') {
+  const box = $('notice');
+  clearTimeout(noticeTimer);
+  box.className = `notice ${kind}`;
+  box.querySelector('span').textContent = text;
+  box.hidden = !text;
+  if (text && kind !== 'error') noticeTimer = setTimeout(() => { box.hidden = true; }, 6000);
+}
+
 const state = {
   areas: {}, // level → FeatureCollection
   byCode: new Map(),
-  path: [], // selected areas, district first
+  path: [], // selected areas, district first (a building last when one is selected)
   charts: [],
   caps: null,
   monthsBack: 24,
+  drawn: null, // the last drawn polygon Feature
 };
 
 const map = new maplibregl.Map({
@@ -37,11 +55,15 @@ const map = new maplibregl.Map({
   center: [104.4, 31.13],
   zoom: 10,
   attributionControl: false,
+  // Labels in any script are drawn with these local fonts (no glyph files anywhere).
+  localIdeographFontFamily: MAP_FONTS.join(', '),
 });
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 quietMapErrors(map, () => {});
 window.__minqing = { map, state };
+
+let draw = null;
 
 map.on('load', async () => {
   status('区域数据加载中…');
@@ -53,9 +75,12 @@ map.on('load', async () => {
   }
   state.caps = await capabilities();
   addTileLayers(state.caps);
+  addLabelLayers();
   buildLayerSwitcher(state.caps);
   setupSearch(state.caps);
   setupTimeSlider(state.caps);
+  setupDraw(state.caps);
+  setupAccount(state.caps);
   renderLegend();
   select(state.path[0] || null);
   status('');
@@ -63,7 +88,7 @@ map.on('load', async () => {
 });
 
 async function loadAreas() {
-  const levels = await Promise.all(LEVELS.map((level) => fetchJSON(`/api/v1/areas?level=${level}`).catch(() => ({ type: 'FeatureCollection', features: [] }))));
+  const levels = await Promise.all(LEVELS.map((level) => authJSON(`/api/v1/areas?level=${level}`).catch((e) => (level === 'township' ? Promise.reject(e) : { type: 'FeatureCollection', features: [] }))));
   LEVELS.forEach((level, i) => {
     state.areas[level] = levels[i];
     for (const f of levels[i].features) state.byCode.set(f.properties.code, { ...f, level });
@@ -110,15 +135,49 @@ async function loadAreas() {
   map.on('click', onMapClick);
 }
 
+/** Area names on the map, above every other layer, shown with their area level. */
+function addLabelLayers() {
+  for (const level of ['township', 'community', 'grid']) {
+    map.addSource(`names-${level}`, { type: 'geojson', data: labelPoints(state.areas[level]) });
+    map.addLayer({
+      id: `areas-${level}-label`, type: 'symbol', source: `names-${level}`,
+      layout: {
+        'text-field': ['get', 'name'],
+        'text-font': MAP_FONTS,
+        'text-size': LABEL_SIZE[level],
+        'text-max-width': 8,
+        'text-padding': 4,
+      },
+      paint: { 'text-color': '#111827', 'text-halo-color': 'rgba(255,255,255,0.92)', 'text-halo-width': 1.6 },
+    });
+  }
+  // The clicked building, hot-spot cell or risk unit, outlined on top of everything.
+  map.addSource('picked', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  map.addLayer({ id: 'picked-line', type: 'line', source: 'picked', filter: ['!=', ['geometry-type'], 'Point'], paint: { 'line-color': '#d00', 'line-width': 3 } });
+  map.addLayer({ id: 'picked-point', type: 'circle', source: 'picked', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 9, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#d00', 'circle-stroke-width': 3 } });
+  applyAreaFilters();
+}
+
+/** Outline a clicked feature (a GeoJSON geometry), or clear the outline. */
+function pick(geometry) {
+  map.getSource('picked')?.setData({ type: 'FeatureCollection', features: geometry ? [{ type: 'Feature', properties: {}, geometry }] : [] });
+}
+
 /** The level whose polygons are shown under the current selection. */
 function childLevel() {
-  const last = state.path[state.path.length - 1];
+  const last = currentArea();
   const index = last ? LEVELS.indexOf(last.level) : 0;
   return LEVELS[Math.min(index + 1, LEVELS.length - 1)];
 }
 
+/** The deepest selected area (a selected building's grid when a building is selected). */
+function currentArea() {
+  for (let i = state.path.length - 1; i >= 0; i--) if (state.path[i].level !== 'building') return state.path[i];
+  return null;
+}
+
 function applyAreaFilters() {
-  const last = state.path[state.path.length - 1];
+  const last = currentArea();
   const showing = childLevel();
   const visible = layerVisible('areas');
   for (const level of ['township', 'community', 'grid']) {
@@ -126,7 +185,8 @@ function applyAreaFilters() {
     const filter = last && last.level !== 'district' && level === showing && last.level !== level
       ? ['==', ['get', 'parent'], last.properties.code]
       : null;
-    for (const suffix of ['fill', 'line']) {
+    for (const suffix of ['fill', 'line', 'label']) {
+      if (!map.getLayer(`areas-${level}-${suffix}`)) continue;
       map.setLayoutProperty(`areas-${level}-${suffix}`, 'visibility', on ? 'visible' : 'none');
       map.setFilter(`areas-${level}-${suffix}`, filter);
     }
@@ -136,17 +196,22 @@ function applyAreaFilters() {
     map.addLayer({
       id: 'areas-selected', type: 'line', source: `areas-${last.level}`,
       paint: { 'line-color': '#d00', 'line-width': 3 }, filter: ['==', ['get', 'code'], last.properties.code],
-    });
+    }, map.getLayer('areas-township-label') ? 'areas-township-label' : undefined);
   } else {
     map.setFilter('areas-selected', ['==', ['get', 'code'], '']);
   }
 }
 
 function onMapClick(e) {
-  const tileLayers = ['buildings', 'enterprises', 'events', 'hotspots', 'risk'].flatMap((l) => [`tile-${l}-points`, `tile-${l}`, `tile-${l}-cells`]).filter((id) => map.getLayer(id));
+  if (draw?.active) return;
+  const tileLayers = ['risk', 'hotspots', 'events', 'enterprises', 'buildings'].flatMap((l) => [`tile-${l}-points`, `tile-${l}`, `tile-${l}-cells`]).filter((id) => map.getLayer(id));
   const hits = tileLayers.length ? map.queryRenderedFeatures(e.point, { layers: tileLayers }) : [];
-  if (hits.length) {
-    showFeature(hits[0]);
+  // Points first (a building on a risk grid is what was clicked), then hot-spot and
+  // risk polygons, then aggregated cells (they only say "zoom in").
+  const rank = (h) => (h.geometry.type === 'Point' ? 0 : h.layer.id.endsWith('-cells') ? 2 : 1);
+  const hit = hits.length ? hits.reduce((best, h) => (rank(h) < rank(best) ? h : best)) : null;
+  if (hit) {
+    showFeature(hit, e.lngLat);
     return;
   }
   const level = childLevel();
@@ -157,18 +222,24 @@ function onMapClick(e) {
   }
 }
 
-/** Select an area: the path becomes its ancestors plus itself. */
-function drillTo(area) {
+/** The ancestors of an area, district first, and the area itself. */
+function ancestry(area) {
   const path = [];
   for (let a = area; a; a = a.properties.parent ? state.byCode.get(a.properties.parent) : null) path.unshift(a);
   if (path[0]?.level !== 'district' && state.areas.district.features[0]) path.unshift(state.byCode.get(state.areas.district.features[0].properties.code));
-  state.path = path;
+  return path;
+}
+
+/** Select an area: the path becomes its ancestors plus itself. */
+function drillTo(area) {
+  state.path = ancestry(area);
   select(area);
   const box = bounds({ features: [area] });
   if (box) map.fitBounds(box, { padding: 40, duration: 800 });
 }
 
 function select(area) {
+  pick(null);
   applyAreaFilters();
   renderBreadcrumb();
   const info = $('info');
@@ -182,17 +253,21 @@ function select(area) {
     <table class="kv"><tr><th>层级</th><td>${esc(LEVEL_NAMES[area.level])}</td></tr>
     <tr><th>编码</th><td>${esc(p.code)}</td></tr>
     ${p.kind ? `<tr><th>类型</th><td>${esc(p.kind)}</td></tr>` : ''}
-    ${p.area_km2 != null ? `<tr><th>面积</th><td>${esc(p.area_km2)} km²</td></tr>` : ''}
+    ${p.area_km2 != null ? `<tr><th>面积</th><td>${esc(Number(p.area_km2).toFixed(2))} km²</td></tr>` : ''}
     ${children.length ? `<tr><th>下级区域</th><td>${children.length} 个</td></tr>` : ''}</table>
+    ${area.level === 'grid' ? '<p class="muted">点击地图上的楼栋查看楼栋详情</p>' : ''}
     ${children.length ? `<ul class="children">${children.slice(0, 40).map((c) => `<li><button data-code="${esc(c.properties.code)}">${esc(c.properties.name)}</button></li>`).join('')}</ul>` : ''}`;
   info.querySelectorAll('button[data-code]').forEach((b) => b.addEventListener('click', () => drillTo(state.byCode.get(b.dataset.code))));
-  loadModels(p.code);
+  loadModels(area);
 }
 
 function renderBreadcrumb() {
   const nav = $('breadcrumb');
   nav.innerHTML = state.path
-    .map((a, i) => (i === state.path.length - 1 ? `<span>${esc(a.properties.name)}</span>` : `<button data-i="${i}">${esc(a.properties.name)}</button>`))
+    .map((a, i) => {
+      const name = `${esc(a.properties.name)}<small>${esc(LEVEL_NAMES[a.level] || '')}</small>`;
+      return i === state.path.length - 1 ? `<span data-level="${a.level}">${name}</span>` : `<button data-i="${i}" data-level="${a.level}">${name}</button>`;
+    })
     .join(' › ');
   nav.querySelectorAll('button').forEach((b) =>
     b.addEventListener('click', () => {
@@ -202,33 +277,376 @@ function renderBreadcrumb() {
   );
 }
 
-const MODELS = [
-  ['population', '人口结构'],
-  ['housing', '房屋与企业'],
-  ['efficiency', '闭环效率'],
-];
+// ---- the five models for the selected area ------------------------------------------
 
 let modelRequest = 0;
-async function loadModels(code) {
-  const request = ++modelRequest;
+
+/** Clear the charts panel and show `text` while something loads. */
+function chartsLoading(text) {
   const box = $('charts');
   state.charts.forEach((c) => c.dispose());
   state.charts = [];
+  box.dataset.loaded = '';
+  box.innerHTML = `<p class="muted loading">${esc(text)}</p>`;
+  return ++modelRequest;
+}
+
+async function loadModels(area) {
+  const code = area.properties.code;
+  const request = chartsLoading('分析结果加载中…');
+  const box = $('charts');
   const caps = state.caps || (await capabilities());
-  const available = MODELS.filter(([m]) => caps.has(`/api/v1/analysis/${m}`));
-  if (!available.length) {
+  const q = area.level === 'district' ? '' : `area=${encodeURIComponent(code)}`;
+  // Risk: the grids of an area; inside one grid, its buildings.
+  const riskLevel = area.level === 'grid' ? 'building' : 'grid';
+  const jobs = [
+    ['population', '人口结构', `/api/v1/analysis/population?${q}`, (b, a) => renderPopulation(b, a)],
+    ['housing', '房屋与企业', `/api/v1/analysis/housing?${q}`, (b, a) => renderHousing(b, a)],
+    ['hotspots', '热点分析', '/api/v1/analysis/hotspots', (b, a) => renderHotspots(b, a, (lon, lat) => area.level === 'district' || contains(area.geometry, lon, lat), `热点分析（中心在${LEVEL_NAMES[area.level] === '全区' ? '全区' : '本区域'}内的网格）`)],
+    ['risk', '风险评估', `/api/v1/analysis/risk?level=${riskLevel}&limit=20${q ? `&${q}` : ''}`, (b, a) => renderRisk(b, a)],
+    ['efficiency', '闭环效率', `/api/v1/analysis/efficiency?${q}`, (b, a) => renderEfficiency(b, a)],
+  ].filter(([m]) => caps.has(`/api/v1/analysis/${m}`));
+  if (!jobs.length) {
     box.innerHTML = '<p class="muted">分析模型：暂不可用</p>';
     return;
   }
-  box.innerHTML = '<p class="muted">分析结果加载中…</p>';
-  const answers = await Promise.all(available.map(([m]) => fetchJSON(`/api/v1/analysis/${m}?area=${encodeURIComponent(code)}`).catch((e) => e)));
+  const answers = await Promise.all(jobs.map(([, , url]) => authJSON(url).catch((e) => e)));
   if (request !== modelRequest) return;
   box.innerHTML = '';
-  available.forEach(([, title], i) => {
+  jobs.forEach(([id, title, , render], i) => {
     const answer = answers[i];
-    if (answer instanceof Error) box.insertAdjacentHTML('beforeend', `<div class="model"><h3>${esc(title)}</h3><p class="muted">${esc(describeError(answer))}</p></div>`);
-    else state.charts.push(...renderModel(box, title, answer));
+    if (answer instanceof Error) box.insertAdjacentHTML('beforeend', `<div class="model" data-model="${id}"><h3>${esc(title)}</h3><p class="error-text">${esc(describeError(answer))}</p></div>`);
+    else state.charts.push(...render(box, answer));
   });
+  box.dataset.loaded = code;
+}
+
+// ---- clicked features: buildings, hot spots, risk units, events ---------------------
+
+const TILE_KIND = { buildings: '楼栋', enterprises: '企业', events: '事件', hotspots: '热点网格', risk: '风险' };
+
+function showFeature(feature, lngLat) {
+  const p = feature.properties;
+  const layerName = feature.layer.id.replace(/^tile-/, '').replace(/-(cells|points)$/, '');
+  const isCell = feature.geometry.type !== 'Point' && p.count != null && ['buildings', 'enterprises', 'events'].includes(layerName);
+  pick(feature.geometry);
+  if (layerName === 'buildings' && !isCell && p.code) return showBuilding(p, feature.geometry.coordinates);
+  if (layerName === 'hotspots' && p.cell) return showHotspot(p);
+  if (layerName === 'risk' && p.code) return showRiskUnit(p, lngLat);
+  if (layerName === 'events' && !isCell && p.code) return showEvent(p);
+  // Aggregated cells and enterprises: their attributes.
+  const rows = Object.entries(p)
+    .filter(([, v]) => v !== null && v !== '')
+    .map(([k, v]) => `<tr><th>${esc({ count: '数量', industry: '行业', size: '规模', code: '编码' }[k] || k)}</th><td>${esc(v)}</td></tr>`)
+    .join('');
+  $('info').innerHTML = `<h2>${esc(TILE_KIND[layerName] || '要素')}${isCell ? '（聚合）' : ''}</h2><table class="kv">${rows}</table>${isCell ? '<p class="muted">放大地图可查看单个要素</p>' : ''}`;
+}
+
+const signInHint = (what) => `<p class="muted" data-hint="signin">${esc(what)}需要登录（领导或本网格网格员）。<button class="link" data-action="signin">登录</button></p>`;
+
+function bindSignInLinks(root) {
+  root.querySelectorAll('[data-action="signin"]').forEach((b) => b.addEventListener('click', () => openSignIn()));
+}
+
+/** The grid containing a point (from the loaded grid polygons). */
+function gridAt(lon, lat) {
+  return state.areas.grid?.features.find((f) => contains(f.geometry, lon, lat)) || null;
+}
+
+let buildingRequest = 0;
+async function showBuilding(p, [lon, lat]) {
+  const request = ++buildingRequest;
+  const info = $('info');
+  const gridFeature = gridAt(lon, lat);
+  const grid = gridFeature ? state.byCode.get(gridFeature.properties.code) : null;
+  const building = { level: 'building', properties: { code: p.code, name: p.code }, geometry: { type: 'Point', coordinates: [lon, lat] } };
+  state.path = [...(grid ? ancestry(grid) : state.path.filter((a) => a.level !== 'building')), building];
+  applyAreaFilters();
+  renderBreadcrumb();
+  info.innerHTML = `<h2 data-building="${esc(p.code)}">楼栋 <small>${esc(p.code)}</small></h2>
+    <table class="kv building-counts">
+      <tr data-key="residents"><th>实有人口</th><td>${esc(formatCount(Number(p.residents)))}</td></tr>
+      <tr data-key="units"><th>住房套数</th><td>${esc(formatCount(Number(p.units)))}</td></tr>
+      <tr data-key="enterprises"><th>企业</th><td>${esc(formatCount(Number(p.enterprises)))}</td></tr>
+      ${grid ? `<tr><th>所属网格</th><td>${esc(grid.properties.name)}</td></tr>` : ''}
+    </table>
+    <section id="building-risk"></section>
+    <section id="building-events"><h3>本楼事件</h3><p class="muted loading">加载中…</p></section>
+    <section id="households"><h3>住户（脱敏）</h3><p class="muted loading">加载中…</p></section>`;
+  chartsLoading('');
+  $('charts').innerHTML = '';
+  // The address label and the areas from reverse geocoding at the building's point.
+  if (state.caps.has('/api/v1/reverse')) {
+    authJSON(`/api/v1/reverse?lon=${lon}&lat=${lat}`).then((r) => {
+      if (request !== buildingRequest || r.building?.code !== p.code) return;
+      // The breadcrumb already names the areas: keep the part after the innermost one.
+      const community = r.areas.find((a) => a.level === 'community')?.name;
+      const at = community ? r.building.label.lastIndexOf(community) : -1;
+      building.properties.name = at >= 0 && at + community.length < r.building.label.length ? r.building.label.slice(at + community.length) : r.building.label;
+      info.querySelector('h2').innerHTML = `${esc(r.building.label)} <small>${esc(p.code)}</small>`;
+      renderBreadcrumb();
+    }).catch(() => {});
+  }
+  if (grid && state.caps.has('/api/v1/analysis/risk')) {
+    authJSON(`/api/v1/analysis/risk?level=building&area=${encodeURIComponent(grid.properties.code)}&limit=5000`).then((r) => {
+      if (request !== buildingRequest) return;
+      const unit = (r.units || []).find((u) => u.code === p.code);
+      $('building-risk').innerHTML = unit ? riskUnitHTML(unit) : '<h3>风险评估</h3><p class="muted">本楼栋无风险评分</p>';
+    }).catch((e) => { if (request === buildingRequest) $('building-risk').innerHTML = `<p class="error-text">风险评估${esc(describeError(e))}</p>`; });
+  }
+  loadEventsBehind(`building=${encodeURIComponent(p.code)}`, $('building-events'), '本楼事件', request, () => buildingRequest);
+  loadHouseholds(p.code, grid?.properties.code, request);
+}
+
+function riskUnitHTML(unit) {
+  const factors = (unit.factors || []).map((f) => `<tr><th>${esc(FACTOR_NAMES[f.factor] || f.factor)}</th><td>${f.withheld ? '无权限查看' : f.suppressed ? '少于 5 人不显示' : esc(typeof f.contribution === 'number' ? f.contribution.toFixed(1) : '—')}</td></tr>`).join('');
+  return `<h3>风险评估</h3><table class="kv"><tr data-key="score"><th>风险评分</th><td>${esc(unit.score.toFixed(1))}</td></tr>
+    <tr data-key="tier"><th>风险等级</th><td>${esc(TIER_NAMES[unit.tier] || unit.tier)}</td></tr>${factors}</table>`;
+}
+
+const FACTOR_NAMES = {
+  key_group_density: '重点人群密度', repeat_disputes: '重复矛盾纠纷', overdue_events: '超期事件',
+  unresolved_events: '未化解事件', petitions: '信访', overcrowding: '群租（过密）',
+};
+
+async function loadHouseholds(code, gridCode, request) {
+  const box = $('households');
+  const me = session.me();
+  if (!state.caps.has('/api/v1/buildings/{code}/households')) { box.innerHTML = '<h3>住户（脱敏）</h3><p class="muted">暂不可用</p>'; return; }
+  if (!me || !session.token()) { box.innerHTML = `<h3>住户（脱敏）</h3>${signInHint('查看住户')}`; bindSignInLinks(box); return; }
+  if (!ROLE_CAN.households(me.role) || (me.role === 'grid_worker' && !me.grids.includes(gridCode))) {
+    box.innerHTML = `<h3>住户（脱敏）</h3><p class="muted">当前账号（${esc(ROLE_NAMES[me.role] || me.role)}）无权查看本楼住户</p>`;
+    return;
+  }
+  try {
+    const answer = await authJSON(`/api/v1/buildings/${encodeURIComponent(code)}/households`);
+    if (request !== buildingRequest) return;
+    const households = answer.households || [];
+    const residents = households.reduce((n, h) => n + h.members.length, 0);
+    box.innerHTML = `<h3>住户（脱敏） <small>${households.length} 户 · ${residents} 人</small></h3>
+      ${households.length ? `<table class="households"><tr><th>户</th><th>姓名</th><th>关系</th><th>证件号</th><th>电话</th></tr>${households.slice(0, 100).map((h, i) => h.members.map((m, j) => `<tr${j === 0 ? ' class="first"' : ''}><td>${j === 0 ? i + 1 : ''}</td><td>${esc(m.name)}</td><td>${esc(m.relation || '')}</td><td>${esc(m.id_number)}</td><td>${esc(m.phone || '')}</td></tr>`).join('')).join('')}</table>` : '<p class="muted">无住户记录</p>'}
+      <p class="note">查看已记入审计日志；信息已脱敏。</p>`;
+    box.dataset.households = String(households.length);
+  } catch (error) {
+    if (request === buildingRequest) box.innerHTML = `<h3>住户（脱敏）</h3><p class="error-text">${esc(describeError(error))}</p>`;
+  }
+}
+
+/**
+ * The events behind a unit (`query`: cell=…, grid=… or building=…): the total for
+ * everyone, the records and their addresses for roles that may read events.
+ */
+async function loadEventsBehind(query, box, title, request, current) {
+  if (!state.caps.has('/api/v1/events')) { box.innerHTML = `<h3>${esc(title)}</h3><p class="muted">暂不可用</p>`; return; }
+  const me = session.me();
+  const records = me && session.token() && ROLE_CAN.events(me.role);
+  try {
+    const answer = await authJSON(`/api/v1/events?${query}&limit=${records ? 50 : 0}`);
+    if (request !== current()) return;
+    const events = answer.events || [];
+    box.dataset.total = String(answer.total);
+    let html = `<h3>${esc(title)} <small data-total="${answer.total}">共 ${formatCount(answer.total)} 件</small></h3>`;
+    if (!records) {
+      html += signInHint('查看事件详情和地址');
+    } else if (events.length) {
+      // The addresses behind the events: each address code with its number of events.
+      const byAddress = new Map();
+      for (const ev of events) {
+        const key = ev.address_code || '（无地址编码）';
+        byAddress.set(key, (byAddress.get(key) || 0) + 1);
+      }
+      html += `<table class="events"><tr><th>日期</th><th>类别</th><th>状态</th><th>事项</th></tr>${events.map((ev) => `<tr data-code="${esc(ev.code)}"><td>${esc((ev.reported_at || '').slice(0, 10))}</td><td>${esc(label(CATEGORY_LABELS, ev.category))}</td><td>${esc(label(STATUS_LABELS, ev.status))}${ev.overdue ? ' <b class="overdue">超期</b>' : ''}</td><td>${esc(ev.title || ev.code)}<br><small class="muted">${esc(ev.community?.name || '')} ${esc(ev.address_code || '')}</small></td></tr>`).join('')}</table>
+        ${answer.total > events.length ? `<p class="note">显示最近 ${events.length} 件</p>` : ''}
+        <h3>涉及地址 <small>${byAddress.size} 个</small></h3>
+        <ul class="addresses">${[...byAddress].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([a, n]) => `<li><span>${esc(a)}</span><span>${n} 件</span></li>`).join('')}</ul>`;
+    } else {
+      html += '<p class="muted">当前账号可见范围内无事件</p>';
+    }
+    box.innerHTML = html;
+    bindSignInLinks(box);
+  } catch (error) {
+    if (request === current()) box.innerHTML = `<h3>${esc(title)}</h3><p class="error-text">${esc(describeError(error))}</p>`;
+  }
+}
+
+let unitRequest = 0;
+function showHotspot(p) {
+  const request = ++unitRequest;
+  const info = $('info');
+  info.innerHTML = `<h2 data-cell="${esc(p.cell)}">热点网格 <small>H3 ${esc(p.cell)}</small></h2>
+    <table class="kv"><tr data-key="class"><th>Gi* 分类</th><td>${esc(CLASS_NAMES[p.class] || p.class)}</td></tr>
+    <tr data-key="count"><th>事件数（全部时段）</th><td>${esc(formatCount(Number(p.count)))}</td></tr>
+    <tr data-key="gi_z"><th>Gi* z 值</th><td>${esc(Number(p.gi_z).toFixed(2))}</td></tr>
+    <tr data-key="p"><th>p 值</th><td>${esc(Number(p.p).toPrecision(3))}</td></tr></table>
+    <section id="unit-events"><p class="muted loading">事件加载中…</p></section>`;
+  loadEventsBehind(`cell=${encodeURIComponent(p.cell)}`, $('unit-events'), '网格内事件', request, () => unitRequest);
+}
+
+function showRiskUnit(p, lngLat) {
+  const request = ++unitRequest;
+  const info = $('info');
+  const isGrid = p.level === 'grid';
+  const area = isGrid ? state.byCode.get(p.code) : null;
+  info.innerHTML = `<h2 data-risk="${esc(p.code)}">${isGrid ? '网格风险' : '楼栋风险'} <small>${esc(area?.properties.name || p.code)}</small></h2>
+    <table class="kv"><tr data-key="score"><th>风险评分</th><td>${esc(Number(p.score).toFixed(1))}</td></tr>
+    <tr data-key="tier"><th>风险等级</th><td>${esc(TIER_NAMES[p.tier] || p.tier)}</td></tr></table>
+    <section id="unit-factors"></section>
+    <section id="unit-events"><p class="muted loading">事件加载中…</p></section>`;
+  // The score's factors from the risk model (grids of the district, or the buildings of the grid).
+  const grid = isGrid ? p.code : gridAt(lngLat.lng, lngLat.lat)?.properties.code;
+  if (grid) {
+    authJSON(`/api/v1/analysis/risk?level=${isGrid ? 'grid' : 'building'}&area=${encodeURIComponent(grid)}&limit=5000`).then((r) => {
+      const unit = (r.units || []).find((u) => u.code === p.code);
+      if (unit && request === unitRequest) $('unit-factors').innerHTML = riskUnitHTML(unit).replace('<h3>风险评估</h3>', '<h3>风险因子（贡献分）</h3>');
+    }).catch(() => {});
+  }
+  loadEventsBehind(isGrid ? `grid=${encodeURIComponent(p.code)}` : `building=${encodeURIComponent(p.code)}`, $('unit-events'), isGrid ? '网格内事件' : '本楼事件', request, () => unitRequest);
+}
+
+async function showEvent(p) {
+  const info = $('info');
+  const me = session.me();
+  info.innerHTML = `<h2>事件 <small>${esc(p.code)}</small></h2><table class="kv">
+    <tr><th>类别</th><td>${esc(label(CATEGORY_LABELS, p.category))}</td></tr>
+    <tr><th>状态</th><td>${esc(label(STATUS_LABELS, p.status))}</td></tr>
+    ${p.reported_at ? `<tr><th>受理时间</th><td>${esc(new Date(Number(p.reported_at) * 1000).toLocaleString('zh-CN', { hour12: false }))}</td></tr>` : ''}</table>
+    <section id="event-detail"></section>`;
+  if (!me || !ROLE_CAN.events(me.role)) return;
+  try {
+    const ev = await authJSON(`/api/v1/events/${encodeURIComponent(p.code)}`);
+    $('event-detail').innerHTML = `<table class="kv"><tr><th>事项</th><td>${esc(ev.title)}</td></tr><tr><th>描述</th><td>${esc(ev.description)}</td></tr>
+      <tr><th>网格</th><td>${esc(ev.grid?.name || ev.grid?.code || '')}</td></tr><tr><th>地址编码</th><td>${esc(ev.address_code || '—')}</td></tr></table>`;
+  } catch (error) {
+    $('event-detail').innerHTML = `<p class="error-text">${esc(describeError(error))}</p>`;
+  }
+}
+
+// ---- drawing a polygon to profile it -------------------------------------------------
+
+function setupDraw(caps) {
+  const start = $('draw');
+  const done = $('draw-done');
+  const cancel = $('draw-cancel');
+  const hint = $('draw-hint');
+  if (!caps.paths.has('/api/v1/analysis/population')) {
+    start.disabled = true;
+    start.title = '框选分析暂不可用';
+    return;
+  }
+  draw = new PolygonDraw(map, {
+    onChange: (drawing, n = 0) => {
+      start.hidden = drawing;
+      done.hidden = !drawing;
+      cancel.hidden = !drawing;
+      done.disabled = n < 3;
+      hint.hidden = !drawing;
+      hint.textContent = n < 3 ? `在地图上依次点击多边形的顶点（已选 ${n} 个，至少 3 个）` : `已选 ${n} 个顶点：双击或点“完成”结束，Esc 取消`;
+    },
+    onDone: profilePolygon,
+  });
+  start.addEventListener('click', () => draw.start());
+  done.addEventListener('click', () => draw.finish());
+  cancel.addEventListener('click', () => draw.cancel());
+}
+
+async function profilePolygon(feature) {
+  state.drawn = feature;
+  delete document.body.dataset.profiled;
+  const request = chartsLoading('框选区域分析中…');
+  $('info').innerHTML = '<h2>框选区域</h2><p class="muted loading">分析中…</p>';
+  try {
+    const answer = await authJSON('/api/v1/analysis/population', {
+      method: 'POST', headers: { 'Content-Type': 'application/geo+json' }, body: JSON.stringify(feature),
+    });
+    if (request !== modelRequest) return;
+    $('info').innerHTML = `<h2>框选区域</h2><table class="kv">
+      <tr data-key="buildings"><th>楼栋</th><td>${esc(formatCount(answer.area?.buildings))}</td></tr>
+      <tr data-key="area_km2"><th>面积</th><td>${esc(typeof answer.area_km2 === 'number' ? answer.area_km2.toFixed(3) : '—')} km²</td></tr></table>
+      <p class="note">统计点位在多边形内的楼栋。</p><button class="link" id="draw-clear">清除框选</button>`;
+    $('draw-clear').addEventListener('click', () => { draw.cancel(); select(currentArea()); });
+    const box = $('charts');
+    box.innerHTML = '';
+    state.charts.push(...renderPopulation(box, answer, '框选区域 · 人口结构'));
+    if (answer.housing) state.charts.push(...renderHousing(box, answer.housing, '框选区域 · 房屋与企业'));
+    box.dataset.loaded = 'polygon';
+    document.body.dataset.profiled = String(answer.residents);
+  } catch (error) {
+    $('info').innerHTML = `<h2>框选区域</h2><p class="error-text">${esc(describeError(error))}</p>`;
+    $('charts').innerHTML = '';
+  }
+}
+
+// ---- signing in ------------------------------------------------------------------------
+
+function setupAccount(caps) {
+  const box = $('account');
+  if (!caps.has('/api/v1/auth/login')) { box.hidden = true; return; }
+  session.onExpired = () => {
+    renderAccount();
+    notice('登录已过期，请重新登录', 'error');
+    openSignIn('登录已过期，请重新登录');
+  };
+  $('signin-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    const button = e.target.querySelector('button[type="submit"]');
+    button.disabled = true;
+    $('signin-message').textContent = '登录中…';
+    try {
+      const me = await session.login(form.get('username'), form.get('password'));
+      $('signin').close();
+      e.target.reset();
+      renderAccount();
+      notice(`已登录：${me.username}（${ROLE_NAMES[me.role] || me.role}）`, 'ok');
+      refreshPanel();
+    } catch (error) {
+      $('signin-message').textContent = error instanceof HttpError && (error.status === 401 || error.status === 403) ? '账号或密码错误' : describeError(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $('signin-cancel').addEventListener('click', () => $('signin').close());
+  renderAccount();
+  // A session from an earlier visit: check it is still valid (a 401 calls onExpired).
+  if (session.token() && caps.has('/api/v1/auth/me')) authJSON('/api/v1/auth/me').catch(() => {});
+}
+
+function renderAccount() {
+  const box = $('account');
+  const me = session.token() ? session.me() : null;
+  box.innerHTML = me
+    ? `<span class="who" data-role="${esc(me.role)}">${esc(me.username)} · ${esc(ROLE_NAMES[me.role] || me.role)}</span><button id="signout">退出</button>`
+    : '<button id="signin-open">登录</button>';
+  $('signout')?.addEventListener('click', async () => {
+    await session.logout();
+    renderAccount();
+    notice('已退出登录', 'ok');
+    refreshPanel();
+  });
+  $('signin-open')?.addEventListener('click', () => openSignIn());
+}
+
+function openSignIn(message = '') {
+  $('signin-message').textContent = message;
+  if (!$('signin').open) $('signin').showModal();
+  $('signin').querySelector('input[name="username"]').focus();
+}
+
+/** After signing in or out: show the selected thing again with what the role may see. */
+function refreshPanel() {
+  const last = state.path[state.path.length - 1];
+  const building = $('info').querySelector('[data-building]');
+  if (last?.level === 'building' && building) {
+    const [lon, lat] = last.geometry.coordinates;
+    const feature = map.querySourceFeatures('tiles-buildings', { sourceLayer: 'buildings', filter: ['==', ['get', 'code'], last.properties.code] })[0];
+    if (feature) return showBuilding(feature.properties, [lon, lat]);
+  }
+  const cell = $('info').querySelector('[data-cell]');
+  if (cell) {
+    const f = map.querySourceFeatures('tiles-hotspots', { sourceLayer: 'hotspots', filter: ['==', ['get', 'cell'], cell.dataset.cell] })[0];
+    if (f) return showHotspot(f.properties);
+  }
+  if (!state.drawn || $('charts').dataset.loaded !== 'polygon') select(currentArea());
 }
 
 // ---- tile layers ---------------------------------------------------------------
@@ -348,17 +766,6 @@ function renderLegend() {
   if (layerOn.risk && map.getLayer('tile-risk')) rows.push('<li><i style="background:#c0392b"></i>高风险</li><li><i style="background:#e67e22"></i>中风险</li><li><i style="background:#f1c40f"></i>低风险</li>');
   if (layerOn.heat && map.getLayer('tile-heat')) rows.push('<li><i style="background:linear-gradient(90deg,#ffffb2,#bd0026)"></i>事件密度</li>');
   $('legend').innerHTML = `<ul>${rows.join('')}</ul>`;
-}
-
-function showFeature(feature) {
-  const p = feature.properties;
-  const layerName = feature.layer.id.replace(/^tile-/, '').replace(/-(cells|points)$/, '');
-  const kind = { buildings: '楼栋', enterprises: '企业', events: '事件', hotspots: '热点', risk: '风险' }[layerName] || '要素';
-  const rows = Object.entries(p)
-    .filter(([, v]) => v !== null && v !== '')
-    .map(([k, v]) => `<tr><th>${esc(k === 'category' ? '类别' : k)}</th><td>${esc(k === 'category' ? label(CATEGORY_LABELS, v) : v)}</td></tr>`)
-    .join('');
-  $('info').innerHTML = `<h2>${esc(kind)}${p.name || p.label ? ` · ${esc(p.name || p.label)}` : ''}</h2><table class="kv">${rows}</table>`;
 }
 
 // ---- time slider -----------------------------------------------------------------

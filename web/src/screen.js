@@ -7,7 +7,7 @@ import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './screen.css';
 import {
-  baseStyle, bounds, capabilities, esc, fetchJSON, formatCount, formatRate, quietMapErrors, tileURL,
+  baseStyle, bounds, capabilities, esc, fetchJSON, formatCount, formatRate, labelPoints, quietMapErrors, tileURL, MAP_FONTS,
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label,
 } from './common.js';
 import { echarts } from './charts.js';
@@ -32,13 +32,16 @@ setInterval(clock, 1000);
 const map = new maplibregl.Map({
   container: 'map', style: baseStyle('#0a1428'), center: [104.4, 31.13], zoom: 10,
   attributionControl: false, interactive: false, fadeDuration: 0,
+  localIdeographFontFamily: MAP_FONTS.join(', '),
 });
 quietMapErrors(map, () => {});
 window.__minqing = { map, live };
 
 map.on('load', async () => {
+  let townships = null;
   try {
-    const [townships, communities] = await Promise.all([
+    let communities;
+    [townships, communities] = await Promise.all([
       fetchJSON('/api/v1/areas?level=township'),
       fetchJSON('/api/v1/areas?level=community'),
     ]);
@@ -56,13 +59,28 @@ map.on('load', async () => {
   if (caps.tiles) {
     const wanted = ['risk', 'hotspots', 'events'].filter((l) => caps.tileLayers.size === 0 || caps.tileLayers.has(l));
     for (const name of wanted) map.addSource(`tiles-${name}`, { type: 'vector', tiles: [tileURL([name])], maxzoom: 16 });
-    if (wanted.includes('risk')) map.addLayer({ id: 'risk', type: 'fill', source: 'tiles-risk', 'source-layer': 'risk', paint: { 'fill-color': ['match', ['get', 'tier'], 'large', '#e63946', 'medium', '#f4a261', '#e9c46a'], 'fill-opacity': 0.35 } });
-    if (wanted.includes('hotspots')) map.addLayer({ id: 'hotspots', type: 'fill', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: ['>', ['to-number', ['get', 'gi_z'], 0], 0], paint: { 'fill-color': '#ff4d4d', 'fill-opacity': 0.5 } });
+    // Only what needs attention: medium and large risk grids, significant hot spots.
+    if (wanted.includes('risk')) map.addLayer({ id: 'risk', type: 'fill', source: 'tiles-risk', 'source-layer': 'risk', filter: ['match', ['get', 'tier'], ['medium', 'large'], true, false], paint: { 'fill-color': ['match', ['get', 'tier'], 'large', '#e63946', '#f4a261'], 'fill-opacity': ['match', ['get', 'tier'], 'large', 0.5, 0.22] } });
+    if (wanted.includes('hotspots')) {
+      const significant = ['match', ['get', 'class'], ['hot99', 'hot95', 'hot90'], true, false];
+      map.addLayer({ id: 'hotspots', type: 'fill', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: significant, paint: { 'fill-color': '#ff4d4d', 'fill-opacity': ['match', ['get', 'class'], 'hot99', 0.6, 'hot95', 0.45, 0.3] } });
+      map.addLayer({ id: 'hotspots-line', type: 'line', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: significant, paint: { 'line-color': '#ff8080', 'line-width': 1 } });
+    }
     if (wanted.includes('events')) {
       // Cells (polygons with `count`) below the points' zoom, points above it.
       map.addLayer({ id: 'event-cells', type: 'fill', source: 'tiles-events', 'source-layer': 'events', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': '#ffd166', 'fill-opacity': ['interpolate', ['linear'], ['to-number', ['get', 'count'], 1], 1, 0.1, 50, 0.5] } });
       map.addLayer({ id: 'events', type: 'circle', source: 'tiles-events', 'source-layer': 'events', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': 2, 'circle-color': '#ffd166', 'circle-opacity': 0.7 } });
     }
+  }
+  // Township names, drawn with local fonts (no glyphs URL: see common.js MAP_FONTS),
+  // sized from the root font so 4K walls get them twice as large.
+  if (townships) {
+    map.addSource('township-names', { type: 'geojson', data: labelPoints(townships) });
+    map.addLayer({
+      id: 'townships-label', type: 'symbol', source: 'township-names',
+      layout: { 'text-field': ['get', 'name'], 'text-font': MAP_FONTS, 'text-size': Math.round(1.25 * rem()), 'text-padding': 6 },
+      paint: { 'text-color': '#f3f6fb', 'text-halo-color': 'rgba(5,11,24,0.9)', 'text-halo-width': 2 },
+    });
   }
   map.addSource('live', { type: 'geojson', data: live });
   map.addLayer({ id: 'live', type: 'circle', source: 'live', paint: { 'circle-radius': 8, 'circle-color': ['match', ['get', 'category'], ...Object.entries(CATEGORY_COLORS).flat(), '#ff4d4d'], 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });
@@ -72,25 +90,21 @@ map.on('load', async () => {
 });
 
 // ---- counters -------------------------------------------------------------------
+// The event figures are those of the efficiency model's default window: the calendar
+// year of the latest event. A district whose history ends before this year shows that
+// year, labelled with it (never "this year" with a 0 that only means "no data yet").
 const COUNTERS = [
-  ['residents', '实有人口'], ['housing_units', '住房'], ['enterprises', '企业'], ['events', '事件总数'], ['open_events', '在办事件'], ['overdue', '超期事件'],
-  ['closure_rate', '办结率'], ['mediation_rate', '调解成功率'], ['events_yoy', '事件同比'],
+  ['residents', '实有人口'], ['housing_units', '住房'], ['enterprises', '企业'],
+  ['year_events', '{year}年事件'], ['open_events', '在办事件'], ['overdue', '超期事件'],
+  ['closure_rate', '{year}年办结率'], ['mediation_rate', '{year}年调解成功率'], ['events_yoy', '{year}年事件同比'],
 ];
 
-/** The first number under a key matching `pattern`, searching nested objects. */
-function findNumber(obj, pattern, depth = 0) {
-  if (!obj || typeof obj !== 'object' || depth > 3) return undefined;
-  for (const [k, v] of Object.entries(obj)) if (pattern.test(k) && typeof v === 'number') return v;
-  for (const v of Object.values(obj)) {
-    const found = findNumber(v, pattern, depth + 1);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
+const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 async function refreshCounters() {
   const caps = await capabilities();
   const values = {};
+  let year = null;
   try {
     Object.assign(values, await fetchJSON('/api/v1/stats'));
   } catch { /* shown as 暂不可用 */ }
@@ -108,20 +122,29 @@ async function refreshCounters() {
   if (caps.has('/api/v1/analysis/efficiency')) {
     try {
       const eff = await fetchJSON('/api/v1/analysis/efficiency');
-      values.closure_rate = findNumber(eff, /^closure_rate$/);
-      values.mediation_rate = findNumber(eff, /^mediation_rate$/);
-      values.events_yoy = findNumber(eff, /(yoy|year_on_year)/i);
+      year = /^\d{4}/.test(eff.window?.from || '') ? eff.window.from.slice(0, 4) : null;
+      values.year_events = num(eff.events);
+      values.closure_rate = num(eff.closure_rate);
+      values.mediation_rate = num(eff.mediation_rate);
+      values.events_yoy = num(eff.year_on_year?.total?.relative);
+      values.previous_year = eff.year_on_year?.previous?.from?.slice(0, 4);
       updateChartsFrom(eff);
     } catch { /* keep 暂不可用 */ }
   }
-  $('counters').innerHTML = COUNTERS.map(([key, name]) => {
+  const thisYear = String(new Date().getFullYear());
+  $('counters').dataset.year = year || '';
+  $('counters').innerHTML = COUNTERS.map(([key, template]) => {
     const v = values[key];
+    const name = template.includes('{year}') ? (year ? template.replace("{year}", year) : template.replace('{year}年', '')) : template;
     let shown;
     if (typeof v !== 'number') shown = '<span class="value na">暂不可用</span>';
     else if (key === 'events_yoy') shown = `<span class="value">${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%</span>`;
     else if (key.endsWith('_rate')) shown = `<span class="value">${formatRate(v)}</span>`;
     else shown = `<span class="value">${formatCount(v)}</span>`;
-    return `<div class="counter" data-key="${key}"><div class="name">${esc(name)}</div>${shown}</div>`;
+    let note = '';
+    if (key === 'year_events' && year && year !== thisYear) note = '<div class="note">最近有事件数据的年份</div>';
+    if (key === 'events_yoy' && values.previous_year && typeof v === 'number') note = `<div class="note">较 ${esc(values.previous_year)} 年</div>`;
+    return `<div class="counter" data-key="${key}"><div class="name">${esc(name)}</div>${shown}${note}</div>`;
   }).join('');
 }
 refreshCounters();
@@ -133,7 +156,10 @@ function chart(id) {
   if (!charts[id]) charts[id] = echarts.init($(id), null, { renderer: 'canvas' });
   return charts[id];
 }
-const axisStyle = { axisLabel: { color: '#c9d6ea', fontSize: 14 }, axisLine: { lineStyle: { color: '#35507a' } }, splitLine: { lineStyle: { color: '#1b3a6b' } } };
+// Chart text and margins in rem (1rem = 16px at 1920 wide, 32px at 3840), so a 4K wall
+// reads like a 1080p one. No animation: updates are minutes apart on a wall.
+const rem = () => parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+const axisStyle = () => ({ axisLabel: { color: '#c9d6ea', fontSize: Math.round(0.85 * rem()) }, axisLine: { lineStyle: { color: '#35507a' } }, splitLine: { lineStyle: { color: '#1b3a6b' } } });
 
 /** Fill the trend and category charts from whatever series the efficiency model returns. */
 function updateChartsFrom(eff) {
@@ -143,9 +169,10 @@ function updateChartsFrom(eff) {
   if (series?.length) {
     $('trend-na').hidden = true;
     chart('trend').setOption({
-      grid: { left: 50, right: 16, top: 16, bottom: 30 }, tooltip: { trigger: 'axis' },
-      xAxis: { type: 'category', data: series.map(([k]) => k), ...axisStyle },
-      yAxis: { type: 'value', ...axisStyle },
+      animation: false,
+      grid: { left: 3.2 * rem(), right: rem(), top: rem(), bottom: 2 * rem() }, tooltip: { trigger: 'axis' },
+      xAxis: { type: 'category', data: series.map(([k]) => k), ...axisStyle() },
+      yAxis: { type: 'value', ...axisStyle() },
       series: [{ type: 'line', smooth: true, data: series.map(([, v]) => v), lineStyle: { width: 3, color: '#4cc9f0' }, areaStyle: { color: 'rgba(76,201,240,.2)' }, showSymbol: false }],
     });
   }
@@ -154,7 +181,8 @@ function updateChartsFrom(eff) {
     $('categories-na').hidden = true;
     chart('categories').setOption({
       tooltip: {},
-      series: [{ type: 'pie', radius: ['40%', '70%'], label: { color: '#f3f6fb', fontSize: 15 }, data: cats.map(([k, v]) => ({ name: label(CATEGORY_LABELS, k), value: v, itemStyle: { color: CATEGORY_COLORS[k] } })) }],
+      animation: false,
+      series: [{ type: 'pie', radius: ['40%', '70%'], label: { color: '#f3f6fb', fontSize: Math.round(0.95 * rem()) }, labelLine: { length: 0.6 * rem(), length2: 0.8 * rem() }, data: cats.map(([k, v]) => ({ name: label(CATEGORY_LABELS, k), value: v, itemStyle: { color: CATEGORY_COLORS[k] } })) }],
     });
   }
 }
@@ -219,6 +247,11 @@ function cellCentre(cell) {
   return null;
 }
 
+/**
+ * The slow tour: the current significant hot spots (Gi* over all events, FDR-corrected,
+ * 99% or 95% — the same cells the hot-spot layer draws), strongest first, each shown
+ * for TOUR_MS, then the whole district.
+ */
 async function startTour(caps) {
   if (!caps.has('/api/v1/analysis/hotspots')) return;
   let stops = [];
@@ -227,12 +260,13 @@ async function startTour(caps) {
       const answer = await fetchJSON('/api/v1/analysis/hotspots');
       const cells = Array.isArray(answer) ? answer : answer.cells || answer.features || [];
       stops = cells
-        .filter((c) => { const p = c.properties || c; return p.gi_z > 0 && (p.p ?? 0) < 0.05; })
-        .sort((a, b) => (b.properties || b).gi_z - (a.properties || a).gi_z)
+        .filter((c) => (c.class === 'hot99' || c.class === 'hot95') && c.count > 0)
+        .sort((a, b) => b.gi_z - a.gi_z)
         .slice(0, 8)
-        .map((c) => ({ centre: cellCentre(c), z: (c.properties || c).gi_z }))
+        .map((c) => ({ centre: cellCentre(c), z: c.gi_z, count: c.count, cell: c.cell }))
         .filter((s) => s.centre);
     } catch { stops = []; }
+    window.__minqing.tourStops = stops;
   };
   await load();
   setInterval(load, 10 * REFRESH_MS);
@@ -248,7 +282,8 @@ async function startTour(caps) {
     }
     const stop = stops[i];
     $('tour').hidden = false;
-    $('tour').textContent = `热点巡览 ${i + 1}/${stops.length} · Gi* z = ${stop.z.toFixed(2)}`;
+    $('tour').dataset.cell = stop.cell;
+    $('tour').textContent = `热点巡览 ${i + 1}/${stops.length} · ${formatCount(stop.count)} 件事件 · Gi* z = ${stop.z.toFixed(2)}`;
     map.flyTo({ center: stop.centre, zoom: home.zoom + 2.5, speed: 0.3 });
   }, TOUR_MS);
 }

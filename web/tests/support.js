@@ -143,3 +143,39 @@ export async function heapAfterGC(page) {
   await cdp.detach();
   return metrics.find((m) => m.name === 'JSHeapUsedSize').value;
 }
+
+/** Sign in through the API; returns `{token, role, …}`. */
+export async function apiLogin(username, password) {
+  const r = await fetch(`${BASE}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  if (!r.ok) throw new Error(`login ${username}: ${r.status}`);
+  return r.json();
+}
+
+/** GET JSON from the server under test (with a bearer token when given). */
+export async function api(path, token) {
+  const r = await fetch(`${BASE}${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!r.ok) throw new Error(`${path}: ${r.status}`);
+  return r.json();
+}
+
+/** Share of pixels that differ between two same-sized screenshots. */
+export function differingShare(a, b, tolerance = 24) {
+  const x = decodePNG(a);
+  const y = decodePNG(b);
+  if (x.width !== y.width || x.height !== y.height) throw new Error('screenshots differ in size');
+  let n = 0;
+  for (let i = 0; i < x.width * x.height; i++) {
+    const d = Math.max(Math.abs(x.rgba[i * 4] - y.rgba[i * 4]), Math.abs(x.rgba[i * 4 + 1] - y.rgba[i * 4 + 1]), Math.abs(x.rgba[i * 4 + 2] - y.rgba[i * 4 + 2]));
+    if (d > tolerance) n++;
+  }
+  return n / (x.width * x.height);
+}
+
+/** Wait until the page's map has stopped moving and finished loading its tiles. */
+export async function mapIdle(page) {
+  await page.waitForFunction(() => {
+    const m = window.__minqing.map;
+    return !m.isMoving() && m.loaded() && m.areTilesLoaded();
+  }, null, { timeout: 30_000 });
+  await page.waitForTimeout(300);
+}

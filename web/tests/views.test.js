@@ -81,6 +81,11 @@ test('large screen at 1920×1080: counters from /api/v1/stats, map drawn, no con
     assert.ok(share > 0.05, `district map drawn (share ${share.toFixed(3)})`);
     const fontPx = await page.locator('.counter .value').first().evaluate((e) => parseFloat(getComputedStyle(e).fontSize));
     assert.ok(fontPx >= 32, `counter font is large (${fontPx}px)`);
+    // Township names on the map, drawn with local fonts (the style has no glyphs URL).
+    assert.equal(await page.evaluate(() => window.__minqing.map.getStyle().glyphs), undefined);
+    const townships = (await (await fetch(`${BASE}/api/v1/areas?level=township`)).json()).features.map((f) => f.properties.name);
+    const placed = await page.evaluate(() => window.__minqing.map.queryRenderedFeatures({ layers: ['townships-label'] }).map((f) => f.properties.name));
+    assert.ok(placed.length >= 1 && placed.every((n) => townships.includes(n)), `township labels placed: ${placed}`);
     await page.waitForTimeout(1500);
     await page.screenshot({ path: join(SCREENSHOTS, 'screen-1920.png') });
     assertClean(view, '/screen');
@@ -219,6 +224,58 @@ test('large screen runs for a while without its heap growing without bound', asy
     const feedItems = await page.locator('#feed li').count();
     assert.ok(feedItems <= 40, 'feed is capped');
     assertClean(view, '/screen soak');
+  } finally {
+    await view.context.close();
+  }
+});
+
+test('large screen: the event figures are those of the latest year with events, labelled with it', async (t) => {
+  if (!requireEndpoints(t, ['/api/v1/analysis/efficiency'])) return;
+  const eff = await (await fetch(`${BASE}/api/v1/analysis/efficiency`)).json();
+  const year = eff.window.from.slice(0, 4);
+  const view = await openPage(browser, '/screen', { width: 1920, height: 1080 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await ready(page);
+    await page.waitForSelector('.counter[data-key="year_events"] .value:not(.na)');
+    assert.equal(await page.locator('.counter[data-key="year_events"] .name').innerText(), `${year}年事件`);
+    const shown = await page.locator('.counter[data-key="year_events"] .value').innerText();
+    assert.equal(shown.replace(/,/g, ''), String(eff.events), 'the year\'s events equal the efficiency model');
+    assert.ok(eff.events > 0, 'the latest year with events has events');
+    const closure = await page.locator('.counter[data-key="closure_rate"] .value').innerText();
+    assert.equal(closure, `${(eff.closure_rate * 100).toFixed(1)}%`);
+    assert.match(await page.locator('.counter[data-key="closure_rate"] .name').innerText(), new RegExp(year));
+    const yoy = eff.year_on_year.total.relative;
+    if (typeof yoy === 'number') {
+      const yoyShown = await page.locator('.counter[data-key="events_yoy"] .value').innerText();
+      assert.equal(yoyShown, `${yoy >= 0 ? '+' : ''}${(yoy * 100).toFixed(1)}%`);
+    }
+    // Every counter fits on the 1080-pixel screen.
+    const bottom = await page.locator('.counter').last().evaluate((e) => e.getBoundingClientRect().bottom);
+    assert.ok(bottom <= 1080, `the last counter is on screen (bottom ${bottom}px)`);
+    assertClean(view, '/screen year');
+  } finally {
+    await view.context.close();
+  }
+});
+
+test('large screen: the slow tour visits the current significant hot spots', async (t) => {
+  if (!requireEndpoints(t, ['/api/v1/analysis/hotspots'])) return;
+  const hot = await (await fetch(`${BASE}/api/v1/analysis/hotspots`)).json();
+  const significant = hot.cells.filter((c) => (c.class === 'hot99' || c.class === 'hot95') && c.count > 0).sort((a, b) => b.gi_z - a.gi_z);
+  assert.ok(significant.length > 0, 'the demo has significant hot spots');
+  const view = await openPage(browser, '/screen?tour=10000', { width: 1920, height: 1080 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await ready(page);
+    await page.waitForSelector('#tour:not([hidden])', { timeout: 30_000 });
+    assert.equal(await page.locator('#tour').getAttribute('data-cell'), significant[0].cell, 'the tour starts at the strongest hot spot');
+    assert.match(await page.locator('#tour').innerText(), new RegExp(`热点巡览 1/${Math.min(8, significant.length)} · ${significant[0].count} 件事件`));
+    await page.waitForFunction(() => !window.__minqing.map.isMoving(), null, { timeout: 20_000 });
+    const centre = await page.evaluate(() => window.__minqing.map.getCenter().toArray());
+    assert.ok(Math.abs(centre[0] - significant[0].lon) < 0.01 && Math.abs(centre[1] - significant[0].lat) < 0.01, `the map flew to the hot spot (${centre})`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'screen-tour.png') });
+    assertClean(view, '/screen tour');
   } finally {
     await view.context.close();
   }

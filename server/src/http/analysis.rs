@@ -211,7 +211,7 @@ fn window_json(w: Option<minqing_analysis::efficiency::Window>) -> Value {
 
 /// Model 3: Getis-Ord Gi* hot spots over the district's H3 cells, FDR-corrected.
 #[utoipa::path(get, path = "/api/v1/analysis/hotspots", params(HotspotParams), responses(
-    (status = 200, description = "Every study-area cell with count, gi_z, p, p_adjusted and class", content_type = "application/json"),
+    (status = 200, description = "Every study-area cell with its centre (lon, lat), count, gi_z, p, p_adjusted and class", content_type = "application/json"),
     (status = 400, body = super::error::ErrorBody)
 ))]
 pub async fn hotspots(
@@ -233,8 +233,13 @@ pub async fn hotspots(
             .cells
             .iter()
             .map(|c| {
+                let cell = h3o::CellIndex::try_from(c.cell).ok();
+                // The cell's centre, so a view can fly to it without an H3 library.
+                let centre = cell.map(h3o::LatLng::from);
                 json!({
-                    "cell": h3o::CellIndex::try_from(c.cell).map(|c| c.to_string()).unwrap_or_default(),
+                    "cell": cell.map(|c| c.to_string()).unwrap_or_default(),
+                    "lon": centre.map(|ll| ll.lng()),
+                    "lat": centre.map(|ll| ll.lat()),
                     "count": c.count,
                     "gi_z": c.gi_z,
                     "p": c.p,

@@ -461,6 +461,11 @@ pub struct ListQuery {
     /// Reported before.
     pub to: Option<String>,
     pub overdue: Option<String>,
+    /// An H3 cell (hex index, e.g. a hot-spot cell): events whose point lies in it.
+    pub cell: Option<String>,
+    /// A building code: events whose `address_code` is the building or one of its units
+    /// (as the building-level risk counts them).
+    pub building: Option<String>,
     /// 0–1000, default 100. `limit=0` answers only `total`: callers who may read
     /// aggregates but not event records (the screen, anonymous) may ask for totals.
     pub limit: Option<String>,
@@ -507,6 +512,8 @@ pub struct Filter {
     from: Option<i64>,
     to: Option<i64>,
     overdue: Option<bool>,
+    cell: Option<h3o::CellIndex>,
+    building: Option<String>,
 }
 
 impl Filter {
@@ -568,10 +575,60 @@ impl Filter {
                 .as_deref()
                 .map(|v| parse_bool("overdue", v))
                 .transpose()?,
+            cell: q
+                .cell
+                .as_deref()
+                .map(|v| {
+                    v.parse::<h3o::CellIndex>().map_err(|_| {
+                        ApiError::BadRequest("cell must be an H3 cell index in hex".into())
+                    })
+                })
+                .transpose()?,
+            building: q.building.clone(),
         })
     }
 
-    pub fn matches(&self, e: &Event, index: &Index, now: i64) -> bool {
+    /// The building filter as a building index of `register` (`None`: no such filter).
+    /// An unknown building code is a 404.
+    pub fn building_index(
+        &self,
+        index: &Index,
+        register: &crate::analysis::RegisterModels,
+    ) -> Result<Option<u32>, ApiError> {
+        let Some(code) = &self.building else {
+            return Ok(None);
+        };
+        if index.building(code).is_none() {
+            return Err(ApiError::NotFound(format!("no building {code}")));
+        }
+        Ok(register.building_of_address.get(code).copied())
+    }
+
+    /// `building`: the index from [`Filter::building_index`] when the filter has one.
+    pub fn matches(
+        &self,
+        e: &Event,
+        index: &Index,
+        now: i64,
+        building: Option<(u32, &crate::analysis::RegisterModels)>,
+    ) -> bool {
+        if let Some(cell) = self.cell {
+            let inside = h3o::LatLng::new(e.lat, e.lon)
+                .map(|ll| ll.to_cell(cell.resolution()) == cell)
+                .unwrap_or(false);
+            if !inside {
+                return false;
+            }
+        }
+        if let Some((b, register)) = building {
+            let at = e
+                .address_code
+                .as_ref()
+                .and_then(|c| register.building_of_address.get(c));
+            if at != Some(&b) {
+                return false;
+            }
+        }
         if let Some([a, b, c, d]) = self.bbox
             && !(e.lon >= a && e.lon <= c && e.lat >= b && e.lat <= d)
         {
@@ -655,17 +712,44 @@ pub async fn list(
         .unwrap_or(0);
     let index = state.index()?;
     let now = events::now();
+    let register = filter
+        .building
+        .is_some()
+        .then(|| state.analysis.register(&index));
+    let building = match &register {
+        Some(r) => match filter.building_index(&index, r)? {
+            Some(b) => Some((b, &**r)),
+            // A building of the index that the register does not know: nothing matches.
+            None => Some((u32::MAX, &**r)),
+        },
+        None => None,
+    };
+    let matches = |e: &Event| visible(e) && filter.matches(e, &index, now, building);
     let events = state.events();
-    let mut hits: Vec<&Event> = match filter.bbox {
-        Some([a, b, c, d]) => events
+    let mut hits: Vec<&Event> = match (filter.bbox, filter.cell) {
+        (Some([a, b, c, d]), _) => events
             .in_box([a, b], [c, d])
-            .filter(|e| visible(e) && filter.matches(e, &index, now))
+            .filter(|e| matches(e))
             .collect(),
-        None => events
-            .events
-            .iter()
-            .filter(|e| visible(e) && filter.matches(e, &index, now))
-            .collect(),
+        (None, Some(cell)) => {
+            // The cell's bounding box through the R-tree, then the exact cell test.
+            let boundary = cell.boundary();
+            let (mut w, mut s, mut e, mut n) = (180.0f64, 90.0f64, -180.0f64, -90.0f64);
+            for v in boundary.iter() {
+                w = w.min(v.lng());
+                e = e.max(v.lng());
+                s = s.min(v.lat());
+                n = n.max(v.lat());
+            }
+            // Padded a little: the edges between the vertices are not quite straight in
+            // lon/lat.
+            let pad = 1e-4;
+            events
+                .in_box([w - pad, s - pad], [e + pad, n + pad])
+                .filter(|e| matches(e))
+                .collect()
+        }
+        (None, None) => events.events.iter().filter(|e| matches(e)).collect(),
     };
     hits.sort_by(|x, y| {
         y.reported_at
