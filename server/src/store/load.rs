@@ -543,3 +543,28 @@ async fn sqlite_packed<T>(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Packed;
+
+    #[test]
+    fn packed_fields_round_trip_tricky_text() {
+        // What SQLite's packing would produce for: ("3:~,:" , NULL, 42, -7, "旌阳区2单元", NULL real, 85.5).
+        let label = "旌阳区2单元";
+        let s = format!("5:3:~,:~42,-7,{}:{label}~85.5,", label.len());
+        let mut r = Packed { s: &s };
+        assert_eq!(r.text().unwrap(), Some("3:~,:"));
+        assert_eq!(r.text().unwrap(), None);
+        assert_eq!(r.int().unwrap(), Some(42));
+        assert_eq!(r.int().unwrap(), Some(-7));
+        assert_eq!(r.text().unwrap(), Some(label));
+        assert_eq!(r.real().unwrap(), None);
+        assert_eq!(r.real().unwrap(), Some(85.5));
+        assert!(r.done());
+        // A length that would cut a character, or run past the end, is an error.
+        assert!(Packed { s: "1:旌" }.text().is_err());
+        assert!(Packed { s: "9:ab" }.text().is_err());
+        assert!(Packed { s: "12" }.int().is_err());
+    }
+}
