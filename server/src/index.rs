@@ -11,7 +11,11 @@ use crate::store::load::Snapshot;
 use geo::{Area as _, BoundingRect, Contains};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+
+/// The index's code → position maps: foldhash instead of SipHash (the codes come from the
+/// store, not from requests, and the maps are built from about 450,000 codes at start).
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
 
 pub type PointEntry = GeomWithData<[f64; 2], u32>;
 type RectEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
@@ -176,29 +180,58 @@ fn km2(mp: &geo_types::MultiPolygon<f64>) -> f64 {
 
 impl Index {
     /// Build the register part of the index; `s.events` is left for [`EventIndex::build`].
+    ///
+    /// The address matcher's register (the largest single part) is built on a second
+    /// thread while this one builds the rest.
     pub fn build(s: Snapshot) -> Index {
-        let register = crate::address_service::build_register(
-            &crate::address_service::area_names(&s.areas),
-            &s.buildings,
-            &s.units,
-        )
-        .unwrap_or_else(|e| {
-            // Codes are primary keys, so this cannot happen with a sound store; serve
-            // the rest of the index rather than nothing.
-            tracing::error!(error = ?e, "address register not built; search and geocoding are empty");
-            minqing_address::Register::new(Vec::new(), Vec::new()).expect("empty register")
+        let names = crate::address_service::area_names(&s.areas);
+        let ix = std::thread::scope(|scope| {
+            let register = scope.spawn(|| {
+                let started = std::time::Instant::now();
+                let r = crate::address_service::build_register(&names, &s.buildings, &s.units);
+                tracing::info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "address register built"
+                );
+                r
+            });
+            let started = std::time::Instant::now();
+            let mut ix = Index::build_rest(&s);
+            tracing::info!(
+                ms = started.elapsed().as_millis() as u64,
+                "index built (without the register)"
+            );
+            let register = register
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            ix.register = std::sync::Arc::new(register.unwrap_or_else(|e| {
+                // Codes are primary keys, so this cannot happen with a sound store; serve
+                // the rest of the index rather than nothing.
+                tracing::error!(error = ?e, "address register not built; search and geocoding are empty");
+                minqing_address::Register::new(Vec::new(), Vec::new()).expect("empty register")
+            }));
+            ix
         });
-        let mut area_by_code = HashMap::with_capacity(s.areas.len());
+        // Freeing the snapshot's million-odd strings is a measurable part of the start-up;
+        // it need not delay serving.
+        std::thread::spawn(move || drop(s));
+        ix
+    }
+
+    /// Everything but the register (left empty), from a borrowed snapshot so the register
+    /// can be built from the same snapshot at the same time.
+    fn build_rest(s: &Snapshot) -> Index {
+        let mut area_by_code = HashMap::with_capacity_and_hasher(s.areas.len(), Default::default());
         for (i, a) in s.areas.iter().enumerate() {
             area_by_code.insert(a.code.clone(), i as u32);
         }
         let areas: Vec<AreaEntry> = s
             .areas
-            .into_iter()
+            .iter()
             .map(|a| AreaEntry {
                 parent: a.parent.as_ref().and_then(|p| area_by_code.get(p).copied()),
                 area_km2: km2(&a.geometry),
-                area: a,
+                area: a.clone(),
             })
             .collect();
         let grid_tree = RTree::bulk_load(
@@ -216,17 +249,18 @@ impl Index {
                 .collect(),
         );
 
-        let mut building_by_code = HashMap::with_capacity(s.buildings.len());
+        let mut building_by_code =
+            HashMap::with_capacity_and_hasher(s.buildings.len(), Default::default());
         let mut buildings: Vec<BuildingEntry> = Vec::with_capacity(s.buildings.len());
-        for b in s.buildings {
+        for b in &s.buildings {
             building_by_code.insert(b.code.clone(), buildings.len() as u32);
             buildings.push(BuildingEntry {
                 grid: area_by_code.get(&b.grid_code).copied(),
-                code: b.code,
-                label: b.label,
+                code: b.code.clone(),
+                label: b.label.clone(),
                 lon: b.lon,
                 lat: b.lat,
-                kind: b.kind,
+                kind: b.kind.clone(),
                 floors: b.floors,
                 ..Default::default()
             });
@@ -239,16 +273,17 @@ impl Index {
                 .collect(),
         );
 
-        let mut unit_by_code: HashMap<String, u32> = HashMap::with_capacity(s.units.len());
+        let mut unit_by_code: HashMap<String, u32> =
+            HashMap::with_capacity_and_hasher(s.units.len(), Default::default());
         let mut units = Vec::with_capacity(s.units.len());
-        for u in s.units {
+        for u in &s.units {
             let Some(&b) = building_by_code.get(&u.building_code) else {
                 continue;
             };
             buildings[b as usize].units += 1;
             unit_by_code.insert(u.code.clone(), units.len() as u32);
             units.push(UnitEntry {
-                code: u.code,
+                code: u.code.clone(),
                 building: b,
                 occupancy: None,
                 floor_area_m2: 0.0,
@@ -303,7 +338,7 @@ impl Index {
         let mut enterprise_links = LinkTotals::default();
         let enterprises: Vec<EnterpriseEntry> = s
             .enterprises
-            .into_iter()
+            .iter()
             .map(|e| {
                 enterprise_links.add(e.link);
                 let (_, building) = resolve(&e.address_code);
@@ -312,8 +347,8 @@ impl Index {
                 }
                 EnterpriseEntry {
                     building,
-                    industry: e.industry,
-                    size: e.size,
+                    industry: e.industry.clone(),
+                    size: e.size.clone(),
                     employees: e.employees,
                 }
             })
@@ -323,7 +358,7 @@ impl Index {
             areas,
             area_by_code,
             grid_tree,
-            roads: s.roads,
+            roads: s.roads.clone(),
             buildings,
             building_by_code,
             building_tree,
@@ -335,7 +370,9 @@ impl Index {
             resident_links,
             housing_links,
             enterprise_links,
-            register: std::sync::Arc::new(register),
+            register: std::sync::Arc::new(
+                minqing_address::Register::new(Vec::new(), Vec::new()).expect("empty register"),
+            ),
         }
     }
 

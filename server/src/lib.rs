@@ -25,7 +25,9 @@ use anyhow::Result;
 
 /// Load the store into a fresh register index and event index.
 pub async fn load_index(store: &store::Store) -> Result<(index::Index, index::EventIndex)> {
+    let started = std::time::Instant::now();
     let mut snapshot = store.load().await?;
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "store read");
     let events = std::mem::take(&mut snapshot.events);
     Ok(tokio::task::spawn_blocking(move || {
         (

@@ -131,6 +131,94 @@ where
     })
 }
 
+/// Rows per packed SQLite chunk (see [`Store::sqlite_packed`]).
+const PACKED_CHUNK_ROWS: i64 = 16_384;
+
+/// A text column in a packed row: `<byte length>:<bytes>`, or `~` for NULL.
+fn packed_text(col: &str) -> String {
+    format!("ifnull(length(CAST({col} AS BLOB)) || ':' || {col}, '~')")
+}
+
+/// An integer column in a packed row: its decimal digits and `,`, or `~` for NULL.
+fn packed_int(col: &str) -> String {
+    format!("ifnull(CAST({col} AS INTEGER) || ',', '~')")
+}
+
+/// A real column in a packed row (`%!.15g`, ample for the floor areas it carries), or `~`.
+fn packed_real(col: &str) -> String {
+    format!("ifnull(CAST({col} AS REAL) || ',', '~')")
+}
+
+/// Reads the fields of packed rows back, in the order they were packed.
+struct Packed<'a> {
+    s: &'a str,
+}
+
+impl<'a> Packed<'a> {
+    fn done(&self) -> bool {
+        self.s.is_empty()
+    }
+
+    fn null(&mut self) -> bool {
+        if let Some(rest) = self.s.strip_prefix('~') {
+            self.s = rest;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn text(&mut self) -> Result<Option<&'a str>> {
+        if self.null() {
+            return Ok(None);
+        }
+        let (len, rest) = self
+            .s
+            .split_once(':')
+            .ok_or_else(|| anyhow!("packed row: text without a length"))?;
+        let len: usize = len.parse().context("packed row: bad text length")?;
+        let text = rest
+            .get(..len)
+            .ok_or_else(|| anyhow!("packed row: text shorter than its length"))?;
+        self.s = &rest[len..];
+        Ok(Some(text))
+    }
+
+    fn int(&mut self) -> Result<Option<i64>> {
+        if self.null() {
+            return Ok(None);
+        }
+        let (digits, rest) = self
+            .s
+            .split_once(',')
+            .ok_or_else(|| anyhow!("packed row: unterminated integer"))?;
+        self.s = rest;
+        Ok(Some(digits.parse().context("packed row: bad integer")?))
+    }
+
+    fn real(&mut self) -> Result<Option<f64>> {
+        if self.null() {
+            return Ok(None);
+        }
+        let (digits, rest) = self
+            .s
+            .split_once(',')
+            .ok_or_else(|| anyhow!("packed row: unterminated number"))?;
+        self.s = rest;
+        Ok(Some(digits.parse().context("packed row: bad number")?))
+    }
+
+    fn req_text(&mut self, what: &str) -> Result<&'a str> {
+        self.text()?
+            .ok_or_else(|| anyhow!("packed row: {what} is NULL"))
+    }
+
+    fn req_int(&mut self, what: &str) -> Result<i64> {
+        self.int()?
+            .ok_or_else(|| anyhow!("packed row: {what} is NULL"))
+    }
+}
+
 /// Run one table's load and log how long it took.
 async fn timed<T>(
     table: &'static str,
@@ -235,9 +323,32 @@ impl Store {
     }
 
     pub async fn load_units(&self) -> Result<Vec<UnitRow>> {
+        let u32_of = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
+        if let Store::Sqlite(p) = self {
+            let fields = [
+                packed_text("code"),
+                packed_text("building_code"),
+                packed_text("label"),
+                packed_int("unit_no"),
+                packed_int("room"),
+            ];
+            let mut out = sqlite_packed(p, "units", &fields, 1, |r| {
+                Ok(UnitRow {
+                    code: r.req_text("code")?.to_string(),
+                    building_code: r.req_text("building_code")?.to_string(),
+                    label: r.req_text("label")?.to_string(),
+                    unit_no: u32_of(r.int()?),
+                    room: u32_of(r.int()?),
+                })
+            })
+            .await?;
+            // The order of `ORDER BY code` (rowid order is usually that already, and a
+            // stable sort of sorted input is one pass).
+            out.sort_by(|a, b| a.code.cmp(&b.code));
+            return Ok(out);
+        }
         let sql = "SELECT code, building_code, label, unit_no, room FROM units ORDER BY code";
         let mut out = Vec::new();
-        let u32_of = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
         dispatch!(self, Store, p => {
             let mut rows = sqlx::query(sql).fetch(p);
             while let Some(r) = rows.try_next().await? {
@@ -254,6 +365,23 @@ impl Store {
     }
 
     pub async fn load_housing(&self) -> Result<Vec<HousingRow>> {
+        if let Store::Sqlite(p) = self {
+            let fields = [
+                packed_text("address_code"),
+                packed_text("link"),
+                packed_text("occupancy"),
+                packed_real("floor_area"),
+            ];
+            return sqlite_packed(p, "housing", &fields, 1, |r| {
+                Ok(HousingRow {
+                    address_code: r.text()?.map(str::to_string),
+                    link: link(r.req_text("link")?),
+                    occupancy: r.req_text("occupancy")?.to_string(),
+                    floor_area: r.real()?.unwrap_or(0.0),
+                })
+            })
+            .await;
+        }
         let sql = "SELECT address_code, link, occupancy, floor_area FROM housing";
         let mut out = Vec::new();
         dispatch!(self, Store, p => {
@@ -275,13 +403,13 @@ impl Store {
         // Only derived facts leave the store here; names, ID numbers and phones stay.
         // The facts are packed into one integer by SQL (portable to both backends) so
         // the 627,000 rows cost one string each, not six.
-        let sql = "SELECT address_code, CAST(\
+        let packed = "CAST(\
                      CAST(substr(birth_date, 1, 4) AS INTEGER) * 10000 \
                      + CAST(substr(birth_date, 6, 2) AS INTEGER) * 100 \
                      + (CASE WHEN sex = 'M' THEN 10 ELSE 0 END) \
-                     + (CASE WHEN registration = 'floating' THEN 1 ELSE 0 END) AS BIGINT), \
-                   CAST(CASE link WHEN 'unit' THEN 0 WHEN 'building' THEN 1 WHEN 'ambiguous' THEN 2 \
-                     WHEN 'unmatched' THEN 3 ELSE 4 END AS BIGINT), key_groups FROM residents";
+                     + (CASE WHEN registration = 'floating' THEN 1 ELSE 0 END) AS BIGINT)";
+        let link_no = "CAST(CASE link WHEN 'unit' THEN 0 WHEN 'building' THEN 1 WHEN 'ambiguous' THEN 2 \
+                     WHEN 'unmatched' THEN 3 ELSE 4 END AS BIGINT)";
         let links = [
             LinkStatus::Unit,
             LinkStatus::Building,
@@ -289,22 +417,43 @@ impl Store {
             LinkStatus::Unmatched,
             LinkStatus::Pending,
         ];
+        let facts =
+            |address_code: Option<String>, packed: i64, link: i64, groups: &str| ResidentFacts {
+                address_code,
+                link: links[link.clamp(0, 4) as usize],
+                male: packed % 100 >= 10,
+                birth_year: u16::try_from(packed / 10_000).unwrap_or(0),
+                birth_month: u8::try_from(packed / 100 % 100).unwrap_or(1),
+                floating: packed % 10 == 1,
+                key_groups: if groups.is_empty() {
+                    0
+                } else {
+                    key_group_bits(groups)
+                },
+            };
+        if let Store::Sqlite(p) = self {
+            let fields = [
+                packed_text("address_code"),
+                packed_int(packed),
+                packed_int(link_no),
+                packed_text("key_groups"),
+            ];
+            // The largest table: two chunks in flight, so SQLite runs on both cores.
+            return sqlite_packed(p, "residents", &fields, 2, |r| {
+                let code = r.text()?.map(str::to_string);
+                let packed = r.req_int("facts")?;
+                let link = r.req_int("link")?;
+                Ok(facts(code, packed, link, r.text()?.unwrap_or("")))
+            })
+            .await;
+        }
+        let sql = format!("SELECT address_code, {packed}, {link_no}, key_groups FROM residents");
         let mut out = Vec::new();
         dispatch!(self, Store, p => {
-            let mut rows = sqlx::query(sql).fetch(p);
+            let mut rows = sqlx::query(&sql).fetch(p);
             while let Some(r) = rows.try_next().await? {
-                let packed: i64 = r.try_get(1)?;
-                let link: i64 = r.try_get(2)?;
                 let groups: String = r.try_get(3)?;
-                out.push(ResidentFacts {
-                    address_code: r.try_get(0)?,
-                    link: links[link.clamp(0, 4) as usize],
-                    male: packed % 100 >= 10,
-                    birth_year: u16::try_from(packed / 10_000).unwrap_or(0),
-                    birth_month: u8::try_from(packed / 100 % 100).unwrap_or(1),
-                    floating: packed % 10 == 1,
-                    key_groups: if groups.is_empty() { 0 } else { key_group_bits(&groups) },
-                });
+                out.push(facts(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, &groups));
             }
         });
         Ok(out)
@@ -339,5 +488,83 @@ impl Store {
             }
         });
         Ok(out)
+    }
+}
+
+/// SQLite only: read `table` in rowid chunks of [`PACKED_CHUNK_ROWS`], each chunk one
+/// row: the `fields` of its rows concatenated (`group_concat`) into one string, parsed
+/// back by `parse` in rowid order. Through sqlx a SQLite row costs far more than the
+/// bytes it carries (a worker-thread hand-off and a copy of every value), so fewer, fatter
+/// rows are what makes the start-up load fast; `in_flight` chunks are read concurrently
+/// (each on its own connection, so SQLite itself runs on several cores).
+async fn sqlite_packed<T>(
+    pool: &sqlx::SqlitePool,
+    table: &'static str,
+    fields: &[String],
+    in_flight: usize,
+    mut parse: impl FnMut(&mut Packed<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    use futures_util::StreamExt;
+    let (first, last): (Option<i64>, Option<i64>) =
+        sqlx::query_as(&format!("SELECT min(rowid), max(rowid) FROM {table}"))
+            .fetch_one(pool)
+            .await?;
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "SELECT count(*), group_concat({}, '') FROM {table} WHERE rowid >= ?1 AND rowid < ?2",
+        fields.join(" || ")
+    );
+    let starts = (first..=last).step_by(PACKED_CHUNK_ROWS as usize);
+    let mut chunks = futures_util::stream::iter(starts)
+        .map(|start| {
+            sqlx::query_as::<_, (i64, Option<String>)>(&sql)
+                .bind(start)
+                .bind(start.saturating_add(PACKED_CHUNK_ROWS))
+                .fetch_one(pool)
+        })
+        .buffered(in_flight.max(1));
+    let mut out = Vec::with_capacity(usize::try_from(last - first + 1).unwrap_or(0));
+    while let Some(chunk) = chunks.next().await {
+        let (rows, packed) = chunk?;
+        let before = out.len();
+        let mut r = Packed {
+            s: packed.as_deref().unwrap_or(""),
+        };
+        while !r.done() {
+            out.push(parse(&mut r).with_context(|| format!("loading {table}"))?);
+        }
+        anyhow::ensure!(
+            (out.len() - before) as i64 == rows,
+            "loading {table}: a packed chunk held {} rows, not {rows}",
+            out.len() - before
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Packed;
+
+    #[test]
+    fn packed_fields_round_trip_tricky_text() {
+        // What SQLite's packing would produce for: ("3:~,:" , NULL, 42, -7, "旌阳区2单元", NULL real, 85.5).
+        let label = "旌阳区2单元";
+        let s = format!("5:3:~,:~42,-7,{}:{label}~85.5,", label.len());
+        let mut r = Packed { s: &s };
+        assert_eq!(r.text().unwrap(), Some("3:~,:"));
+        assert_eq!(r.text().unwrap(), None);
+        assert_eq!(r.int().unwrap(), Some(42));
+        assert_eq!(r.int().unwrap(), Some(-7));
+        assert_eq!(r.text().unwrap(), Some(label));
+        assert_eq!(r.real().unwrap(), None);
+        assert_eq!(r.real().unwrap(), Some(85.5));
+        assert!(r.done());
+        // A length that would cut a character, or run past the end, is an error.
+        assert!(Packed { s: "1:旌" }.text().is_err());
+        assert!(Packed { s: "9:ab" }.text().is_err());
+        assert!(Packed { s: "12" }.int().is_err());
     }
 }

@@ -122,9 +122,10 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
-                // One connection per table the start-up load reads concurrently (8), so no load
-                // waits on the pool (whose acquire timeout guards the write path).
-                .max_connections(8)
+                // One connection per query the start-up load runs concurrently (8 tables, the
+                // residents with two chunks in flight: 9), so no load waits on the pool (whose
+                // acquire timeout guards the write path).
+                .max_connections(10)
                 // A write never hangs: a busy pool is a 503 with Retry-After.
                 .acquire_timeout(Duration::from_secs(5))
                 // A write that fails inside SQLite (SQLITE_FULL on a full disk, an I/O

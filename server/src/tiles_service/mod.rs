@@ -75,8 +75,13 @@ impl TileService {
 
     /// Build the derived structures for a freshly loaded index.
     pub fn load(&self, index: Arc<Index>, events: &EventIndex) {
+        let started = std::time::Instant::now();
         let prepared = Arc::new(Prepared::build(&index, events));
         let live = LiveEvents::build(events, &prepared, &index);
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "tile structures built"
+        );
         // Changes published before this load are already in `events`.
         {
             let mut rx = self.changes.lock().unwrap_or_else(|e| e.into_inner());
