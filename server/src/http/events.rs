@@ -604,6 +604,34 @@ impl Filter {
         Ok(register.building_of_address.get(code).copied())
     }
 
+    /// The register models a `building` filter needs to find its events (`None`
+    /// without such a filter).
+    pub fn register(
+        &self,
+        state: &AppState,
+        index: &std::sync::Arc<Index>,
+    ) -> Option<std::sync::Arc<crate::analysis::RegisterModels>> {
+        self.building
+            .is_some()
+            .then(|| state.analysis.register(index))
+    }
+
+    /// The `building` argument of [`Filter::matches`], given [`Filter::register`].
+    pub fn building_arg<'r>(
+        &self,
+        index: &Index,
+        register: Option<&'r crate::analysis::RegisterModels>,
+    ) -> Result<Option<(u32, &'r crate::analysis::RegisterModels)>, ApiError> {
+        Ok(match register {
+            Some(r) => match self.building_index(index, r)? {
+                Some(b) => Some((b, r)),
+                // A building of the index that the register does not know: nothing matches.
+                None => Some((u32::MAX, r)),
+            },
+            None => None,
+        })
+    }
+
     /// `building`: the index from [`Filter::building_index`] when the filter has one.
     pub fn matches(
         &self,
@@ -712,18 +740,8 @@ pub async fn list(
         .unwrap_or(0);
     let index = state.index()?;
     let now = events::now();
-    let register = filter
-        .building
-        .is_some()
-        .then(|| state.analysis.register(&index));
-    let building = match &register {
-        Some(r) => match filter.building_index(&index, r)? {
-            Some(b) => Some((b, &**r)),
-            // A building of the index that the register does not know: nothing matches.
-            None => Some((u32::MAX, &**r)),
-        },
-        None => None,
-    };
+    let register = filter.register(&state, &index);
+    let building = filter.building_arg(&index, register.as_deref())?;
     let matches = |e: &Event| visible(e) && filter.matches(e, &index, now, building);
     let events = state.events();
     let mut hits: Vec<&Event> = match (filter.bbox, filter.cell) {

@@ -81,12 +81,14 @@ pub async fn events_csv(
     .await?;
     let index = state.index()?;
     let now = events::now();
+    let register = filter.register(&state, &index);
+    let building = filter.building_arg(&index, register.as_deref())?;
     let mut rows: Vec<crate::model::Event> = state
         .events()
         .events
         .iter()
         .filter(|e| caller.can_see_event(&e.grid_code, e.mediation_org.as_deref()))
-        .filter(|e| filter.matches(e, &index, now))
+        .filter(|e| filter.matches(e, &index, now, building))
         .cloned()
         .collect();
     rows.sort_by(|x, y| {
