@@ -326,27 +326,19 @@ fn render_buildings(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), E
             BUILDING_WEIGHTS,
         );
     }
-    // The compact store: Morton runs of the tile and the squares around it, in store
-    // order (which makes the bytes deterministic), each point tested exactly.
+    // The compact store: world coordinates in the tree, records near each other.
     let bp = &ctx.prepared.building_points;
     let t = ctx.tile.transform();
     let (lo, hi) = (-i64::from(BUFFER), i64::from(EXTENT + BUFFER));
-    let ranges = bp.candidates(ctx.tile);
-    let mut hits: Vec<(i32, i32, u32)> =
-        Vec::with_capacity(ranges.first().map_or(0, |r| r.len()));
-    for r in ranges {
-        for k in r {
-            let [u, v] = bp.world[k];
-            if let Some((x, y)) = t.world_to_tile_i64(u, v)
-                && x >= lo
-                && x <= hi
-                && y >= lo
-                && y <= hi
-            {
-                hits.push((x as i32, y as i32, k as u32));
-            }
-        }
-    }
+    let mut hits: Vec<(i32, i32, u32)> = bp
+        .tree
+        .locate_in_envelope(&world_box(ctx.tile))
+        .filter_map(|e| {
+            let [u, v] = *e.geom();
+            let (x, y) = t.world_to_tile_i64(u, v)?;
+            (x >= lo && x <= hi && y >= lo && y <= hi).then_some((x as i32, y as i32, e.data))
+        })
+        .collect();
     if hits.len() > ctx.budget || ctx.force_aggregate {
         let pts: Vec<(i32, i32, Vec<f64>)> = hits
             .iter()
@@ -354,6 +346,8 @@ fn render_buildings(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), E
             .collect();
         return cluster_points(out, &pts, 3, BUILDING_WEIGHTS);
     }
+    // Store order (Z-order, then index) makes the bytes deterministic.
+    hits.sort_unstable_by_key(|h| h.2);
     out.reserve_points(hits.len(), 4);
     for (x, y, k) in hits {
         let [residents, units, enterprises] = bp.counts[k as usize];

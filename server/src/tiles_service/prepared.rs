@@ -72,18 +72,13 @@ pub struct AreaCounts {
 }
 
 /// The building points as the `buildings` layer draws them, laid out for the uncached
-/// tile path: records sorted by their Morton (Z-order) key on a 2^24 grid, with world
-/// coordinates beside them. A tile at zoom z ≤ 24 is one contiguous run of keys, so a
-/// tile's points are found by binary search instead of an R-tree walk, come out already
-/// in store order (no sort), and lie next to each other in memory. (Profiling the
-/// uncached path showed the R-tree iterator at 16% and the sort at 3% of the server's
-/// CPU; the scattered reads and per-point projection before that cost about as much as
-/// encoding.)
+/// tile path: world coordinates in the R-tree itself (no projection per request), and the
+/// records in Z-order, so that one tile's points are near each other in memory instead
+/// of scattered over `Index::buildings` (profiling showed the scattered reads and the
+/// per-point Mercator projection costing about as much as encoding).
 pub struct BuildingPoints {
-    /// Morton key of each record, ascending.
-    keys: Vec<u64>,
-    /// World coordinates (the Web Mercator unit square) of each record.
-    pub world: Vec<[f64; 2]>,
+    /// World coordinates (the Web Mercator unit square) → position in this store.
+    pub tree: RTree<GeomWithData<[f64; 2], u32>>,
     /// Index into `Index::buildings` of each record.
     pub building: Vec<u32>,
     /// residents, units, enterprises.
@@ -91,9 +86,6 @@ pub struct BuildingPoints {
     codes: String,
     code_ends: Vec<u32>,
 }
-
-/// Bits per axis of the Morton grid.
-const MORTON_BITS: u8 = 24;
 
 impl BuildingPoints {
     fn build(index: &Index) -> BuildingPoints {
@@ -117,71 +109,18 @@ impl BuildingPoints {
             counts.push([b.residents, b.units, b.enterprises]);
         }
         BuildingPoints {
-            keys: order.iter().map(|&(k, _, _)| k).collect(),
-            world: order.iter().map(|&(_, _, w)| w).collect(),
+            tree: RTree::bulk_load(
+                order
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &(_, _, w))| GeomWithData::new(w, k as u32))
+                    .collect(),
+            ),
             building: order.iter().map(|&(_, i, _)| i).collect(),
             counts,
             codes,
             code_ends,
         }
-    }
-
-    /// Records.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Whether the store is empty.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// The records of the Morton square `(z, x, y)` (z ≤ 24) as a range of positions.
-    fn square(&self, z: u8, x: u64, y: u64) -> std::ops::Range<usize> {
-        let shift = 2 * u32::from(MORTON_BITS - z);
-        let start = (interleave(x) | (interleave(y) << 1)) << shift;
-        let end = start + (1u64 << shift);
-        let lo = self.keys.partition_point(|&k| k < start);
-        let hi = lo + self.keys[lo..].partition_point(|&k| k < end);
-        lo..hi
-    }
-
-    /// Position ranges, ascending and disjoint, that together hold every record in `tile`
-    /// grown by up to an eighth of its width on each side (callers still test each
-    /// point against their exact box): the tile's own square, and the ring of squares
-    /// three zooms deeper around it.
-    pub fn candidates(&self, tile: minqing_tiles::TileId) -> Vec<std::ops::Range<usize>> {
-        let z = tile.z().min(MORTON_BITS);
-        let (tx, ty) = (
-            u64::from(tile.x()) >> (tile.z() - z),
-            u64::from(tile.y()) >> (tile.z() - z),
-        );
-        let mut out = Vec::with_capacity(37);
-        let own = self.square(z, tx, ty);
-        if !own.is_empty() {
-            out.push(own);
-        }
-        let zr = (z + 3).min(MORTON_BITS);
-        let k = 1i64 << (zr - z);
-        let side = 1i64 << zr;
-        let (x0, y0) = ((tx as i64) << (zr - z), (ty as i64) << (zr - z));
-        for dy in -1..=k {
-            for dx in -1..=k {
-                if (0..k).contains(&dx) && (0..k).contains(&dy) {
-                    continue;
-                }
-                let (x, y) = (x0 + dx, y0 + dy);
-                if x < 0 || y < 0 || x >= side || y >= side {
-                    continue;
-                }
-                let r = self.square(zr, x as u64, y as u64);
-                if !r.is_empty() {
-                    out.push(r);
-                }
-            }
-        }
-        out.sort_unstable_by_key(|r| r.start);
-        out
     }
 
     /// The building code of record `k`.
@@ -198,10 +137,7 @@ impl BuildingPoints {
 
 /// Morton (Z-order) key of a world position on a 2^24 grid.
 fn z_order(u: f64, v: f64) -> u64 {
-    // Truncation, so that a tile's square holds exactly the points of its half-open box;
-    // u = 1.0 or v = 1.0 (the world's far edge) falls into the last cell.
-    let max = (1u64 << MORTON_BITS) - 1;
-    let q = |c: f64| ((c.clamp(0.0, 1.0) * (1u64 << MORTON_BITS) as f64) as u64).min(max);
+    let q = |c: f64| (c.clamp(0.0, 1.0) * f64::from(1u32 << 24)) as u64;
     interleave(q(u)) | (interleave(q(v)) << 1)
 }
 
