@@ -13,6 +13,7 @@
 
 use super::layers::BUFFER;
 use super::prepared::{AGG_CELL, Prepared, Touched, area_level_for_zoom};
+use axum::body::Bytes;
 use minqing_tiles::{EXTENT, TileId};
 use std::collections::HashMap;
 use std::io::Write;
@@ -30,9 +31,11 @@ pub struct CacheKey {
 }
 
 pub struct Cached {
-    pub bytes: Vec<u8>,
+    /// Shared with every response that sends it (a clone is a reference count, not a
+    /// copy of the tile).
+    pub bytes: Bytes,
     pub etag: String,
-    gzip: OnceLock<Vec<u8>>,
+    gzip: OnceLock<Bytes>,
     tile: TileId,
     uses_events: bool,
     has_areas: bool,
@@ -49,7 +52,7 @@ impl Cached {
     ) -> Cached {
         let etag = format!("\"{:016x}-{:x}\"", content_hash(&bytes), bytes.len());
         Cached {
-            bytes,
+            bytes: Bytes::from(bytes),
             etag,
             gzip: OnceLock::new(),
             tile,
@@ -60,7 +63,7 @@ impl Cached {
     }
 
     /// The gzip-compressed bytes (compressed once).
-    pub fn gzipped(&self) -> &[u8] {
+    pub fn gzipped(&self) -> &Bytes {
         self.gzip.get_or_init(|| {
             let mut enc = flate2::write::GzEncoder::new(
                 Vec::with_capacity(self.bytes.len() / 2 + 64),
@@ -68,12 +71,12 @@ impl Cached {
             );
             // Writing into a Vec cannot fail.
             let _ = enc.write_all(&self.bytes);
-            enc.finish().unwrap_or_default()
+            Bytes::from(enc.finish().unwrap_or_default())
         })
     }
 
     fn size(&self) -> usize {
-        self.bytes.len() + self.gzip.get().map_or(0, Vec::len) + 128
+        self.bytes.len() + self.gzip.get().map_or(0, Bytes::len) + 128
     }
 
     /// Whether a change at these world points (or in these areas) can alter this tile.

@@ -150,7 +150,7 @@ fn tile_response(
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if gzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        (StatusCode::OK, h, entry.gzipped().to_vec()).into_response()
+        (StatusCode::OK, h, entry.gzipped().clone()).into_response()
     } else {
         (StatusCode::OK, h, entry.bytes.clone()).into_response()
     }

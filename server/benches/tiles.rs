@@ -1,0 +1,200 @@
+//! The uncached tile path through the server's own code, on a district generated on the
+//! fly (`--scale 1` by default; `MINQING_BENCH_SCALE` overrides): for each case the CPU
+//! time per tile of the render alone (`TileService::render_vector`: R-tree query,
+//! aggregation, encoding) and of the whole HTTP handler stack (`app(state)` through
+//! `tower::ServiceExt::oneshot`: routing, extractors, metrics middleware, ETag, headers;
+//! no socket), measured as thread CPU time so that a machine busy with compilers does not
+//! inflate it. The cases: the densest z14 buildings tile, the densest z10–z13 tiles
+//! (aggregated cells), and composite tiles.
+//!
+//!     cargo bench -p minqing-server --bench tiles
+//!
+//! For a profile, `MINQING_BENCH_ONLY=<case>` runs one case and `MINQING_BENCH_REPS`
+//! sets the repetitions; the loop is the function `profile_loop`, so e.g.
+//! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*profile_loop*'`
+//! counts exactly the tiles.
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use minqing_server::tiles_service::filters::{EventAudience, EventFilter};
+use minqing_server::tiles_service::layers;
+use minqing_tiles::TileId;
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+/// CPU time of this thread in nanoseconds (Linux `/proc/thread-self/schedstat`).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn densest(index: &minqing_server::index::Index, z: u8) -> (TileId, usize) {
+    let mut counts: HashMap<TileId, usize> = HashMap::new();
+    for b in &index.buildings {
+        if let Ok(t) = TileId::from_lonlat(b.lon, b.lat, z) {
+            *counts.entry(t).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(t, n)| (*n, *t))
+        .expect("buildings")
+}
+
+struct Case {
+    name: String,
+    layers: &'static str,
+    tile: TileId,
+}
+
+#[inline(never)]
+fn profile_loop(reps: u32, mut f: impl FnMut() -> usize) -> usize {
+    let mut total = 0;
+    for _ in 0..reps {
+        total += black_box(f());
+    }
+    total
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is taken from the command line.
+    let scale: f64 = std::env::var("MINQING_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let only = std::env::var("MINQING_BENCH_ONLY").ok();
+    let reps: u32 = std::env::var("MINQING_BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("district");
+    let t = Instant::now();
+    minqing_server::generate::generate(&out, scale, 7, &|_| {}).expect("generate");
+    eprintln!("generated --scale {scale} in {:.1?}", t.elapsed());
+    let state = rt.block_on(async {
+        let url = format!("sqlite://{}", tmp.path().join("bench.db").display());
+        let store = minqing_server::store::Store::connect(&url)
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        minqing_server::import::import_dir(&store, &out, &|_| {})
+            .await
+            .expect("import");
+        let state = minqing_server::http::AppState::new(store.clone());
+        state.set_index(minqing_server::load_index(&store).await.expect("load"));
+        state
+    });
+    let index = state.index().expect("index");
+    eprintln!(
+        "loaded {} buildings, {} events",
+        index.buildings.len(),
+        state.events().len()
+    );
+
+    let mut cases = Vec::new();
+    for z in 10..=16u8 {
+        let (tile, n) = densest(&index, z);
+        cases.push(Case {
+            name: format!("buildings_z{z}_densest({n})"),
+            layers: "buildings",
+            tile,
+        });
+    }
+    for z in [12u8, 14] {
+        let (tile, _) = densest(&index, z);
+        cases.push(Case {
+            name: format!("buildings,events_z{z}"),
+            layers: "buildings,events",
+            tile,
+        });
+        cases.push(Case {
+            name: format!("areas,roads,buildings,events_z{z}"),
+            layers: "areas,roads,buildings,events",
+            tile,
+        });
+    }
+
+    let app = minqing_server::http::app(state.clone());
+    println!(
+        "{:<42} {:>9} {:>10} {:>12} {:>12}",
+        "case", "features", "bytes", "render µs", "http µs"
+    );
+    for case in &cases {
+        if only.as_deref().is_some_and(|o| !case.name.starts_with(o)) {
+            continue;
+        }
+        let specs: Vec<_> = case
+            .layers
+            .split(',')
+            .map(|l| layers::layer(l).expect("layer"))
+            .collect();
+        let render = || {
+            state
+                .tiles
+                .render_vector(
+                    &specs,
+                    case.tile,
+                    &EventFilter::default(),
+                    &EventAudience::Aggregates,
+                    state.events_lock(),
+                )
+                .expect("render")
+        };
+        let first = render();
+        let uri = format!(
+            "/tiles/{}/{}/{}/{}.mvt",
+            case.layers,
+            case.tile.z(),
+            case.tile.x(),
+            case.tile.y()
+        );
+        let http = || {
+            rt.block_on(async {
+                let resp = app
+                    .clone()
+                    .oneshot(Request::get(&uri).body(Body::empty()).expect("request"))
+                    .await
+                    .expect("response");
+                resp.into_body()
+                    .collect()
+                    .await
+                    .expect("body")
+                    .to_bytes()
+                    .len()
+            })
+        };
+        assert_eq!(http(), first.bytes.len(), "{uri}: the handler sends the tile");
+        let measure = |f: &dyn Fn() -> usize| {
+            // Warm up, then the best of three rounds (CPU time, not wall time).
+            profile_loop(reps / 10 + 1, f);
+            (0..3)
+                .map(|_| {
+                    let t0 = thread_cpu_ns();
+                    profile_loop(reps, f);
+                    Duration::from_nanos((thread_cpu_ns() - t0) / u64::from(reps))
+                })
+                .min()
+                .unwrap_or_default()
+        };
+        let r = measure(&|| render().bytes.len());
+        let h = measure(&http);
+        println!(
+            "{:<42} {:>9} {:>10} {:>12.1} {:>12.1}",
+            case.name,
+            first.features,
+            first.bytes.len(),
+            r.as_secs_f64() * 1e6,
+            h.as_secs_f64() * 1e6
+        );
+    }
+}
