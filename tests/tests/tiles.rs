@@ -987,9 +987,19 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
         lat: event.lat,
         before: None,
     });
-    let (status, after_h, body) = get_tile(&app, &uri, &h).await;
-    assert_eq!(status, 200);
-    assert_ne!(before_h["etag"], after_h["etag"]);
+    // The layer is rebuilt in the background (requests meanwhile get the previous
+    // results), so ask until the new results arrive; a rebuild takes milliseconds here.
+    let mut after = None;
+    for _ in 0..1000 {
+        let (status, after_h, body) = get_tile(&app, &uri, &h).await;
+        assert_eq!(status, 200);
+        if after_h["etag"] != before_h["etag"] {
+            after = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let body = after.expect("the hotspots tile never showed the new event");
     assert_eq!(hot_count(&body), hot_count(&before_body) + 1.0);
     let d = decode(&body);
     let f = d.layers["hotspots"]
