@@ -173,7 +173,11 @@ fn main() {
                     .len()
             })
         };
-        assert_eq!(http(), first.bytes.len(), "{uri}: the handler sends the tile");
+        assert_eq!(
+            http(),
+            first.bytes.len(),
+            "{uri}: the handler sends the tile"
+        );
         let measure = |f: &dyn Fn() -> usize| {
             // Warm up, then the best of three rounds (CPU time, not wall time).
             profile_loop(reps / 10 + 1, f);
