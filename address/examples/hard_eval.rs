@@ -6,24 +6,12 @@
 //!
 //! Prints the quality table and the matching rate per CPU second of this process.
 
-use minqing_address::{AddressParts, BuildingEntry, UnitEntry, eval};
+use minqing_address::eval;
 use std::time::Instant;
 
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-fn num(s: &str) -> Option<u32> {
-    s.parse().ok()
-}
-
-fn text(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_string())
-}
+#[path = "support/dump.rs"]
+mod dump;
+use dump::cpu_seconds;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -37,41 +25,7 @@ fn main() {
         .expect("SEED (a number)");
     let per_kind: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1_000);
     let mixed: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect(f);
-    let buildings: Vec<BuildingEntry> = read("buildings.tsv")
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            BuildingEntry {
-                code: f[0].to_string(),
-                parts: AddressParts {
-                    township: f[1].to_string(),
-                    community: f[2].to_string(),
-                    road: text(f[3]),
-                    door: num(f[4]),
-                    compound: text(f[5]),
-                    building: num(f[6]),
-                    group: num(f[7]),
-                    house: num(f[8]),
-                    ..Default::default()
-                },
-                lon: f[9].parse().unwrap_or(0.0),
-                lat: f[10].parse().unwrap_or(0.0),
-            }
-        })
-        .collect();
-    let units: Vec<UnitEntry> = read("units.tsv")
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            UnitEntry {
-                code: f[0].to_string(),
-                building: f[1].parse().expect("building index"),
-                unit: num(f[2]),
-                room: num(f[3]),
-            }
-        })
-        .collect();
+    let (buildings, units) = dump::read_register(&dir);
     let t = Instant::now();
     let p = eval::prepare(buildings, units, seed, per_kind, mixed).expect("register");
     println!(

@@ -7,63 +7,16 @@
 //! The rate is records per CPU second of this process (read from /proc/self/stat on
 //! Linux, so a loaded machine does not distort it), on one thread.
 
-use minqing_address::{AddressParts, BuildingEntry, Register, UnitEntry};
+use minqing_address::Register;
 use std::time::Instant;
 
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    // Fields 14 and 15 of stat (utime, stime), counted from the state field (3).
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-fn num(s: &str) -> Option<u32> {
-    s.parse().ok()
-}
-
-fn text(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_string())
-}
+#[path = "support/dump.rs"]
+mod dump;
+use dump::cpu_seconds;
 
 fn main() {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: truth_rate DIR"));
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect(f);
-    let buildings: Vec<BuildingEntry> = read("buildings.tsv")
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            BuildingEntry {
-                code: f[0].to_string(),
-                parts: AddressParts {
-                    township: f[1].to_string(),
-                    community: f[2].to_string(),
-                    road: text(f[3]),
-                    door: num(f[4]),
-                    compound: text(f[5]),
-                    building: num(f[6]),
-                    group: num(f[7]),
-                    house: num(f[8]),
-                    ..Default::default()
-                },
-                lon: f[9].parse().unwrap_or(0.0),
-                lat: f[10].parse().unwrap_or(0.0),
-            }
-        })
-        .collect();
-    let units: Vec<UnitEntry> = read("units.tsv")
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split('\t').collect();
-            UnitEntry {
-                code: f[0].to_string(),
-                building: f[1].parse().expect("building index"),
-                unit: num(f[2]),
-                room: num(f[3]),
-            }
-        })
-        .collect();
+    let (buildings, units) = dump::read_register(&dir);
     let t = Instant::now();
     let reg = Register::new(buildings, units).expect("register");
     println!(
@@ -72,7 +25,7 @@ fn main() {
         reg.unit_count(),
         t.elapsed().as_secs_f64()
     );
-    let records_text = read("records.tsv");
+    let records_text = std::fs::read_to_string(dir.join("records.tsv")).expect("records.tsv");
     let records: Vec<(&str, bool, &str)> = records_text
         .lines()
         .filter_map(|l| {
