@@ -33,25 +33,14 @@ fn bench(c: &mut Criterion) {
         .unwrap_or(1.0);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let tmp = tempfile::tempdir().expect("temp dir");
-    let out = tmp.path().join("district");
     let t = Instant::now();
-    minqing_server::generate::generate(&out, scale, 7, &|_| {}).expect("generate");
-    eprintln!("generated --scale {scale} in {:.1?}", t.elapsed());
-    let t = Instant::now();
-    let state = rt.block_on(async {
-        let url = format!("sqlite://{}", tmp.path().join("bench.db").display());
-        let store = minqing_server::store::Store::connect(&url)
-            .await
-            .expect("open");
-        store.migrate().await.expect("migrate");
-        minqing_server::import::import_dir(&store, &out, &|_| {})
-            .await
-            .expect("import");
-        let state = minqing_server::http::AppState::new(store.clone());
-        state.set_index(minqing_server::load_index(&store).await.expect("load"));
-        state
-    });
-    eprintln!("imported and loaded in {:.1?}", t.elapsed());
+    let state = rt
+        .block_on(minqing_server::synthetic_state(tmp.path(), scale, 7))
+        .expect("generate, import and load");
+    eprintln!(
+        "generated, imported and loaded --scale {scale} in {:.1?}",
+        t.elapsed()
+    );
     let ix = state.index().expect("index");
     let t = Instant::now();
     let register = state.analysis.register(&ix);

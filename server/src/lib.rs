@@ -37,3 +37,22 @@ pub async fn load_index(store: &store::Store) -> Result<(index::Index, index::Ev
     })
     .await?)
 }
+
+/// A synthetic district served from memory, for benchmarks and fuzzing: generated into
+/// `dir/district` (`seed`, `scale`), imported into the SQLite store `dir/minqing.db`,
+/// loaded.
+pub async fn synthetic_state(
+    dir: &std::path::Path,
+    scale: f64,
+    seed: u64,
+) -> Result<http::AppState> {
+    let out = dir.join("district");
+    generate::generate(&out, scale, seed, &|_| {})?;
+    let store =
+        store::Store::connect(&format!("sqlite://{}", dir.join("minqing.db").display())).await?;
+    store.migrate().await?;
+    import::import_dir(&store, &out, &|_| {}).await?;
+    let state = http::AppState::new(store.clone());
+    state.set_index(load_index(&store).await?);
+    Ok(state)
+}
