@@ -188,3 +188,122 @@ async fn postgis_has_real_geometry_with_gist_indexes() {
     assert!((grid_area - district_area).abs() / district_area < 1e-9);
     store.close().await;
 }
+
+/// The embedded store reads its big tables as packed text (see `store::load`): every
+/// coordinate must still come back bit for bit, including doubles that need 17 digits,
+/// and NULLs, tricky text and the load order must survive.
+#[tokio::test]
+async fn embedded_store_loads_coordinates_and_text_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = sqlite_store(tmp.path()).await;
+    let Store::Sqlite(pool) = &store else {
+        unreachable!()
+    };
+    // Neighbouring doubles around a real longitude and latitude, a third, 0.1 + 0.2, the
+    // smallest subnormal, and a negative: none of these survive 15 significant digits.
+    let mut coords: Vec<(f64, f64)> = Vec::new();
+    for k in 0..40u64 {
+        let lon = f64::from_bits(104.398_f64.to_bits() + k * 7_919);
+        let lat = f64::from_bits(31.127_f64.to_bits() - k * 104_729);
+        coords.push((lon, lat));
+    }
+    coords.push((1.0 / 3.0, 0.1 + 0.2));
+    coords.push((f64::from_bits(1), -179.999_999_999_999_97));
+    // Codes inserted in reverse, so rowid order is not code order.
+    for (i, (lon, lat)) in coords.iter().enumerate().rev() {
+        let road = (!i.is_multiple_of(3)).then(|| format!("路{i}:~,'\"|"));
+        sqlx::query(
+            "INSERT INTO buildings (code, label, grid_code, road, door, compound, building_no, \
+             village_group, house_no, kind, floors, lon, lat) \
+             VALUES (?1, ?2, 'G1', ?3, ?4, NULL, ?5, NULL, NULL, 'walkup', ?6, ?7, ?8)",
+        )
+        .bind(format!("B{i:03}"))
+        .bind(format!("旌阳区{i}号,~:"))
+        .bind(road)
+        .bind(i.is_multiple_of(2).then_some(i as i64))
+        .bind(i as i64 * 3)
+        .bind(1 + i as i64 % 30)
+        .bind(lon)
+        .bind(lat)
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO events (code, category, source, status, risk_tier, title, description, lon, lat, \
+             address_code, grid_code, reported_at, deadline, mediation_org, diversion, \
+             resolved_by_mediation, escalated, closed_at, version, updated_at) \
+             VALUES (?1, 'neighbour', 'grid', 'intake', 'low', ?2, '', ?3, ?4, NULL, 'G1', ?5, ?6, \
+             ?7, NULL, ?8, 0, ?9, 1, ?5)",
+        )
+        .bind(format!("E{i:03}"))
+        .bind(format!("噪音\n{i}"))
+        .bind(lon)
+        .bind(lat)
+        .bind(1_700_000_000 + (i as i64 % 5))
+        .bind(1_700_100_000_i64)
+        .bind(i.is_multiple_of(4).then(|| "人民调解委员会".to_string()))
+        .bind(i as i64 % 2)
+        .bind(i.is_multiple_of(3).then_some(1_700_050_000_i64))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    let buildings = store.load_buildings().await.unwrap();
+    assert_eq!(buildings.len(), coords.len());
+    for (i, b) in buildings.iter().enumerate() {
+        assert_eq!(b.code, format!("B{i:03}"), "ordered by code");
+        let (lon, lat) = coords[i];
+        assert_eq!(
+            (b.lon.to_bits(), b.lat.to_bits()),
+            (lon.to_bits(), lat.to_bits()),
+            "{}",
+            b.code
+        );
+        assert_eq!(b.label, format!("旌阳区{i}号,~:"));
+        assert_eq!(
+            b.road,
+            (!i.is_multiple_of(3)).then(|| format!("路{i}:~,'\"|"))
+        );
+        assert_eq!(b.door, i.is_multiple_of(2).then_some(i as u32));
+        assert_eq!(
+            (b.compound.as_deref(), b.building_no, b.village_group),
+            (None, Some(i as u32 * 3), None)
+        );
+        assert_eq!((b.kind.as_str(), b.floors), ("walkup", 1 + i as u32 % 30));
+    }
+    let events = store.load_events().await.unwrap();
+    assert_eq!(events.len(), coords.len());
+    let mut expected: Vec<(i64, String)> = (0..coords.len())
+        .map(|i| (1_700_000_000 + (i as i64 % 5), format!("E{i:03}")))
+        .collect();
+    expected.sort();
+    for (e, (reported_at, code)) in events.iter().zip(&expected) {
+        assert_eq!(
+            (e.reported_at, &e.code),
+            (*reported_at, code),
+            "ordered by reported_at, code"
+        );
+        let i: usize = e.code[1..].parse().unwrap();
+        let (lon, lat) = coords[i];
+        assert_eq!(
+            (e.lon.to_bits(), e.lat.to_bits()),
+            (lon.to_bits(), lat.to_bits()),
+            "{}",
+            e.code
+        );
+        assert_eq!(e.title, format!("噪音\n{i}"));
+        assert_eq!(e.description, "");
+        assert_eq!(e.address_code, None);
+        assert_eq!(
+            e.mediation_org,
+            i.is_multiple_of(4).then(|| "人民调解委员会".to_string())
+        );
+        assert_eq!((e.resolved_by_mediation, e.escalated), (i % 2 == 1, false));
+        assert_eq!(e.closed_at, i.is_multiple_of(3).then_some(1_700_050_000));
+        assert_eq!(
+            (e.version, e.deadline, e.updated_at),
+            (1, 1_700_100_000, e.reported_at)
+        );
+    }
+    store.close().await;
+}

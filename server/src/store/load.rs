@@ -144,9 +144,11 @@ fn packed_int(col: &str) -> String {
     format!("ifnull(CAST({col} AS INTEGER) || ',', '~')")
 }
 
-/// A real column in a packed row (`%!.15g`, ample for the floor areas it carries), or `~`.
+/// A real column in a packed row, or `~` for NULL. `quote()` is SQLite's exact rendering
+/// of a REAL (15 digits when they round-trip, more when not), so a coordinate comes back
+/// bit for bit; `CAST(x AS TEXT)` would stop at 15 digits.
 fn packed_real(col: &str) -> String {
-    format!("ifnull(CAST({col} AS REAL) || ',', '~')")
+    format!("ifnull(quote(CAST({col} AS REAL)) || ',', '~')")
 }
 
 /// Reads the fields of packed rows back, in the order they were packed.
@@ -215,6 +217,11 @@ impl<'a> Packed<'a> {
 
     fn req_int(&mut self, what: &str) -> Result<i64> {
         self.int()?
+            .ok_or_else(|| anyhow!("packed row: {what} is NULL"))
+    }
+
+    fn req_real(&mut self, what: &str) -> Result<f64> {
+        self.real()?
             .ok_or_else(|| anyhow!("packed row: {what} is NULL"))
     }
 }
@@ -295,10 +302,47 @@ impl Store {
     }
 
     pub async fn load_buildings(&self) -> Result<Vec<Building>> {
+        let u32_of = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
+        if let Store::Sqlite(p) = self {
+            let fields = [
+                packed_text("code"),
+                packed_text("label"),
+                packed_text("grid_code"),
+                packed_text("road"),
+                packed_int("door"),
+                packed_text("compound"),
+                packed_int("building_no"),
+                packed_int("village_group"),
+                packed_int("house_no"),
+                packed_text("kind"),
+                packed_int("floors"),
+                packed_real("lon"),
+                packed_real("lat"),
+            ];
+            let mut out = sqlite_packed(p, "buildings", &fields, 1, |r| {
+                Ok(Building {
+                    code: r.req_text("code")?.to_string(),
+                    label: r.req_text("label")?.to_string(),
+                    grid_code: r.req_text("grid_code")?.to_string(),
+                    road: r.text()?.map(str::to_string),
+                    door: u32_of(r.int()?),
+                    compound: r.text()?.map(str::to_string),
+                    building_no: u32_of(r.int()?),
+                    village_group: u32_of(r.int()?),
+                    house_no: u32_of(r.int()?),
+                    kind: r.req_text("kind")?.to_string(),
+                    floors: u32_of(r.int()?).unwrap_or(1),
+                    lon: r.req_real("lon")?,
+                    lat: r.req_real("lat")?,
+                })
+            })
+            .await?;
+            out.sort_by(|a, b| a.code.cmp(&b.code));
+            return Ok(out);
+        }
         let sql = "SELECT code, label, grid_code, road, door, compound, building_no, village_group, house_no, kind, \
                    floors, lon, lat FROM buildings ORDER BY code";
         let mut out = Vec::new();
-        let u32_of = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok());
         dispatch!(self, Store, p => {
             let mut rows = sqlx::query(sql).fetch(p);
             while let Some(r) = rows.try_next().await? {
@@ -479,6 +523,58 @@ impl Store {
     }
 
     pub async fn load_events(&self) -> Result<Vec<Event>> {
+        if let Store::Sqlite(p) = self {
+            let fields = [
+                packed_text("code"),
+                packed_text("category"),
+                packed_text("source"),
+                packed_text("status"),
+                packed_text("risk_tier"),
+                packed_text("title"),
+                packed_text("description"),
+                packed_real("lon"),
+                packed_real("lat"),
+                packed_text("address_code"),
+                packed_text("grid_code"),
+                packed_int("reported_at"),
+                packed_int("deadline"),
+                packed_text("mediation_org"),
+                packed_text("diversion"),
+                packed_int("resolved_by_mediation"),
+                packed_int("escalated"),
+                packed_int("closed_at"),
+                packed_int("version"),
+                packed_int("updated_at"),
+            ];
+            let mut out = sqlite_packed(p, "events", &fields, 1, |r| {
+                Ok(Event {
+                    code: r.req_text("code")?.to_string(),
+                    category: r.req_text("category")?.to_string(),
+                    source: r.req_text("source")?.to_string(),
+                    status: r.req_text("status")?.to_string(),
+                    risk_tier: r.req_text("risk_tier")?.to_string(),
+                    title: r.req_text("title")?.to_string(),
+                    description: r.req_text("description")?.to_string(),
+                    lon: r.req_real("lon")?,
+                    lat: r.req_real("lat")?,
+                    address_code: r.text()?.map(str::to_string),
+                    grid_code: r.req_text("grid_code")?.to_string(),
+                    reported_at: r.req_int("reported_at")?,
+                    deadline: r.req_int("deadline")?,
+                    mediation_org: r.text()?.map(str::to_string),
+                    diversion: r.text()?.map(str::to_string),
+                    resolved_by_mediation: r.req_int("resolved_by_mediation")? != 0,
+                    escalated: r.req_int("escalated")? != 0,
+                    closed_at: r.int()?,
+                    version: r.req_int("version")?,
+                    updated_at: r.req_int("updated_at")?,
+                })
+            })
+            .await?;
+            // The order of `ORDER BY reported_at, code` below.
+            out.sort_by(|a, b| (a.reported_at, &a.code).cmp(&(b.reported_at, &b.code)));
+            return Ok(out);
+        }
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY reported_at, code");
         let mut out = Vec::new();
         dispatch!(self, Store, p => {
