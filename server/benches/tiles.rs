@@ -25,18 +25,14 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
-/// CPU time of this thread in nanoseconds. `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`
-/// includes the time since the last scheduler tick, which `/proc/thread-self/schedstat`
-/// does not: a loop shorter than a tick read 0 there.
+/// CPU time of this thread in nanoseconds (Linux `/proc/thread-self/schedstat`). The
+/// kernel brings that figure up to date only at a scheduler tick or a switch (a few ms),
+/// so every measured round runs for [`MIN_ROUND`] at least.
 fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn densest(index: &minqing_server::index::Index, z: u8) -> (TileId, usize) {
@@ -51,6 +47,10 @@ fn densest(index: &minqing_server::index::Index, z: u8) -> (TileId, usize) {
         .max_by_key(|(t, n)| (*n, *t))
         .expect("buildings")
 }
+
+/// Shortest measured round: a hundred scheduler ticks or more, so that the tick-late
+/// CPU clock is off by about 1 % at most.
+const MIN_ROUND: Duration = Duration::from_millis(400);
 
 struct Case {
     name: String,
@@ -78,10 +78,16 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
-    // The HTTP column is the uncached path, like the render column: the tile cache is off
-    // for this process (read once, when the tile service is made below).
-    // SAFETY: nothing else runs yet; no other thread reads the environment.
-    unsafe { std::env::set_var("MINQING_TILE_CACHE", "off") };
+    // Both columns are the uncached path: the tile service reads MINQING_TILE_CACHE once,
+    // so without it this bench runs itself again with the cache off.
+    if std::env::var("MINQING_TILE_CACHE").as_deref() != Ok("off") {
+        let status = std::process::Command::new(std::env::current_exe().expect("own path"))
+            .args(std::env::args_os().skip(1))
+            .env("MINQING_TILE_CACHE", "off")
+            .status()
+            .expect("run the bench with the tile cache off");
+        std::process::exit(status.code().unwrap_or(1));
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -180,13 +186,18 @@ fn main() {
             "{uri}: the handler sends the tile"
         );
         let measure = |f: &dyn Fn() -> usize| {
-            // Warm up, then the best of three rounds (CPU time, not wall time).
+            // Warm up, then the best of three rounds (CPU time, not wall time), each at
+            // least `reps` calls and at least MIN_ROUND of wall time.
             profile_loop(reps / 10 + 1, f);
             (0..3)
                 .map(|_| {
-                    let t0 = thread_cpu_ns();
-                    profile_loop(reps, f);
-                    Duration::from_nanos((thread_cpu_ns() - t0) / u64::from(reps))
+                    let (t0, wall) = (thread_cpu_ns(), Instant::now());
+                    let mut calls = 0u64;
+                    while calls < u64::from(reps) || wall.elapsed() < MIN_ROUND {
+                        profile_loop(reps, f);
+                        calls += u64::from(reps);
+                    }
+                    Duration::from_nanos((thread_cpu_ns() - t0) / calls)
                 })
                 .min()
                 .unwrap_or_default()

@@ -160,6 +160,48 @@ async fn vector_tiles_match_the_index() {
             assert!(prop(f, "cluster").is_none());
         }
     }
+    // The same set as a brute-force scan at deeper zooms and at the district's edges
+    // (where the lookup's cells are larger than the tile, or the buffer reaches past the
+    // last building): the buildings whose buffered tile holds them, no more, no fewer.
+    let west = index
+        .buildings
+        .iter()
+        .min_by(|a, b| a.lon.total_cmp(&b.lon))
+        .unwrap();
+    let north = index
+        .buildings
+        .iter()
+        .max_by(|a, b| a.lat.total_cmp(&b.lat))
+        .unwrap();
+    let mut probes: Vec<TileId> = [17u8, 18, 20].map(|z| densest_tile(&index, z)).to_vec();
+    for b in [west, north] {
+        for z in 14..=19u8 {
+            probes.push(TileId::from_lonlat(b.lon, b.lat, z).unwrap());
+        }
+    }
+    for t in probes {
+        let (status, _, body) = get_tile(
+            &app,
+            &format!("/tiles/buildings/{}/{}/{}.mvt", t.z(), t.x(), t.y()),
+            &[],
+        )
+        .await;
+        assert_eq!(status, 200, "{t:?}");
+        let mut got: Vec<String> = decode(&body).layers["buildings"]
+            .iter()
+            .map(|f| string(prop(f, "code")))
+            .collect();
+        let mut expected: Vec<String> = index
+            .buildings
+            .iter()
+            .filter(|b| in_buffered(b.lon, b.lat, t))
+            .map(|b| b.code.clone())
+            .collect();
+        got.sort();
+        expected.sort();
+        assert!(!expected.is_empty());
+        assert_eq!(got, expected, "buildings of {t:?}");
+    }
 
     // Events at z15 in the densest event tile: counts, attributes; composite with buildings.
     let events: Vec<Event> = state.events().events.clone();

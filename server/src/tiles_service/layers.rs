@@ -326,19 +326,11 @@ fn render_buildings(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), E
             BUILDING_WEIGHTS,
         );
     }
-    // The compact store: world coordinates in the tree, records near each other.
+    // The compact store: records in Z-order, found through its cell grid.
     let bp = &ctx.prepared.building_points;
-    let t = ctx.tile.transform();
     let (lo, hi) = (-i64::from(BUFFER), i64::from(EXTENT + BUFFER));
-    let mut hits: Vec<(i32, i32, u32)> = bp
-        .tree
-        .locate_in_envelope(&world_box(ctx.tile))
-        .filter_map(|e| {
-            let [u, v] = *e.geom();
-            let (x, y) = t.world_to_tile_i64(u, v)?;
-            (x >= lo && x <= hi && y >= lo && y <= hi).then_some((x as i32, y as i32, e.data))
-        })
-        .collect();
+    let mut hits: Vec<(i32, i32, u32)> = Vec::new();
+    bp.hits(ctx.tile, lo, hi, &mut hits);
     if hits.len() > ctx.budget || ctx.force_aggregate {
         let pts: Vec<(i32, i32, Vec<f64>)> = hits
             .iter()
