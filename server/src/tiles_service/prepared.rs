@@ -180,8 +180,8 @@ impl BuildingPoints {
     }
 }
 
-/// Bits per axis of the Z-order grid (2^24 cells a side: finer than z22's tile units
-/// would need only for features closer than a few centimetres).
+/// Bits per axis of the Z-order grid (2^24 cells a side, about 2.4 m at the equator: the
+/// store order only needs to be finer than the lookup's finest cells, level 18, ~150 m).
 const Z_ORDER_BITS: u32 = 24;
 /// Cell levels of [`BuildingPoints`]' lookup tables: z14 tiles use level 16, z16+ level 18.
 const CELL_LEVELS: std::ops::RangeInclusive<u32> = 16..=18;
