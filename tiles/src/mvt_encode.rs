@@ -28,6 +28,10 @@ use crate::tile::{EXTENT, TileId, TileTransform};
 pub enum PropValue<'a> {
     /// UTF-8 string.
     Str(&'a str),
+    /// A string the caller knows to occur once in the layer (a feature's own code): the
+    /// point encoder then skips looking it up in the value table. Encoded as `Str`; if
+    /// it does repeat, the layer holds the value twice (valid MVT, only less compact).
+    UniqueStr(&'a str),
     /// Signed integer.
     I64(i64),
     /// Unsigned integer.
@@ -461,7 +465,7 @@ impl LayerBuilder {
         }
         for (k, v) in props {
             match *v {
-                PropValue::Str(s) => f.add_tag_string(k, s),
+                PropValue::Str(s) | PropValue::UniqueStr(s) => f.add_tag_string(k, s),
                 PropValue::I64(i) => f.add_tag_sint(k, i),
                 PropValue::U64(u) => f.add_tag_uint(k, u),
                 PropValue::F64(d) => f.add_tag_double(k, d),

@@ -226,8 +226,20 @@ impl PointLayer {
             self.small_uint[u as usize] = new;
             return new;
         }
+        if let PropValue::UniqueStr(s) = v {
+            // Known to occur once: stored, never looked up (so not entered in `index`).
+            let new = self.values.len() as u32;
+            let start = self.arena.len() as u32;
+            self.arena.push_str(s);
+            self.values.push(Val::Str {
+                start,
+                len: s.len() as u32,
+            });
+            self.chain.push(u32::MAX);
+            return new;
+        }
         let (hash, probe) = match v {
-            PropValue::Str(s) => (hash_str(s), None),
+            PropValue::Str(s) | PropValue::UniqueStr(s) => (hash_str(s), None),
             PropValue::F64(d) => (
                 hash_scalar(1, zero_bits(d.to_bits())),
                 Some(Val::F64(d.to_bits())),
@@ -261,7 +273,7 @@ impl PointLayer {
         let new = self.values.len() as u32;
         let val = match (probe, v) {
             (Some(val), _) => val,
-            (None, PropValue::Str(s)) => {
+            (None, PropValue::Str(s) | PropValue::UniqueStr(s)) => {
                 let start = self.arena.len() as u32;
                 self.arena.push_str(s);
                 Val::Str {

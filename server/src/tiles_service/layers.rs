@@ -348,7 +348,8 @@ fn render_buildings(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), E
             i64::from(y),
             None,
             &[
-                ("code", PropValue::Str(bp.code(k))),
+                // One feature per building: its code is never a repeated value.
+                ("code", PropValue::UniqueStr(bp.code(k))),
                 ("residents", PropValue::U64(u64::from(residents))),
                 ("units", PropValue::U64(u64::from(units))),
                 ("enterprises", PropValue::U64(u64::from(enterprises))),
