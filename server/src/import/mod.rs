@@ -93,6 +93,21 @@ pub struct FileReport {
     pub links: LinkCounts,
 }
 
+impl FileReport {
+    /// The report of `file` before any row is read (encoding UTF-8 until detected).
+    fn empty(file: String) -> FileReport {
+        FileReport {
+            file,
+            encoding: "utf-8",
+            rows_total: 0,
+            rows_loaded: 0,
+            rows_duplicate: 0,
+            errors: Vec::new(),
+            links: LinkCounts::default(),
+        }
+    }
+}
+
 /// The register as the importer needs it to validate and link records.
 pub struct ImportContext {
     pub district: Option<geo_types::MultiPolygon<f64>>,
@@ -257,15 +272,7 @@ pub async fn import_file(
         .to_string();
     let table = table_for(&name).with_context(|| format!("unknown import file {name}"))?;
     ctx.crs = file_datum(path)?;
-    let mut report = FileReport {
-        file: name.clone(),
-        encoding: "utf-8",
-        rows_total: 0,
-        rows_loaded: 0,
-        rows_duplicate: 0,
-        errors: Vec::new(),
-        links: LinkCounts::default(),
-    };
+    let mut report = FileReport::empty(name.clone());
     let mut tx = store.begin().await?;
     let mut batch: Vec<Vec<SqlValue>> = Vec::with_capacity(table.batch_rows());
     let mut valid = 0u64;
@@ -414,15 +421,7 @@ impl<R: std::io::Read> CsvRows<R> {
 /// valid rows; nothing is checked against stored keys). The fuzz targets use this.
 pub fn check_bytes(name: &str, bytes: &[u8], ctx: &ImportContext) -> Result<FileReport> {
     table_for(name).with_context(|| format!("unknown import file {name}"))?;
-    let mut report = FileReport {
-        file: name.to_string(),
-        encoding: "utf-8",
-        rows_total: 0,
-        rows_loaded: 0,
-        rows_duplicate: 0,
-        errors: Vec::new(),
-        links: LinkCounts::default(),
-    };
+    let mut report = FileReport::empty(name.to_string());
     let take = |report: &mut FileReport,
                 ok: Result<Option<crate::model::LinkStatus>, LineError>| {
         report.rows_total += 1;

@@ -328,9 +328,8 @@ fn render_buildings(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), E
     }
     // The compact store: records in Z-order, found through its cell grid.
     let bp = &ctx.prepared.building_points;
-    let (lo, hi) = (-i64::from(BUFFER), i64::from(EXTENT + BUFFER));
     let mut hits: Vec<(i32, i32, u32)> = Vec::new();
-    bp.hits(ctx.tile, lo, hi, &mut hits);
+    bp.hits(ctx.tile, BUFFER, &mut hits);
     if hits.len() > ctx.budget || ctx.force_aggregate {
         let pts: Vec<(i32, i32, Vec<f64>)> = hits
             .iter()

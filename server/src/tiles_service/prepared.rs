@@ -6,7 +6,7 @@ use crate::index::{EventIndex, Index};
 use crate::model::{AreaLevel, Event};
 use geo::BoundingRect;
 use minqing_tiles::projection::lonlat_to_world;
-use minqing_tiles::{AggregatePyramid, Generalized, MAX_ZOOM, TileId, Topology};
+use minqing_tiles::{AggregatePyramid, EXTENT, Generalized, MAX_ZOOM, TileId, Topology};
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 use std::collections::HashMap;
@@ -133,17 +133,18 @@ impl BuildingPoints {
         }
     }
 
-    /// Appends `(x, y, record)` for every record inside the buffered tile, in tile-local
-    /// integer coordinates, where `lo..=hi` is the buffered tile in those units. Records
-    /// come run by run (callers sort when they need an order).
-    pub fn hits(&self, tile: TileId, lo: i64, hi: i64, out: &mut Vec<(i32, i32, u32)>) {
+    /// Appends `(x, y, record)` for every record inside the tile grown by `buffer` tile
+    /// units, in tile-local integer coordinates. Records come run by run (callers sort
+    /// when they need an order).
+    pub fn hits(&self, tile: TileId, buffer: u32, out: &mut Vec<(i32, i32, u32)>) {
+        let (lo, hi) = (-i64::from(buffer), i64::from(EXTENT + buffer));
         // Cells a quarter of the tile wide (up to the finest level): the buffered tile
         // then touches at most 6×6 of them.
         let level = (u32::from(tile.z()) + 2).clamp(*CELL_LEVELS.start(), *CELL_LEVELS.end());
         let runs = &self.cells[(level - CELL_LEVELS.start()) as usize];
         let t = tile.transform();
         let (u0, v0, u1, v1) = tile.bounds_world();
-        let pad = (lo.unsigned_abs() as f64 + 1.0) / f64::from(minqing_tiles::EXTENT) * (u1 - u0);
+        let pad = (f64::from(buffer) + 1.0) / f64::from(EXTENT) * (u1 - u0);
         let cell_of = |c: f64| z_order_axis(c) >> (Z_ORDER_BITS - level);
         let (cx0, cx1) = (cell_of(u0 - pad), cell_of(u1 + pad));
         let (cy0, cy1) = (cell_of(v0 - pad), cell_of(v1 + pad));
