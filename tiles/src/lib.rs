@@ -52,5 +52,6 @@ pub use heatmap::{ColorRamp, HeatmapError, PixelGrid, render_heatmap_png};
 pub use mvt_encode::{
     EncodeError, EncodeOptions, EncodedTile, LayerBuilder, PropValue, TileBuilder,
 };
+pub use mvt_points::KeyId;
 pub use simplify::{Generalized, Topology, TopologyStats};
 pub use tile::{EXTENT, MAX_ZOOM, TileError, TileId, TileRange, TileTransform};

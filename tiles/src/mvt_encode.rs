@@ -18,7 +18,7 @@ use geo_types::{Coord, CoordNum, Geometry, LineString, Polygon};
 use mvt::{GeomEncoder, GeomType};
 
 use crate::clip::{ClipBox, clip_line, clip_point, clip_polygon, ring_area2};
-use crate::mvt_points::PointLayer;
+use crate::mvt_points::{KeyId, PointLayer};
 use crate::tile::{EXTENT, TileId, TileTransform};
 
 /// A typed feature property.
@@ -208,6 +208,13 @@ impl LayerBuilder {
         }
     }
 
+    /// A hint that about `bytes` bytes of distinct string values follow.
+    pub fn reserve_string_bytes(&mut self, bytes: usize) {
+        if self.layer.is_none() {
+            self.points.reserve_string_bytes(bytes);
+        }
+    }
+
     /// How many more features fit.
     pub fn remaining_capacity(&self) -> usize {
         self.max.saturating_sub(self.features)
@@ -247,12 +254,53 @@ impl LayerBuilder {
         Ok(true)
     }
 
+    /// The id of a property key, for [`LayerBuilder::add_tile_point_keyed`]: a caller
+    /// adding many points with the same keys looks each up once per tile.
+    pub fn key(&mut self, name: &str) -> KeyId {
+        self.points.key(name)
+    }
+
+    /// [`LayerBuilder::add_tile_point`] with keys from [`LayerBuilder::key`].
+    pub fn add_tile_point_keyed(
+        &mut self,
+        x: i64,
+        y: i64,
+        id: Option<u64>,
+        props: &[(KeyId, PropValue<'_>)],
+    ) -> Result<bool, EncodeError> {
+        let Some(p) = clip_point(Coord { x, y }, &self.clip) else {
+            self.outside += 1;
+            return Ok(false);
+        };
+        self.check_capacity()?;
+        if self.layer.is_none() {
+            self.points.add_keyed(p.x, p.y, id, props);
+            self.features += 1;
+            return Ok(true);
+        }
+        // The layer holds lines or polygons too (rare for a keyed caller): by name. The
+        // names are copied out of `points`, as `push` takes the builder mutably.
+        let names: Vec<String> = props
+            .iter()
+            .map(|&(k, _)| self.points.key_name(k).to_string())
+            .collect();
+        let named: Vec<(&str, PropValue<'_>)> = names
+            .iter()
+            .zip(props)
+            .map(|(k, &(_, v))| (k.as_str(), v))
+            .collect();
+        self.push(point_geom(p)?, id, &named);
+        Ok(true)
+    }
+
     /// Move onto an `mvt` crate layer (replaying the points held so far).
     fn switch_to_mvt(&mut self) -> Result<(), EncodeError> {
         if self.layer.is_some() {
             return Ok(());
         }
-        let points = std::mem::take(&mut self.points);
+        // The empty point layer left behind keeps the keys, so [`KeyId`]s stay valid.
+        let keys = PointLayer::with_keys_of(&self.points);
+        let points = std::mem::replace(&mut self.points, keys);
         self.layer = Some(mvt::Tile::new(EXTENT).create_layer(&self.name));
         // `push` counts the replayed points again.
         self.features -= points.len();

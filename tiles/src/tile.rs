@@ -306,10 +306,25 @@ impl TileRange {
 /// Returns `None` for non-finite input.
 pub fn world_to_grid(u: f64, v: f64, z: u8) -> Option<(i64, i64)> {
     let scale = grid_scale(z);
-    let (gx, gy) = ((u * scale).round(), (v * scale).round());
+    let (gx, gy) = (round_half_away(u * scale), round_half_away(v * scale));
     // 2^22 · 4096 = 2^34, far inside i64; the guard rejects NaN/∞ and absurd inputs.
     (gx.is_finite() && gy.is_finite() && gx.abs() < 9e15 && gy.abs() < 9e15)
         .then_some((gx as i64, gy as i64))
+}
+
+/// `x.round()` (half away from zero), without the libm call that `f64::round` is on
+/// baseline x86-64 (1.7 % of the uncached buildings tile under wrk). For
+/// `0.5 ≤ x < 2^52` — every world position on a tile's grid but the first half unit —
+/// `x + 0.5` loses at most bits below the units when it crosses a power of two, so
+/// `trunc(x + 0.5)` is the same number (below 0.5 the sum can round up to 1.0, e.g. for
+/// 0.49999999999999994); anything else takes `f64::round`.
+#[inline]
+fn round_half_away(x: f64) -> f64 {
+    if (0.5..4.5e15).contains(&x) {
+        (x + 0.5) as i64 as f64
+    } else {
+        x.round()
+    }
 }
 
 /// Units per world side of the integer grid at zoom `z`.
@@ -413,6 +428,47 @@ fn narrow((x, y): (i64, i64)) -> Option<(i32, i32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_rounding_is_f64_round() {
+        let mut cases = vec![
+            0.0,
+            0.49999999999999994,
+            0.5,
+            1.5,
+            2.5,
+            1.4999999999999998,
+            2.4999999999999996,
+            4.5e15 - 0.5,
+            4.5e15,
+            -0.5,
+            -2.5,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        for k in 1..60 {
+            let p = 2f64.powi(k);
+            cases.extend([
+                p - 0.5,
+                p - 0.5 + p * f64::EPSILON,
+                p + 0.5,
+                p - 0.5 - p * f64::EPSILON,
+            ]);
+        }
+        let mut rng = 0x1234_5678_9abc_def0u64;
+        for _ in 0..100_000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let x = (rng >> 11) as f64 / (1u64 << 53) as f64 * 2f64.powi((rng % 40) as i32);
+            cases.push(x);
+            cases.push(x.floor() + 0.5);
+        }
+        for c in cases {
+            let (a, b) = (round_half_away(c), c.round());
+            assert!(a == b || (a.is_nan() && b.is_nan()), "{c:e}: {a} vs {b}");
+        }
+    }
 
     fn check_new(z: u8, x: u32, y: u32, ok: bool) {
         assert_eq!(TileId::new(z, x, y).is_ok(), ok, "{z}/{x}/{y}");

@@ -275,3 +275,100 @@ fn points_then_a_polygon_in_one_layer_and_composites() {
     let b = r.get_features_as::<i32>(1).unwrap();
     assert_eq!(b[0].id, Some(1));
 }
+
+/// Every feature through [`LayerBuilder::add_tile_point_keyed`], keys looked up once.
+fn lean_keyed(name: &str, feats: &[Feature]) -> Vec<u8> {
+    let mut tb = TileBuilder::new(tile(), opts());
+    let layer = tb.layer(name);
+    for (x, y, id, p) in feats {
+        let keyed: Vec<_> = props(p)
+            .into_iter()
+            .map(|(k, v)| (layer.key(k), v))
+            .collect();
+        layer.add_tile_point_keyed(*x, *y, *id, &keyed).unwrap();
+    }
+    tb.finish().unwrap().bytes
+}
+
+#[test]
+fn keyed_points_give_the_same_bytes() {
+    for (n, seed) in [(1usize, 21u64), (17, 22), (5000, 23)] {
+        let feats = features(n, seed);
+        assert_eq!(
+            lean_keyed("b", &feats),
+            reference("b", &feats),
+            "{n}, {seed}"
+        );
+    }
+    // Features with more properties than the stack buffer holds take the other writer.
+    let mut rng = Rng::new(24);
+    let wide: Vec<Feature> = (0..300)
+        .map(|i| {
+            let props = (0..(i % 40))
+                .map(|k| (format!("k{k}"), Owned::U64(rng.next_u64() >> (i % 64))))
+                .collect();
+            (
+                i as i64 * 13 % 4096,
+                i as i64 * 29 % 4096,
+                Some(u64::MAX - i as u64),
+                props,
+            )
+        })
+        .collect();
+    assert_eq!(lean("w", &wide), reference("w", &wide));
+    assert_eq!(lean_keyed("w", &wide), reference("w", &wide));
+}
+
+#[test]
+fn keyed_points_after_a_polygon_keep_their_keys() {
+    let mut tb = TileBuilder::new(tile(), opts());
+    let layer = tb.layer("mixed");
+    let (code, n) = (layer.key("code"), layer.key("n"));
+    layer
+        .add_tile_point_keyed(
+            10,
+            20,
+            None,
+            &[(code, PropValue::Str("a")), (n, PropValue::U64(1))],
+        )
+        .unwrap();
+    let square = Polygon::new(
+        LineString::new(vec![
+            Coord { x: 100i64, y: 100 },
+            Coord { x: 900, y: 100 },
+            Coord { x: 900, y: 900 },
+            Coord { x: 100, y: 900 },
+            Coord { x: 100, y: 100 },
+        ]),
+        Vec::new(),
+    );
+    layer
+        .add_tile_geometry(
+            &Geometry::Polygon(square),
+            None,
+            &[("tier", PropValue::Str("x"))],
+        )
+        .unwrap();
+    layer
+        .add_tile_point_keyed(
+            30,
+            40,
+            None,
+            &[(n, PropValue::U64(2)), (code, PropValue::Str("b"))],
+        )
+        .unwrap();
+    let r = Reader::new(tb.finish().unwrap().bytes).unwrap();
+    let got: Vec<_> = r
+        .get_features_as::<i32>(0)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.properties.unwrap_or_default())
+        .collect();
+    use mvt_reader::feature::Value;
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0]["code"], Value::String("a".into()));
+    assert_eq!(got[0]["n"], Value::UInt(1));
+    assert_eq!(got[1]["tier"], Value::String("x".into()));
+    assert_eq!(got[2]["code"], Value::String("b".into()));
+    assert_eq!(got[2]["n"], Value::UInt(2));
+}

@@ -337,21 +337,22 @@ fn render_buildings(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), E
             .collect();
         return cluster_points(out, &pts, 3, BUILDING_WEIGHTS);
     }
-    // Store order (Z-order, then index) makes the bytes deterministic.
-    hits.sort_unstable_by_key(|h| h.2);
+    // `hits` come in store order (Z-order, then index): the bytes are deterministic.
     out.reserve_points(hits.len(), 4);
+    out.reserve_string_bytes(hits.iter().map(|&(_, _, k)| bp.code(k).len()).sum());
+    let keys = ["code", "residents", "units", "enterprises"].map(|k| out.key(k));
     for (x, y, k) in hits {
         let [residents, units, enterprises] = bp.counts[k as usize];
-        out.add_tile_point(
+        out.add_tile_point_keyed(
             i64::from(x),
             i64::from(y),
             None,
             &[
                 // One feature per building: its code is never a repeated value.
-                ("code", PropValue::UniqueStr(bp.code(k))),
-                ("residents", PropValue::U64(u64::from(residents))),
-                ("units", PropValue::U64(u64::from(units))),
-                ("enterprises", PropValue::U64(u64::from(enterprises))),
+                (keys[0], PropValue::UniqueStr(bp.code(k))),
+                (keys[1], PropValue::U64(u64::from(residents))),
+                (keys[2], PropValue::U64(u64::from(units))),
+                (keys[3], PropValue::U64(u64::from(enterprises))),
             ],
         )?;
     }

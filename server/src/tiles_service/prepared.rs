@@ -94,12 +94,24 @@ pub struct BuildingPoints {
 
 impl BuildingPoints {
     fn build(index: &Index) -> BuildingPoints {
-        let mut order: Vec<(u64, u32, [f64; 2])> = index
-            .buildings
+        BuildingPoints::from_points(index.buildings.iter().map(|b| {
+            (
+                b.lon,
+                b.lat,
+                b.code.as_str(),
+                [b.residents, b.units, b.enterprises],
+            )
+        }))
+    }
+
+    /// From `(lon, lat, code, [residents, units, enterprises])` per building.
+    fn from_points<'a>(points: impl Iterator<Item = (f64, f64, &'a str, [u32; 3])>) -> Self {
+        let points: Vec<_> = points.collect();
+        let mut order: Vec<(u64, u32, [f64; 2])> = points
             .iter()
             .enumerate()
-            .filter_map(|(i, b)| {
-                let (u, v) = lonlat_to_world(b.lon, b.lat);
+            .filter_map(|(i, &(lon, lat, _, _))| {
+                let (u, v) = lonlat_to_world(lon, lat);
                 (u.is_finite() && v.is_finite()).then(|| (z_order(u, v), i as u32, [u, v]))
             })
             .collect();
@@ -108,10 +120,10 @@ impl BuildingPoints {
         let mut code_ends = Vec::with_capacity(order.len());
         let mut counts = Vec::with_capacity(order.len());
         for &(_, i, _) in &order {
-            let b = &index.buildings[i as usize];
-            codes.push_str(&b.code);
+            let (_, _, code, c) = points[i as usize];
+            codes.push_str(code);
             code_ends.push(codes.len() as u32);
-            counts.push([b.residents, b.units, b.enterprises]);
+            counts.push(c);
         }
         let cells = CELL_LEVELS
             .map(|level| {
@@ -134,8 +146,8 @@ impl BuildingPoints {
     }
 
     /// Appends `(x, y, record)` for every record inside the tile grown by `buffer` tile
-    /// units, in tile-local integer coordinates. Records come run by run (callers sort
-    /// when they need an order).
+    /// units, in tile-local integer coordinates, in record order (each cell is a run of
+    /// the Z-ordered records; the runs are visited in order, so the hits need no sort).
     pub fn hits(&self, tile: TileId, buffer: u32, out: &mut Vec<(i32, i32, u32)>) {
         let (lo, hi) = (-i64::from(buffer), i64::from(EXTENT + buffer));
         // Cells a quarter of the tile wide (up to the finest level): the buffered tile
@@ -148,22 +160,23 @@ impl BuildingPoints {
         let cell_of = |c: f64| z_order_axis(c) >> (Z_ORDER_BITS - level);
         let (cx0, cx1) = (cell_of(u0 - pad), cell_of(u1 + pad));
         let (cy0, cy1) = (cell_of(v0 - pad), cell_of(v1 + pad));
-        for cy in cy0..=cy1 {
-            for cx in cx0..=cx1 {
-                let Some(&(start, end)) = runs.get(&(interleave(cx) | (interleave(cy) << 1)))
-                else {
-                    continue;
-                };
-                for k in start..end {
-                    let [u, v] = self.world[k as usize];
-                    if let Some((x, y)) = t.world_to_tile_i64(u, v)
-                        && x >= lo
-                        && x <= hi
-                        && y >= lo
-                        && y <= hi
-                    {
-                        out.push((x as i32, y as i32, k));
-                    }
+        let mut cells: Vec<(u32, u32)> = (cy0..=cy1)
+            .flat_map(|cy| (cx0..=cx1).map(move |cx| interleave(cx) | (interleave(cy) << 1)))
+            .filter_map(|cell| runs.get(&cell).copied())
+            .collect();
+        // Runs in record order (they are disjoint); their total bounds the hits.
+        cells.sort_unstable();
+        out.reserve(cells.iter().map(|&(s, e)| (e - s) as usize).sum());
+        for (start, end) in cells {
+            for k in start..end {
+                let [u, v] = self.world[k as usize];
+                if let Some((x, y)) = t.world_to_tile_i64(u, v)
+                    && x >= lo
+                    && x <= hi
+                    && y >= lo
+                    && y <= hi
+                {
+                    out.push((x as i32, y as i32, k));
                 }
             }
         }
@@ -500,5 +513,87 @@ impl LiveEvents {
             }
         }
         touched
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hits_are_every_point_of_the_buffered_tile_in_record_order() {
+        // A clustered cloud over a few z14 tiles, and far-off strays.
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let pts: Vec<(f64, f64, String)> = (0..20_000)
+            .map(|i| {
+                let (lon, lat) = if i % 50 == 0 {
+                    (60.0 + 60.0 * next(), -30.0 + 60.0 * next())
+                } else {
+                    (104.38 + 0.04 * next() * next(), 31.11 + 0.03 * next())
+                };
+                (lon, lat, format!("B{i:06}"))
+            })
+            .collect();
+        let bp = BuildingPoints::from_points(
+            pts.iter()
+                .map(|(lon, lat, code)| (*lon, *lat, code.as_str(), [1, 2, 3])),
+        );
+        let mut checked = 0;
+        for z in 14..=18u8 {
+            let centre = TileId::from_lonlat(104.395, 31.125, z).expect("tile");
+            for dy in -2i64..=2 {
+                for dx in -2i64..=2 {
+                    let Ok(tile) = TileId::new(
+                        z,
+                        (i64::from(centre.x()) + dx) as u32,
+                        (i64::from(centre.y()) + dy) as u32,
+                    ) else {
+                        continue;
+                    };
+                    let mut got = Vec::new();
+                    bp.hits(tile, 64, &mut got);
+                    assert!(
+                        got.windows(2).all(|w| w[0].2 < w[1].2),
+                        "{tile:?}: hits not in record order"
+                    );
+                    let t = tile.transform();
+                    let want: Vec<(i32, i32, u32)> = bp
+                        .world
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(k, &[u, v])| {
+                            let (x, y) = t.world_to_tile_i64(u, v)?;
+                            ((-64..=4096 + 64).contains(&x) && (-64..=4096 + 64).contains(&y))
+                                .then_some((x as i32, y as i32, k as u32))
+                        })
+                        .collect();
+                    assert_eq!(got, want, "{tile:?}");
+                    checked += want.len();
+                }
+            }
+        }
+        assert!(
+            checked > 10_000,
+            "the tiles held too few points to test: {checked}"
+        );
+        // Codes follow their records.
+        let mut got = Vec::new();
+        bp.hits(
+            TileId::from_lonlat(104.395, 31.125, 14).expect("tile"),
+            64,
+            &mut got,
+        );
+        for &(_, _, k) in &got {
+            let code = bp.code(k);
+            let (lon, lat, _) = &pts[code[1..].parse::<usize>().expect("code")];
+            let (u, v) = lonlat_to_world(*lon, *lat);
+            assert_eq!(bp.world[k as usize], [u, v]);
+        }
     }
 }
