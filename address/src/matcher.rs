@@ -203,7 +203,7 @@ pub struct Register {
     road_door: IdMap<Vec<u32>>,
     compound_b: IdMap<Vec<u32>>,
     village_gh: IdMap<Vec<u32>>,
-    code_index: HashMap<String, (Level, u32)>,
+    code_index: CodeIndex,
     pub(crate) search: crate::search::SearchIndex,
 }
 
@@ -214,6 +214,64 @@ impl std::fmt::Debug for Register {
             .field("units", &self.units.len())
             .field("names", &self.names.len())
             .finish()
+    }
+}
+
+/// Register code → (level, index), keyed by a 64-bit hash of the code so that the
+/// table holds no copy of the codes (they live in `b_codes` / `u_codes`): at --scale 10
+/// the owned keys were 4.5 million allocations and a third of a gigabyte at start-up.
+/// A code whose hash an earlier, different code already took (about one in 10^12 pairs)
+/// goes into `collided`, by value.
+struct CodeIndex<S = std::collections::hash_map::RandomState> {
+    hasher: S,
+    by_hash: IdMap<(Level, u32)>,
+    collided: HashMap<String, (Level, u32)>,
+}
+
+impl<S: std::hash::BuildHasher + Default> CodeIndex<S> {
+    fn with_capacity(n: usize) -> CodeIndex<S> {
+        CodeIndex {
+            hasher: S::default(),
+            by_hash: IdMap::with_capacity_and_hasher(n, Default::default()),
+            collided: HashMap::new(),
+        }
+    }
+
+    /// Adds `code`; `false` if it is already there. `code_of` gives the code of an
+    /// entry already added.
+    fn insert<'a>(
+        &mut self,
+        code: &str,
+        at: (Level, u32),
+        code_of: impl Fn((Level, u32)) -> &'a str,
+    ) -> bool {
+        use std::collections::hash_map::Entry;
+        match self.by_hash.entry(self.hasher.hash_one(code)) {
+            Entry::Vacant(v) => {
+                v.insert(at);
+                true
+            }
+            Entry::Occupied(o) if code_of(*o.get()) == code => false,
+            Entry::Occupied(_) => match self.collided.entry(code.to_string()) {
+                Entry::Occupied(_) => false,
+                Entry::Vacant(v) => {
+                    v.insert(at);
+                    true
+                }
+            },
+        }
+    }
+
+    fn get<'a>(
+        &self,
+        code: &str,
+        code_of: impl Fn((Level, u32)) -> &'a str,
+    ) -> Option<(Level, u32)> {
+        let &at = self.by_hash.get(&self.hasher.hash_one(code))?;
+        if code_of(at) == code {
+            return Some(at);
+        }
+        self.collided.get(code).copied()
     }
 }
 
@@ -255,10 +313,9 @@ impl Register {
             names: Vec::new(),
             kinds: Vec::new(),
         };
-        let mut code_index: HashMap<String, (Level, u32)> =
-            HashMap::with_capacity(buildings.len() + units.len());
+        let mut code_index: CodeIndex = CodeIndex::with_capacity(buildings.len() + units.len());
         let mut bld = Vec::with_capacity(buildings.len());
-        let mut b_codes = Vec::with_capacity(buildings.len());
+        let mut b_codes: Vec<String> = Vec::with_capacity(buildings.len());
         let mut b_labels = Vec::with_capacity(buildings.len());
         let mut b_parts = Vec::with_capacity(buildings.len());
         let mut b_pos = Vec::with_capacity(buildings.len());
@@ -291,10 +348,10 @@ impl Register {
                     .or_default()
                     .push(i);
             }
-            if code_index
-                .insert(e.code.clone(), (Level::Building, i))
-                .is_some()
-            {
+            let added = code_index.insert(&e.code, (Level::Building, i), |(_, j)| {
+                b_codes[j as usize].as_str()
+            });
+            if !added {
                 return Err(RegisterError::DuplicateCode(e.code));
             }
             bld.push(b);
@@ -305,7 +362,7 @@ impl Register {
         }
         let count = bld.len();
         let mut us = Vec::with_capacity(units.len());
-        let mut u_codes = Vec::with_capacity(units.len());
+        let mut u_codes: Vec<String> = Vec::with_capacity(units.len());
         let mut u_building = Vec::with_capacity(units.len());
         for (i, u) in units.into_iter().enumerate() {
             if u.building >= count {
@@ -315,10 +372,11 @@ impl Register {
                     count,
                 });
             }
-            if code_index
-                .insert(u.code.clone(), (Level::Unit, i as u32))
-                .is_some()
-            {
+            let added = code_index.insert(&u.code, (Level::Unit, i as u32), |(l, j)| match l {
+                Level::Building => b_codes[j as usize].as_str(),
+                _ => u_codes[j as usize].as_str(),
+            });
+            if !added {
                 return Err(RegisterError::DuplicateCode(u.code));
             }
             us.push(Unt {
@@ -429,7 +487,12 @@ impl Register {
 
     /// Look a code up: its level and index in the building or unit list.
     pub fn find_code(&self, code: &str) -> Option<(Level, usize)> {
-        self.code_index.get(code).map(|&(l, i)| (l, i as usize))
+        self.code_index
+            .get(code, |(l, j)| match l {
+                Level::Building => self.b_codes[j as usize].as_str(),
+                _ => self.u_codes[j as usize].as_str(),
+            })
+            .map(|(l, i)| (l, i as usize))
     }
 
     /// Position of a building (WGS-84).
@@ -886,5 +949,43 @@ impl Register {
     /// Match free text; same as [`match_address`].
     pub fn match_address(&self, text: &str) -> MatchResult {
         match_address(self, text)
+    }
+}
+
+#[cfg(test)]
+mod code_index_tests {
+    use super::*;
+
+    /// Every code hashes alike: each one after the first collides.
+    #[derive(Default)]
+    struct Constant;
+    struct Zero;
+    impl Hasher for Zero {
+        fn finish(&self) -> u64 {
+            0
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+    impl std::hash::BuildHasher for Constant {
+        type Hasher = Zero;
+        fn build_hasher(&self) -> Zero {
+            Zero
+        }
+    }
+
+    #[test]
+    fn codes_with_one_hash_are_still_told_apart() {
+        let codes: Vec<String> = (0..50).map(|i| format!("510603{i:04}")).collect();
+        let code_of = |(_, j): (Level, u32)| codes[j as usize].as_str();
+        let mut ix: CodeIndex<Constant> = CodeIndex::with_capacity(4);
+        for (j, c) in codes.iter().enumerate() {
+            assert!(ix.insert(c, (Level::Unit, j as u32), code_of), "{c}");
+        }
+        for (j, c) in codes.iter().enumerate() {
+            assert!(!ix.insert(c, (Level::Unit, 99), code_of), "{c} twice");
+            assert_eq!(ix.get(c, code_of), Some((Level::Unit, j as u32)));
+        }
+        assert_eq!(ix.get("5106039999", code_of), None);
+        assert_eq!(ix.collided.len(), 49);
     }
 }
