@@ -239,11 +239,9 @@ impl LayerBuilder {
         id: Option<u64>,
         props: Props<'_, '_>,
     ) -> Result<bool, EncodeError> {
-        let Some(p) = clip_point(Coord { x, y }, &self.clip) else {
-            self.outside += 1;
+        let Some(p) = self.admit_point(x, y)? else {
             return Ok(false);
         };
-        self.check_capacity()?;
         if self.layer.is_none() {
             self.points.add(p.x, p.y, id, props);
             self.features += 1;
@@ -252,6 +250,17 @@ impl LayerBuilder {
         let geom = point_geom(p)?;
         self.push(geom, id, props);
         Ok(true)
+    }
+
+    /// The point if it lies in the buffered tile (else counted as outside) and the
+    /// layer has room for it (else the error).
+    fn admit_point(&mut self, x: i64, y: i64) -> Result<Option<Coord<i32>>, EncodeError> {
+        let Some(p) = clip_point(Coord { x, y }, &self.clip) else {
+            self.outside += 1;
+            return Ok(None);
+        };
+        self.check_capacity()?;
+        Ok(Some(p))
     }
 
     /// The id of a property key, for [`LayerBuilder::add_tile_point_keyed`]: a caller
@@ -268,11 +277,9 @@ impl LayerBuilder {
         id: Option<u64>,
         props: &[(KeyId, PropValue<'_>)],
     ) -> Result<bool, EncodeError> {
-        let Some(p) = clip_point(Coord { x, y }, &self.clip) else {
-            self.outside += 1;
+        let Some(p) = self.admit_point(x, y)? else {
             return Ok(false);
         };
-        self.check_capacity()?;
         if self.layer.is_none() {
             self.points.add_keyed(p.x, p.y, id, props);
             self.features += 1;

@@ -211,10 +211,9 @@ fn independent_decoder_reads_the_points() {
     }
 }
 
-#[test]
-fn points_then_a_polygon_in_one_layer_and_composites() {
-    let feats = features(200, 11);
-    let square = Polygon::new(
+/// A square polygon inside the tile.
+fn square() -> Polygon<i64> {
+    Polygon::new(
         LineString::new(vec![
             Coord { x: 100i64, y: 100 },
             Coord { x: 900, y: 100 },
@@ -223,7 +222,13 @@ fn points_then_a_polygon_in_one_layer_and_composites() {
             Coord { x: 100, y: 100 },
         ]),
         Vec::new(),
-    );
+    )
+}
+
+#[test]
+fn points_then_a_polygon_in_one_layer_and_composites() {
+    let feats = features(200, 11);
+    let square = square();
     let mut tb = TileBuilder::new(tile(), opts());
     for (x, y, id, p) in &feats {
         tb.layer("risk")
@@ -332,16 +337,7 @@ fn keyed_points_after_a_polygon_keep_their_keys() {
             &[(code, PropValue::Str("a")), (n, PropValue::U64(1))],
         )
         .unwrap();
-    let square = Polygon::new(
-        LineString::new(vec![
-            Coord { x: 100i64, y: 100 },
-            Coord { x: 900, y: 100 },
-            Coord { x: 900, y: 900 },
-            Coord { x: 100, y: 900 },
-            Coord { x: 100, y: 100 },
-        ]),
-        Vec::new(),
-    );
+    let square = square();
     layer
         .add_tile_geometry(
             &Geometry::Polygon(square),
