@@ -275,6 +275,14 @@ impl<S: std::hash::BuildHasher + Default> CodeIndex<S> {
     }
 }
 
+/// The code of a [`CodeIndex`] entry.
+fn code_at<'a>(b_codes: &'a [String], u_codes: &'a [String], (l, j): (Level, u32)) -> &'a str {
+    match l {
+        Level::Building => &b_codes[j as usize],
+        Level::Unit => &u_codes[j as usize],
+    }
+}
+
 struct NameTable {
     ids: HashMap<String, u32>,
     names: Vec<String>,
@@ -372,9 +380,8 @@ impl Register {
                     count,
                 });
             }
-            let added = code_index.insert(&u.code, (Level::Unit, i as u32), |(l, j)| match l {
-                Level::Building => b_codes[j as usize].as_str(),
-                _ => u_codes[j as usize].as_str(),
+            let added = code_index.insert(&u.code, (Level::Unit, i as u32), |at| {
+                code_at(&b_codes, &u_codes, at)
             });
             if !added {
                 return Err(RegisterError::DuplicateCode(u.code));
@@ -488,10 +495,7 @@ impl Register {
     /// Look a code up: its level and index in the building or unit list.
     pub fn find_code(&self, code: &str) -> Option<(Level, usize)> {
         self.code_index
-            .get(code, |(l, j)| match l {
-                Level::Building => self.b_codes[j as usize].as_str(),
-                _ => self.u_codes[j as usize].as_str(),
-            })
+            .get(code, |at| code_at(&self.b_codes, &self.u_codes, at))
             .map(|(l, i)| (l, i as usize))
     }
 

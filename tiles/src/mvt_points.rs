@@ -236,13 +236,7 @@ impl PointLayer {
         if self.keys.get(nth).is_some_and(|k| k == key) {
             return nth as u32;
         }
-        match self.keys.iter().position(|k| k == key) {
-            Some(i) => i as u32,
-            None => {
-                self.keys.push(key.to_string());
-                (self.keys.len() - 1) as u32
-            }
-        }
+        self.key(key).0
     }
 
     fn str_of(&self, start: u32, len: u32) -> &str {
@@ -376,73 +370,57 @@ impl PointLayer {
             tags_end: self.tags.len() as u32,
         };
         let tags = &self.tags[tags_start..];
-        // Common case: one pass into a stack buffer, copied onto the layer's bytes once
-        // (pushing byte by byte onto the Vec checked its capacity for every byte, and
-        // the lengths in front of the tags were found by a pass of their own). The tags,
-        // type and geometry are written after `HEAD` bytes of room; the header (feature
-        // length, id, tags length) is then put right in front of them.
+        // One pass into a scratch buffer, copied onto the layer's bytes once (pushing
+        // byte by byte onto the Vec checked its capacity for every byte, and the lengths
+        // in front of the tags were found by a pass of their own). The tags, type and
+        // geometry are written after `HEAD` bytes of room; the header (feature length,
+        // id, tags length) is then put right in front of them. The buffer is on the
+        // stack unless the feature has more than about a dozen properties.
         const HEAD: usize = 24; // 1 + 5 (length) + 1 + 10 (id) + 1 + 5 (tags length)
         const STACK: usize = 160;
-        if HEAD + 5 * tags.len() + 13 <= STACK {
-            let mut buf = [0u8; STACK];
-            let mut pos = HEAD;
-            for &t in tags {
-                pos = varint_at(&mut buf, pos, u64::from(t));
-            }
-            let tags_len = pos - HEAD;
-            buf[pos] = 0x18; // type = 3
-            buf[pos + 1] = 1; // POINT
-            buf[pos + 2] = 0x22; // geometry = 4, packed
-            let geom_len_at = pos + 3;
-            buf[geom_len_at + 1] = 9; // MoveTo, count 1
-            let mut end = varint_at(&mut buf, geom_len_at + 2, u64::from(zigzag32(x)));
-            end = varint_at(&mut buf, end, u64::from(zigzag32(y)));
-            // At most 11 bytes: its length is one varint byte.
-            buf[geom_len_at] = (end - geom_len_at - 1) as u8;
-            let tags_head = if tags_len > 0 {
-                1 + varint_len(tags_len as u64)
-            } else {
-                0
-            };
-            let id_len = id.map_or(0, |id| 1 + varint_len(id));
-            let len = id_len + tags_head + (end - HEAD);
-            let start = HEAD - (1 + varint_len(len as u64) + id_len + tags_head);
-            buf[start] = 0x12; // Layer.features = 2
-            let mut h = varint_at(&mut buf, start + 1, len as u64);
-            if let Some(id) = id {
-                buf[h] = 0x08; // id = 1
-                h = varint_at(&mut buf, h + 1, id);
-            }
-            if tags_len > 0 {
-                buf[h] = 0x12; // tags = 2, packed
-                h = varint_at(&mut buf, h + 1, tags_len as u64);
-            }
-            debug_assert_eq!(h, HEAD);
-            self.bytes.extend_from_slice(&buf[start..end]);
+        let need = HEAD + 5 * tags.len() + 13;
+        let mut stack = [0u8; STACK];
+        let mut heap = Vec::new();
+        let buf: &mut [u8] = if need <= STACK {
+            &mut stack
         } else {
-            let (len, tags_len, geom_len) = self.feature_body_len(&f);
-            let out = &mut self.bytes;
-            out.push(0x12); // Layer.features = 2
-            put_varint(out, len as u64);
-            if let Some(id) = id {
-                out.push(0x08); // id = 1
-                put_varint(out, id);
-            }
-            if tags_len > 0 {
-                out.push(0x12); // tags = 2, packed
-                put_varint(out, tags_len as u64);
-                for &t in tags {
-                    put_varint(out, u64::from(t));
-                }
-            }
-            out.push(0x18); // type = 3
-            out.push(1); // POINT
-            out.push(0x22); // geometry = 4, packed
-            put_varint(out, geom_len as u64);
-            out.push(9); // MoveTo, count 1
-            put_varint(out, u64::from(zigzag32(x)));
-            put_varint(out, u64::from(zigzag32(y)));
+            heap.resize(need, 0);
+            &mut heap
+        };
+        let mut pos = HEAD;
+        for &t in tags {
+            pos = varint_at(buf, pos, u64::from(t));
         }
+        let tags_len = pos - HEAD;
+        buf[pos] = 0x18; // type = 3
+        buf[pos + 1] = 1; // POINT
+        buf[pos + 2] = 0x22; // geometry = 4, packed
+        let geom_len_at = pos + 3;
+        buf[geom_len_at + 1] = 9; // MoveTo, count 1
+        let mut end = varint_at(buf, geom_len_at + 2, u64::from(zigzag32(x)));
+        end = varint_at(buf, end, u64::from(zigzag32(y)));
+        // At most 11 bytes: its length is one varint byte.
+        buf[geom_len_at] = (end - geom_len_at - 1) as u8;
+        let tags_head = if tags_len > 0 {
+            1 + varint_len(tags_len as u64)
+        } else {
+            0
+        };
+        let id_len = id.map_or(0, |id| 1 + varint_len(id));
+        let len = id_len + tags_head + (end - HEAD);
+        let start = HEAD - (1 + varint_len(len as u64) + id_len + tags_head);
+        buf[start] = 0x12; // Layer.features = 2
+        let mut h = varint_at(buf, start + 1, len as u64);
+        if let Some(id) = id {
+            buf[h] = 0x08; // id = 1
+            h = varint_at(buf, h + 1, id);
+        }
+        if tags_len > 0 {
+            buf[h] = 0x12; // tags = 2, packed
+            h = varint_at(buf, h + 1, tags_len as u64);
+        }
+        debug_assert_eq!(h, HEAD);
+        self.bytes.extend_from_slice(&buf[start..end]);
         self.features.push(f);
     }
 
@@ -501,25 +479,6 @@ impl PointLayer {
                 out.push(u8::from(b));
             }
         }
-    }
-
-    fn feature_body_len(&self, f: &PointFeature) -> (usize, usize, usize) {
-        let tags_len: usize = self.tags[f.tags_start as usize..f.tags_end as usize]
-            .iter()
-            .map(|&t| varint_len(u64::from(t)))
-            .sum();
-        let geom_len =
-            1 + varint_len(u64::from(zigzag32(f.x))) + varint_len(u64::from(zigzag32(f.y)));
-        let mut len = 0;
-        if let Some(id) = f.id {
-            len += 1 + varint_len(id);
-        }
-        if f.tags_end > f.tags_start {
-            len += 1 + varint_len(tags_len as u64) + tags_len;
-        }
-        len += 2; // type = POINT
-        len += 1 + varint_len(geom_len as u64) + geom_len;
-        (len, tags_len, geom_len)
     }
 
     /// Appends this layer to `out` as one `layers` entry of a Tile message (field 3),
