@@ -12,6 +12,12 @@ use minqing_server::{audit, personal};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+// mimalloc instead of glibc's malloc: a cached tile spent ~27 % of its user-space
+// instructions in malloc/free (callgrind), and the start-up builds millions of small
+// strings and vectors.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "minqing",

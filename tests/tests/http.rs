@@ -60,9 +60,31 @@ async fn errors_openapi_and_metrics() {
         assert!(doc["paths"][path].is_object(), "OpenAPI lists {path}");
     }
 
+    // Per route, method and status: counts go up with requests (other tests share the
+    // process's recorder, so by at least as many as sent here).
+    let healthz_count = |body: &str, series: &str| -> u64 {
+        body.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0, |v| v.parse::<f64>().unwrap() as u64)
+    };
+    let requests = r#"minqing_http_requests_total{method="GET",route="/healthz",status="200"}"#;
+    let durations = r#"minqing_http_request_duration_seconds_count{method="GET",route="/healthz"}"#;
+    let (_, before) = get(&router, "/metrics").await;
+    for _ in 0..3 {
+        assert_eq!(get(&router, "/healthz").await.0, 200);
+    }
     let (status, body) = get(&router, "/metrics").await;
     assert_eq!(status, 200);
     assert!(body.contains("minqing_http_requests_total"), "{body}");
+    assert!(
+        healthz_count(&body, requests) >= healthz_count(&before, requests) + 3,
+        "{body}"
+    );
+    assert!(
+        healthz_count(&body, durations) >= healthz_count(&before, durations) + 3,
+        "{body}"
+    );
     assert!(body.contains("minqing_building_addresses"), "{body}");
 }
 

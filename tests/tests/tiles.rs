@@ -448,6 +448,18 @@ async fn http_behaviour_of_tiles() {
     let (status, h, gz) = get_tile(&app, &uri, &[("accept-encoding", "gzip, br")]).await;
     assert_eq!(status, 200);
     assert_eq!(h["content-encoding"], "gzip");
+    let gz_etag = h["etag"].to_str().unwrap().to_string();
+    assert_eq!(gz_etag, format!("{}-gz\"", etag.trim_end_matches('"')));
+    for tag in [&gz_etag, &etag] {
+        let (status, h, _) = get_tile(
+            &app,
+            &uri,
+            &[("if-none-match", tag), ("accept-encoding", "gzip")],
+        )
+        .await;
+        assert_eq!(status, 304, "{tag}");
+        assert_eq!(h["etag"].to_str().unwrap(), gz_etag);
+    }
     let mut plain = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
     assert_eq!(plain, body);

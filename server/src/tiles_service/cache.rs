@@ -14,6 +14,7 @@
 use super::layers::BUFFER;
 use super::prepared::{AGG_CELL, Prepared, Touched, area_level_for_zoom};
 use axum::body::Bytes;
+use axum::http::HeaderValue;
 use minqing_tiles::{EXTENT, TileId};
 use std::collections::HashMap;
 use std::io::Write;
@@ -34,7 +35,10 @@ pub struct Cached {
     /// Shared with every response that sends it (a clone is a reference count, not a
     /// copy of the tile).
     pub bytes: Bytes,
-    pub etag: String,
+    /// The strong ETag of the uncompressed bytes, quoted, ready to send.
+    pub etag: HeaderValue,
+    /// The same tag for the gzip variant (`…-gz`).
+    pub etag_gzip: HeaderValue,
     gzip: OnceLock<Bytes>,
     tile: TileId,
     uses_events: bool,
@@ -50,10 +54,13 @@ impl Cached {
         has_areas: bool,
         heatmap: bool,
     ) -> Cached {
-        let etag = format!("\"{:016x}-{:x}\"", content_hash(&bytes), bytes.len());
+        let tag = format!("{:016x}-{:x}", content_hash(&bytes), bytes.len());
+        // Hex digits and a dash: always a valid header value.
+        let header = |t: String| HeaderValue::try_from(t).expect("hex ETag");
         Cached {
             bytes: Bytes::from(bytes),
-            etag,
+            etag: header(format!("\"{tag}\"")),
+            etag_gzip: header(format!("\"{tag}-gz\"")),
             gzip: OnceLock::new(),
             tile,
             uses_events,

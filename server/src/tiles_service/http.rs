@@ -21,6 +21,7 @@ use super::prepared::POINT_MIN_ZOOM;
 use crate::auth::{Access, Permission};
 use crate::http::{ApiError, AppState};
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -108,8 +109,8 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
-    let bare = etag.trim_matches('"');
+fn etag_matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let bare = etag.to_str().unwrap_or_default().trim_matches('"');
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -119,41 +120,49 @@ fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t == bare || t.strip_suffix("-gz") == Some(bare))
 }
 
-/// The common response of a tile: 304, 204 or the (possibly gzipped) bytes.
+/// The common response of a tile: 304, 204 or the (possibly gzipped) bytes. Built in
+/// place (one header map, tags made when the tile was cached): a cached tile is mostly
+/// this function and hyper.
 fn tile_response(
     entry: &super::cache::Cached,
     headers: &HeaderMap,
     content_type: &'static str,
     cache_control: &'static str,
 ) -> Response {
-    let gzip = accepts_gzip(headers) && !entry.bytes.is_empty();
-    let etag = if gzip {
-        format!("{}-gz\"", entry.etag.trim_end_matches('"'))
+    let gzip = !entry.bytes.is_empty() && accepts_gzip(headers);
+    let (status, body) = if etag_matches(headers, &entry.etag) {
+        (StatusCode::NOT_MODIFIED, None)
+    } else if entry.bytes.is_empty() {
+        (StatusCode::NO_CONTENT, None)
+    } else if gzip {
+        (StatusCode::OK, Some(entry.gzipped().clone()))
     } else {
-        entry.etag.clone()
+        (StatusCode::OK, Some(entry.bytes.clone()))
     };
-    let mut h = HeaderMap::new();
+    let mut response = Response::new(body.map_or_else(Body::empty, Body::from));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.reserve(5);
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(cache_control),
     );
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
+    h.insert(
+        header::ETAG,
+        if gzip {
+            entry.etag_gzip.clone()
+        } else {
+            entry.etag.clone()
+        },
+    );
+    if status == StatusCode::OK {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if gzip {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
     }
-    if etag_matches(headers, &entry.etag) {
-        return (StatusCode::NOT_MODIFIED, h).into_response();
-    }
-    if entry.bytes.is_empty() {
-        return (StatusCode::NO_CONTENT, h).into_response();
-    }
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if gzip {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        (StatusCode::OK, h, entry.gzipped().clone()).into_response()
-    } else {
-        (StatusCode::OK, h, entry.bytes.clone()).into_response()
-    }
+    response
 }
 
 fn filter_from(query: &HashMap<String, String>) -> Result<EventFilter, ApiError> {
