@@ -54,4 +54,4 @@ pub use mvt_encode::{
 };
 pub use mvt_points::KeyId;
 pub use simplify::{Generalized, Topology, TopologyStats};
-pub use tile::{EXTENT, MAX_ZOOM, TileError, TileId, TileRange, TileTransform};
+pub use tile::{EXTENT, MAX_ZOOM, TileError, TileId, TileRange, TileTransform, round_half_away};

@@ -319,7 +319,7 @@ pub fn world_to_grid(u: f64, v: f64, z: u8) -> Option<(i64, i64)> {
 /// `trunc(x + 0.5)` is the same number (below 0.5 the sum can round up to 1.0, e.g. for
 /// 0.49999999999999994); anything else takes `f64::round`.
 #[inline]
-fn round_half_away(x: f64) -> f64 {
+pub fn round_half_away(x: f64) -> f64 {
     if (0.5..4.5e15).contains(&x) {
         (x + 0.5) as i64 as f64
     } else {

@@ -196,5 +196,6 @@ fn bad_inputs_are_errors() {
     let cells = p.query(t, 0).unwrap();
     assert_eq!(cells.len(), 1);
     assert_eq!(cells[0].weights, &[1.0, 2.0]);
-    assert!((cells[0].lon - 1.0).abs() < 1e-6 && (cells[0].lat - 1.0).abs() < 1e-6);
+    let (lon, lat) = cells[0].lon_lat();
+    assert!((lon - 1.0).abs() < 1e-6 && (lat - 1.0).abs() < 1e-6);
 }

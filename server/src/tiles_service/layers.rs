@@ -9,7 +9,7 @@ use crate::index::{EventIndex, Index};
 use geo_types::{Coord, Geometry, LineString};
 use minqing_tiles::aggregate::grid_cluster;
 use minqing_tiles::simplify::simplify_line;
-use minqing_tiles::{EXTENT, EncodeError, LayerBuilder, PropValue, TileId};
+use minqing_tiles::{EXTENT, EncodeError, LayerBuilder, PropValue, TileId, round_half_away};
 use rstar::AABB;
 
 /// Buffer around every vector tile, in tile units (of 4096).
@@ -280,15 +280,23 @@ fn emit_cells<'w>(
     cells: impl Iterator<Item = (i32, i32, u64, &'w [f64])>,
     weight_names: &[&'static str],
 ) -> Result<(), EncodeError> {
-    let mut props: Vec<(&str, PropValue<'_>)> = Vec::with_capacity(weight_names.len() + 2);
-    for (x, y, count, weights) in cells {
+    let mut cells = cells.peekable();
+    if cells.peek().is_none() {
+        return Ok(());
+    }
+    // Keys looked up once per tile: count, the weights, cluster.
+    let count = out.key("count");
+    let weight_keys: Vec<_> = weight_names.iter().map(|name| out.key(name)).collect();
+    let cluster = out.key("cluster");
+    let mut props = Vec::with_capacity(weight_names.len() + 2);
+    for (x, y, n, weights) in cells {
         props.clear();
-        props.push(("count", PropValue::U64(count)));
-        for (name, w) in weight_names.iter().zip(weights) {
-            props.push((name, PropValue::U64(w.round().max(0.0) as u64)));
+        props.push((count, PropValue::U64(n)));
+        for (&key, w) in weight_keys.iter().zip(weights) {
+            props.push((key, PropValue::U64(round_half_away(w.max(0.0)) as u64)));
         }
-        props.push(("cluster", PropValue::Bool(true)));
-        out.add_tile_point(i64::from(x), i64::from(y), None, &props)?;
+        props.push((cluster, PropValue::Bool(true)));
+        out.add_tile_point_keyed(i64::from(x), i64::from(y), None, &props)?;
     }
     Ok(())
 }
