@@ -22,7 +22,7 @@ use crate::auth::{Access, Permission};
 use crate::http::{ApiError, AppState};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawPathParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -172,15 +172,22 @@ fn filter_from(query: &HashMap<String, String>) -> Result<EventFilter, ApiError>
 async fn vector_tile(
     State(state): State<AppState>,
     access: Access,
-    Path((layer_list, z, x, file)): Path<(String, String, String, String)>,
+    params: RawPathParams,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    // The request itself, last: its headers are read in place (a `HeaderMap` extractor
+    // clones them for every tile).
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let headers = request.headers();
+    // Borrowed in route order (layers, z, x, y.mvt): `Path<(String, …)>` copies each.
+    let mut values = params.iter().map(|(_, v)| v);
+    let mut next = || values.next().unwrap_or_default();
+    let (layer_list, z, x, file) = (next(), next(), next(), next());
     let y = file
         .strip_suffix(".mvt")
         .ok_or_else(|| ApiError::NotFound("vector tiles end in .mvt".into()))?;
-    let layers = parse_layers(&layer_list)?;
-    let tile = parse_tile(&z, &x, y)?;
+    let layers = parse_layers(layer_list)?;
+    let tile = parse_tile(z, x, y)?;
     let filter = filter_from(&query)?;
     access.require(Permission::Aggregates)?;
     state.index()?;
@@ -198,7 +205,7 @@ async fn vector_tile(
     };
     Ok(tile_response(
         &entry,
-        &headers,
+        headers,
         MVT_CONTENT_TYPE,
         cache_control,
     ))
@@ -209,8 +216,9 @@ async fn heatmap(
     access: Access,
     Path((z, x, file)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let headers = request.headers();
     let y = file
         .strip_suffix(".png")
         .ok_or_else(|| ApiError::NotFound("heat-map tiles end in .png".into()))?;
@@ -221,7 +229,7 @@ async fn heatmap(
     let entry = state
         .tiles
         .heatmap_tile(tile, &filter, state.events_lock())?;
-    Ok(tile_response(&entry, &headers, "image/png", CACHE_CONTROL))
+    Ok(tile_response(&entry, headers, "image/png", CACHE_CONTROL))
 }
 
 fn fields_json(spec: &LayerSpec) -> Value {
