@@ -306,19 +306,25 @@ fn generate_with_progress(
     m
 }
 
-async fn import_with_progress(store: &Store, dir: &Path) -> Result<Vec<FileReport>> {
+/// Import `dir`, each file's report with the seconds it took (read, validate, link, store).
+async fn import_with_progress(store: &Store, dir: &Path) -> Result<Vec<(FileReport, f64)>> {
     let pb = spinner("importing");
+    let starts = std::sync::Mutex::new(Vec::new());
     let r = minqing_server::import::import_dir(store, dir, &|file| {
+        starts.lock().unwrap().push(Instant::now());
         pb.set_message(format!("importing {file}"))
     })
     .await;
     pb.finish_and_clear();
-    r
+    let mut starts = starts.into_inner().unwrap();
+    starts.push(Instant::now());
+    let seconds = starts.windows(2).map(|w| (w[1] - w[0]).as_secs_f64());
+    Ok(r?.into_iter().zip(seconds).collect())
 }
 
-fn print_report(reports: &[FileReport]) {
+fn print_report(reports: &[(FileReport, f64)]) {
     println!(
-        "{:<20} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8}",
+        "{:<20} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}",
         "file",
         "encoding",
         "rows",
@@ -328,11 +334,12 @@ fn print_report(reports: &[FileReport]) {
         "unit",
         "building",
         "ambig/un",
-        "pending"
+        "pending",
+        "seconds"
     );
-    for r in reports {
+    for (r, seconds) in reports {
         println!(
-            "{:<20} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8}",
+            "{:<20} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8.1}",
             r.file,
             r.encoding,
             r.rows_total,
@@ -342,7 +349,8 @@ fn print_report(reports: &[FileReport]) {
             r.links.unit,
             r.links.building,
             r.links.ambiguous + r.links.unmatched,
-            r.links.pending
+            r.links.pending,
+            seconds
         );
         for e in r.errors.iter().take(5) {
             println!("    line {}: {}", e.line, e.message);

@@ -274,6 +274,7 @@ pub async fn import_file(
     ctx.crs = file_datum(path)?;
     let mut report = FileReport::empty(name.clone());
     let mut tx = store.begin().await?;
+    tx.begin_bulk().await?;
     let mut batch: Vec<Vec<SqlValue>> = Vec::with_capacity(table.batch_rows());
     let mut valid = 0u64;
     let flush =
@@ -324,7 +325,7 @@ pub async fn import_file(
     report.rows_loaded += flush(&mut tx, &mut batch).await?;
     report.rows_duplicate = valid - report.rows_loaded;
     tx.record_report(&report).await?;
-    tx.commit().await?;
+    tx.commit_bulk().await?;
     let after = match table.name {
         "areas" => "areas",
         "buildings" => "buildings",

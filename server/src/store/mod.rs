@@ -265,7 +265,43 @@ impl StoreTx {
         dispatch!(self, StoreTx, tx => tx.commit().await?);
         Ok(())
     }
+
+    /// Give this transaction's SQLite connection a page cache large enough for a bulk
+    /// load. With SQLite's default 2 MB cache, a file's inserts spill dirty index pages
+    /// to the WAL long before the commit and read them back from it page by page, and that
+    /// cost grows with the size of the transaction: at scale 3 the residents took 4.4× as
+    /// long as at scale 1. The cache is only allocated as pages are touched, and
+    /// [`StoreTx::commit_bulk`] gives it back. PostgreSQL needs nothing here.
+    pub async fn begin_bulk(&mut self) -> Result<()> {
+        if let StoreTx::Sqlite(tx) = self {
+            sqlx::query(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Commit a transaction begun with [`StoreTx::begin_bulk`], and give the connection
+    /// SQLite's default cache again, so a pooled connection does not keep the bulk load's
+    /// pages for as long as the server runs.
+    pub async fn commit_bulk(self) -> Result<()> {
+        match self {
+            StoreTx::Sqlite(mut tx) => {
+                // Lowering the limit before the commit only frees clean pages; the dirty
+                // ones are written by the commit and freed as they are released.
+                sqlx::query("PRAGMA cache_size = -2000")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+            StoreTx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
 }
+
+/// The page cache, in KiB, of a bulk load's SQLite connection (see [`StoreTx::begin_bulk`]).
+const BULK_CACHE_KIB: u64 = 1 << 20;
 
 /// The tables the importer fills, with their columns in file order.
 pub mod tables {
