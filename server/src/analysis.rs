@@ -46,7 +46,7 @@ use minqing_analysis::risk::{RiskConfig, RiskInputs, RiskScore, Tier};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Key-group counts below this never leave the server (the analysis crate's constant:
 /// there is one 5).
@@ -80,6 +80,7 @@ pub struct RegisterModels {
 
 /// The events as the models see them.
 pub struct EventModels {
+    /// (index id, event generation, number of events) they were built from.
     key: (usize, u64, usize),
     pub facts: Vec<EventFacts>,
     pub points: Vec<(f64, f64)>,
@@ -93,13 +94,91 @@ pub struct EventModels {
     pub last_at: Option<i64>,
 }
 
+impl EventModels {
+    /// The event generation these facts were built from.
+    pub fn generation(&self) -> u64 {
+        self.key.1
+    }
+}
+
+/// One model's results, each with the event generation it was computed from.
+type Results<Q, V> = HashMap<Q, (u64, Arc<V>)>;
+
 #[derive(Default)]
 struct ResultCaches {
-    generation: u64,
-    hotspots: HashMap<HotspotQuery, Arc<HotspotResult>>,
-    emerging: HashMap<EmergingQuery, Arc<EmergingResult>>,
-    risk: HashMap<RiskQuery, Arc<RiskResult>>,
-    efficiency: HashMap<EfficiencyQuery, Arc<serde_json::Value>>,
+    hotspots: Results<HotspotQuery, HotspotResult>,
+    emerging: Results<EmergingQuery, EmergingResult>,
+    risk: Results<RiskQuery, RiskResult>,
+    efficiency: Results<EfficiencyQuery, serde_json::Value>,
+}
+
+/// Bounds how many model computations run at once. The models are CPU-bound and run on
+/// blocking threads; without a bound, a dozen concurrent cache misses (every intake
+/// starts a new generation) take every core from the runtime that serves tiles and
+/// search (mixed load at scale 1: tile p99 5.3 s, with the tile handlers themselves
+/// under 1 ms).
+struct ComputeGate {
+    slots: Mutex<GateSlots>,
+    freed: Condvar,
+    limit: usize,
+}
+
+#[derive(Default)]
+struct GateSlots {
+    running: usize,
+    /// Tile-feed computations waiting: they go before any request's.
+    feed_waiting: usize,
+}
+
+/// Who waits for a computation: a caller of the API, or the hotspots/risk tile feed,
+/// which every map tile of those layers depends on and so goes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Request,
+    TileFeed,
+}
+
+impl ComputeGate {
+    fn new(limit: usize) -> Self {
+        Self {
+            slots: Mutex::default(),
+            freed: Condvar::new(),
+            limit: limit.max(1),
+        }
+    }
+
+    /// One computation fewer than the machine has cores (at least one).
+    fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::new(cores.saturating_sub(1))
+    }
+
+    /// Wait for a free slot (call from a blocking thread, never from async code).
+    fn enter(&self, priority: Priority) -> GatePass<'_> {
+        let feed = priority == Priority::TileFeed;
+        let mut slots = lock(&self.slots);
+        if feed {
+            slots.feed_waiting += 1;
+        }
+        while slots.running >= self.limit || (!feed && slots.feed_waiting > 0) {
+            slots = self.freed.wait(slots).unwrap_or_else(|e| e.into_inner());
+        }
+        if feed {
+            slots.feed_waiting -= 1;
+        }
+        slots.running += 1;
+        GatePass(self)
+    }
+}
+
+struct GatePass<'a>(&'a ComputeGate);
+
+impl Drop for GatePass<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.slots).running -= 1;
+        // Waiters wait on different conditions (a feed's, a request's): wake them all.
+        self.0.freed.notify_all();
+    }
 }
 
 /// The models' caches and configuration; one per [`AppState`].
@@ -113,6 +192,9 @@ pub struct Analysis {
     events: Mutex<Option<Arc<EventModels>>>,
     study_areas: Mutex<HashMap<(usize, u8), Arc<StudyArea>>>,
     results: Mutex<ResultCaches>,
+    gate: ComputeGate,
+    /// Model computations run (cache misses), for tests and operators.
+    computations: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -143,6 +225,8 @@ impl Analysis {
             events: Mutex::new(None),
             study_areas: Mutex::new(HashMap::new()),
             results: Mutex::new(ResultCaches::default()),
+            gate: ComputeGate::for_this_machine(),
+            computations: AtomicU64::new(0),
         }
     }
 
@@ -155,29 +239,65 @@ impl Analysis {
         self
     }
 
-    /// Drain the change bus; on any event change, drop every event-dependent result.
+    /// Drain the change bus; on any event change, start a new generation (results of
+    /// older generations are no longer served, see [`Analysis::cached`]).
     fn refresh(&self) -> u64 {
         use tokio::sync::broadcast::error::TryRecvError;
         let mut dirty = false;
-        {
-            let mut rx = lock(&self.changes);
-            // Any change (or a lagged receiver, which lost some) makes the caches stale.
-            while let Ok(Change::Event { .. }) | Err(TryRecvError::Lagged(_)) = rx.try_recv() {
-                dirty = true;
-            }
+        // The generation moves while the bus is held: a second caller that finds the bus
+        // drained must not read the generation from before the change it missed.
+        let mut rx = lock(&self.changes);
+        // Any event change (or a lagged receiver, which lost some) makes results stale.
+        while let Ok(Change::Event { .. }) | Err(TryRecvError::Lagged(_)) = rx.try_recv() {
+            dirty = true;
         }
         if dirty {
             self.generation.fetch_add(1, Ordering::SeqCst);
         }
-        let generation = self.generation.load(Ordering::SeqCst);
-        let mut results = lock(&self.results);
-        if results.generation != generation {
-            *results = ResultCaches {
-                generation,
-                ..Default::default()
-            };
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The result of `query`, computed at most once per generation however many ask.
+    ///
+    /// A request that arrives at generation `g` is answered by any result computed
+    /// from events of generation `g` or later, so whoever wrote an event sees it in
+    /// the next answer. On a miss the caller waits for the [`ComputeGate`], looks again
+    /// (the computation it waited behind may have been its own query), and only then
+    /// computes. `compute` returns the generation of the events it read.
+    fn cached<Q: Hash + Eq + Copy, V>(
+        &self,
+        results: fn(&mut ResultCaches) -> &mut Results<Q, V>,
+        query: Q,
+        priority: Priority,
+        compute: impl FnOnce() -> Result<(u64, V), ApiError>,
+    ) -> Result<Arc<V>, ApiError> {
+        let since = self.refresh();
+        let fresh = || {
+            results(&mut lock(&self.results))
+                .get(&query)
+                .filter(|(generation, _)| *generation >= since)
+                .map(|(_, v)| v.clone())
+        };
+        if let Some(v) = fresh() {
+            return Ok(v);
         }
-        generation
+        let _pass = self.gate.enter(priority);
+        if let Some(v) = fresh() {
+            return Ok(v);
+        }
+        self.computations.fetch_add(1, Ordering::Relaxed);
+        let (generation, value) = compute()?;
+        let value = Arc::new(value);
+        let mut caches = lock(&self.results);
+        let map = results(&mut caches);
+        if map.len() >= MAX_CACHED && !map.contains_key(&query) {
+            map.clear();
+        }
+        // Two computations of one query (a generation apart) keep the newer result.
+        if map.get(&query).is_none_or(|(g, _)| *g <= generation) {
+            map.insert(query, (generation, value.clone()));
+        }
+        Ok(value)
     }
 
     /// Drop every cached result: the register's links changed (a review resolution), so
@@ -185,6 +305,16 @@ impl Analysis {
     /// follow by themselves, since they are keyed by the index id.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many model results have been computed (each a cache miss).
+    pub fn computations(&self) -> u64 {
+        self.computations.load(Ordering::Relaxed)
+    }
+
+    /// How many model computations may run at once on this machine.
+    pub fn concurrent_computations(&self) -> usize {
+        self.gate.limit
     }
 
     /// The generation of the events the caches are built on (bumps on every change).
@@ -809,21 +939,27 @@ pub fn compute_hotspots(
 
 /// Gi* over the filtered events (cached per query, dropped when events change).
 pub fn hotspots(state: &AppState, q: HotspotQuery) -> Result<Arc<HotspotResult>, ApiError> {
+    hotspots_with(state, q, Priority::Request)
+}
+
+/// [`hotspots`], waiting for a computation with `priority`.
+pub fn hotspots_with(
+    state: &AppState,
+    q: HotspotQuery,
+    priority: Priority,
+) -> Result<Arc<HotspotResult>, ApiError> {
     let ix = state.index()?;
     let an = &state.analysis;
-    an.refresh();
-    if let Some(r) = lock(&an.results).hotspots.get(&q) {
-        return Ok(r.clone());
-    }
-    let area = an.study_area(&ix, q.resolution)?;
-    let events = an.events(state, &ix);
-    let result = Arc::new(compute_hotspots(area, &events, q)?);
-    let mut caches = lock(&an.results);
-    if caches.hotspots.len() >= MAX_CACHED {
-        caches.hotspots.clear();
-    }
-    caches.hotspots.insert(q, result.clone());
-    Ok(result)
+    an.cached(
+        |c| &mut c.hotspots,
+        q,
+        priority,
+        || {
+            let area = an.study_area(&ix, q.resolution)?;
+            let events = an.events(state, &ix);
+            Ok((events.generation(), compute_hotspots(area, &events, q)?))
+        },
+    )
 }
 
 /// One hexagon of the `hotspots` tile layer.
@@ -842,7 +978,7 @@ pub struct HotspotCellFeature {
 /// The `hotspots` tile layer: every cell of the default query (all events,
 /// resolution 9) with its boundary, z and class.
 pub fn hotspot_layer(state: &AppState) -> Result<Vec<HotspotCellFeature>, ApiError> {
-    let r = hotspots(state, HotspotQuery::default())?;
+    let r = hotspots_with(state, HotspotQuery::default(), Priority::TileFeed)?;
     Ok(r.report
         .cells
         .iter()
@@ -964,19 +1100,16 @@ pub fn compute_emerging(
 pub fn emerging(state: &AppState, q: EmergingQuery) -> Result<Arc<EmergingResult>, ApiError> {
     let ix = state.index()?;
     let an = &state.analysis;
-    an.refresh();
-    if let Some(r) = lock(&an.results).emerging.get(&q) {
-        return Ok(r.clone());
-    }
-    let area = an.study_area(&ix, q.resolution)?;
-    let events = an.events(state, &ix);
-    let result = Arc::new(compute_emerging(&area, &events, q)?);
-    let mut caches = lock(&an.results);
-    if caches.emerging.len() >= MAX_CACHED {
-        caches.emerging.clear();
-    }
-    caches.emerging.insert(q, result.clone());
-    Ok(result)
+    an.cached(
+        |c| &mut c.emerging,
+        q,
+        Priority::Request,
+        || {
+            let area = an.study_area(&ix, q.resolution)?;
+            let events = an.events(state, &ix);
+            Ok((events.generation(), compute_emerging(&area, &events, q)?))
+        },
+    )
 }
 
 /// Class name as the API spells it.
@@ -1166,15 +1299,31 @@ fn default_risk_window(events: &EventModels, now: i64) -> Window {
 
 /// Risk scores of every grid or building of an area (cached, dropped when events change).
 pub fn risk(state: &AppState, q: RiskQuery) -> Result<Arc<RiskResult>, ApiError> {
-    use minqing_analysis::efficiency::category;
+    risk_with(state, q, Priority::Request)
+}
+
+/// [`risk`], waiting for a computation with `priority`.
+pub fn risk_with(
+    state: &AppState,
+    q: RiskQuery,
+    priority: Priority,
+) -> Result<Arc<RiskResult>, ApiError> {
     let ix = state.index()?;
+    state
+        .analysis
+        .cached(|c| &mut c.risk, q, priority, || compute_risk(state, &ix, q))
+}
+
+/// Risk scores, uncached, with the generation of the events they read.
+fn compute_risk(
+    state: &AppState,
+    ix: &Arc<Index>,
+    q: RiskQuery,
+) -> Result<(u64, RiskResult), ApiError> {
+    use minqing_analysis::efficiency::category;
     let an = &state.analysis;
-    an.refresh();
-    if let Some(r) = lock(&an.results).risk.get(&q) {
-        return Ok(r.clone());
-    }
-    let register = an.register(&ix);
-    let events = an.events(state, &ix);
+    let register = an.register(ix);
+    let events = an.events(state, ix);
     let now = now();
     let window = q
         .window
@@ -1185,9 +1334,7 @@ pub fn risk(state: &AppState, q: RiskQuery) -> Result<Arc<RiskResult>, ApiError>
             .areas
             .iter()
             .enumerate()
-            .filter(|(i, a)| {
-                a.area.level == AreaLevel::Grid && grid_in_area(&ix, *i as u32, q.area)
-            })
+            .filter(|(i, a)| a.area.level == AreaLevel::Grid && grid_in_area(ix, *i as u32, q.area))
             .map(|(i, _)| i as u32)
             .collect(),
         RiskLevel::Building => ix
@@ -1195,7 +1342,7 @@ pub fn risk(state: &AppState, q: RiskQuery) -> Result<Arc<RiskResult>, ApiError>
             .iter()
             .enumerate()
             .filter(|(_, b)| match b.grid {
-                Some(g) => grid_in_area(&ix, g, q.area),
+                Some(g) => grid_in_area(ix, g, q.area),
                 None => Some(q.area) == register.district,
             })
             .map(|(i, _)| i as u32)
@@ -1292,17 +1439,14 @@ pub fn risk(state: &AppState, q: RiskQuery) -> Result<Arc<RiskResult>, ApiError>
             .total_cmp(&a.score.score)
             .then(a.unit.cmp(&b.unit))
     });
-    let result = Arc::new(RiskResult {
-        window,
-        now,
-        units: scored,
-    });
-    let mut caches = lock(&an.results);
-    if caches.risk.len() >= MAX_CACHED {
-        caches.risk.clear();
-    }
-    caches.risk.insert(q, result.clone());
-    Ok(result)
+    Ok((
+        events.generation(),
+        RiskResult {
+            window,
+            now,
+            units: scored,
+        },
+    ))
 }
 
 /// The factors of one score as the API shows them: the key-group factor's `raw` and
@@ -1436,14 +1580,24 @@ pub fn efficiency(
     state: &AppState,
     q: EfficiencyQuery,
 ) -> Result<Arc<serde_json::Value>, ApiError> {
-    use minqing_analysis::efficiency as eff;
     let ix = state.index()?;
+    state.analysis.cached(
+        |c| &mut c.efficiency,
+        q,
+        Priority::Request,
+        || compute_efficiency(state, &ix, q),
+    )
+}
+
+/// Model 5's answer, uncached, with the generation of the events it read.
+fn compute_efficiency(
+    state: &AppState,
+    ix: &Arc<Index>,
+    q: EfficiencyQuery,
+) -> Result<(u64, serde_json::Value), ApiError> {
+    use minqing_analysis::efficiency as eff;
     let an = &state.analysis;
-    an.refresh();
-    if let Some(r) = lock(&an.results).efficiency.get(&q) {
-        return Ok(r.clone());
-    }
-    let events = an.events(state, &ix);
+    let events = an.events(state, ix);
     let now = now();
     let window = q.window.unwrap_or_else(|| {
         let year = eff::cst_year_month(events.last_at.unwrap_or(now)).year;
@@ -1453,7 +1607,7 @@ pub fn efficiency(
         .facts
         .iter()
         .zip(&events.grid)
-        .filter(|(_, g)| g.is_some_and(|g| grid_in_area(&ix, g, q.area)))
+        .filter(|(_, g)| g.is_some_and(|g| grid_in_area(ix, g, q.area)))
         .map(|(f, _)| f)
         .collect();
     let report = eff::efficiency(in_area.iter().copied(), window, now);
@@ -1495,7 +1649,7 @@ pub fn efficiency(
             let evs: Vec<&EventFacts> = in_area
                 .iter()
                 .copied()
-                .filter(|f| f.area != u32::MAX && grid_in_area(&ix, f.area, child))
+                .filter(|f| f.area != u32::MAX && grid_in_area(ix, f.area, child))
                 .collect();
             serde_json::json!({
                 "code": a.area.code,
@@ -1571,11 +1725,78 @@ pub fn efficiency(
         },
         "inconsistent": report.inconsistent,
     });
-    let body = Arc::new(body);
-    let mut caches = lock(&an.results);
-    if caches.efficiency.len() >= MAX_CACHED {
-        caches.efficiency.clear();
+    Ok((events.generation(), body))
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::{ComputeGate, Priority, lock};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// However many threads ask, no more than the limit are inside at once, and every
+    /// one gets in eventually.
+    #[test]
+    fn the_gate_bounds_concurrent_computations() {
+        for limit in [1, 3] {
+            let gate = Arc::new(ComputeGate::new(limit));
+            let inside = Arc::new(AtomicUsize::new(0));
+            let peak = Arc::new(AtomicUsize::new(0));
+            let done = Arc::new(AtomicUsize::new(0));
+            let threads: Vec<_> = (0..12)
+                .map(|_| {
+                    let (gate, inside, peak, done) =
+                        (gate.clone(), inside.clone(), peak.clone(), done.clone());
+                    std::thread::spawn(move || {
+                        let _pass = gate.enter(Priority::Request);
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        done.fetch_add(1, Ordering::SeqCst);
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(done.load(Ordering::SeqCst), 12);
+            let peak = peak.load(Ordering::SeqCst);
+            assert!(peak <= limit, "{peak} inside a gate of {limit}");
+            assert!(peak >= 1);
+        }
     }
-    caches.efficiency.insert(q, body.clone());
-    Ok(body)
+
+    /// A tile-feed computation waiting at a full gate goes in before the requests that
+    /// were already waiting.
+    #[test]
+    fn the_tile_feed_goes_before_waiting_requests() {
+        let gate = Arc::new(ComputeGate::new(1));
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let held = gate.enter(Priority::Request);
+        let spawn = |priority: Priority, name: &'static str| {
+            let (gate, order) = (gate.clone(), order.clone());
+            std::thread::spawn(move || {
+                let _pass = gate.enter(priority);
+                order.lock().unwrap().push(name);
+            })
+        };
+        let requests: Vec<_> = (0..3)
+            .map(|_| spawn(Priority::Request, "request"))
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let feed = spawn(Priority::TileFeed, "feed");
+        // Release only once the feed is waiting.
+        while lock(&gate.slots).feed_waiting == 0 {
+            std::thread::yield_now();
+        }
+        drop(held);
+        feed.join().unwrap();
+        for r in requests {
+            r.join().unwrap();
+        }
+        let order = order.lock().unwrap();
+        assert_eq!(order.len(), 4);
+        assert_eq!(order[0], "feed", "{order:?}");
+    }
 }

@@ -395,6 +395,19 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
                     "index loaded"
                 );
                 loader.set_index(ix);
+                let warm = loader.clone();
+                tokio::task::spawn_blocking(move || {
+                    let started = std::time::Instant::now();
+                    match minqing_server::tiles_service::analysis_layers::warm(&warm) {
+                        Ok(()) => tracing::info!(
+                            ms = started.elapsed().as_millis() as u64,
+                            "hotspots/risk tile feed built"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "building the hotspots/risk tile feed failed")
+                        }
+                    }
+                });
                 // Other replicas' writes (PostgreSQL only; see http::replica).
                 match outbox {
                     Ok(after) => {

@@ -364,6 +364,58 @@ async fn caches_follow_event_changes() {
     assert!(!risk.is_empty());
 }
 
+/// Many callers asking for one result after a change wait for one computation instead
+/// of each running their own (at most as many as the gate lets run at once), and every
+/// one of them sees the event that caused the change.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_misses_compute_once_and_see_the_new_event() {
+    let (_tmp, state, router, _m) = loaded_app(0.02).await;
+    let uri = "/api/v1/analysis/hotspots?category=dispute";
+    let before = ok(&router, uri).await["events"].as_u64().unwrap();
+    for round in 1..=3u64 {
+        let mut event = state
+            .events()
+            .events
+            .iter()
+            .find(|e| e.category == "dispute")
+            .cloned()
+            .unwrap();
+        event.code = format!("51060320999999{round}");
+        state.events_mut().upsert(event.clone());
+        state.publish(Change::Event {
+            code: event.code.clone(),
+            lon: event.lon,
+            lat: event.lat,
+            before: None,
+        });
+        let computed = state.analysis.computations();
+        let asks: Vec<_> = (0..16)
+            .map(|_| {
+                let router = router.clone();
+                tokio::spawn(async move { ok(&router, uri).await })
+            })
+            .collect();
+        for ask in asks {
+            let a = ask.await.unwrap();
+            assert_eq!(
+                a["events"].as_u64().unwrap(),
+                before + round,
+                "round {round}"
+            );
+        }
+        let runs = state.analysis.computations() - computed;
+        let limit = state.analysis.concurrent_computations() as u64;
+        assert!(
+            (1..=limit).contains(&runs),
+            "16 concurrent misses ran {runs} computations (gate of {limit})"
+        );
+    }
+    // Without a change, a repeat is a hit.
+    let computed = state.analysis.computations();
+    ok(&router, uri).await;
+    assert_eq!(state.analysis.computations(), computed);
+}
+
 /// `[analysis.risk]` in the configuration file reaches the risk model: a heavier weight
 /// and lower thresholds change every contribution and tier exactly as the formula says,
 /// and bad values are refused at start with the value named.

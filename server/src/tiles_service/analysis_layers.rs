@@ -117,13 +117,14 @@ fn risk_values(
 ) -> Vec<Option<RiskValue>> {
     let mut out = vec![None; len];
     let result = an::resolve_area(ix, None).and_then(|area| {
-        an::risk(
+        an::risk_with(
             state,
             RiskQuery {
                 level,
                 area,
                 window: None,
             },
+            an::Priority::TileFeed,
         )
     });
     match result {
@@ -235,6 +236,14 @@ pub async fn refresh(
     tokio::task::spawn_blocking(move || rebuild(&state, &prepared))
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("analysis tile feed task failed: {e}")))?
+}
+
+/// Build the feed once the index is loaded, before the first map asks for it (the first
+/// tile of these layers would otherwise wait for Gi* and the risk scores, behind any
+/// analysis requests already computing). Blocking: call from a blocking thread.
+pub fn warm(state: &AppState) -> Result<(), ApiError> {
+    let prepared = state.tiles.prepared().ok_or(ApiError::Loading)?;
+    rebuild(state, &prepared)
 }
 
 /// Rebuild the feed if it is stale (one rebuild at a time; waiters find it fresh).
