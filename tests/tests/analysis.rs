@@ -2,9 +2,8 @@
 //! the seed's figures, key-group suppression, parameter validation and cache
 //! invalidation on event changes.
 
-use crate::support::{call, get, loaded_app};
+use crate::support::{add_event, call, get, loaded_app};
 use h3o::{CellIndex, LatLng, Resolution};
-use minqing_server::http::Change;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -323,6 +322,19 @@ async fn key_groups_below_five_are_suppressed_and_parameters_are_checked() {
     }
 }
 
+/// A copy of the first dispute under a new `code`, added to the state as an intake would.
+fn new_dispute(state: &minqing_server::http::AppState, code: &str) {
+    let mut event = state
+        .events()
+        .events
+        .iter()
+        .find(|e| e.category == "dispute")
+        .cloned()
+        .unwrap();
+    event.code = code.into();
+    add_event(state, &event);
+}
+
 /// Event-dependent results are recomputed when an event changes, and only then.
 #[tokio::test(flavor = "multi_thread")]
 async fn caches_follow_event_changes() {
@@ -332,21 +344,7 @@ async fn caches_follow_event_changes() {
     assert_eq!(before, again);
     let generation = state.analysis.generation();
 
-    let mut event = state
-        .events()
-        .events
-        .iter()
-        .find(|e| e.category == "dispute")
-        .cloned()
-        .unwrap();
-    event.code = "510603209999999".into();
-    state.events_mut().upsert(event.clone());
-    state.publish(Change::Event {
-        code: event.code.clone(),
-        lon: event.lon,
-        lat: event.lat,
-        before: None,
-    });
+    new_dispute(&state, "510603209999999");
     let after = ok(&router, "/api/v1/analysis/hotspots?category=dispute").await;
     assert_eq!(
         after["events"].as_u64().unwrap(),
@@ -373,21 +371,7 @@ async fn concurrent_misses_compute_once_and_see_the_new_event() {
     let uri = "/api/v1/analysis/hotspots?category=dispute";
     let before = ok(&router, uri).await["events"].as_u64().unwrap();
     for round in 1..=3u64 {
-        let mut event = state
-            .events()
-            .events
-            .iter()
-            .find(|e| e.category == "dispute")
-            .cloned()
-            .unwrap();
-        event.code = format!("51060320999999{round}");
-        state.events_mut().upsert(event.clone());
-        state.publish(Change::Event {
-            code: event.code.clone(),
-            lon: event.lon,
-            lat: event.lat,
-            before: None,
-        });
+        new_dispute(&state, &format!("51060320999999{round}"));
         let computed = state.analysis.computations();
         let asks: Vec<_> = (0..16)
             .map(|_| {

@@ -228,3 +228,15 @@ pub async fn bearer(
     let v: serde_json::Value = serde_json::from_slice(&resp).expect("login JSON");
     format!("Bearer {}", v["token"].as_str().expect("token"))
 }
+
+/// Put `event` into the in-memory state and announce it, as a committed intake does
+/// (`events::apply`), without the store.
+pub fn add_event(state: &minqing_server::http::AppState, event: &minqing_server::model::Event) {
+    state.events_mut().upsert(event.clone());
+    state.publish(minqing_server::http::Change::Event {
+        code: event.code.clone(),
+        lon: event.lon,
+        lat: event.lat,
+        before: None,
+    });
+}

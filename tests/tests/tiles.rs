@@ -2,7 +2,7 @@
 //! write) and checked against the index: positions, brute-force counts, attributes,
 //! aggregation totals, privacy, HTTP caching and precise invalidation.
 
-use crate::support::{as_leader, call, loaded_app};
+use crate::support::{add_event, as_leader, call, loaded_app};
 use minqing_server::http::Change;
 use minqing_server::index::Index;
 use minqing_server::model::Event;
@@ -626,13 +626,7 @@ async fn new_event_invalidates_exactly_the_tiles_it_touches() {
         status: "reported".into(),
         ..template
     };
-    state.events_mut().upsert(event.clone());
-    state.publish(Change::Event {
-        code: event.code.clone(),
-        lon: event.lon,
-        lat: event.lat,
-        before: None,
-    });
+    add_event(&state, &event);
     for z in [8u8, 11, 13, 14, 15, 16] {
         let t = TileId::from_lonlat(b.lon, b.lat, z).unwrap();
         let (status, h, body) = get_tile(
@@ -927,13 +921,7 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
             closed_at: None,
             ..template.clone()
         };
-        state.events_mut().upsert(e.clone());
-        state.publish(Change::Event {
-            code: e.code.clone(),
-            lon: e.lon,
-            lat: e.lat,
-            before: None,
-        });
+        add_event(&state, &e);
     }
     // Tile requests keep the previous results while a background rebuild runs (the
     // hotspot part below checks that path); here the rebuild is done at once.
@@ -1045,13 +1033,7 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
         lat: centre.lat(),
         ..template
     };
-    state.events_mut().upsert(event.clone());
-    state.publish(Change::Event {
-        code: event.code.clone(),
-        lon: event.lon,
-        lat: event.lat,
-        before: None,
-    });
+    add_event(&state, &event);
     // The layer is rebuilt in the background (requests meanwhile get the previous
     // results), so ask until the new results arrive; a rebuild takes milliseconds here.
     let mut after = None;
