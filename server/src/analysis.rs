@@ -290,6 +290,9 @@ impl Analysis {
         let value = Arc::new(value);
         let mut caches = lock(&self.results);
         let map = results(&mut caches);
+        // Results of older generations can no longer answer a new request: free them
+        // (a building-level risk result at scale 10 holds 1.2 M scores).
+        map.retain(|_, (g, _)| *g >= generation);
         if map.len() >= MAX_CACHED && !map.contains_key(&query) {
             map.clear();
         }
