@@ -1,5 +1,6 @@
 //! The analysis models through the server's code path (no HTTP), on a district
-//! generated on the fly (`--scale 1` by default; `MINQING_BENCH_SCALE` overrides):
+//! generated on the fly (`--scale 1` by default; `MINQING_BENCH_SCALE` overrides) or,
+//! with `MINQING_BENCH_STORE=sqlite://…|postgres://…`, on a store already imported:
 //! Gi* with FDR over two years of events at resolution 9, emerging hot spots (monthly
 //! and weekly), the population profile of the whole district and of drawn polygons.
 //!
@@ -34,13 +35,25 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let tmp = tempfile::tempdir().expect("temp dir");
     let t = Instant::now();
-    let state = rt
-        .block_on(minqing_server::synthetic_state(tmp.path(), scale, 7))
-        .expect("generate, import and load");
-    eprintln!(
-        "generated, imported and loaded --scale {scale} in {:.1?}",
-        t.elapsed()
-    );
+    let state = match std::env::var("MINQING_BENCH_STORE") {
+        Ok(url) => {
+            let state = rt
+                .block_on(minqing_server::stored_state(&url))
+                .expect("load the store");
+            eprintln!("loaded {url} in {:.1?}", t.elapsed());
+            state
+        }
+        Err(_) => {
+            let state = rt
+                .block_on(minqing_server::synthetic_state(tmp.path(), scale, 7))
+                .expect("generate, import and load");
+            eprintln!(
+                "generated, imported and loaded --scale {scale} in {:.1?}",
+                t.elapsed()
+            );
+            state
+        }
+    };
     let ix = state.index().expect("index");
     let t = Instant::now();
     let register = state.analysis.register(&ix);

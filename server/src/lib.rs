@@ -52,6 +52,18 @@ pub async fn synthetic_state(
         store::Store::connect(&format!("sqlite://{}", dir.join("minqing.db").display())).await?;
     store.migrate().await?;
     import::import_dir(&store, &out, &|_| {}).await?;
+    loaded_state(store).await
+}
+
+/// An already imported store (`sqlite://…` or `postgres://…`) served from memory, for
+/// benchmarks that reuse another stage's import instead of generating their own.
+pub async fn stored_state(url: &str) -> Result<http::AppState> {
+    let store = store::Store::connect(url).await?;
+    store.migrate().await?;
+    loaded_state(store).await
+}
+
+async fn loaded_state(store: store::Store) -> Result<http::AppState> {
     let state = http::AppState::new(store.clone());
     state.set_index(load_index(&store).await?);
     Ok(state)

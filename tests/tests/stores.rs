@@ -307,3 +307,108 @@ async fn embedded_store_loads_coordinates_and_text_exactly() {
     }
     store.close().await;
 }
+
+/// Every index of the store's own tables, as (table, definition), sorted.
+async fn index_definitions(store: &Store) -> Vec<(String, String)> {
+    let mut defs: Vec<(String, String)> = match store {
+        Store::Sqlite(pool) => sqlx::query_as(
+            "SELECT tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+        Store::Postgres(pool) => sqlx::query_as(
+            "SELECT tablename::text, indexdef FROM pg_indexes WHERE schemaname = 'public'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+    };
+    defs.sort();
+    defs
+}
+
+/// Indexes of `table` as the transaction sees them.
+async fn indexes_in_tx(tx: &mut minqing_server::store::StoreTx, table: &str) -> i64 {
+    use minqing_server::store::StoreTx;
+    match tx {
+        StoreTx::Sqlite(tx) => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1",
+        )
+        .bind(table)
+        .fetch_one(&mut **tx)
+        .await
+        .unwrap(),
+        StoreTx::Postgres(tx) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM pg_indexes WHERE tablename = $1")
+                .bind(table)
+                .fetch_one(&mut **tx)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+/// A big import drops the plain secondary indexes of the table it fills and builds them
+/// once at the end: an import leaves exactly the indexes the migrations made, a load
+/// that never commits leaves them untouched, and a table with many more rows than the
+/// load keeps its indexes while it is loaded.
+async fn import_keeps_the_indexes(store: Store) {
+    use minqing_server::store::tables::RESIDENTS;
+    let (_tmp, dir, _m) = district(0.01);
+    let migrated = index_definitions(&store).await;
+    let mut tx = store.begin().await.unwrap();
+    let of_residents = indexes_in_tx(&mut tx, "residents").await;
+    assert_eq!(of_residents, 5, "residents has its key and four indexes");
+    let deferred = tx.defer_indexes(&RESIDENTS, 1).await.unwrap();
+    let left = indexes_in_tx(&mut tx, "residents").await;
+    assert!(
+        left < of_residents,
+        "an empty table's secondary indexes are dropped for the load ({left} of {of_residents} left)"
+    );
+    assert!(left >= 1, "the primary key stays for ON CONFLICT");
+    drop(deferred);
+    drop(tx); // never committed: rolled back
+    assert_eq!(index_definitions(&store).await, migrated);
+
+    minqing_server::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        index_definitions(&store).await,
+        migrated,
+        "an import rebuilds exactly the indexes it dropped"
+    );
+
+    let rows = store.count("residents").await.unwrap() as u64;
+    let mut tx = store.begin().await.unwrap();
+    let small = rows.div_ceil(minqing_server::store::REBUILD_RATIO) - 1;
+    let deferred = tx.defer_indexes(&RESIDENTS, small).await.unwrap();
+    assert_eq!(
+        indexes_in_tx(&mut tx, "residents").await,
+        of_residents,
+        "a table with many more rows than the load keeps its indexes"
+    );
+    tx.rebuild_indexes(deferred).await.unwrap();
+    let deferred = tx.defer_indexes(&RESIDENTS, small + 1).await.unwrap();
+    assert_eq!(
+        indexes_in_tx(&mut tx, "residents").await,
+        left,
+        "a load of a quarter of the table's rows rebuilds its indexes"
+    );
+    tx.rebuild_indexes(deferred).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(index_definitions(&store).await, migrated);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn embedded_import_keeps_the_indexes() {
+    let tmp = tempfile::tempdir().unwrap();
+    import_keeps_the_indexes(sqlite_store(tmp.path()).await).await;
+}
+
+#[tokio::test]
+async fn postgis_import_keeps_the_indexes() {
+    import_keeps_the_indexes(postgis_store().await).await;
+}

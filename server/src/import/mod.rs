@@ -14,6 +14,7 @@
 //! 0.5 m) before validation and storage.
 
 mod decode;
+mod district;
 mod rows;
 
 pub use decode::Encoding;
@@ -56,7 +57,6 @@ pub mod columns {
 
 use crate::store::{SqlValue, Store, Table, tables};
 use anyhow::{Context, Result};
-use geo::{BoundingRect, Contains};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::Path;
@@ -110,8 +110,7 @@ impl FileReport {
 
 /// The register as the importer needs it to validate and link records.
 pub struct ImportContext {
-    pub district: Option<geo_types::MultiPolygon<f64>>,
-    district_bbox: Option<geo_types::Rect<f64>>,
+    district: Option<district::DistrictShape>,
     pub grid_codes: HashSet<String>,
     pub building_codes: HashSet<String>,
     pub unit_codes: HashSet<String>,
@@ -126,7 +125,6 @@ impl Default for ImportContext {
     fn default() -> Self {
         Self {
             district: None,
-            district_bbox: None,
             grid_codes: HashSet::new(),
             building_codes: HashSet::new(),
             unit_codes: HashSet::new(),
@@ -140,18 +138,11 @@ impl Default for ImportContext {
 impl ImportContext {
     /// Whether a point lies inside the district polygon (true when none is known yet).
     pub fn in_district(&self, lon: f64, lat: f64) -> bool {
-        match (&self.district, &self.district_bbox) {
-            (Some(d), Some(bb)) => {
-                let p = geo_types::Point::new(lon, lat);
-                bb.contains(&p) && d.contains(&p)
-            }
-            _ => true,
-        }
+        self.district.as_ref().is_none_or(|d| d.contains(lon, lat))
     }
 
     fn set_district(&mut self, d: geo_types::MultiPolygon<f64>) {
-        self.district_bbox = d.bounding_rect();
-        self.district = Some(d);
+        self.district = district::DistrictShape::new(d);
     }
 }
 
@@ -259,6 +250,24 @@ async fn codes(store: &Store, sql: &str) -> Result<HashSet<String>> {
     Ok(out)
 }
 
+/// Lines in the file at `path`: about its rows, before they are parsed.
+fn count_lines(path: &Path) -> Result<u64> {
+    use std::io::Read;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut lines = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
 /// Import one file in one transaction.
 pub async fn import_file(
     store: &Store,
@@ -275,6 +284,7 @@ pub async fn import_file(
     let mut report = FileReport::empty(name.clone());
     let mut tx = store.begin().await?;
     tx.begin_bulk().await?;
+    let deferred = tx.defer_indexes(&table, count_lines(path)?).await?;
     let mut batch: Vec<Vec<SqlValue>> = Vec::with_capacity(table.batch_rows());
     let mut valid = 0u64;
     let flush =
@@ -324,6 +334,7 @@ pub async fn import_file(
     }
     report.rows_loaded += flush(&mut tx, &mut batch).await?;
     report.rows_duplicate = valid - report.rows_loaded;
+    tx.rebuild_indexes(deferred).await?;
     tx.record_report(&report).await?;
     tx.commit_bulk().await?;
     let after = match table.name {

@@ -300,6 +300,84 @@ impl StoreTx {
     }
 }
 
+/// The secondary indexes a bulk load into an empty table dropped, as the statements that
+/// recreate them (see [`StoreTx::defer_indexes`]).
+#[must_use = "the dropped indexes come back only through StoreTx::rebuild_indexes"]
+pub struct DeferredIndexes(Vec<String>);
+
+impl StoreTx {
+    /// Drop the plain secondary indexes of `table` for a bulk load of about `incoming`
+    /// rows that [`StoreTx::rebuild_indexes`] ends, unless the table already holds more
+    /// than [`REBUILD_RATIO`] times that many. Inserting rows in file order into an index
+    /// keyed by something unrelated to that order (a keyed hash of the ID number, a
+    /// household) touches a random page per row: once the indexes outgrow the page cache
+    /// each row costs page reads and writes, and the load grows worse than linearly.
+    /// Building an index from the loaded table sorts once instead. Primary keys and
+    /// unique indexes stay: `ON CONFLICT` needs them. The drop is part of this
+    /// transaction, so a load that fails or is killed rolls back to the indexes as they
+    /// were. A small file into a big table keeps the indexes: rebuilding them would cost
+    /// more than its inserts. On PostgreSQL the drop holds the table's ACCESS EXCLUSIVE
+    /// lock until the commit, so while a big import runs, other sessions' reads of that
+    /// table wait (servers read the register only at start-up).
+    pub async fn defer_indexes(&mut self, table: &Table, incoming: u64) -> Result<DeferredIndexes> {
+        let count_sql = format!("SELECT COUNT(*) FROM {}", table.name);
+        let existing: i64 = dispatch!(self, StoreTx, tx => sqlx::query_scalar(&count_sql)
+            .fetch_one(&mut **tx)
+            .await?);
+        if existing as u64 > incoming.saturating_mul(REBUILD_RATIO) {
+            return Ok(DeferredIndexes(Vec::new()));
+        }
+        let indexes: Vec<(String, String)> = match self {
+            // origin 'c': made by CREATE INDEX (not a PRIMARY KEY or UNIQUE constraint).
+            StoreTx::Sqlite(tx) => {
+                sqlx::query_as(
+                    "SELECT m.name, m.sql FROM pragma_index_list(?1) AS l \
+                 JOIN sqlite_master AS m ON m.type = 'index' AND m.name = l.name \
+                 WHERE l.origin = 'c' AND l.\"unique\" = 0 AND m.sql IS NOT NULL ORDER BY m.name",
+                )
+                .bind(table.name)
+                .fetch_all(&mut **tx)
+                .await?
+            }
+            StoreTx::Postgres(tx) => {
+                sqlx::query_as(
+                    "SELECT c.relname::text, pg_get_indexdef(i.indexrelid) FROM pg_index AS i \
+                 JOIN pg_class AS c ON c.oid = i.indexrelid \
+                 WHERE i.indrelid = $1::regclass AND NOT i.indisprimary AND NOT i.indisunique \
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = i.indexrelid) \
+                 ORDER BY c.relname",
+                )
+                .bind(table.name)
+                .fetch_all(&mut **tx)
+                .await?
+            }
+        };
+        let mut recreate = Vec::with_capacity(indexes.len());
+        for (name, create) in indexes {
+            let drop = format!("DROP INDEX \"{}\"", name.replace('"', "\"\""));
+            dispatch!(self, StoreTx, tx => {
+                sqlx::query(&drop).execute(&mut **tx).await?;
+            });
+            recreate.push(create);
+        }
+        Ok(DeferredIndexes(recreate))
+    }
+
+    /// Recreate the indexes [`StoreTx::defer_indexes`] dropped, in the same transaction.
+    pub async fn rebuild_indexes(&mut self, deferred: DeferredIndexes) -> Result<()> {
+        for create in deferred.0 {
+            dispatch!(self, StoreTx, tx => {
+                sqlx::query(&create).execute(&mut **tx).await?;
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A bulk load rebuilds a table's indexes when the table holds at most this many times
+/// the rows it brings (see [`StoreTx::defer_indexes`]).
+pub const REBUILD_RATIO: u64 = 4;
+
 /// The page cache, in KiB, of a bulk load's SQLite connection (see [`StoreTx::begin_bulk`]).
 const BULK_CACHE_KIB: u64 = 1 << 20;
 
