@@ -300,7 +300,7 @@ impl StoreTx {
     }
 }
 
-/// The secondary indexes a bulk load into an empty table dropped, as the statements that
+/// The secondary indexes a bulk load dropped, as the statements that
 /// recreate them (see [`StoreTx::defer_indexes`]).
 #[must_use = "the dropped indexes come back only through StoreTx::rebuild_indexes"]
 pub struct DeferredIndexes(Vec<String>);
@@ -317,8 +317,10 @@ impl StoreTx {
     /// transaction, so a load that fails or is killed rolls back to the indexes as they
     /// were. A small file into a big table keeps the indexes: rebuilding them would cost
     /// more than its inserts. On PostgreSQL the drop holds the table's ACCESS EXCLUSIVE
-    /// lock until the commit, so while a big import runs, other sessions' reads of that
-    /// table wait (servers read the register only at start-up).
+    /// lock until the commit, so while a big import runs, other sessions' reads and
+    /// writes of that table wait for it (servers read the register only at start-up, but
+    /// a running server's intake writes `events`: a big events import belongs before the
+    /// servers start).
     pub async fn defer_indexes(&mut self, table: &Table, incoming: u64) -> Result<DeferredIndexes> {
         let count_sql = format!("SELECT COUNT(*) FROM {}", table.name);
         let existing: i64 = dispatch!(self, StoreTx, tx => sqlx::query_scalar(&count_sql)
