@@ -28,32 +28,12 @@ fn square(lon: f64, lat: f64, half_deg: f64) -> geo_types::MultiPolygon<f64> {
 }
 
 fn bench(c: &mut Criterion) {
-    let scale: f64 = std::env::var("MINQING_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let tmp = tempfile::tempdir().expect("temp dir");
-    let t = Instant::now();
-    let state = match std::env::var("MINQING_BENCH_STORE") {
-        Ok(url) => {
-            let state = rt
-                .block_on(minqing_server::stored_state(&url))
-                .expect("load the store");
-            eprintln!("loaded {url} in {:.1?}", t.elapsed());
-            state
-        }
-        Err(_) => {
-            let state = rt
-                .block_on(minqing_server::synthetic_state(tmp.path(), scale, 7))
-                .expect("generate, import and load");
-            eprintln!(
-                "generated, imported and loaded --scale {scale} in {:.1?}",
-                t.elapsed()
-            );
-            state
-        }
-    };
+    let (state, how) = rt
+        .block_on(minqing_server::bench_state(tmp.path()))
+        .expect("the district to measure");
+    eprintln!("{how}");
     let ix = state.index().expect("index");
     let t = Instant::now();
     let register = state.analysis.register(&ix);

@@ -1,5 +1,6 @@
 //! The uncached tile path through the server's own code, on a district generated on the
-//! fly (`--scale 1` by default; `MINQING_BENCH_SCALE` overrides): for each case the CPU
+//! fly (`--scale 1` by default; `MINQING_BENCH_SCALE` overrides; or an imported store,
+//! `MINQING_BENCH_STORE=sqlite://…|postgres://…`): for each case the CPU
 //! time per tile of the render alone (`TileService::render_vector`: R-tree query,
 //! aggregation, encoding) and of the whole HTTP handler stack (`app(state)` through
 //! `tower::ServiceExt::oneshot`: routing, extractors, metrics middleware, ETag, headers;
@@ -69,10 +70,6 @@ fn profile_loop(reps: u32, mut f: impl FnMut() -> usize) -> usize {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is taken from the command line.
-    let scale: f64 = std::env::var("MINQING_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
     let only = std::env::var("MINQING_BENCH_ONLY").ok();
     let reps: u32 = std::env::var("MINQING_BENCH_REPS")
         .ok()
@@ -93,14 +90,10 @@ fn main() {
         .build()
         .expect("runtime");
     let tmp = tempfile::tempdir().expect("temp dir");
-    let t = Instant::now();
-    let state = rt
-        .block_on(minqing_server::synthetic_state(tmp.path(), scale, 7))
-        .expect("generate, import and load");
-    eprintln!(
-        "generated, imported and loaded --scale {scale} in {:.1?}",
-        t.elapsed()
-    );
+    let (state, how) = rt
+        .block_on(minqing_server::bench_state(tmp.path()))
+        .expect("the district to measure");
+    eprintln!("{how}");
     let index = state.index().expect("index");
     eprintln!(
         "loaded {} buildings, {} events",

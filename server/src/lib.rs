@@ -21,7 +21,7 @@ pub mod personal;
 pub mod store;
 pub mod tiles_service;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 /// Load the store into a fresh register index and event index.
 pub async fn load_index(store: &store::Store) -> Result<(index::Index, index::EventIndex)> {
@@ -61,6 +61,30 @@ pub async fn stored_state(url: &str) -> Result<http::AppState> {
     let store = store::Store::connect(url).await?;
     store.migrate().await?;
     loaded_state(store).await
+}
+
+/// What a benchmark measures, as its environment asks: the imported store at
+/// `MINQING_BENCH_STORE` (`sqlite://…` or `postgres://…`, see [`stored_state`]), else a
+/// district at `MINQING_BENCH_SCALE` (default 1) made in `dir` by [`synthetic_state`]
+/// (seed 7). Also returns a line saying which, and how long it took to have it.
+pub async fn bench_state(dir: &std::path::Path) -> Result<(http::AppState, String)> {
+    let started = std::time::Instant::now();
+    if let Ok(url) = std::env::var("MINQING_BENCH_STORE") {
+        let state = stored_state(&url).await?;
+        return Ok((state, format!("loaded {url} in {:.1?}", started.elapsed())));
+    }
+    let scale = match std::env::var("MINQING_BENCH_SCALE") {
+        Ok(s) => s
+            .parse()
+            .with_context(|| format!("MINQING_BENCH_SCALE={s} is not a number"))?,
+        Err(_) => 1.0,
+    };
+    let state = synthetic_state(dir, scale, 7).await?;
+    let how = format!(
+        "generated, imported and loaded --scale {scale} in {:.1?}",
+        started.elapsed()
+    );
+    Ok((state, how))
 }
 
 async fn loaded_state(store: store::Store) -> Result<http::AppState> {
