@@ -31,109 +31,112 @@ enum Cell {
 pub struct DistrictShape {
     polygon: MultiPolygon<f64>,
     bbox: Rect<f64>,
+    grid: Grid,
+    /// Row-major, `CELLS`²; empty when the outline has no area.
+    cells: Vec<Cell>,
+}
+
+/// Where the cells lie: the bounding box's corner and a cell's size.
+struct Grid {
+    min: Coord<f64>,
     cell_w: f64,
     cell_h: f64,
-    cells: Vec<Cell>,
+}
+
+impl Grid {
+    /// Index of the cell holding (x, y), clamped to the grid. The mapping is monotonic
+    /// in x and in y, so every point of an edge falls in a cell between those of the
+    /// corners of the edge's bounding box.
+    fn cell_of(&self, x: f64, y: f64) -> (usize, usize) {
+        let at = |v: f64, min: f64, size: f64| {
+            (((v - min) / size).floor().max(0.0) as usize).min(CELLS - 1)
+        };
+        (
+            at(x, self.min.x, self.cell_w),
+            at(y, self.min.y, self.cell_h),
+        )
+    }
+
+    fn centre(&self, c: usize, r: usize) -> Point<f64> {
+        Point::new(
+            self.min.x + (c as f64 + 0.5) * self.cell_w,
+            self.min.y + (r as f64 + 0.5) * self.cell_h,
+        )
+    }
 }
 
 impl DistrictShape {
     /// Prepare `polygon`; `None` when it is empty (has no bounding box).
     pub fn new(polygon: MultiPolygon<f64>) -> Option<DistrictShape> {
         let bbox = polygon.bounding_rect()?;
-        let cell_w = bbox.width() / CELLS as f64;
-        let cell_h = bbox.height() / CELLS as f64;
-        if !(cell_w > 0.0 && cell_h > 0.0) {
+        let grid = Grid {
+            min: bbox.min(),
+            cell_w: bbox.width() / CELLS as f64,
+            cell_h: bbox.height() / CELLS as f64,
+        };
+        if !(grid.cell_w > 0.0 && grid.cell_h > 0.0) {
             // No area: no cells; every point takes the exact test (and is outside).
             return Some(DistrictShape {
                 polygon,
                 bbox,
-                cell_w,
-                cell_h,
+                grid,
                 cells: Vec::new(),
             });
         }
-        let mut shape = DistrictShape {
+        // Mark every cell an edge's bounding box reaches: a superset of the cells holding
+        // a point of the outline. Every other cell lies wholly on one side of it.
+        let mut cells = vec![None; CELLS * CELLS];
+        let rings = polygon
+            .iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()));
+        for line in rings.flat_map(|ring| ring.lines()) {
+            let (c0, r0) = grid.cell_of(line.start.x.min(line.end.x), line.start.y.min(line.end.y));
+            let (c1, r1) = grid.cell_of(line.start.x.max(line.end.x), line.start.y.max(line.end.y));
+            for r in r0..=r1 {
+                for c in c0..=c1 {
+                    cells[r * CELLS + c] = Some(Cell::Edge);
+                }
+            }
+        }
+        let cells = cells
+            .into_iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                cell.unwrap_or_else(|| {
+                    if polygon.contains(&grid.centre(i % CELLS, i / CELLS)) {
+                        Cell::Inside
+                    } else {
+                        Cell::Outside
+                    }
+                })
+            })
+            .collect();
+        Some(DistrictShape {
             polygon,
             bbox,
-            cell_w,
-            cell_h,
-            cells: vec![Cell::Outside; CELLS * CELLS],
-        };
-        // Mark every cell an edge's bounding box overlaps (closed: an edge along a cell's
-        // border marks it). A conservative superset of the cells an edge crosses.
-        let mut edge_cells = Vec::new();
-        for ring in shape
-            .polygon
-            .iter()
-            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-        {
-            for line in ring.lines() {
-                let (x0, x1) = ordered(line.start.x, line.end.x);
-                let (y0, y1) = ordered(line.start.y, line.end.y);
-                let (c0, r0) = shape.cell_of(x0, y0, f64::floor);
-                let (c1, r1) = shape.cell_of(x1, y1, f64::floor);
-                // A coordinate exactly on a cell border also touches the cell before it.
-                let (c0b, r0b) = shape.cell_of(x0, y0, f64::ceil);
-                for r in r0.min(r0b.saturating_sub(1))..=r1 {
-                    for c in c0.min(c0b.saturating_sub(1))..=c1 {
-                        edge_cells.push(r * CELLS + c);
-                    }
-                }
-            }
-        }
-        for i in edge_cells {
-            shape.cells[i] = Cell::Edge;
-        }
-        for r in 0..CELLS {
-            for c in 0..CELLS {
-                let i = r * CELLS + c;
-                if shape.cells[i] == Cell::Edge {
-                    continue;
-                }
-                let centre = Point::new(
-                    shape.bbox.min().x + (c as f64 + 0.5) * cell_w,
-                    shape.bbox.min().y + (r as f64 + 0.5) * cell_h,
-                );
-                shape.cells[i] = if shape.polygon.contains(&centre) {
-                    Cell::Inside
-                } else {
-                    Cell::Outside
-                };
-            }
-        }
-        Some(shape)
-    }
-
-    /// Column and row of the cell holding (x, y), clamped to the grid, rounding the cell
-    /// coordinate with `round`.
-    fn cell_of(&self, x: f64, y: f64, round: fn(f64) -> f64) -> (usize, usize) {
-        let at = |v: f64, min: f64, size: f64| {
-            (round((v - min) / size).max(0.0) as usize).min(CELLS - 1)
-        };
-        (
-            at(x, self.bbox.min().x, self.cell_w),
-            at(y, self.bbox.min().y, self.cell_h),
-        )
+            grid,
+            cells,
+        })
     }
 
     /// Whether the point lies inside the polygon (not on its boundary), exactly as
     /// `MultiPolygon::contains` answers.
     pub fn contains(&self, lon: f64, lat: f64) -> bool {
         let p = Coord { x: lon, y: lat };
-        if self.cells.is_empty() || !self.bbox.contains(&p) {
+        // No point of the bounding box's border or beyond is inside the polygon.
+        if !self.bbox.contains(&p) {
+            return false;
+        }
+        if self.cells.is_empty() {
             return self.polygon.contains(&p);
         }
-        let (c, r) = self.cell_of(lon, lat, f64::floor);
+        let (c, r) = self.grid.cell_of(lon, lat);
         match self.cells[r * CELLS + c] {
             Cell::Inside => true,
             Cell::Outside => false,
             Cell::Edge => self.polygon.contains(&p),
         }
     }
-}
-
-fn ordered(a: f64, b: f64) -> (f64, f64) {
-    if a <= b { (a, b) } else { (b, a) }
 }
 
 #[cfg(test)]

@@ -322,11 +322,20 @@ impl StoreTx {
     /// a running server's intake writes `events`: a big events import belongs before the
     /// servers start).
     pub async fn defer_indexes(&mut self, table: &Table, incoming: u64) -> Result<DeferredIndexes> {
-        let count_sql = format!("SELECT COUNT(*) FROM {}", table.name);
+        // Counted only up to the limit, so a small file into a big table scans no more
+        // rows than it brings.
+        let limit = incoming
+            .saturating_mul(REBUILD_RATIO)
+            .min(i64::MAX as u64 - 1);
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT {}) AS head",
+            table.name,
+            limit + 1
+        );
         let existing: i64 = dispatch!(self, StoreTx, tx => sqlx::query_scalar(&count_sql)
             .fetch_one(&mut **tx)
             .await?);
-        if existing as u64 > incoming.saturating_mul(REBUILD_RATIO) {
+        if existing as u64 > limit {
             return Ok(DeferredIndexes(Vec::new()));
         }
         let indexes: Vec<(String, String)> = match self {
