@@ -14,6 +14,7 @@
 //! - [`coords`]: WGS-84 / GCJ-02 / BD-09 conversion with iterative inverses.
 //! - [`hanzi`]: the small character tables (traditional forms, confusions, numerals).
 
+pub mod alias;
 pub mod coords;
 pub mod eval;
 pub mod hanzi;
@@ -23,6 +24,7 @@ pub mod parse;
 pub mod parts;
 pub mod search;
 
+pub use alias::{AliasProblem, Aliases};
 pub use matcher::{
     BuildingEntry, Candidate, Level, MatchResult, Register, RegisterError, UnitEntry, match_address,
 };

@@ -121,6 +121,12 @@ pub struct MatchResult {
     pub fuzzy: bool,
     /// Whether several buildings fitted equally well.
     pub ambiguous: bool,
+    /// Whether a number was damaged or could not be placed (`4，6号`, `1，1组`): the
+    /// matcher then never answers, and lists the candidates for a person.
+    pub damaged: bool,
+    /// The confidence before calibration (the product of the evidence factors), kept
+    /// for re-fitting the calibration table; `confidence` is what callers should use.
+    pub raw_confidence: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -172,6 +178,19 @@ fn key3(a: u32, b: u32, c: u32) -> u64 {
     (u64::from(a) << 32) | (u64::from(b & 0xFFFF) << 16) | u64::from(c & 0xFFFF)
 }
 
+/// A hash of `chars` without position `skip` (`usize::MAX`: all of them). The keys of
+/// the exact and the one-deleted name indexes, for dropped and doubled characters.
+fn seq_key(chars: &[char], skip: usize) -> u64 {
+    let n = chars.len() - usize::from(skip < chars.len());
+    let mut h = IdHasher(0x9E37_79B9 ^ n as u64);
+    for (i, &c) in chars.iter().enumerate() {
+        if i != skip {
+            h.write_u64(u64::from(c));
+        }
+    }
+    h.finish()
+}
+
 /// A hash of `chars` with position `masked` blanked out (Hamming-1 index key).
 fn masked_key(chars: &[char], masked: usize) -> u64 {
     let mut h = IdHasher(chars.len() as u64);
@@ -199,7 +218,14 @@ pub struct Register {
     name_chars: Vec<Vec<char>>,
     name_kinds: Vec<u8>,
     ac: AhoCorasick,
+    /// Automaton pattern → name id (names first, then aliases).
+    ac_names: Vec<u32>,
     fuzzy: IdMap<Vec<u32>>,
+    /// Names of 3+ characters by [`seq_key`] (a doubled or stray character in text).
+    exact_index: IdMap<Vec<u32>>,
+    /// Names of 4+ characters by [`seq_key`] with one character left out (a dropped one).
+    deleted_index: IdMap<Vec<u32>>,
+    alias_problems: Vec<crate::alias::AliasProblem>,
     road_door: IdMap<Vec<u32>>,
     compound_b: IdMap<Vec<u32>>,
     village_gh: IdMap<Vec<u32>>,
@@ -316,6 +342,17 @@ impl Register {
         buildings: Vec<BuildingEntry>,
         units: Vec<UnitEntry>,
     ) -> Result<Register, RegisterError> {
+        Register::with_aliases(buildings, units, &crate::alias::Aliases::default())
+    }
+
+    /// [`Register::new`] with a table of aliases and old names: each alias is found in
+    /// text as its canonical name is. Pairs that cannot be used are kept in
+    /// [`Register::alias_problems`], never fatal (the table is edited by hand).
+    pub fn with_aliases(
+        buildings: Vec<BuildingEntry>,
+        units: Vec<UnitEntry>,
+        aliases: &crate::alias::Aliases,
+    ) -> Result<Register, RegisterError> {
         let mut nt = NameTable {
             ids: HashMap::new(),
             names: Vec::new(),
@@ -409,11 +446,34 @@ impl Register {
             unit_ranges[b as usize] = (start as u32, k as u32);
         }
 
+        let (patterns, ac_names, alias_problems) = alias_patterns(&nt, aliases);
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(&nt.names)
+            .build(&patterns)
             .map_err(|e| RegisterError::Automaton(e.to_string()))?;
         let name_chars: Vec<Vec<char>> = nt.names.iter().map(|n| n.chars().collect()).collect();
+        let mut exact_index: IdMap<Vec<u32>> = IdMap::default();
+        let mut deleted_index: IdMap<Vec<u32>> = IdMap::default();
+        for (id, chars) in name_chars.iter().enumerate() {
+            if chars.len() >= 3 {
+                exact_index
+                    .entry(seq_key(chars, usize::MAX))
+                    .or_default()
+                    .push(id as u32);
+            }
+            if chars.len() >= 4 {
+                for m in 0..chars.len() {
+                    // A doubled letter deleted either way gives one key: index it once.
+                    if m > 0 && chars[m] == chars[m - 1] {
+                        continue;
+                    }
+                    deleted_index
+                        .entry(seq_key(chars, m))
+                        .or_default()
+                        .push(id as u32);
+                }
+            }
+        }
         let mut fuzzy: IdMap<Vec<u32>> = IdMap::default();
         for (id, chars) in name_chars.iter().enumerate() {
             if chars.len() < 3 {
@@ -448,13 +508,22 @@ impl Register {
             name_chars,
             name_kinds: nt.kinds,
             ac,
+            ac_names,
             fuzzy,
+            exact_index,
+            deleted_index,
+            alias_problems,
             road_door,
             compound_b,
             village_gh,
             code_index,
             search,
         })
+    }
+
+    /// Alias pairs that were not used, and why.
+    pub fn alias_problems(&self) -> &[crate::alias::AliasProblem] {
+        &self.alias_problems
     }
 
     /// Number of buildings.
@@ -522,6 +591,55 @@ impl Register {
     }
 }
 
+/// The automaton's patterns: every name, then every usable alias (normalised), with
+/// the name id each stands for.
+fn alias_patterns(
+    nt: &NameTable,
+    aliases: &crate::alias::Aliases,
+) -> (Vec<String>, Vec<u32>, Vec<crate::alias::AliasProblem>) {
+    use crate::alias::AliasProblem;
+    let mut patterns = nt.names.clone();
+    let mut ids: Vec<u32> = (0..nt.names.len() as u32).collect();
+    let mut problems = Vec::new();
+    let mut taken: HashMap<String, u32> = HashMap::new();
+    let clean = |t: &str| -> String {
+        parse::normalize(t)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
+    };
+    for (alias, canonical) in aliases.iter() {
+        let a = clean(alias);
+        let c = clean(canonical);
+        if a.chars().count() < 2 {
+            problems.push(AliasProblem::TooShort {
+                alias: alias.to_string(),
+            });
+            continue;
+        }
+        let Some(&id) = nt.ids.get(&c) else {
+            problems.push(AliasProblem::UnknownName {
+                alias: alias.to_string(),
+                canonical: canonical.to_string(),
+            });
+            continue;
+        };
+        let clash = nt.ids.contains_key(&a) || taken.get(&a).is_some_and(|&other| other != id);
+        if clash {
+            problems.push(AliasProblem::Clash {
+                alias: alias.to_string(),
+                canonical: canonical.to_string(),
+            });
+            continue;
+        }
+        if taken.insert(a.clone(), id).is_none() {
+            patterns.push(a);
+            ids.push(id);
+        }
+    }
+    (patterns, ids, problems)
+}
+
 /// The name ids of a building, for the search index.
 pub(crate) struct BldView {
     pub town: u32,
@@ -564,33 +682,64 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
     let mut tokens = Vec::with_capacity(16);
     parse::tokenize_into(s, &mut tokens);
 
-    // Names, exact then fuzzy on what the exact pass left uncovered.
+    // Names, exact then fuzzy on what the exact pass left uncovered. Text runs parted
+    // only by separators are searched as one (光 明村, 齐，福村 are names cut by a
+    // stray space or comma); a number or a noise word still ends a run. `end_map` takes
+    // a byte end in the joined text back to the normalised text.
+    let mut joined = String::with_capacity(s.len());
+    let mut end_map: Vec<usize> = Vec::with_capacity(s.len() + 1);
+    let mut runs: Vec<(usize, usize)> = Vec::with_capacity(4);
+    let mut open = false;
+    for t in &tokens {
+        match *t {
+            Token::Text { start, end } => {
+                if !open {
+                    runs.push((joined.len(), joined.len()));
+                    open = true;
+                }
+                for (off, c) in s[start..end].char_indices() {
+                    joined.push(c);
+                    end_map.resize(joined.len(), usize::MAX);
+                    *end_map.last_mut().expect("pushed") = start + off + c.len_utf8();
+                }
+                if let Some(r) = runs.last_mut() {
+                    r.1 = joined.len();
+                }
+            }
+            Token::Sep => {}
+            _ => open = false,
+        }
+    }
     let mut found: Vec<Found> = Vec::with_capacity(8);
     let mut fuzzy_used = false;
-    for t in &tokens {
-        if let Token::Text { start, end } = *t {
-            let run = &s[start..end];
-            let mut covered_to = 0;
-            for m in reg.ac.find_iter(run) {
-                if m.start() > covered_to {
-                    fuzzy_used |= find_fuzzy(
-                        reg,
-                        &run[covered_to..m.start()],
-                        start + covered_to,
-                        &mut found,
-                    );
-                }
-                found.push(Found {
-                    name: m.pattern().as_u32(),
-                    weight: 1.0,
-                    end: start + m.end(),
-                });
-                covered_to = m.end();
+    for &(rs, re) in &runs {
+        let run = &joined[rs..re];
+        let mut covered_to = 0;
+        for m in reg.ac.find_iter(run) {
+            if m.start() > covered_to {
+                fuzzy_used |= find_fuzzy(
+                    reg,
+                    &run[covered_to..m.start()],
+                    rs + covered_to,
+                    &mut found,
+                );
             }
-            if covered_to < run.len() {
-                fuzzy_used |= find_fuzzy(reg, &run[covered_to..], start + covered_to, &mut found);
-            }
+            found.push(Found {
+                name: reg.ac_names[m.pattern().as_usize()],
+                weight: 1.0,
+                end: rs + m.end(),
+            });
+            covered_to = m.end();
         }
+        if covered_to < run.len() {
+            fuzzy_used |= find_fuzzy(reg, &run[covered_to..], rs + covered_to, &mut found);
+        }
+    }
+    for f in &mut found {
+        f.end = end_map
+            .get(f.end.wrapping_sub(1))
+            .copied()
+            .unwrap_or(usize::MAX);
     }
 
     // Whether the text right before token k ends with a road name.
@@ -640,11 +789,29 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
         {
             cands.extend_from_slice(v);
         }
+        // 12-14号: every door (or house) of the span is a key.
+        if let Some((a, z)) = nb.door_range {
+            for d in a..=z {
+                if kinds & K_ROAD != 0
+                    && nb.group.is_none()
+                    && let Some(v) = reg.road_door.get(&key2(f.name, d))
+                {
+                    cands.extend_from_slice(v);
+                }
+                if kinds & K_COMM != 0
+                    && let Some(g) = nb.group
+                    && let Some(v) = reg.village_gh.get(&key3(f.name, g, d))
+                {
+                    cands.extend_from_slice(v);
+                }
+            }
+        }
     }
     cands.sort_unstable();
     cands.dedup();
     let mut result = MatchResult {
         fuzzy: fuzzy_used,
+        damaged: nb.conflict,
         ..Default::default()
     };
     if cands.is_empty() {
@@ -697,6 +864,15 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
         result.ambiguous = true;
         conf = (0.5 / ties as f64).min(conf);
     }
+    if nb.door_range.is_some() {
+        // A span is a coarser key than one door: the building is right far less surely.
+        conf *= 0.9;
+    }
+    if nb.conflict {
+        // A number that could not be placed is usually one cut in two (4，6号): the
+        // whole number is unknown, so no answer, only candidates for a person.
+        conf = conf.min(0.4);
+    }
     result.candidates = scored
         .iter()
         .take(5)
@@ -707,7 +883,8 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
         })
         .collect();
     if result.ambiguous || conf < 0.5 {
-        result.confidence = conf.clamp(0.0, 1.0);
+        result.raw_confidence = conf.clamp(0.0, 1.0);
+        result.confidence = calibrate(result.raw_confidence);
         return result;
     }
 
@@ -749,7 +926,8 @@ pub fn match_address(reg: &Register, text: &str) -> MatchResult {
             }
         }
     }
-    result.confidence = conf.clamp(0.0, 1.0);
+    result.raw_confidence = conf.clamp(0.0, 1.0);
+    result.confidence = calibrate(result.raw_confidence);
     if conf < 0.5 {
         // The unit level made it doubtful (a room this building lacks): abstain too.
         return result;
@@ -855,11 +1033,16 @@ fn score_building(
             }
         }
     };
+    // A span agrees with every number inside it; it is checked like one number.
+    let in_span = |mine: u32| {
+        nb.door_range
+            .map(|(a, z)| if (a..=z).contains(&mine) { mine } else { NONE })
+    };
     if b.group != NONE {
         num(nb.group, b.group, false);
-        num(house, b.house, false);
+        num(house.or(in_span(b.house)), b.house, false);
     } else {
-        num(nb.door, b.door, compound_agrees);
+        num(nb.door.or(in_span(b.door)), b.door, compound_agrees);
         num(nb.group, b.group, false);
     }
     if nb.building.is_some() || b.b != NONE {
@@ -883,8 +1066,9 @@ fn score_building(
     (score, hard, soft)
 }
 
-/// Try the uncovered characters `gap` as names with one substituted character. Adds
-/// what it finds to `found` (with a weight below 1) and returns whether it found any.
+/// Try the uncovered characters `gap` as names with one character substituted,
+/// dropped or doubled. Adds what it finds to `found` (with a weight below 1; `end` in
+/// the same byte space as `offset`) and returns whether it found any.
 fn find_fuzzy(reg: &Register, gap: &str, offset: usize, found: &mut Vec<Found>) -> bool {
     let chars: Vec<(usize, char)> = gap.char_indices().collect();
     let n = chars.len();
@@ -892,35 +1076,67 @@ fn find_fuzzy(reg: &Register, gap: &str, offset: usize, found: &mut Vec<Found>) 
         return false;
     }
     let cs: Vec<char> = chars.iter().map(|&(_, c)| c).collect();
+    let mut hits: Vec<(u32, f64)> = Vec::new();
     // Longest windows first; the first length that yields names wins.
-    for len in (3..=n.min(12)).rev() {
+    for len in (3..=n.min(13)).rev() {
         let mut any = false;
         for st in 0..=n - len {
             let w = &cs[st..st + len];
-            let mut hits: Vec<(u32, f64)> = Vec::new();
-            for m in 0..len {
-                let Some(ids) = reg.fuzzy.get(&masked_key(w, m)) else {
-                    continue;
-                };
-                for &id in ids {
-                    let name = &reg.name_chars[id as usize];
-                    if name.len() != len {
-                        continue;
-                    }
-                    let mut diff = (0..len).filter(|&i| name[i] != w[i]);
-                    let (Some(i), None) = (diff.next(), diff.next()) else {
+            hits.clear();
+            let mut add = |id: u32, weight: f64| match hits.iter_mut().find(|h| h.0 == id) {
+                Some(h) => h.1 = h.1.max(weight),
+                None => hits.push((id, weight)),
+            };
+            // One character substituted.
+            if len <= 12 {
+                for m in 0..len {
+                    let Some(ids) = reg.fuzzy.get(&masked_key(w, m)) else {
                         continue;
                     };
-                    let weight = if similar(name[i], w[i]) { 0.9 } else { 0.6 };
-                    match hits.iter_mut().find(|h| h.0 == id) {
-                        Some(h) => h.1 = h.1.max(weight),
-                        None => hits.push((id, weight)),
+                    for &id in ids {
+                        let name = &reg.name_chars[id as usize];
+                        if name.len() != len {
+                            continue;
+                        }
+                        let mut diff = (0..len).filter(|&i| name[i] != w[i]);
+                        let (Some(i), None) = (diff.next(), diff.next()) else {
+                            continue;
+                        };
+                        add(id, if similar(name[i], w[i]) { 0.9 } else { 0.6 });
+                    }
+                }
+            }
+            // One character of the name dropped from the text.
+            if let Some(ids) = reg.deleted_index.get(&seq_key(w, usize::MAX)) {
+                for &id in ids {
+                    let name = &reg.name_chars[id as usize];
+                    if name.len() == len + 1 && is_one_insertion(w, name) {
+                        add(id, 0.8);
+                    }
+                }
+            }
+            // One character too many in the text: doubled (锦锦绣) or stray.
+            if len >= 4 {
+                for m in 0..len {
+                    if m > 0 && w[m] == w[m - 1] {
+                        // The same key as removing w[m - 1]; looked up there.
+                        continue;
+                    }
+                    let Some(ids) = reg.exact_index.get(&seq_key(w, m)) else {
+                        continue;
+                    };
+                    let doubled = (m > 0 && w[m - 1] == w[m]) || w.get(m + 1) == Some(&w[m]);
+                    for &id in ids {
+                        let name = &reg.name_chars[id as usize];
+                        if name.len() + 1 == len && is_one_insertion(name, w) {
+                            add(id, if doubled { 0.9 } else { 0.6 });
+                        }
                     }
                 }
             }
             // Every equally plausible name is kept; the scorer decides between them.
             let end = offset + chars.get(st + len).map_or(gap.len(), |&(b, _)| b);
-            for (id, weight) in hits {
+            for &(id, weight) in &hits {
                 found.push(Found {
                     name: id,
                     weight,
@@ -934,6 +1150,34 @@ fn find_fuzzy(reg: &Register, gap: &str, offset: usize, found: &mut Vec<Found>) 
         }
     }
     false
+}
+
+/// Whether `long` is `short` with one character inserted.
+fn is_one_insertion(short: &[char], long: &[char]) -> bool {
+    if long.len() != short.len() + 1 {
+        return false;
+    }
+    let p = short.iter().zip(long).take_while(|(a, b)| a == b).count();
+    short[p..] == long[p + 1..]
+}
+
+/// Raw confidence → the share of answers at that raw confidence that are right, fitted
+/// on a tuning run of the independent evaluation set (`tests/calibration.rs`, seed A;
+/// the figures are asserted on seed B). Piecewise linear between the points, which
+/// rise, so the order of answers by confidence is the raw order.
+const CALIBRATION: &[(f64, f64)] = &[(0.0, 0.0), (1.0, 1.0)];
+
+/// Map a raw confidence through [`CALIBRATION`].
+pub fn calibrate(raw: f64) -> f64 {
+    let raw = raw.clamp(0.0, 1.0);
+    for w in CALIBRATION.windows(2) {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        if raw <= x1 {
+            let t = if x1 > x0 { (raw - x0) / (x1 - x0) } else { 1.0 };
+            return y0 + t * (y1 - y0);
+        }
+    }
+    CALIBRATION.last().map_or(raw, |p| p.1)
 }
 
 /// Whether two characters are a known confusion: same pinyin, or a look-alike pair.

@@ -429,6 +429,9 @@ pub enum Token {
     Num { value: u32, marker: Marker },
     /// Dashed shorthand: `a-b` or `a-b-c`, with an optional trailing marker.
     Dashed { parts: [u32; 3], len: u8 },
+    /// `a-b号` with `a < b ≤ a + 20`: a door or house number span (12-14号) after a road
+    /// or group, otherwise building-room shorthand like [`Token::Dashed`].
+    Range { from: u32, to: u32 },
     /// A separator (space or a stray dash).
     Sep,
 }
@@ -475,14 +478,24 @@ pub fn tokenize_into(s: &str, out: &mut Vec<Token>) {
                     i = j2;
                 }
                 // A trailing room marker belongs to the shorthand.
+                let mut hao = false;
                 for m in ["室", "号", "户"] {
                     if starts_with_at(s, i, m) {
+                        hao = m == "号" && !starts_with_at(s, i, "号楼");
                         i += m.len();
                         break;
                     }
                 }
                 if parts[..len as usize].contains(&u32::MAX) {
                     out.push(Token::Sep);
+                } else if hao && len == 2 && parts[0] < parts[1] && parts[1] - parts[0] <= 20 {
+                    // 12-14号: a span of door (or house) numbers, one building covering
+                    // several. Whether it is that or building-room shorthand depends on
+                    // what precedes it, which `assign_numbers` decides.
+                    out.push(Token::Range {
+                        from: parts[0],
+                        to: parts[1],
+                    });
                 } else {
                     out.push(Token::Dashed { parts, len });
                 }
@@ -652,7 +665,12 @@ pub struct Numbers {
     pub group: Option<u32>,
     /// House in the group.
     pub house: Option<u32>,
-    /// Whether a number could not be placed (repeated or contradictory levels).
+    /// A door (or, after a group, house) number span written as `12-14号`; `door` /
+    /// `house` stay empty then.
+    pub door_range: Option<(u32, u32)>,
+    /// Whether a number could not be placed (repeated or contradictory levels). A
+    /// separator inside a number (`4，6号`, `1，1组`) always ends here: its first half is
+    /// a bare number with nothing to count, so a damaged number is never read as whole.
     pub conflict: bool,
 }
 
@@ -714,7 +732,12 @@ pub fn assign_numbers(tokens: &[Token], road_before: impl Fn(usize) -> bool) -> 
                     last = Level::Room;
                 }
                 Marker::Hao => {
-                    if last >= Level::Building {
+                    // A 号 right after a road is its door wherever it stands: written
+                    // after the rooms (…502室 长江西路18号) it is still no room.
+                    if road_before(k) && last != Level::Group {
+                        set(&mut nb.door, value, &mut nb.conflict);
+                        last = Level::Door;
+                    } else if last >= Level::Building {
                         let r = room_on_floor(nb.floor, value);
                         set(&mut nb.room, r, &mut nb.conflict);
                         last = Level::Room;
@@ -738,6 +761,26 @@ pub fn assign_numbers(tokens: &[Token], road_before: impl Fn(usize) -> bool) -> 
                     }
                 }
             },
+            Token::Range { from, to } if last == Level::Group || road_before(k) => {
+                if nb.door_range.is_some() || nb.house.is_some() || nb.door.is_some() {
+                    nb.conflict = true;
+                }
+                nb.door_range = Some((from, to));
+                last = if last == Level::Group {
+                    Level::House
+                } else {
+                    Level::Door
+                };
+            }
+            Token::Range { from, to } => {
+                set(&mut nb.building, from, &mut nb.conflict);
+                if to >= 100 {
+                    set(&mut nb.room, to, &mut nb.conflict);
+                } else {
+                    set(&mut nb.unit, to, &mut nb.conflict);
+                }
+                last = Level::Room;
+            }
             Token::Dashed { parts, len } => {
                 set(&mut nb.building, parts[0], &mut nb.conflict);
                 if len == 3 {
@@ -855,6 +898,7 @@ pub fn parse(text: &str) -> ParsedAddress {
                         marker: Marker::Building,
                         ..
                     }) | Some(Token::Dashed { .. })
+                        | Some(Token::Range { .. })
                 );
                 let before_group = matches!(
                     next_num,
@@ -890,20 +934,25 @@ pub fn parse(text: &str) -> ParsedAddress {
             }
             Token::Noise { start, end } => parsed.leftover.push(rest[start..end].to_string()),
             Token::Sep => {}
-            Token::Num { .. } | Token::Dashed { .. } => {
+            Token::Num { .. } | Token::Dashed { .. } | Token::Range { .. } => {
                 road_before[k] = last_piece_kind == NameKind::Road;
                 last_piece_kind = NameKind::Other;
             }
         }
     }
     let nb = assign_numbers(&tokens, |k| road_before.get(k).copied().unwrap_or(false));
-    parsed.door = nb.door;
+    // A span of numbers has no field of its own here: its first number stands for it.
+    parsed.door = nb
+        .door
+        .or(nb.door_range.filter(|_| nb.group.is_none()).map(|r| r.0));
     parsed.building = nb.building;
     parsed.unit = nb.unit;
     parsed.floor = nb.floor;
     parsed.room = nb.room;
     parsed.group = nb.group;
-    parsed.house = nb.house;
+    parsed.house = nb
+        .house
+        .or(nb.door_range.filter(|_| nb.group.is_some()).map(|r| r.0));
     // A door number without any road is a rural house number when a village was named.
     if parsed.road.is_none()
         && parsed.house.is_none()
