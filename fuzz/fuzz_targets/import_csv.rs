@@ -19,11 +19,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let file = FILES[pick as usize % FILES.len()];
-    let mut ctx = minqing_server::import::ImportContext::default();
+    let mut ctx = minqing_domain::import::ImportContext::default();
     if pick & 0x80 != 0 {
         ctx.register = Some(minqing_fuzz::register_arc());
     }
-    if let Ok(report) = minqing_server::import::check_bytes(file, bytes, &ctx) {
+    if let Ok(report) = minqing_domain::import::check_bytes(file, bytes, &ctx) {
         assert_eq!(
             report.rows_total,
             report.rows_loaded + report.errors.len() as u64

@@ -11,8 +11,8 @@ fuzz_target!(|data: &[u8]| {
     } else {
         "roads.geojson"
     };
-    let ctx = minqing_server::import::ImportContext::default();
-    let report = minqing_server::import::check_bytes(file, bytes, &ctx).expect("a known file");
+    let ctx = minqing_domain::import::ImportContext::default();
+    let report = minqing_domain::import::check_bytes(file, bytes, &ctx).expect("a known file");
     assert_eq!(
         report.rows_total,
         report.rows_loaded + report.errors.len() as u64

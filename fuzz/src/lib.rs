@@ -55,18 +55,18 @@ fn build() -> Server {
         .tempdir_in(base)
         .expect("temp dir");
     let out = dir.path().join("district");
-    minqing_server::generate::generate(&out, 0.01, 7, &|_| {}).expect("generate");
+    minqing_domain::generate::generate(&out, 0.01, 7, &|_| {}).expect("generate");
     let url = format!("sqlite://{}", dir.path().join("fuzz.db").display());
     let (router, leader, event) = rt.block_on(async {
-        let store = minqing_server::store::Store::connect(&url)
+        let store = minqing_domain::store::Store::connect(&url)
             .await
             .expect("open");
         store.migrate().await.expect("migrate");
-        minqing_server::import::import_dir(&store, &out, &|_| {})
+        minqing_domain::import::import_dir(&store, &out, &|_| {})
             .await
             .expect("import");
-        let state = minqing_server::http::AppState::new(store.clone());
-        state.set_index(minqing_server::load_index(&store).await.expect("load"));
+        let state = minqing_domain::App::new(store.clone());
+        state.set_index(minqing_domain::load_index(&store).await.expect("load"));
         let event = {
             let events = state.events();
             let e = events
@@ -78,11 +78,11 @@ fn build() -> Server {
             (e.code.clone(), e.version)
         };
         let router = minqing_server::http::app(state.clone());
-        minqing_server::auth::users::create(
+        minqing_domain::auth::users::create(
             &store,
             "fuzz-leader",
             "fuzz-password-1",
-            minqing_server::auth::Role::Leader,
+            minqing_domain::auth::Role::Leader,
             None,
             &[],
         )

@@ -7,10 +7,10 @@
 //!     cargo bench -p minqing-server --bench analysis
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use minqing_server::analysis::{
+use minqing_domain::analysis::{
     self as an, EmergingQuery, HotspotQuery, RESOLUTIONS, Step, compute_emerging, compute_hotspots,
 };
-use minqing_server::model::AreaLevel;
+use minqing_domain::model::AreaLevel;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let tmp = tempfile::tempdir().expect("temp dir");
     let (state, how) = rt
-        .block_on(minqing_server::bench_state(tmp.path()))
+        .block_on(minqing_domain::bench_state(tmp.path()))
         .expect("the district to measure");
     eprintln!("{how}");
     let ix = state.index().expect("index");

@@ -18,8 +18,8 @@
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
-use minqing_server::tiles_service::filters::{EventAudience, EventFilter};
-use minqing_server::tiles_service::layers;
+use minqing_domain::tiles_service::filters::{EventAudience, EventFilter};
+use minqing_domain::tiles_service::layers;
 use minqing_tiles::TileId;
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -36,7 +36,7 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn densest(index: &minqing_server::index::Index, z: u8) -> (TileId, usize) {
+fn densest(index: &minqing_domain::index::Index, z: u8) -> (TileId, usize) {
     let mut counts: HashMap<TileId, usize> = HashMap::new();
     for b in &index.buildings {
         if let Ok(t) = TileId::from_lonlat(b.lon, b.lat, z) {
@@ -91,7 +91,7 @@ fn main() {
         .expect("runtime");
     let tmp = tempfile::tempdir().expect("temp dir");
     let (state, how) = rt
-        .block_on(minqing_server::bench_state(tmp.path()))
+        .block_on(minqing_domain::bench_state(tmp.path()))
         .expect("the district to measure");
     eprintln!("{how}");
     let index = state.index().expect("index");

@@ -3,12 +3,13 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use minqing_server::auth::{Role, users};
-use minqing_server::config::{Config, Secret};
-use minqing_server::http::{AppState, app};
-use minqing_server::import::FileReport;
-use minqing_server::store::Store;
-use minqing_server::{audit, personal};
+use minqing_domain::App;
+use minqing_domain::auth::{Role, users};
+use minqing_domain::config::{Config, Secret};
+use minqing_domain::import::FileReport;
+use minqing_domain::store::Store;
+use minqing_domain::{audit, personal};
+use minqing_server::http::app;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -297,9 +298,9 @@ fn generate_with_progress(
     out: &Path,
     scale: f64,
     seed: u64,
-) -> Result<minqing_server::generate::Manifest> {
+) -> Result<minqing_domain::generate::Manifest> {
     let pb = spinner("generating");
-    let m = minqing_server::generate::generate(out, scale, seed, &|phase| {
+    let m = minqing_domain::generate::generate(out, scale, seed, &|phase| {
         pb.set_message(format!("generating {phase}"))
     });
     pb.finish_and_clear();
@@ -310,7 +311,7 @@ fn generate_with_progress(
 async fn import_with_progress(store: &Store, dir: &Path) -> Result<Vec<(FileReport, f64)>> {
     let pb = spinner("importing");
     let starts = std::sync::Mutex::new(Vec::new());
-    let r = minqing_server::import::import_dir(store, dir, &|file| {
+    let r = minqing_domain::import::import_dir(store, dir, &|file| {
         starts.lock().unwrap().push(Instant::now());
         pb.set_message(format!("importing {file}"))
     })
@@ -367,7 +368,7 @@ fn print_report(reports: &[(FileReport, f64)]) {
 async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
     let started = Instant::now();
     let (risk_grid, risk_building) = cfg.analysis.risk.resolve()?;
-    let state = AppState::new(store.clone())
+    let state = App::new(store.clone())
         .with_deadlines(cfg.deadlines.clone().unwrap_or_default())
         .with_risk(risk_grid, risk_building);
     if let Some(ttl) = cfg.session_ttl_secs {
@@ -384,8 +385,8 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
     tokio::spawn(async move {
         // The outbox position before the load: changes committed during the load are
         // applied again by the follower, which keeps the newest version (harmless).
-        let outbox = minqing_server::events::write::last_change(&loader.store).await;
-        match minqing_server::load_index(&loader.store).await {
+        let outbox = minqing_domain::events::write::last_change(&loader.store).await;
+        match minqing_domain::load_index(&loader.store).await {
             Ok(ix) => {
                 tracing::info!(
                     buildings = ix.0.buildings.len(),
@@ -398,7 +399,7 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
                 let warm = loader.clone();
                 tokio::task::spawn_blocking(move || {
                     let started = std::time::Instant::now();
-                    match minqing_server::tiles_service::analysis_layers::warm(&warm) {
+                    match minqing_domain::tiles_service::analysis_layers::warm(&warm) {
                         Ok(()) => tracing::info!(
                             ms = started.elapsed().as_millis() as u64,
                             "hotspots/risk tile feed built"
@@ -408,10 +409,13 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
                         }
                     }
                 });
-                // Other replicas' writes (PostgreSQL only; see http::replica).
+                // Other replicas' writes (PostgreSQL only; see events::replica).
                 match outbox {
                     Ok(after) => {
-                        tokio::spawn(minqing_server::http::replica::follow(loader.clone(), after));
+                        tokio::spawn(minqing_domain::events::replica::follow(
+                            loader.clone(),
+                            after,
+                        ));
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "no outbox position; not following other replicas")
@@ -430,8 +434,8 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
         let mut hourly = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             hourly.tick().await;
-            let now = minqing_server::events::now();
-            match minqing_server::events::write::purge_idempotency(&purger, now).await {
+            let now = minqing_domain::time::system_now();
+            match minqing_domain::events::write::purge_idempotency(&purger, now).await {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "expired idempotency keys"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
@@ -502,12 +506,12 @@ async fn demo_accounts(store: &Store, bind: &str) -> Result<()> {
         return Ok(());
     }
     let pb = spinner("creating demo accounts");
-    let org = minqing_server::auth::users::busiest_mediation_org(store).await?;
+    let org = minqing_domain::auth::users::busiest_mediation_org(store).await?;
     for (name, role, pass) in DEMO_PASSWORDS {
         let org = (role == Role::Mediator).then_some(org.as_deref()).flatten();
         users::create(store, name, pass, role, org, &[]).await?;
     }
-    let grids = minqing_server::auth::users::grid_codes(store).await?;
+    let grids = minqing_domain::auth::users::grid_codes(store).await?;
     use futures_util::StreamExt;
     let results: Vec<Result<i64>> = futures_util::stream::iter(grids.iter().map(|g| {
         let store = store.clone();

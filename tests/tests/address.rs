@@ -300,7 +300,7 @@ async fn reverse_gives_the_nearest_building_and_the_containing_areas() {
 async fn import_links_free_text_records() {
     let (tmp, dir, m) = district(0.02);
     let store = sqlite_store(tmp.path()).await;
-    let reports = minqing_server::import::import_dir(&store, &dir, &|_| {})
+    let reports = minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .expect("import");
     let mut linked = 0u64;
@@ -321,7 +321,7 @@ async fn import_links_free_text_records() {
     }
     assert_eq!(all as usize, m.residents + m.housing_units + m.enterprises);
     assert!(linked as f64 >= 0.97 * all as f64, "{linked} of {all}");
-    let minqing_server::store::Store::Sqlite(pool) = &store else {
+    let minqing_domain::store::Store::Sqlite(pool) = &store else {
         unreachable!()
     };
     for t in ["residents", "housing", "enterprises"] {
@@ -360,7 +360,7 @@ async fn review_queue_round_trip() {
     let generated = tmp.path().join("district");
     let extra = tmp.path().join("extra");
     write_unmatchable_resident(&generated, &extra, "R99999999");
-    let reports = minqing_server::import::import_dir(&state.store, &extra, &|_| {})
+    let reports = minqing_domain::import::import_dir(&state.store, &extra, &|_| {})
         .await
         .unwrap();
     assert_eq!(reports[0].links.unmatched, 1, "{:?}", reports[0]);
@@ -369,7 +369,7 @@ async fn review_queue_round_trip() {
     let (status, _) = get(&app, "/api/v1/review?kind=residents&status=unmatched").await;
     assert_eq!(status, 401);
     let screen =
-        crate::support::bearer(&state, &app, minqing_server::auth::Role::Screen, &[], None).await;
+        crate::support::bearer(&state, &app, minqing_domain::auth::Role::Screen, &[], None).await;
     let (status, _) = get_auth(
         &app,
         &screen,
@@ -378,7 +378,7 @@ async fn review_queue_round_trip() {
     .await;
     assert_eq!(status, 403);
     let auth =
-        crate::support::bearer(&state, &app, minqing_server::auth::Role::Leader, &[], None).await;
+        crate::support::bearer(&state, &app, minqing_domain::auth::Role::Leader, &[], None).await;
 
     let queue = |status: &'static str| {
         let app = app.clone();
@@ -475,7 +475,7 @@ async fn review_queue_round_trip() {
             .iter()
             .any(|i| i["id"] == "R99999999")
     );
-    let minqing_server::store::Store::Sqlite(pool) = &state.store else {
+    let minqing_domain::store::Store::Sqlite(pool) = &state.store else {
         unreachable!()
     };
     let (code, link): (Option<String>, String) =
@@ -555,10 +555,10 @@ async fn review_resolution_updates_the_aggregates_at_once() {
     let (tmp, state, app, _) = loaded_app(0.01).await;
     let extra = tmp.path().join("extra");
     write_unmatchable_resident(&tmp.path().join("district"), &extra, "R99999990");
-    minqing_server::import::import_dir(&state.store, &extra, &|_| {})
+    minqing_domain::import::import_dir(&state.store, &extra, &|_| {})
         .await
         .unwrap();
-    state.set_index(minqing_server::load_index(&state.store).await.unwrap());
+    state.set_index(minqing_domain::load_index(&state.store).await.unwrap());
     let ix = state.index().unwrap();
     let (unit_i, unit) = ix
         .units
@@ -573,7 +573,7 @@ async fn review_resolution_updates_the_aggregates_at_once() {
     let unmatched_before = ix.resident_links.unmatched;
     let (unit_before, unit_links_before) = (unit.residents, ix.resident_links.unit);
     let auth =
-        crate::support::bearer(&state, &app, minqing_server::auth::Role::Leader, &[], None).await;
+        crate::support::bearer(&state, &app, minqing_domain::auth::Role::Leader, &[], None).await;
     let population = |app: axum::Router, auth: String, grid: String| async move {
         let (status, body) = get_auth(
             &app,
@@ -639,7 +639,7 @@ async fn review_resolution_updates_the_aggregates_at_once() {
     assert_eq!(ix.buildings[other].residents, other_before + 1);
     assert_eq!(ix.resident_links.unit, unit_links_before);
     assert_eq!(ix.resident_links.building, {
-        let fresh = minqing_server::load_index(&state.store).await.unwrap().0;
+        let fresh = minqing_domain::load_index(&state.store).await.unwrap().0;
         fresh.resident_links.building
     });
     assert_eq!(population(app.clone(), auth, grid).await, pop_before);
@@ -685,7 +685,7 @@ async fn coordinates_in_gcj02_and_bd09_are_converted_on_import() {
     std::fs::write(dir.join("buildings.csv.crs"), "GCJ-02\n").unwrap();
     std::fs::write(dir.join("events.csv.crs"), "bd09").unwrap();
     let store = sqlite_store(tmp.path()).await;
-    let reports = minqing_server::import::import_dir(&store, &dir, &|_| {})
+    let reports = minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .unwrap();
     for r in &reports {
@@ -705,7 +705,7 @@ async fn coordinates_in_gcj02_and_bd09_are_converted_on_import() {
 
     // An unknown datum refuses the file.
     std::fs::write(dir.join("buildings.csv.crs"), "utm48n").unwrap();
-    let err = minqing_server::import::import_dir(&store, &dir, &|_| {})
+    let err = minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("unknown datum"), "{err:#}");
@@ -857,14 +857,14 @@ fn score(reg: &minqing_address::Register, rec: &Labelled, t: &mut Tally) {
 fn evaluate(scale: f64) -> Tally {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
-    minqing_server::generate::generate(&dir, scale, EVAL_SEED, &|_| {}).unwrap();
+    minqing_domain::generate::generate(&dir, scale, EVAL_SEED, &|_| {}).unwrap();
     evaluate_dir(&dir)
 }
 
 /// Evaluate on an already generated district directory.
 fn evaluate_dir(dir: &Path) -> Tally {
     let started = Instant::now();
-    let reg = minqing_server::address_service::register_from_dir(dir).unwrap();
+    let reg = minqing_domain::address_service::register_from_dir(dir).unwrap();
     println!(
         "register: {} buildings, {} units, built in {:.2} s",
         reg.building_count(),
@@ -1012,7 +1012,7 @@ fn hard_evaluation(
 ) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
-    minqing_server::generate::generate(&dir, scale, seed, &|_| {}).unwrap();
+    minqing_domain::generate::generate(&dir, scale, seed, &|_| {}).unwrap();
     hard_evaluation_dir(&dir, seed, per_kind, mixed)
 }
 
@@ -1034,7 +1034,7 @@ fn hard_evaluation_dir(
 ) {
     use minqing_address::eval;
     let (buildings, units) =
-        minqing_server::address_service::register_entries_from_dir(dir).unwrap();
+        minqing_domain::address_service::register_entries_from_dir(dir).unwrap();
     if let Ok(out) = std::env::var("MINQING_HARD_DUMP") {
         dump_entries(&buildings, &units, Path::new(&out));
     }
@@ -1163,19 +1163,19 @@ fn hard_set_full_district() {
 async fn review_queue_on_postgis() {
     let (tmp, dir, _) = district(0.01);
     let store = crate::support::postgis_store().await;
-    minqing_server::import::import_dir(&store, &dir, &|_| {})
+    minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .unwrap();
     let extra = tmp.path().join("extra");
     write_unmatchable_resident(&dir, &extra, "R99999998");
-    minqing_server::import::import_dir(&store, &extra, &|_| {})
+    minqing_domain::import::import_dir(&store, &extra, &|_| {})
         .await
         .unwrap();
-    let state = minqing_server::http::AppState::new(store.clone());
-    state.set_index(minqing_server::load_index(&store).await.unwrap());
+    let state = minqing_domain::App::new(store.clone());
+    state.set_index(minqing_domain::load_index(&store).await.unwrap());
     let app = minqing_server::http::app(state.clone());
     let auth =
-        crate::support::bearer(&state, &app, minqing_server::auth::Role::Admin, &[], None).await;
+        crate::support::bearer(&state, &app, minqing_domain::auth::Role::Admin, &[], None).await;
     let (status, body) = get_auth(
         &app,
         &auth,
@@ -1203,7 +1203,7 @@ async fn review_queue_on_postgis() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["link"], "building");
-    let minqing_server::store::Store::Postgres(pool) = &store else {
+    let minqing_domain::store::Store::Postgres(pool) = &store else {
         unreachable!()
     };
     let (new_code, note): (String, String) =

@@ -212,7 +212,7 @@ async fn key_groups_below_five_are_suppressed_and_parameters_are_checked() {
         .find_map(|b| b.grid)
         .map(|g| &ix.areas[g as usize])
         .unwrap();
-    assert_eq!(grid.area.level, minqing_server::model::AreaLevel::Grid);
+    assert_eq!(grid.area.level, minqing_domain::model::AreaLevel::Grid);
     let r = ok(
         &router,
         &format!(
@@ -256,7 +256,7 @@ async fn key_groups_below_five_are_suppressed_and_parameters_are_checked() {
     let g = ok(&router, "/api/v1/analysis/risk?level=grid").await;
     assert_eq!(
         g["total"].as_u64().unwrap() as usize,
-        ix.count_level(minqing_server::model::AreaLevel::Grid)
+        ix.count_level(minqing_domain::model::AreaLevel::Grid)
     );
     let h = ok(
         &router,
@@ -323,7 +323,7 @@ async fn key_groups_below_five_are_suppressed_and_parameters_are_checked() {
 }
 
 /// A copy of the first dispute under a new `code`, added to the state as an intake would.
-fn new_dispute(state: &minqing_server::http::AppState, code: &str) {
+fn new_dispute(state: &minqing_domain::App, code: &str) {
     let mut event = state
         .events()
         .events
@@ -353,11 +353,11 @@ async fn caches_follow_event_changes() {
     assert!(state.analysis.generation() > generation);
 
     // The tile-layer feeds return plain data.
-    let layer = minqing_server::analysis::hotspot_layer(&state).unwrap();
+    let layer = minqing_domain::analysis::hotspot_layer(&state).unwrap();
     assert!(!layer.is_empty());
     assert!(layer.iter().all(|c| c.boundary.len() >= 7));
     let risk =
-        minqing_server::analysis::risk_layer(&state, minqing_server::analysis::RiskLevel::Grid)
+        minqing_domain::analysis::risk_layer(&state, minqing_domain::analysis::RiskLevel::Grid)
             .unwrap();
     assert!(!risk.is_empty());
 }
@@ -405,10 +405,10 @@ async fn concurrent_misses_compute_once_and_see_the_new_event() {
 /// and bad values are refused at start with the value named.
 #[tokio::test(flavor = "multi_thread")]
 async fn risk_weights_and_tiers_come_from_configuration() {
-    use minqing_server::config::Config;
+    use minqing_domain::config::Config;
     let (tmp, dir, _m) = crate::support::district(0.02);
     let store = crate::support::sqlite_store(tmp.path()).await;
-    minqing_server::import::import_dir(&store, &dir, &|_| {})
+    minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .expect("import");
     let cfg_path = tmp.path().join("minqing.toml");
@@ -423,16 +423,15 @@ async fn risk_weights_and_tiers_come_from_configuration() {
     .unwrap();
     let cfg = Config::load(Some(&cfg_path), |_| None).expect("valid configuration");
     let (grid_cfg, building_cfg) = cfg.analysis.risk.resolve().unwrap();
-    let app = |state: minqing_server::http::AppState| async {
-        state.set_index(minqing_server::load_index(&store).await.expect("load"));
+    let app = |state: minqing_domain::App| async {
+        state.set_index(minqing_domain::load_index(&store).await.expect("load"));
         minqing_server::http::app(state)
     };
     // As a leader: the key-group factor's figures are withheld from the public.
-    let default_state = minqing_server::http::AppState::new(store.clone());
+    let default_state = minqing_domain::App::new(store.clone());
     let default_router = app(default_state.clone()).await;
     let default_router = crate::support::as_leader(&default_state, default_router).await;
-    let configured =
-        minqing_server::http::AppState::new(store.clone()).with_risk(grid_cfg, building_cfg);
+    let configured = minqing_domain::App::new(store.clone()).with_risk(grid_cfg, building_cfg);
     let configured_router = app(configured.clone()).await;
     let configured_router = crate::support::as_leader(&configured, configured_router).await;
 

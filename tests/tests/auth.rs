@@ -3,9 +3,9 @@
 //! hostile inputs.
 
 use crate::support::{bearer, call, loaded_app, postgis_store, sqlite_store};
-use minqing_server::auth::Role;
-use minqing_server::http::AppState;
-use minqing_server::store::Store;
+use minqing_domain::App;
+use minqing_domain::auth::Role;
+use minqing_domain::store::Store;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -35,7 +35,7 @@ fn plaintext(district: &Path) -> HashMap<String, (String, String)> {
 }
 
 /// A resident, its building and its grid, for every grid that has one.
-async fn residents_by_grid(state: &AppState) -> Vec<(String, String, String)> {
+async fn residents_by_grid(state: &App) -> Vec<(String, String, String)> {
     let rows: Vec<(String, Option<String>)> = match &state.store {
         Store::Sqlite(p) => sqlx::query_as(
             "SELECT r.id, COALESCE(u.building_code, b.code) FROM residents r \
@@ -66,7 +66,7 @@ async fn residents_by_grid(state: &AppState) -> Vec<(String, String, String)> {
 
 struct Fixture {
     _tmp: tempfile::TempDir,
-    state: AppState,
+    state: App,
     router: axum::Router,
     plain: HashMap<String, (String, String)>,
     /// (resident, building, grid) in grid A and in grid B.
@@ -467,7 +467,7 @@ async fn each_caller_sees_only_their_share() {
         audit("action=login".into()).await.len() >= 5,
         "the fixture's sign-ins"
     );
-    let chain = minqing_server::audit::verify(&f.state.store).await.unwrap();
+    let chain = minqing_domain::audit::verify(&f.state.store).await.unwrap();
     assert!(chain.first_broken.is_none(), "{chain:?}");
 }
 
@@ -621,7 +621,7 @@ async fn tokens_tampered_expired_and_revoked() {
 #[tokio::test]
 async fn brute_force_is_locked_out() {
     let (_tmp, state, router, _) = loaded_app(0.01).await;
-    minqing_server::auth::users::create(
+    minqing_domain::auth::users::create(
         &state.store,
         "victim",
         "right-password",
@@ -782,13 +782,13 @@ async fn both_stores_hold_ciphertext_lookup_works_and_rotation_rewrites_everythi
     let sqlite = sqlite_store(tmp.path()).await;
     let pg = postgis_store().await;
     for store in [&sqlite, &pg] {
-        minqing_server::import::import_dir(store, &dir, &|_| {})
+        minqing_domain::import::import_dir(store, &dir, &|_| {})
             .await
             .unwrap();
         assert_ciphertext(store, &plain).await;
         // Lookup through the API on this backend.
-        let state = AppState::new(store.clone());
-        state.set_index(minqing_server::load_index(store).await.unwrap());
+        let state = App::new(store.clone());
+        state.set_index(minqing_domain::load_index(store).await.unwrap());
         let router = minqing_server::http::app(state.clone());
         let auth = bearer(&state, &router, Role::Leader, &[], None).await;
         let (rid, (idn, _)) = plain.iter().next().unwrap();
@@ -816,9 +816,9 @@ async fn both_stores_hold_ciphertext_lookup_works_and_rotation_rewrites_everythi
                 .any(|r| r["id"] == rid.as_str())
         );
         // Rotation: everything opens with the new key only, lookups use the new index.
-        let old = minqing_server::personal::keys();
-        let new = minqing_server::personal::DataKeys::from_hex(&"5a".repeat(32)).unwrap();
-        let n = minqing_server::personal::rotate_keys(store, &old, &new)
+        let old = minqing_domain::personal::keys();
+        let new = minqing_domain::personal::DataKeys::from_hex(&"5a".repeat(32)).unwrap();
+        let n = minqing_domain::personal::rotate_keys(store, &old, &new)
             .await
             .unwrap();
         assert_eq!(n as i64, store.count("residents").await.unwrap());
@@ -844,7 +844,7 @@ async fn both_stores_hold_ciphertext_lookup_works_and_rotation_rewrites_everythi
         }
         // Rotating with the wrong old key changes nothing.
         assert!(
-            minqing_server::personal::rotate_keys(store, &old, &new)
+            minqing_domain::personal::rotate_keys(store, &old, &new)
                 .await
                 .is_err()
         );
@@ -877,7 +877,7 @@ async fn both_stores_hold_ciphertext_lookup_works_and_rotation_rewrites_everythi
 async fn audit_chain_records_reads_and_detects_tampering() {
     let f = fixture().await;
     // The fixture's sign-ins are in the log already.
-    let base = minqing_server::audit::verify(&f.state.store)
+    let base = minqing_domain::audit::verify(&f.state.store)
         .await
         .unwrap()
         .entries as i64;
@@ -920,7 +920,7 @@ async fn audit_chain_records_reads_and_detects_tampering() {
     assert_eq!(entries[1]["action"], "read_resident");
     assert_eq!(entries[1]["prev_hash"], entries[0]["hash"]);
     assert_eq!(page["next_after_seq"], base + 2);
-    let v = minqing_server::audit::verify(&f.state.store).await.unwrap();
+    let v = minqing_domain::audit::verify(&f.state.store).await.unwrap();
     assert_eq!(v.entries as i64, base + 3);
     assert_eq!(v.first_broken, None);
     // Changing one entry's content breaks the chain at that entry.
@@ -932,7 +932,7 @@ async fn audit_chain_records_reads_and_detects_tampering() {
         .execute(p)
         .await
         .unwrap();
-    let v = minqing_server::audit::verify(&f.state.store).await.unwrap();
+    let v = minqing_domain::audit::verify(&f.state.store).await.unwrap();
     assert_eq!(v.first_broken.map(|b| b.0), Some(base + 3));
     sqlx::query("UPDATE audit_log SET reason = 'fire evacuation' WHERE seq = $1")
         .bind(base + 3)
@@ -940,7 +940,7 @@ async fn audit_chain_records_reads_and_detects_tampering() {
         .await
         .unwrap();
     assert_eq!(
-        minqing_server::audit::verify(&f.state.store)
+        minqing_domain::audit::verify(&f.state.store)
             .await
             .unwrap()
             .first_broken,
@@ -951,7 +951,7 @@ async fn audit_chain_records_reads_and_detects_tampering() {
         .execute(p)
         .await
         .unwrap();
-    let v = minqing_server::audit::verify(&f.state.store).await.unwrap();
+    let v = minqing_domain::audit::verify(&f.state.store).await.unwrap();
     assert_eq!(v.first_broken.map(|b| b.0), Some(3));
 }
 
@@ -1124,7 +1124,7 @@ async fn hostile_inputs_get_4xx_and_change_nothing() {
 
 #[test]
 fn key_group_suppression_is_five_everywhere() {
-    use minqing_server::personal::{KEY_GROUP_MIN_COUNT, suppress_key_group_count};
+    use minqing_domain::personal::{KEY_GROUP_MIN_COUNT, suppress_key_group_count};
     // The constant is the analysis crate's, so both say 5.
     assert_eq!(KEY_GROUP_MIN_COUNT, 5);
     assert_eq!(suppress_key_group_count(0), None);
@@ -1173,7 +1173,7 @@ async fn exports_are_audited_minimal_and_suppressed() {
         .unwrap()
         .areas
         .iter()
-        .filter(|a| a.area.level == minqing_server::model::AreaLevel::Grid)
+        .filter(|a| a.area.level == minqing_domain::model::AreaLevel::Grid)
         .count();
     assert_eq!(rows.len(), grids);
     let sum: u64 = rows

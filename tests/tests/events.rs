@@ -2,13 +2,14 @@
 //! concurrency, deadlines, duplicates, photos, the live feed and Open311, on both stores.
 
 use crate::support::{as_leader, call, district, loaded_app, postgis_store};
-use minqing_server::events::{self, Role, TRANSITIONS, allowed};
-use minqing_server::http::{AppState, app};
-use minqing_server::model::{Event, STATUSES};
+use minqing_domain::App;
+use minqing_domain::events::{self, Role, TRANSITIONS, allowed};
+use minqing_domain::model::{Event, STATUSES};
+use minqing_server::http::app;
 use serde_json::{Value, json};
 
 /// A point inside the district (a building of the register), different per `i`.
-fn point(state: &AppState, i: usize) -> (f64, f64) {
+fn point(state: &App, i: usize) -> (f64, f64) {
     let ix = state.index().unwrap();
     let b = &ix.buildings[(i * 7919) % ix.buildings.len()];
     (b.lon, b.lat)
@@ -28,7 +29,7 @@ async fn post_json(
     (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
 }
 
-fn intake_body(state: &AppState, i: usize, category: &str) -> Value {
+fn intake_body(state: &App, i: usize, category: &str) -> Value {
     let (lon, lat) = point(state, i);
     json!({"category": category, "source": "grid_worker", "title": format!("测试事项{i}"),
            "description": "楼上漏水", "lon": lon, "lat": lat})
@@ -175,7 +176,7 @@ fn overdue_and_deadlines() {
 
 /// Walk every path of the machine over HTTP and try every illegal action in each
 /// status: 409 with the allowed actions listed.
-async fn walk_the_machine(state: &AppState, router: &axum::Router) {
+async fn walk_the_machine(state: &App, router: &axum::Router) {
     let org = events::MEDIATION_ORGS[0];
     let paths: Vec<Vec<Value>> = vec![
         vec![
@@ -268,21 +269,21 @@ async fn every_transition_on_sqlite() {
 async fn every_transition_and_idempotency_on_postgis() {
     let (_tmp, dir, _) = district(0.01);
     let store = postgis_store().await;
-    minqing_server::import::import_dir(&store, &dir, &|_| {})
+    minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .unwrap();
-    let state = AppState::new(store.clone());
-    state.set_index(minqing_server::load_index(&store).await.unwrap());
+    let state = App::new(store.clone());
+    state.set_index(minqing_domain::load_index(&store).await.unwrap());
     let router = as_leader(&state, app(state.clone())).await;
     walk_the_machine(&state, &router).await;
     concurrent_retries(&state, &router).await;
     // Restart: the store alone gives back the same events.
-    let reloaded = minqing_server::load_index(&store).await.unwrap().1;
+    let reloaded = minqing_domain::load_index(&store).await.unwrap().1;
     assert_eq!(reloaded.len(), state.events().len());
 }
 
 /// Many parallel retries with one key make exactly one event.
-async fn concurrent_retries(state: &AppState, router: &axum::Router) {
+async fn concurrent_retries(state: &App, router: &axum::Router) {
     let before = state.store.count("events").await.unwrap();
     let body = intake_body(state, 7, "petition");
     let mut tasks = Vec::new();
@@ -307,7 +308,7 @@ async fn concurrent_retries(state: &AppState, router: &axum::Router) {
     assert_eq!(s, 422, "{v}");
     // After its lifetime the key is free again: the purge removes it and the same key
     // with the other body makes a new event.
-    let later = events::now() + events::write::IDEMPOTENCY_TTL_S + 1;
+    let later = minqing_domain::time::system_now() + events::write::IDEMPOTENCY_TTL_S + 1;
     assert!(
         events::write::purge_idempotency(&state.store, later)
             .await
@@ -343,7 +344,7 @@ async fn intake_validation_idempotency_duplicates_and_lists() {
     let body = intake_body(&state, 1, "dispute");
     let first = create(&router, &body).await;
     let code = first["code"].as_str().unwrap();
-    let year = events::time::local_year(events::now());
+    let year = minqing_domain::time::local_year(minqing_domain::time::system_now());
     assert!(
         code.starts_with(&format!("510603{year}")) && code.len() == 16,
         "{code}"
@@ -449,7 +450,7 @@ async fn intake_validation_idempotency_duplicates_and_lists() {
         .events
         .iter()
         .filter(|e| {
-            e.reported_at < 1_735_660_800 && !minqing_server::model::is_closed_status(&e.status)
+            e.reported_at < 1_735_660_800 && !minqing_domain::model::is_closed_status(&e.status)
         })
         .count();
     assert_eq!(
@@ -878,7 +879,9 @@ async fn open311_conformance() {
     ] {
         assert!(!r[f].is_null(), "{f} in {r}");
     }
-    assert!(events::time::parse(r["requested_datetime"].as_str().unwrap()).is_some());
+    assert!(
+        minqing_domain::time::parse_instant(r["requested_datetime"].as_str().unwrap()).is_some()
+    );
     let (_, _, b) = call(
         &router,
         "GET",

@@ -3,7 +3,7 @@
 
 use crate::support::{SEED, district};
 use geo::{Area, BooleanOps, Contains};
-use minqing_server::ids::{is_valid_credit_code, is_valid_id_number};
+use minqing_domain::ids::{is_valid_credit_code, is_valid_id_number};
 use std::collections::BTreeMap;
 
 fn file_bytes(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
@@ -33,7 +33,7 @@ fn same_seed_and_scale_give_the_same_bytes() {
         assert!(bytes == &fb[name], "{name} differs between two runs");
     }
     let other =
-        minqing_server::generate::generate(&_b.path().join("other"), 0.01, SEED + 1, &|_| {})
+        minqing_domain::generate::generate(&_b.path().join("other"), 0.01, SEED + 1, &|_| {})
             .unwrap();
     assert_ne!(
         other.planted_hotspots, ma.planted_hotspots,

@@ -1,16 +1,17 @@
 //! The HTTP surface that does not depend on data: errors, OpenAPI, metrics.
 
 use crate::support::{call, district, get, sqlite_store};
-use minqing_server::http::{AppState, app};
+use minqing_domain::App;
+use minqing_server::http::app;
 
 #[tokio::test]
 async fn errors_openapi_and_metrics() {
     let (tmp, dir, _) = district(0.01);
     let store = sqlite_store(tmp.path()).await;
-    minqing_server::import::import_dir(&store, &dir, &|_| {})
+    minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .unwrap();
-    let state = AppState::new(store.clone());
+    let state = App::new(store.clone());
     let router = app(state.clone());
     // Stats are a public aggregate: no token needed, but 503 until the index is loaded.
     let (status, _) = get(&router, "/api/v1/stats").await;
@@ -18,7 +19,7 @@ async fn errors_openapi_and_metrics() {
     let auth = crate::support::bearer(
         &state,
         &router,
-        minqing_server::auth::Role::Screen,
+        minqing_domain::auth::Role::Screen,
         &[],
         None,
     )
@@ -34,7 +35,7 @@ async fn errors_openapi_and_metrics() {
     let body = String::from_utf8(body).unwrap();
     assert_eq!(status, 503);
     assert!(body.contains("\"code\":\"loading\""), "{body}");
-    state.set_index(minqing_server::load_index(&store).await.unwrap());
+    state.set_index(minqing_domain::load_index(&store).await.unwrap());
 
     let (status, body) = get(&router, "/no/such/path").await;
     assert_eq!(status, 404);
@@ -94,7 +95,7 @@ async fn wrong_method_is_405_and_stats_match_after_load() {
     let auth = crate::support::bearer(
         &state,
         &router,
-        minqing_server::auth::Role::Leader,
+        minqing_domain::auth::Role::Leader,
         &[],
         None,
     )

@@ -2,8 +2,8 @@
 //! still load, on both stores.
 
 use crate::support::{district, postgis_store, sqlite_store};
-use minqing_server::import::{FileReport, import_dir};
-use minqing_server::store::Store;
+use minqing_domain::import::{FileReport, import_dir};
+use minqing_domain::store::Store;
 use std::io::Write;
 
 /// Damage copies of the generated files in known ways and return the expected bad lines

@@ -3,8 +3,10 @@
 //! from the outbox without a reload.
 
 use crate::support::{as_leader, call, district, postgis_store};
-use minqing_server::events::write;
-use minqing_server::http::{AppState, app, replica};
+use minqing_domain::App;
+use minqing_domain::events::replica;
+use minqing_domain::events::write;
+use minqing_server::http::app;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -12,10 +14,10 @@ use std::time::{Duration, Instant};
 /// real delay.
 const CEILING: Duration = Duration::from_secs(15);
 
-async fn replica_of(store: &minqing_server::store::Store) -> (AppState, axum::Router, i64) {
-    let state = AppState::new(store.clone());
+async fn replica_of(store: &minqing_domain::store::Store) -> (App, axum::Router, i64) {
+    let state = App::new(store.clone());
     let after = write::last_change(store).await.unwrap();
-    state.set_index(minqing_server::load_index(store).await.unwrap());
+    state.set_index(minqing_domain::load_index(store).await.unwrap());
     let router = app(state.clone());
     (state, router, after)
 }
@@ -40,7 +42,7 @@ async fn eventually(router: &axum::Router, uri: &str, done: impl Fn(&Value) -> b
 async fn writes_reach_every_replica_and_late_ones_catch_up() {
     let (_tmp, dir, _) = district(0.01);
     let store = postgis_store().await;
-    minqing_server::import::import_dir(&store, &dir, &|_| {})
+    minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .unwrap();
     let (a, router_a, after_a) = replica_of(&store).await;
@@ -49,7 +51,7 @@ async fn writes_reach_every_replica_and_late_ones_catch_up() {
     tokio::spawn(replica::follow(b.clone(), after_b));
     // Sessions live in the store: one sign-in works on every replica.
     let leader =
-        crate::support::bearer(&a, &router_a, minqing_server::auth::Role::Leader, &[], None).await;
+        crate::support::bearer(&a, &router_a, minqing_domain::auth::Role::Leader, &[], None).await;
     let router_a = crate::support::acting_as(router_a, leader.clone());
     let router_b = crate::support::acting_as(router_b, leader);
 

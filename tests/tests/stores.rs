@@ -1,14 +1,15 @@
 //! The conformance suite: the same checks against the embedded store and PostGIS.
 
 use crate::support::{district, get, postgis_store, sqlite_store};
-use minqing_server::generate::Manifest;
-use minqing_server::http::{AppState, app};
-use minqing_server::store::Store;
+use minqing_domain::App;
+use minqing_domain::generate::Manifest;
+use minqing_domain::store::Store;
+use minqing_server::http::app;
 
 /// Import a generated district, check every figure through the index and the API,
 /// re-import and check that nothing changed.
 async fn conformance(store: Store, dir: &std::path::Path, m: &Manifest) {
-    let reports = minqing_server::import::import_dir(&store, dir, &|_| {})
+    let reports = minqing_domain::import::import_dir(&store, dir, &|_| {})
         .await
         .expect("import");
     for r in &reports {
@@ -46,7 +47,7 @@ async fn conformance(store: Store, dir: &std::path::Path, m: &Manifest) {
     assert_eq!(store.count("events").await.unwrap() as usize, m.events);
 
     // Idempotent: a second import adds nothing and reports every row as a duplicate.
-    let again = minqing_server::import::import_dir(&store, dir, &|_| {})
+    let again = minqing_domain::import::import_dir(&store, dir, &|_| {})
         .await
         .expect("re-import");
     for r in &again {
@@ -59,12 +60,12 @@ async fn conformance(store: Store, dir: &std::path::Path, m: &Manifest) {
     );
 
     // The index and the API see exactly the generated district.
-    let state = AppState::new(store.clone());
+    let state = App::new(store.clone());
     let router = app(state.clone());
     let (status, _) = get(&router, "/healthz").await;
     assert_eq!(status, 503, "not healthy before the index is loaded");
     state.set_index(
-        minqing_server::load_index(&store)
+        minqing_domain::load_index(&store)
             .await
             .expect("load index"),
     );
@@ -73,7 +74,7 @@ async fn conformance(store: Store, dir: &std::path::Path, m: &Manifest) {
     let auth = crate::support::bearer(
         &state,
         &router,
-        minqing_server::auth::Role::Screen,
+        minqing_domain::auth::Role::Screen,
         &[],
         None,
     )
@@ -145,7 +146,7 @@ async fn postgis_store_conforms() {
 async fn postgis_has_real_geometry_with_gist_indexes() {
     let (_tmp, dir, m) = district(0.01);
     let store = postgis_store().await;
-    minqing_server::import::import_dir(&store, &dir, &|_| {})
+    minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .unwrap();
     let Store::Postgres(pool) = &store else {
@@ -329,8 +330,8 @@ async fn index_definitions(store: &Store) -> Vec<(String, String)> {
 }
 
 /// Indexes of `table` as the transaction sees them.
-async fn indexes_in_tx(tx: &mut minqing_server::store::StoreTx, table: &str) -> i64 {
-    use minqing_server::store::StoreTx;
+async fn indexes_in_tx(tx: &mut minqing_domain::store::StoreTx, table: &str) -> i64 {
+    use minqing_domain::store::StoreTx;
     match tx {
         StoreTx::Sqlite(tx) => sqlx::query_scalar(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1",
@@ -354,7 +355,7 @@ async fn indexes_in_tx(tx: &mut minqing_server::store::StoreTx, table: &str) -> 
 /// that never commits leaves them untouched, and a table with many more rows than the
 /// load keeps its indexes while it is loaded.
 async fn import_keeps_the_indexes(store: Store) {
-    use minqing_server::store::tables::RESIDENTS;
+    use minqing_domain::store::tables::RESIDENTS;
     let (_tmp, dir, _m) = district(0.01);
     let migrated = index_definitions(&store).await;
     let mut tx = store.begin().await.unwrap();
@@ -371,7 +372,7 @@ async fn import_keeps_the_indexes(store: Store) {
     drop(tx); // never committed: rolled back
     assert_eq!(index_definitions(&store).await, migrated);
 
-    minqing_server::import::import_dir(&store, &dir, &|_| {})
+    minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .unwrap();
     assert_eq!(
@@ -382,7 +383,7 @@ async fn import_keeps_the_indexes(store: Store) {
 
     let rows = store.count("residents").await.unwrap() as u64;
     let mut tx = store.begin().await.unwrap();
-    let small = rows.div_ceil(minqing_server::store::REBUILD_RATIO) - 1;
+    let small = rows.div_ceil(minqing_domain::store::REBUILD_RATIO) - 1;
     let deferred = tx.defer_indexes(&RESIDENTS, small).await.unwrap();
     assert_eq!(
         indexes_in_tx(&mut tx, "residents").await,

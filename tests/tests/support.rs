@@ -1,7 +1,7 @@
 //! Shared helpers: generated districts, fresh stores, in-process HTTP calls.
 
-use minqing_server::generate::Manifest;
-use minqing_server::store::Store;
+use minqing_domain::generate::Manifest;
+use minqing_domain::store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -11,7 +11,7 @@ pub const SEED: u64 = 7;
 pub fn district(scale: f64) -> (tempfile::TempDir, PathBuf, Manifest) {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("district");
-    let m = minqing_server::generate::generate(&out, scale, SEED, &|_| {}).expect("generate");
+    let m = minqing_domain::generate::generate(&out, scale, SEED, &|_| {}).expect("generate");
     (dir, out, m)
 }
 
@@ -144,17 +144,17 @@ pub async fn loaded_app(
     scale: f64,
 ) -> (
     tempfile::TempDir,
-    minqing_server::http::AppState,
+    minqing_domain::App,
     axum::Router,
     Manifest,
 ) {
     let (tmp, dir, m) = district(scale);
     let store = sqlite_store(tmp.path()).await;
-    minqing_server::import::import_dir(&store, &dir, &|_| {})
+    minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
         .expect("import");
-    let state = minqing_server::http::AppState::new(store.clone());
-    state.set_index(minqing_server::load_index(&store).await.expect("load"));
+    let state = minqing_domain::App::new(store.clone());
+    state.set_index(minqing_domain::load_index(&store).await.expect("load"));
     let router = minqing_server::http::app(state.clone());
     (tmp, state, router, m)
 }
@@ -178,14 +178,11 @@ pub fn acting_as(router: axum::Router, authorization: String) -> axum::Router {
 }
 
 /// A leader's view of `router` (see [`acting_as`]): leaders take intake and every step.
-pub async fn as_leader(
-    state: &minqing_server::http::AppState,
-    router: axum::Router,
-) -> axum::Router {
+pub async fn as_leader(state: &minqing_domain::App, router: axum::Router) -> axum::Router {
     let auth = bearer(
         state,
         &router,
-        minqing_server::auth::Role::Leader,
+        minqing_domain::auth::Role::Leader,
         &[],
         None,
     )
@@ -196,16 +193,16 @@ pub async fn as_leader(
 /// Create an account with `role` (and `grids` in scope) in the app's store, sign it in
 /// through the API and return the `Authorization` header value (`Bearer …`).
 pub async fn bearer(
-    state: &minqing_server::http::AppState,
+    state: &minqing_domain::App,
     router: &axum::Router,
-    role: minqing_server::auth::Role,
+    role: minqing_domain::auth::Role,
     grids: &[String],
     mediation_org: Option<&str>,
 ) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let username = format!("t-{}-{}", role.as_str(), N.fetch_add(1, Ordering::SeqCst));
     let password = "test-password-1";
-    minqing_server::auth::users::create(
+    minqing_domain::auth::users::create(
         &state.store,
         &username,
         password,
@@ -231,9 +228,9 @@ pub async fn bearer(
 
 /// Put `event` into the in-memory state and announce it, as a committed intake does
 /// (`events::apply`), without the store.
-pub fn add_event(state: &minqing_server::http::AppState, event: &minqing_server::model::Event) {
+pub fn add_event(state: &minqing_domain::App, event: &minqing_domain::model::Event) {
     state.events_mut().upsert(event.clone());
-    state.publish(minqing_server::http::Change::Event {
+    state.publish(minqing_domain::Change::Event {
         code: event.code.clone(),
         lon: event.lon,
         lat: event.lat,

@@ -3,9 +3,9 @@
 //! aggregation totals, privacy, HTTP caching and precise invalidation.
 
 use crate::support::{add_event, as_leader, call, loaded_app};
-use minqing_server::http::Change;
-use minqing_server::index::Index;
-use minqing_server::model::Event;
+use minqing_domain::Change;
+use minqing_domain::index::Index;
+use minqing_domain::model::Event;
 use minqing_tiles::{TileId, TileRange};
 use mvt_reader::Reader;
 use mvt_reader::feature::Value;
@@ -349,7 +349,7 @@ async fn no_personal_fields_and_size_limits() {
         );
     }
     // Every layer of the registry is in the catalog and is checked below.
-    let registry: Vec<&str> = minqing_server::tiles_service::layers::LAYERS
+    let registry: Vec<&str> = minqing_domain::tiles_service::layers::LAYERS
         .iter()
         .map(|l| l.id)
         .collect();
@@ -736,9 +736,9 @@ fn exterior(f: &mvt_reader::feature::Feature<f32>) -> Vec<(f64, f64)> {
 
 /// Bring the `hotspots`/`risk` feed up to the current events, as the background rebuild
 /// that the next tile request starts would.
-fn settle_analysis_layers(state: &minqing_server::http::AppState) {
+fn settle_analysis_layers(state: &minqing_domain::App) {
     let prepared = state.tiles.prepared().expect("tiles prepared");
-    minqing_server::tiles_service::analysis_layers::rebuild(state, &prepared)
+    minqing_domain::tiles_service::analysis_layers::rebuild(state, &prepared)
         .expect("rebuild the analysis tile feed");
 }
 
@@ -752,7 +752,7 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
     let index = state.index().unwrap();
     // A leader may see every aggregate, whatever the tile access rules are.
     let auth =
-        crate::support::bearer(&state, &app, minqing_server::auth::Role::Leader, &[], None).await;
+        crate::support::bearer(&state, &app, minqing_domain::auth::Role::Leader, &[], None).await;
     let h = [("authorization", auth.as_str())];
 
     // --- hotspots ---

@@ -1,17 +1,17 @@
 //! `/api/v1/analysis/*`: the five models over HTTP. The computing and caching is in
-//! [`crate::analysis`]; this file parses and validates parameters and shapes responses.
+//! [`minqing_domain::analysis`]; this file parses and validates parameters and shapes responses.
 //!
 //! Dates are `YYYY-MM-DD` in China Standard Time (UTC+8); `from` and `to` are both
 //! inclusive days.
 
 use super::{ApiError, AppState};
-use crate::analysis::{
-    self as an, EfficiencyQuery, EmergingQuery, HotspotQuery, RiskLevel, RiskQuery, Step,
-};
-use crate::auth::{Access, Permission};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
+use minqing_domain::analysis::{
+    self as an, EfficiencyQuery, EmergingQuery, HotspotQuery, RiskLevel, RiskQuery, Step,
+};
+use minqing_domain::auth::{Access, Permission};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -53,7 +53,7 @@ pub struct AreaParams {
     pub area: Option<String>,
 }
 
-fn area_json(ix: &crate::index::Index, area: u32) -> Value {
+fn area_json(ix: &minqing_domain::index::Index, area: u32) -> Value {
     let a = &ix.areas[area as usize];
     json!({"code": a.area.code, "name": a.area.name, "level": a.area.level.as_str()})
 }
@@ -78,7 +78,7 @@ pub async fn population(
             ix.areas[area as usize].area_km2,
         );
         let a = &ix.areas[area as usize].area;
-        let grid = (a.level == crate::model::AreaLevel::Grid).then_some(a.code.as_str());
+        let grid = (a.level == minqing_domain::model::AreaLevel::Grid).then_some(a.code.as_str());
         if !access.can_see_key_groups(grid) {
             withhold_key_groups(&mut body);
         }
@@ -202,8 +202,8 @@ fn window_json(w: Option<minqing_analysis::efficiency::Window>) -> Value {
     match w {
         None => json!({"from": null, "to": null, "timezone": "UTC+8"}),
         Some(w) => json!({
-            "from": (w.from > i64::MIN / 4).then(|| an::format_date(w.from)),
-            "to": (w.to < i64::MAX / 4).then(|| an::format_date(w.to - 1)),
+            "from": (w.from > i64::MIN / 4).then(|| minqing_domain::time::format_date(w.from)),
+            "to": (w.to < i64::MAX / 4).then(|| minqing_domain::time::format_date(w.to - 1)),
             "timezone": "UTC+8",
         }),
     }
@@ -222,7 +222,7 @@ pub async fn hotspots(
     access.require(Permission::Aggregates)?;
     let query = HotspotQuery {
         resolution: an::parse_resolution(q.resolution.as_deref())?,
-        window: an::parse_window(q.from.as_deref(), q.to.as_deref())?,
+        window: minqing_domain::time::parse_window(q.from.as_deref(), q.to.as_deref())?,
         category: an::parse_category(q.category.as_deref())?,
         source: an::parse_source(q.source.as_deref())?,
     };
@@ -256,8 +256,8 @@ pub async fn hotspots(
         Ok(Json(json!({
             "resolution": query.resolution,
             "window": window_json(query.window),
-            "category": query.category.map(|c| crate::model::CATEGORIES[usize::from(c)]),
-            "source": query.source.map(|s| crate::model::SOURCES[usize::from(s)]),
+            "category": query.category.map(|c| minqing_domain::model::CATEGORIES[usize::from(c)]),
+            "source": query.source.map(|s| minqing_domain::model::SOURCES[usize::from(s)]),
             "events": r.events,
             "events_outside_study_area": r.outside,
             "study_area": "H3 cells whose centre lies in the district polygon",
@@ -311,7 +311,7 @@ pub async fn emerging(
     let query = EmergingQuery {
         step,
         resolution: an::parse_resolution(q.resolution.as_deref())?,
-        window: an::parse_window(q.from.as_deref(), q.to.as_deref())?,
+        window: minqing_domain::time::parse_window(q.from.as_deref(), q.to.as_deref())?,
         category: an::parse_category(q.category.as_deref())?,
         source: an::parse_source(q.source.as_deref())?,
     };
@@ -339,8 +339,8 @@ pub async fn emerging(
         Ok(Json(json!({
             "step": match step { Step::Week => "week", Step::Month => "month" },
             "resolution": query.resolution,
-            "steps": r.step_starts.iter().map(|&t| an::format_date(t)).collect::<Vec<_>>(),
-            "end": an::format_date(r.end - 1),
+            "steps": r.step_starts.iter().map(|&t| minqing_domain::time::format_date(t)).collect::<Vec<_>>(),
+            "end": minqing_domain::time::format_date(r.end - 1),
             "events": r.events,
             "method": "space-time Gi* per bin (ring-1 H3 neighbourhood, current and previous step), BH FDR across all bins, significant at adjusted p < 0.10; Mann-Kendall trend of each cell's z series at alpha 0.05; ArcGIS Emerging Hot Spot Analysis categories",
             "bins": r.report.bins,
@@ -397,7 +397,7 @@ pub async fn risk(
                 ApiError::BadRequest(format!("limit must be from 1 to 5000, got {s:?}"))
             })?,
     };
-    let window = an::parse_window(q.from.as_deref(), q.to.as_deref())?;
+    let window = minqing_domain::time::parse_window(q.from.as_deref(), q.to.as_deref())?;
     blocking(move || {
         let ix = state.index()?;
         let area = an::resolve_area(&ix, q.area.as_deref())?;
@@ -481,7 +481,7 @@ pub async fn efficiency(
     Query(q): Query<EfficiencyParams>,
 ) -> Result<Json<Value>, ApiError> {
     access.require(Permission::Aggregates)?;
-    let window = an::parse_window(q.from.as_deref(), q.to.as_deref())?;
+    let window = minqing_domain::time::parse_window(q.from.as_deref(), q.to.as_deref())?;
     if let Some(w) = window
         && (w.from <= i64::MIN / 4 || w.to >= i64::MAX / 4)
     {

@@ -1,9 +1,9 @@
 //! Area polygons as GeoJSON.
 
 use super::{ApiError, AppState};
-use crate::model::AreaLevel;
 use axum::Json;
 use axum::extract::{Query, State};
+use minqing_domain::model::AreaLevel;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -21,10 +21,10 @@ pub struct AreasQuery {
 ))]
 pub async fn areas(
     State(state): State<AppState>,
-    access: crate::auth::Access,
+    access: minqing_domain::auth::Access,
     Query(q): Query<AreasQuery>,
 ) -> Result<Json<geojson::FeatureCollection>, ApiError> {
-    access.require(crate::auth::Permission::Aggregates)?;
+    access.require(minqing_domain::auth::Permission::Aggregates)?;
     let level = AreaLevel::parse(&q.level).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "level must be district, township, community or grid, got {:?}",

@@ -120,6 +120,69 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The status of each of the domain's errors: the one place that decides it.
+impl From<minqing_domain::Error> for ApiError {
+    fn from(e: minqing_domain::Error) -> Self {
+        use minqing_domain::Error as E;
+        match e {
+            E::Invalid(m) => ApiError::BadRequest(m),
+            E::NotFound(m) => ApiError::NotFound(m),
+            E::Unauthenticated(m) => ApiError::Unauthorized(m),
+            E::Forbidden(m) => ApiError::Forbidden(m),
+            E::Conflict { message, details } => ApiError::Conflict { message, details },
+            E::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            E::Unprocessable(m) => ApiError::Unprocessable(m),
+            E::UnprocessableWith { message, details } => {
+                ApiError::UnprocessableWith { message, details }
+            }
+            E::RateLimited {
+                message,
+                retry_after,
+            } => ApiError::TooManyRequests {
+                message,
+                retry_after,
+            },
+            E::Loading => ApiError::Loading,
+            E::Unavailable(m) => ApiError::Unavailable(m),
+            E::StorageFull(m) => ApiError::InsufficientStorage(m),
+            E::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 pub async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full store is a 507 with Retry-After and the `insufficient_storage` code; any
+    /// other store failure a 503; an internal error a 500 that never shows its cause.
+    #[tokio::test]
+    async fn domain_errors_become_the_right_statuses() {
+        let full =
+            ApiError::from(minqing_domain::Error::StorageFull("full".into())).into_response();
+        assert_eq!(full.status().as_u16(), 507);
+        assert_eq!(full.headers()["retry-after"], "30");
+        let body = http_body_util::BodyExt::collect(full.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "insufficient_storage");
+        let down = ApiError::from(minqing_domain::Error::Unavailable("down".into()));
+        assert_eq!(down.into_response().status().as_u16(), 503);
+        let internal = ApiError::from(minqing_domain::Error::Internal(anyhow::anyhow!(
+            "secret table name"
+        )))
+        .into_response();
+        assert_eq!(internal.status().as_u16(), 500);
+        let body = http_body_util::BodyExt::collect(internal.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert!(!String::from_utf8_lossy(&body).contains("secret"));
+    }
 }

@@ -5,16 +5,17 @@
 //! purpose needs: event records without their free-text description, area figures with
 //! key-group counts only for callers allowed them and only at 5 persons or more.
 
-use super::events::{Filter, ListQuery};
+use super::events::ListQuery;
 use super::{ApiError, AppState};
-use crate::analysis as an;
-use crate::audit;
-use crate::auth::{Caller, Permission};
-use crate::events;
-use crate::model::AreaLevel;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use minqing_domain::analysis as an;
+use minqing_domain::audit;
+use minqing_domain::auth::{Access, Caller, Permission};
+use minqing_domain::events;
+use minqing_domain::events::query;
+use minqing_domain::model::AreaLevel;
 use serde::Deserialize;
 
 fn csv_response(file_name: &str, body: Vec<u8>) -> Response {
@@ -71,7 +72,6 @@ pub async fn events_csv(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(Permission::Export)?;
-    let filter = Filter::parse(&q)?;
     audited(
         &state,
         &caller,
@@ -80,22 +80,10 @@ pub async fn events_csv(
     )
     .await?;
     let index = state.index()?;
-    let now = events::now();
-    let register = filter.register(&state, &index);
-    let building = filter.building_arg(&index, register.as_deref())?;
-    let mut rows: Vec<crate::model::Event> = state
-        .events()
-        .events
-        .iter()
-        .filter(|e| caller.can_see_event(&e.grid_code, e.mediation_org.as_deref()))
-        .filter(|e| filter.matches(e, &index, now, building))
-        .cloned()
-        .collect();
-    rows.sort_by(|x, y| {
-        y.reported_at
-            .cmp(&x.reported_at)
-            .then_with(|| y.code.cmp(&x.code))
-    });
+    // The list's own filter and order, over every event the caller may see.
+    let now = state.clock.now();
+    let access = Access::Signed(caller.clone());
+    let rows = query::list(&state, &access, &q.params(), i64::MAX, 0)?.events;
     let mut w = csv::Writer::from_writer(Vec::new());
     write_row(
         &mut w,
@@ -122,7 +110,7 @@ pub async fn events_csv(
             "address_code",
         ],
     )?;
-    let t = events::time::format_utc;
+    let t = minqing_domain::time::format_utc;
     for e in &rows {
         let mut community = String::new();
         let mut township = String::new();

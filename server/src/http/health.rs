@@ -1,9 +1,9 @@
 //! Liveness and the headline counts.
 
 use super::{ApiError, AppState};
-use crate::model::AreaLevel;
 use axum::Json;
 use axum::extract::State;
+use minqing_domain::model::AreaLevel;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -46,9 +46,9 @@ pub struct Stats {
 #[utoipa::path(get, path = "/api/v1/stats", responses((status = 200, body = Stats), (status = 401)))]
 pub async fn stats(
     State(state): State<AppState>,
-    access: crate::auth::Access,
+    access: minqing_domain::auth::Access,
 ) -> Result<Json<Stats>, ApiError> {
-    access.require(crate::auth::Permission::Aggregates)?;
+    access.require(minqing_domain::auth::Permission::Aggregates)?;
     let ix = state.index()?;
     Ok(Json(Stats {
         building_addresses: ix.buildings.len(),

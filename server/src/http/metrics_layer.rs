@@ -1,13 +1,13 @@
 //! Prometheus metrics: request counts and latencies per route, and the index's sizes.
 
-use crate::index::Index;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// The process-wide recorder (installed once, shared by every app in the process).
@@ -44,14 +44,13 @@ fn route_metrics(method: &axum::http::Method, route: &str) -> Arc<RouteMetrics> 
     let routes = ROUTES.get_or_init(Default::default);
     let known = routes
         .read()
-        .unwrap_or_else(|e| e.into_inner())
         .get(route)
         .and_then(|methods| methods.iter().find(|(m, _)| m == method))
         .map(|(_, v)| v.clone());
     if let Some(m) = known {
         return m;
     }
-    let mut routes = routes.write().unwrap_or_else(|e| e.into_inner());
+    let mut routes = routes.write();
     let methods = routes.entry(route.into()).or_default();
     if let Some((_, m)) = methods.iter().find(|(m, _)| m == method) {
         return m.clone();
@@ -73,14 +72,13 @@ impl RouteMetrics {
         let known = self
             .requests
             .read()
-            .unwrap_or_else(|e| e.into_inner())
             .iter()
             .find(|(s, _)| *s == status)
             .map(|(_, c)| c.clone());
         let counter = known.unwrap_or_else(|| {
             let counter = metrics::counter!("minqing_http_requests_total",
                 "method" => self.method.clone(), "route" => self.route.clone(), "status" => status.to_string());
-            let mut requests = self.requests.write().unwrap_or_else(|e| e.into_inner());
+            let mut requests = self.requests.write();
             if !requests.iter().any(|(s, _)| *s == status) {
                 requests.push((status, counter.clone()));
             }
@@ -104,23 +102,15 @@ pub async fn track(req: Request, next: Next) -> Response {
     resp
 }
 
-pub fn publish_index_gauges(ix: &Index, events: usize) {
-    metrics::gauge!("minqing_building_addresses").set(ix.buildings.len() as f64);
-    metrics::gauge!("minqing_unit_addresses").set(ix.unit_count as f64);
-    metrics::gauge!("minqing_residents").set(ix.people.len() as f64);
-    metrics::gauge!("minqing_enterprises").set(ix.enterprises.len() as f64);
-    metrics::gauge!("minqing_events").set(events as f64);
-}
-
 pub async fn render(
-    axum::extract::State(state): axum::extract::State<super::AppState>,
+    axum::extract::State(_state): axum::extract::State<super::AppState>,
 ) -> Response {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics.render(),
+        handle().render(),
     )
         .into_response()
 }

@@ -1,161 +1,48 @@
 //! The HTTP interface: one `Clone` state, one `app(state)` router used by `main` and by
 //! the tests, one error type that picks the status and never leaks internals.
 
+mod address;
 mod analysis;
 mod areas;
+mod audit;
+pub mod auth;
 pub(crate) mod error;
 pub mod events;
 mod export;
 mod health;
 mod metrics_layer;
 pub mod open311;
-pub mod replica;
+mod personal;
+mod review;
+mod style;
+mod tiles;
+mod users;
 mod web;
 
 pub use error::{ApiError, ErrorBody};
 
-use crate::address_service::{api as address_api, review};
-use crate::index::{EventIndex, Index};
-use crate::store::Store;
+use address as address_api;
 use axum::Router;
 use axum::routing::{get, post};
-use std::sync::{Arc, RwLock};
+use minqing_domain::App;
 use utoipa::OpenApi;
 
-/// A change to derived state, published after the store committed it. Tile caches,
-/// model caches and the live feed subscribe to these.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
-    /// An event was created or changed; `before` is its point before the change, if it
-    /// existed.
-    Event {
-        code: String,
-        lon: f64,
-        lat: f64,
-        before: Option<(f64, f64)>,
-    },
-}
-
-/// Shared state of every handler.
+/// The state every handler receives: the domain's [`App`], wrapped so that this crate
+/// can implement axum's extractor traits for the domain's types (`Caller`, `Access`).
 #[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    index: Arc<RwLock<Option<Arc<Index>>>>,
-    events: Arc<RwLock<EventIndex>>,
-    changes: tokio::sync::broadcast::Sender<Change>,
-    metrics: metrics_exporter_prometheus::PrometheusHandle,
-    /// Vector and heat-map tiles with their cache (subscribed to `changes`).
-    pub tiles: Arc<crate::tiles_service::TileService>,
-    /// The analysis models' caches (see `crate::analysis`).
-    pub analysis: Arc<crate::analysis::Analysis>,
-    /// Handling deadlines per category and risk tier (configuration; defaults = generator's).
-    pub deadlines: Arc<crate::events::Deadlines>,
-    auth: Arc<crate::auth::AuthState>,
-    /// Serialises review relinks (each copies the current index and swaps it in).
-    relink: Arc<std::sync::Mutex<()>>,
+pub struct AppState(pub App);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
 }
 
-impl AppState {
-    /// A state whose index is still loading (`/healthz` answers 503 until [`Self::set_index`]).
-    pub fn new(store: Store) -> Self {
-        let changes = tokio::sync::broadcast::channel(4096).0;
-        Self {
-            store,
-            index: Arc::new(RwLock::new(None)),
-            events: Arc::new(RwLock::new(EventIndex::default())),
-            tiles: Arc::new(crate::tiles_service::TileService::new(changes.subscribe())),
-            analysis: Arc::new(crate::analysis::Analysis::new(changes.subscribe())),
-            changes,
-            metrics: metrics_layer::handle(),
-            deadlines: Arc::new(crate::events::Deadlines::default()),
-            auth: Arc::new(crate::auth::AuthState::default()),
-            relink: Arc::new(std::sync::Mutex::new(())),
-        }
-    }
-
-    /// Use configured deadlines instead of the defaults.
-    pub fn with_deadlines(mut self, deadlines: crate::events::Deadlines) -> Self {
-        self.deadlines = Arc::new(deadlines);
-        self
-    }
-
-    /// Use configured risk weights, references and tier thresholds (see
-    /// [`crate::analysis::RiskSettings::resolve`]) instead of the defaults.
-    pub fn with_risk(
-        mut self,
-        grid: minqing_analysis::risk::RiskConfig,
-        building: minqing_analysis::risk::RiskConfig,
-    ) -> Self {
-        self.analysis = Arc::new(
-            crate::analysis::Analysis::new(self.changes.subscribe()).with_risk(grid, building),
-        );
-        self
-    }
-
-    pub fn set_index(&self, (index, events): (Index, EventIndex)) {
-        metrics_layer::publish_index_gauges(&index, events.len());
-        let index = Arc::new(index);
-        self.tiles.load(index.clone(), &events);
-        *self.events.write().unwrap_or_else(|e| e.into_inner()) = events;
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(index);
-    }
-
-    /// Apply a committed change of one record's link to the in-memory state at once: a
-    /// copy of the index with the counts moved, the tiles' counting structures, and the
-    /// analysis caches. Blocking work (copies the index): call from a blocking thread.
-    pub fn relink(&self, change: &crate::index::Relink) {
-        let _serial = self.relink.lock().unwrap_or_else(|e| e.into_inner());
-        let Ok(current) = self.index() else {
-            // Still loading: the load reads the store, which has the change.
-            return;
-        };
-        let next = Arc::new(current.relinked(change));
-        {
-            let events = self.events();
-            metrics_layer::publish_index_gauges(&next, events.len());
-            self.tiles.relink(next.clone(), &events);
-        }
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(next);
-        self.analysis.invalidate();
-    }
-
-    /// The loaded register index, or 503 while loading.
-    pub fn index(&self) -> Result<Arc<Index>, ApiError> {
-        self.index
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or(ApiError::Loading)
-    }
-
-    /// Read the events (a short lock: never hold it across an await).
-    pub fn events(&self) -> std::sync::RwLockReadGuard<'_, EventIndex> {
-        self.events.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The event lock itself, for services that take their own short read locks.
-    pub fn events_lock(&self) -> &RwLock<EventIndex> {
-        &self.events
-    }
-
-    /// Write the events, after the store committed the change.
-    pub fn events_mut(&self) -> std::sync::RwLockWriteGuard<'_, EventIndex> {
-        self.events.write().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Publish a committed change to every subscriber.
-    pub fn publish(&self, change: Change) {
-        // No subscriber is fine: nothing derived needs refreshing.
-        let _ = self.changes.send(change);
-    }
-
-    /// Sessions, the failed-login limiter and the clock of this state.
-    pub fn auth(&self) -> &crate::auth::AuthState {
-        &self.auth
-    }
-
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
-        self.changes.subscribe()
+impl From<App> for AppState {
+    fn from(app: App) -> Self {
+        AppState(app)
     }
 }
 
@@ -197,23 +84,23 @@ impl AppState {
         open311::requests,
         open311::request,
         open311::post_request,
-        crate::auth::sessions::login,
-        crate::auth::sessions::logout,
-        crate::auth::sessions::me,
-        crate::auth::users_api::list_users,
-        crate::audit::query,
-        crate::personal::building_households,
-        crate::personal::resident,
-        crate::personal::unmask,
-        crate::personal::lookup,
+        auth::login,
+        auth::logout,
+        auth::me,
+        users::list_users,
+        audit::query,
+        personal::building_households,
+        personal::resident,
+        personal::unmask,
+        personal::lookup,
     ),
     components(schemas(
         health::Health,
         health::Stats,
         error::ErrorBody,
         error::ErrorDetail,
-        events::IntakeRequest,
-        events::TransitionRequest
+        minqing_domain::events::service::IntakeRequest,
+        minqing_domain::events::service::TransitionRequest
     )),
     modifiers(&BearerAuth)
 )]
@@ -233,8 +120,12 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The whole application.
-pub fn app(state: AppState) -> Router {
+/// The whole application over `state`.
+pub fn app(state: App) -> Router {
+    // The exporter first, then the register's gauges (set at load, maybe before it).
+    metrics_layer::handle();
+    state.publish_gauges();
+    let state = AppState(state);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics_layer::render))
@@ -258,7 +149,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/reverse", get(address_api::reverse))
         .route("/api/v1/review", get(review::list))
         .route("/api/v1/review/{kind}/{id}", post(review::resolve))
-        .merge(crate::tiles_service::http::routes())
+        .merge(tiles::routes())
         .merge(events_routes())
         .route("/", get(web::index))
         .route("/screen", get(web::screen))
@@ -268,21 +159,18 @@ pub fn app(state: AppState) -> Router {
             "/assets/{*path}",
             get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
         )
-        .route("/api/v1/auth/login", post(crate::auth::sessions::login))
-        .route("/api/v1/auth/logout", post(crate::auth::sessions::logout))
-        .route("/api/v1/auth/me", get(crate::auth::sessions::me))
-        .route("/api/v1/users", get(crate::auth::users_api::list_users))
-        .route("/api/v1/audit", get(crate::audit::query))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/me", get(auth::me))
+        .route("/api/v1/users", get(users::list_users))
+        .route("/api/v1/audit", get(audit::query))
         .route(
             "/api/v1/buildings/{code}/households",
-            get(crate::personal::building_households),
+            get(personal::building_households),
         )
-        .route("/api/v1/residents/lookup", post(crate::personal::lookup))
-        .route("/api/v1/residents/{id}", get(crate::personal::resident))
-        .route(
-            "/api/v1/residents/{id}/unmask",
-            post(crate::personal::unmask),
-        )
+        .route("/api/v1/residents/lookup", post(personal::lookup))
+        .route("/api/v1/residents/{id}", get(personal::resident))
+        .route("/api/v1/residents/{id}/unmask", post(personal::unmask))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(

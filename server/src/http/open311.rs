@@ -10,17 +10,18 @@
 //! description or the address. Posting needs an account with intake rights: the token
 //! as `Authorization: Bearer` or as the spec's `api_key` field.
 
-use super::events::{Intake, IntakeRequest, intake, parse_time};
 use super::{ApiError, AppState};
-use crate::auth::{Access, Permission};
-use crate::events;
-use crate::model::{CATEGORIES, Event, is_closed_status};
 use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use minqing_domain::auth::{Access, Permission};
+use minqing_domain::events;
+use minqing_domain::events::service::{self, Intake, IntakeRequest};
+use minqing_domain::model::{CATEGORIES, Event, is_closed_status};
+use minqing_domain::time::{End, format_utc, parse_bound};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -84,7 +85,8 @@ impl IntoResponse for O311Error {
 
 /// Map an intake/validation error with its own message (validation messages are ours
 /// and safe to show).
-fn intake_error(e: ApiError, format: Format) -> O311Error {
+fn intake_error(e: impl Into<ApiError>, format: Format) -> O311Error {
+    let e: ApiError = e.into();
     match &e {
         ApiError::BadRequest(m) | ApiError::Unprocessable(m) => {
             err(StatusCode::BAD_REQUEST, format, m.clone())
@@ -301,7 +303,7 @@ fn request_view(e: &Event, state: &AppState, access: &Access) -> Value {
 }
 
 fn full_request_view(e: &Event, state: &AppState) -> Value {
-    let t = events::time::format_utc;
+    let t = format_utc;
     let address = e
         .address_code
         .as_deref()
@@ -394,12 +396,21 @@ fn find_requests(
     {
         return Err(bad(format!("unknown service_code {c}")));
     }
+    // One calendar: a date is a whole day in China Standard Time, both ends inclusive;
+    // `end` is exclusive here.
+    let date = |name: &str, v: &str, which: End| {
+        parse_bound(v, which).ok_or_else(|| {
+            bad(format!(
+                "{name} must be a date YYYY-MM-DD (China Standard Time) or an RFC 3339 date-time"
+            ))
+        })
+    };
     let end = match q.get("end_date") {
-        Some(v) => parse_time("end_date", v).map_err(|e| bad(e.to_string()))?,
-        None => events::now(),
+        Some(v) => date("end_date", v, End::To)?,
+        None => state.clock.now() + 1,
     };
     let start = match q.get("start_date") {
-        Some(v) => parse_time("start_date", v).map_err(|e| bad(e.to_string()))?,
+        Some(v) => date("start_date", v, End::From)?,
         None => end - DEFAULT_WINDOW_S,
     };
     let (mut open, mut closed) = (true, true);
@@ -417,7 +428,7 @@ fn find_requests(
     let mut hits: Vec<&Event> = events
         .events
         .iter()
-        .filter(|e| e.reported_at >= start && e.reported_at <= end)
+        .filter(|e| e.reported_at >= start && e.reported_at < end)
         .filter(|e| {
             codes
                 .as_ref()
@@ -597,11 +608,22 @@ async fn create(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 255);
-    let body = match intake(state, &req, key, &caller)
+    // The JSON API's answer, so both interfaces replay one stored body per key.
+    let index = state.index().map_err(|e| intake_error(e, format))?;
+    let now = state.clock.now();
+    let render = |e: &Event, d: &[service::Duplicate]| {
+        super::events::intake_view(e, d, &index, now).to_string()
+    };
+    let body: Value = match service::intake(state, &req, key, &caller, &render)
         .await
         .map_err(|e| intake_error(e, format))?
     {
-        Intake::Created { body, .. } | Intake::Replayed { body } => body,
+        Intake::Created { event, duplicates } => {
+            super::events::intake_view(&event, &duplicates, &index, now)
+        }
+        Intake::Replayed { body } => serde_json::from_str(&body).map_err(|_| {
+            intake_error(ApiError::Internal(anyhow::anyhow!("stored body")), format)
+        })?,
     };
     Ok(json!([{
         "service_request_id": body["code"],

@@ -1,0 +1,298 @@
+//! Sessions: opaque random bearer tokens, stored as their SHA-256, expiring and
+//! revocable; signing in and out.
+//!
+//! Validating a token is a hash-map lookup on the hot path (tiles): a session found in
+//! the store is cached for at most [`RECHECK_SECS`], after which the store is asked again
+//! (so a logout or password change on another replica takes effect within that time; on
+//! this replica it takes effect at once).
+
+use super::limiter::{self, Limiter};
+use super::{Caller, Role, password, users};
+use crate::config::Secret;
+use crate::store::{Store, dispatch};
+use crate::time::Clock;
+use crate::{App, Error};
+use base64::Engine;
+use parking_lot::{Mutex, RwLock};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// How long a cached session is trusted before the store is asked again.
+pub const RECHECK_SECS: i64 = 60;
+/// Default session lifetime: one working shift.
+pub const DEFAULT_TTL_SECS: i64 = 8 * 3600;
+
+#[derive(Clone)]
+struct CachedSession {
+    caller: Caller,
+    expires_at: i64,
+    checked_at: i64,
+}
+
+/// Sessions, the failed-login limiter and the clock. One per `App`.
+pub struct AuthState {
+    sessions: RwLock<HashMap<String, CachedSession>>,
+    limiter: Mutex<Limiter>,
+    ttl_secs: AtomicI64,
+    /// The application's clock; tests move time forward with [`AuthState::advance_clock`].
+    clock: Clock,
+    /// Whether anonymous callers may read public aggregates (see [`super::Access`]).
+    public_aggregates: std::sync::atomic::AtomicBool,
+}
+
+impl Default for AuthState {
+    fn default() -> Self {
+        AuthState::new(Clock::system())
+    }
+}
+
+impl AuthState {
+    /// Sessions that read `clock`.
+    pub fn new(clock: Clock) -> Self {
+        AuthState {
+            sessions: RwLock::default(),
+            limiter: Mutex::default(),
+            ttl_secs: AtomicI64::new(DEFAULT_TTL_SECS),
+            clock,
+            public_aggregates: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+}
+
+/// SHA-256 of a token, hex: what the store keeps instead of the token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl AuthState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Move the clock forward (tests of expiry and lockout).
+    pub fn advance_clock(&self, secs: i64) {
+        self.clock.advance(secs);
+    }
+
+    pub fn public_aggregates(&self) -> bool {
+        self.public_aggregates.load(Ordering::Relaxed)
+    }
+
+    pub fn set_public_aggregates(&self, open: bool) {
+        self.public_aggregates.store(open, Ordering::Relaxed);
+    }
+
+    pub fn set_ttl_secs(&self, secs: i64) {
+        self.ttl_secs.store(secs.max(1), Ordering::Relaxed);
+    }
+
+    /// Resolve a bearer token to its caller, or 401.
+    pub async fn authenticate(
+        &self,
+        store: &Store,
+        token: &str,
+        client: String,
+    ) -> Result<Caller, Error> {
+        let hash = token_hash(token);
+        let now = self.now();
+        let cached = self.sessions.read().get(&hash).cloned();
+        let session = match cached {
+            Some(s) if now - s.checked_at < RECHECK_SECS => s,
+            _ => {
+                let fresh = self.load_session(store, &hash, now).await?;
+                let mut map = self.sessions.write();
+                match fresh {
+                    Some(s) => {
+                        map.insert(hash.clone(), s.clone());
+                        s
+                    }
+                    None => {
+                        map.remove(&hash);
+                        return Err(Error::Unauthenticated("invalid or revoked token".into()));
+                    }
+                }
+            }
+        };
+        if session.expires_at <= now {
+            return Err(Error::Unauthenticated("the session has expired".into()));
+        }
+        let mut caller = session.caller;
+        caller.client = client;
+        Ok(caller)
+    }
+
+    async fn load_session(
+        &self,
+        store: &Store,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<CachedSession>, Error> {
+        let row: Option<(i64, i64, Option<i64>)> = dispatch!(store, Store, p => sqlx::query_as(
+            "SELECT user_id, expires_at, revoked_at FROM sessions WHERE token_hash = $1")
+            .bind(hash).fetch_optional(p).await.map_err(anyhow::Error::from)?);
+        let Some((user_id, expires_at, None)) = row else {
+            return Ok(None);
+        };
+        let Some(who) = users::identity(store, user_id).await? else {
+            return Ok(None);
+        };
+        if who.disabled {
+            return Ok(None);
+        }
+        Ok(Some(CachedSession {
+            caller: Caller {
+                user_id,
+                username: who.username,
+                role: who.role,
+                grids: Arc::new(who.grids),
+                mediation_org: who.mediation_org,
+                client: String::new(),
+                token_hash: hash.to_string(),
+            },
+            expires_at,
+            checked_at: now,
+        }))
+    }
+
+    /// Open a session for a verified user; returns the token and its expiry.
+    async fn open(&self, store: &Store, user_id: i64) -> Result<(String, i64), Error> {
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let now = self.now();
+        let expires_at = now + self.ttl_secs.load(Ordering::Relaxed);
+        dispatch!(store, Store, p => sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash(&token)).bind(user_id).bind(now).bind(expires_at)
+            .execute(p).await.map_err(crate::events::write::unavailable)?.rows_affected());
+        Ok((token, expires_at))
+    }
+
+    /// End a session: its token stops working at once.
+    pub async fn revoke(&self, store: &Store, hash: &str) -> Result<(), Error> {
+        self.sessions.write().remove(hash);
+        dispatch!(store, Store, p => sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(self.now()).bind(hash).execute(p).await.map_err(crate::events::write::unavailable)?.rows_affected());
+        Ok(())
+    }
+
+    /// Forget every cached session (after permission changes made in this process).
+    pub fn flush_cache(&self) {
+        self.sessions.write().clear();
+    }
+}
+
+/// A new session.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignedIn {
+    /// Opaque bearer token: send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub username: String,
+    pub role: Role,
+    pub grids: Vec<String>,
+    pub mediation_org: Option<String>,
+}
+
+/// Sign in with a username and password from `client`: every attempt is audited (never
+/// the password), failures count towards the account's and the address's lockout.
+pub async fn login(
+    state: &App,
+    username: &str,
+    password: &Secret,
+    client: &str,
+) -> Result<SignedIn, Error> {
+    let auth = state.auth();
+    let now = auth.now();
+    let account_key = format!("user:{}", username);
+    let client = client.to_string();
+    let address_key = format!("addr:{client}");
+    // Sign-ins are audited (never the password); the name as typed, bounded.
+    let typed: String = username.chars().take(64).collect();
+    let audit_login = |action: &'static str, role: String| {
+        let (store, typed, client) = (state.store.clone(), typed.clone(), client.clone());
+        async move {
+            crate::audit::append(
+                &store,
+                crate::audit::Record {
+                    actor: &typed,
+                    role: &role,
+                    action,
+                    target: &typed,
+                    reason: None,
+                    client: Some(&client),
+                },
+            )
+            .await
+            .map(|_| ())
+            .map_err(crate::events::write::audit_unavailable)
+        }
+    };
+    let locked = {
+        let l = auth.limiter.lock();
+        l.locked(&account_key, now).max(l.locked(&address_key, now))
+    };
+    if let Some(retry_after) = locked {
+        audit_login("login_locked", "-".into()).await?;
+        return Err(Error::RateLimited {
+            message: "too many failed sign-ins; try again later".into(),
+            retry_after,
+        });
+    }
+    let record = if users::valid_username(&username) && password.expose().len() <= 1024 {
+        users::login_record(&state.store, &username).await?
+    } else {
+        None
+    };
+    let password_plain = password.clone();
+    let stored = record.as_ref().map(|r| r.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || match stored {
+        Some(h) => password::verify(password_plain.expose(), &h),
+        None => {
+            password::verify_dummy(password_plain.expose());
+            false
+        }
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    let record = match record {
+        Some(r) if ok && !r.disabled => r,
+        _ => {
+            let lockout = {
+                let mut l = auth.limiter.lock();
+                let a = l.fail(&account_key, limiter::PER_ACCOUNT, now);
+                let b = l.fail(&address_key, limiter::PER_ADDRESS, now);
+                a.max(b)
+            };
+            audit_login("login_failed", "-".into()).await?;
+            if let Some(retry_after) = lockout {
+                return Err(Error::RateLimited {
+                    message: "too many failed sign-ins; try again later".into(),
+                    retry_after,
+                });
+            }
+            return Err(Error::Unauthenticated("wrong username or password".into()));
+        }
+    };
+    auth.limiter.lock().succeed(&account_key);
+    let (token, expires_at) = auth.open(&state.store, record.id).await?;
+    let who = users::identity(&state.store, record.id)
+        .await?
+        .ok_or_else(|| Error::Unauthenticated("wrong username or password".into()))?;
+    audit_login("login", who.role.as_str().to_string()).await?;
+    Ok(SignedIn {
+        token,
+        expires_at,
+        username: who.username,
+        role: who.role,
+        grids: who.grids.into_iter().collect(),
+        mediation_org: who.mediation_org,
+    })
+}

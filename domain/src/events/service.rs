@@ -1,0 +1,612 @@
+//! The closed loop's write path, shared by the HTTP API, Open311 and the replica
+//! follower: validate → one store transaction (the event, its history step and the
+//! outbox record, [`super::write`]) → commit → apply to the in-memory index → publish a
+//! [`Change`]. Nothing is acknowledged before the commit.
+//!
+//! The outbox (`event_changes.payload`) holds a [`ChangeRecord`]: a versioned copy of
+//! the domain's event, never an API view, so changing the API changes nothing stored.
+
+use crate::auth::{Caller, Permission, Role};
+use crate::events::{self, Deadlines, write};
+use crate::index::Index;
+use crate::model::{CATEGORIES, DISTRICT_CODE, Event, EventStep, SOURCES};
+use crate::{App, Change, Error};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// What the outbox stores for each committed change (format version [`ChangeRecord::VERSION`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// The record's format version.
+    pub v: u32,
+    /// `created` or the transition's action.
+    pub change: String,
+    /// The event after the change.
+    pub event: Event,
+}
+
+impl ChangeRecord {
+    pub const VERSION: u32 = 1;
+
+    pub fn new(change: &str, event: &Event) -> ChangeRecord {
+        ChangeRecord {
+            v: Self::VERSION,
+            change: change.to_string(),
+            event: event.clone(),
+        }
+    }
+
+    fn to_json(&self) -> Result<String, Error> {
+        serde_json::to_string(self).map_err(Error::internal)
+    }
+
+    /// A stored payload, or `None` for one of another format (older stores kept the API
+    /// view; the live feed passes those on as they are).
+    pub fn parse(payload: &str) -> Option<ChangeRecord> {
+        serde_json::from_str::<ChangeRecord>(payload)
+            .ok()
+            .filter(|r| r.v == Self::VERSION)
+    }
+}
+
+/// Possible duplicates: same category within this distance…
+pub const DUPLICATE_RADIUS_M: f64 = 50.0;
+/// …and this many seconds.
+pub const DUPLICATE_WINDOW_S: i64 = 7 * 86_400;
+
+/// A new event as a caller reports it (`POST /api/v1/events`, Open311).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct IntakeRequest {
+    /// One of dispute, petition, consultation, public_safety, service_request.
+    pub category: String,
+    /// One of higher_level, township, department, grid_worker, visitor.
+    pub source: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    /// A building code of the register; its point is used when lon/lat are absent.
+    pub address_code: Option<String>,
+    /// A free-text address, geocoded through the address matcher when neither a point
+    /// nor an `address_code` is given (422 with the candidates when it abstains).
+    pub address: Option<String>,
+    /// small (default), medium or large; large matters are escalated at intake.
+    pub risk_tier: Option<String>,
+}
+
+fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), Error> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::Unprocessable(format!(
+            "{field} must be one of {}; got {value:?}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+/// A validated intake, ready to be written.
+pub struct Draft {
+    pub event: Event,
+    /// The normalised request, compared on idempotent retries.
+    pub canonical: String,
+}
+
+/// Validate an intake and place it (point → grid by point-in-polygon). The code is
+/// given in the transaction.
+pub fn validate(
+    req: &IntakeRequest,
+    index: &Index,
+    deadlines: &Deadlines,
+    now: i64,
+) -> Result<Draft, Error> {
+    one_of("category", &req.category, &CATEGORIES)?;
+    one_of("source", &req.source, &SOURCES)?;
+    let tier = req.risk_tier.clone().unwrap_or_else(|| "small".into());
+    one_of("risk_tier", &tier, &events::RISK_TIERS)?;
+    let title = req.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(Error::Unprocessable(
+            "title must be 1 to 200 characters".into(),
+        ));
+    }
+    if req.description.chars().count() > 5_000 {
+        return Err(Error::Unprocessable(
+            "description must be at most 5000 characters".into(),
+        ));
+    }
+    let mut address_code = req.address_code.clone();
+    let (lon, lat) = match (req.lon, req.lat, &req.address_code, &req.address) {
+        (Some(lon), Some(lat), _, _) => (lon, lat),
+        (None, None, Some(code), _) => {
+            let b = index.building(code).ok_or_else(|| {
+                Error::Unprocessable(format!(
+                    "address_code {code:?} is not a building of the register"
+                ))
+            })?;
+            (b.lon, b.lat)
+        }
+        (None, None, None, Some(text)) => {
+            let b = geocode_building(index, text)?;
+            address_code = Some(b.code.clone());
+            (b.lon, b.lat)
+        }
+        _ => {
+            return Err(Error::Unprocessable(
+                "give a point (lon and lat), a register building address_code or an address".into(),
+            ));
+        }
+    };
+    if !(lon.is_finite()
+        && lat.is_finite()
+        && (-180.0..=180.0).contains(&lon)
+        && (-90.0..=90.0).contains(&lat))
+    {
+        return Err(Error::Unprocessable("lon/lat out of range".into()));
+    }
+    let grid = index.grid_at(lon, lat).ok_or_else(|| {
+        Error::Unprocessable(format!("the point {lon},{lat} lies outside the district"))
+    })?;
+    let event = Event {
+        code: String::new(),
+        category: req.category.clone(),
+        source: req.source.clone(),
+        status: "accepted".into(),
+        risk_tier: tier.clone(),
+        title: title.to_string(),
+        description: req.description.trim().to_string(),
+        lon,
+        lat,
+        address_code,
+        grid_code: grid.area.code.clone(),
+        reported_at: now,
+        deadline: deadlines.deadline(&req.category, &tier, now),
+        mediation_org: None,
+        diversion: None,
+        resolved_by_mediation: false,
+        escalated: tier == "large",
+        closed_at: None,
+        version: 0,
+        updated_at: now,
+    };
+    let canonical = serde_json::to_string(&IntakeRequest {
+        title: title.to_string(),
+        description: event.description.clone(),
+        risk_tier: Some(tier),
+        ..req.clone()
+    })
+    .map_err(|e| Error::Internal(e.into()))?;
+    Ok(Draft { event, canonical })
+}
+
+/// The register building a free-text address names, through the address matcher; 422
+/// (with the matcher's candidates) when it abstains.
+fn geocode_building<'a>(
+    index: &'a Index,
+    text: &str,
+) -> Result<&'a crate::index::BuildingEntry, Error> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > 200 {
+        return Err(Error::Unprocessable(
+            "address must be 1 to 200 characters".into(),
+        ));
+    }
+    let m = index.register.match_address(text);
+    match (m.code.as_ref(), m.building) {
+        (Some(_), Some(b)) => index
+            .buildings
+            .get(b)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("register and index disagree"))),
+        _ => Err(Error::UnprocessableWith {
+            message: format!(
+                "the address {text:?} could not be placed with confidence; give a point or pick a candidate's address_code"
+            ),
+            details: serde_json::json!({"candidates": m.candidates.iter().map(|c| serde_json::json!({"address_code": c.code, "label": c.label})).collect::<Vec<_>>()}),
+        }),
+    }
+}
+
+/// Same category within 50 m and 7 days, among the events the caller may see (a
+/// possible duplicate never tells anyone about an event outside their scope).
+pub fn possible_duplicates(state: &App, caller: &Caller, e: &Event) -> Vec<Duplicate> {
+    let d = 0.001; // degrees: > 50 m in both directions at the district's latitude
+    let events = state.events();
+    let mut v: Vec<(f64, &Event)> = events
+        .in_box([e.lon - d, e.lat - d], [e.lon + d, e.lat + d])
+        .filter(|o| {
+            o.category == e.category
+                && (e.reported_at - o.reported_at).abs() <= DUPLICATE_WINDOW_S
+                && caller.can_see_event(&o.grid_code, o.mediation_org.as_deref())
+        })
+        .map(|o| (events::distance_m((e.lon, e.lat), (o.lon, o.lat)), o))
+        .filter(|(m, _)| *m <= DUPLICATE_RADIUS_M)
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v.iter()
+        .map(|(m, o)| Duplicate {
+            code: o.code.clone(),
+            title: o.title.clone(),
+            status: o.status.clone(),
+            distance_m: (m * 10.0).round() / 10.0,
+            reported_at: o.reported_at,
+        })
+        .collect()
+}
+
+/// An earlier event that may be the same matter.
+#[derive(Debug, Clone, Serialize)]
+pub struct Duplicate {
+    pub code: String,
+    pub title: String,
+    pub status: String,
+    pub distance_m: f64,
+    /// Unix seconds.
+    pub reported_at: i64,
+}
+
+/// The result of an intake: created or replayed from its idempotency key.
+pub enum Intake {
+    /// A new event, with the possible duplicates the caller may see.
+    Created {
+        event: Box<Event>,
+        duplicates: Vec<Duplicate>,
+    },
+    /// A retry of an earlier intake with the same key: the body first answered.
+    Replayed { body: String },
+}
+
+/// The shared intake path (JSON API and Open311): one transaction, then index and bus.
+///
+/// With an `idempotency_key`, `render` makes the answer the caller will get (from the
+/// new event and its possible duplicates); it is stored with the key in the same
+/// transaction, so a retry is answered with exactly those bytes.
+pub async fn intake(
+    state: &App,
+    req: &IntakeRequest,
+    idempotency_key: Option<&str>,
+    caller: &Caller,
+    render: &(dyn Fn(&Event, &[Duplicate]) -> String + Sync),
+) -> Result<Intake, Error> {
+    caller.require(Permission::Intake)?;
+    let index = state.index()?;
+    let now = state.clock.now();
+    let Draft {
+        mut event,
+        canonical,
+    } = validate(req, &index, &state.deadlines, now)?;
+    // A grid worker reports from their own grids.
+    caller.require_grid(Some(&event.grid_code))?;
+    // Keys are per account: another account's key never replays someone else's answer.
+    let idempotency_key = idempotency_key.map(|k| format!("{}:{k}", caller.user_id));
+    let idempotency_key = idempotency_key.as_deref();
+    let duplicates = possible_duplicates(state, caller, &event);
+    let mut tx = write::begin(&state.store).await?;
+    if let Some(key) = idempotency_key
+        && let Some((request, response)) = write::find_idempotency(&mut tx, key, now).await?
+    {
+        drop(tx); // rolls back
+        if request != canonical {
+            return Err(Error::Unprocessable(
+                "this Idempotency-Key was used for a different request".into(),
+            ));
+        }
+        let body = serde_json::from_str(&response).map_err(|e| Error::Internal(e.into()))?;
+        return Ok(Intake::Replayed { body });
+    }
+    let year = crate::time::local_year(now);
+    let seq = write::next_sequence(&mut tx, year).await?;
+    event.code = format!("{DISTRICT_CODE}{year}{seq:06}");
+    let mut steps = vec![EventStep {
+        event_code: event.code.clone(),
+        seq: 1,
+        at: now,
+        actor: format!("{}:{}", caller.username, req.source),
+        action: "accept".into(),
+        from_status: None,
+        to_status: "accepted".into(),
+        note: format!("受理：{}", event.title),
+    }];
+    if event.escalated {
+        steps.push(EventStep {
+            seq: 2,
+            actor: caller.username.clone(),
+            action: "escalate".into(),
+            from_status: Some("accepted".into()),
+            note: "重大事项，报送社会风险研判中心".into(),
+            ..steps[0].clone()
+        });
+    }
+    event.version = steps.len() as i64;
+    write::insert_event(&mut tx, &event).await?;
+    for s in &steps {
+        write::append_step(&mut tx, s).await?;
+    }
+    if let Some(key) = idempotency_key {
+        let text = render(&event, &duplicates);
+        write::insert_idempotency(&mut tx, key, &event.code, &canonical, &text, now).await?;
+    }
+    let record = ChangeRecord::new("created", &event);
+    write::record_change(&mut tx, &event.code, "accept", &record.to_json()?, now).await?;
+    write::commit(tx).await?;
+    apply(state, event.clone());
+    Ok(Intake::Created {
+        event: Box::new(event),
+        duplicates,
+    })
+}
+
+/// After the commit: the in-memory index, then the change bus. Also how other replicas'
+/// writes arrive ([`super::replica`]): an event no newer than the one held is ignored.
+pub fn apply(state: &App, event: Event) {
+    let change = |before: Option<(f64, f64)>| Change::Event {
+        code: event.code.clone(),
+        lon: event.lon,
+        lat: event.lat,
+        before,
+    };
+    let previous = {
+        let mut events = state.events_mut();
+        // Two commits of one event may be applied out of order: keep the newest.
+        if events
+            .get(&event.code)
+            .is_some_and(|e| e.version >= event.version)
+        {
+            return;
+        }
+        events.upsert(event.clone())
+    };
+    state.publish(change(previous.map(|p| (p.lon, p.lat))));
+}
+
+/// One step of the closed loop (`POST /api/v1/events/{code}/transitions`).
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    /// assign_mediation, resolve, divert, close, follow_up, escalate, set_risk_tier.
+    pub action: String,
+    #[serde(default)]
+    pub note: String,
+    /// The version the caller saw; a stale one is a 409.
+    pub version: i64,
+    /// assign_mediation: one of the mediation organisations.
+    pub org: Option<String>,
+    /// divert: arbitration, administrative_review, administrative_ruling, litigation.
+    pub kind: Option<String>,
+    /// set_risk_tier: small, medium, large.
+    pub risk_tier: Option<String>,
+}
+
+/// Apply `req` to `before` (rules already checked): the new event and its step.
+fn transition_of(
+    before: &Event,
+    req: &TransitionRequest,
+    rule: &events::Rule,
+    caller: &Caller,
+    deadlines: &Deadlines,
+    now: i64,
+) -> Result<(Event, EventStep), Error> {
+    let mut e = before.clone();
+    let mut note = req.note.trim().to_string();
+    if note.chars().count() > 2_000 {
+        return Err(Error::Unprocessable(
+            "note must be at most 2000 characters".into(),
+        ));
+    }
+    match req.action.as_str() {
+        "assign_mediation" => {
+            let org = req.org.as_deref().unwrap_or_default();
+            one_of("org", org, &events::MEDIATION_ORGS)?;
+            e.mediation_org = Some(org.to_string());
+            if note.is_empty() {
+                note = format!("分派至{org}");
+            }
+        }
+        "divert" => {
+            let kind = req.kind.as_deref().unwrap_or_default();
+            one_of("kind", kind, &events::DIVERSIONS)?;
+            e.diversion = Some(kind.to_string());
+        }
+        "resolve" => e.resolved_by_mediation = before.status == "mediating",
+        "close" => e.closed_at = Some(now),
+        "escalate" => e.escalated = true,
+        "set_risk_tier" => {
+            let tier = req.risk_tier.as_deref().unwrap_or_default();
+            one_of("risk_tier", tier, &events::RISK_TIERS)?;
+            e.risk_tier = tier.to_string();
+            e.deadline = deadlines.deadline(&e.category, tier, e.reported_at);
+            if note.is_empty() {
+                note = format!("风险等级 {} → {tier}", before.risk_tier);
+            }
+        }
+        _ => {}
+    }
+    if let Some(to) = rule.to {
+        e.status = to.to_string();
+    }
+    e.version = before.version + 1;
+    e.updated_at = now;
+    let step = EventStep {
+        event_code: e.code.clone(),
+        seq: e.version,
+        at: now,
+        actor: caller.username.clone(),
+        action: req.action.clone(),
+        from_status: Some(before.status.clone()),
+        to_status: e.status.clone(),
+        note,
+    };
+    Ok((e, step))
+}
+
+/// Take one step of the closed loop: checks the caller's role and scope, the version
+/// (stale → [`Error::Conflict`] with `current_version`) and the rules (an action not
+/// allowed from the current status → [`Error::Conflict`] with the `allowed` actions; one
+/// that exists but not for the caller's role → [`Error::Forbidden`]); then one
+/// transaction with the history step and the outbox record.
+pub async fn transition(
+    state: &App,
+    caller: &Caller,
+    code: &str,
+    req: &TransitionRequest,
+) -> Result<(Event, EventStep), Error> {
+    let now = state.clock.now();
+    let mut tx = write::begin(&state.store).await?;
+    let before = write::event_in(&mut tx, code)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no event {code}")))?;
+    if req.version != before.version {
+        return Err(Error::Conflict {
+            message: format!(
+                "stale version {}: the event is at version {}",
+                req.version, before.version
+            ),
+            details: Some(json!({"current_version": before.version, "status": before.status})),
+        });
+    }
+    let allowed = events::allowed_actions(caller.role, &before);
+    let rule = match events::allowed(caller.role, &before.status, &req.action) {
+        Some(rule) if allowed.contains(&req.action.as_str()) => rule,
+        _ => {
+            let someone_may = Role::ALL
+                .iter()
+                .any(|r| events::allowed_actions(*r, &before).contains(&req.action.as_str()));
+            if someone_may {
+                return Err(Error::Forbidden(format!(
+                    "the role {} may not {} an event",
+                    caller.role.as_str(),
+                    req.action
+                )));
+            }
+            return Err(Error::Conflict {
+                message: format!(
+                    "{} is not allowed from status {}{}",
+                    req.action,
+                    before.status,
+                    if req.action == "escalate" && before.escalated {
+                        " (already escalated)"
+                    } else {
+                        ""
+                    }
+                ),
+                details: Some(json!({"status": before.status, "allowed": allowed})),
+            });
+        }
+    };
+    let (after, step) = transition_of(&before, req, rule, caller, &state.deadlines, now)?;
+    if !write::update_event(&mut tx, &after, before.version).await? {
+        return Err(Error::Conflict {
+            message: "the event changed meanwhile; reload it".into(),
+            details: None,
+        });
+    }
+    write::append_step(&mut tx, &step).await?;
+    let record = ChangeRecord::new(&req.action, &after);
+    write::record_change(&mut tx, code, &req.action, &record.to_json()?, now).await?;
+    write::commit(tx).await?;
+    apply(state, after.clone());
+    Ok((after, step))
+}
+/// The event `code` if it exists and the caller may see it: 404 when it does not exist,
+/// 403 when it lies outside the caller's grids or organisation.
+pub fn visible_event(state: &App, caller: &Caller, code: &str) -> Result<Event, Error> {
+    let event = state
+        .events()
+        .get(code)
+        .cloned()
+        .ok_or_else(|| Error::NotFound(format!("no event {code}")))?;
+    if caller.can_see_event(&event.grid_code, event.mediation_org.as_deref()) {
+        Ok(event)
+    } else {
+        Err(Error::Forbidden(format!(
+            "the event {code} is outside your grids or organisation"
+        )))
+    }
+}
+
+pub fn valid_code(code: &str) -> Result<(), Error> {
+    if code.len() == 16 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(Error::NotFound(format!("no event {code:?}")))
+    }
+}
+
+/// Decode a photo (the only validation that counts), bound its size, and make a JPEG
+/// thumbnail whose longest side is `thumb_side` pixels. The error says why it is not
+/// an image.
+pub fn process_photo(
+    bytes: &[u8],
+    declared: image::ImageFormat,
+    thumb_side: u32,
+) -> Result<write::Photo, String> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes));
+    reader.set_format(declared);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(12_000);
+    limits.max_image_height = Some(12_000);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| format!("not a valid image: {e}"))?;
+    let thumb = img.thumbnail(thumb_side, thumb_side).to_rgb8();
+    let mut out = std::io::Cursor::new(Vec::new());
+    thumb
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .map_err(|e| format!("thumbnail: {e}"))?;
+    Ok(write::Photo {
+        id: 0,
+        content_type: declared.to_mime_type().to_string(),
+        width: img.width() as i64,
+        height: img.height() as i64,
+        bytes: bytes.to_vec(),
+        thumb: out.into_inner(),
+    })
+}
+
+/// Attach a processed photo to an event: the photo and its history step in one
+/// transaction; the step makes it a change of the event (a new version), so the live
+/// feed and the caches see it. Returns the photo's id.
+pub async fn attach_photo(
+    state: &App,
+    caller: &Caller,
+    code: &str,
+    photo: &write::Photo,
+) -> Result<i64, Error> {
+    caller.require(Permission::EventsWrite)?;
+    let now = state.clock.now();
+    let mut tx = write::begin(&state.store).await?;
+    let before = write::event_in(&mut tx, code)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no event {code}")))?;
+    let id = write::insert_photo(&mut tx, code, photo, now).await?;
+    let mut after = before.clone();
+    after.version = before.version + 1;
+    after.updated_at = now;
+    let step = EventStep {
+        event_code: code.to_string(),
+        seq: after.version,
+        at: now,
+        actor: caller.username.clone(),
+        action: "attach_photo".into(),
+        from_status: Some(before.status.clone()),
+        to_status: before.status.clone(),
+        note: format!("照片 {id}（{}×{}）", photo.width, photo.height),
+    };
+    if !write::update_event(&mut tx, &after, before.version).await? {
+        return Err(Error::Conflict {
+            message: "the event changed meanwhile; retry".into(),
+            details: None,
+        });
+    }
+    write::append_step(&mut tx, &step).await?;
+    let record = ChangeRecord::new("attach_photo", &after);
+    write::record_change(&mut tx, code, "attach_photo", &record.to_json()?, now).await?;
+    write::commit(tx).await?;
+    apply(state, after);
+    Ok(id)
+}
