@@ -1071,6 +1071,110 @@ pub fn table(all: &Tally, per_kind: &[(HardKind, Tally)]) -> String {
     s
 }
 
+/// The confidence bands of the reliability table: [0.5, 0.6), …, [0.9, 1.0]. Answers
+/// below 0.5 do not exist (the matcher abstains there).
+pub const BANDS: [f64; 6] = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+
+/// One confidence band of a reliability table.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Band {
+    /// Lower edge (inclusive).
+    pub lo: f64,
+    /// Upper edge (exclusive, except for the last band, which includes 1.0).
+    pub hi: f64,
+    /// Answers with a confidence in the band.
+    pub n: u64,
+    /// How many of them were right.
+    pub right: u64,
+    /// Sum of their confidences.
+    pub confidence_sum: f64,
+}
+
+impl Band {
+    /// The share of right answers.
+    pub fn accuracy(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.right as f64 / self.n as f64
+        }
+    }
+
+    /// The mean stated confidence.
+    pub fn mean_confidence(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.confidence_sum / self.n as f64
+        }
+    }
+
+    /// Calibration error in points of share: |accuracy − mean confidence|.
+    pub fn error(&self) -> f64 {
+        (self.accuracy() - self.mean_confidence()).abs()
+    }
+
+    /// The standard error of the share right if the band were exactly calibrated
+    /// (binomial at the mean confidence), to tell a real miscalibration from a band
+    /// with too few answers to say.
+    pub fn standard_error(&self) -> f64 {
+        if self.n == 0 {
+            return 1.0;
+        }
+        let p = self.mean_confidence().clamp(0.001, 0.999);
+        (p * (1.0 - p) / self.n as f64).sqrt()
+    }
+}
+
+/// The reliability table of answers `(confidence, right)` over `edges` (ascending;
+/// see [`BANDS`]). Answers outside the edges are left out.
+pub fn reliability(answers: &[(f64, bool)], edges: &[f64]) -> Vec<Band> {
+    let mut bands: Vec<Band> = edges
+        .windows(2)
+        .map(|w| Band {
+            lo: w[0],
+            hi: w[1],
+            ..Default::default()
+        })
+        .collect();
+    let last = bands.len().saturating_sub(1);
+    for &(c, right) in answers {
+        let at = bands
+            .iter()
+            .position(|b| c >= b.lo && c < b.hi)
+            .or_else(|| (bands.last().is_some_and(|b| c == b.hi)).then_some(last));
+        if let Some(i) = at {
+            let b = &mut bands[i];
+            b.n += 1;
+            b.right += u64::from(right);
+            b.confidence_sum += c;
+        }
+    }
+    bands
+}
+
+/// The reliability table as Markdown: band, answers, mean confidence, accuracy,
+/// error in points and its standard error in points.
+pub fn reliability_table(bands: &[Band]) -> String {
+    let mut s = String::from(
+        "| band | answers | mean confidence | share right | error (points) | std. error (points) |\n|---|---|---|---|---|---|",
+    );
+    for b in bands {
+        s.push_str(&format!(
+            "\n| [{:.1}, {:.1}{} | {} | {:.4} | {:.4} | {:.2} | {:.2} |",
+            b.lo,
+            b.hi,
+            if b.hi >= 1.0 { "]" } else { ")" },
+            b.n,
+            b.mean_confidence(),
+            b.accuracy(),
+            100.0 * b.error(),
+            100.0 * b.standard_error(),
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

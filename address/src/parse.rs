@@ -384,7 +384,10 @@ fn numeral_run_converts(chars: &[char], i: usize) -> Option<(usize, u32)> {
         Some(c) => is_marker_start(c),
         None => false,
     };
+    // A bare room is a floor and an index, three numerals at least (二单元五〇二); two
+    // or one after a 号 are the start of a name cut by a separator (147号五一，祥公寓).
     let bare_after_marker = matches!(next, None | Some(' ') | Some('-'))
+        && j - i >= 3
         && prev.is_some_and(|p| is_marker_end(p) || p.is_ascii_digit() || p == '-');
     if !(followed_by_marker || bare_after_marker) {
         return None;
@@ -467,6 +470,13 @@ pub fn tokenize_into(s: &str, out: &mut Vec<Token>) {
             flush(out, &mut text_start, i);
             let (v, j) = read_number(b, i);
             i = j;
+            // 12至14号: a span written out; read as 12-14号 when 号 closes it.
+            if let Some(span) = span_written_out(s, i, v) {
+                let (from, to, j) = span;
+                out.push(Token::Range { from, to });
+                i = j;
+                continue;
+            }
             // Dashed shorthand: digits '-' digits ['-' digits].
             if i + 1 < n && b[i] == b'-' && b[i + 1].is_ascii_digit() {
                 let mut parts = [v.unwrap_or(u32::MAX), 0, 0];
@@ -533,6 +543,23 @@ pub fn tokenize_into(s: &str, out: &mut Vec<Token>) {
         i += utf8_len(c);
     }
     flush(out, &mut text_start, n.min(s.len()));
+}
+
+/// `至 digits 号` right after a number `from` at byte `i`: the span's end and where the
+/// text goes on after its 号.
+fn span_written_out(s: &str, i: usize, from: Option<u32>) -> Option<(u32, u32, usize)> {
+    let from = from?;
+    let rest = s.get(i..)?.strip_prefix('至')?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 6 {
+        return None;
+    }
+    let to: u32 = rest[..digits].parse().ok()?;
+    let after = &rest[digits..];
+    if !after.starts_with('号') || after.starts_with("号楼") || to <= from || to - from > 20 {
+        return None;
+    }
+    Some((from, to, s.len() - after.len() + '号'.len_utf8()))
 }
 
 /// Tokens of already normalised text.

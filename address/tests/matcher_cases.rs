@@ -249,8 +249,11 @@ fn contradiction_lowers_confidence() {
     // The text names the wrong community for this compound.
     let odd = reg.match_address("泰山社区长江西路18号锦绣花园3栋2单元502室");
     assert!(clean.confidence >= 0.9, "{clean:?}");
+    assert!(!clean.contradicted, "{clean:?}");
+    // Calibrated: such answers are right nearly always, so the confidence may stay
+    // high, but never above the clean one, and the contradiction is flagged for review.
     assert!(odd.confidence < clean.confidence, "{odd:?}");
-    assert!(odd.confidence < 0.9);
+    assert!(odd.contradicted, "{odd:?}");
 }
 
 fn check_search(reg: &Register, q: &str, want_first: &str, kind: HitKind) {

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod noiser;
+
 use minqing_address::{AddressParts, BuildingEntry, Register, UnitEntry};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
