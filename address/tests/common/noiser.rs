@@ -40,6 +40,7 @@
 //! | door number span (12-14号) | 0.04 |
 //! | landmark words (附近, 对面, 斜对面…) | 0.08 |
 //! | road written by its alias / old name | 0.10 |
+//! | a wrong fact: another township or community, the door off by one or two | 0.05 |
 
 #![allow(dead_code)]
 
@@ -75,10 +76,11 @@ pub enum Kind {
     DoorSpan,
     Landmark,
     Alias,
+    WrongFact,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 24] = [
         Kind::Prefix,
         Kind::NoTownship,
         Kind::NoCommunity,
@@ -102,6 +104,7 @@ impl Kind {
         Kind::DoorSpan,
         Kind::Landmark,
         Kind::Alias,
+        Kind::WrongFact,
     ];
 
     pub fn rate(self) -> f64 {
@@ -129,6 +132,7 @@ impl Kind {
             Kind::DoorSpan => 0.04,
             Kind::Landmark => 0.08,
             Kind::Alias => 0.10,
+            Kind::WrongFact => 0.05,
         }
     }
 
@@ -157,6 +161,7 @@ impl Kind {
             Kind::DoorSpan => "door_span",
             Kind::Landmark => "landmark",
             Kind::Alias => "alias",
+            Kind::WrongFact => "wrong_fact",
         }
     }
 }
@@ -412,10 +417,21 @@ pub struct Reader<'a> {
     pub names: HashSet<String>,
     /// Road → its alias (old name), for the roads that have one.
     pub road_alias: HashMap<String, String>,
+    townships: Vec<String>,
+    communities: Vec<String>,
     homophones: HashMap<String, Vec<char>>,
 }
 
 impl<'a> Reader<'a> {
+    fn other<R: Rng>(&self, from: &[String], not: &str, rng: &mut R) -> String {
+        loop {
+            let x = &from[rng.gen_range(0..from.len())];
+            if x != not || from.len() < 2 {
+                return x.clone();
+            }
+        }
+    }
+
     pub fn new(buildings: &'a [BuildingEntry], units: &'a [UnitEntry]) -> Reader<'a> {
         let mut units_of = vec![Vec::new(); buildings.len()];
         for (i, u) in units.iter().enumerate() {
@@ -463,7 +479,25 @@ impl<'a> Reader<'a> {
                 v.sort_unstable();
             }
         }
+        let mut townships: Vec<String> = buildings
+            .iter()
+            .map(|b| b.parts.township.clone())
+            .filter(|t| !t.is_empty())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        townships.sort();
+        let mut communities: Vec<String> = buildings
+            .iter()
+            .map(|b| b.parts.community.clone())
+            .filter(|t| !t.is_empty())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        communities.sort();
         Reader {
+            townships,
+            communities,
             buildings,
             units,
             units_of,
@@ -528,6 +562,21 @@ impl<'a> Reader<'a> {
             && (w.house.is_none() || p.house == w.house)
     }
 
+    fn pool(&self, w: &Facts) -> &[usize] {
+        [
+            w.compound.as_deref(),
+            w.road.as_deref(),
+            Some(w.community.as_str()),
+            Some(w.township.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|n| !n.is_empty())
+        .map(|n| self.by_name.get(n).map_or(&[][..], Vec::as_slice))
+        .min_by_key(|v| v.len())
+        .unwrap_or(&[])
+    }
+
     /// What the facts resolve to: one building (and unit when the unit and room pick
     /// exactly one), or abstain when none or several buildings fit.
     pub fn label(&self, w: &Facts) -> Expect {
@@ -551,10 +600,48 @@ impl<'a> Reader<'a> {
             .copied()
             .filter(|&i| self.fits(&self.buildings[i].parts, w))
             .collect();
-        if fit.len() != 1 {
-            return Expect::Abstain;
-        }
-        let b = fit[0];
+        let b = match fit.len() {
+            1 => fit[0],
+            0 => {
+                // One fact is wrong: the buildings that fit all the others, with the
+                // township, the community (not a village: a rural address's only
+                // name) or the door (when compound and building are written) set aside.
+                let mut relaxed: Vec<usize> = Vec::new();
+                let mut try_without = |v: Facts| {
+                    let pool = self.pool(&v);
+                    relaxed.extend(
+                        pool.iter()
+                            .copied()
+                            .filter(|&i| self.fits(&self.buildings[i].parts, &v)),
+                    );
+                };
+                if !w.township.is_empty() {
+                    try_without(Facts {
+                        township: String::new(),
+                        ..w.clone()
+                    });
+                }
+                if !w.community.is_empty() && w.group.is_none() {
+                    try_without(Facts {
+                        community: String::new(),
+                        ..w.clone()
+                    });
+                }
+                if w.door.is_some() && w.compound.is_some() && w.building.is_some() {
+                    try_without(Facts {
+                        door: None,
+                        ..w.clone()
+                    });
+                }
+                relaxed.sort_unstable();
+                relaxed.dedup();
+                if relaxed.len() != 1 {
+                    return Expect::Abstain;
+                }
+                relaxed[0]
+            }
+            _ => return Expect::Abstain,
+        };
         let us = &self.units_of[b];
         if us.len() == 1 && self.units[us[0]].unit.is_none() && self.units[us[0]].room.is_none() {
             return Expect::Unit(us[0]);
@@ -700,6 +787,29 @@ impl<'a> Reader<'a> {
             let width = rng.gen_range(1..=4u32);
             w.door = Some((d - below, d - below + width.max(below)));
             kinds.push(Kind::DoorSpan);
+        }
+        if want(Kind::WrongFact, rng) {
+            match rng.gen_range(0..3) {
+                0 if !w.township.is_empty() => {
+                    w.township = self.other(&self.townships, &w.township, rng);
+                    kinds.push(Kind::WrongFact);
+                }
+                1 if !w.community.is_empty() => {
+                    w.community = self.other(&self.communities, &w.community, rng);
+                    kinds.push(Kind::WrongFact);
+                }
+                _ => {
+                    if let Some((a, z)) = w.door {
+                        let step = rng.gen_range(1..=2);
+                        w.door = Some(if a > step && rng.gen_bool(0.5) {
+                            (a - step, z - step)
+                        } else {
+                            (a + step, z + step)
+                        });
+                        kinds.push(Kind::WrongFact);
+                    }
+                }
+            }
         }
         let text = self.render(&w, &mut kinds, rng, force)?;
         let damaged = kinds.contains(&Kind::SepInNumber);
