@@ -48,7 +48,10 @@ pub struct SearchHit {
 struct Entry {
     kind: HitKind,
     name: String,
-    initials: String,
+    /// Initials for every reading of its polyphonic characters (长 is chang and
+    /// zhang: 长江西路 is cjxl to most people, zjxl to the dictionary's first reading),
+    /// at most eight spellings.
+    initials: Vec<String>,
     full: String,
     context: String,
     code: String,
@@ -64,18 +67,37 @@ pub(crate) struct SearchIndex {
     entries: Vec<Entry>,
 }
 
-fn pinyin_keys(name: &str) -> (String, String) {
-    let mut initials = String::new();
+fn pinyin_keys(name: &str) -> (Vec<String>, String) {
+    use pinyin::ToPinyinMulti;
+    let mut initials = vec![String::new()];
     let mut full = String::new();
     for (c, p) in name.chars().zip(name.to_pinyin()) {
         match p {
             Some(p) => {
-                initials.push_str(p.first_letter());
                 full.push_str(p.plain());
+                let mut letters: Vec<&str> = vec![p.first_letter()];
+                if let Some(multi) = c.to_pinyin_multi() {
+                    for q in multi {
+                        if !letters.contains(&q.first_letter()) {
+                            letters.push(q.first_letter());
+                        }
+                    }
+                }
+                let mut next = Vec::with_capacity(initials.len() * letters.len());
+                for stem in &initials {
+                    for l in &letters {
+                        if next.len() < 8 {
+                            next.push(format!("{stem}{l}"));
+                        }
+                    }
+                }
+                initials = next;
             }
             None => {
                 let c = c.to_ascii_lowercase();
-                initials.push(c);
+                for i in &mut initials {
+                    i.push(c);
+                }
                 full.push(c);
             }
         }
@@ -143,9 +165,11 @@ impl SearchIndex {
             };
             let mut numbered: Vec<(u32, u32)> = match k {
                 K::Compound => members.iter().map(|&i| (bld[i].b, i as u32)).collect(),
+                // Every building by its door, compound buildings too: 光明南路600号 is
+                // how people name the compound behind gate 600.
                 K::Road => members
                     .iter()
-                    .filter(|&&i| bld[i].compound == u32::MAX)
+                    .filter(|&&i| bld[i].door != u32::MAX)
                     .map(|&i| (bld[i].door, i as u32))
                     .collect(),
                 _ => Vec::new(),
@@ -217,9 +241,8 @@ impl Register {
         if q.is_empty() || limit == 0 {
             return Vec::new();
         }
-        let latin = q.chars().all(|c| c.is_ascii_lowercase());
         // A trailing number (with an optional 栋/号 marker) selects buildings.
-        let trimmed = q.trim_end_matches(['栋', '幢', '号', '座']);
+        let trimmed = q.trim_end_matches(['栋', '幢', '号', '座', '室', '楼']);
         let digits_at = trimmed
             .char_indices()
             .rev()
@@ -230,10 +253,52 @@ impl Register {
             Some(i) if i > 0 => (&trimmed[..i], Some(&trimmed[i..])),
             _ => (q.as_str(), None),
         };
+        // Pinyin initials with a number (gmnl600, jxhy3) are Latin too.
+        let latin = !text_q.is_empty() && text_q.chars().all(|c| c.is_ascii_lowercase());
         let mut hits: Vec<SearchHit> = Vec::new();
+        // A whole address (光明南路600号, 锦绣花园3栋2单元, with the usual slips) goes
+        // through the matcher first: its answer, or its best candidates when it
+        // abstains, are the buildings the query names.
+        if !latin && num_q.is_some() {
+            let m = self.match_address(query);
+            let picks: Vec<(usize, f64)> = match m.building {
+                Some(b) => vec![(b, m.confidence.max(0.5))],
+                None => m
+                    .candidates
+                    .iter()
+                    .filter_map(|c| {
+                        let (l, i) = self.find_code(&c.code)?;
+                        (l == crate::Level::Building).then_some((i, 0.5 + 0.4 * c.score))
+                    })
+                    .collect(),
+            };
+            for (bi, score) in picks {
+                if let Some((code, label, _, (lon, lat))) = self.building(bi) {
+                    let p = self.building(bi).map(|x| x.2);
+                    hits.push(SearchHit {
+                        code: code.to_string(),
+                        label: label
+                            .strip_prefix(crate::PROVINCE_CITY_DISTRICT)
+                            .unwrap_or(label)
+                            .to_string(),
+                        context: p
+                            .map_or(String::new(), |p| format!("{}{}", p.township, p.community)),
+                        kind: HitKind::Building,
+                        score,
+                        lon,
+                        lat,
+                    });
+                }
+            }
+        }
         for e in &self.search.entries {
             let s = if latin {
-                let a = text_score(&e.initials, text_q).map(|s| s * 0.95);
+                let a = e
+                    .initials
+                    .iter()
+                    .filter_map(|i| text_score(i, text_q))
+                    .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+                    .map(|s| s * 0.95);
                 let b = if text_q.len() >= 2 {
                     text_score(&e.full, text_q).map(|s| s * 0.9)
                 } else {
@@ -283,6 +348,9 @@ impl Register {
                 .then(a.label.len().cmp(&b.label.len()))
                 .then(a.code.cmp(&b.code))
         });
+        // The matcher and the name scan may find one building twice: keep the first.
+        let mut seen = std::collections::HashSet::new();
+        hits.retain(|h| h.kind != HitKind::Building || seen.insert(h.code.clone()));
         hits.truncate(limit);
         hits
     }

@@ -294,6 +294,99 @@ fn search_cases() {
     assert_eq!(town[0].code, "510603101");
     assert!(reg.search("zzzz", 5).is_empty());
     assert!(reg.search("", 5).is_empty());
+    // Road and door number: a shop, and the compound behind gate 18.
+    check_search(&reg, "长江西路99号", "长江西路99号", HitKind::Building);
+    let gate = reg.search("长江西路18号", 5);
+    assert!(
+        gate.iter()
+            .filter(|h| h.kind == HitKind::Building && h.label.contains("锦绣花园"))
+            .count()
+            >= 2,
+        "{gate:?}"
+    );
+    // Compound and building, written as an address with slips.
+    check_search(&reg, "锦秀花园12栋", "锦绣花园12栋", HitKind::Building);
+    check_search(
+        &reg,
+        "锦绣花园3栋2单元502室",
+        "锦绣花园3栋",
+        HitKind::Building,
+    );
+    // Pinyin initials with a number.
+    check_search(&reg, "jxhy12", "锦绣花园12栋", HitKind::Building);
+    check_search(&reg, "cjxl99", "长江西路99号", HitKind::Building);
+}
+
+#[test]
+fn aliases_and_damaged_numbers() {
+    use minqing_address::{AliasProblem, Aliases};
+    let plain = register();
+    let mut aliases = Aliases::new();
+    aliases.insert("人民西路", "长江西路");
+    aliases.insert("长江西路", "长江西路");
+    aliases.insert("新华路", "没有这条路");
+    let reg = Register::with_aliases(
+        (0..plain.building_count())
+            .map(|i| {
+                let (code, _, parts, (lon, lat)) = plain.building(i).unwrap();
+                BuildingEntry {
+                    code: code.into(),
+                    parts: parts.clone(),
+                    lon,
+                    lat,
+                }
+            })
+            .collect(),
+        (0..plain.unit_count())
+            .map(|i| {
+                let (code, b) = plain.unit(i).unwrap();
+                u(code, b, None, None)
+            })
+            .collect(),
+        &aliases,
+    )
+    .unwrap();
+    assert!(matches!(
+        reg.alias_problems()[0],
+        AliasProblem::Clash { .. }
+    ));
+    assert!(matches!(
+        reg.alias_problems()[1],
+        AliasProblem::UnknownName { .. }
+    ));
+    let r = reg.match_address("人民西路99号");
+    assert_eq!(r.building, Some(2), "{r:?}");
+    assert!(plain.match_address("人民西路99号").code.is_none());
+
+    // A separator inside a name is no obstacle; inside a number it is damage.
+    let reg = register();
+    let r = reg.match_address("红 光村3组18号");
+    assert_eq!(r.building, Some(7), "{r:?}");
+    let r = reg.match_address("红，光村3组18号");
+    assert_eq!(r.building, Some(7), "{r:?}");
+    for damaged in [
+        "红光村3组1，8号",
+        "红光村3，3组18号",
+        "长江西路9 9号",
+        "锦绣花园3栋2单元5，02室",
+    ] {
+        let r = reg.match_address(damaged);
+        assert!(r.damaged, "{damaged}: {r:?}");
+        assert!(r.code.is_none() && r.confidence < 0.9, "{damaged}: {r:?}");
+    }
+    // Dropped and doubled characters, levels out of order, a door span.
+    assert_eq!(reg.match_address("锦花园12栋3单元1001室").building, Some(1));
+    assert_eq!(
+        reg.match_address("锦锦绣花园12栋3单元1001室").building,
+        Some(1)
+    );
+    assert_eq!(
+        reg.match_address("锦绣花园12栋3单元1001室 长江西路18号 文庙社区")
+            .building,
+        Some(1)
+    );
+    assert_eq!(reg.match_address("长江西路98-100号").building, Some(2));
+    assert_eq!(reg.match_address("长江西路97至99号").building, Some(2));
 }
 
 #[test]
