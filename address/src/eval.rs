@@ -1071,9 +1071,11 @@ pub fn table(all: &Tally, per_kind: &[(HardKind, Tally)]) -> String {
     s
 }
 
-/// The confidence bands of the reliability table: [0.5, 0.6), …, [0.9, 1.0]. Answers
-/// below 0.5 do not exist (the matcher abstains there).
-pub const BANDS: [f64; 6] = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+/// The confidence bands of the reliability table: [0.5, 0.6), …, [0.8, 0.9), then the
+/// confident band split in three ([0.9, 0.95), [0.95, 0.99), [0.99, 1.0]) because that
+/// is where nearly all answers are. Answers below 0.5 do not exist (the matcher
+/// abstains there).
+pub const BANDS: [f64; 8] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0];
 
 /// One confidence band of a reliability table.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -1161,7 +1163,7 @@ pub fn reliability_table(bands: &[Band]) -> String {
     );
     for b in bands {
         s.push_str(&format!(
-            "\n| [{:.1}, {:.1}{} | {} | {:.4} | {:.4} | {:.2} | {:.2} |",
+            "\n| [{:.2}, {:.2}{} | {} | {:.4} | {:.4} | {:.2} | {:.2} |",
             b.lo,
             b.hi,
             if b.hi >= 1.0 { "]" } else { ")" },

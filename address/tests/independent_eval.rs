@@ -209,7 +209,7 @@ fn full() {
 #[test]
 #[ignore]
 fn fit_calibration() {
-    let r = run(common::Spec::small(), TUNE_SEED, 60_000, 1_000);
+    let r = run(common::Spec::district(), TUNE_SEED, 100_000, 2_000);
     let mut raw = r.raw.clone();
     // The crate's hard set adds what this noiser does not write: wrong townships and
     // communities, doors off by one, buildings that do not exist, shared compound
