@@ -622,7 +622,9 @@ fn alias_patterns(
             });
             continue;
         }
-        let Some(&id) = nt.ids.get(&c) else {
+        // The register's own spelling first; the normalised one for a table typed in
+        // traditional or full-width characters.
+        let Some(&id) = nt.ids.get(canonical.trim()).or_else(|| nt.ids.get(&c)) else {
             problems.push(AliasProblem::UnknownName {
                 alias: alias.to_string(),
                 canonical: canonical.to_string(),
@@ -1227,7 +1229,7 @@ const CALIBRATION: &[(f64, f64)] = &[
     (1.0, 0.999),
 ];
 
-/// Map a raw confidence through [`CALIBRATION`].
+/// Map a raw confidence through the calibration table (raw → share right).
 pub fn calibrate(raw: f64) -> f64 {
     let raw = raw.clamp(0.0, 1.0);
     for w in CALIBRATION.windows(2) {

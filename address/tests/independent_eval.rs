@@ -31,16 +31,30 @@ struct Report {
     raw: Vec<(f64, bool)>,
 }
 
+/// What every answer adds to, across the mixed and the per-kind sets.
+#[derive(Default)]
+struct Acc {
+    /// (confidence, right) and (raw confidence, right) of every answer.
+    answers: Vec<(f64, bool)>,
+    raw: Vec<(f64, bool)>,
+    /// Damaged cases, and how many of them were answered with confidence ≥ 0.9.
+    damaged: (u64, u64),
+    wrong: Vec<String>,
+}
+
 fn score(
     reg: &Register,
     units: &[minqing_address::UnitEntry],
     cases: &[Case],
     tally: &mut Tally,
-    answers: &mut Vec<(f64, bool)>,
-    raw: &mut Vec<(f64, bool)>,
-    damaged: &mut (u64, u64),
-    wrong: &mut Vec<String>,
+    acc: &mut Acc,
 ) {
+    let Acc {
+        answers,
+        raw,
+        damaged,
+        wrong,
+    } = acc;
     for c in cases {
         let r = reg.match_address(&c.text);
         let is_wrong = tally.add(c.expect, &r, units);
@@ -87,37 +101,22 @@ fn run(spec: common::Spec, seed: u64, n_mixed: usize, n_per_kind: usize) -> Repo
     );
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1DE9);
     let mut mixed = Tally::default();
-    let mut answers = Vec::new();
-    let mut raw = Vec::new();
-    let mut damaged = (0, 0);
-    let mut wrong = Vec::new();
+    let mut acc = Acc::default();
     let cases = reader.mixed(n_mixed, &mut rng);
-    score(
-        &reg,
-        &syn.units,
-        &cases,
-        &mut mixed,
-        &mut answers,
-        &mut raw,
-        &mut damaged,
-        &mut wrong,
-    );
+    score(&reg, &syn.units, &cases, &mut mixed, &mut acc);
     let mut per_kind = Vec::new();
     for k in Kind::ALL {
         let cases = reader.with_kind(k, n_per_kind, &mut rng);
         let mut t = Tally::default();
-        score(
-            &reg,
-            &syn.units,
-            &cases,
-            &mut t,
-            &mut answers,
-            &mut raw,
-            &mut damaged,
-            &mut wrong,
-        );
+        score(&reg, &syn.units, &cases, &mut t, &mut acc);
         per_kind.push((k, t));
     }
+    let Acc {
+        answers,
+        raw,
+        damaged,
+        wrong,
+    } = acc;
     let bands = eval::reliability(&answers, &eval::BANDS);
     println!(
         "register {} buildings, {} units, {} aliases; seed {seed:#x}",
@@ -193,7 +192,7 @@ fn check(r: &Report) {
 
 #[test]
 fn sampled() {
-    let r = run(common::Spec::small(), EVAL_SEED, 12_000, 200);
+    let r = run(common::Spec::small(), EVAL_SEED, 40_000, 500);
     check(&r);
 }
 
