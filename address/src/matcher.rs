@@ -684,7 +684,53 @@ struct Found {
 pub fn match_address(reg: &Register, text: &str) -> MatchResult {
     let mut norm = String::with_capacity(text.len());
     parse::normalize_into(text, &mut norm);
-    let start = parse::strip_prefix(&norm, None);
+    let mut result = match_normalised(reg, &norm);
+    if result.damaged {
+        // A number cut by a separator (4，6号) is never answered, but the person who
+        // resolves it should see both readings: the halves (6号) and the whole (46号).
+        let b = norm.as_bytes();
+        let rejoined: String = norm
+            .char_indices()
+            .filter(|&(i, c)| {
+                !(c == ' '
+                    && i > 0
+                    && b[i - 1].is_ascii_digit()
+                    && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+            })
+            .map(|(_, c)| c)
+            .collect();
+        if rejoined != norm {
+            let whole = match_normalised(reg, &rejoined);
+            let mut extra: Vec<Candidate> = whole.candidates;
+            if let Some(bi) = whole.building
+                && !extra.iter().any(|c| c.code == reg.b_codes[bi])
+            {
+                extra.insert(
+                    0,
+                    Candidate {
+                        code: reg.b_codes[bi].clone(),
+                        label: reg.b_labels[bi].clone(),
+                        score: whole.confidence,
+                    },
+                );
+            }
+            for c in extra {
+                if !result.candidates.iter().any(|x| x.code == c.code) {
+                    result.candidates.push(Candidate {
+                        score: c.score.min(0.4),
+                        ..c
+                    });
+                }
+            }
+            result.candidates.truncate(6);
+        }
+    }
+    result
+}
+
+/// [`match_address`] on text already normalised.
+fn match_normalised(reg: &Register, norm: &str) -> MatchResult {
+    let start = parse::strip_prefix(norm, None);
     let s = &norm[start..];
     let mut tokens = Vec::with_capacity(16);
     parse::tokenize_into(s, &mut tokens);

@@ -374,6 +374,13 @@ fn aliases_and_damaged_numbers() {
         assert!(r.damaged, "{damaged}: {r:?}");
         assert!(r.code.is_none() && r.confidence < 0.9, "{damaged}: {r:?}");
     }
+    // The whole reading is among the candidates for the person who resolves it.
+    let r = reg.match_address("红光村3组1，8号");
+    let house = reg.building(7).unwrap().0;
+    assert!(r.candidates.iter().any(|c| c.code == house), "{r:?}");
+    let r = reg.match_address("长江西路9，9号");
+    let shop = reg.building(2).unwrap().0;
+    assert!(r.candidates.iter().any(|c| c.code == shop), "{r:?}");
     // Dropped and doubled characters, levels out of order, a door span.
     assert_eq!(reg.match_address("锦花园12栋3单元1001室").building, Some(1));
     assert_eq!(
