@@ -1066,12 +1066,20 @@ fn score_building(
     // own: as much a contradiction as an exact other name when the typo is a homophone
     // or a look-alike (weight ≥ 0.85), a softer one otherwise.
     if b.compound != NONE && !found.iter().any(|f| f.name == b.compound) {
+        // A dropped character (0.8) is as telling as a look-alike, and so is any one
+        // slip in a name of four characters or more (夭山雅城 is 天山雅城, whatever 夭
+        // sounds like): three right characters in place do not happen by chance.
         let other = found
             .iter()
             .filter(|f| f.weight < 1.0 && reg.name_kinds[f.name as usize] & K_COMPOUND != 0)
-            .map(|f| f.weight)
+            .map(|f| {
+                if reg.name_chars[f.name as usize].len() >= 4 {
+                    f.weight.max(0.75)
+                } else {
+                    f.weight
+                }
+            })
             .fold(0.0f64, f64::max);
-        // A dropped character (0.8) is as telling as a look-alike.
         if other >= 0.75 {
             hard += 1;
             score -= 2.0;
