@@ -279,9 +279,43 @@ fn arb_inputs() -> impl Strategy<Value = RiskInputs> {
         })
 }
 
+/// The score computed from the model's formula by this test, without the crate's own
+/// raw values or normalisation: each factor's raw value from the inputs, x/(x + ref),
+/// weights normalised to sum to 1, times 100.
+fn oracle(inputs: &RiskInputs, config: &RiskConfig) -> f64 {
+    let residents = inputs.residents.max(config.density_min_residents);
+    let listed = if inputs.key_group_persons >= 5 {
+        inputs.key_group_persons
+    } else {
+        0
+    };
+    let density = if residents == 0 {
+        0.0
+    } else {
+        f64::from(listed) / f64::from(residents) * 1000.0
+    };
+    let raws = [
+        density,
+        f64::from(inputs.repeat_dispute_addresses),
+        f64::from(inputs.overdue_events),
+        f64::from(inputs.unresolved_events),
+        f64::from(inputs.petitions),
+        f64::from(inputs.overcrowded_units),
+    ];
+    let total_weight: f64 = config.factors.iter().map(|f| f.weight).sum();
+    if total_weight == 0.0 {
+        return 0.0;
+    }
+    raws.iter()
+        .zip(&config.factors)
+        .map(|(x, f)| 100.0 * (f.weight / total_weight) * (x / (x + f.reference)))
+        .sum()
+}
+
 proptest! {
-    /// The contributions add up to the score exactly (the score is their sum, in
-    /// order), the score stays in 0..=100, and more of any factor never lowers it.
+    /// The score is the model's formula (checked against [`oracle`]), the contributions
+    /// add up to it exactly (the explanation is complete), it stays in 0..=100, and
+    /// more of any factor never lowers it.
     #[test]
     fn contributions_sum_to_the_score(
         inputs in arb_inputs(),
@@ -294,6 +328,8 @@ proptest! {
             *f = FactorConfig { weight: w, reference: r };
         }
         let s = score(&inputs, &config);
+        let expected = oracle(&inputs, &config);
+        prop_assert!((s.score - expected).abs() < 1e-9, "score {} oracle {}", s.score, expected);
         let sum = s.factors.iter().fold(0.0, |acc, f| acc + f.contribution);
         prop_assert_eq!(sum, s.score);
         prop_assert!((0.0..=100.0).contains(&s.score));

@@ -82,7 +82,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("population_district", |b| {
         b.iter(|| {
             let reg = state.analysis.register(&ix);
-            an::population_json(&reg.area_population[district as usize], km2)
+            minqing_server::http::analysis_json::population_json(
+                &reg.area_population[district as usize],
+                km2,
+            )
         })
     });
     // Drawn polygons: the most populous community's outline, and a 1 km square at the
@@ -114,8 +117,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let (pop, housing, _) = an::population_of_polygon(&register, &ix, &polygon);
                 (
-                    an::population_json(&pop, an::polygon_km2(&polygon)),
-                    an::housing_json(&housing),
+                    minqing_server::http::analysis_json::population_json(
+                        &pop,
+                        an::polygon_km2(&polygon),
+                    ),
+                    minqing_server::http::analysis_json::housing_json(&housing),
                 )
             })
         });

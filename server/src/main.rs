@@ -380,7 +380,10 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;
-    tracing::info!(%bind, store = store.backend(), "listening; loading the index");
+    let bound = listener.local_addr().context("the bound address")?;
+    // Scripts and tests that pass port 0 read the real address here.
+    println!("listening on http://{bound}/");
+    tracing::info!(%bound, store = store.backend(), "listening; loading the index");
     let loader = state.clone();
     tokio::spawn(async move {
         // The outbox position before the load: changes committed during the load are

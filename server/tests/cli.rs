@@ -3,7 +3,7 @@
 //! README says.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,12 +20,33 @@ fn minqing() -> Command {
     c
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Start `cmd` (a `demo --port 0` or `serve --bind 127.0.0.1:0`) and return it with
+/// the port the server itself bound, read from its "listening on" line: no port is
+/// picked in advance, so no other process can take it in between.
+fn start_listening(mut cmd: Command) -> (Server, u16) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep reading to the end, so the server never blocks on a full pipe.
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.strip_prefix("listening on http://") {
+                let port = addr.trim_end_matches('/').rsplit(':').next().unwrap_or("");
+                let _ = tx.send(port.parse::<u16>().unwrap_or(0));
+            }
+        }
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the server prints the address it listens on");
+    assert_ne!(port, 0, "a port was printed");
+    (Server(child), port)
 }
 
 /// A plain HTTP/1.1 GET, enough for these checks.
@@ -84,20 +105,14 @@ fn stats(port: u16) -> serde_json::Value {
 fn demo_generates_once_then_reuses() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let run = |port: u16| -> Server {
-        Server(
-            minqing()
-                .args(["demo", "--port", &port.to_string(), "--data-dir"])
-                .arg(&data)
-                .args(["--scale", "0.01"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
+    let run = || -> (Server, u16) {
+        let mut cmd = minqing();
+        cmd.args(["demo", "--port", "0", "--data-dir"])
+            .arg(&data)
+            .args(["--scale", "0.01"]);
+        start_listening(cmd)
     };
-    let port = free_port();
-    let mut server = run(port);
+    let (mut server, port) = run();
     wait_healthy(&mut server, port, Duration::from_secs(120));
     let first = stats(port);
     assert_eq!(first["building_addresses"], 1220);
@@ -105,8 +120,7 @@ fn demo_generates_once_then_reuses() {
     drop(server);
     let db_len = std::fs::metadata(data.join("minqing.db")).unwrap().len();
 
-    let port = free_port();
-    let mut server = run(port);
+    let (mut server, port) = run();
     wait_healthy(&mut server, port, Duration::from_secs(60));
     assert_eq!(
         stats(port),
@@ -169,21 +183,9 @@ fn generate_migrate_import_serve() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("database-url"));
 
-    let port = free_port();
-    let mut server = Server(
-        minqing()
-            .args([
-                "serve",
-                "--database-url",
-                &url,
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut cmd = minqing();
+    cmd.args(["serve", "--database-url", &url, "--bind", "127.0.0.1:0"]);
+    let (mut server, port) = start_listening(cmd);
     wait_healthy(&mut server, port, Duration::from_secs(60));
     let s = stats(port);
     assert_eq!(s["building_addresses"], manifest["building_addresses"]);
@@ -216,17 +218,11 @@ fn curl(args: &[&str]) -> (u16, String, String) {
 #[test]
 fn open311_round_trip_over_http() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut server = Server(
-        minqing()
-            .args(["demo", "--port", &port.to_string(), "--data-dir"])
-            .arg(tmp.path().join("data"))
-            .args(["--scale", "0.01"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut cmd = minqing();
+    cmd.args(["demo", "--port", "0", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .args(["--scale", "0.01"]);
+    let (mut server, port) = start_listening(cmd);
     wait_healthy(&mut server, port, Duration::from_secs(120));
     let base = format!("http://127.0.0.1:{port}/open311/v2");
 

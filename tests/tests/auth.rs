@@ -1222,3 +1222,52 @@ async fn exports_are_audited_minimal_and_suppressed() {
         );
     }
 }
+
+/// The live feed ends when its session is revoked: a signed-out caller stops receiving
+/// records at once, not at the next reconnect.
+#[tokio::test]
+async fn the_event_stream_closes_when_its_session_is_revoked() {
+    use tower::ServiceExt;
+    let (_tmp, state, router, _) = crate::support::loaded_app(0.01).await;
+    let auth = crate::support::bearer(
+        &state,
+        &router,
+        minqing_domain::auth::Role::Leader,
+        &[],
+        None,
+    )
+    .await;
+    let req = axum::http::Request::builder()
+        .uri("/api/v1/events/stream")
+        .header("authorization", &auth)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut body = resp.into_body();
+    let (status, _, _) = crate::support::call(
+        &router,
+        "POST",
+        "/api/v1/auth/logout",
+        &[("authorization", &auth)],
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 204);
+    // Keep-alives are 15 s apart: within 5 s the only way the body can end is the close.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match http_body_util::BodyExt::frame(&mut body).await {
+                None => return true,
+                Some(Err(_)) => return true,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        ended,
+        Ok(true),
+        "the stream of a revoked session must close"
+    );
+}

@@ -4,6 +4,7 @@
 mod address;
 mod analysis;
 mod auth;
+mod calendar;
 mod events;
 mod generator;
 mod http;

@@ -19,6 +19,9 @@ pub(crate) struct GateSlots {
     pub(crate) running: usize,
     /// Tile-feed computations waiting: they go before any request's.
     pub(crate) feed_waiting: usize,
+    /// Request computations waiting (observable, so tests can wait for them instead of
+    /// sleeping and hoping).
+    pub(crate) requests_waiting: usize,
 }
 
 /// Who waits for a computation: a caller of the API, or the hotspots/risk tile feed,
@@ -50,12 +53,16 @@ impl ComputeGate {
         let mut slots = lock(&self.slots);
         if feed {
             slots.feed_waiting += 1;
+        } else {
+            slots.requests_waiting += 1;
         }
         while slots.running >= self.limit || (!feed && slots.feed_waiting > 0) {
             self.freed.wait(&mut slots);
         }
         if feed {
             slots.feed_waiting -= 1;
+        } else {
+            slots.requests_waiting -= 1;
         }
         slots.running += 1;
         GatePass(self)
@@ -129,7 +136,10 @@ mod gate_tests {
         let requests: Vec<_> = (0..3)
             .map(|_| spawn(Priority::Request, "request"))
             .collect();
-        std::thread::sleep(std::time::Duration::from_millis(30));
+        // The three requests are waiting at the full gate before the feed arrives.
+        while lock(&gate.slots).requests_waiting < 3 {
+            std::thread::yield_now();
+        }
         let feed = spawn(Priority::TileFeed, "feed");
         // Release only once the feed is waiting.
         while lock(&gate.slots).feed_waiting == 0 {

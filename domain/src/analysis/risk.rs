@@ -191,35 +191,6 @@ pub(crate) fn compute_risk(
     ))
 }
 
-/// The factors of one score as the API shows them: the key-group factor's `raw` and
-/// `normalised` values are omitted when fewer than 5 key-group persons underlie them.
-pub fn factors_json(unit: &RiskUnit) -> serde_json::Value {
-    use minqing_analysis::risk::Factor;
-    let suppressed = unit.inputs.key_group_persons < KEY_GROUP_MIN;
-    unit.score
-        .factors
-        .iter()
-        .map(|f| {
-            let mut o = serde_json::Map::new();
-            o.insert("factor".into(), f.factor.name().into());
-            let hide = suppressed && f.factor == Factor::KeyGroupDensity;
-            if hide {
-                o.insert(
-                    "suppressed".into(),
-                    format!("fewer than {KEY_GROUP_MIN} key-group persons").into(),
-                );
-            } else {
-                o.insert("raw".into(), f.raw.into());
-                o.insert("normalised".into(), f.normalised.into());
-            }
-            o.insert("reference".into(), f.reference.into());
-            o.insert("weight".into(), f.weight.into());
-            o.insert("contribution".into(), f.contribution.into());
-            serde_json::Value::Object(o)
-        })
-        .collect()
-}
-
 /// One feature of the `risk` tile layer.
 #[derive(Debug, Clone)]
 pub enum RiskGeometry {

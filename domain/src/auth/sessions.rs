@@ -40,6 +40,8 @@ pub struct AuthState {
     ttl_secs: AtomicI64,
     /// The application's clock; tests move time forward with [`AuthState::advance_clock`].
     clock: Clock,
+    /// Token hashes of sessions revoked here (see [`AuthState::revocations`]).
+    revoked: tokio::sync::broadcast::Sender<String>,
     /// Whether anonymous callers may read public aggregates (see [`super::Access`]).
     public_aggregates: std::sync::atomic::AtomicBool,
 }
@@ -58,6 +60,7 @@ impl AuthState {
             limiter: Mutex::default(),
             ttl_secs: AtomicI64::new(DEFAULT_TTL_SECS),
             clock,
+            revoked: tokio::sync::broadcast::channel(64).0,
             public_aggregates: std::sync::atomic::AtomicBool::new(true),
         }
     }
@@ -97,7 +100,31 @@ impl AuthState {
         token: &str,
         client: String,
     ) -> Result<Caller, Error> {
-        let hash = token_hash(token);
+        self.authenticate_hash(store, &token_hash(token), client)
+            .await
+    }
+
+    /// Check again that `caller`'s session is still valid (not revoked, not expired, the
+    /// account not disabled): what a long-lived connection such as the live feed asks
+    /// periodically. The store is asked at most every [`RECHECK_SECS`].
+    pub async fn recheck(&self, store: &Store, caller: &Caller) -> Result<Caller, Error> {
+        self.authenticate_hash(store, &caller.token_hash, caller.client.clone())
+            .await
+    }
+
+    /// Sessions revoked in this process from now on (their token hashes), for
+    /// connections that must end at once.
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.revoked.subscribe()
+    }
+
+    async fn authenticate_hash(
+        &self,
+        store: &Store,
+        hash: &str,
+        client: String,
+    ) -> Result<Caller, Error> {
+        let hash = hash.to_string();
         let now = self.now();
         let cached = self.sessions.read().get(&hash).cloned();
         let session = match cached {
@@ -178,6 +205,8 @@ impl AuthState {
         dispatch!(store, Store, p => sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
             .bind(self.now()).bind(hash).execute(p).await.map_err(crate::events::write::unavailable)?.rows_affected());
+        // After the commit: open connections of this session end now (none is fine).
+        let _ = self.revoked.send(hash.to_string());
         Ok(())
     }
 
@@ -246,8 +275,8 @@ pub async fn login(
             retry_after,
         });
     }
-    let record = if users::valid_username(&username) && password.expose().len() <= 1024 {
-        users::login_record(&state.store, &username).await?
+    let record = if users::valid_username(username) && password.expose().len() <= 1024 {
+        users::login_record(&state.store, username).await?
     } else {
         None
     };

@@ -39,6 +39,23 @@ pub const MEDIATION_ORGS: [&str; 14] = [
     "旌阳区土地承包经营纠纷调解委员会",
 ];
 
+/// The default handling deadline in days by category and risk tier (the generator
+/// uses the same, so the demo's events keep them).
+pub fn deadline_days(category: &str, tier: &str) -> i64 {
+    let base = match category {
+        "dispute" => 15,
+        "petition" => 60,
+        "consultation" => 5,
+        "public_safety" => 3,
+        _ => 10,
+    };
+    match tier {
+        "large" => base * 4,
+        "medium" => base * 2,
+        _ => base,
+    }
+}
+
 pub const RISK_TIERS: [&str; 3] = ["small", "medium", "large"];
 
 pub use crate::auth::Role;
@@ -147,7 +164,7 @@ pub fn allowed_actions(role: Role, event: &Event) -> Vec<&'static str> {
 }
 
 /// Handling deadlines in days per category, multiplied per risk tier. Defaults are the
-/// generator's ([`crate::generate::events::deadline_days`]); a `[deadlines]` table in
+/// generator's ([`deadline_days`]); a `[deadlines]` table in
 /// the configuration file overrides them.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default)]
@@ -162,20 +179,14 @@ impl Default for Deadlines {
     fn default() -> Self {
         let days = crate::model::CATEGORIES
             .iter()
-            .map(|c| {
-                (
-                    c.to_string(),
-                    crate::generate::events::deadline_days(c, "small"),
-                )
-            })
+            .map(|c| (c.to_string(), deadline_days(c, "small")))
             .collect();
         let tier_factor = RISK_TIERS
             .iter()
             .map(|t| {
                 (
                     t.to_string(),
-                    crate::generate::events::deadline_days("dispute", t)
-                        / crate::generate::events::deadline_days("dispute", "small"),
+                    deadline_days("dispute", t) / deadline_days("dispute", "small"),
                 )
             })
             .collect();
@@ -217,7 +228,7 @@ mod tests {
         let d = Deadlines::default();
         for c in crate::model::CATEGORIES {
             for t in RISK_TIERS {
-                assert_eq!(d.days(c, t), crate::generate::events::deadline_days(c, t));
+                assert_eq!(d.days(c, t), deadline_days(c, t));
             }
         }
     }

@@ -293,8 +293,7 @@ pub async fn intake(
                 "this Idempotency-Key was used for a different request".into(),
             ));
         }
-        let body = serde_json::from_str(&response).map_err(|e| Error::Internal(e.into()))?;
-        return Ok(Intake::Replayed { body });
+        return Ok(Intake::Replayed { body: response });
     }
     let year = crate::time::local_year(now);
     let seq = write::next_sequence(&mut tx, year).await?;

@@ -77,21 +77,7 @@ fn titles(category: &str) -> &'static [&'static str] {
     }
 }
 
-/// Deadline in days by category and risk tier (the defaults of the configuration).
-pub fn deadline_days(category: &str, tier: &str) -> i64 {
-    let base = match category {
-        "dispute" => 15,
-        "petition" => 60,
-        "consultation" => 5,
-        "public_safety" => 3,
-        _ => 10,
-    };
-    match tier {
-        "large" => base * 4,
-        "medium" => base * 2,
-        _ => base,
-    }
-}
+pub use crate::events::deadline_days;
 
 /// Share of all events placed in the planted hot spots, and their radius. Strong and
 /// tight enough that each planted centre's H3 resolution-9 cell neighbourhood stands

@@ -23,20 +23,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-/// The import files, in the order they must be imported.
-pub const FILES: [&str; 11] = [
-    "areas.geojson",
-    "roads.geojson",
-    "buildings.csv",
-    "units.csv",
-    "housing.csv",
-    "residents.csv",
-    "residents-gbk.csv",
-    "enterprises.csv",
-    "events.csv",
-    "event_steps.csv",
-    "manifest.json",
-];
+/// The files the generator writes: the import files.
+pub use crate::import::FILES;
 
 /// Headline figures at a scale, as written to `manifest.json`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]

@@ -17,6 +17,22 @@ mod decode;
 mod district;
 mod rows;
 
+/// The import files, in the order they are read (areas before the buildings placed in
+/// them, buildings before units, the register before the records linked to it).
+pub const FILES: [&str; 11] = [
+    "areas.geojson",
+    "roads.geojson",
+    "buildings.csv",
+    "units.csv",
+    "housing.csv",
+    "residents.csv",
+    "residents-gbk.csv",
+    "enterprises.csv",
+    "events.csv",
+    "event_steps.csv",
+    "manifest.json",
+];
+
 pub use decode::Encoding;
 
 /// The header of each CSV import file: what `minqing generate` writes and the importer
@@ -175,12 +191,7 @@ pub async fn import_dir(
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|n| table_for(n).is_some())
         .collect();
-    let order = |n: &str| {
-        crate::generate::FILES
-            .iter()
-            .position(|f| *f == n)
-            .unwrap_or(5)
-    };
+    let order = |n: &str| FILES.iter().position(|f| *f == n).unwrap_or(5);
     names.sort_by_key(|n| (order(n), n.clone()));
     let mut ctx = ImportContext::default();
     refresh_context(store, &mut ctx, "all").await?;

@@ -220,10 +220,7 @@ impl StoreTx {
 
     /// Record an import report and its line errors; returns the report id.
     pub async fn record_report(&mut self, r: &crate::import::FileReport) -> Result<i64> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = crate::time::system_now();
         let sql = "INSERT INTO import_reports (file, imported_at, encoding, rows_total, rows_loaded, rows_duplicate, \
                    rows_rejected, linked_unit, linked_building, ambiguous, unmatched, pending) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";

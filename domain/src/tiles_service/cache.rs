@@ -160,6 +160,11 @@ impl TileCache {
         self.generation.load(Ordering::SeqCst)
     }
 
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn len(&self) -> usize {
         self.map.read().len()
     }

@@ -121,7 +121,7 @@ pub static LAYERS: &[LayerSpec] = &[
     },
     LayerSpec {
         id: "events",
-        description: "Events: points from z14, cells below; filters category, status, from, to (ISO date in CST or unix seconds)",
+        description: "Events: points from z14, cells below; filters category, status, from, to (dates: whole CST days, both ends inclusive)",
         minzoom: 0,
         maxzoom: 22,
         fields: &[

@@ -4,6 +4,7 @@
 //! Dates are `YYYY-MM-DD` in China Standard Time (UTC+8); `from` and `to` are both
 //! inclusive days.
 
+use super::analysis_json;
 use super::{ApiError, AppState};
 use axum::Json;
 use axum::body::Bytes;
@@ -73,7 +74,7 @@ pub async fn population(
         let ix = state.index()?;
         let area = an::resolve_area(&ix, q.area.as_deref())?;
         let reg = state.analysis.register(&ix);
-        let mut body = an::population_json(
+        let mut body = analysis_json::population_json(
             &reg.area_population[area as usize],
             ix.areas[area as usize].area_km2,
         );
@@ -150,13 +151,13 @@ pub async fn population_polygon(
         let ix = state.index()?;
         let reg = state.analysis.register(&ix);
         let (pop, housing, buildings) = an::population_of_polygon(&reg, &ix, &polygon);
-        let mut body = an::population_json(&pop, an::polygon_km2(&polygon));
+        let mut body = analysis_json::population_json(&pop, an::polygon_km2(&polygon));
         // A drawn polygon may cross grids: only unscoped roles see its key groups.
         if !access.can_see_key_groups(None) {
             withhold_key_groups(&mut body);
         }
         body["area"] = json!({"level": "polygon", "buildings": buildings});
-        body["housing"] = an::housing_json(&housing);
+        body["housing"] = analysis_json::housing_json(&housing);
         Ok(Json(body))
     })
     .await
@@ -177,7 +178,7 @@ pub async fn housing(
         let ix = state.index()?;
         let area = an::resolve_area(&ix, q.area.as_deref())?;
         let reg = state.analysis.register(&ix);
-        let mut body = an::housing_json(&reg.area_housing[area as usize]);
+        let mut body = analysis_json::housing_json(&reg.area_housing[area as usize]);
         body["area"] = area_json(&ix, area);
         Ok(Json(body))
     })
@@ -430,7 +431,7 @@ pub async fn risk(
                         (b.code.clone(), b.label.clone(), grid)
                     }
                 };
-                let mut factors = an::factors_json(u);
+                let mut factors = analysis_json::factors_json(u);
                 if !access.can_see_key_groups(Some(&grid)) {
                     withhold_key_group_factor(&mut factors);
                 }

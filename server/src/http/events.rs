@@ -26,6 +26,8 @@ use std::collections::HashMap;
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 /// Largest photo.
 pub const PHOTO_LIMIT: usize = 10 * 1024 * 1024;
+/// How often the live feed checks that a signed-in caller's session is still valid.
+pub const STREAM_SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(60);
 /// Longest side of a thumbnail, pixels.
 pub const THUMB_SIDE: u32 = 320;
 /// An event as the API shows it.
@@ -563,12 +565,15 @@ pub async fn stream(
     };
     // Subscribe before the first read so nothing committed in between is missed.
     let mut changes = state.subscribe();
+    let mut revocations = state.auth().revocations();
     let (tx, rx) = tokio::sync::mpsc::channel::<axum::response::sse::Event>(256);
     let app = state.0.clone();
     let store = app.store.clone();
     tokio::spawn(async move {
         // Other replicas' writes do not reach this bus: poll the outbox too.
         let mut poll = tokio::time::interval(std::time::Duration::from_secs(5));
+        let mut recheck = tokio::time::interval(STREAM_SESSION_RECHECK);
+        recheck.tick().await; // the first tick is immediate; the session was just checked
         loop {
             loop {
                 let batch = match write::changes_after(&store, last, 500).await {
@@ -603,6 +608,22 @@ pub async fn stream(
                     }
                 }
                 _ = poll.tick() => {}
+                _ = recheck.tick() => {
+                    // A signed-in feed lives only as long as its session: revoked,
+                    // expired or disabled (also on another replica), the feed ends.
+                    if let Access::Signed(c) = &access
+                        && app.auth().recheck(&app.store, c).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                r = revocations.recv() => {
+                    if let (Ok(hash), Access::Signed(c)) = (r, &access)
+                        && hash == c.token_hash
+                    {
+                        return;
+                    }
+                }
                 _ = tx.closed() => return,
             }
         }

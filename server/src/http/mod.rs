@@ -3,6 +3,7 @@
 
 mod address;
 mod analysis;
+pub mod analysis_json;
 mod areas;
 mod audit;
 pub mod auth;

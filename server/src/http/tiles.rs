@@ -273,7 +273,7 @@ async fn catalog(State(state): State<AppState>, access: Access) -> Result<Respon
             "kernel": "quartic",
             "bandwidth": "default search radius of all events (ArcGIS rule) clamped to 4..40 pixels of the zoom; fixed per zoom",
         },
-        "time_filters": "from/to: YYYY-MM-DD (China Standard Time day, to is inclusive) or unix seconds",
+        "time_filters": "from/to: YYYY-MM-DD (whole days in China Standard Time, both ends inclusive) or an RFC 3339 instant",
     }))
     .into_response())
 }
