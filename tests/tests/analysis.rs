@@ -551,3 +551,42 @@ async fn risk_weights_and_tiers_come_from_configuration() {
         assert!(message.contains(needle), "{text}: {message}");
     }
 }
+
+/// Score inversion (issue 21): a caller without the right to key-group figures gets
+/// risk scores computed without that factor, so the score minus the shown parts leaves
+/// nothing to invert — on the API and on the risk tile layer's feed alike. A leader
+/// still gets the exact score.
+#[tokio::test]
+async fn risk_scores_leave_the_withheld_factor_out_entirely() {
+    let (_tmp, state, router, _) = crate::support::loaded_app(0.01).await;
+    let leader = crate::support::as_leader(&state, router.clone()).await;
+    let public = ok(&router, "/api/v1/analysis/risk?level=grid&limit=5000").await;
+    let exact = ok(&leader, "/api/v1/analysis/risk?level=grid&limit=5000").await;
+    let exact_by_code: HashMap<String, Value> = exact["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["code"].as_str().unwrap().to_string(), u.clone()))
+        .collect();
+    let mut differs = 0;
+    for u in public["units"].as_array().unwrap() {
+        let factors = u["factors"].as_array().unwrap();
+        let kg = &factors[0];
+        assert_eq!(kg["factor"], "key_group_density");
+        for k in ["raw", "normalised", "contribution", "weight", "reference"] {
+            assert!(kg.get(k).is_none(), "{k} of the withheld factor is shown: {u}");
+        }
+        // Everything the score is made of is on the page: nothing is left over.
+        let shown: f64 = factors[1..]
+            .iter()
+            .map(|f| f["contribution"].as_f64().unwrap())
+            .sum();
+        let score = u["score"].as_f64().unwrap();
+        assert!((shown - score).abs() < 1e-9, "hidden remainder in {u}");
+        let e = &exact_by_code[u["code"].as_str().unwrap()];
+        if (e["score"].as_f64().unwrap() - score).abs() > 1e-9 {
+            differs += 1;
+        }
+    }
+    assert!(differs > 0, "some grid's exact score depends on its key groups");
+}

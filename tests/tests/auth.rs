@@ -485,8 +485,13 @@ async fn grid_workers_cannot_escape_their_grid() {
     )
     .await;
     assert_eq!(s, 403);
-    let (s, _) = send(&f, gw, "GET", &format!("/api/v1/residents/{res_b}"), "").await;
-    assert_eq!(s, 403);
+    // A resident of another grid answers exactly like one who does not exist (the
+    // refusal is still audited): the answer must not confirm that the person exists.
+    let (s, body) = send(&f, gw, "GET", &format!("/api/v1/residents/{res_b}"), "").await;
+    let (s0, body0) = send(&f, gw, "GET", "/api/v1/residents/R00000000", "").await;
+    assert_eq!((s, s0), (404, 404));
+    let text = |b: &[u8], id: &str| String::from_utf8_lossy(b).replace(id, "ID");
+    assert_eq!(text(&body, res_b), text(&body0, "R00000000"));
     let (s, _) = send(
         &f,
         gw,
@@ -495,7 +500,7 @@ async fn grid_workers_cannot_escape_their_grid() {
         "{\"reason\":\"just curious\"}",
     )
     .await;
-    assert_eq!(s, 403);
+    assert_eq!(s, 403, "grid workers may not unmask at all (a role refusal)");
     // An ID number from another grid answers exactly like an unknown one.
     let other = format!("{{\"id_number\":\"{}\"}}", f.plain[res_b].0);
     let (s1, body1) = send(&f, gw, "POST", "/api/v1/residents/lookup", &other).await;

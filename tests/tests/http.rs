@@ -114,3 +114,26 @@ async fn wrong_method_is_405_and_stats_match_after_load() {
     let s: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(s["events"], m.events);
 }
+
+/// Every view is served with a Content-Security-Policy that allows this origin only
+/// (scripts from nowhere else, no inline script, no framing).
+#[tokio::test]
+async fn views_carry_a_strict_content_security_policy() {
+    let (_tmp, _state, router, _) = crate::support::loaded_app(0.01).await;
+    for view in ["/", "/screen", "/grid", "/review"] {
+        let (status, headers, _) = crate::support::call(&router, "GET", view, &[], vec![]).await;
+        assert_eq!(status, 200, "{view}");
+        let csp = headers
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{view} has no Content-Security-Policy"))
+            .to_str()
+            .unwrap();
+        assert!(csp.contains("script-src 'self';"), "{view}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{view}: {csp}");
+        assert!(!csp.contains("unsafe-eval") && !csp.contains("http"), "{view}: {csp}");
+        assert!(
+            !csp.split(';').any(|d| d.trim().starts_with("script-src") && d.contains("unsafe-inline")),
+            "{view}: {csp}"
+        );
+    }
+}

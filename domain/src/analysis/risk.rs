@@ -22,6 +22,22 @@ pub struct RiskUnit {
     pub score: RiskScore,
 }
 
+impl RiskUnit {
+    /// The score as a caller without the right to key-group figures gets it: computed
+    /// without the key-group factor (its weight set to 0, the others renormalised), so
+    /// no part of it depends on key-group persons — withheld means absent, and the
+    /// score minus the other parts has nothing left to reveal.
+    pub fn without_key_groups(&self, config: &RiskConfig) -> RiskScore {
+        let mut public = *config;
+        let kg = minqing_analysis::risk::Factor::ALL
+            .iter()
+            .position(|f| *f == minqing_analysis::risk::Factor::KeyGroupDensity)
+            .expect("the key-group factor is one of the factors");
+        public.factors[kg].weight = 0.0;
+        minqing_analysis::risk::score(&self.inputs, &public)
+    }
+}
+
 pub struct RiskResult {
     pub window: Window,
     pub now: i64,

@@ -278,6 +278,8 @@ async fn scoped_resident(
         .await?
         .ok_or_else(|| Error::NotFound(format!("no resident {id}")))?;
     let grid = grid_of(state, row.12.as_deref())?;
+    // The refusal is audited, but answered like an unknown id: the answer must not
+    // tell a caller that a resident exists outside their grids.
     audit_refusal(
         state,
         caller,
@@ -285,7 +287,11 @@ async fn scoped_resident(
         id,
         caller.require_grid(grid.as_deref()),
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        Error::Forbidden(_) => Error::NotFound(format!("no resident {id}")),
+        other => other,
+    })?;
     Ok((row, grid))
 }
 

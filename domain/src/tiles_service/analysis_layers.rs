@@ -114,7 +114,7 @@ fn risk_values(
     ix: &Index,
     level: RiskLevel,
     len: usize,
-    keep: impl Fn(&an::RiskUnit) -> bool,
+    keep: impl Fn(&minqing_analysis::risk::RiskScore) -> bool,
 ) -> Vec<Option<RiskValue>> {
     let mut out = vec![None; len];
     let result = an::resolve_area(ix, None).and_then(|area| {
@@ -128,13 +128,23 @@ fn risk_values(
             an::Priority::TileFeed,
         )
     });
+    // Tiles are shared by every caller: they carry the score without the key-group
+    // factor (see `RiskUnit::without_key_groups`), never one a key-group count moved.
+    let config = match level {
+        RiskLevel::Grid => &state.analysis.risk_grid,
+        RiskLevel::Building => &state.analysis.risk_building,
+    };
     match result {
         Ok(r) => {
-            for u in r.units.iter().filter(|u| keep(u)) {
+            for u in r.units.iter() {
+                let public = u.without_key_groups(config);
+                if !keep(&public) {
+                    continue;
+                }
                 if let Some(slot) = out.get_mut(u.unit as usize) {
                     *slot = Some(RiskValue {
-                        score: u.score.score,
-                        tier: an::tier_name(u.score.tier),
+                        score: public.score,
+                        tier: an::tier_name(public.tier),
                     });
                 }
             }
@@ -184,8 +194,8 @@ impl AnalysisFeed {
                 .collect(),
         );
         let grid_risk = risk_values(state, ix, RiskLevel::Grid, ix.areas.len(), |_| true);
-        let building_risk = risk_values(state, ix, RiskLevel::Building, ix.buildings.len(), |u| {
-            u.score.tier != minqing_analysis::risk::Tier::Small
+        let building_risk = risk_values(state, ix, RiskLevel::Building, ix.buildings.len(), |s| {
+            s.tier != minqing_analysis::risk::Tier::Small
         });
         AnalysisFeed {
             generation,

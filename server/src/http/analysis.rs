@@ -40,7 +40,7 @@ fn withhold_key_group_factor(factors: &mut Value) {
         if f["factor"] == "key_group_density"
             && let Some(o) = f.as_object_mut()
         {
-            for k in ["raw", "normalised", "contribution", "suppressed"] {
+            for k in ["raw", "normalised", "contribution", "suppressed", "weight", "reference"] {
                 o.remove(k);
             }
             o.insert("withheld".into(), WITHHELD.into());
@@ -407,39 +407,65 @@ pub async fn risk(
             RiskLevel::Grid => &state.analysis.risk_grid,
             RiskLevel::Building => &state.analysis.risk_building,
         };
-        let mut tiers = json!({"small": 0, "medium": 0, "large": 0});
-        for u in &r.units {
-            let t = an::tier_name(u.score.tier);
-            tiers[t] = json!(tiers[t].as_u64().unwrap_or(0) + 1);
-        }
-        let units: Vec<Value> = r
+        // Per unit: the caller's score. Without the right to key-group figures the
+        // factor is left out of the score itself, not only of its explanation.
+        let scored: Vec<(&an::RiskUnit, String, minqing_analysis::risk::RiskScore, bool)> = r
             .units
             .iter()
-            .take(limit)
             .map(|u| {
-                let (code, name, grid) = match level {
+                let grid = match level {
+                    RiskLevel::Grid => ix.areas[u.unit as usize].area.code.clone(),
+                    RiskLevel::Building => ix.buildings[u.unit as usize]
+                        .grid
+                        .map(|g| ix.areas[g as usize].area.code.clone())
+                        .unwrap_or_default(),
+                };
+                let exact = access.can_see_key_groups(Some(&grid));
+                let score = if exact {
+                    u.score
+                } else {
+                    u.without_key_groups(config)
+                };
+                (u, grid, score, exact)
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..scored.len()).collect();
+        order.sort_by(|&a, &b| scored[b].2.score.total_cmp(&scored[a].2.score));
+        let mut tiers = json!({"small": 0, "medium": 0, "large": 0});
+        for (_, _, s, _) in &scored {
+            let t = an::tier_name(s.tier);
+            tiers[t] = json!(tiers[t].as_u64().unwrap_or(0) + 1);
+        }
+        let units: Vec<Value> = order
+            .iter()
+            .take(limit)
+            .map(|&i| {
+                let (u, grid, score, exact) = &scored[i];
+                let (code, name) = match level {
                     RiskLevel::Grid => {
                         let a = &ix.areas[u.unit as usize].area;
-                        (a.code.clone(), a.name.clone(), a.code.clone())
+                        (a.code.clone(), a.name.clone())
                     }
                     RiskLevel::Building => {
                         let b = &ix.buildings[u.unit as usize];
-                        let grid = b
-                            .grid
-                            .map(|g| ix.areas[g as usize].area.code.clone())
-                            .unwrap_or_default();
-                        (b.code.clone(), b.label.clone(), grid)
+                        (b.code.clone(), b.label.clone())
                     }
                 };
-                let mut factors = analysis_json::factors_json(u);
-                if !access.can_see_key_groups(Some(&grid)) {
+                let shown = an::RiskUnit {
+                    unit: u.unit,
+                    inputs: u.inputs,
+                    score: *score,
+                };
+                let mut factors = analysis_json::factors_json(&shown);
+                if !exact {
                     withhold_key_group_factor(&mut factors);
                 }
                 json!({
                     "code": code,
                     "name": name,
-                    "score": u.score.score,
-                    "tier": an::tier_name(u.score.tier),
+                    "grid": grid,
+                    "score": score.score,
+                    "tier": an::tier_name(score.tier),
                     "factors": factors,
                 })
             })

@@ -38,9 +38,43 @@ fn finish(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, ApiError> {
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("CSV export: {e}")))
 }
 
+/// A cell as a spreadsheet will read it safely: text that a spreadsheet would take for
+/// a formula (starting with `=`, `+`, `-`, `@`, or a tab or carriage return) gets a
+/// leading apostrophe, so an event title such as `=HYPERLINK(…)` stays text. Numbers
+/// (a negative coordinate) are left as they are.
+fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 fn write_row<const N: usize>(w: &mut csv::Writer<Vec<u8>>, row: [&str; N]) -> Result<(), ApiError> {
-    w.write_record(row)
+    w.write_record(row.map(neutralised).iter().map(|c| c.as_ref()))
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("CSV export: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formulas_are_neutralised_numbers_are_not() {
+        use super::neutralised;
+        for (cell, want) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1+2", "'+1+2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("-cmd", "'-cmd"),
+            ("\t=1", "'\t=1"),
+            ("-12.5", "-12.5"),
+            ("104.39", "104.39"),
+            ("邻里纠纷", "邻里纠纷"),
+            ("", ""),
+        ] {
+            assert_eq!(neutralised(cell), want, "{cell:?}");
+        }
+    }
 }
 
 /// Write the audit entry for an export; the export is refused (503) if it cannot be.

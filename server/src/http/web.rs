@@ -57,26 +57,50 @@ fn serve(name: &str, cache: &'static str) -> Response {
 }
 
 const PAGE_CACHE: &str = "no-cache";
+
+/// The views' Content-Security-Policy: everything from this origin only — scripts,
+/// styles, images, fonts, data (`fetch`, the live feed) — plus what MapLibre needs
+/// (its worker starts from a `blob:` URL; canvases read `data:`/`blob:` images) and
+/// inline style attributes of the pages. No other origin, no inline script, no
+/// framing: a token in `sessionStorage` cannot be sent anywhere else by injected
+/// markup.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; \
+    connect-src 'self'; worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// A view's HTML page, with the Content-Security-Policy.
+fn page(name: &str) -> Response {
+    let mut response = serve(name, PAGE_CACHE);
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    response
+        .headers_mut()
+        .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
 const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 
 /// `/` — the one-map view.
 pub async fn index() -> Response {
-    serve("index.html", PAGE_CACHE)
+    page("index.html")
 }
 
 /// `/screen` — the command centre's large screen.
 pub async fn screen() -> Response {
-    serve("screen.html", PAGE_CACHE)
+    page("screen.html")
 }
 
 /// `/grid` — the grid worker's phone view.
 pub async fn grid() -> Response {
-    serve("grid.html", PAGE_CACHE)
+    page("grid.html")
 }
 
 /// `/review` — the address-link review queue (leaders and admins sign in there).
 pub async fn review() -> Response {
-    serve("review.html", PAGE_CACHE)
+    page("review.html")
 }
 
 /// `/assets/{*path}` — hashed scripts and styles.
