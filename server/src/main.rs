@@ -43,6 +43,12 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Keep the district still: no new demo reports, no steps taken by the demo.
+        #[arg(long)]
+        no_live: bool,
+        /// Seconds between two changes of the living demo.
+        #[arg(long, default_value_t = 15)]
+        live_every_secs: u64,
     },
     /// Serve an existing store.
     Serve {
@@ -199,7 +205,7 @@ async fn main() -> Result<()> {
             let bind = bind
                 .or(cfg.bind.clone())
                 .unwrap_or_else(|| "127.0.0.1:8080".into());
-            serve(store, &bind, &cfg).await?;
+            serve(store, &bind, &cfg, None).await?;
         }
         Command::GenKey => println!("{}", personal::DataKeys::generate_hex()),
         Command::RotateKey {
@@ -250,6 +256,8 @@ async fn main() -> Result<()> {
             port,
             data_dir,
             scale,
+            no_live,
+            live_every_secs,
         } => {
             std::fs::create_dir_all(&data_dir)
                 .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -278,10 +286,35 @@ async fn main() -> Result<()> {
             let bind = format!("127.0.0.1:{port}");
             demo_accounts(&store, &bind).await?;
             println!("Minqing demo: http://{bind}/   (store: {url})");
-            serve(store, &bind, &cfg).await?;
+            let live = (!no_live).then(|| Duration::from_secs(live_every_secs.max(1)));
+            if live.is_some() {
+                println!(
+                    "living demo: a new report or a step every {live_every_secs} s (--no-live to keep it still)"
+                );
+            }
+            serve(store, &bind, &cfg, live).await?;
         }
     }
     Ok(())
+}
+
+/// The demo's leader, as the living demo acts (its steps name this account).
+async fn demo_caller(store: &Store) -> Result<minqing_domain::auth::Caller> {
+    let record = users::login_record(store, "leader")
+        .await?
+        .context("the demo leader account is missing")?;
+    let who = users::identity(store, record.id)
+        .await?
+        .context("the demo leader account is missing")?;
+    Ok(minqing_domain::auth::Caller {
+        user_id: record.id,
+        username: who.username,
+        role: who.role,
+        grids: std::sync::Arc::new(who.grids),
+        mediation_org: who.mediation_org,
+        client: "living-demo".into(),
+        token_hash: String::new(),
+    })
 }
 
 fn spinner(msg: &str) -> ProgressBar {
@@ -365,7 +398,9 @@ fn print_report(reports: &[(FileReport, f64)]) {
     }
 }
 
-async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
+/// Serve `store` on `bind`; `live`: run the living demo with a change that often (the
+/// demo only).
+async fn serve(store: Store, bind: &str, cfg: &Config, live: Option<Duration>) -> Result<()> {
     let started = Instant::now();
     let (risk_grid, risk_building) = cfg.analysis.risk.resolve()?;
     let state = App::new(store.clone())
@@ -399,6 +434,18 @@ async fn serve(store: Store, bind: &str, cfg: &Config) -> Result<()> {
                     "index loaded"
                 );
                 loader.set_index(ix);
+                if let Some(every) = live {
+                    match demo_caller(&loader.store).await {
+                        Ok(caller) => {
+                            tokio::spawn(minqing_domain::generate::live::run(
+                                loader.clone(),
+                                caller,
+                                every,
+                            ));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "no living demo"),
+                    }
+                }
                 let warm = loader.clone();
                 tokio::task::spawn_blocking(move || {
                     let started = std::time::Instant::now();

@@ -107,7 +107,7 @@ fn demo_generates_once_then_reuses() {
     let data = tmp.path().join("data");
     let run = || -> (Server, u16) {
         let mut cmd = minqing();
-        cmd.args(["demo", "--port", "0", "--data-dir"])
+        cmd.args(["demo", "--no-live", "--port", "0", "--data-dir"])
             .arg(&data)
             .args(["--scale", "0.01"]);
         start_listening(cmd)
@@ -219,7 +219,7 @@ fn curl(args: &[&str]) -> (u16, String, String) {
 fn open311_round_trip_over_http() {
     let tmp = tempfile::tempdir().unwrap();
     let mut cmd = minqing();
-    cmd.args(["demo", "--port", "0", "--data-dir"])
+    cmd.args(["demo", "--no-live", "--port", "0", "--data-dir"])
         .arg(tmp.path().join("data"))
         .args(["--scale", "0.01"]);
     let (mut server, port) = start_listening(cmd);

@@ -574,7 +574,10 @@ async fn risk_scores_leave_the_withheld_factor_out_entirely() {
         let kg = &factors[0];
         assert_eq!(kg["factor"], "key_group_density");
         for k in ["raw", "normalised", "contribution", "weight", "reference"] {
-            assert!(kg.get(k).is_none(), "{k} of the withheld factor is shown: {u}");
+            assert!(
+                kg.get(k).is_none(),
+                "{k} of the withheld factor is shown: {u}"
+            );
         }
         // Everything the score is made of is on the page: nothing is left over.
         let shown: f64 = factors[1..]
@@ -588,5 +591,8 @@ async fn risk_scores_leave_the_withheld_factor_out_entirely() {
             differs += 1;
         }
     }
-    assert!(differs > 0, "some grid's exact score depends on its key groups");
+    assert!(
+        differs > 0,
+        "some grid's exact score depends on its key groups"
+    );
 }

@@ -500,7 +500,10 @@ async fn grid_workers_cannot_escape_their_grid() {
         "{\"reason\":\"just curious\"}",
     )
     .await;
-    assert_eq!(s, 403, "grid workers may not unmask at all (a role refusal)");
+    assert_eq!(
+        s, 403,
+        "grid workers may not unmask at all (a role refusal)"
+    );
     // An ID number from another grid answers exactly like an unknown one.
     let other = format!("{{\"id_number\":\"{}\"}}", f.plain[res_b].0);
     let (s1, body1) = send(&f, gw, "POST", "/api/v1/residents/lookup", &other).await;

@@ -1073,3 +1073,64 @@ async fn list_by_hotspot_cell_and_by_building() {
     let (s, _) = get("/api/v1/events?building=NO-SUCH-BUILDING".into()).await;
     assert_eq!(s, 404);
 }
+
+/// The living demo changes the district only through the real write path: each tick
+/// that did something left a stored event with a history step by the acting account,
+/// and reports land inside the district with a building address.
+#[tokio::test]
+async fn the_living_demo_moves_events_through_the_write_path() {
+    use minqing_domain::generate::live::{Tick, tick};
+    use rand::SeedableRng;
+    let (_tmp, state, router, _) = crate::support::loaded_app(0.01).await;
+    let _ = crate::support::bearer(
+        &state,
+        &router,
+        minqing_domain::auth::Role::Leader,
+        &[],
+        None,
+    )
+    .await;
+    let caller = minqing_domain::auth::Caller {
+        user_id: 1,
+        username: "demo-leader".into(),
+        role: minqing_domain::auth::Role::Leader,
+        grids: Default::default(),
+        mediation_org: None,
+        client: "test".into(),
+        token_hash: String::new(),
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let before = state.events().len();
+    let (mut reported, mut moved) = (Vec::new(), Vec::new());
+    for _ in 0..40 {
+        match tick(&mut rng, &state, &caller).await {
+            Tick::Reported(code) => reported.push(code),
+            Tick::Moved { code, action } => moved.push((code, action)),
+            Tick::Nothing => {}
+        }
+    }
+    assert!(
+        !reported.is_empty() && !moved.is_empty(),
+        "{reported:?} {moved:?}"
+    );
+    assert_eq!(state.events().len(), before + reported.len());
+    for code in &reported {
+        let stored = minqing_domain::events::write::event_by_code(&state.store, code)
+            .await
+            .unwrap()
+            .expect("a reported event is stored");
+        assert!(stored.address_code.is_some());
+        assert!(!stored.grid_code.is_empty());
+    }
+    for (code, action) in &moved {
+        let history = minqing_domain::events::write::history(&state.store, code)
+            .await
+            .unwrap();
+        assert!(
+            history
+                .iter()
+                .any(|s| s.action == *action && s.actor == "demo-leader"),
+            "{code}: no {action} step by the demo in {history:?}"
+        );
+    }
+}

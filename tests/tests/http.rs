@@ -130,9 +130,13 @@ async fn views_carry_a_strict_content_security_policy() {
             .unwrap();
         assert!(csp.contains("script-src 'self';"), "{view}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{view}: {csp}");
-        assert!(!csp.contains("unsafe-eval") && !csp.contains("http"), "{view}: {csp}");
         assert!(
-            !csp.split(';').any(|d| d.trim().starts_with("script-src") && d.contains("unsafe-inline")),
+            !csp.contains("unsafe-eval") && !csp.contains("http"),
+            "{view}: {csp}"
+        );
+        assert!(
+            !csp.split(';')
+                .any(|d| d.trim().starts_with("script-src") && d.contains("unsafe-inline")),
             "{view}: {csp}"
         );
     }

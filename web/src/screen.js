@@ -190,20 +190,23 @@ function updateChartsFrom(eff) {
 /** Event counts from the list endpoint's `total`: one request per month and per category. */
 async function chartsFromEventList() {
   const total = async (query) => (await fetchJSON(`/api/v1/events?limit=0&${query}`)).total;
-  const secs = (d) => Math.floor(d / 1000);
+  // Whole days (the server's calendar: China Standard Time, both ends inclusive).
+  const pad = (n) => String(n).padStart(2, '0');
+  const day = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  const lastDay = (stop) => day(new Date(stop.getFullYear(), stop.getMonth(), stop.getDate() - 1));
   // The last 12 months that hold events (a demo district's history may end years ago).
   const now = new Date();
   let end = new Date(now.getFullYear(), now.getMonth() + 1, 1);
   for (let back = 0; back < 5; back++) {
     const start = new Date(end.getFullYear() - 1, end.getMonth(), 1);
-    if ((await total(`from=${secs(start)}&to=${secs(end)}`)) > 0) break;
+    if ((await total(`from=${day(start)}&to=${lastDay(end)}`)) > 0) break;
     end = start;
   }
   const months = [];
   for (let i = 12; i >= 1; i--) {
     const start = new Date(end.getFullYear(), end.getMonth() - i, 1);
     const stop = new Date(end.getFullYear(), end.getMonth() - i + 1, 1);
-    months.push([`${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, '0')}`, secs(start), secs(stop)]);
+    months.push([`${start.getFullYear()}-${pad(start.getMonth() + 1)}`, day(start), lastDay(stop)]);
   }
   const windowStart = months[0][1];
   const windowEnd = months[11][2];

@@ -33,7 +33,7 @@ const DIVERSIONS: [&str; 4] = [
     "litigation",
 ];
 
-fn titles(category: &str) -> &'static [&'static str] {
+pub(crate) fn titles(category: &str) -> &'static [&'static str] {
     match category {
         "dispute" => &[
             "邻里噪音纠纷",

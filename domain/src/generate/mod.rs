@@ -7,6 +7,7 @@
 
 pub mod events;
 pub mod geography;
+pub mod live;
 pub mod names;
 pub mod people;
 pub mod register;

@@ -40,7 +40,14 @@ fn withhold_key_group_factor(factors: &mut Value) {
         if f["factor"] == "key_group_density"
             && let Some(o) = f.as_object_mut()
         {
-            for k in ["raw", "normalised", "contribution", "suppressed", "weight", "reference"] {
+            for k in [
+                "raw",
+                "normalised",
+                "contribution",
+                "suppressed",
+                "weight",
+                "reference",
+            ] {
                 o.remove(k);
             }
             o.insert("withheld".into(), WITHHELD.into());
