@@ -311,6 +311,7 @@ async fn demo_caller(store: &Store) -> Result<minqing_domain::auth::Caller> {
         .context("the demo leader account is missing")?;
     Ok(minqing_domain::auth::Caller {
         user_id: record.id,
+        display: who.display_name.unwrap_or_else(|| who.username.clone()),
         username: who.username,
         role: who.role,
         grids: std::sync::Arc::new(who.grids),

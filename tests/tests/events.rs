@@ -1104,6 +1104,7 @@ async fn the_living_demo_moves_events_through_the_write_path() {
     let caller = minqing_domain::auth::Caller {
         user_id: 1,
         username: "demo-leader".into(),
+        display: "演示领导".into(),
         role: minqing_domain::auth::Role::Leader,
         grids: Default::default(),
         mediation_org: None,

@@ -67,9 +67,7 @@ fn next_step<R: Rng>(rng: &mut R, e: &Event) -> Option<TransitionRequest> {
         action: action.to_string(),
         note: String::new(),
         version: e.version,
-        org: None,
-        kind: None,
-        risk_tier: None,
+        ..TransitionRequest::default()
     };
     match e.status.as_str() {
         "accepted" if e.category == "consultation" => Some(step("resolve")),
@@ -91,10 +89,20 @@ fn next_step<R: Rng>(rng: &mut R, e: &Event) -> Option<TransitionRequest> {
         }),
         "resolved" | "diverted" => Some(TransitionRequest {
             note: "办结".into(),
+            satisfaction: [
+                "satisfied",
+                "satisfied",
+                "basically_satisfied",
+                "dissatisfied",
+            ]
+            .choose(rng)
+            .map(|s| s.to_string()),
             ..step("close")
         }),
         "closed" => Some(TransitionRequest {
             note: "回访：当事人表示满意".into(),
+            visit_kind: Some("routine".into()),
+            outcome: Some("矛盾已化解，当事人表示满意".into()),
             ..step("follow_up")
         }),
         _ => None,
@@ -202,6 +210,7 @@ mod tests {
             closed_at: None,
             version: 3,
             updated_at: 0,
+            ..Event::default()
         }
     }
 
