@@ -1,6 +1,6 @@
 // Multi-page build: each HTML page is one view; the server embeds dist/ and serves
 // index.html at `/`, screen.html at `/screen`, grid.html at `/grid`, review.html at
-// `/review`, and dist/assets/*
+// `/review`, work.html at `/work`, and dist/assets/*
 // (content-hashed names, so the server marks them immutable).
 import { defineConfig } from 'vite';
 import { resolve } from 'node:path';
@@ -18,6 +18,7 @@ export default defineConfig({
         screen: resolve(import.meta.dirname, 'screen.html'),
         grid: resolve(import.meta.dirname, 'grid.html'),
         review: resolve(import.meta.dirname, 'review.html'),
+        work: resolve(import.meta.dirname, 'work.html'),
       },
     },
   },

@@ -18,6 +18,7 @@ import {
 import { authJSON, session, ROLE_CAN, ROLE_NAMES } from './session.js';
 import { renderEfficiency, renderHotspots, renderHousing, renderPopulation, renderRisk, CLASS_NAMES, TIER_NAMES } from './models.js';
 import { PolygonDraw, contains } from './draw.js';
+import { showEventDetail } from './event_detail.js';
 
 const LEVELS = ['district', 'township', 'community', 'grid'];
 const LEVEL_NAMES = { district: '全区', township: '街道/乡镇', community: '社区/村', grid: '网格', building: '楼栋' };
@@ -334,12 +335,31 @@ function showFeature(feature, lngLat) {
   if (layerName === 'hotspots' && p.cell) return showHotspot(p);
   if (layerName === 'risk' && p.code) return showRiskUnit(p, lngLat);
   if (layerName === 'events' && !isCell && p.code) return showEvent(p);
-  // Aggregated cells and enterprises: their attributes.
+  if (layerName === 'events') return showEventCluster(p, isCell);
+  // Aggregated cells and enterprises: their attributes, in words.
   const rows = Object.entries(p)
-    .filter(([, v]) => v !== null && v !== '')
-    .map(([k, v]) => `<tr><th>${esc({ count: '数量', industry: '行业', size: '规模', code: '编码' }[k] || k)}</th><td>${esc(v)}</td></tr>`)
+    .filter(([k, v]) => v !== null && v !== '' && FEATURE_FIELDS[k])
+    .map(([k, v]) => `<tr data-key="${esc(k)}"><th>${esc(FEATURE_FIELDS[k])}</th><td>${esc(featureValue(k, v))}</td></tr>`)
     .join('');
   $('info').innerHTML = `<h2>${esc(TILE_KIND[layerName] || '要素')}${isCell ? '（聚合）' : ''}</h2><table class="kv">${rows}</table>${isCell ? '<p class="muted">放大地图可查看单个要素</p>' : ''}`;
+}
+
+const FEATURE_FIELDS = { count: '数量', open: '在办', industry: '行业', size: '规模', code: '编码', name: '名称', category: '类别', status: '状态' };
+function featureValue(key, value) {
+  if (key === 'category') return label(CATEGORY_LABELS, value);
+  if (key === 'status') return label(STATUS_LABELS, value);
+  if (key === 'count' || key === 'open') return `${formatCount(Number(value))} 件`;
+  return value;
+}
+
+/** An aggregated event point or cell: how many, how many open, and how to see them. */
+function showEventCluster(p, isCell) {
+  const count = Number(p.count) || 0;
+  const open = p.open != null ? Number(p.open) : null;
+  $('info').innerHTML = `<h2 data-cluster="1">事件聚合点</h2><table class="kv">
+    <tr data-key="count"><th>事件数</th><td>${esc(formatCount(count))} 件</td></tr>
+    ${open != null ? `<tr data-key="open"><th>其中在办</th><td>${esc(formatCount(open))} 件</td></tr>` : ''}</table>
+    <p class="muted">${isCell ? '此处为多件事件的汇总' : '此处为附近事件的汇总'}，放大地图可查看并点击单个事件</p>`;
 }
 
 const signInHint = (what) => `<p class="muted" data-hint="signin">${esc(what)}需要登录（领导或本网格网格员）。<button class="link" data-action="signin">登录</button></p>`;
@@ -464,6 +484,7 @@ async function loadEventsBehind(query, box, title, request, current) {
     }
     box.innerHTML = html;
     bindSignInLinks(box);
+    bindEventRows(box);
   } catch (error) {
     if (request === current()) box.innerHTML = `<h3>${esc(title)}</h3><p class="error-text">${esc(describeError(error))}</p>`;
   }
@@ -506,19 +527,28 @@ function showRiskUnit(p, lngLat) {
 async function showEvent(p) {
   const info = $('info');
   const me = session.me();
+  if (me && session.token() && ROLE_CAN.events(me.role)) {
+    info.innerHTML = '<section id="event-detail" class="event-detail"></section>';
+    await showEventDetail($('event-detail'), p.code, { compact: true });
+    return;
+  }
   info.innerHTML = `<h2>事件 <small>${esc(p.code)}</small></h2><table class="kv">
     <tr><th>类别</th><td>${esc(label(CATEGORY_LABELS, p.category))}</td></tr>
     <tr><th>状态</th><td>${esc(label(STATUS_LABELS, p.status))}</td></tr>
     ${p.reported_at ? `<tr><th>受理时间</th><td>${esc(new Date(Number(p.reported_at) * 1000).toLocaleString('zh-CN', { hour12: false }))}</td></tr>` : ''}</table>
-    <section id="event-detail"></section>`;
-  if (!me || !ROLE_CAN.events(me.role)) return;
-  try {
-    const ev = await authJSON(`/api/v1/events/${encodeURIComponent(p.code)}`);
-    $('event-detail').innerHTML = `<table class="kv"><tr><th>事项</th><td>${esc(ev.title)}</td></tr><tr><th>描述</th><td>${esc(ev.description)}</td></tr>
-      <tr><th>网格</th><td>${esc(ev.grid?.name || ev.grid?.code || '')}</td></tr><tr><th>地址编码</th><td>${esc(ev.address_code || '—')}</td></tr></table>`;
-  } catch (error) {
-    $('event-detail').innerHTML = `<p class="error-text">${esc(describeError(error))}</p>`;
-  }
+    ${signInHint('查看事件详情、处置经过和办理')}`;
+  bindSignInLinks(info);
+}
+
+/** The events of a list (hot spot, risk unit, building): a row opens the event's detail. */
+function bindEventRows(box) {
+  box.querySelectorAll('tr[data-code]').forEach((row) => {
+    row.classList.add('clickable');
+    row.tabIndex = 0;
+    const open = () => showEvent({ code: row.dataset.code });
+    row.addEventListener('click', open);
+    row.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
+  });
 }
 
 // ---- drawing a polygon to profile it -------------------------------------------------

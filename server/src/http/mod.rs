@@ -156,6 +156,7 @@ pub fn app(state: App) -> Router {
         .route("/screen", get(web::screen))
         .route("/grid", get(web::grid))
         .route("/review", get(web::review))
+        .route("/work", get(web::work))
         .route(
             "/assets/{*path}",
             get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
