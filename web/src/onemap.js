@@ -799,12 +799,19 @@ function renderLegend() {
 }
 
 // ---- time slider -----------------------------------------------------------------
+// The slider counts back from the end of the data (today when events reach today, else
+// the last day of the latest month with events), so every position covers real data;
+// the label names the dates, the number of events and the data's whole range, and says
+// so when a selection holds no event.
+
+const isoDay = (d) => new Date(d.getTime() + 8 * 3_600_000).toISOString().slice(0, 10);
 
 function timeRange() {
-  const to = new Date();
+  const to = state.dataEnd ? new Date(state.dataEnd) : new Date();
   const from = new Date(to);
   from.setMonth(from.getMonth() - state.monthsBack);
-  return { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10) };
+  from.setDate(from.getDate() + 1);
+  return { from: isoDay(from), to: isoDay(to) };
 }
 
 /** The events tiles of the slider's time range (the server filters points and cells). */
@@ -818,18 +825,69 @@ function heatURL() {
   return here(`/heatmap/{z}/{x}/{y}.png?from=${from}&to=${to}`);
 }
 
-function setupTimeSlider() {
+const eventTotal = async (query) => (await authJSON(`/api/v1/events?limit=0&${query}`)).total;
+
+/** The data's range by months: the latest month with events and the earliest (at most 10 years back). */
+async function findDataRange() {
+  const now = new Date();
+  const monthStart = (y, m) => isoDay(new Date(Date.UTC(y, m, 1) - 8 * 3_600_000));
+  const monthEnd = (y, m) => isoDay(new Date(Date.UTC(y, m + 1, 1) - 8 * 3_600_000 - 1));
+  let y = now.getFullYear();
+  let m = now.getMonth();
+  if ((await eventTotal(`from=${monthStart(y - 10, m)}&to=${isoDay(now)}`)) === 0) return null;
+  // Back by years, then by months, to the latest month with events.
+  while ((await eventTotal(`from=${monthStart(y, 0)}&to=${y === now.getFullYear() ? isoDay(now) : monthEnd(y, 11)}`)) === 0) { y--; m = 11; }
+  while (m > 0 && (await eventTotal(`from=${monthStart(y, m)}&to=${monthEnd(y, m)}`)) === 0) m--;
+  const end = y === now.getFullYear() && m === now.getMonth() ? now : new Date(`${monthEnd(y, m)}T12:00:00+08:00`);
+  let fy = y;
+  while (fy > now.getFullYear() - 10 && (await eventTotal(`from=${monthStart(fy - 1, 0)}&to=${monthEnd(fy - 1, 11)}`)) > 0) fy--;
+  let fm = 0;
+  while (fm < 11 && (await eventTotal(`from=${monthStart(fy, fm)}&to=${monthEnd(fy, fm)}`)) === 0) fm++;
+  return { end, first: monthStart(fy, fm), months: (y - fy) * 12 + (m - fm) + 1 };
+}
+
+function setupTimeSlider(caps) {
   const slider = $('time');
+  const labelBox = $('time-label');
+  let request = 0;
+  const describe = async () => {
+    const mine = ++request;
+    const { from, to } = timeRange();
+    labelBox.textContent = `近 ${state.monthsBack} 个月（${from} 至 ${to}）`;
+    if (!caps.has('/api/v1/events')) return;
+    try {
+      const n = await eventTotal(`from=${from}&to=${to}`);
+      if (mine !== request) return;
+      const range = state.dataRange ? `数据范围 ${state.dataRange.first} 至 ${isoDay(state.dataRange.end)}` : '';
+      labelBox.innerHTML = `近 ${state.monthsBack} 个月（${esc(from)} 至 ${esc(to)}）<br>${n ? `共 ${esc(formatCount(n))} 件事件` : '<b class="overdue">所选时段无事件</b>'}${range ? `<br><small>${esc(range)}</small>` : ''}`;
+      labelBox.dataset.total = String(n);
+    } catch { /* the dates stay */ }
+  };
   const apply = () => {
     state.monthsBack = Number(slider.value) || 1;
-    $('time-label').textContent = `近 ${state.monthsBack} 个月`;
     map.getSource('tiles-events')?.setTiles([eventsURL()]);
     const heat = map.getSource('heat');
     if (heat) heat.setTiles([heatURL()]);
+    describe();
   };
   slider.min = '1';
   slider.addEventListener('change', apply);
-  slider.addEventListener('input', () => { $('time-label').textContent = `近 ${slider.value} 个月`; });
+  slider.addEventListener('input', () => {
+    state.monthsBack = Number(slider.value) || 1;
+    const { from, to } = timeRange();
+    labelBox.textContent = `近 ${slider.value} 个月（${from} 至 ${to}）`;
+  });
+  describe();
+  if (!caps.has('/api/v1/events')) return;
+  findDataRange().then((range) => {
+    if (!range) { labelBox.innerHTML = '<b class="overdue">暂无事件数据</b>'; return; }
+    state.dataRange = range;
+    state.dataEnd = range.end.getTime();
+    slider.max = String(Math.max(1, range.months));
+    if (Number(slider.value) > range.months) slider.value = String(range.months);
+    labelBox.dataset.range = `${range.first}/${isoDay(range.end)}`;
+    apply();
+  }).catch(() => {});
 }
 
 // ---- search ------------------------------------------------------------------------

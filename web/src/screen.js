@@ -40,6 +40,33 @@ async function screenJSON(path) {
 }
 const live = { type: 'FeatureCollection', features: [] };
 
+// ---- kiosk sign-in ------------------------------------------------------------------
+async function setupKiosk() {
+  const caps = await capabilities();
+  if (!caps.has('/api/v1/auth/login')) return;
+  const button = $('kiosk-signin');
+  button.hidden = !!kioskToken();
+  button.addEventListener('click', () => { $('kiosk-message').textContent = ''; $('kiosk').showModal(); });
+  $('kiosk-cancel').addEventListener('click', () => $('kiosk').close());
+  $('kiosk-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    $('kiosk-message').textContent = '登录中…';
+    try {
+      const answer = await fetchJSON('/api/v1/auth/login', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: form.get('username'), password: form.get('password'), kiosk: true }),
+      });
+      localStorage.setItem(KIOSK_KEY, answer.token);
+      // The wall reloads once with its session: feed, alerts and figures as the account sees them.
+      location.reload();
+    } catch (error) {
+      $('kiosk-message').textContent = error?.status === 401 || error?.status === 403 ? '账号或密码错误' : '登录失败，请稍后重试';
+    }
+  });
+}
+setupKiosk();
+
 // ---- clock ----------------------------------------------------------------------
 const clock = () => { $('clock').textContent = new Date().toLocaleString('zh-CN', { hour12: false }); };
 clock();
@@ -52,7 +79,7 @@ const map = new maplibregl.Map({
   localIdeographFontFamily: MAP_FONTS.join(', '),
 });
 quietMapErrors(map, () => {});
-window.__minqing = { map, live };
+window.__minqing = { map, live, echarts };
 
 map.on('load', async () => {
   let townships = null;
@@ -169,8 +196,13 @@ setInterval(refreshCounters, REFRESH_MS);
 
 // ---- charts ---------------------------------------------------------------------
 const charts = {};
+// Each chart follows its box (cards change size as counters and lists fill in).
+const resizer = new ResizeObserver((entries) => entries.forEach((e) => charts[e.target.id]?.resize()));
 function chart(id) {
-  if (!charts[id]) charts[id] = echarts.init($(id), null, { renderer: 'canvas' });
+  if (!charts[id]) {
+    charts[id] = echarts.init($(id), null, { renderer: 'canvas' });
+    resizer.observe($(id));
+  }
   return charts[id];
 }
 // Chart text and margins in rem (1rem = 16px at 1920 wide, 32px at 3840), so a 4K wall
@@ -196,10 +228,14 @@ function updateChartsFrom(eff) {
   const cats = Array.isArray(byCategory) ? byCategory.map((c) => [c.category || c.name, c.events ?? c.count ?? c.total]) : byCategory && typeof byCategory === 'object' ? Object.entries(byCategory).map(([k, v]) => [k, typeof v === 'number' ? v : v?.events ?? v?.count ?? v?.total]) : null;
   if (cats?.length) {
     $('categories-na').hidden = true;
+    // Bars, not a pie: names and numbers stay legible from three metres in a narrow column.
+    const rows = [...cats].sort((a, b) => a[1] - b[1]);
     chart('categories').setOption({
-      tooltip: {},
       animation: false,
-      series: [{ type: 'pie', radius: ['35%', '60%'], label: { color: '#f3f6fb', fontSize: Math.round(1.25 * rem()) }, labelLine: { length: 0.6 * rem(), length2: 0.8 * rem() }, data: cats.map(([k, v]) => ({ name: label(CATEGORY_LABELS, k), value: v, itemStyle: { color: CATEGORY_COLORS[k] } })) }],
+      grid: { left: 5.5 * rem(), right: 3.5 * rem(), top: 0.3 * rem(), bottom: 0.3 * rem() },
+      xAxis: { type: 'value', show: false },
+      yAxis: { type: 'category', data: rows.map(([k]) => label(CATEGORY_LABELS, k)), axisLabel: { color: '#f3f6fb', fontSize: Math.round(1.25 * rem()) }, axisLine: { show: false }, axisTick: { show: false } },
+      series: [{ type: 'bar', barWidth: '60%', data: rows.map(([k, v]) => ({ value: v, itemStyle: { color: CATEGORY_COLORS[k], borderRadius: 3 } })), label: { show: true, position: 'right', color: '#f3f6fb', fontSize: Math.round(1.25 * rem()) } }],
     });
   }
 }
@@ -207,20 +243,22 @@ function updateChartsFrom(eff) {
 /** Event counts from the list endpoint's `total`: one request per month and per category. */
 async function chartsFromEventList() {
   const total = async (query) => (await screenJSON(`/api/v1/events?limit=0&${query}`)).total;
-  const secs = (d) => Math.floor(d / 1000);
-  // The last 12 months that hold events (a demo district's history may end years ago).
-  const now = new Date();
-  let end = new Date(now.getFullYear(), now.getMonth() + 1, 1);
+  // Months as whole Beijing-time days, both ends inclusive (the server's calendar).
+  const day = (y, m, d) => `${y}-${String(m + 1).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+  const lastDay = (y, m) => new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
+  const monthOf = (y, m) => { const t = new Date(Date.UTC(y, m, 1)); return [t.getUTCFullYear(), t.getUTCMonth()]; };
+  // The last 12 months that hold events (a district's history may end before today).
+  const now = new Date(Date.now() + 8 * 3_600_000);
+  let [ey, em] = [now.getUTCFullYear(), now.getUTCMonth()];
   for (let back = 0; back < 5; back++) {
-    const start = new Date(end.getFullYear() - 1, end.getMonth(), 1);
-    if ((await total(`from=${secs(start)}&to=${secs(end)}`)) > 0) break;
-    end = start;
+    const [sy, sm] = monthOf(ey, em - 11);
+    if ((await total(`from=${day(sy, sm, 1)}&to=${day(ey, em, lastDay(ey, em))}`)) > 0) break;
+    [ey, em] = monthOf(ey, em - 12);
   }
   const months = [];
-  for (let i = 12; i >= 1; i--) {
-    const start = new Date(end.getFullYear(), end.getMonth() - i, 1);
-    const stop = new Date(end.getFullYear(), end.getMonth() - i + 1, 1);
-    months.push([`${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, '0')}`, secs(start), secs(stop)]);
+  for (let i = 11; i >= 0; i--) {
+    const [y, m] = monthOf(ey, em - i);
+    months.push([`${y}-${String(m + 1).padStart(2, '0')}`, day(y, m, 1), day(y, m, lastDay(y, m))]);
   }
   const windowStart = months[0][1];
   const windowEnd = months[11][2];
@@ -228,6 +266,7 @@ async function chartsFromEventList() {
     Promise.all(months.map(([, from, to]) => total(`from=${from}&to=${to}`))),
     Promise.all(Object.keys(CATEGORY_LABELS).map((c) => total(`category=${c}&from=${windowStart}&to=${windowEnd}`))),
   ]);
+  $('categories-period').textContent = `${months[0][0]} 至 ${months[11][0]}`;
   updateChartsFrom({
     monthly: months.map(([name], i) => ({ month: name, events: monthly[i] })),
     by_category: Object.fromEntries(Object.keys(CATEGORY_LABELS).map((c, i) => [c, categories[i]])),
@@ -252,6 +291,7 @@ async function initCharts() {
 initCharts();
 window.addEventListener('resize', () => Object.values(charts).forEach((c) => c.resize()));
 window.addEventListener('pagehide', () => {
+  resizer.disconnect();
   Object.values(charts).forEach((c) => c.dispose());
   map.remove();
 });
@@ -352,6 +392,8 @@ function showInFeed(ev, { fresh = true, append = false } = {}) {
 
 /** The latest events, so the feed is never empty on start. */
 async function fillFeed() {
+  // Event records need a signed-in wall (a kiosk session); the public feed has totals only.
+  if (!kioskToken()) return false;
   try {
     const answer = await screenJSON('/api/v1/events?limit=12');
     const events = answer.events || [];
@@ -485,7 +527,6 @@ async function refreshFunnel() {
     const periodLabel = `${period.name}${period.current ? '' : '（最近有数据的年份）'}`;
     $('funnel-period').textContent = periodLabel;
     $('ranking-period').textContent = periodLabel;
-    $('categories-period').textContent = '';
     const counts = await Promise.all(STAGES.map(([, status]) => screenJSON(`/api/v1/events?limit=0&${period.query}${status ? `&status=${status}` : ''}`).then((a) => a.total)));
     $('funnel').dataset.counts = counts.join(',');
     $('funnel-na').hidden = !period.empty;

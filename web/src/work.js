@@ -216,11 +216,16 @@ async function loadQueue() {
 }
 
 function renderCounts(answer) {
-  const counts = answer.counts || {};
+  const counts = answer.counts;
+  if (!counts) {
+    $('counts').innerHTML = `<span class="muted">共 ${formatCount(answer.total)} 件</span>`;
+    return;
+  }
   const byStatus = counts.by_status || {};
   const current = $('filters').elements.status.value;
   const overdueOn = $('filters').elements.overdue.checked;
-  const chips = [['', '全部', answer.total_all ?? Object.values(byStatus).reduce((a, b) => a + b, 0) ?? answer.total]];
+  const all = Object.values(byStatus).reduce((a, b) => a + b, 0);
+  const chips = [['', '全部', all]];
   for (const [code, name] of Object.entries(STATUS_LABELS)) if (code !== 'overdue') chips.push([code, name, byStatus[code] ?? 0]);
   $('counts').innerHTML = `${chips.map(([code, name, n]) => `<button type="button" data-status="${code}" class="${current === code ? 'active' : ''}">${esc(name)}<b>${formatCount(n)}</b></button>`).join('')}
     <button type="button" data-overdue="1" class="warn ${overdueOn ? 'active' : ''}">已超期<b>${formatCount(counts.overdue ?? 0)}</b></button>
