@@ -207,7 +207,7 @@ function historyHTML(history) {
 function actorName(actor) {
   if (!actor) return '系统';
   const [who, source] = String(actor).split(':');
-  const named = { admin: '管理员', leader: '领导', mediator: '调解员', reception: '综合受理窗口', riskcentre: '社会风险中心', screen: '大屏', system: '系统', generator: '历史数据', intake: '受理窗口', centre: '综治中心', demo: '演示数据' }[who] || who.replace(/^grid-/, '网格员 ');
+  const named = { admin: '管理员', leader: '领导', mediator: '调解员', reception: '综合受理窗口', riskcentre: '社会风险中心', screen: '大屏', system: '系统', generator: '历史数据', intake: '受理窗口', centre: '综治中心', handler: '承办人', demo: '演示数据' }[who] || who.replace(/^grid-/, '网格员 ');
   return source ? `${named}（${SOURCE_LABELS[source] || source}）` : named;
 }
 

@@ -116,8 +116,13 @@ async function showWork(me) {
   $('work').hidden = false;
   $('logout').hidden = !me;
   const grids = me?.grids || [];
-  $('who').textContent = me ? `${me.username} · 网格 ${grids.join('、') || '（未分配）'}` : '访客（只读）';
+  $('who').textContent = me ? `${me.username}` : '访客（只读）';
   if (!app.map) await initMap(grids);
+  if (me) {
+    const names = (app.grids?.features || []).map((f) => f.properties.name);
+    const role = { grid_worker: '网格员', mediator: '调解员', leader: '领导', reception: '综合受理窗口', risk_centre: '社会风险中心', admin: '管理员' }[me.role] || '';
+    $('who').textContent = `${role}${names.length ? ` · ${names.join('、')}` : me.mediation_org ? ` · ${me.mediation_org}` : ''}`;
+  }
   loadTasks(grids);
 }
 

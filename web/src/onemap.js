@@ -335,7 +335,7 @@ function showFeature(feature, lngLat) {
   if (layerName === 'hotspots' && p.cell) return showHotspot(p);
   if (layerName === 'risk' && p.code) return showRiskUnit(p, lngLat);
   if (layerName === 'events' && !isCell && p.code) return showEvent(p);
-  if (layerName === 'events') return showEventCluster(p, isCell);
+  if (layerName === 'events') return showEventCluster(p, isCell, lngLat);
   // Aggregated cells and enterprises: their attributes, in words.
   const rows = Object.entries(p)
     .filter(([k, v]) => v !== null && v !== '' && FEATURE_FIELDS[k])
@@ -352,14 +352,26 @@ function featureValue(key, value) {
   return value;
 }
 
-/** An aggregated event point or cell: how many, how many open, and how to see them. */
-function showEventCluster(p, isCell) {
+/** An aggregated event point or cell: how many, how many open, and the events under it. */
+let clusterRequest = 0;
+function showEventCluster(p, isCell, lngLat) {
+  const request = ++clusterRequest;
   const count = Number(p.count) || 0;
   const open = p.open != null ? Number(p.open) : null;
   $('info').innerHTML = `<h2 data-cluster="1">事件聚合点</h2><table class="kv">
     <tr data-key="count"><th>事件数</th><td>${esc(formatCount(count))} 件</td></tr>
     ${open != null ? `<tr data-key="open"><th>其中在办</th><td>${esc(formatCount(open))} 件</td></tr>` : ''}</table>
-    <p class="muted">${isCell ? '此处为多件事件的汇总' : '此处为附近事件的汇总'}，放大地图可查看并点击单个事件</p>`;
+    <p class="muted">${isCell ? '此处为多件事件的汇总' : '此处为附近事件的汇总'}，放大地图可查看并点击单个事件</p>
+    <section id="cluster-events"></section>`;
+  // Points that share a place stay aggregated at any zoom: from z14, the events under
+  // the point (about 25 px around it), their rows opening the detail.
+  if (!lngLat || map.getZoom() < 14) return;
+  const at = map.project(lngLat);
+  const sw = map.unproject([at.x - 25, at.y + 25]);
+  const ne = map.unproject([at.x + 25, at.y - 25]);
+  const bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map((v) => v.toFixed(6)).join(',');
+  const { from, to } = timeRange();
+  loadEventsBehind(`bbox=${bbox}&from=${from}&to=${to}`, $('cluster-events'), '此处事件', request, () => clusterRequest);
 }
 
 const signInHint = (what) => `<p class="muted" data-hint="signin">${esc(what)}需要登录（领导或本网格网格员）。<button class="link" data-action="signin">登录</button></p>`;
