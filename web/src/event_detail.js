@@ -55,6 +55,20 @@ export function assignees() {
   return assigneesPromise;
 }
 
+/**
+ * Empty date fields show a Chinese placeholder (a browser's own date field may show
+ * its system locale's "mm/dd/yyyy"): text until focused, a date picker while in use.
+ */
+export function chineseDateFields(root) {
+  root.querySelectorAll('input[type="date"]').forEach((input) => {
+    input.dataset.date = '1';
+    if (!input.placeholder) input.placeholder = '年-月-日';
+    if (!input.value) input.type = 'text';
+    input.addEventListener('focus', () => { input.type = 'date'; });
+    input.addEventListener('blur', () => { if (!input.value) input.type = 'text'; });
+  });
+}
+
 // ---- dialogs ----------------------------------------------------------------------
 
 /**
@@ -69,6 +83,7 @@ export function formDialog(title, fieldsHTML, submit, { submitLabel = '确定' }
       <p class="ed-error" role="alert" hidden></p>
       <div class="ed-buttons"><button type="button" value="cancel" class="ed-cancel">取消</button><button type="submit" class="ed-submit">${esc(submitLabel)}</button></div></form>`;
     document.body.append(dialog);
+    chineseDateFields(dialog);
     const form = dialog.querySelector('form');
     const error = dialog.querySelector('.ed-error');
     const finish = (value) => { dialog.close(); dialog.remove(); resolve(value); };

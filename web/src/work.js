@@ -9,7 +9,7 @@ import './work.css';
 import { capabilities, describeError, esc, fetchJSON, formatCount, HttpError, CATEGORY_LABELS, STATUS_LABELS, label } from './common.js';
 import { session, authJSON } from './session.js';
 import {
-  showEventDetail, formDialog, transition, assignees, when, placeName,
+  showEventDetail, formDialog, transition, assignees, when, placeName, chineseDateFields,
   ROLE_LABELS, SOURCE_LABELS, TIER_LABELS, UNIT_KIND_LABELS,
 } from './event_detail.js';
 
@@ -38,7 +38,10 @@ function readQuery() {
   for (const name of FILTERS) {
     const field = form.elements[name];
     if (field.type === 'checkbox') field.checked = q.get(name) === 'true';
-    else field.value = q.get(name) || '';
+    else {
+      if (field.dataset.date) field.type = q.get(name) ? 'date' : 'text';
+      field.value = q.get(name) || '';
+    }
   }
   app.offset = Math.max(0, Number(q.get('offset')) || 0);
   return q.get('event');
@@ -143,9 +146,11 @@ function fillFilterOptions() {
   form.elements.category.innerHTML = optionList(CATEGORY_LABELS);
   form.elements.source.innerHTML = optionList(SOURCE_LABELS);
   form.elements.risk_tier.innerHTML = optionList(TIER_LABELS);
+  chineseDateFields(form);
   form.addEventListener('change', () => { app.offset = 0; writeQuery(); loadQueue(); });
   $('filters-reset').addEventListener('click', () => {
     form.reset();
+    form.querySelectorAll('[data-date]').forEach((i) => { i.type = 'text'; });
     app.offset = 0;
     writeQuery();
     loadQueue();

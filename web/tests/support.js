@@ -24,7 +24,7 @@ export async function launch() {
     executablePath: CHROMIUM,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run',
+      '--disable-sync', '--no-first-run', '--lang=zh-CN',
       // WebGL on the CPU: headless Chromium without a GPU needs SwiftShader allowed explicitly.
       '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
     ],
