@@ -101,6 +101,9 @@ $('logout').addEventListener('click', async () => {
   if (app.caps.has('/api/v1/auth/logout')) await authJSON('/api/v1/auth/logout', { method: 'POST' }).catch(() => {});
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(ME_KEY);
+  stream?.close();
+  $('alerts-badge').hidden = true;
+  $('alerts-list').hidden = true;
   showLogin('已退出', 'ok');
 });
 
@@ -124,6 +127,51 @@ async function showWork(me) {
     $('who').textContent = `${role}${names.length ? ` · ${names.join('、')}` : me.mediation_org ? ` · ${me.mediation_org}` : ''}`;
   }
   loadTasks(grids);
+  if (me) { loadAlerts(); connectStream(); }
+}
+
+// ---- alerts (unread count) and the live stream ---------------------------------------
+const ALERT_LABELS = { due_soon: '即将到期', overdue: '已超期', large_risk: '重大风险', supervised: '督办' };
+async function loadAlerts() {
+  if (!app.caps.has('/api/v1/alerts')) return;
+  try {
+    const answer = await authJSON('/api/v1/alerts');
+    const unread = answer.unread ?? 0;
+    $('alerts-badge').hidden = false;
+    $('alerts-unread').textContent = String(unread);
+    $('alerts-unread').classList.toggle('unread', unread > 0);
+    const list = answer.alerts || [];
+    $('alerts-list').innerHTML = list.length
+      ? `<ul>${list.slice(0, 30).map((a) => `<li data-code="${esc(a.code)}"><span class="kind">${esc(ALERT_LABELS[a.kind] || a.kind)}</span>${esc(a.title || a.code)} <small class="muted">${esc(when(a.at))}</small></li>`).join('')}</ul>`
+      : '<p class="muted">暂无预警</p>';
+  } catch { /* the badge stays hidden */ }
+}
+$('alerts-badge').addEventListener('click', async () => {
+  const box = $('alerts-list');
+  box.hidden = !box.hidden;
+  if (!box.hidden && $('alerts-unread').textContent !== '0') {
+    await authJSON('/api/v1/alerts/read', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).catch(() => {});
+    $('alerts-unread').textContent = '0';
+    $('alerts-unread').classList.remove('unread');
+  }
+});
+
+let stream = null;
+let tasksTimer = null;
+function connectStream() {
+  if (!app.caps.has('/api/v1/events/stream') || !token()) return;
+  stream?.close();
+  stream = new EventSource(`/api/v1/events/stream?access_token=${encodeURIComponent(token())}`);
+  stream.addEventListener('alert', () => { loadAlerts(); });
+  // A change to one of my tasks (elsewhere): refresh the list unless a form is open.
+  stream.addEventListener('event', (m) => {
+    let code = null;
+    try { code = JSON.parse(m.data).event?.code; } catch { return; }
+    if (!code || document.querySelector('dialog[open]') || !$('tasks').querySelector(`li[data-code="${CSS.escape(code)}"]`)) return;
+    clearTimeout(tasksTimer);
+    tasksTimer = setTimeout(() => loadTasks(app.me?.grids || []), 500);
+  });
+  window.addEventListener('pagehide', () => stream?.close(), { once: true });
 }
 
 async function initMap(grids) {

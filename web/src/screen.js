@@ -157,7 +157,7 @@ async function refreshCounters() {
     try {
       const [open, overdue] = await Promise.all([
         screenJSON('/api/v1/events?limit=0&status=accepted,mediating,resolved,diverted'),
-        screenJSON('/api/v1/events?limit=0&overdue=true&status=accepted,mediating,resolved,diverted'),
+        screenJSON('/api/v1/events?limit=0&overdue=true'),
       ]);
       values.open_events = open.total;
       values.overdue = overdue.total;
