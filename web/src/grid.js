@@ -85,7 +85,7 @@ $('login-form').addEventListener('submit', async (e) => {
       body: JSON.stringify({ username: form.get('username'), password: form.get('password') }),
     });
     sessionStorage.setItem(TOKEN_KEY, answer.token);
-    const me = { username: answer.username || form.get('username'), role: answer.role, grids: answer.grids || [] };
+    const me = { username: answer.username || form.get('username'), role: answer.role, grids: answer.grids || [], mediation_org: answer.mediation_org || null };
     sessionStorage.setItem(ME_KEY, JSON.stringify(me));
     app.me = me;
     say('');
@@ -272,6 +272,9 @@ async function loadTasks(grids) {
     } else if (app.caps.has('/api/v1/events') && grids.length) {
       const answers = await Promise.all(grids.map((g) => authJSON(`/api/v1/events?grid=${encodeURIComponent(g)}&status=${OPEN_STATUSES}&limit=100`)));
       events = answers.flatMap((a) => a.events || []);
+    } else if (app.caps.has('/api/v1/events') && app.me) {
+      // Roles without grids (a mediator): the open events the server lets them see.
+      events = (await authJSON(`/api/v1/events?status=${OPEN_STATUSES}&limit=100`)).events || [];
     } else {
       list.innerHTML = '<li class="muted">登录后显示我的待办任务</li>';
       return;
