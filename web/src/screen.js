@@ -55,7 +55,7 @@ async function setupKiosk() {
     try {
       const answer = await fetchJSON('/api/v1/auth/login', {
         method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ username: form.get('username'), password: form.get('password'), kiosk: true }),
+        body: JSON.stringify({ username: form.get('username'), password: form.get('password') }),
       });
       localStorage.setItem(KIOSK_KEY, answer.token);
       // The wall reloads once with its session: feed, alerts and figures as the account sees them.

@@ -104,6 +104,16 @@ const feedHas = ([code, text]) => {
 };
 const funnelCounts = async (screen) => (await screen.locator('#funnel').getAttribute('data-counts') || '').split(',').map(Number);
 
+/** The wall signs in once (a kiosk session kept in localStorage), through its dialog. */
+async function kioskSignIn(page) {
+  await page.waitForSelector('#kiosk-signin:not([hidden])', { timeout: 15_000 });
+  await page.click('#kiosk-signin');
+  await page.fill('#kiosk input[name="username"]', 'screen');
+  await page.fill('#kiosk input[name="password"]', 'demo-screen-pass');
+  await Promise.all([page.waitForNavigation(), page.click('#kiosk button[type="submit"]')]);
+  await page.waitForSelector('#kiosk-signin[hidden]', { state: 'attached' });
+}
+
 test('the closed loop through the browser: reception → mediation → litigation; escalation → risk centre → supervision → closure → follow-up visit at /grid; the screen follows within 2 s', async () => {
   // Test data: a register address to type, the mediator's organisation.
   const leaderToken = (await apiLogin('leader', 'demo-leader-pass')).token;
@@ -118,6 +128,7 @@ test('the closed loop through the browser: reception → mediation → litigatio
   const screen = screenView.page;
   const views = [screenView];
   try {
+    await kioskSignIn(screen);
     await screen.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
     await screen.waitForFunction(() => document.querySelector('#feed-status').innerText.includes('已连接'), null, { timeout: 15_000 });
     await screen.waitForFunction(() => document.querySelector('#funnel').dataset.counts, null, { timeout: 20_000 });
