@@ -185,7 +185,11 @@ pub struct Enterprise {
 }
 
 /// A dispute event (矛盾纠纷 and the other categories) in the closed loop.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+///
+/// The case fields after `updated_at` (owner, owning unit, case-package leader,
+/// supervision, satisfaction, duplicate, next visit) came with migration 0007; they
+/// default to empty so that older outbox records and import files still read.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub code: String,
     pub category: String,
@@ -208,7 +212,65 @@ pub struct Event {
     pub closed_at: Option<i64>,
     pub version: i64,
     pub updated_at: i64,
+    /// The account that owns the case (its username), if any.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// That account's display name when it was made owner.
+    #[serde(default)]
+    pub owner_display: Option<String>,
+    /// The owning unit's kind: one of [`UNIT_KINDS`].
+    #[serde(default)]
+    pub owner_unit_kind: Option<String>,
+    /// The owning unit: a mediation organisation's or a department's name, a grid's
+    /// code, or the reception's / risk centre's name.
+    #[serde(default)]
+    pub owner_unit: Option<String>,
+    /// 包案领导 of a large-risk matter.
+    #[serde(default)]
+    pub case_leader: Option<String>,
+    /// The latest supervision (督办).
+    #[serde(default)]
+    pub supervision: Option<Supervision>,
+    /// The reporter's satisfaction at closure: one of [`SATISFACTION`].
+    #[serde(default)]
+    pub satisfaction: Option<String>,
+    /// The event this one duplicates (it was closed as a duplicate).
+    #[serde(default)]
+    pub duplicate_of: Option<String>,
+    /// The next follow-up visit, `YYYY-MM-DD` (CST).
+    #[serde(default)]
+    pub next_visit: Option<String>,
+    /// When the risk tier last became `large` (unix seconds), for the large-risk alert.
+    #[serde(default)]
+    pub large_since: Option<i64>,
 }
+
+/// A leader's supervision (督办) of an event: a note and a new deadline.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Supervision {
+    pub note: String,
+    /// The new deadline, `YYYY-MM-DD` (CST; the event's deadline is the end of that day).
+    pub deadline: String,
+    /// The supervising account's username.
+    pub by: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// Kinds of owning unit.
+pub const UNIT_KINDS: [&str; 5] = [
+    "mediation_org",
+    "department",
+    "grid",
+    "risk_centre",
+    "reception",
+];
+
+/// The reporter's satisfaction at closure.
+pub const SATISFACTION: [&str; 3] = ["satisfied", "basically_satisfied", "dissatisfied"];
+
+/// Kinds of follow-up visit (回访): 常态走访, 思想疏导, 帮扶救助.
+pub const VISIT_KINDS: [&str; 3] = ["routine", "counselling", "assistance"];
 
 /// One step of an event's history. History is append-only.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -96,6 +96,21 @@ pub fn day_start(date: Date) -> Option<i64> {
     Some(date.to_zoned(zone().clone()).ok()?.timestamp().as_second())
 }
 
+/// A strict `YYYY-MM-DD` civil date.
+pub fn parse_date(s: &str) -> Option<Date> {
+    parse_day(s.trim())
+}
+
+/// The last second (unix) of a CST civil date: 23:59:59 CST.
+pub fn day_end(date: Date) -> Option<i64> {
+    Some(day_start(date.tomorrow().ok()?)? - 1)
+}
+
+/// Today's CST civil date at `now`, as `YYYY-MM-DD`.
+pub fn today(now: i64) -> String {
+    format_date(now)
+}
+
 /// A strict `YYYY-MM-DD`.
 fn parse_day(s: &str) -> Option<Date> {
     let b = s.as_bytes();

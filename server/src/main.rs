@@ -103,7 +103,7 @@ enum UserAction {
         database_url: Option<String>,
         #[arg(long)]
         username: String,
-        /// screen, grid_worker, mediator, leader or admin.
+        /// screen, grid_worker, mediator, leader, admin, reception or risk_centre.
         #[arg(long)]
         role: String,
         /// A grid in the account's scope (repeatable; grid workers).
@@ -112,6 +112,9 @@ enum UserAction {
         /// The mediator's organisation.
         #[arg(long)]
         mediation_org: Option<String>,
+        /// The name shown for the account as a case owner and assignee.
+        #[arg(long)]
+        display: Option<String>,
     },
     /// List the accounts with their roles and scopes.
     List {
@@ -493,19 +496,37 @@ fn demo_keys(cfg: &Config, data_dir: &Path) -> Result<()> {
 
 /// Demo passwords are deterministic (documented in README.md) so a demo can be shown
 /// without copying secrets around; never use `minqing demo` accounts in production.
-const DEMO_PASSWORDS: [(&str, Role, &str); 4] = [
+const DEMO_PASSWORDS: [(&str, Role, &str); 6] = [
     ("admin", Role::Admin, "demo-admin-pass"),
     ("leader", Role::Leader, "demo-leader-pass"),
     ("screen", Role::Screen, "demo-screen-pass"),
     ("mediator", Role::Mediator, "demo-mediator-pass"),
+    ("reception", Role::Reception, "demo-reception-pass"),
+    ("riskcentre", Role::RiskCentre, "demo-riskcentre-pass"),
 ];
+
+/// Display names of the demo accounts (shown as case owners and assignees; the
+/// generated events name the same).
+const DEMO_DISPLAY: [(&str, &str); 6] = minqing_domain::generate::DEMO_DISPLAY_NAMES;
 const DEMO_GRID_PASSWORD: &str = "demo-grid-pass";
 
 async fn demo_accounts(store: &Store, bind: &str) -> Result<()> {
     if store.count("users").await? > 0 {
         println!(
-            "demo accounts: admin, leader, screen, mediator, grid-<grid code> (passwords in README.md)"
+            "demo accounts: admin, leader, screen, mediator, reception, riskcentre, grid-<grid code> (passwords in README.md)"
         );
+        // A store made before the reception and the risk centre existed gets them too.
+        for (name, role, pass) in DEMO_PASSWORDS {
+            if matches!(role, Role::Reception | Role::RiskCentre)
+                && users::login_record(store, name).await?.is_none()
+            {
+                users::create(store, name, pass, role, None, &[]).await?;
+                if let Some((_, display)) = DEMO_DISPLAY.iter().find(|(n, _)| *n == name) {
+                    users::set_display_name(store, name, display).await?;
+                }
+                println!("  added {name:<10} {:<12} password {pass}", role.as_str());
+            }
+        }
         return Ok(());
     }
     let pb = spinner("creating demo accounts");
@@ -513,6 +534,9 @@ async fn demo_accounts(store: &Store, bind: &str) -> Result<()> {
     for (name, role, pass) in DEMO_PASSWORDS {
         let org = (role == Role::Mediator).then_some(org.as_deref()).flatten();
         users::create(store, name, pass, role, org, &[]).await?;
+        if let Some((_, display)) = DEMO_DISPLAY.iter().find(|(n, _)| *n == name) {
+            users::set_display_name(store, name, display).await?;
+        }
     }
     let grids = minqing_domain::auth::users::grid_codes(store).await?;
     use futures_util::StreamExt;
@@ -586,9 +610,10 @@ async fn user_command(action: UserAction, cfg: &Config) -> Result<()> {
             role,
             grids,
             mediation_org,
+            display,
         } => {
             let role = Role::parse(&role)
-                .context("role must be screen, grid_worker, mediator, leader or admin")?;
+                .context("role must be screen, grid_worker, mediator, leader, admin, reception or risk_centre")?;
             let store = Store::connect(database_url(url, cfg)?.expose()).await?;
             store.migrate().await?;
             let password = read_password()?;
@@ -601,6 +626,9 @@ async fn user_command(action: UserAction, cfg: &Config) -> Result<()> {
                 &grids,
             )
             .await?;
+            if let Some(d) = &display {
+                users::set_display_name(&store, &username, d).await?;
+            }
             cli_record("user_add", &format!("{username}:{}", role.as_str()))(store).await?;
             println!("created {username} ({})", role.as_str());
         }

@@ -111,6 +111,8 @@ async fn fixture() -> Fixture {
         ("mediator", Role::Mediator),
         ("leader", Role::Leader),
         ("admin", Role::Admin),
+        ("reception", Role::Reception),
+        ("risk_centre", Role::RiskCentre),
     ] {
         let grids = if role == Role::GridWorker {
             vec![a.2.clone()]
@@ -192,101 +194,180 @@ async fn role_matrix_over_every_endpoint() {
         .to_string()
     };
     let (intake_a, intake_b) = (intake(building), intake(&f.b.1));
-    // Columns: anonymous, screen, grid_worker (grid A), mediator, leader, admin.
-    let table: Vec<(&str, &str, &str, [u16; 6])> = vec![
-        ("GET", "/healthz", "", [200; 6]),
-        ("GET", "/metrics", "", [200; 6]),
-        ("GET", "/api/openapi.json", "", [200; 6]),
+    // Columns: anonymous, screen, grid_worker (grid A), mediator, leader, admin, reception,
+    // risk_centre.
+    let table: Vec<(&str, &str, &str, [u16; 8])> = vec![
+        ("GET", "/healthz", "", [200; 8]),
+        ("GET", "/metrics", "", [200; 8]),
+        ("GET", "/api/openapi.json", "", [200; 8]),
         // Public aggregates (`public_aggregates`, on by default): counts, areas, the
         // aggregate map layers, the models, the address register.
-        ("GET", "/api/v1/stats", "", [200; 6]),
-        ("GET", "/api/v1/areas?level=grid", "", [200; 6]),
-        ("GET", &population_a, "", [200; 6]),
-        ("GET", "/api/v1/analysis/hotspots", "", [200; 6]),
-        ("GET", "/api/v1/analysis/risk?level=grid", "", [200; 6]),
-        ("GET", "/api/v1/analysis/efficiency", "", [200; 6]),
-        ("GET", "/api/v1/search?q=%E8%B7%AF", "", [200; 6]),
-        ("GET", &reverse, "", [200; 6]),
+        ("GET", "/api/v1/stats", "", [200; 8]),
+        ("GET", "/api/v1/areas?level=grid", "", [200; 8]),
+        ("GET", &population_a, "", [200; 8]),
+        ("GET", "/api/v1/analysis/hotspots", "", [200; 8]),
+        ("GET", "/api/v1/analysis/risk?level=grid", "", [200; 8]),
+        ("GET", "/api/v1/analysis/efficiency", "", [200; 8]),
+        ("GET", "/api/v1/search?q=%E8%B7%AF", "", [200; 8]),
+        ("GET", &reverse, "", [200; 8]),
         (
             "POST",
             "/api/v1/geocode",
             "{\"addresses\":[\"人民路1号\"]}",
-            [200; 6],
+            [200; 8],
         ),
-        ("GET", "/tiles/catalog", "", [200; 6]),
-        ("GET", "/tiles/buildings.json", "", [200; 6]),
-        ("GET", "/style.json", "", [200; 6]),
-        ("GET", &buildings_tile, "", [200; 6]),
+        ("GET", "/tiles/catalog", "", [200; 8]),
+        ("GET", "/tiles/buildings.json", "", [200; 8]),
+        ("GET", "/style.json", "", [200; 8]),
+        ("GET", &buildings_tile, "", [200; 8]),
         // Everyone gets the events layer; what it carries differs (see below).
-        ("GET", &events_tile, "", [200; 6]),
-        ("GET", &heat_tile, "", [200; 6]),
-        ("GET", "/open311/v2/services.json", "", [200; 6]),
-        ("GET", "/open311/v2/requests.json", "", [200; 6]),
+        ("GET", &events_tile, "", [200; 8]),
+        ("GET", &heat_tile, "", [200; 8]),
+        ("GET", "/open311/v2/services.json", "", [200; 8]),
+        ("GET", "/open311/v2/requests.json", "", [200; 8]),
         // Event totals are aggregates; event records are not.
-        ("GET", "/api/v1/events?limit=0", "", [200; 6]),
+        ("GET", "/api/v1/events?limit=0", "", [200; 8]),
         (
             "GET",
             "/api/v1/events?limit=5",
             "",
-            [401, 403, 200, 200, 200, 200],
+            [401, 403, 200, 200, 200, 200, 200, 200],
         ),
-        ("GET", &list_b, "", [401, 403, 403, 200, 200, 200]),
-        ("GET", &event_a, "", [401, 403, 200, 403, 200, 200]),
-        ("GET", &event_b, "", [401, 403, 403, 403, 200, 200]),
+        ("GET", &list_b, "", [401, 403, 403, 200, 200, 200, 200, 200]),
+        (
+            "GET",
+            &event_a,
+            "",
+            [401, 403, 200, 403, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            &event_b,
+            "",
+            [401, 403, 403, 403, 200, 200, 200, 200],
+        ),
         // Version 0 is stale: a 409 shows the caller got past the access checks.
         (
             "POST",
             &step_a,
             "{\"action\":\"escalate\",\"version\":0}",
-            [401, 403, 409, 403, 409, 403],
+            [401, 403, 409, 403, 409, 403, 409, 409],
         ),
-        ("GET", &photo_a, "", [401, 403, 404, 403, 404, 404]),
+        (
+            "GET",
+            &photo_a,
+            "",
+            [401, 403, 404, 403, 404, 404, 404, 404],
+        ),
         (
             "POST",
             "/api/v1/events",
             &intake_a,
-            [401, 403, 201, 403, 201, 403],
+            [401, 403, 201, 403, 201, 403, 201, 403],
         ),
         (
             "POST",
             "/api/v1/events",
             &intake_b,
-            [401, 403, 403, 403, 201, 403],
+            [401, 403, 403, 403, 201, 403, 201, 403],
         ),
         (
             "GET",
             "/api/v1/review?kind=residents",
             "",
-            [401, 403, 403, 403, 200, 200],
+            [401, 403, 403, 403, 200, 200, 403, 403],
         ),
-        ("GET", "/api/v1/auth/me", "", [401, 200, 200, 200, 200, 200]),
-        ("GET", "/api/v1/users", "", [401, 403, 403, 403, 403, 200]),
-        ("GET", "/api/v1/audit", "", [401, 403, 403, 403, 403, 200]),
+        (
+            "GET",
+            "/api/v1/auth/me",
+            "",
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/users",
+            "",
+            [401, 403, 403, 403, 403, 200, 403, 403],
+        ),
+        (
+            "GET",
+            "/api/v1/audit",
+            "",
+            [401, 403, 403, 403, 403, 200, 403, 403],
+        ),
         (
             "GET",
             "/api/v1/export/events.csv",
             "",
-            [401, 403, 403, 403, 200, 200],
+            [401, 403, 403, 403, 200, 200, 403, 403],
         ),
         (
             "GET",
             "/api/v1/export/areas.csv?level=grid",
             "",
-            [401, 403, 403, 403, 200, 200],
+            [401, 403, 403, 403, 200, 200, 403, 403],
         ),
-        ("GET", &households, "", [401, 403, 200, 403, 200, 200]),
-        ("GET", &resident, "", [401, 403, 200, 403, 200, 200]),
+        (
+            "GET",
+            &households,
+            "",
+            [401, 403, 200, 403, 200, 200, 403, 403],
+        ),
+        (
+            "GET",
+            &resident,
+            "",
+            [401, 403, 200, 403, 200, 200, 403, 403],
+        ),
         (
             "POST",
             &unmask,
             "{\"reason\":\"court order 2024-17\"}",
-            [401, 403, 403, 403, 200, 200],
+            [401, 403, 403, 403, 200, 200, 403, 403],
         ),
         (
             "POST",
             "/api/v1/residents/lookup",
             &lookup,
-            [401, 403, 200, 403, 200, 200],
+            [401, 403, 200, 403, 200, 200, 403, 403],
+        ),
+        // The work of the closed loop (issue 20).
+        (
+            "GET",
+            "/api/v1/tasks",
+            "",
+            [401, 403, 200, 200, 200, 403, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/assignees",
+            "",
+            [401, 403, 403, 403, 200, 403, 200, 200],
+        ),
+        // The screen's own alerts are the district's (scope=all).
+        (
+            "GET",
+            "/api/v1/alerts",
+            "",
+            [401, 200, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/alerts?scope=all",
+            "",
+            [401, 200, 403, 403, 200, 200, 403, 200],
+        ),
+        (
+            "POST",
+            "/api/v1/alerts/read",
+            "{}",
+            [401, 403, 200, 200, 200, 200, 200, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/analysis/workload",
+            "",
+            [401, 403, 403, 403, 200, 200, 403, 403],
         ),
     ];
     let mut failures = Vec::new();
@@ -317,6 +398,11 @@ async fn role_matrix_over_every_endpoint() {
         "/api/v1/residents/lookup",
         "/api/v1/export/events.csv",
         "/api/v1/export/areas.csv",
+        "/api/v1/tasks",
+        "/api/v1/assignees",
+        "/api/v1/alerts",
+        "/api/v1/alerts/read",
+        "/api/v1/analysis/workload",
     ] {
         assert!(doc["paths"][p].is_object(), "OpenAPI lists {p}");
     }

@@ -14,3 +14,4 @@ mod stores;
 mod support;
 mod tiles;
 mod web;
+mod workflow;

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 pub use sessions::AuthState;
 
-/// The five roles. Stored as their snake_case names.
+/// The seven roles. Stored as their snake_case names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -41,15 +41,23 @@ pub enum Role {
     Leader,
     /// Administrator: accounts, roles, scopes, configuration, audit queries.
     Admin,
+    /// Reception window (综合受理窗口): registers walk-in visitors, phone calls and 12345
+    /// transfers with any of the five sources; reads and routes events district-wide.
+    Reception,
+    /// The social-risk centre (社会风险研判中心): its queue of escalated events, risk
+    /// tiers, case-package leaders, joint reviews. Stored as `risk_centre`.
+    RiskCentre,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 7] = [
         Role::Screen,
         Role::GridWorker,
         Role::Mediator,
         Role::Leader,
         Role::Admin,
+        Role::Reception,
+        Role::RiskCentre,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +67,8 @@ impl Role {
             Role::Mediator => "mediator",
             Role::Leader => "leader",
             Role::Admin => "admin",
+            Role::Reception => "reception",
+            Role::RiskCentre => "risk_centre",
         }
     }
 
@@ -76,10 +86,21 @@ impl Role {
             PersonalRead => matches!(self, GridWorker | Leader | Admin),
             IdLookup => matches!(self, GridWorker | Leader | Admin),
             Unmask => matches!(self, Leader | Admin),
-            EventsRead => matches!(self, GridWorker | Mediator | Leader | Admin),
-            EventsWrite => matches!(self, GridWorker | Mediator | Leader),
-            Intake => matches!(self, GridWorker | Leader),
-            Tasks => matches!(self, GridWorker | Mediator),
+            EventsRead => matches!(
+                self,
+                GridWorker | Mediator | Leader | Admin | Reception | RiskCentre
+            ),
+            EventsWrite => matches!(
+                self,
+                GridWorker | Mediator | Leader | Reception | RiskCentre
+            ),
+            Intake => matches!(self, GridWorker | Leader | Reception),
+            Tasks => matches!(
+                self,
+                GridWorker | Mediator | Leader | Reception | RiskCentre
+            ),
+            Assign => matches!(self, Leader | Reception | RiskCentre),
+            Workload => matches!(self, Leader | Admin),
             Export => matches!(self, Leader | Admin),
             ManageUsers => matches!(self, Admin),
             AuditRead => matches!(self, Admin),
@@ -115,6 +136,10 @@ pub enum Permission {
     Intake,
     /// The caller's own task list.
     Tasks,
+    /// The list of accounts work can be assigned to.
+    Assign,
+    /// Model 5 per owner, organisation and unit.
+    Workload,
     /// Exports of records (audited).
     Export,
     /// Accounts, roles, scopes and configuration.
@@ -132,6 +157,8 @@ pub enum Permission {
 pub struct Caller {
     pub user_id: i64,
     pub username: String,
+    /// The account's display name (its username when none was set).
+    pub display: String,
     pub role: Role,
     /// Grid codes in scope (meaningful for grid-scoped roles only).
     pub grids: Arc<BTreeSet<String>>,
@@ -173,7 +200,9 @@ impl Caller {
 
     /// Whether the caller may see an event in `grid_code` assigned to `mediation_org`:
     /// mediators see their organisation's events, grid workers their grids' events,
-    /// leaders and admins every event, screens none (only aggregates).
+    /// leaders, admins, the reception and the risk centre every event, screens none
+    /// (only aggregates). See [`Caller::can_see`] for a whole event (a mediator also
+    /// sees the events their organisation owns).
     pub fn can_see_event(&self, grid_code: &str, mediation_org: Option<&str>) -> bool {
         match self.role {
             Role::Screen => false,
@@ -181,8 +210,18 @@ impl Caller {
                 self.mediation_org.is_some() && self.mediation_org.as_deref() == mediation_org
             }
             Role::GridWorker => self.grids.contains(grid_code),
-            Role::Leader | Role::Admin => true,
+            Role::Leader | Role::Admin | Role::Reception | Role::RiskCentre => true,
         }
+    }
+
+    /// Whether the caller may see `event`'s record: [`Caller::can_see_event`] for its
+    /// grid and mediation organisation, or (mediators) its owning organisation.
+    pub fn can_see(&self, event: &crate::model::Event) -> bool {
+        self.can_see_event(&event.grid_code, event.mediation_org.as_deref())
+            || (self.role == Role::Mediator
+                && event.owner_unit_kind.as_deref() == Some("mediation_org")
+                && self.mediation_org.is_some()
+                && self.mediation_org == event.owner_unit)
     }
 
     /// Whether key-group counts may be shown to this caller for `grid_code` (the count
@@ -238,6 +277,11 @@ impl Access {
     pub fn can_see_event(&self, grid_code: &str, mediation_org: Option<&str>) -> bool {
         self.caller()
             .is_some_and(|c| c.can_see_event(grid_code, mediation_org))
+    }
+
+    /// Whether the caller may see `event`'s record (see [`Caller::can_see`]).
+    pub fn can_see(&self, event: &crate::model::Event) -> bool {
+        self.caller().is_some_and(|c| c.can_see(event))
     }
 
     /// Whether key-group counts may be shown for `grid_code` (see [`Caller::can_see_key_groups`]).

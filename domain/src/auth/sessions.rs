@@ -173,6 +173,7 @@ impl AuthState {
         Ok(Some(CachedSession {
             caller: Caller {
                 user_id,
+                display: who.display(),
                 username: who.username,
                 role: who.role,
                 grids: Arc::new(who.grids),
@@ -225,6 +226,8 @@ pub struct SignedIn {
     /// Unix seconds.
     pub expires_at: i64,
     pub username: String,
+    /// The account's display name (its username when none was set).
+    pub display: String,
     pub role: Role,
     pub grids: Vec<String>,
     pub mediation_org: Option<String>,
@@ -319,6 +322,7 @@ pub async fn login(
     Ok(SignedIn {
         token,
         expires_at,
+        display: who.display(),
         username: who.username,
         role: who.role,
         grids: who.grids.into_iter().collect(),

@@ -13,6 +13,8 @@ use std::collections::BTreeSet;
 pub struct UserSummary {
     pub id: i64,
     pub username: String,
+    /// The display name (the username when none was set).
+    pub display: String,
     pub role: Role,
     pub mediation_org: Option<String>,
     pub grids: Vec<String>,
@@ -31,10 +33,20 @@ pub struct LoginRecord {
 pub struct Identity {
     pub id: i64,
     pub username: String,
+    pub display_name: Option<String>,
     pub role: Role,
     pub mediation_org: Option<String>,
     pub grids: BTreeSet<String>,
     pub disabled: bool,
+}
+
+impl Identity {
+    /// The display name, or the username when none was set.
+    pub fn display(&self) -> String {
+        self.display_name
+            .clone()
+            .unwrap_or_else(|| self.username.clone())
+    }
 }
 
 /// Usernames: 1–64 of ASCII letters, digits, `-`, `_`, `.`.
@@ -87,6 +99,21 @@ pub async fn create(
     Ok(id)
 }
 
+/// Set an account's display name (shown as a case owner and in the assignee list).
+pub async fn set_display_name(store: &Store, username: &str, display: &str) -> Result<()> {
+    let display = display.trim();
+    if display.is_empty() || display.chars().count() > 64 {
+        bail!("display names are 1–64 characters");
+    }
+    let changed = dispatch!(store, Store, p => sqlx::query(
+        "UPDATE users SET display_name = $1 WHERE username = $2")
+        .bind(display).bind(username).execute(p).await?.rows_affected());
+    if changed == 0 {
+        bail!("no user {username}");
+    }
+    Ok(())
+}
+
 /// Set a new password and revoke every session of the account.
 pub async fn set_password(store: &Store, username: &str, password_plain: &str) -> Result<()> {
     if password_plain.chars().count() < 8 {
@@ -119,10 +146,10 @@ pub async fn login_record(store: &Store, username: &str) -> Result<Option<LoginR
 }
 
 pub async fn identity(store: &Store, id: i64) -> Result<Option<Identity>> {
-    let row: Option<(String, String, Option<String>, i64)> = dispatch!(store, Store, p => sqlx::query_as(
-        "SELECT username, role, mediation_org, disabled FROM users WHERE id = $1")
+    let row: Option<(String, String, Option<String>, i64, Option<String>)> = dispatch!(store, Store, p => sqlx::query_as(
+        "SELECT username, role, mediation_org, disabled, display_name FROM users WHERE id = $1")
         .bind(id).fetch_optional(p).await?);
-    let Some((username, role, mediation_org, disabled)) = row else {
+    let Some((username, role, mediation_org, disabled, display_name)) = row else {
         return Ok(None);
     };
     let grids: Vec<String> = dispatch!(store, Store, p => sqlx::query_scalar(
@@ -131,6 +158,7 @@ pub async fn identity(store: &Store, id: i64) -> Result<Option<Identity>> {
     Ok(Some(Identity {
         id,
         username,
+        display_name,
         role: Role::parse(&role).with_context(|| format!("unknown role {role} in users"))?,
         mediation_org,
         grids: grids.into_iter().collect(),
@@ -139,29 +167,56 @@ pub async fn identity(store: &Store, id: i64) -> Result<Option<Identity>> {
 }
 
 pub async fn list(store: &Store) -> Result<Vec<UserSummary>> {
-    let rows: Vec<(i64, String, String, Option<String>, i64)> = dispatch!(store, Store, p => sqlx::query_as(
-        "SELECT id, username, role, mediation_org, disabled FROM users ORDER BY username")
+    let rows: Vec<(i64, String, String, Option<String>, i64, Option<String>)> = dispatch!(store, Store, p => sqlx::query_as(
+        "SELECT id, username, role, mediation_org, disabled, display_name FROM users ORDER BY username")
         .fetch_all(p).await?);
     let scopes: Vec<(i64, String)> = dispatch!(store, Store, p => sqlx::query_as(
         "SELECT user_id, grid_code FROM user_grids ORDER BY grid_code")
         .fetch_all(p).await?);
+    let mut by_user: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    for (u, g) in scopes {
+        by_user.entry(u).or_default().push(g);
+    }
     Ok(rows
         .into_iter()
-        .filter_map(|(id, username, role, mediation_org, disabled)| {
-            Some(UserSummary {
-                id,
-                grids: scopes
-                    .iter()
-                    .filter(|(u, _)| *u == id)
-                    .map(|(_, g)| g.clone())
-                    .collect(),
-                username,
-                role: Role::parse(&role)?,
-                mediation_org,
-                disabled: disabled != 0,
-            })
-        })
+        .filter_map(
+            |(id, username, role, mediation_org, disabled, display_name)| {
+                Some(UserSummary {
+                    display: display_name.unwrap_or_else(|| username.clone()),
+                    id,
+                    grids: by_user.remove(&id).unwrap_or_default(),
+                    username,
+                    role: Role::parse(&role)?,
+                    mediation_org,
+                    disabled: disabled != 0,
+                })
+            },
+        )
         .collect())
+}
+
+/// The active mediator accounts of a mediation organisation: (username, display).
+pub async fn mediators_of(store: &Store, org: &str) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, Option<String>)> = dispatch!(store, Store, p => sqlx::query_as(
+        "SELECT username, display_name FROM users WHERE role = 'mediator' AND mediation_org = $1 \
+         AND disabled = 0 ORDER BY username")
+        .bind(org).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .map(|(u, d)| (d.unwrap_or_else(|| u.clone()), u))
+        .map(|(d, u)| (u, d))
+        .collect())
+}
+
+/// An active account by username, as [`Identity`] (none when unknown or disabled).
+pub async fn active_by_username(store: &Store, username: &str) -> Result<Option<Identity>> {
+    let id: Option<i64> = dispatch!(store, Store, p => sqlx::query_scalar(
+        "SELECT id FROM users WHERE username = $1 AND disabled = 0")
+        .bind(username).fetch_optional(p).await?);
+    match id {
+        Some(id) => identity(store, id).await,
+        None => Ok(None),
+    }
 }
 
 /// The mediation organisation with the most events (the demo mediator's).

@@ -6,6 +6,7 @@
 pub mod query;
 pub mod replica;
 pub mod service;
+pub mod work;
 pub mod write;
 
 use crate::model::{Event, is_closed_status};
@@ -70,25 +71,37 @@ pub struct Rule {
     pub roles: &'static [Role],
 }
 
-use Role::{GridWorker, Leader, Mediator};
+use Role::{GridWorker, Leader, Mediator, Reception, RiskCentre};
+
+/// The statuses of an open event (not closed or followed up).
+pub const OPEN: &[&str] = &["accepted", "mediating", "resolved", "diverted"];
+
+/// The owning unit of the reception window, the social-risk centre and the leaders'
+/// department (a unit of their kind, see [`crate::model::UNIT_KINDS`]).
+pub const RECEPTION_UNIT: &str = "区综合受理窗口";
+pub const RISK_CENTRE_UNIT: &str = "区社会风险研判中心";
+pub const LEADER_DEPARTMENT: &str = "区综治中心";
 
 /// The whole state machine. Administrators manage accounts and configuration, not
 /// cases: they take no step (and lack `Permission::EventsWrite`). accepted → mediating → resolved | diverted → closed →
 /// followed_up (repeatable visits); simple matters are resolved without mediation;
-/// escalation and the risk tier change no status.
+/// escalation, the risk tier, assignment, the case-package leader, joint reviews and
+/// supervision change no status; a duplicate is closed. Some rows hold only for some
+/// events (see [`allowed_actions`]).
 pub const TRANSITIONS: &[Rule] = &[
     Rule {
         action: "assign_mediation",
         from: &["accepted"],
         to: Some("mediating"),
-        roles: &[Leader],
+        roles: &[Leader, Reception, RiskCentre],
     },
-    // A grid worker settles a simple matter on the spot.
+    // A grid worker settles a simple matter on the spot; the reception answers a
+    // consultation at the window (consultations only, see `allowed_actions`).
     Rule {
         action: "resolve",
         from: &["accepted"],
         to: Some("resolved"),
-        roles: &[GridWorker, Leader],
+        roles: &[GridWorker, Leader, Reception],
     },
     Rule {
         action: "resolve",
@@ -125,20 +138,53 @@ pub const TRANSITIONS: &[Rule] = &[
         action: "escalate",
         from: &["accepted", "mediating", "diverted"],
         to: None,
-        roles: &[GridWorker, Mediator, Leader],
+        roles: &[GridWorker, Mediator, Leader, RiskCentre],
     },
     Rule {
         action: "set_risk_tier",
-        from: &["accepted", "mediating", "resolved", "diverted"],
+        from: OPEN,
+        to: None,
+        roles: &[Leader, RiskCentre],
+    },
+    // A new owner and/or owning unit.
+    Rule {
+        action: "assign",
+        from: OPEN,
+        to: None,
+        roles: &[Leader, Reception, RiskCentre],
+    },
+    // 包案领导: large-risk events only.
+    Rule {
+        action: "set_case_leader",
+        from: OPEN,
+        to: None,
+        roles: &[Leader, RiskCentre],
+    },
+    // 会商: medium- and large-risk events only.
+    Rule {
+        action: "joint_review",
+        from: OPEN,
+        to: None,
+        roles: &[RiskCentre],
+    },
+    // 督办: a note and a new deadline.
+    Rule {
+        action: "supervise",
+        from: OPEN,
         to: None,
         roles: &[Leader],
+    },
+    Rule {
+        action: "mark_duplicate",
+        from: OPEN,
+        to: Some("closed"),
+        roles: &[Leader, Reception],
     },
 ];
 
 /// Every action name of the table.
 pub fn actions() -> Vec<&'static str> {
     let mut v: Vec<_> = TRANSITIONS.iter().map(|r| r.action).collect();
-    v.dedup();
     v.sort_unstable();
     v.dedup();
     v
@@ -151,16 +197,47 @@ pub fn allowed(role: Role, from: &str, action: &str) -> Option<&'static Rule> {
         .find(|r| r.action == action && r.from.contains(&from) && r.roles.contains(&role))
 }
 
-/// The actions `role` may take on `event` now (the table plus the once-only escalation).
+/// Whether a rule of `action` that holds for `role` and the event's status also holds
+/// for this event: escalation once, a case-package leader for large risks, joint reviews
+/// for medium and large ones, the reception resolves consultations only.
+fn holds_for(action: &str, role: Role, event: &Event) -> bool {
+    match action {
+        "escalate" => !event.escalated,
+        "set_case_leader" => event.risk_tier == "large",
+        "joint_review" => matches!(event.risk_tier.as_str(), "medium" | "large"),
+        "resolve" if role == Reception => event.category == "consultation",
+        _ => true,
+    }
+}
+
+/// The actions `role` may take on `event` now (the table and the rules that hold only
+/// for some events, see [`holds_for`]).
 pub fn allowed_actions(role: Role, event: &Event) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = TRANSITIONS
         .iter()
         .filter(|r| r.from.contains(&event.status.as_str()) && r.roles.contains(&role))
-        .filter(|r| !(r.action == "escalate" && event.escalated))
+        .filter(|r| holds_for(r.action, role, event))
         .map(|r| r.action)
         .collect();
     v.dedup();
     v
+}
+
+/// The owning unit of a role's account: (kind, unit) as stored on an event. A grid
+/// worker's unit is the event's grid, a mediator's their organisation.
+pub fn unit_of(
+    role: Role,
+    mediation_org: Option<&str>,
+    grid_code: &str,
+) -> Option<(&'static str, String)> {
+    match role {
+        Role::Reception => Some(("reception", RECEPTION_UNIT.to_string())),
+        Role::RiskCentre => Some(("risk_centre", RISK_CENTRE_UNIT.to_string())),
+        Role::Leader => Some(("department", LEADER_DEPARTMENT.to_string())),
+        Role::GridWorker => Some(("grid", grid_code.to_string())),
+        Role::Mediator => mediation_org.map(|o| ("mediation_org", o.to_string())),
+        Role::Screen | Role::Admin => None,
+    }
 }
 
 /// Handling deadlines in days per category, multiplied per risk tier. Defaults are the
@@ -234,11 +311,37 @@ mod tests {
     }
 
     #[test]
-    fn screen_takes_no_step() {
+    fn screen_and_admin_take_no_step() {
         for s in crate::model::STATUSES {
             for a in actions() {
                 assert!(allowed(Role::Screen, s, a).is_none());
+                assert!(allowed(Role::Admin, s, a).is_none());
             }
         }
+    }
+
+    #[test]
+    fn rules_that_hold_for_some_events() {
+        let e = |tier: &str, category: &str| Event {
+            status: "accepted".into(),
+            risk_tier: tier.into(),
+            category: category.into(),
+            ..Default::default()
+        };
+        assert!(
+            !allowed_actions(Role::RiskCentre, &e("small", "dispute")).contains(&"set_case_leader")
+        );
+        assert!(
+            allowed_actions(Role::RiskCentre, &e("large", "dispute")).contains(&"set_case_leader")
+        );
+        assert!(
+            !allowed_actions(Role::RiskCentre, &e("small", "dispute")).contains(&"joint_review")
+        );
+        assert!(
+            allowed_actions(Role::RiskCentre, &e("medium", "dispute")).contains(&"joint_review")
+        );
+        assert!(!allowed_actions(Role::Reception, &e("small", "dispute")).contains(&"resolve"));
+        assert!(allowed_actions(Role::Reception, &e("small", "consultation")).contains(&"resolve"));
+        assert!(allowed_actions(Role::GridWorker, &e("small", "dispute")).contains(&"resolve"));
     }
 }

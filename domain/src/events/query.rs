@@ -26,6 +26,17 @@ pub struct ListParams<'a> {
     pub cell: Option<&'a str>,
     /// A building code.
     pub building: Option<&'a str>,
+    /// An owner's username, or `me` (the caller).
+    pub owner: Option<&'a str>,
+    /// One source or a comma-separated list.
+    pub source: Option<&'a str>,
+    /// One risk tier or a comma-separated list.
+    pub risk_tier: Option<&'a str>,
+    pub escalated: Option<&'a str>,
+    /// Whether a leader supervises (督办) the event.
+    pub supervised: Option<&'a str>,
+    /// An owning unit (an organisation's or department's name, a grid code).
+    pub unit: Option<&'a str>,
 }
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, Error> {
@@ -59,9 +70,44 @@ pub struct Filter {
     overdue: Option<bool>,
     cell: Option<h3o::CellIndex>,
     building: Option<String>,
+    owner: Option<String>,
+    sources: Option<Vec<String>>,
+    tiers: Option<Vec<String>>,
+    escalated: Option<bool>,
+    supervised: Option<bool>,
+    unit: Option<String>,
+}
+
+/// A comma-separated list whose every item is one of `allowed`.
+fn parse_list(name: &str, v: Option<&str>, allowed: &[&str]) -> Result<Option<Vec<String>>, Error> {
+    let Some(v) = v else { return Ok(None) };
+    let items: Vec<String> = v.split(',').map(|x| x.trim().to_string()).collect();
+    for x in &items {
+        if !allowed.contains(&x.as_str()) {
+            return Err(Error::Invalid(format!(
+                "{name} must be among {}; got {x:?}",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(Some(items))
 }
 
 impl Filter {
+    /// `me` as an owner is the username given (the caller's); without one it is refused.
+    pub fn parse_for(q: &ListParams<'_>, me: Option<&str>) -> Result<Filter, Error> {
+        let mut f = Filter::parse(q)?;
+        if f.owner.as_deref() == Some("me") {
+            f.owner = Some(
+                me.ok_or_else(|| {
+                    Error::Unauthenticated("owner=me needs a signed-in caller".into())
+                })?
+                .to_string(),
+            );
+        }
+        Ok(f)
+    }
+
     pub fn parse(q: &ListParams<'_>) -> Result<Filter, Error> {
         let bbox = match q.bbox {
             None => None,
@@ -119,6 +165,24 @@ impl Filter {
                 })
                 .transpose()?,
             building: q.building.map(str::to_string),
+            owner: q
+                .owner
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty()),
+            sources: parse_list("source", q.source, &crate::model::SOURCES)?,
+            tiers: parse_list("risk_tier", q.risk_tier, &events::RISK_TIERS)?,
+            escalated: q
+                .escalated
+                .map(|v| parse_bool("escalated", v))
+                .transpose()?,
+            supervised: q
+                .supervised
+                .map(|v| parse_bool("supervised", v))
+                .transpose()?,
+            unit: q
+                .unit
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty()),
         })
     }
 
@@ -206,6 +270,34 @@ impl Filter {
         {
             return false;
         }
+        if let Some(o) = &self.owner
+            && e.owner.as_ref() != Some(o)
+        {
+            return false;
+        }
+        if let Some(s) = &self.sources
+            && !s.contains(&e.source)
+        {
+            return false;
+        }
+        if let Some(t) = &self.tiers
+            && !t.contains(&e.risk_tier)
+        {
+            return false;
+        }
+        if self.escalated.is_some_and(|x| x != e.escalated) {
+            return false;
+        }
+        if let Some(x) = self.supervised
+            && e.supervision.is_some() != x
+        {
+            return false;
+        }
+        if let Some(u) = &self.unit
+            && e.owner_unit.as_ref() != Some(u)
+        {
+            return false;
+        }
         if self.window.is_some_and(|w| !w.contains(e.reported_at)) {
             return false;
         }
@@ -234,6 +326,43 @@ pub struct Page {
     /// Every match (not only this page).
     pub total: usize,
     pub events: Vec<Event>,
+    /// Counts over every match (not only this page).
+    pub counts: Counts,
+}
+
+/// Counts of a filtered set of events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Events per status (every status, zeros included).
+    pub by_status: std::collections::BTreeMap<String, usize>,
+    /// Open past their deadline.
+    pub overdue: usize,
+    /// Open, not yet overdue, due within 24 hours.
+    pub due_24h: usize,
+}
+
+/// Open (not closed or followed up), not yet overdue, with the deadline at most 24 h
+/// ahead.
+pub fn is_due_within_24h(e: &Event, now: i64) -> bool {
+    !crate::model::is_closed_status(&e.status) && e.deadline >= now && e.deadline <= now + 86_400
+}
+
+impl Counts {
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>, now: i64) -> Counts {
+        let mut c = Counts {
+            by_status: STATUSES.iter().map(|s| (s.to_string(), 0)).collect(),
+            ..Counts::default()
+        };
+        for e in events {
+            *c.by_status.entry(e.status.clone()).or_default() += 1;
+            if events::is_overdue(e, now) {
+                c.overdue += 1;
+            } else if is_due_within_24h(e, now) {
+                c.due_24h += 1;
+            }
+        }
+        c
+    }
 }
 
 /// The events `access` may see that match `params`, newest first, `limit` from
@@ -246,7 +375,7 @@ pub fn list(
     limit: i64,
     offset: i64,
 ) -> Result<Page, Error> {
-    let filter = Filter::parse(params)?;
+    let filter = Filter::parse_for(params, access.caller().map(|c| c.username.as_str()))?;
     let records = access.allows(Permission::EventsRead);
     if !records {
         access.require(if limit == 0 {
@@ -263,8 +392,7 @@ pub fn list(
             "the grid {area} is outside your grids"
         )));
     }
-    let visible =
-        |e: &Event| !records || access.can_see_event(&e.grid_code, e.mediation_org.as_deref());
+    let visible = |e: &Event| !records || access.can_see(e);
     let index = state.index()?;
     let now = state.clock.now();
     let register = filter.register(state, &index);
@@ -309,6 +437,7 @@ pub fn list(
         .collect();
     Ok(Page {
         total: hits.len(),
+        counts: Counts::of(hits.iter().copied(), now),
         events: page,
     })
 }

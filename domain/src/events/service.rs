@@ -171,6 +171,8 @@ pub fn validate(
         closed_at: None,
         version: 0,
         updated_at: now,
+        large_since: (tier == "large").then_some(now),
+        ..Default::default()
     };
     let canonical = serde_json::to_string(&IntakeRequest {
         title: title.to_string(),
@@ -219,7 +221,7 @@ pub fn possible_duplicates(state: &App, caller: &Caller, e: &Event) -> Vec<Dupli
         .filter(|o| {
             o.category == e.category
                 && (e.reported_at - o.reported_at).abs() <= DUPLICATE_WINDOW_S
-                && caller.can_see_event(&o.grid_code, o.mediation_org.as_deref())
+                && caller.can_see(o)
         })
         .map(|o| (events::distance_m((e.lon, e.lat), (o.lon, o.lat)), o))
         .filter(|(m, _)| *m <= DUPLICATE_RADIUS_M)
@@ -298,6 +300,18 @@ pub async fn intake(
     let year = crate::time::local_year(now);
     let seq = write::next_sequence(&mut tx, year).await?;
     event.code = format!("{DISTRICT_CODE}{year}{seq:06}");
+    // The caller owns what they took in, with their role's unit.
+    let unit = events::unit_of(
+        caller.role,
+        caller.mediation_org.as_deref(),
+        &event.grid_code,
+    );
+    let who = set_owner(
+        &mut event,
+        Some((&caller.username, &caller.display)),
+        unit,
+        &index,
+    );
     let mut steps = vec![EventStep {
         event_code: event.code.clone(),
         seq: 1,
@@ -306,7 +320,7 @@ pub async fn intake(
         action: "accept".into(),
         from_status: None,
         to_status: "accepted".into(),
-        note: format!("受理：{}", event.title),
+        note: format!("受理：{}；{who}", event.title),
     }];
     if event.escalated {
         steps.push(EventStep {
@@ -361,11 +375,12 @@ pub fn apply(state: &App, event: Event) {
 }
 
 /// One step of the closed loop (`POST /api/v1/events/{code}/transitions`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
-    /// assign_mediation, resolve, divert, close, follow_up, escalate, set_risk_tier.
+    /// assign_mediation, resolve, divert, close, follow_up, escalate, set_risk_tier,
+    /// assign, set_case_leader, joint_review, supervise, mark_duplicate.
     pub action: String,
     #[serde(default)]
     pub note: String,
@@ -377,32 +392,341 @@ pub struct TransitionRequest {
     pub kind: Option<String>,
     /// set_risk_tier: small, medium, large.
     pub risk_tier: Option<String>,
+    /// assign: the new owner's username (an active account that works events).
+    pub owner: Option<String>,
+    /// assign: the owning unit's kind (mediation_org, department, grid, risk_centre,
+    /// reception); without it the owner's own unit.
+    pub unit_kind: Option<String>,
+    /// assign: the owning unit (an organisation's or department's name, a grid code).
+    pub unit: Option<String>,
+    /// set_case_leader: the case-package leader (包案领导), a name.
+    pub leader: Option<String>,
+    /// joint_review: who took part (a list of names, or one string separated by commas).
+    pub participants: Option<Participants>,
+    /// joint_review: the conclusion.
+    pub conclusion: Option<String>,
+    /// joint_review: when it took place (RFC 3339 or a date; default now).
+    pub at: Option<String>,
+    /// supervise: the new deadline, YYYY-MM-DD (the end of that day, China Standard Time).
+    pub deadline: Option<String>,
+    /// follow_up: routine (常态走访, default), counselling (思想疏导), assistance (帮扶救助).
+    pub visit_kind: Option<String>,
+    /// follow_up: what the visit found (default: the note).
+    pub outcome: Option<String>,
+    /// follow_up: the next visit, YYYY-MM-DD.
+    pub next_visit: Option<String>,
+    /// close: satisfied, basically_satisfied, dissatisfied.
+    pub satisfaction: Option<String>,
+    /// mark_duplicate: the code of the event this one duplicates.
+    pub duplicate_of: Option<String>,
 }
 
-/// Apply `req` to `before` (rules already checked): the new event and its step.
+/// The participants of a joint review: a list, or one string of names separated by
+/// commas (`,`, `，`, `、`, `;`).
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum Participants {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl Participants {
+    fn names(&self) -> Vec<String> {
+        let raw: Vec<String> = match self {
+            Participants::List(v) => v.clone(),
+            Participants::Text(t) => t
+                .split([',', '，', '、', ';', '；'])
+                .map(str::to_string)
+                .collect(),
+        };
+        raw.into_iter()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+}
+
+/// A follow-up visit (回访) as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Visit {
+    /// Unix seconds.
+    pub at: i64,
+    pub kind: String,
+    pub outcome: String,
+    pub next_visit: Option<String>,
+    pub by: String,
+}
+
+/// A joint review (会商) as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Review {
+    /// Unix seconds: when it took place.
+    pub at: i64,
+    pub participants: Vec<String>,
+    pub conclusion: String,
+    pub by: String,
+}
+
+/// What a step writes besides the event and its history step.
+enum Side {
+    None,
+    Visit(Visit),
+    Review(Review),
+}
+
+/// Facts a step needs from outside the event, looked up before its transaction (an
+/// error about them is raised only after the caller's permission was checked).
+#[derive(Default)]
+struct Lookups {
+    /// assign: the named owner, if it is an active account.
+    owner: Option<crate::auth::users::Identity>,
+    /// assign_mediation / assign to an organisation: its active mediators.
+    mediators: Vec<(String, String)>,
+}
+
+async fn lookups(state: &App, req: &TransitionRequest) -> Result<Lookups, Error> {
+    let mut l = Lookups::default();
+    let store_err = |e: anyhow::Error| write::unavailable(e);
+    if req.action == "assign"
+        && let Some(owner) = req
+            .owner
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+    {
+        l.owner = crate::auth::users::active_by_username(&state.store, owner)
+            .await
+            .map_err(store_err)?;
+    }
+    let org = match req.action.as_str() {
+        "assign_mediation" => req.org.as_deref(),
+        "assign" if req.unit_kind.as_deref() == Some("mediation_org") => req.unit.as_deref(),
+        _ => None,
+    };
+    if let Some(org) = org.filter(|o| events::MEDIATION_ORGS.contains(o)) {
+        l.mediators = crate::auth::users::mediators_of(&state.store, org)
+            .await
+            .map_err(store_err)?;
+    }
+    Ok(l)
+}
+
+/// A required text field of 1 to `max` characters.
+fn required_text(field: &str, v: Option<&str>, max: usize) -> Result<String, Error> {
+    let v = v.map(str::trim).unwrap_or_default();
+    if v.is_empty() || v.chars().count() > max {
+        return Err(Error::Unprocessable(format!(
+            "{field} must be 1 to {max} characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+/// A `YYYY-MM-DD` on or after today (CST).
+fn future_date(field: &str, v: &str, now: i64) -> Result<jiff::civil::Date, Error> {
+    let d = crate::time::parse_date(v).ok_or_else(|| {
+        Error::Unprocessable(format!("{field} must be a date YYYY-MM-DD, got {v:?}"))
+    })?;
+    let today = crate::time::local_date(now)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no date for now")))?;
+    if d < today {
+        return Err(Error::Unprocessable(format!(
+            "{field} must be today ({today}) or later"
+        )));
+    }
+    Ok(d)
+}
+
+/// How a unit reads in a history note.
+pub fn unit_label(kind: &str, unit: &str, index: &Index) -> String {
+    match kind {
+        "grid" => index.area(unit).map_or_else(
+            || format!("网格 {unit}"),
+            |a| format!("{}（网格）", a.area.name),
+        ),
+        _ => unit.to_string(),
+    }
+}
+
+/// Set the owner and owning unit of `e`; returns the history note's words for it.
+fn set_owner(
+    e: &mut Event,
+    owner: Option<(&str, &str)>,
+    unit: Option<(&str, String)>,
+    index: &Index,
+) -> String {
+    e.owner = owner.map(|(u, _)| u.to_string());
+    e.owner_display = owner.map(|(_, d)| d.to_string());
+    e.owner_unit_kind = unit.as_ref().map(|(k, _)| k.to_string());
+    e.owner_unit = unit.as_ref().map(|(_, u)| u.clone());
+    let who = match owner {
+        Some((u, d)) if u != d => format!("负责人 {d}（{u}）"),
+        Some((u, _)) => format!("负责人 {u}"),
+        None => "负责人 未指定".to_string(),
+    };
+    match unit {
+        Some((k, u)) => format!("{who}；责任单位 {}", unit_label(k, &u, index)),
+        None => who,
+    }
+}
+
+/// Whether an account may see `e` (an owner must be able to work their case).
+fn identity_sees(who: &crate::auth::users::Identity, e: &Event) -> bool {
+    let c = Caller {
+        user_id: who.id,
+        username: who.username.clone(),
+        display: who.display(),
+        role: who.role,
+        grids: std::sync::Arc::new(who.grids.clone()),
+        mediation_org: who.mediation_org.clone(),
+        client: String::new(),
+        token_hash: String::new(),
+    };
+    c.can_see(e)
+}
+
+/// The sole active mediator of an organisation, if there is exactly one.
+fn sole_mediator(l: &Lookups) -> Option<(&str, &str)> {
+    match l.mediators.as_slice() {
+        [(u, d)] => Some((u.as_str(), d.as_str())),
+        _ => None,
+    }
+}
+
+/// Apply `req` to `before` (rules already checked): the new event, its step and what
+/// else the step writes.
+#[allow(clippy::too_many_arguments)]
 fn transition_of(
     before: &Event,
     req: &TransitionRequest,
     rule: &events::Rule,
     caller: &Caller,
+    l: &Lookups,
+    index: &Index,
     deadlines: &Deadlines,
     now: i64,
-) -> Result<(Event, EventStep), Error> {
+) -> Result<(Event, EventStep, Side), Error> {
     let mut e = before.clone();
+    let mut side = Side::None;
     let mut note = req.note.trim().to_string();
     if note.chars().count() > 2_000 {
         return Err(Error::Unprocessable(
             "note must be at most 2000 characters".into(),
         ));
     }
+    // The words the step adds to the caller's note.
+    let mut said: Option<String> = None;
     match req.action.as_str() {
         "assign_mediation" => {
             let org = req.org.as_deref().unwrap_or_default();
             one_of("org", org, &events::MEDIATION_ORGS)?;
             e.mediation_org = Some(org.to_string());
-            if note.is_empty() {
-                note = format!("分派至{org}");
+            let who = set_owner(
+                &mut e,
+                sole_mediator(l),
+                Some(("mediation_org", org.to_string())),
+                index,
+            );
+            said = Some(format!("分派至{org}；{who}"));
+        }
+        "assign" => {
+            let owner_name = req
+                .owner
+                .as_deref()
+                .map(str::trim)
+                .filter(|o| !o.is_empty());
+            let kind = req
+                .unit_kind
+                .as_deref()
+                .map(str::trim)
+                .filter(|k| !k.is_empty());
+            if owner_name.is_none() && kind.is_none() {
+                return Err(Error::Unprocessable(
+                    "assign needs an owner (a username), a unit_kind, or both".into(),
+                ));
             }
+            let owner = match owner_name {
+                None => None,
+                Some(name) => {
+                    let who = l
+                        .owner
+                        .as_ref()
+                        .filter(|w| w.username == name)
+                        .ok_or_else(|| {
+                            Error::Unprocessable(format!("owner {name:?} is not an active account"))
+                        })?;
+                    if !who.role.allows(Permission::EventsWrite) {
+                        return Err(Error::Unprocessable(format!(
+                            "owner {name:?} is a {} account, which does not work events",
+                            who.role.as_str()
+                        )));
+                    }
+                    Some(who)
+                }
+            };
+            let unit: Option<(&str, String)> = match kind {
+                Some(kind) => {
+                    one_of("unit_kind", kind, &crate::model::UNIT_KINDS)?;
+                    let given = req.unit.as_deref().map(str::trim).filter(|u| !u.is_empty());
+                    let unit = match kind {
+                        "mediation_org" => {
+                            let org = given.unwrap_or_default();
+                            one_of("unit", org, &events::MEDIATION_ORGS)?;
+                            org.to_string()
+                        }
+                        "grid" => {
+                            let g = given.unwrap_or(before.grid_code.as_str());
+                            match index.area(g) {
+                                Some(a) if a.area.level == crate::model::AreaLevel::Grid => {
+                                    g.to_string()
+                                }
+                                _ => {
+                                    return Err(Error::Unprocessable(format!(
+                                        "unit {g:?} is not a grid code"
+                                    )));
+                                }
+                            }
+                        }
+                        "department" => match given {
+                            Some(d) => required_text("unit", Some(d), 100)?,
+                            None => events::LEADER_DEPARTMENT.to_string(),
+                        },
+                        "risk_centre" => given.unwrap_or(events::RISK_CENTRE_UNIT).to_string(),
+                        _ => given.unwrap_or(events::RECEPTION_UNIT).to_string(),
+                    };
+                    let kind = crate::model::UNIT_KINDS
+                        .iter()
+                        .copied()
+                        .find(|k| *k == kind)
+                        .unwrap_or("department");
+                    Some((kind, unit))
+                }
+                None => owner.and_then(|w| {
+                    events::unit_of(w.role, w.mediation_org.as_deref(), &before.grid_code)
+                }),
+            };
+            let owner_pair = match owner {
+                Some(w) => Some((
+                    w.username.as_str(),
+                    w.display_name.as_deref().unwrap_or(&w.username),
+                )),
+                // An organisation's case goes to its mediator when it has exactly one.
+                None if unit.as_ref().is_some_and(|(k, _)| *k == "mediation_org") => {
+                    sole_mediator(l)
+                }
+                None => None,
+            };
+            let who = set_owner(&mut e, owner_pair, unit, index);
+            if let Some(w) = owner
+                && !identity_sees(w, &e)
+            {
+                return Err(Error::Unprocessable(format!(
+                    "owner {:?} could not see this event (outside their grids or organisation)",
+                    w.username
+                )));
+            }
+            said = Some(format!("指派：{who}"));
         }
         "divert" => {
             let kind = req.kind.as_deref().unwrap_or_default();
@@ -410,18 +734,186 @@ fn transition_of(
             e.diversion = Some(kind.to_string());
         }
         "resolve" => e.resolved_by_mediation = before.status == "mediating",
-        "close" => e.closed_at = Some(now),
+        "close" => {
+            if let Some(s) = req.satisfaction.as_deref() {
+                one_of("satisfaction", s, &crate::model::SATISFACTION)?;
+                e.satisfaction = Some(s.to_string());
+                let word = match s {
+                    "satisfied" => "满意",
+                    "basically_satisfied" => "基本满意",
+                    _ => "不满意",
+                };
+                said = Some(format!("办结；当事人{word}"));
+            }
+            e.closed_at = Some(now);
+        }
         "escalate" => e.escalated = true,
         "set_risk_tier" => {
             let tier = req.risk_tier.as_deref().unwrap_or_default();
             one_of("risk_tier", tier, &events::RISK_TIERS)?;
             e.risk_tier = tier.to_string();
-            e.deadline = deadlines.deadline(&e.category, tier, e.reported_at);
-            if note.is_empty() {
-                note = format!("风险等级 {} → {tier}", before.risk_tier);
+            // A supervised event keeps the deadline its supervision set.
+            if before.supervision.is_none() {
+                e.deadline = deadlines.deadline(&e.category, tier, e.reported_at);
             }
+            e.large_since = match (tier, before.risk_tier.as_str()) {
+                ("large", "large") => before.large_since,
+                ("large", _) => Some(now),
+                _ => None,
+            };
+            said = Some(format!("风险等级 {} → {tier}", before.risk_tier));
+        }
+        "set_case_leader" => {
+            let leader = required_text("leader", req.leader.as_deref(), 50)?;
+            said = Some(format!("包案领导：{leader}"));
+            e.case_leader = Some(leader);
+        }
+        "joint_review" => {
+            let participants = req
+                .participants
+                .as_ref()
+                .map(Participants::names)
+                .unwrap_or_default();
+            if participants.is_empty()
+                || participants.len() > 50
+                || participants.iter().any(|p| p.chars().count() > 50)
+            {
+                return Err(Error::Unprocessable(
+                    "participants must name 1 to 50 people, each in at most 50 characters".into(),
+                ));
+            }
+            let conclusion = required_text("conclusion", req.conclusion.as_deref(), 2_000)?;
+            let at = match req.at.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+                None => now,
+                Some(a) => {
+                    let at = crate::time::parse_instant(a).ok_or_else(|| {
+                        Error::Unprocessable(format!(
+                            "at must be an RFC 3339 instant or a date YYYY-MM-DD, got {a:?}"
+                        ))
+                    })?;
+                    if at > now + 300 {
+                        return Err(Error::Unprocessable(
+                            "at must not be in the future: record a joint review once it took place"
+                                .into(),
+                        ));
+                    }
+                    at
+                }
+            };
+            said = Some(format!(
+                "会商（{}）：{}；结论：{conclusion}",
+                crate::time::format_date(at),
+                participants.join("、")
+            ));
+            side = Side::Review(Review {
+                at,
+                participants,
+                conclusion,
+                by: caller.username.clone(),
+            });
+        }
+        "supervise" => {
+            let text = required_text("note", Some(&note), 2_000)?;
+            let date_text = req
+                .deadline
+                .as_deref()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let date = future_date("deadline", &date_text, now)?;
+            e.deadline = crate::time::day_end(date)
+                .ok_or_else(|| Error::Unprocessable("deadline is out of range".into()))?;
+            e.supervision = Some(crate::model::Supervision {
+                note: text,
+                deadline: date.to_string(),
+                by: caller.username.clone(),
+                at: now,
+            });
+            said = Some(format!("督办，期限 {date}"));
+        }
+        "follow_up" => {
+            let kind = req.visit_kind.as_deref().unwrap_or("routine");
+            one_of("visit_kind", kind, &crate::model::VISIT_KINDS)?;
+            let outcome = match req
+                .outcome
+                .as_deref()
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+            {
+                Some(o) => required_text("outcome", Some(o), 2_000)?,
+                None if !note.is_empty() => note.clone(),
+                None => "已回访".to_string(),
+            };
+            let next_visit = match req
+                .next_visit
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+            {
+                Some(v) => Some(future_date("next_visit", v, now)?.to_string()),
+                None => None,
+            };
+            let word = match kind {
+                "counselling" => "思想疏导",
+                "assistance" => "帮扶救助",
+                _ => "常态走访",
+            };
+            said = Some(match &next_visit {
+                Some(n) => format!("回访（{word}）：{outcome}；下次回访 {n}"),
+                None => format!("回访（{word}）：{outcome}"),
+            });
+            e.next_visit = next_visit.clone();
+            side = Side::Visit(Visit {
+                at: now,
+                kind: kind.to_string(),
+                outcome,
+                next_visit,
+                by: caller.username.clone(),
+            });
+        }
+        "mark_duplicate" => {
+            let other = req
+                .duplicate_of
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or_default();
+            if other.len() != 16 || !other.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::Unprocessable(
+                    "duplicate_of must be an event code (16 digits)".into(),
+                ));
+            }
+            if other == before.code {
+                return Err(Error::Unprocessable(
+                    "an event cannot duplicate itself".into(),
+                ));
+            }
+            e.duplicate_of = Some(other.to_string());
+            e.closed_at = Some(now);
+            said = Some(format!("重复事项，并入 {other}"));
         }
         _ => {}
+    }
+    if said.is_none() && note.is_empty() {
+        // Every step names its change, even without the caller's words.
+        note = match req.action.as_str() {
+            "resolve" if before.status == "mediating" => "调解成功，已化解".into(),
+            "resolve" => "已化解".into(),
+            "divert" => format!("依法导入{}", e.diversion.as_deref().unwrap_or_default()),
+            "close" => "办结".into(),
+            "escalate" => "报送社会风险研判中心".into(),
+            other => other.to_string(),
+        };
+    }
+    if let Some(words) = said {
+        // The step names the change; the caller's own note follows it.
+        note = match req.action.as_str() {
+            _ if note.is_empty() => words,
+            // The supervision's note is its text.
+            "supervise" => format!("{words}：{note}"),
+            // A visit's outcome is the note when no outcome was given.
+            "follow_up" if req.outcome.is_none() => words,
+            _ => format!("{words}。{note}"),
+        };
     }
     if let Some(to) = rule.to {
         e.status = to.to_string();
@@ -438,14 +930,15 @@ fn transition_of(
         to_status: e.status.clone(),
         note,
     };
-    Ok((e, step))
+    Ok((e, step, side))
 }
 
 /// Take one step of the closed loop: checks the caller's role and scope, the version
 /// (stale → [`Error::Conflict`] with `current_version`) and the rules (an action not
 /// allowed from the current status → [`Error::Conflict`] with the `allowed` actions; one
 /// that exists but not for the caller's role → [`Error::Forbidden`]); then one
-/// transaction with the history step and the outbox record.
+/// transaction with the history step, what else the step records (a visit, a joint
+/// review) and the outbox record.
 pub async fn transition(
     state: &App,
     caller: &Caller,
@@ -453,6 +946,8 @@ pub async fn transition(
     req: &TransitionRequest,
 ) -> Result<(Event, EventStep), Error> {
     let now = state.clock.now();
+    let index = state.index()?;
+    let looked_up = lookups(state, req).await?;
     let mut tx = write::begin(&state.store).await?;
     let before = write::event_in(&mut tx, code)
         .await?
@@ -475,7 +970,7 @@ pub async fn transition(
                 .any(|r| events::allowed_actions(*r, &before).contains(&req.action.as_str()));
             if someone_may {
                 return Err(Error::Forbidden(format!(
-                    "the role {} may not {} an event",
+                    "the role {} may not {} this event",
                     caller.role.as_str(),
                     req.action
                 )));
@@ -485,17 +980,35 @@ pub async fn transition(
                     "{} is not allowed from status {}{}",
                     req.action,
                     before.status,
-                    if req.action == "escalate" && before.escalated {
-                        " (already escalated)"
-                    } else {
-                        ""
+                    match req.action.as_str() {
+                        "escalate" if before.escalated => " (already escalated)",
+                        "set_case_leader" => " (large-risk events only)",
+                        "joint_review" => " (medium- and large-risk events only)",
+                        _ => "",
                     }
                 ),
                 details: Some(json!({"status": before.status, "allowed": allowed})),
             });
         }
     };
-    let (after, step) = transition_of(&before, req, rule, caller, &state.deadlines, now)?;
+    let (after, step, side) = transition_of(
+        &before,
+        req,
+        rule,
+        caller,
+        &looked_up,
+        &index,
+        &state.deadlines,
+        now,
+    )?;
+    if let Some(other) = &after.duplicate_of
+        && before.duplicate_of.as_ref() != Some(other)
+        && write::event_in(&mut tx, other).await?.is_none()
+    {
+        return Err(Error::Unprocessable(format!(
+            "duplicate_of: no event {other}"
+        )));
+    }
     if !write::update_event(&mut tx, &after, before.version).await? {
         return Err(Error::Conflict {
             message: "the event changed meanwhile; reload it".into(),
@@ -503,12 +1016,18 @@ pub async fn transition(
         });
     }
     write::append_step(&mut tx, &step).await?;
+    match &side {
+        Side::None => {}
+        Side::Visit(v) => write::insert_visit(&mut tx, code, v).await?,
+        Side::Review(r) => write::insert_review(&mut tx, code, r, now).await?,
+    }
     let record = ChangeRecord::new(&req.action, &after);
     write::record_change(&mut tx, code, &req.action, &record.to_json()?, now).await?;
     write::commit(tx).await?;
     apply(state, after.clone());
     Ok((after, step))
 }
+
 /// The event `code` if it exists and the caller may see it: 404 when it does not exist,
 /// 403 when it lies outside the caller's grids or organisation.
 pub fn visible_event(state: &App, caller: &Caller, code: &str) -> Result<Event, Error> {
@@ -517,7 +1036,7 @@ pub fn visible_event(state: &App, caller: &Caller, code: &str) -> Result<Event, 
         .get(code)
         .cloned()
         .ok_or_else(|| Error::NotFound(format!("no event {code}")))?;
-    if caller.can_see_event(&event.grid_code, event.mediation_org.as_deref()) {
+    if caller.can_see(&event) {
         Ok(event)
     } else {
         Err(Error::Forbidden(format!(

@@ -174,16 +174,22 @@ pub async fn insert_idempotency(
 }
 
 pub async fn insert_event(tx: &mut StoreTx, e: &Event) -> Result<(), Error> {
+    let placeholders: Vec<String> = (1..=33).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "INSERT INTO events ({EVENT_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        "INSERT INTO events ({EVENT_COLUMNS}) VALUES ({})",
+        placeholders.join(", ")
     );
+    let sup = e.supervision.as_ref();
     dispatch!(tx, StoreTx, t => sqlx::query(&sql)
         .bind(&e.code).bind(&e.category).bind(&e.source).bind(&e.status).bind(&e.risk_tier)
         .bind(&e.title).bind(&e.description).bind(e.lon).bind(e.lat).bind(&e.address_code)
         .bind(&e.grid_code).bind(e.reported_at).bind(e.deadline).bind(&e.mediation_org)
         .bind(&e.diversion).bind(e.resolved_by_mediation as i64).bind(e.escalated as i64)
         .bind(e.closed_at).bind(e.version).bind(e.updated_at)
+        .bind(&e.owner).bind(&e.owner_display).bind(&e.owner_unit_kind).bind(&e.owner_unit)
+        .bind(&e.case_leader).bind(sup.map(|s| s.note.clone())).bind(sup.map(|s| s.deadline.clone()))
+        .bind(sup.map(|s| s.by.clone())).bind(sup.map(|s| s.at)).bind(&e.satisfaction)
+        .bind(&e.duplicate_of).bind(&e.next_visit).bind(e.large_since)
         .execute(&mut **t)
         .await
         .map_err(unavailable)
@@ -196,11 +202,21 @@ pub async fn insert_event(tx: &mut StoreTx, e: &Event) -> Result<(), Error> {
 pub async fn update_event(tx: &mut StoreTx, e: &Event, seen: i64) -> Result<bool, Error> {
     let sql = "UPDATE events SET status = $1, risk_tier = $2, deadline = $3, mediation_org = $4, \
                diversion = $5, resolved_by_mediation = $6, escalated = $7, closed_at = $8, \
-               version = $9, updated_at = $10 WHERE code = $11 AND version = $12";
+               version = $9, updated_at = $10, owner = $11, owner_display = $12, \
+               owner_unit_kind = $13, owner_unit = $14, case_leader = $15, supervision_note = $16, \
+               supervision_deadline = $17, supervision_by = $18, supervision_at = $19, \
+               satisfaction = $20, duplicate_of = $21, next_visit = $22, large_since = $23 \
+               WHERE code = $24 AND version = $25";
+    let sup = e.supervision.as_ref();
     let n = dispatch!(tx, StoreTx, t => sqlx::query(sql)
         .bind(&e.status).bind(&e.risk_tier).bind(e.deadline).bind(&e.mediation_org)
         .bind(&e.diversion).bind(e.resolved_by_mediation as i64).bind(e.escalated as i64)
-        .bind(e.closed_at).bind(e.version).bind(e.updated_at).bind(&e.code).bind(seen)
+        .bind(e.closed_at).bind(e.version).bind(e.updated_at)
+        .bind(&e.owner).bind(&e.owner_display).bind(&e.owner_unit_kind).bind(&e.owner_unit)
+        .bind(&e.case_leader).bind(sup.map(|s| s.note.clone())).bind(sup.map(|s| s.deadline.clone()))
+        .bind(sup.map(|s| s.by.clone())).bind(sup.map(|s| s.at)).bind(&e.satisfaction)
+        .bind(&e.duplicate_of).bind(&e.next_visit).bind(e.large_since)
+        .bind(&e.code).bind(seen)
         .execute(&mut **t)
         .await
         .map_err(unavailable)?
@@ -341,6 +357,151 @@ pub async fn last_change(store: &Store) -> Result<i64, Error> {
         .fetch_one(p)
         .await
         .map_err(unavailable))
+}
+
+/// Record a follow-up visit (in the step's transaction).
+pub async fn insert_visit(
+    tx: &mut StoreTx,
+    code: &str,
+    v: &super::service::Visit,
+) -> Result<(), Error> {
+    let sql = "INSERT INTO event_visits (event_code, at, kind, outcome, next_visit, by_user) \
+               VALUES ($1, $2, $3, $4, $5, $6)";
+    dispatch!(tx, StoreTx, t => sqlx::query(sql)
+        .bind(code).bind(v.at).bind(&v.kind).bind(&v.outcome).bind(&v.next_visit).bind(&v.by)
+        .execute(&mut **t)
+        .await
+        .map_err(unavailable)
+        .map(|_| ())?);
+    Ok(())
+}
+
+/// Record a joint review (in the step's transaction). Participants are stored as a JSON
+/// array.
+pub async fn insert_review(
+    tx: &mut StoreTx,
+    code: &str,
+    r: &super::service::Review,
+    now: i64,
+) -> Result<(), Error> {
+    let participants = serde_json::to_string(&r.participants).map_err(Error::internal)?;
+    let sql = "INSERT INTO event_reviews (event_code, at, participants, conclusion, by_user, recorded_at) \
+               VALUES ($1, $2, $3, $4, $5, $6)";
+    dispatch!(tx, StoreTx, t => sqlx::query(sql)
+        .bind(code).bind(r.at).bind(&participants).bind(&r.conclusion).bind(&r.by).bind(now)
+        .execute(&mut **t)
+        .await
+        .map_err(unavailable)
+        .map(|_| ())?);
+    Ok(())
+}
+
+/// An event's follow-up visits, oldest first.
+pub async fn visits(store: &Store, code: &str) -> Result<Vec<super::service::Visit>, Error> {
+    let sql = "SELECT at, kind, outcome, next_visit, by_user FROM event_visits \
+               WHERE event_code = $1 ORDER BY at, id";
+    let rows: Result<Vec<super::service::Visit>, sqlx::Error> = dispatch!(store, Store, p => {
+        match sqlx::query(sql).bind(code).fetch_all(p).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| {
+                    Ok(super::service::Visit {
+                        at: r.try_get(0)?,
+                        kind: r.try_get(1)?,
+                        outcome: r.try_get(2)?,
+                        next_visit: r.try_get(3)?,
+                        by: r.try_get(4)?,
+                    })
+                })
+                .collect(),
+            Err(e) => Err(e),
+        }
+    });
+    rows.map_err(unavailable)
+}
+
+/// An event's joint reviews, in the order they took place.
+pub async fn reviews(store: &Store, code: &str) -> Result<Vec<super::service::Review>, Error> {
+    let sql = "SELECT at, participants, conclusion, by_user FROM event_reviews \
+               WHERE event_code = $1 ORDER BY at, id";
+    let rows: Result<Vec<(i64, String, String, String)>, sqlx::Error> = dispatch!(store, Store, p => {
+        match sqlx::query(sql).bind(code).fetch_all(p).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                .collect(),
+            Err(e) => Err(e),
+        }
+    });
+    Ok(rows
+        .map_err(unavailable)?
+        .into_iter()
+        .map(
+            |(at, participants, conclusion, by)| super::service::Review {
+                at,
+                participants: serde_json::from_str(&participants).unwrap_or_default(),
+                conclusion,
+                by,
+            },
+        )
+        .collect())
+}
+
+/// Codes of the events `actor` took a step on at or after `since`.
+pub async fn codes_stepped_by(
+    store: &Store,
+    actor: &str,
+    since: i64,
+) -> Result<Vec<String>, Error> {
+    let sql = "SELECT DISTINCT event_code FROM event_steps WHERE actor = $1 AND at >= $2";
+    dispatch!(store, Store, p => sqlx::query_scalar::<_, String>(sql)
+        .bind(actor)
+        .bind(since)
+        .fetch_all(p)
+        .await
+        .map_err(unavailable))
+}
+
+/// The alerts (event code, kind, alert time) an account has read.
+pub async fn alerts_read(
+    store: &Store,
+    user_id: i64,
+) -> Result<std::collections::HashSet<(String, String, i64)>, Error> {
+    let sql = "SELECT event_code, kind, alert_at FROM alerts_read WHERE user_id = $1";
+    let rows: Result<Vec<(String, String, i64)>, sqlx::Error> = dispatch!(store, Store, p => {
+        match sqlx::query(sql).bind(user_id).fetch_all(p).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect(),
+            Err(e) => Err(e),
+        }
+    });
+    Ok(rows.map_err(unavailable)?.into_iter().collect())
+}
+
+/// Mark alerts read for an account (already read ones stay as they are).
+pub async fn mark_alerts_read(
+    store: &Store,
+    user_id: i64,
+    alerts: &[(String, String, i64)],
+    now: i64,
+) -> Result<(), Error> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let mut tx = store.begin().await.map_err(unavailable)?;
+    let sql = "INSERT INTO alerts_read (user_id, event_code, kind, alert_at, read_at) \
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+    for (code, kind, at) in alerts {
+        dispatch!(&mut tx, StoreTx, t => sqlx::query(sql)
+            .bind(user_id).bind(code).bind(kind).bind(*at).bind(now)
+            .execute(&mut **t)
+            .await
+            .map_err(unavailable)
+            .map(|_| ())?);
+    }
+    tx.commit().await.map_err(unavailable)
 }
 
 /// A stored photo.

@@ -25,6 +25,7 @@ const CATEGORY_PLAN: [(&str, f64, f64); 5] = [
 ];
 
 pub use crate::events::MEDIATION_ORGS;
+use crate::events::{LEADER_DEPARTMENT, RECEPTION_UNIT, RISK_CENTRE_UNIT};
 
 const DIVERSIONS: [&str; 4] = [
     "arbitration",
@@ -369,6 +370,19 @@ pub fn generate<R: Rng>(
             .or_else(|| b.parts.road.clone())
             .unwrap_or_else(|| b.parts.community.clone());
         let description = format!("{place}附近{title}，请求协调处理。");
+        // Who owns the case, step by step (no randomness: the figures stay the seed's).
+        let grid_code = geo.grids[grid].code.clone();
+        let mut owner: Owner = match source {
+            "grid_worker" => Owner {
+                account: Some(format!("grid-{grid_code}")),
+                display: None,
+                unit_kind: "grid",
+                unit: grid_code.clone(),
+                label: format!("{}（网格）", geo.grids[grid].name),
+            },
+            "visitor" => Owner::of_account("reception", "reception", RECEPTION_UNIT),
+            _ => Owner::of_account("leader", "department", LEADER_DEPARTMENT),
+        };
         let mut history = Vec::new();
         let mut t = d.at;
         let mut push =
@@ -388,18 +402,19 @@ pub fn generate<R: Rng>(
             "accept",
             None,
             "accepted",
-            format!("受理：{title}"),
+            format!("受理：{title}；{}", owner.note()),
         );
         let escalated = tier == "large";
         if escalated {
             t += rng.gen_range(600..DAY);
+            owner = Owner::of_account("riskcentre", "risk_centre", RISK_CENTRE_UNIT);
             push(
                 t,
                 "centre",
                 "escalate",
                 Some("accepted"),
                 "accepted",
-                "重大事项，报送社会风险研判中心".into(),
+                format!("重大事项，报送社会风险研判中心；{}", owner.note()),
             );
         }
         let is_dispute = d.category == "dispute";
@@ -424,13 +439,20 @@ pub fn generate<R: Rng>(
         if is_dispute && (finish || rng.gen_bool(0.6)) {
             let o = MEDIATION_ORGS[rng.gen_range(0..MEDIATION_ORGS.len())];
             t += ((end - t) / 5).max(60);
+            owner = Owner {
+                account: None,
+                display: None,
+                unit_kind: "mediation_org",
+                unit: o.to_string(),
+                label: o.to_string(),
+            };
             push(
                 t,
                 "centre",
                 "assign_mediation",
                 Some(status),
                 "mediating",
-                format!("分派至{o}"),
+                format!("分派至{o}；{}", owner.note()),
             );
             status = "mediating";
             org = Some(o.to_string());
@@ -519,6 +541,22 @@ pub fn generate<R: Rng>(
                 note,
             });
         }
+        let n = seq_by_year[ys] as usize;
+        // Satisfaction at closure, known for most closed matters; a follow-up visit due
+        // for closed disputes of the last weeks that were not followed up yet.
+        let satisfaction = closed_at.filter(|_| n % 7 != 3).map(|_| {
+            match n % 10 {
+                0..=6 => "satisfied",
+                7 | 8 => "basically_satisfied",
+                _ => "dissatisfied",
+            }
+            .to_string()
+        });
+        let next_visit = closed_at
+            .filter(|c| status == "closed" && is_dispute && *c >= Y2025 - 45 * DAY)
+            .map(|c| crate::time::format_date(c + 30 * DAY));
+        let large_since = escalated.then_some(d.at);
+        let case_leader = escalated.then(|| CASE_LEADERS[n % CASE_LEADERS.len()].to_string());
         events.push(Event {
             code,
             category: d.category.to_string(),
@@ -544,6 +582,16 @@ pub fn generate<R: Rng>(
             closed_at,
             version,
             updated_at: last_at,
+            owner: owner.account,
+            owner_display: owner.display,
+            owner_unit_kind: Some(owner.unit_kind.to_string()),
+            owner_unit: Some(owner.unit),
+            case_leader,
+            supervision: None,
+            satisfaction,
+            duplicate_of: None,
+            next_visit,
+            large_since,
         });
     }
     let to_ll = |p: &Plant| geo.frame.lonlat(p.x, p.y);
@@ -552,6 +600,50 @@ pub fn generate<R: Rng>(
         emerging: to_ll(&emerging),
     };
     (events, steps, planted)
+}
+
+/// Case-package leaders (包案领导) of the demo's large-risk matters.
+const CASE_LEADERS: [&str; 4] = [
+    "区委副书记",
+    "区政府副区长",
+    "区委政法委书记",
+    "区公安分局局长",
+];
+
+/// The owner of a generated case: an account of the demo (`minqing demo` creates
+/// them, see [`super::DEMO_DISPLAY_NAMES`]) or none, and its unit.
+struct Owner {
+    account: Option<String>,
+    display: Option<String>,
+    unit_kind: &'static str,
+    unit: String,
+    /// How the unit reads in a history note.
+    label: String,
+}
+
+impl Owner {
+    fn of_account(account: &str, unit_kind: &'static str, unit: &str) -> Owner {
+        Owner {
+            account: Some(account.to_string()),
+            display: super::DEMO_DISPLAY_NAMES
+                .iter()
+                .find(|(a, _)| *a == account)
+                .map(|(_, d)| d.to_string()),
+            unit_kind,
+            unit: unit.to_string(),
+            label: unit.to_string(),
+        }
+    }
+
+    /// The history note's words for this owner (as the service writes them).
+    fn note(&self) -> String {
+        let who = match (&self.account, &self.display) {
+            (Some(a), Some(d)) => format!("负责人 {d}（{a}）"),
+            (Some(a), None) => format!("负责人 {a}"),
+            _ => "负责人 未指定".to_string(),
+        };
+        format!("{who}；责任单位 {}", self.label)
+    }
 }
 
 fn pick_source<R: Rng>(rng: &mut R) -> &'static str {

@@ -483,6 +483,17 @@ fn write_roads(path: &Path, geo: &geography::Geography) -> Result<()> {
     write_feature_collection(path, features)
 }
 
+/// Display names of the demo's accounts (`minqing demo` gives them these; the
+/// generated events name them as owners).
+pub const DEMO_DISPLAY_NAMES: [(&str, &str); 6] = [
+    ("admin", "系统管理员"),
+    ("leader", "区综治中心领导"),
+    ("screen", "指挥中心大屏"),
+    ("mediator", "调解员"),
+    ("reception", "综合受理窗口"),
+    ("riskcentre", "社会风险研判中心"),
+];
+
 fn write_events(path: &Path, events: &[Event]) -> Result<()> {
     let mut w = csv_writer(path)?;
     w.write_record(columns::EVENTS)?;
@@ -508,6 +519,19 @@ fn write_events(path: &Path, events: &[Event]) -> Result<()> {
             opt(&e.closed_at),
             e.version.to_string(),
             e.updated_at.to_string(),
+            opt(&e.owner),
+            opt(&e.owner_display),
+            opt(&e.owner_unit_kind),
+            opt(&e.owner_unit),
+            opt(&e.case_leader),
+            opt(&e.supervision.as_ref().map(|s| s.note.clone())),
+            opt(&e.supervision.as_ref().map(|s| s.deadline.clone())),
+            opt(&e.supervision.as_ref().map(|s| s.by.clone())),
+            opt(&e.supervision.as_ref().map(|s| s.at)),
+            opt(&e.satisfaction),
+            opt(&e.duplicate_of),
+            opt(&e.next_visit),
+            opt(&e.large_since),
         ])?;
     }
     w.flush()?;

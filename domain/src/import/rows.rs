@@ -199,6 +199,23 @@ impl Fields<'_> {
     }
 }
 
+/// An optional column that, when given, must be one of `allowed`.
+fn opt_one_of(f: &Fields, name: &str, allowed: &[&str]) -> Result<Option<String>, String> {
+    match f.opt(name) {
+        None => Ok(None),
+        Some(_) => f.one_of(name, allowed).map(Some),
+    }
+}
+
+/// An optional `YYYY-MM-DD` column.
+fn opt_date(f: &Fields, name: &str) -> Result<Option<String>, String> {
+    match f.opt(name) {
+        None => Ok(None),
+        Some(v) if crate::time::parse_date(&v).is_some() => Ok(Some(v)),
+        Some(v) => Err(format!("{name} is not a date YYYY-MM-DD: {v:?}")),
+    }
+}
+
 fn digits(code: &str, n: usize) -> bool {
     code.len() == n && code.bytes().all(|b| b.is_ascii_digit())
 }
@@ -245,11 +262,18 @@ impl CsvParser {
     pub fn new(file: &str, header: &[String]) -> Result<Self, String> {
         let names = required(file);
         let mut index = Vec::with_capacity(names.len());
+        let optional: &[&str] = if file == "events.csv" {
+            crate::store::tables::EVENT_OPTIONAL_COLUMNS
+        } else {
+            &[]
+        };
         for n in names {
-            let i = header
-                .iter()
-                .position(|h| h.trim() == *n)
-                .ok_or_else(|| format!("missing column {n}"))?;
+            let i = match header.iter().position(|h| h.trim() == *n) {
+                Some(i) => i,
+                // An optional column the file does not have reads as empty.
+                None if optional.contains(n) => usize::MAX,
+                None => return Err(format!("missing column {n}")),
+            };
             index.push(i);
         }
         Ok(Self {
@@ -428,6 +452,19 @@ impl CsvParser {
                         f.opt_int("closed_at")?.into(),
                         f.int("version")?.into(),
                         f.int("updated_at")?.into(),
+                        f.opt("owner").into(),
+                        f.opt("owner_display").into(),
+                        opt_one_of(&f, "owner_unit_kind", &crate::model::UNIT_KINDS)?.into(),
+                        f.opt("owner_unit").into(),
+                        f.opt("case_leader").into(),
+                        f.opt("supervision_note").into(),
+                        opt_date(&f, "supervision_deadline")?.into(),
+                        f.opt("supervision_by").into(),
+                        f.opt_int("supervision_at")?.into(),
+                        opt_one_of(&f, "satisfaction", &crate::model::SATISFACTION)?.into(),
+                        f.opt("duplicate_of").into(),
+                        opt_date(&f, "next_visit")?.into(),
+                        f.opt_int("large_since")?.into(),
                     ],
                     None,
                 ))

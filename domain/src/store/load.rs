@@ -95,7 +95,24 @@ fn parse_line(geojson: &str) -> Result<geo_types::LineString<f64>> {
 /// Event columns in the order [`event_from_row`] reads them.
 pub const EVENT_COLUMNS: &str = "code, category, source, status, risk_tier, title, description, lon, lat, \
      address_code, grid_code, reported_at, deadline, mediation_org, diversion, resolved_by_mediation, escalated, \
-     closed_at, version, updated_at";
+     closed_at, version, updated_at, owner, owner_display, owner_unit_kind, owner_unit, case_leader, \
+     supervision_note, supervision_deadline, supervision_by, supervision_at, satisfaction, duplicate_of, \
+     next_visit, large_since";
+
+/// The latest supervision from its four columns (all set, or none).
+pub(crate) fn supervision_of(
+    note: Option<String>,
+    deadline: Option<String>,
+    by: Option<String>,
+    at: Option<i64>,
+) -> Option<crate::model::Supervision> {
+    Some(crate::model::Supervision {
+        note: note?,
+        deadline: deadline?,
+        by: by?,
+        at: at?,
+    })
+}
 
 /// An event from a row selected with [`EVENT_COLUMNS`]; the same for both backends.
 pub fn event_from_row<R: Row>(r: &R) -> Result<Event, sqlx::Error>
@@ -128,6 +145,21 @@ where
         closed_at: r.try_get(17)?,
         version: r.try_get(18)?,
         updated_at: r.try_get(19)?,
+        owner: r.try_get(20)?,
+        owner_display: r.try_get(21)?,
+        owner_unit_kind: r.try_get(22)?,
+        owner_unit: r.try_get(23)?,
+        case_leader: r.try_get(24)?,
+        supervision: supervision_of(
+            r.try_get(25)?,
+            r.try_get(26)?,
+            r.try_get(27)?,
+            r.try_get(28)?,
+        ),
+        satisfaction: r.try_get(29)?,
+        duplicate_of: r.try_get(30)?,
+        next_visit: r.try_get(31)?,
+        large_since: r.try_get(32)?,
     })
 }
 
@@ -545,6 +577,19 @@ impl Store {
                 packed_int("closed_at"),
                 packed_int("version"),
                 packed_int("updated_at"),
+                packed_text("owner"),
+                packed_text("owner_display"),
+                packed_text("owner_unit_kind"),
+                packed_text("owner_unit"),
+                packed_text("case_leader"),
+                packed_text("supervision_note"),
+                packed_text("supervision_deadline"),
+                packed_text("supervision_by"),
+                packed_int("supervision_at"),
+                packed_text("satisfaction"),
+                packed_text("duplicate_of"),
+                packed_text("next_visit"),
+                packed_int("large_since"),
             ];
             let mut out = sqlite_packed(p, "events", &fields, 1, |r| {
                 Ok(Event {
@@ -568,6 +613,21 @@ impl Store {
                     closed_at: r.int()?,
                     version: r.req_int("version")?,
                     updated_at: r.req_int("updated_at")?,
+                    owner: r.text()?.map(str::to_string),
+                    owner_display: r.text()?.map(str::to_string),
+                    owner_unit_kind: r.text()?.map(str::to_string),
+                    owner_unit: r.text()?.map(str::to_string),
+                    case_leader: r.text()?.map(str::to_string),
+                    supervision: {
+                        let note = r.text()?.map(str::to_string);
+                        let deadline = r.text()?.map(str::to_string);
+                        let by = r.text()?.map(str::to_string);
+                        supervision_of(note, deadline, by, r.int()?)
+                    },
+                    satisfaction: r.text()?.map(str::to_string),
+                    duplicate_of: r.text()?.map(str::to_string),
+                    next_visit: r.text()?.map(str::to_string),
+                    large_since: r.int()?,
                 })
             })
             .await?;

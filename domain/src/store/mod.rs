@@ -497,9 +497,40 @@ pub mod tables {
             "closed_at",
             "version",
             "updated_at",
+            // Migration 0007; optional in an import file (see `EVENT_OPTIONAL_COLUMNS`).
+            "owner",
+            "owner_display",
+            "owner_unit_kind",
+            "owner_unit",
+            "case_leader",
+            "supervision_note",
+            "supervision_deadline",
+            "supervision_by",
+            "supervision_at",
+            "satisfaction",
+            "duplicate_of",
+            "next_visit",
+            "large_since",
         ],
         key: "code",
     };
+    /// The columns of `events` an import file may leave out (they came with migration
+    /// 0007; files written before it have none of them).
+    pub const EVENT_OPTIONAL_COLUMNS: &[&str] = &[
+        "owner",
+        "owner_display",
+        "owner_unit_kind",
+        "owner_unit",
+        "case_leader",
+        "supervision_note",
+        "supervision_deadline",
+        "supervision_by",
+        "supervision_at",
+        "satisfaction",
+        "duplicate_of",
+        "next_visit",
+        "large_since",
+    ];
     pub const EVENT_STEPS: Table = Table {
         name: "event_steps",
         columns: &[

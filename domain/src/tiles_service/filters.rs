@@ -48,7 +48,11 @@ impl EventAudience {
             EventAudience::Aggregates => false,
             EventAudience::All => true,
             EventAudience::Grids(g) => g.contains(&e.grid_code),
-            EventAudience::Org(o) => e.mediation_org.as_deref() == Some(o.as_str()),
+            EventAudience::Org(o) => {
+                e.mediation_org.as_deref() == Some(o.as_str())
+                    || (e.owner_unit_kind.as_deref() == Some("mediation_org")
+                        && e.owner_unit.as_deref() == Some(o.as_str()))
+            }
         }
     }
 

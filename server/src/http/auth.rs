@@ -80,6 +80,7 @@ pub struct LoginRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
     pub username: String,
+    pub display: String,
     pub role: Role,
     pub grids: Vec<String>,
     pub mediation_org: Option<String>,
@@ -118,6 +119,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Sta
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(caller: Caller) -> Json<Me> {
     Json(Me {
+        display: caller.display,
         username: caller.username,
         role: caller.role,
         grids: caller

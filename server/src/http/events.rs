@@ -8,13 +8,13 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use minqing_domain::auth::{Access, Caller, Permission};
+use minqing_domain::auth::{Access, Caller, Permission, Role};
 use minqing_domain::events::query::{self, ListParams};
 use minqing_domain::events::service::{
     self, ChangeRecord, Duplicate, Intake, IntakeRequest, TransitionRequest, valid_code,
     visible_event,
 };
-use minqing_domain::events::{self, write};
+use minqing_domain::events::{self, work, write};
 use minqing_domain::index::Index;
 use minqing_domain::model::{Event, EventStep};
 use minqing_domain::time::format_utc;
@@ -68,7 +68,37 @@ pub fn view(event: &Event, index: Option<&Index>, now: i64) -> Value {
         "closed_at": event.closed_at.map(t),
         "version": event.version,
         "updated_at": t(event.updated_at),
+        "owner": event.owner.as_ref().map(|u| json!({
+            "username": u,
+            "display": event.owner_display.as_deref().unwrap_or(u),
+        })),
+        "owner_unit": owner_unit_view(event, index),
+        "case_leader": event.case_leader,
+        "supervision": event.supervision.as_ref().map(|s| json!({
+            "note": s.note,
+            "deadline": s.deadline,
+            "by": s.by,
+            "at": t(s.at),
+        })),
+        "satisfaction": event.satisfaction,
+        "duplicate_of": event.duplicate_of,
+        "next_visit": event.next_visit,
+        "large_since": event.large_since.map(t),
     })
+}
+
+/// `{"kind", "name"}` of the owning unit (a grid also has its `code`), or null.
+fn owner_unit_view(event: &Event, index: Option<&Index>) -> Value {
+    match (&event.owner_unit_kind, &event.owner_unit) {
+        (Some(kind), Some(unit)) if kind == "grid" => {
+            let name = index
+                .and_then(|ix| ix.area(unit))
+                .map_or_else(|| unit.clone(), |a| a.area.name.clone());
+            json!({"kind": kind, "name": name, "code": unit})
+        }
+        (Some(kind), Some(unit)) => json!({"kind": kind, "name": unit}),
+        _ => Value::Null,
+    }
 }
 
 fn step_view(s: &EventStep) -> Value {
@@ -210,6 +240,19 @@ pub struct ListQuery {
     /// A building code: events whose `address_code` is the building or one of its units
     /// (as the building-level risk counts them).
     pub building: Option<String>,
+    /// An owner's username, or `me` (the caller's cases).
+    pub owner: Option<String>,
+    /// One source or a comma-separated list: higher_level, township, department,
+    /// grid_worker, visitor.
+    pub source: Option<String>,
+    /// One risk tier or a comma-separated list: small, medium, large.
+    pub risk_tier: Option<String>,
+    /// true or false.
+    pub escalated: Option<String>,
+    /// true or false: under a leader's supervision (督办).
+    pub supervised: Option<String>,
+    /// An owning unit: an organisation's or department's name, or a grid code.
+    pub unit: Option<String>,
     /// 0–1000, default 100. `limit=0` answers only `total`: callers who may read
     /// aggregates but not event records (the screen, anonymous) may ask for totals.
     pub limit: Option<String>,
@@ -229,13 +272,20 @@ impl ListQuery {
             overdue: self.overdue.as_deref(),
             cell: self.cell.as_deref(),
             building: self.building.as_deref(),
+            owner: self.owner.as_deref(),
+            source: self.source.as_deref(),
+            risk_tier: self.risk_tier.as_deref(),
+            escalated: self.escalated.as_deref(),
+            supervised: self.supervised.as_deref(),
+            unit: self.unit.as_deref(),
         }
     }
 }
 
-/// List events, newest first, with paging (`total` counts all matches).
+/// List events, newest first, with paging (`total` counts all matches; `counts` gives
+/// `by_status`, `overdue` and `due_24h` over all matches, not only the page).
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(ListQuery),
-    responses((status = 200, description = "`{total, limit, offset, events}`"), (status = 400)))]
+    responses((status = 200, description = "`{total, limit, offset, counts, events}`"), (status = 400)))]
 pub async fn list(
     State(state): State<AppState>,
     access: Access,
@@ -262,7 +312,7 @@ pub async fn list(
         .map(|e| view(e, Some(&*index), now))
         .collect();
     Ok(axum::Json(
-        json!({"total": page.total, "limit": limit, "offset": offset, "events": events}),
+        json!({"total": page.total, "limit": limit, "offset": offset, "counts": page.counts, "events": events}),
     ))
 }
 
@@ -314,8 +364,23 @@ pub async fn detail(
     let event = visible_event(&state, &caller, &code)?;
     let history = write::history(&state.store, &code).await?;
     let photos = write::photo_ids(&state.store, &code).await?;
+    let visits = write::visits(&state.store, &code).await?;
+    let reviews = write::reviews(&state.store, &code).await?;
     let mut v = view(&event, Some(&*index), state.clock.now());
     v["history"] = history.iter().map(step_view).collect();
+    v["visits"] = visits
+        .iter()
+        .map(|x| json!({"at": format_utc(x.at), "kind": x.kind, "outcome": x.outcome, "next_visit": x.next_visit, "by": x.by}))
+        .collect();
+    v["joint_reviews"] = reviews
+        .iter()
+        .map(|r| json!({"at": format_utc(r.at), "participants": r.participants, "conclusion": r.conclusion, "by": r.by}))
+        .collect();
+    v["possible_duplicates"] = service::possible_duplicates(&state, &caller, &event)
+        .iter()
+        .filter(|d| d.code != event.code)
+        .map(|d| json!({"code": d.code, "title": d.title, "status": d.status, "distance_m": d.distance_m, "reported_at": format_utc(d.reported_at)}))
+        .collect();
     v["allowed_actions"] = json!(events::allowed_actions(caller.role, &event));
     v["photos"] = photos
         .iter()
@@ -508,15 +573,58 @@ fn feed_message(access: &Access, payload: &str, index: Option<&Index>, now: i64)
         None => serde_json::from_str(payload).ok()?,
     };
     let event = v.get("event")?;
-    let grid = event["grid"]["code"].as_str().unwrap_or_default();
-    if access.can_see_event(grid, event["mediation_org"].as_str()) {
+    let sees = match ChangeRecord::parse(payload) {
+        Some(r) => access.can_see(&r.event),
+        None => {
+            let grid = event["grid"]["code"].as_str().unwrap_or_default();
+            access.can_see_event(grid, event["mediation_org"].as_str())
+        }
+    };
+    if sees {
         return Some(v.to_string());
     }
     if !access.allows(Permission::Aggregates) {
         return None;
     }
-    v["event"] = public_view(event);
+    let mut public = public_view(event);
+    // The signed-in wall also gets what happened (a title is not personal; the
+    // description and address are).
+    if access.caller().is_some_and(|c| c.role == Role::Screen)
+        && let Some(t) = event.get("title")
+    {
+        public["title"] = t.clone();
+    }
+    v["event"] = public;
     Some(v.to_string())
+}
+
+/// The `alert` messages a committed change makes for `access`: the alerts it made new
+/// ([`work::kinds_made_by`]) for the callers it concerns ([`work::concerns`]); the
+/// screen gets every one of the district (without personal data).
+fn feed_alerts(access: &Access, payload: &str, index: Option<&Index>, now: i64) -> Vec<String> {
+    let Some(r) = ChangeRecord::parse(payload) else {
+        return Vec::new();
+    };
+    let Some(caller) = access.caller() else {
+        return Vec::new();
+    };
+    let kinds = work::kinds_made_by(&r.change, &r.event);
+    if kinds.is_empty() {
+        return Vec::new();
+    }
+    let wall = caller.role == Role::Screen;
+    if !wall && !(caller.can_see(&r.event) && work::concerns(caller, &r.event)) {
+        return Vec::new();
+    }
+    work::alerts_of(&r.event, now)
+        .iter()
+        .filter(|a| kinds.contains(&a.kind))
+        .map(|a| {
+            let mut v = super::work::alert_json(a, Some(&r.event), index, None);
+            v["change"] = json!(r.change);
+            v.to_string()
+        })
+        .collect()
 }
 
 /// Live feed of new and changed events (Server-Sent Events).
@@ -530,7 +638,13 @@ fn feed_message(access: &Access, payload: &str, index: Option<&Index>, now: i64)
 ///
 /// Each message is checked against the caller: the full event for callers who may see
 /// it, its [`public_view`] for callers who may read aggregates only (the large screen,
-/// anonymous). `EventSource` cannot send headers, so the token may also come as the
+/// anonymous; the signed-in screen also gets the title).
+///
+/// `event: alert` messages (no id) follow a change that makes an alert for the caller:
+/// a supervision (`supervised`), a tier that became large (`large_risk`), an assignment
+/// (every alert of the event for its new owner, organisation, grid or unit); `data` is
+/// `{code, kind, title, at, category, status, risk_tier, community, township, grid,
+/// change}`. The screen gets every alert of the district in that form. `EventSource` cannot send headers, so the token may also come as the
 /// `access_token` query parameter.
 #[utoipa::path(get, path = "/api/v1/events/stream", tag = "events",
     params(("Last-Event-ID" = Option<String>, Header, description = "resume after this change")),
@@ -584,17 +698,25 @@ pub async fn stream(
                 for (seq, payload) in batch {
                     last = seq;
                     let index = app.index().ok();
-                    let Some(payload) =
-                        feed_message(&access, &payload, index.as_deref(), app.clock.now())
+                    let now = app.clock.now();
+                    let alerts = feed_alerts(&access, &payload, index.as_deref(), now);
+                    let Some(message) = feed_message(&access, &payload, index.as_deref(), now)
                     else {
                         continue;
                     };
                     let ev = axum::response::sse::Event::default()
                         .event("event")
                         .id(seq.to_string())
-                        .data(payload);
+                        .data(message);
                     if tx.send(ev).await.is_err() {
                         return;
+                    }
+                    // Alerts carry no id: a reconnect resumes after the change itself.
+                    for a in alerts {
+                        let ev = axum::response::sse::Event::default().event("alert").data(a);
+                        if tx.send(ev).await.is_err() {
+                            return;
+                        }
                     }
                 }
                 if !full {

@@ -19,6 +19,7 @@ mod style;
 mod tiles;
 mod users;
 mod web;
+pub mod work;
 
 pub use error::{ApiError, ErrorBody};
 
@@ -77,6 +78,11 @@ impl From<App> for AppState {
         events::get_photo,
         events::get_thumb,
         events::stream,
+        work::tasks,
+        work::assignees,
+        work::alerts,
+        work::alerts_read,
+        work::workload,
         export::events_csv,
         export::areas_csv,
         open311::discovery,
@@ -101,7 +107,9 @@ impl From<App> for AppState {
         error::ErrorBody,
         error::ErrorDetail,
         minqing_domain::events::service::IntakeRequest,
-        minqing_domain::events::service::TransitionRequest
+        minqing_domain::events::service::TransitionRequest,
+        minqing_domain::events::service::Participants,
+        work::ReadRequest
     )),
     modifiers(&BearerAuth)
 )]
@@ -192,6 +200,14 @@ fn events_routes() -> Router<AppState> {
             get(events::list).post(events::create).layer(json_limit),
         )
         .route("/api/v1/events/stream", get(events::stream))
+        .route("/api/v1/tasks", get(work::tasks))
+        .route("/api/v1/assignees", get(work::assignees))
+        .route("/api/v1/alerts", get(work::alerts))
+        .route(
+            "/api/v1/alerts/read",
+            post(work::alerts_read).layer(json_limit),
+        )
+        .route("/api/v1/analysis/workload", get(work::workload))
         .route("/api/v1/export/events.csv", get(export::events_csv))
         .route("/api/v1/export/areas.csv", get(export::areas_csv))
         .route("/api/v1/events/{code}", get(events::detail))

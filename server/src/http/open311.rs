@@ -290,7 +290,7 @@ pub async fn service_definition(Path(file): Path<String>) -> Response {
 
 /// A request as `access` may see it (see the module comment).
 fn request_view(e: &Event, state: &AppState, access: &Access) -> Value {
-    let full = access.can_see_event(&e.grid_code, e.mediation_org.as_deref());
+    let full = access.can_see(e);
     let mut v = full_request_view(e, state);
     if !full {
         v["description"] = json!(service_name(&e.category));

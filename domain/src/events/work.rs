@@ -1,0 +1,342 @@
+//! The work of the closed loop as each account sees it, over the in-memory event index
+//! (no SQL but the caller's history and read marks): the task list, alerts, the
+//! assignee list's units, and model 5 per owner, organisation and unit.
+//!
+//! **Who an event concerns** ([`concerns`]): its owner, and the members of its owning
+//! unit — the mediators of an owning organisation, the grid workers of an owning grid,
+//! the reception for the reception window, the risk centre for the risk centre, the
+//! leaders for the leaders' department ([`super::LEADER_DEPARTMENT`]). An event without
+//! an owning unit (an older record) concerns the mediators of its mediation organisation
+//! and the grid workers of its grid.
+//!
+//! **Alerts** ([`alerts_of`]) of an open event: `overdue` (past its deadline),
+//! `due_soon` (deadline within 24 hours), `large_risk` (the tier became large within
+//! the last 7 days) and `supervised` (a leader supervises it). An alert is identified by
+//! its event, kind and time (`at`: the deadline, when the tier became large, when the
+//! supervision was given), so a new deadline or a new supervision is a new, unread alert.
+
+use super::query::is_due_within_24h;
+use crate::auth::{Caller, Role};
+use crate::model::{Event, is_closed_status};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The alert kinds.
+pub const ALERT_KINDS: [&str; 4] = ["due_soon", "overdue", "large_risk", "supervised"];
+
+/// How long a tier change to large stays an alert.
+pub const LARGE_RISK_ALERT_S: i64 = 7 * 86_400;
+
+/// How far back the done list reaches.
+pub const DONE_WINDOW_S: i64 = 30 * 86_400;
+
+/// One alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub code: String,
+    pub kind: &'static str,
+    pub title: String,
+    /// Unix seconds (see the module doc).
+    pub at: i64,
+}
+
+impl Alert {
+    /// The key its read mark is stored under.
+    pub fn key(&self) -> (String, String, i64) {
+        (self.code.clone(), self.kind.to_string(), self.at)
+    }
+}
+
+/// The alerts `e` raises at `now` (none once it is closed).
+pub fn alerts_of(e: &Event, now: i64) -> Vec<Alert> {
+    let mut v = Vec::new();
+    if is_closed_status(&e.status) {
+        return v;
+    }
+    let alert = |kind: &'static str, at: i64| Alert {
+        code: e.code.clone(),
+        kind,
+        title: e.title.clone(),
+        at,
+    };
+    if super::is_overdue(e, now) {
+        v.push(alert("overdue", e.deadline));
+    } else if is_due_within_24h(e, now) {
+        v.push(alert("due_soon", e.deadline));
+    }
+    if e.risk_tier == "large"
+        && let Some(since) = e.large_since
+        && now - since <= LARGE_RISK_ALERT_S
+    {
+        v.push(alert("large_risk", since));
+    }
+    if let Some(s) = &e.supervision {
+        v.push(alert("supervised", s.at));
+    }
+    v
+}
+
+/// The alert kinds a change makes new (what the live feed pushes): a supervision, a tier
+/// that became large (or a large intake), and, on assignment, every alert the event has
+/// for its new owner.
+pub fn kinds_made_by(change: &str, e: &Event) -> &'static [&'static str] {
+    match change {
+        "supervise" => &["supervised"],
+        "set_risk_tier" | "created" if e.large_since == Some(e.updated_at) => &["large_risk"],
+        "assign" | "assign_mediation" => &ALERT_KINDS,
+        _ => &[],
+    }
+}
+
+/// Whether `e` concerns `caller` (see the module doc).
+pub fn concerns(caller: &Caller, e: &Event) -> bool {
+    if e.owner.as_deref() == Some(caller.username.as_str()) {
+        return true;
+    }
+    let unit = e.owner_unit.as_deref();
+    match (caller.role, e.owner_unit_kind.as_deref()) {
+        (Role::Mediator, Some("mediation_org")) => {
+            caller.mediation_org.is_some() && caller.mediation_org.as_deref() == unit
+        }
+        (Role::Mediator, None) => {
+            caller.mediation_org.is_some() && caller.mediation_org == e.mediation_org
+        }
+        (Role::GridWorker, Some("grid")) => unit.is_some_and(|g| caller.grids.contains(g)),
+        (Role::GridWorker, None) => caller.grids.contains(&e.grid_code),
+        (Role::Reception, Some("reception")) => true,
+        (Role::RiskCentre, Some("risk_centre")) => true,
+        (Role::Leader, Some("department")) => unit == Some(super::LEADER_DEPARTMENT),
+        _ => false,
+    }
+}
+
+/// The caller's alerts now, newest first.
+pub fn alerts_for(caller: &Caller, events: &[Event], now: i64) -> Vec<Alert> {
+    let mut v: Vec<Alert> = events
+        .iter()
+        .filter(|e| !is_closed_status(&e.status) && concerns(caller, e))
+        .flat_map(|e| alerts_of(e, now))
+        .collect();
+    v.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.code.cmp(&b.code)));
+    v
+}
+
+/// Every alert of the district now, newest first (the screen's panel).
+pub fn all_alerts(events: &[Event], now: i64) -> Vec<Alert> {
+    let mut v: Vec<Alert> = events.iter().flat_map(|e| alerts_of(e, now)).collect();
+    v.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.code.cmp(&b.code)));
+    v
+}
+
+/// Counts per alert kind (every kind, zeros included).
+pub fn count_kinds(alerts: &[Alert]) -> BTreeMap<&'static str, usize> {
+    let mut m: BTreeMap<&'static str, usize> = ALERT_KINDS.iter().map(|k| (*k, 0)).collect();
+    for a in alerts {
+        *m.entry(a.kind).or_default() += 1;
+    }
+    m
+}
+
+/// The kind of a task.
+pub type TaskKind = &'static str;
+
+/// Whether a follow-up visit of a closed event is due on or before `today`
+/// (`YYYY-MM-DD`, CST).
+pub fn visit_due(e: &Event, today: &str) -> bool {
+    is_closed_status(&e.status) && e.next_visit.as_deref().is_some_and(|d| d <= today)
+}
+
+/// The statuses in which a case still asks something of its holder in `role`: a grid
+/// worker or the reception until it is handled or routed (accepted), a mediator while
+/// it is with the organisation (accepted, mediating), the risk centre and leaders until
+/// it is closed.
+pub fn pending_statuses(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::GridWorker | Role::Reception => &["accepted"],
+        Role::Mediator => &["accepted", "mediating"],
+        Role::Leader | Role::RiskCentre => super::OPEN,
+        Role::Screen | Role::Admin => &[],
+    }
+}
+
+/// What `e` asks of `caller` now, if anything: `supervision` (an open event of theirs
+/// under supervision), `follow_up_visit` (grid workers: a closed event of their grid
+/// whose next visit is due), `case` (in a [pending status](pending_statuses): grid
+/// workers' events of their grids, mediators' of their organisation, everyone's events
+/// they own).
+pub fn task_kind(caller: &Caller, e: &Event, today: &str) -> Option<TaskKind> {
+    let open = !is_closed_status(&e.status);
+    let owned = e.owner.as_deref() == Some(caller.username.as_str());
+    let theirs = owned
+        || match caller.role {
+            Role::GridWorker => caller.grids.contains(&e.grid_code),
+            Role::Mediator => {
+                concerns(caller, e)
+                    || caller.can_see_event(&e.grid_code, e.mediation_org.as_deref())
+            }
+            _ => false,
+        };
+    if !theirs {
+        return None;
+    }
+    if open && e.supervision.is_some() {
+        return Some("supervision");
+    }
+    if caller.role == Role::GridWorker && visit_due(e, today) {
+        return Some("follow_up_visit");
+    }
+    pending_statuses(caller.role)
+        .contains(&e.status.as_str())
+        .then_some("case")
+}
+
+/// The caller's tasks: each event with what it asks, supervision first, then due
+/// visits, then by deadline (earliest first).
+pub fn tasks_for<'a>(caller: &Caller, events: &'a [Event], now: i64) -> Vec<(&'a Event, TaskKind)> {
+    let today = crate::time::today(now);
+    let mut v: Vec<(&Event, TaskKind)> = events
+        .iter()
+        .filter_map(|e| task_kind(caller, e, &today).map(|k| (e, k)))
+        .collect();
+    let rank = |k: TaskKind| match k {
+        "supervision" => 0,
+        "follow_up_visit" => 1,
+        _ => 2,
+    };
+    v.sort_by(|a, b| {
+        rank(a.1)
+            .cmp(&rank(b.1))
+            .then_with(|| a.0.deadline.cmp(&b.0.deadline))
+            .then_with(|| a.0.code.cmp(&b.0.code))
+    });
+    v
+}
+
+/// Per-group figures of model 5 per owner (see [`workload`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Load {
+    /// Events accepted in the window.
+    pub events: u32,
+    /// Still open at `now`.
+    pub open: u32,
+    /// Closed (or followed up) at `now`.
+    pub closed: u32,
+    /// Open past the deadline.
+    pub overdue_open: u32,
+    /// Closed after the deadline.
+    pub closed_late: u32,
+    /// `overdue_open + closed_late` (model 5's overdue).
+    pub overdue: u32,
+    /// Mean days from acceptance to closure of the closed ones (null without any).
+    pub mean_closure_days: Option<f64>,
+    /// Satisfaction at closure: satisfied, basically_satisfied, dissatisfied, unknown
+    /// (closed without a recorded answer).
+    pub satisfaction: BTreeMap<&'static str, u32>,
+    #[serde(skip)]
+    closure_days_sum: f64,
+}
+
+impl Load {
+    fn add(&mut self, e: &Event, now: i64) {
+        self.events += 1;
+        let closed_at = e
+            .closed_at
+            .filter(|c| *c <= now && is_closed_status(&e.status));
+        match closed_at {
+            Some(c) => {
+                self.closed += 1;
+                if c > e.deadline {
+                    self.closed_late += 1;
+                }
+                self.closure_days_sum += (c - e.reported_at) as f64 / 86_400.0;
+                let s = match e.satisfaction.as_deref() {
+                    Some("satisfied") => "satisfied",
+                    Some("basically_satisfied") => "basically_satisfied",
+                    Some("dissatisfied") => "dissatisfied",
+                    _ => "unknown",
+                };
+                *self.satisfaction.entry(s).or_default() += 1;
+            }
+            None => {
+                self.open += 1;
+                if e.deadline < now {
+                    self.overdue_open += 1;
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.overdue = self.overdue_open + self.closed_late;
+        self.mean_closure_days =
+            (self.closed > 0).then(|| self.closure_days_sum / f64::from(self.closed));
+        for k in [
+            "satisfied",
+            "basically_satisfied",
+            "dissatisfied",
+            "unknown",
+        ] {
+            self.satisfaction.entry(k).or_default();
+        }
+    }
+}
+
+/// Model 5 per owner account, per mediation organisation and per owning unit, over
+/// the events accepted in `window`, as of `now` (the definitions of
+/// `minqing_analysis::efficiency`: closed means `closed_at ≤ now`; overdue is open past
+/// the deadline plus closed late).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Workload {
+    /// (username, display) → load.
+    pub by_owner: BTreeMap<String, (String, Load)>,
+    /// Organisation → load (events with a mediation organisation).
+    pub by_org: BTreeMap<String, Load>,
+    /// (unit kind, unit) → load.
+    pub by_unit: BTreeMap<(String, String), Load>,
+    /// Every event of the window.
+    pub total: Load,
+    /// Events of the window without an owner account.
+    pub without_owner: u32,
+}
+
+pub fn workload<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+    window: Option<crate::time::Window>,
+    now: i64,
+) -> Workload {
+    let mut w = Workload::default();
+    for e in events {
+        if window.is_some_and(|win| !win.contains(e.reported_at)) {
+            continue;
+        }
+        w.total.add(e, now);
+        match &e.owner {
+            Some(o) => w
+                .by_owner
+                .entry(o.clone())
+                .or_insert_with(|| {
+                    (
+                        e.owner_display.clone().unwrap_or_else(|| o.clone()),
+                        Load::default(),
+                    )
+                })
+                .1
+                .add(e, now),
+            None => w.without_owner += 1,
+        }
+        if let Some(org) = &e.mediation_org {
+            w.by_org.entry(org.clone()).or_default().add(e, now);
+        }
+        if let (Some(k), Some(u)) = (&e.owner_unit_kind, &e.owner_unit) {
+            w.by_unit
+                .entry((k.clone(), u.clone()))
+                .or_default()
+                .add(e, now);
+        }
+    }
+    w.total.finish();
+    w.by_owner.values_mut().for_each(|(_, l)| l.finish());
+    w.by_org.values_mut().for_each(Load::finish);
+    w.by_unit.values_mut().for_each(Load::finish);
+    w
+}
