@@ -16,7 +16,7 @@ export const ACTION_LABELS = {
   escalate: '上报风险中心', set_risk_tier: '设定风险等级', set_case_leader: '指定包案领导', joint_review: '会商',
   supervise: '督办', mark_duplicate: '标记重复', accept: '受理', reject: '退回', intake: '登记受理', create: '登记受理',
 };
-export const SOURCE_LABELS = { higher_level: '上级交办', township: '乡镇（街道）', department: '部门转办', grid_worker: '网格员上报', visitor: '来访群众', phone: '来电', hotline_12345: '12345 转办' };
+export const SOURCE_LABELS = { visitor: '群众来访来电', higher_level: '上级交办（含 12345 转办）', department: '部门转办', township: '乡镇（街道）', grid_worker: '网格员上报' };
 export const DIVERSION_LABELS = { arbitration: '仲裁', administrative_review: '行政复议', administrative_ruling: '行政裁决', litigation: '诉讼' };
 export const TIER_LABELS = { small: '一般', medium: '较大', large: '重大' };
 export const SATISFACTION_LABELS = { satisfied: '满意', basically_satisfied: '基本满意', dissatisfied: '不满意' };
@@ -126,7 +126,7 @@ async function actionForm(action, ev, extra = {}) {
       return {
         html: `<label>回访方式<select name="visit_kind" required>${options(VISIT_KIND_LABELS)}</select></label>
           <label>回访结果<textarea name="outcome" rows="3" maxlength="2000" required></textarea></label>
-          <label>下次回访日期（可不填）<input type="date" name="next_visit" min="${today(1)}" /></label>`,
+          <label>下次回访日期（到期后成为网格员的回访任务，可不填）<input type="date" name="next_visit" min="${today()}" /></label>`,
         body: (f) => ({ visit_kind: f.get('visit_kind'), outcome: f.get('outcome'), note: f.get('outcome'), ...(f.get('next_visit') ? { next_visit: f.get('next_visit') } : {}) }),
       };
     case 'set_risk_tier':
@@ -153,7 +153,7 @@ async function actionForm(action, ev, extra = {}) {
     case 'set_case_leader': {
       const leaders = (await assignees()).filter((p) => p.role === 'leader');
       return {
-        html: `<label>包案领导<select name="leader" required><option value="">请选择</option>${leaders.map((p) => `<option value="${esc(p.username)}">${esc(personName(p))}${p.unit ? `（${esc(p.unit)}）` : ''}</option>`).join('')}</select></label>${noteField()}`,
+        html: `<label>包案领导<select name="leader" required><option value="">请选择</option>${leaders.map((p) => `<option value="${esc(personName(p))}" data-username="${esc(p.username)}">${esc(personName(p))}${p.unit ? `（${esc(p.unit)}）` : ''}</option>`).join('')}</select></label>${noteField()}`,
         body: (f) => ({ leader: f.get('leader') }),
       };
     }

@@ -13,6 +13,7 @@ import {
 import { echarts } from './charts.js';
 
 const FEED_LIMIT = 40;
+const FEED_START = 15;
 const LIVE_POINTS_LIMIT = 300;
 // `?refresh=ms&tour=ms` shorten the timers (the soak test uses them); at least 1 s.
 const params = new URLSearchParams(location.search);
@@ -359,6 +360,7 @@ const place = (ev) => [ev.township?.name, ev.community?.name].filter(Boolean).jo
 function feedRow(li, ev) {
   li.dataset.code = ev.code;
   li.dataset.status = ev.status || '';
+  li.dataset.updated = String(ev.updated_at ?? '');
   li.innerHTML = `<span class="time">${esc(hhmm(ev.updated_at || ev.reported_at))}</span>
     <span class="what">${esc(ev.title || `${label(CATEGORY_LABELS, ev.category)}事件`)}</span>
     <span class="status">${esc(ev.overdue && !['closed', 'followed_up'].includes(ev.status) ? `${label(STATUS_LABELS, ev.status)}·超期` : label(STATUS_LABELS, ev.status))}</span>
@@ -390,12 +392,11 @@ function showInFeed(ev, { fresh = true, append = false } = {}) {
   }
 }
 
-/** The latest events, so the feed is never empty on start. */
-async function fillFeed() {
-  // Event records need a signed-in wall (a kiosk session); the public feed has totals only.
-  if (!kioskToken()) return false;
+/** The latest events (as the feed would have sent them), so the feed never starts empty. */
+async function fillFeed(caps) {
+  if (!caps.has('/api/v1/events/latest')) return false;
   try {
-    const answer = await screenJSON('/api/v1/events?limit=12');
+    const answer = await screenJSON(`/api/v1/events/latest?limit=${FEED_START}`);
     const events = answer.events || [];
     for (const ev of events) if (!$('feed').querySelector(`li[data-code="${CSS.escape(ev.code)}"]`)) showInFeed(ev, { fresh: false, append: true });
     return events.length > 0;
@@ -414,13 +415,14 @@ function showAlert(a) {
   li.dataset.code = a.code;
   li.className = `fresh kind-${a.kind}`;
   li.innerHTML = `<span class="time">${esc(hhmm(a.at))}</span><span class="what">${esc(a.title || `${label(CATEGORY_LABELS, a.category)}事件`)}</span>
-    <span class="kind">${esc(ALERT_LABELS[a.kind] || a.kind)}</span><span class="where">${esc(a.place || a.code)}</span>`;
+    <span class="kind">${esc(ALERT_LABELS[a.kind] || a.kind)}</span><span class="where">${esc(a.place || place(a) || label(CATEGORY_LABELS, a.category))}</span>`;
   while (list.children.length > ALERT_LIMIT) list.lastElementChild.remove();
 }
 
 async function loadAlerts(caps) {
   const list = $('alerts');
-  if (!caps.has('/api/v1/alerts')) return false;
+  // The district's alerts are for the signed-in wall (a kiosk session).
+  if (!caps.has('/api/v1/alerts') || !kioskToken()) return false;
   try {
     const answer = await screenJSON('/api/v1/alerts');
     const alerts = (answer.alerts || []).slice(0, ALERT_LIMIT).reverse();
@@ -453,7 +455,7 @@ async function startFeed(caps) {
     return;
   }
   list.innerHTML = '<li class="empty">最新事件加载中…</li>';
-  fillFeed().then((any) => { if (!any && list.querySelector('.empty')) list.querySelector('.empty').textContent = '等待新事件…'; });
+  fillFeed(caps).then((any) => { if (!any && list.querySelector('.empty')) list.querySelector('.empty').textContent = '等待新事件…'; });
   let source = null;
   let retry = 1000;
   const onEvent = (message) => {

@@ -17,7 +17,7 @@ const $ = (id) => document.getElementById(id);
 const PAGE = 50;
 const OPEN = 'accepted,mediating,resolved,diverted';
 const FILTERS = ['status', 'category', 'source', 'owner', 'grid', 'risk_tier', 'from', 'to', 'overdue', 'escalated', 'supervised'];
-const INTAKE_SOURCES = ['visitor', 'phone', 'hotline_12345', 'higher_level', 'township', 'department'];
+const INTAKE_SOURCES = ['visitor', 'higher_level', 'department', 'township', 'grid_worker'];
 const ALERT_LABELS = { due_soon: '即将到期', overdue: '已超期', large_risk: '重大风险', supervised: '督办' };
 
 const app = { me: null, caps: null, page: [], total: 0, offset: 0, selected: new Set(), current: null, stream: null, gridNames: new Map() };

@@ -203,7 +203,7 @@ test('the closed loop through the browser: reception → mediation → litigatio
     await openFromQueue(c, second);
     await act(c, 'set_risk_tier', { risk_tier: 'large', note: '涉及群体，研判为重大风险' });
     await screenShows(screen, 'a large-risk alert', (code) => !!document.querySelector(`#alerts li[data-code="${code}"]`), second);
-    await act(c, 'set_case_leader', { leader: 'leader' });
+    await act(c, 'set_case_leader', { leader: { index: 1 } });
     assert.match(await c.locator('#detail [data-key="case_leader"]').innerText(), /\S/);
     await act(c, 'joint_review', { participants: '社会风险中心、乡镇综治中心、司法所、派出所', conclusion: '先行垫付部分补偿，十日内答复' });
     assert.match(await c.locator('#detail .ed-reviews').innerText(), /先行垫付/);
@@ -225,6 +225,16 @@ test('the closed loop through the browser: reception → mediation → litigatio
       const now = (document.querySelector('#funnel').dataset.counts || '').split(',').map(Number);
       return now[3] >= before[3] + 1;
     }, funnel1);
+    // The centre's first (phone) follow-up schedules the on-site visit for today: it
+    // becomes the grid worker's task.
+    const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+    await act(l, 'follow_up', { visit_kind: 'counselling', outcome: '电话回访：当事人对处理结果满意，约定上门回访', next_visit: today });
+    assert.match(await l.locator('#detail [data-key="next_visit"]').innerText(), /\d/);
+    await screenShows(screen, 'the follow-up in its feed row', feedHas, feedStatus(second, '已回访'));
+    await screenShows(screen, 'the funnel moved (回访 +1)', (before) => {
+      const now = (document.querySelector('#funnel').dataset.counts || '').split(',').map(Number);
+      return now[4] >= before[4] + 1;
+    }, funnel1);
     await l.screenshot({ path: join(SCREENSHOTS, 'work-leader.png') });
 
     // 7. The follow-up visit is the grid worker's task at /grid, recorded there.
@@ -240,8 +250,12 @@ test('the closed loop through the browser: reception → mediation → litigatio
     await g.waitForFunction((code) => document.querySelector(`#tasks li[data-code="${code}"] .task-detail`)?.dataset.loaded === code, second);
     assert.match(await task.locator('.task-detail').innerText(), /征地补偿/);
     await g.screenshot({ path: join(SCREENSHOTS, 'grid-task.png'), fullPage: true });
+    const rowUpdated = await screen.locator(`#feed li[data-code="${second}"]`).getAttribute('data-updated');
     await act(g, 'follow_up', { visit_kind: 'routine', outcome: '补偿已到位，群众情绪稳定' }, `#tasks li[data-code="${second}"] .task-detail`);
-    await screenShows(screen, 'the follow-up visit in its feed row', feedHas, feedStatus(second, '已回访'));
+    await screenShows(screen, 'the visit updating its feed row in place', ([code, before]) => {
+      const rows = document.querySelectorAll(`#feed li[data-code="${code}"]`);
+      return rows.length === 1 && rows[0].dataset.updated !== before;
+    }, [second, rowUpdated]);
     await g.waitForFunction((code) => !document.querySelector(`#tasks li[data-code="${code}"][data-kind="follow_up_visit"]`), second, { timeout: 10_000 });
     await g.click('.tabs button[data-tab="done"]');
     await g.waitForSelector(`#done li[data-code="${second}"]`, { timeout: 10_000 });
@@ -249,6 +263,7 @@ test('the closed loop through the browser: reception → mediation → litigatio
     const after = await api(`/api/v1/events/${second}`, leaderToken);
     assert.equal(after.status, 'followed_up');
     assert.ok(after.visits?.some((v) => v.kind === 'routine' && /情绪稳定/.test(v.outcome)), 'the visit is recorded with its kind and outcome');
+    assert.equal(after.visits.length, 2, 'the phone follow-up and the on-site visit');
     await screen.screenshot({ path: join(SCREENSHOTS, 'screen-loop.png') });
     for (const v of views) assertClean(v, v.page.url());
   } finally {
