@@ -573,6 +573,8 @@ async function refreshRanking() {
 let funnelTimer = null;
 /** A change moved an event along: recount within a second. */
 function refreshFunnelSoon() {
+  // A period chosen because this year had no events yet: look again (it may have now).
+  if (period && !period.current) period = null;
   if (funnelTimer) return;
   funnelTimer = setTimeout(() => { funnelTimer = null; refreshFunnel(); }, 500);
 }

@@ -125,7 +125,7 @@ async function enter() {
   $('work').hidden = false;
   $('logout').hidden = false;
   $('who').textContent = `${app.me.display || app.me.username} · ${ROLE_LABELS[app.me.role] || app.me.role}${app.me.mediation_org ? ` · ${app.me.mediation_org}` : ''}`;
-  $('register').hidden = !['reception', 'leader', 'grid_worker', 'mediator', 'risk_centre'].includes(app.me.role);
+  $('register').hidden = !['reception', 'leader', 'grid_worker'].includes(app.me.role);
   document.body.dataset.role = app.me.role;
   loadGrids();
   loadOwners();

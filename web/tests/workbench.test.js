@@ -132,6 +132,7 @@ test('the closed loop through the browser: reception → mediation → litigatio
     await screen.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
     await screen.waitForFunction(() => document.querySelector('#feed-status').innerText.includes('已连接'), null, { timeout: 15_000 });
     await screen.waitForFunction(() => document.querySelector('#funnel').dataset.counts, null, { timeout: 20_000 });
+    const funnelStart = await screen.locator('#funnel').getAttribute('data-counts');
     // The feed starts with the latest events, not "waiting".
     assert.ok(await screen.locator('#feed li[data-code]').count() > 0, 'the feed starts with the latest events');
 
@@ -152,6 +153,7 @@ test('the closed loop through the browser: reception → mediation → litigatio
     await r.waitForFunction((c) => document.querySelector('#detail').dataset.loaded === c, first);
     assert.equal(await status(r), 'accepted');
     await screenShows(screen, 'the registered walk-in in its feed', feedHas, feedStatus(first, '已受理'));
+    await screenShows(screen, 'the registration in the funnel (受理)', (start) => document.querySelector('#funnel').dataset.counts !== start, funnelStart);
     await r.screenshot({ path: join(SCREENSHOTS, 'work-reception.png') });
     const funnel0 = await funnelCounts(screen);
 
