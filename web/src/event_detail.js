@@ -133,22 +133,7 @@ async function actionForm(action, ev, extra = {}) {
       return { html: `<label>风险等级<select name="risk_tier" required>${options(TIER_LABELS, ev.risk_tier)}</select></label>${noteField('研判意见')}`, body: (f) => ({ risk_tier: f.get('risk_tier') }) };
     case 'assign': {
       const people = (await assignees()).filter((p) => p.role !== 'screen' && p.role !== 'admin');
-      return {
-        html: `<label>承办人<select name="owner" required><option value="">请选择</option>${people.map((p) => `<option value="${esc(p.username)}" data-unit="${esc(p.unit || '')}">${esc(personName(p))}（${esc(ROLE_LABELS[p.role] || p.role)}${p.unit ? ` · ${esc(p.unit)}` : ''}）</option>`).join('')}</select></label>
-          <label>承办单位类型<select name="unit_kind" required>${options(UNIT_KIND_LABELS, extra.unitKind || 'mediation_org')}</select></label>
-          <label>承办单位<input name="unit" required maxlength="100" placeholder="如：旌阳区物业纠纷人民调解委员会" /></label>${noteField('指派说明')}`,
-        body: (f) => ({ owner: f.get('owner'), unit_kind: f.get('unit_kind'), unit: f.get('unit') }),
-        bind: (form) => {
-          const owner = form.querySelector('[name=owner]');
-          owner.addEventListener('change', () => {
-            const opt = owner.selectedOptions[0];
-            const person = people.find((p) => p.username === owner.value);
-            if (opt?.dataset.unit) form.querySelector('[name=unit]').value = opt.dataset.unit;
-            const kind = { mediator: 'mediation_org', grid_worker: 'grid', risk_centre: 'risk_centre', reception: 'reception', leader: 'department' }[person?.role];
-            if (kind) form.querySelector('[name=unit_kind]').value = kind;
-          });
-        },
-      };
+      return { html: assignFieldsHTML(people), body: assignBody, bind: (form) => bindAssignFields(form, people) };
     }
     case 'set_case_leader': {
       const leaders = (await assignees()).filter((p) => p.role === 'leader');
@@ -180,6 +165,37 @@ async function actionForm(action, ev, extra = {}) {
     default:
       return { html: noteField(), body: () => ({}) };
   }
+}
+
+const unitName = (u) => (u && typeof u === 'object' ? u.name || u.code : u || '');
+
+/** The assign form: an owner, and optionally another owning unit than the owner's own. */
+export function assignFieldsHTML(people) {
+  return `<label>承办人<select name="owner" required><option value="">请选择</option>${people.map((p) => `<option value="${esc(p.username)}">${esc(personName(p))}（${esc(ROLE_LABELS[p.role] || p.role)}${unitName(p.unit) ? ` · ${esc(unitName(p.unit))}` : ''}）</option>`).join('')}</select></label>
+    <p class="ed-unit muted" data-unit="">承办单位：承办人所在单位</p>
+    <details class="ed-other-unit"><summary>指定其他承办单位</summary>
+      <label>承办单位类型<select name="unit_kind"><option value="">（承办人所在单位）</option>${options(UNIT_KIND_LABELS)}</select></label>
+      <label>承办单位名称（网格填网格编码）<input name="unit" maxlength="100" /></label></details>
+    ${noteField('指派说明')}`;
+}
+
+export function assignBody(f) {
+  const body = { owner: f.get('owner') };
+  if (f.get('unit_kind')) body.unit_kind = f.get('unit_kind');
+  if (f.get('unit')) body.unit = f.get('unit');
+  return body;
+}
+
+export function bindAssignFields(form, people) {
+  if (!form) return;
+  const owner = form.querySelector('[name=owner]');
+  owner.addEventListener('change', () => {
+    const person = people.find((p) => p.username === owner.value);
+    const line = form.querySelector('.ed-unit');
+    const unit = person?.unit;
+    line.dataset.unit = unitName(unit);
+    line.textContent = unit ? `承办单位：${UNIT_KIND_LABELS[unit.kind] || ''} · ${unitName(unit)}（承办人所在单位）` : '承办单位：承办人所在单位';
+  });
 }
 
 /** Post one transition; a 409 says the event changed meanwhile. */
@@ -235,17 +251,23 @@ function kv(rows) {
  * succeeded (the panel has already re-rendered itself). Returns the event or null.
  */
 export async function showEventDetail(box, code, { onChanged, compact = false } = {}) {
+  // Renders may overlap (an action's reload and a live change): only the latest binds.
+  const render = (box.renderCount = (box.renderCount || 0) + 1);
+  const current = () => box.renderCount === render;
   box.dataset.code = code;
   box.dataset.loaded = '';
-  box.innerHTML = '<p class="muted">事件详情加载中…</p>';
+  // A reload of the shown event keeps it in place; another event shows 加载中 first.
+  if (box.dataset.shown !== code) box.innerHTML = '<p class="muted">事件详情加载中…</p>';
   let ev;
   try {
     ev = await authJSON(`/api/v1/events/${encodeURIComponent(code)}`);
   } catch (error) {
+    if (!current()) return null;
+    box.dataset.shown = '';
     box.innerHTML = `<p class="ed-error">${esc(error instanceof HttpError && error.status === 403 ? '无权查看此事件' : describeError(error))}</p>`;
     return null;
   }
-  if (box.dataset.code !== code) return null;
+  if (!current()) return null;
   const sup = ev.supervision;
   const owner = ev.owner ? `${esc(personName(ev.owner))}${ev.owner_unit ? `<br><small class="muted">${esc(UNIT_KIND_LABELS[ev.owner_unit.kind] || ev.owner_unit.kind)} · ${esc(ev.owner_unit.name)}</small>` : ''}` : ev.owner_unit ? esc(ev.owner_unit.name) : '<span class="muted">未指派</span>';
   box.innerHTML = `<header class="ed-head"><h2>${esc(ev.title || ev.code)}</h2>
@@ -282,6 +304,7 @@ export async function showEventDetail(box, code, { onChanged, compact = false } 
   box.dataset.loaded = ev.code;
   box.dataset.status = ev.status;
   box.dataset.version = String(ev.version);
+  box.dataset.shown = ev.code;
   // Photos need the bearer token: fetched as blobs.
   box.querySelectorAll('img[data-src]').forEach(async (img) => {
     try {
@@ -298,20 +321,26 @@ export async function showEventDetail(box, code, { onChanged, compact = false } 
   }
   const mapBox = box.querySelector('.ed-map');
   if (mapBox) smallMap(mapBox, ev);
-  const duplicates = await findDuplicates(ev, box.querySelector('.ed-duplicates'));
+  const buttons = [...box.querySelectorAll('.ed-actions button[data-action]')];
   const message = box.querySelector('.ed-message');
-  box.querySelectorAll('.ed-actions button[data-action]').forEach((b) => b.addEventListener('click', async () => {
+  const duplicates = await findDuplicates(ev, box.querySelector('.ed-duplicates'));
+  if (!current()) return ev;
+  buttons.forEach((b) => b.addEventListener('click', async () => {
+    // While a form is open and its result reloads, live changes leave the panel alone.
+    box.dataset.busy = '1';
     let updated;
     try {
       updated = await runAction(ev, b.dataset.action, { duplicates, duplicateOf: duplicates[0]?.code });
     } catch (error) {
+      delete box.dataset.busy;
       message.textContent = error.message;
       message.className = 'ed-message error';
       message.hidden = false;
       return;
     }
-    if (!updated) return;
+    if (!updated) { delete box.dataset.busy; return; }
     const fresh = await showEventDetail(box, ev.code, { onChanged, compact });
+    delete box.dataset.busy;
     const note = box.querySelector('.ed-message');
     note.textContent = `已${ACTION_LABELS[b.dataset.action] || b.dataset.action}`;
     note.className = 'ed-message ok';

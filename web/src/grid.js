@@ -167,7 +167,7 @@ function connectStream() {
   stream.addEventListener('event', (m) => {
     let code = null;
     try { code = JSON.parse(m.data).event?.code; } catch { return; }
-    if (!code || document.querySelector('dialog[open]') || !$('tasks').querySelector(`li[data-code="${CSS.escape(code)}"]`)) return;
+    if (!code || document.querySelector('dialog[open], .task-detail[data-busy]') || !$('tasks').querySelector(`li[data-code="${CSS.escape(code)}"]`)) return;
     clearTimeout(tasksTimer);
     tasksTimer = setTimeout(() => loadTasks(app.me?.grids || []), 500);
   });

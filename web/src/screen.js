@@ -357,11 +357,14 @@ const hhmm = (at) => {
 const place = (ev) => [ev.township?.name, ev.community?.name].filter(Boolean).join(' ');
 
 /** One feed row: time, what (title, or the category on the public feed), status, where. */
-function feedRow(li, ev) {
+function feedRow(li, ev, live) {
   li.dataset.code = ev.code;
   li.dataset.status = ev.status || '';
-  li.dataset.updated = String(ev.updated_at ?? '');
-  li.innerHTML = `<span class="time">${esc(hhmm(ev.updated_at || ev.reported_at))}</span>
+  // Each change counted on its row (a changed event updates its row, never adds one).
+  li.dataset.changes = String(Number(li.dataset.changes || 0) + 1);
+  // The public feed carries no change time: a live change happened now.
+  const at = ev.updated_at || (live ? Date.now() / 1000 : ev.reported_at);
+  li.innerHTML = `<span class="time">${esc(hhmm(at))}</span>
     <span class="what">${esc(ev.title || `${label(CATEGORY_LABELS, ev.category)}事件`)}</span>
     <span class="status">${esc(ev.overdue && !['closed', 'followed_up'].includes(ev.status) ? `${label(STATUS_LABELS, ev.status)}·超期` : label(STATUS_LABELS, ev.status))}</span>
     <span class="where">${esc(label(CATEGORY_LABELS, ev.category))} · ${esc(place(ev) || ev.grid?.name || '')}</span>`;
@@ -374,7 +377,7 @@ function showInFeed(ev, { fresh = true, append = false } = {}) {
   let li = list.querySelector(`li[data-code="${CSS.escape(ev.code)}"]`);
   const isNew = !li;
   if (isNew) li = document.createElement('li');
-  feedRow(li, ev);
+  feedRow(li, ev, fresh);
   if (isNew) {
     if (append) list.append(li); else list.prepend(li);
   }

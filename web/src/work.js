@@ -9,8 +9,8 @@ import './work.css';
 import { capabilities, describeError, esc, fetchJSON, formatCount, HttpError, CATEGORY_LABELS, STATUS_LABELS, label } from './common.js';
 import { session, authJSON } from './session.js';
 import {
-  showEventDetail, formDialog, transition, assignees, when, placeName, chineseDateFields,
-  ROLE_LABELS, SOURCE_LABELS, TIER_LABELS, UNIT_KIND_LABELS,
+  showEventDetail, formDialog, transition, assignees, when, placeName, chineseDateFields, assignFieldsHTML, assignBody, bindAssignFields,
+  ROLE_LABELS, SOURCE_LABELS, TIER_LABELS,
 } from './event_detail.js';
 
 const $ = (id) => document.getElementById(id);
@@ -280,17 +280,13 @@ $('batch-assign').addEventListener('click', async () => {
   const codes = [...app.selected];
   const people = (await assignees()).filter((p) => !['screen', 'admin'].includes(p.role));
   let report = null;
-  const pending = formDialog(`批量指派 ${codes.length} 件事件`, `<div class="ed-fields" data-action="assign">
-      <label>承办人<select name="owner" required><option value="">请选择</option>${people.map((p) => `<option value="${esc(p.username)}" data-unit="${esc(p.unit || '')}" data-role="${esc(p.role)}">${esc(p.display || p.username)}（${esc(ROLE_LABELS[p.role] || p.role)}${p.unit ? ` · ${esc(p.unit)}` : ''}）</option>`).join('')}</select></label>
-      <label>承办单位类型<select name="unit_kind" required>${Object.entries(UNIT_KIND_LABELS).map(([v, t]) => `<option value="${v}">${t}</option>`).join('')}</select></label>
-      <label>承办单位<input name="unit" required maxlength="100" /></label>
-      <label>指派说明<textarea name="note" rows="2" maxlength="2000"></textarea></label></div>`, async (form) => {
+  const pending = formDialog(`批量指派 ${codes.length} 件事件`, `<div class="ed-fields" data-action="assign">${assignFieldsHTML(people)}</div>`, async (form) => {
     const failures = [];
     let done = 0;
     for (const code of codes) {
       try {
         const ev = await authJSON(`/api/v1/events/${encodeURIComponent(code)}`);
-        await transition(code, { action: 'assign', note: form.get('note') || '', version: ev.version, owner: form.get('owner'), unit_kind: form.get('unit_kind'), unit: form.get('unit') });
+        await transition(code, { action: 'assign', note: form.get('note') || '', version: ev.version, ...assignBody(form) });
         done++;
       } catch (error) {
         failures.push(`${code}：${error.message}`);
@@ -300,7 +296,7 @@ $('batch-assign').addEventListener('click', async () => {
     if (done === 0) throw new Error(`全部指派失败：${failures.slice(0, 3).join('；')}`);
     return report;
   }, { submitLabel: '指派' });
-  bindOwnerUnit(document.querySelector('dialog.ed-dialog:last-of-type form'));
+  bindAssignFields(document.querySelector('dialog.ed-dialog:last-of-type form'), people);
   await pending;
   if (!report) return;
   app.selected.clear();
@@ -310,18 +306,6 @@ $('batch-assign').addEventListener('click', async () => {
   loadQueue();
   if (app.current && codes.includes(app.current)) openEvent(app.current);
 });
-
-function bindOwnerUnit(form) {
-  if (!form || form.dataset.bound) return;
-  form.dataset.bound = '1';
-  const owner = form.querySelector('[name=owner]');
-  owner?.addEventListener('change', () => {
-    const opt = owner.selectedOptions[0];
-    if (opt?.dataset.unit) form.querySelector('[name=unit]').value = opt.dataset.unit;
-    const kind = { mediator: 'mediation_org', grid_worker: 'grid', risk_centre: 'risk_centre', reception: 'reception', leader: 'department' }[opt?.dataset.role];
-    if (kind) form.querySelector('[name=unit_kind]').value = kind;
-  });
-}
 
 // ---- registration (walk-in, phone, 12345) ------------------------------------------------
 
@@ -386,6 +370,7 @@ $('alerts-button').addEventListener('click', async () => {
     badge.textContent = '0';
     badge.dataset.unread = '0';
     badge.classList.remove('unread');
+    loadAlerts();
   }
 });
 
@@ -407,7 +392,7 @@ function connectStream() {
     const code = change.event?.code;
     const detail = $('detail');
     // The open event changed elsewhere: reload it unless a form is open on it.
-    if (code && code === app.current && detail.dataset.version !== String(change.event.version) && !document.querySelector('dialog.ed-dialog[open]')) {
+    if (code && code === app.current && !detail.dataset.busy && detail.dataset.version !== String(change.event.version) && !document.querySelector('dialog.ed-dialog[open]')) {
       showEventDetail(detail, code, { onChanged: () => loadQueue() });
     }
   });

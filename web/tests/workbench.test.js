@@ -77,7 +77,11 @@ async function act(page, action, fields = {}, root = '#detail') {
   for (const [name, value] of Object.entries(fields)) {
     const field = dialog.locator(`[name="${name}"]`);
     if ((await field.evaluate((n) => n.tagName)) === 'SELECT') await field.selectOption(value);
-    else await field.fill(value);
+    else {
+      // Empty date fields are text until focused (their Chinese placeholder).
+      if (await field.getAttribute('data-date')) await field.focus();
+      await field.fill(value);
+    }
   }
   await dialog.locator('.ed-submit').click();
   await page.waitForFunction(([r, v]) => {
@@ -252,11 +256,11 @@ test('the closed loop through the browser: reception → mediation → litigatio
     await g.waitForFunction((code) => document.querySelector(`#tasks li[data-code="${code}"] .task-detail`)?.dataset.loaded === code, second);
     assert.match(await task.locator('.task-detail').innerText(), /征地补偿/);
     await g.screenshot({ path: join(SCREENSHOTS, 'grid-task.png'), fullPage: true });
-    const rowUpdated = await screen.locator(`#feed li[data-code="${second}"]`).getAttribute('data-updated');
+    const rowUpdated = await screen.locator(`#feed li[data-code="${second}"]`).getAttribute('data-changes');
     await act(g, 'follow_up', { visit_kind: 'routine', outcome: '补偿已到位，群众情绪稳定' }, `#tasks li[data-code="${second}"] .task-detail`);
     await screenShows(screen, 'the visit updating its feed row in place', ([code, before]) => {
       const rows = document.querySelectorAll(`#feed li[data-code="${code}"]`);
-      return rows.length === 1 && rows[0].dataset.updated !== before;
+      return rows.length === 1 && Number(rows[0].dataset.changes) > Number(before);
     }, [second, rowUpdated]);
     await g.waitForFunction((code) => !document.querySelector(`#tasks li[data-code="${code}"][data-kind="follow_up_visit"]`), second, { timeout: 10_000 });
     await g.click('.tabs button[data-tab="done"]');
@@ -292,7 +296,10 @@ test('workbench: filters live in the URL, counts per status, the alert badge, ba
     // The alert badge shows a number.
     await page.waitForSelector('#alerts-button:not([hidden])', { timeout: 10_000 });
     assert.match(await page.locator('#alerts-unread').innerText(), /^\d+$/);
-    // Batch assign two rows to the mediator.
+    // Batch assign two open cases to the mediator (the shared link opens the filtered queue).
+    await page.goto(`${BASE}/work?status=accepted,mediating,resolved,diverted`);
+    await page.waitForSelector('#queue[data-loaded]');
+    assert.equal(await page.locator('#filters [name="status"]').inputValue(), 'accepted,mediating,resolved,diverted');
     const rows = page.locator('#queue tbody tr[data-code]');
     assert.ok(await rows.count() >= 2, 'at least two rows to assign');
     const codes = [await rows.nth(0).getAttribute('data-code'), await rows.nth(1).getAttribute('data-code')];
@@ -301,7 +308,8 @@ test('workbench: filters live in the URL, counts per status, the alert badge, ba
     await page.click('#batch-assign');
     const dialog = page.locator('dialog.ed-dialog[open]');
     await dialog.locator('[name="owner"]').selectOption('mediator');
-    await page.waitForFunction(() => document.querySelector('dialog.ed-dialog[open] [name="unit"]').value.length > 0);
+    await page.waitForFunction(() => document.querySelector('dialog.ed-dialog[open] .ed-unit').dataset.unit.length > 0);
+    assert.match(await dialog.locator('.ed-unit').innerText(), /调解/, 'the owner\'s own unit is named');
     await page.screenshot({ path: join(SCREENSHOTS, 'work-batch-assign.png') });
     await dialog.locator('.ed-submit').click();
     await page.waitForFunction(() => /已指派 2 件/.test(document.querySelector('#message').innerText), null, { timeout: 15_000 });
