@@ -26,6 +26,7 @@ fn main() {
         "screen.html",
         "grid.html",
         "review.html",
+        "work.html",
         "package.json",
         "package-lock.json",
         "vite.config.js",

@@ -1,12 +1,25 @@
 // Multi-page build: each HTML page is one view; the server embeds dist/ and serves
 // index.html at `/`, screen.html at `/screen`, grid.html at `/grid`, review.html at
-// `/review`, and dist/assets/*
+// `/review`, work.html at `/work`, and dist/assets/*
 // (content-hashed names, so the server marks them immutable).
 import { defineConfig } from 'vite';
 import { resolve } from 'node:path';
 
+// `npm run dev`: the views at the paths the server gives them (/work → work.html, …).
+const viewPaths = {
+  name: 'minqing-view-paths',
+  configureServer(server) {
+    server.middlewares.use((req, _res, next) => {
+      const m = /^\/(screen|grid|review|work)(\?.*)?$/.exec(req.url || '');
+      if (m) req.url = `/${m[1]}.html${m[2] || ''}`;
+      next();
+    });
+  },
+};
+
 export default defineConfig({
   base: '/',
+  plugins: [viewPaths],
   build: {
     outDir: 'dist',
     emptyOutDir: true,
@@ -18,13 +31,14 @@ export default defineConfig({
         screen: resolve(import.meta.dirname, 'screen.html'),
         grid: resolve(import.meta.dirname, 'grid.html'),
         review: resolve(import.meta.dirname, 'review.html'),
+        work: resolve(import.meta.dirname, 'work.html'),
       },
     },
   },
   server: {
     // `npm run dev` against a running `minqing demo` on :8080 (or MINQING_DEV_API).
     proxy: Object.fromEntries(
-      ['/api', '/tiles', '/heatmap', '/style.json', '/healthz'].map((p) => [p, process.env.MINQING_DEV_API || 'http://127.0.0.1:8080']),
+      ['/api', '/tiles', '/heatmap', '/style.json', '/fonts', '/healthz'].map((p) => [p, process.env.MINQING_DEV_API || 'http://127.0.0.1:8080']),
     ),
   },
 });

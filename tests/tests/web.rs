@@ -12,6 +12,7 @@ async fn views_and_assets_are_served_with_types_and_cache_rules() {
         ("/screen", "大屏"),
         ("/grid", "网格员"),
         ("/review", "地址复核"),
+        ("/work", "工作台"),
     ] {
         let (status, headers, body) = call(&app, "GET", path, &[], Vec::new()).await;
         assert_eq!(status, 200, "{path}");

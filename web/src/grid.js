@@ -12,14 +12,15 @@ import {
   baseStyle, bounds, capabilities, describeError, esc, fetchJSON, HttpError, quietMapErrors, tileURL,
   CATEGORY_LABELS, STATUS_LABELS, label,
 } from './common.js';
+import { contains } from './draw.js';
+import { showEventDetail, when, placeName, TASK_KIND_LABELS, VISIT_KIND_LABELS } from './event_detail.js';
 
 const TOKEN_KEY = 'minqing.token';
 const ME_KEY = 'minqing.me';
 const OPEN_STATUSES = 'accepted,mediating';
-const ACTION_LABELS = { accept: '受理', mediate: '调解', resolve: '化解', divert: '分流', close: '办结', follow_up: '回访', escalate: '上报', reject: '退回' };
 
 const $ = (id) => document.getElementById(id);
-const app = { caps: null, me: null, map: null, point: null, marker: null };
+const app = { caps: null, me: null, map: null, point: null, marker: null, grids: null };
 
 function say(text, kind = '') {
   const box = $('message');
@@ -84,7 +85,7 @@ $('login-form').addEventListener('submit', async (e) => {
       body: JSON.stringify({ username: form.get('username'), password: form.get('password') }),
     });
     sessionStorage.setItem(TOKEN_KEY, answer.token);
-    const me = { username: answer.username || form.get('username'), role: answer.role, grids: answer.grids || [] };
+    const me = { username: answer.username || form.get('username'), role: answer.role, grids: answer.grids || [], mediation_org: answer.mediation_org || null };
     sessionStorage.setItem(ME_KEY, JSON.stringify(me));
     app.me = me;
     say('');
@@ -100,6 +101,9 @@ $('logout').addEventListener('click', async () => {
   if (app.caps.has('/api/v1/auth/logout')) await authJSON('/api/v1/auth/logout', { method: 'POST' }).catch(() => {});
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(ME_KEY);
+  stream?.close();
+  $('alerts-badge').hidden = true;
+  $('alerts-list').hidden = true;
   showLogin('已退出', 'ok');
 });
 
@@ -115,9 +119,59 @@ async function showWork(me) {
   $('work').hidden = false;
   $('logout').hidden = !me;
   const grids = me?.grids || [];
-  $('who').textContent = me ? `${me.username} · 网格 ${grids.join('、') || '（未分配）'}` : '访客（只读）';
+  $('who').textContent = me ? `${me.username}` : '访客（只读）';
   if (!app.map) await initMap(grids);
+  if (me) {
+    const names = (app.grids?.features || []).map((f) => f.properties.name);
+    const role = { grid_worker: '网格员', mediator: '调解员', leader: '领导', reception: '综合受理窗口', risk_centre: '社会风险中心', admin: '管理员' }[me.role] || '';
+    $('who').textContent = `${role}${names.length ? ` · ${names.join('、')}` : me.mediation_org ? ` · ${me.mediation_org}` : ''}`;
+  }
   loadTasks(grids);
+  if (me) { loadAlerts(); connectStream(); }
+}
+
+// ---- alerts (unread count) and the live stream ---------------------------------------
+const ALERT_LABELS = { due_soon: '即将到期', overdue: '已超期', large_risk: '重大风险', supervised: '督办' };
+async function loadAlerts() {
+  if (!app.caps.has('/api/v1/alerts')) return;
+  try {
+    const answer = await authJSON('/api/v1/alerts');
+    const unread = answer.unread ?? 0;
+    $('alerts-badge').hidden = false;
+    $('alerts-unread').textContent = String(unread);
+    $('alerts-unread').classList.toggle('unread', unread > 0);
+    const list = answer.alerts || [];
+    $('alerts-list').innerHTML = list.length
+      ? `<ul>${list.slice(0, 30).map((a) => `<li data-code="${esc(a.code)}"><span class="kind">${esc(ALERT_LABELS[a.kind] || a.kind)}</span>${esc(a.title || a.code)} <small class="muted">${esc(when(a.at))}</small></li>`).join('')}</ul>`
+      : '<p class="muted">暂无预警</p>';
+  } catch { /* the badge stays hidden */ }
+}
+$('alerts-badge').addEventListener('click', async () => {
+  const box = $('alerts-list');
+  box.hidden = !box.hidden;
+  if (!box.hidden && $('alerts-unread').textContent !== '0') {
+    await authJSON('/api/v1/alerts/read', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' }).catch(() => {});
+    $('alerts-unread').textContent = '0';
+    $('alerts-unread').classList.remove('unread');
+  }
+});
+
+let stream = null;
+let tasksTimer = null;
+function connectStream() {
+  if (!app.caps.has('/api/v1/events/stream') || !token()) return;
+  stream?.close();
+  stream = new EventSource(`/api/v1/events/stream?access_token=${encodeURIComponent(token())}`);
+  stream.addEventListener('alert', () => { loadAlerts(); });
+  // A change to one of my tasks (elsewhere): refresh the list unless a form is open.
+  stream.addEventListener('event', (m) => {
+    let code = null;
+    try { code = JSON.parse(m.data).event?.code; } catch { return; }
+    if (!code || document.querySelector('dialog[open], .task-detail[data-busy]') || !$('tasks').querySelector(`li[data-code="${CSS.escape(code)}"]`)) return;
+    clearTimeout(tasksTimer);
+    tasksTimer = setTimeout(() => loadTasks(app.me?.grids || []), 500);
+  });
+  window.addEventListener('pagehide', () => stream?.close(), { once: true });
 }
 
 async function initMap(grids) {
@@ -130,6 +184,7 @@ async function initMap(grids) {
   try {
     const all = await fetchJSON('/api/v1/areas?level=grid');
     const mine = grids.length ? { type: 'FeatureCollection', features: all.features.filter((f) => grids.includes(f.properties.code)) } : all;
+    app.grids = grids.length ? mine : null;
     map.addSource('grids', { type: 'geojson', data: mine });
     map.addLayer({ id: 'grids-fill', type: 'fill', source: 'grids', paint: { 'fill-color': '#198754', 'fill-opacity': 0.1 } });
     map.addLayer({ id: 'grids-line', type: 'line', source: 'grids', paint: { 'line-color': '#198754', 'line-width': grids.length ? 3 : 1 } });
@@ -155,6 +210,12 @@ function setPoint(lngLat, how) {
   if (!app.marker) app.marker = new maplibregl.Marker({ color: '#dc3545' });
   app.marker.setLngLat(lngLat).addTo(app.map);
   $('point-label').textContent = `位置（${how}）：${lngLat[0].toFixed(6)}, ${lngLat[1].toFixed(6)}`;
+  // A point outside my grids: say so before it is sent (the event goes to another grid).
+  const outside = app.grids && !app.grids.features.some((f) => contains(f.geometry, lngLat[0], lngLat[1]));
+  const warning = $('point-warning');
+  warning.hidden = !outside;
+  warning.textContent = outside ? '注意：所选位置不在您负责的网格内，上报后将转到所在网格处理；如有误请重新在地图上点选' : '';
+  $('report-form').dataset.outside = outside ? '1' : '';
 }
 
 $('locate').addEventListener('click', () => {
@@ -198,56 +259,81 @@ async function showBuilding(props) {
 
 // ---- tasks ----------------------------------------------------------------------------
 
+/** My tasks: cases, due follow-up visits and supervision notes (/api/v1/tasks), or, on an
+ * older server, the open events of my grids. `done` lists what I have finished. */
 async function loadTasks(grids) {
   const list = $('tasks');
-  if (!app.caps.has('/api/v1/events')) { list.innerHTML = '<li class="muted">任务列表暂不可用</li>'; return; }
-  if (!grids.length) { list.innerHTML = '<li class="muted">登录后显示本网格的待办任务</li>'; return; }
+  loadDone();
+  let events;
   try {
-    const answers = await Promise.all(grids.map((g) => authJSON(`/api/v1/events?grid=${encodeURIComponent(g)}&status=${OPEN_STATUSES}&limit=100`)));
-    // Deadlines arrive as unix seconds or as date-time text.
-    const seconds = (t) => (typeof t === 'number' ? t : t ? Date.parse(t) / 1000 : Infinity);
-    const events = answers.flatMap((a) => (Array.isArray(a) ? a : a.events || [])).sort((a, b) => seconds(a.deadline) - seconds(b.deadline));
-    const now = Date.now() / 1000;
+    if (app.caps.has('/api/v1/tasks')) {
+      const answer = await authJSON('/api/v1/tasks');
+      events = Array.isArray(answer) ? answer : answer.tasks || answer.events || [];
+    } else if (app.caps.has('/api/v1/events') && grids.length) {
+      const answers = await Promise.all(grids.map((g) => authJSON(`/api/v1/events?grid=${encodeURIComponent(g)}&status=${OPEN_STATUSES}&limit=100`)));
+      events = answers.flatMap((a) => a.events || []);
+    } else if (app.caps.has('/api/v1/events') && app.me) {
+      // Roles without grids (a mediator): the open events the server lets them see.
+      events = (await authJSON(`/api/v1/events?status=${OPEN_STATUSES}&limit=100`)).events || [];
+    } else {
+      list.innerHTML = '<li class="muted">登录后显示我的待办任务</li>';
+      return;
+    }
+  } catch (error) {
+    list.innerHTML = `<li class="muted">${esc(describeError(error))}</li>`;
+    return;
+  }
+  const seconds = (t) => (typeof t === 'number' ? t : t ? Date.parse(t) / 1000 : Infinity);
+  const due = (ev) => (ev.task_kind === 'follow_up_visit' ? seconds(ev.next_visit) : ev.task_kind === 'supervision' ? seconds(ev.supervision?.deadline) : seconds(ev.deadline));
+  events.sort((a, b) => due(a) - due(b));
+  const now = Date.now() / 1000;
+  list.innerHTML = events.length
+    ? events.map((ev) => {
+        const at = due(ev);
+        const overdue = ev.task_kind === 'case' || !ev.task_kind ? ev.overdue ?? at < now : at < now;
+        const kind = ev.task_kind || 'case';
+        const what = kind === 'follow_up_visit' ? `回访日期 ${when(ev.next_visit, true)}` : kind === 'supervision' ? `督办：${ev.supervision?.note || ''}（期限 ${when(ev.supervision?.deadline, true)}）` : `期限 ${Number.isFinite(at) ? when(at, true) : '—'}`;
+        return `<li data-code="${esc(ev.code)}" data-kind="${esc(kind)}"><div class="title"><span class="kind kind-${esc(kind)}">${esc(TASK_KIND_LABELS[kind] || kind)}</span>${esc(ev.title || ev.code)}</div>
+        <div class="meta">${esc(label(CATEGORY_LABELS, ev.category))} · ${esc(label(STATUS_LABELS, ev.status))} · ${esc(ev.community?.name || placeName(ev))}</div>
+        <div class="meta"><span class="${overdue ? 'overdue' : ''}">${esc(what)}${overdue ? '（已超期）' : ''}</span></div>
+        <div class="actions"><button data-open="${esc(ev.code)}">查看并办理</button></div><div class="task-detail" hidden></div></li>`;
+      }).join('')
+    : '<li class="muted">暂无待办任务</li>';
+  list.dataset.count = String(events.length);
+  list.querySelectorAll('button[data-open]').forEach((b) => b.addEventListener('click', () => openTask(b.dataset.open, b.closest('li'))));
+}
+
+async function loadDone() {
+  const list = $('done');
+  if (!app.caps.has('/api/v1/tasks')) { list.innerHTML = '<li class="muted">已办列表暂不可用</li>'; return; }
+  try {
+    const answer = await authJSON('/api/v1/tasks?done=true');
+    const events = Array.isArray(answer) ? answer : answer.tasks || answer.events || [];
     list.innerHTML = events.length
-      ? events.map((ev) => {
-          const due = seconds(ev.deadline);
-          const overdue = ev.overdue ?? due < now;
-          return `<li data-code="${esc(ev.code)}"><div class="title">${esc(ev.title || ev.code)}</div>
-          <div class="meta">${esc(label(CATEGORY_LABELS, ev.category))} · ${esc(label(STATUS_LABELS, ev.status))} ·
-          <span class="${overdue ? 'overdue' : ''}">期限 ${Number.isFinite(due) ? new Date(due * 1000).toLocaleDateString('zh-CN') : '—'}${overdue ? '（已超期）' : ''}</span></div>
-          <div class="actions"><button data-open="${esc(ev.code)}">处置…</button></div></li>`;
-        }).join('')
-      : '<li class="muted">暂无待办任务</li>';
-    list.querySelectorAll('button[data-open]').forEach((b) => b.addEventListener('click', () => openTask(b.dataset.open, b.parentElement)));
+      ? events.map((ev) => `<li data-code="${esc(ev.code)}"><div class="title"><span class="kind kind-${esc(ev.task_kind || 'case')}">${esc(TASK_KIND_LABELS[ev.task_kind] || '案件办理')}</span>${esc(ev.title || ev.code)}</div>
+          <div class="meta">${esc(label(CATEGORY_LABELS, ev.category))} · ${esc(label(STATUS_LABELS, ev.status))} · ${esc(when(ev.updated_at))}</div>
+          ${ev.visits?.length ? `<div class="meta">最近回访：${esc(VISIT_KIND_LABELS[ev.visits[ev.visits.length - 1].kind] || '')} ${esc(ev.visits[ev.visits.length - 1].outcome || '')}</div>` : ''}
+          <div class="actions"><button data-open="${esc(ev.code)}">查看</button></div><div class="task-detail" hidden></div></li>`).join('')
+      : '<li class="muted">暂无已办任务</li>';
+    list.dataset.count = String(events.length);
+    list.querySelectorAll('button[data-open]').forEach((b) => b.addEventListener('click', () => openTask(b.dataset.open, b.closest('li'))));
   } catch (error) {
     list.innerHTML = `<li class="muted">${esc(describeError(error))}</li>`;
   }
 }
 
-async function openTask(code, actionsBox) {
-  actionsBox.innerHTML = '<span class="muted">加载中…</span>';
-  try {
-    const ev = await authJSON(`/api/v1/events/${encodeURIComponent(code)}`);
-    const actions = ev.allowed_actions || [];
-    actionsBox.innerHTML = actions.length ? actions.map((a) => `<button data-action="${esc(a)}">${esc(ACTION_LABELS[a] || a)}</button>`).join('') : '<span class="muted">无可执行操作</span>';
-    actionsBox.querySelectorAll('button[data-action]').forEach((b) =>
-      b.addEventListener('click', async () => {
-        const note = prompt('处置说明', '') ?? '';
-        try {
-          await authJSON(`/api/v1/events/${encodeURIComponent(code)}/transitions`, {
-            method: 'POST', headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify({ action: b.dataset.action, note, version: ev.version }),
-          });
-          say(`已${ACTION_LABELS[b.dataset.action] || b.dataset.action}：${code}`, 'ok');
-          loadTasks(app.me?.grids || []);
-        } catch (error) {
-          say(error instanceof HttpError && error.status === 409 ? '该事件已被他人更新，请刷新后重试' : describeError(error), 'error');
-        }
-      }),
-    );
-  } catch (error) {
-    actionsBox.innerHTML = `<span class="muted">${esc(describeError(error))}</span>`;
-  }
+/** The task's detail (description, photos, address, history) and its actions, in place. */
+async function openTask(code, item) {
+  const box = item.querySelector('.task-detail');
+  if (!box.hidden && box.dataset.loaded === code) { box.hidden = true; return; }
+  box.hidden = false;
+  await showEventDetail(box, code, {
+    compact: true,
+    onChanged: (ev) => {
+      say(`已办理：${ev.title || code}`, 'ok');
+      loadTasks(app.me?.grids || []);
+    },
+  });
 }
 
 // ---- report ---------------------------------------------------------------------------
@@ -257,8 +343,9 @@ const idempotencyKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.
 $('report-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   if (!app.caps.has('/api/v1/events') || !app.caps.paths.has('/api/v1/events')) return say('事件上报暂不可用', 'error');
-  if (!app.point) return say('请先在地图上点选位置或使用当前定位', 'error');
   const form = new FormData(e.target);
+  const address = String(form.get('address') || '').trim();
+  if (!app.point && !address) return say('请在地图上点选位置、使用当前定位或填写地址', 'error');
   const photo = form.get('photo');
   const button = e.target.querySelector('button[type="submit"]');
   button.disabled = true;
@@ -269,7 +356,9 @@ $('report-form').addEventListener('submit', async (e) => {
       headers: { 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey() },
       body: JSON.stringify({
         category: form.get('category'), source: 'grid_worker', title: form.get('title'),
-        description: form.get('description') || '', lon: app.point[0], lat: app.point[1],
+        description: form.get('description') || '',
+        ...(app.point ? { lon: app.point[0], lat: app.point[1] } : {}),
+        ...(address ? { address } : {}),
       }),
     });
     const code = created.code || created.event?.code;
@@ -280,12 +369,34 @@ $('report-form').addEventListener('submit', async (e) => {
     say(`已上报事件 ${code}${photo && photo.size > 0 ? '（含照片）' : ''}`, 'ok');
     document.body.dataset.reported = code;
     e.target.reset();
+    clearPreview();
+    app.point = null;
+    app.marker?.remove();
+    $('point-warning').hidden = true;
+    $('point-label').textContent = '点击地图选择位置，或使用当前定位，或填写地址';
     loadTasks(app.me?.grids || []);
   } catch (error) {
-    say(`上报失败：${describeError(error)}`, 'error');
+    if (error instanceof HttpError && error.status === 422 && !app.point) say(`无法确定地址“${address}”的位置，请写得更完整（路名、门牌号、小区楼栋）或在地图上点选：${error.message}`, 'error');
+    else say(`上报失败：${describeError(error)}`, 'error');
   } finally {
     button.disabled = false;
   }
+});
+
+// A preview of the chosen photo before it is sent.
+function clearPreview() {
+  const img = $('photo-preview');
+  if (img.src) URL.revokeObjectURL(img.src);
+  img.removeAttribute('src');
+  img.hidden = true;
+}
+document.querySelector('#report-form input[name="photo"]').addEventListener('change', (e) => {
+  clearPreview();
+  const file = e.target.files?.[0];
+  if (!file) return;
+  const img = $('photo-preview');
+  img.src = URL.createObjectURL(file);
+  img.hidden = false;
 });
 
 start();

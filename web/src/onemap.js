@@ -18,6 +18,7 @@ import {
 import { authJSON, session, ROLE_CAN, ROLE_NAMES } from './session.js';
 import { renderEfficiency, renderHotspots, renderHousing, renderPopulation, renderRisk, CLASS_NAMES, TIER_NAMES } from './models.js';
 import { PolygonDraw, contains } from './draw.js';
+import { showEventDetail } from './event_detail.js';
 
 const LEVELS = ['district', 'township', 'community', 'grid'];
 const LEVEL_NAMES = { district: '全区', township: '街道/乡镇', community: '社区/村', grid: '网格', building: '楼栋' };
@@ -334,12 +335,43 @@ function showFeature(feature, lngLat) {
   if (layerName === 'hotspots' && p.cell) return showHotspot(p);
   if (layerName === 'risk' && p.code) return showRiskUnit(p, lngLat);
   if (layerName === 'events' && !isCell && p.code) return showEvent(p);
-  // Aggregated cells and enterprises: their attributes.
+  if (layerName === 'events') return showEventCluster(p, isCell, lngLat);
+  // Aggregated cells and enterprises: their attributes, in words.
   const rows = Object.entries(p)
-    .filter(([, v]) => v !== null && v !== '')
-    .map(([k, v]) => `<tr><th>${esc({ count: '数量', industry: '行业', size: '规模', code: '编码' }[k] || k)}</th><td>${esc(v)}</td></tr>`)
+    .filter(([k, v]) => v !== null && v !== '' && FEATURE_FIELDS[k])
+    .map(([k, v]) => `<tr data-key="${esc(k)}"><th>${esc(FEATURE_FIELDS[k])}</th><td>${esc(featureValue(k, v))}</td></tr>`)
     .join('');
   $('info').innerHTML = `<h2>${esc(TILE_KIND[layerName] || '要素')}${isCell ? '（聚合）' : ''}</h2><table class="kv">${rows}</table>${isCell ? '<p class="muted">放大地图可查看单个要素</p>' : ''}`;
+}
+
+const FEATURE_FIELDS = { count: '数量', open: '在办', industry: '行业', size: '规模', code: '编码', name: '名称', category: '类别', status: '状态' };
+function featureValue(key, value) {
+  if (key === 'category') return label(CATEGORY_LABELS, value);
+  if (key === 'status') return label(STATUS_LABELS, value);
+  if (key === 'count' || key === 'open') return `${formatCount(Number(value))} 件`;
+  return value;
+}
+
+/** An aggregated event point or cell: how many, how many open, and the events under it. */
+let clusterRequest = 0;
+function showEventCluster(p, isCell, lngLat) {
+  const request = ++clusterRequest;
+  const count = Number(p.count) || 0;
+  const open = p.open != null ? Number(p.open) : null;
+  $('info').innerHTML = `<h2 data-cluster="1">事件聚合点</h2><table class="kv">
+    <tr data-key="count"><th>事件数</th><td>${esc(formatCount(count))} 件</td></tr>
+    ${open != null ? `<tr data-key="open"><th>其中在办</th><td>${esc(formatCount(open))} 件</td></tr>` : ''}</table>
+    <p class="muted">${isCell ? '此处为多件事件的汇总' : '此处为附近事件的汇总'}，放大地图可查看并点击单个事件</p>
+    <section id="cluster-events"></section>`;
+  // Points that share a place stay aggregated at any zoom: from z14, the events under
+  // the point (about 25 px around it), their rows opening the detail.
+  if (!lngLat || map.getZoom() < 14) return;
+  const at = map.project(lngLat);
+  const sw = map.unproject([at.x - 25, at.y + 25]);
+  const ne = map.unproject([at.x + 25, at.y - 25]);
+  const bbox = [sw.lng, sw.lat, ne.lng, ne.lat].map((v) => v.toFixed(6)).join(',');
+  const { from, to } = timeRange();
+  loadEventsBehind(`bbox=${bbox}&from=${from}&to=${to}`, $('cluster-events'), '此处事件', request, () => clusterRequest);
 }
 
 const signInHint = (what) => `<p class="muted" data-hint="signin">${esc(what)}需要登录（领导或本网格网格员）。<button class="link" data-action="signin">登录</button></p>`;
@@ -464,6 +496,7 @@ async function loadEventsBehind(query, box, title, request, current) {
     }
     box.innerHTML = html;
     bindSignInLinks(box);
+    bindEventRows(box);
   } catch (error) {
     if (request === current()) box.innerHTML = `<h3>${esc(title)}</h3><p class="error-text">${esc(describeError(error))}</p>`;
   }
@@ -506,19 +539,28 @@ function showRiskUnit(p, lngLat) {
 async function showEvent(p) {
   const info = $('info');
   const me = session.me();
+  if (me && session.token() && ROLE_CAN.events(me.role)) {
+    info.innerHTML = '<section id="event-detail" class="event-detail"></section>';
+    await showEventDetail($('event-detail'), p.code, { compact: true });
+    return;
+  }
   info.innerHTML = `<h2>事件 <small>${esc(p.code)}</small></h2><table class="kv">
     <tr><th>类别</th><td>${esc(label(CATEGORY_LABELS, p.category))}</td></tr>
     <tr><th>状态</th><td>${esc(label(STATUS_LABELS, p.status))}</td></tr>
     ${p.reported_at ? `<tr><th>受理时间</th><td>${esc(new Date(Number(p.reported_at) * 1000).toLocaleString('zh-CN', { hour12: false }))}</td></tr>` : ''}</table>
-    <section id="event-detail"></section>`;
-  if (!me || !ROLE_CAN.events(me.role)) return;
-  try {
-    const ev = await authJSON(`/api/v1/events/${encodeURIComponent(p.code)}`);
-    $('event-detail').innerHTML = `<table class="kv"><tr><th>事项</th><td>${esc(ev.title)}</td></tr><tr><th>描述</th><td>${esc(ev.description)}</td></tr>
-      <tr><th>网格</th><td>${esc(ev.grid?.name || ev.grid?.code || '')}</td></tr><tr><th>地址编码</th><td>${esc(ev.address_code || '—')}</td></tr></table>`;
-  } catch (error) {
-    $('event-detail').innerHTML = `<p class="error-text">${esc(describeError(error))}</p>`;
-  }
+    ${signInHint('查看事件详情、处置经过和办理')}`;
+  bindSignInLinks(info);
+}
+
+/** The events of a list (hot spot, risk unit, building): a row opens the event's detail. */
+function bindEventRows(box) {
+  box.querySelectorAll('tr[data-code]').forEach((row) => {
+    row.classList.add('clickable');
+    row.tabIndex = 0;
+    const open = () => showEvent({ code: row.dataset.code });
+    row.addEventListener('click', open);
+    row.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(); });
+  });
 }
 
 // ---- drawing a polygon to profile it -------------------------------------------------
@@ -769,12 +811,19 @@ function renderLegend() {
 }
 
 // ---- time slider -----------------------------------------------------------------
+// The slider counts back from the end of the data (today when events reach today, else
+// the last day of the latest month with events), so every position covers real data;
+// the label names the dates, the number of events and the data's whole range, and says
+// so when a selection holds no event.
+
+const isoDay = (d) => new Date(d.getTime() + 8 * 3_600_000).toISOString().slice(0, 10);
 
 function timeRange() {
-  const to = new Date();
+  const to = state.dataEnd ? new Date(state.dataEnd) : new Date();
   const from = new Date(to);
   from.setMonth(from.getMonth() - state.monthsBack);
-  return { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10) };
+  from.setDate(from.getDate() + 1);
+  return { from: isoDay(from), to: isoDay(to) };
 }
 
 /** The events tiles of the slider's time range (the server filters points and cells). */
@@ -788,18 +837,69 @@ function heatURL() {
   return here(`/heatmap/{z}/{x}/{y}.png?from=${from}&to=${to}`);
 }
 
-function setupTimeSlider() {
+const eventTotal = async (query) => (await authJSON(`/api/v1/events?limit=0&${query}`)).total;
+
+/** The data's range by months: the latest month with events and the earliest (at most 10 years back). */
+async function findDataRange() {
+  const now = new Date();
+  const monthStart = (y, m) => isoDay(new Date(Date.UTC(y, m, 1) - 8 * 3_600_000));
+  const monthEnd = (y, m) => isoDay(new Date(Date.UTC(y, m + 1, 1) - 8 * 3_600_000 - 1));
+  let y = now.getFullYear();
+  let m = now.getMonth();
+  if ((await eventTotal(`from=${monthStart(y - 10, m)}&to=${isoDay(now)}`)) === 0) return null;
+  // Back by years, then by months, to the latest month with events.
+  while ((await eventTotal(`from=${monthStart(y, 0)}&to=${y === now.getFullYear() ? isoDay(now) : monthEnd(y, 11)}`)) === 0) { y--; m = 11; }
+  while (m > 0 && (await eventTotal(`from=${monthStart(y, m)}&to=${monthEnd(y, m)}`)) === 0) m--;
+  const end = y === now.getFullYear() && m === now.getMonth() ? now : new Date(`${monthEnd(y, m)}T12:00:00+08:00`);
+  let fy = y;
+  while (fy > now.getFullYear() - 10 && (await eventTotal(`from=${monthStart(fy - 1, 0)}&to=${monthEnd(fy - 1, 11)}`)) > 0) fy--;
+  let fm = 0;
+  while (fm < 11 && (await eventTotal(`from=${monthStart(fy, fm)}&to=${monthEnd(fy, fm)}`)) === 0) fm++;
+  return { end, first: monthStart(fy, fm), months: (y - fy) * 12 + (m - fm) + 1 };
+}
+
+function setupTimeSlider(caps) {
   const slider = $('time');
+  const labelBox = $('time-label');
+  let request = 0;
+  const describe = async () => {
+    const mine = ++request;
+    const { from, to } = timeRange();
+    labelBox.textContent = `近 ${state.monthsBack} 个月（${from} 至 ${to}）`;
+    if (!caps.has('/api/v1/events')) return;
+    try {
+      const n = await eventTotal(`from=${from}&to=${to}`);
+      if (mine !== request) return;
+      const range = state.dataRange ? `数据范围 ${state.dataRange.first} 至 ${isoDay(state.dataRange.end)}` : '';
+      labelBox.innerHTML = `近 ${state.monthsBack} 个月（${esc(from)} 至 ${esc(to)}）<br>${n ? `共 ${esc(formatCount(n))} 件事件` : '<b class="overdue">所选时段无事件</b>'}${range ? `<br><small>${esc(range)}</small>` : ''}`;
+      labelBox.dataset.total = String(n);
+    } catch { /* the dates stay */ }
+  };
   const apply = () => {
     state.monthsBack = Number(slider.value) || 1;
-    $('time-label').textContent = `近 ${state.monthsBack} 个月`;
     map.getSource('tiles-events')?.setTiles([eventsURL()]);
     const heat = map.getSource('heat');
     if (heat) heat.setTiles([heatURL()]);
+    describe();
   };
   slider.min = '1';
   slider.addEventListener('change', apply);
-  slider.addEventListener('input', () => { $('time-label').textContent = `近 ${slider.value} 个月`; });
+  slider.addEventListener('input', () => {
+    state.monthsBack = Number(slider.value) || 1;
+    const { from, to } = timeRange();
+    labelBox.textContent = `近 ${slider.value} 个月（${from} 至 ${to}）`;
+  });
+  describe();
+  if (!caps.has('/api/v1/events')) return;
+  findDataRange().then((range) => {
+    if (!range) { labelBox.innerHTML = '<b class="overdue">暂无事件数据</b>'; return; }
+    state.dataRange = range;
+    state.dataEnd = range.end.getTime();
+    slider.max = String(Math.max(1, range.months));
+    if (Number(slider.value) > range.months) slider.value = String(range.months);
+    labelBox.dataset.range = `${range.first}/${isoDay(range.end)}`;
+    apply();
+  }).catch(() => {});
 }
 
 // ---- search ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import {
 import { echarts } from './charts.js';
 
 const FEED_LIMIT = 40;
+const FEED_START = 15;
 const LIVE_POINTS_LIMIT = 300;
 // `?refresh=ms&tour=ms` shorten the timers (the soak test uses them); at least 1 s.
 const params = new URLSearchParams(location.search);
@@ -21,7 +22,51 @@ const REFRESH_MS = interval('refresh', 60_000);
 const TOUR_MS = interval('tour', 20_000);
 
 const $ = (id) => document.getElementById(id);
+
+// The wall signs in once with a screen account (a long-lived, revocable kiosk session
+// kept in localStorage); without one it shows the public aggregates.
+const KIOSK_KEY = 'minqing.kiosk';
+const kioskToken = () => localStorage.getItem(KIOSK_KEY);
+async function screenJSON(path) {
+  const token = kioskToken();
+  try {
+    return await fetchJSON(path, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+  } catch (error) {
+    if (error?.status === 401 && token) {
+      localStorage.removeItem(KIOSK_KEY);
+      return fetchJSON(path);
+    }
+    throw error;
+  }
+}
 const live = { type: 'FeatureCollection', features: [] };
+
+// ---- kiosk sign-in ------------------------------------------------------------------
+async function setupKiosk() {
+  const caps = await capabilities();
+  if (!caps.has('/api/v1/auth/login')) return;
+  const button = $('kiosk-signin');
+  button.hidden = !!kioskToken();
+  button.addEventListener('click', () => { $('kiosk-message').textContent = ''; $('kiosk').showModal(); });
+  $('kiosk-cancel').addEventListener('click', () => $('kiosk').close());
+  $('kiosk-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    $('kiosk-message').textContent = '登录中…';
+    try {
+      const answer = await fetchJSON('/api/v1/auth/login', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: form.get('username'), password: form.get('password') }),
+      });
+      localStorage.setItem(KIOSK_KEY, answer.token);
+      // The wall reloads once with its session: feed, alerts and figures as the account sees them.
+      location.reload();
+    } catch (error) {
+      $('kiosk-message').textContent = error?.status === 401 || error?.status === 403 ? '账号或密码错误' : '登录失败，请稍后重试';
+    }
+  });
+}
+setupKiosk();
 
 // ---- clock ----------------------------------------------------------------------
 const clock = () => { $('clock').textContent = new Date().toLocaleString('zh-CN', { hour12: false }); };
@@ -35,7 +80,7 @@ const map = new maplibregl.Map({
   localIdeographFontFamily: MAP_FONTS.join(', '),
 });
 quietMapErrors(map, () => {});
-window.__minqing = { map, live };
+window.__minqing = { map, live, echarts };
 
 map.on('load', async () => {
   let townships = null;
@@ -106,14 +151,14 @@ async function refreshCounters() {
   const values = {};
   let year = null;
   try {
-    Object.assign(values, await fetchJSON('/api/v1/stats'));
+    Object.assign(values, await screenJSON('/api/v1/stats'));
   } catch { /* shown as 暂不可用 */ }
   if (caps.has('/api/v1/events')) {
     // Totals only (limit=0): aggregates, open to the unattended screen.
     try {
       const [open, overdue] = await Promise.all([
-        fetchJSON('/api/v1/events?limit=0&status=accepted,mediating,resolved,diverted'),
-        fetchJSON('/api/v1/events?limit=0&overdue=true'),
+        screenJSON('/api/v1/events?limit=0&status=accepted,mediating,resolved,diverted'),
+        screenJSON('/api/v1/events?limit=0&overdue=true'),
       ]);
       values.open_events = open.total;
       values.overdue = overdue.total;
@@ -121,7 +166,7 @@ async function refreshCounters() {
   }
   if (caps.has('/api/v1/analysis/efficiency')) {
     try {
-      const eff = await fetchJSON('/api/v1/analysis/efficiency');
+      const eff = await screenJSON('/api/v1/analysis/efficiency');
       year = /^\d{4}/.test(eff.window?.from || '') ? eff.window.from.slice(0, 4) : null;
       values.year_events = num(eff.events);
       values.closure_rate = num(eff.closure_rate);
@@ -152,14 +197,19 @@ setInterval(refreshCounters, REFRESH_MS);
 
 // ---- charts ---------------------------------------------------------------------
 const charts = {};
+// Each chart follows its box (cards change size as counters and lists fill in).
+const resizer = new ResizeObserver((entries) => entries.forEach((e) => charts[e.target.id]?.resize()));
 function chart(id) {
-  if (!charts[id]) charts[id] = echarts.init($(id), null, { renderer: 'canvas' });
+  if (!charts[id]) {
+    charts[id] = echarts.init($(id), null, { renderer: 'canvas' });
+    resizer.observe($(id));
+  }
   return charts[id];
 }
 // Chart text and margins in rem (1rem = 16px at 1920 wide, 32px at 3840), so a 4K wall
 // reads like a 1080p one. No animation: updates are minutes apart on a wall.
 const rem = () => parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
-const axisStyle = () => ({ axisLabel: { color: '#c9d6ea', fontSize: Math.round(0.85 * rem()) }, axisLine: { lineStyle: { color: '#35507a' } }, splitLine: { lineStyle: { color: '#1b3a6b' } } });
+const axisStyle = () => ({ axisLabel: { color: '#c9d6ea', fontSize: Math.round(1.25 * rem()) }, axisLine: { lineStyle: { color: '#35507a' } }, splitLine: { lineStyle: { color: '#1b3a6b' } } });
 
 /** Fill the trend and category charts from whatever series the efficiency model returns. */
 function updateChartsFrom(eff) {
@@ -170,7 +220,7 @@ function updateChartsFrom(eff) {
     $('trend-na').hidden = true;
     chart('trend').setOption({
       animation: false,
-      grid: { left: 3.2 * rem(), right: rem(), top: rem(), bottom: 2 * rem() }, tooltip: { trigger: 'axis' },
+      grid: { left: 4 * rem(), right: rem(), top: rem(), bottom: 2.2 * rem() }, tooltip: { trigger: 'axis', textStyle: { fontSize: Math.round(1.25 * rem()) } },
       xAxis: { type: 'category', data: series.map(([k]) => k), ...axisStyle() },
       yAxis: { type: 'value', ...axisStyle() },
       series: [{ type: 'line', smooth: true, data: series.map(([, v]) => v), lineStyle: { width: 3, color: '#4cc9f0' }, areaStyle: { color: 'rgba(76,201,240,.2)' }, showSymbol: false }],
@@ -179,34 +229,37 @@ function updateChartsFrom(eff) {
   const cats = Array.isArray(byCategory) ? byCategory.map((c) => [c.category || c.name, c.events ?? c.count ?? c.total]) : byCategory && typeof byCategory === 'object' ? Object.entries(byCategory).map(([k, v]) => [k, typeof v === 'number' ? v : v?.events ?? v?.count ?? v?.total]) : null;
   if (cats?.length) {
     $('categories-na').hidden = true;
+    // Bars, not a pie: names and numbers stay legible from three metres in a narrow column.
+    const rows = [...cats].sort((a, b) => a[1] - b[1]);
     chart('categories').setOption({
-      tooltip: {},
       animation: false,
-      series: [{ type: 'pie', radius: ['40%', '70%'], label: { color: '#f3f6fb', fontSize: Math.round(0.95 * rem()) }, labelLine: { length: 0.6 * rem(), length2: 0.8 * rem() }, data: cats.map(([k, v]) => ({ name: label(CATEGORY_LABELS, k), value: v, itemStyle: { color: CATEGORY_COLORS[k] } })) }],
+      grid: { left: 5.5 * rem(), right: 3.5 * rem(), top: 0.3 * rem(), bottom: 0.3 * rem() },
+      xAxis: { type: 'value', show: false },
+      yAxis: { type: 'category', data: rows.map(([k]) => label(CATEGORY_LABELS, k)), axisLabel: { color: '#f3f6fb', fontSize: Math.round(1.25 * rem()) }, axisLine: { show: false }, axisTick: { show: false } },
+      series: [{ type: 'bar', barWidth: '60%', data: rows.map(([k, v]) => ({ value: v, itemStyle: { color: CATEGORY_COLORS[k], borderRadius: 3 } })), label: { show: true, position: 'right', color: '#f3f6fb', fontSize: Math.round(1.25 * rem()) } }],
     });
   }
 }
 
 /** Event counts from the list endpoint's `total`: one request per month and per category. */
 async function chartsFromEventList() {
-  const total = async (query) => (await fetchJSON(`/api/v1/events?limit=0&${query}`)).total;
-  // Whole days (the server's calendar: China Standard Time, both ends inclusive).
-  const pad = (n) => String(n).padStart(2, '0');
-  const day = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-  const lastDay = (stop) => day(new Date(stop.getFullYear(), stop.getMonth(), stop.getDate() - 1));
-  // The last 12 months that hold events (a demo district's history may end years ago).
-  const now = new Date();
-  let end = new Date(now.getFullYear(), now.getMonth() + 1, 1);
+  const total = async (query) => (await screenJSON(`/api/v1/events?limit=0&${query}`)).total;
+  // Months as whole Beijing-time days, both ends inclusive (the server's calendar).
+  const day = (y, m, d) => `${y}-${String(m + 1).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+  const lastDay = (y, m) => new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
+  const monthOf = (y, m) => { const t = new Date(Date.UTC(y, m, 1)); return [t.getUTCFullYear(), t.getUTCMonth()]; };
+  // The last 12 months that hold events (a district's history may end before today).
+  const now = new Date(Date.now() + 8 * 3_600_000);
+  let [ey, em] = [now.getUTCFullYear(), now.getUTCMonth()];
   for (let back = 0; back < 5; back++) {
-    const start = new Date(end.getFullYear() - 1, end.getMonth(), 1);
-    if ((await total(`from=${day(start)}&to=${lastDay(end)}`)) > 0) break;
-    end = start;
+    const [sy, sm] = monthOf(ey, em - 11);
+    if ((await total(`from=${day(sy, sm, 1)}&to=${day(ey, em, lastDay(ey, em))}`)) > 0) break;
+    [ey, em] = monthOf(ey, em - 12);
   }
   const months = [];
-  for (let i = 12; i >= 1; i--) {
-    const start = new Date(end.getFullYear(), end.getMonth() - i, 1);
-    const stop = new Date(end.getFullYear(), end.getMonth() - i + 1, 1);
-    months.push([`${start.getFullYear()}-${pad(start.getMonth() + 1)}`, day(start), lastDay(stop)]);
+  for (let i = 11; i >= 0; i--) {
+    const [y, m] = monthOf(ey, em - i);
+    months.push([`${y}-${String(m + 1).padStart(2, '0')}`, day(y, m, 1), day(y, m, lastDay(y, m))]);
   }
   const windowStart = months[0][1];
   const windowEnd = months[11][2];
@@ -214,6 +267,7 @@ async function chartsFromEventList() {
     Promise.all(months.map(([, from, to]) => total(`from=${from}&to=${to}`))),
     Promise.all(Object.keys(CATEGORY_LABELS).map((c) => total(`category=${c}&from=${windowStart}&to=${windowEnd}`))),
   ]);
+  $('categories-period').textContent = `${months[0][0]} 至 ${months[11][0]}`;
   updateChartsFrom({
     monthly: months.map(([name], i) => ({ month: name, events: monthly[i] })),
     by_category: Object.fromEntries(Object.keys(CATEGORY_LABELS).map((c, i) => [c, categories[i]])),
@@ -238,6 +292,7 @@ async function initCharts() {
 initCharts();
 window.addEventListener('resize', () => Object.values(charts).forEach((c) => c.resize()));
 window.addEventListener('pagehide', () => {
+  resizer.disconnect();
   Object.values(charts).forEach((c) => c.dispose());
   map.remove();
 });
@@ -260,7 +315,7 @@ async function startTour(caps) {
   let stops = [];
   const load = async () => {
     try {
-      const answer = await fetchJSON('/api/v1/analysis/hotspots');
+      const answer = await screenJSON('/api/v1/analysis/hotspots');
       const cells = Array.isArray(answer) ? answer : answer.cells || answer.features || [];
       stops = cells
         .filter((c) => (c.class === 'hot99' || c.class === 'hot95') && c.count > 0)
@@ -291,16 +346,119 @@ async function startTour(caps) {
   }, TOUR_MS);
 }
 
-// ---- live feed ------------------------------------------------------------------
-function startFeed(caps) {
+// ---- live feed and alerts ----------------------------------------------------------
+const ALERT_LIMIT = 30;
+const ALERT_LABELS = { due_soon: '即将到期', overdue: '已超期', large_risk: '重大风险', supervised: '督办' };
+const hhmm = (at) => {
+  const time = at ? new Date(typeof at === 'number' ? at * 1000 : at) : new Date();
+  const sameDay = time.toDateString() === new Date().toDateString();
+  return sameDay ? time.toLocaleTimeString('zh-CN', { hour12: false, hour: '2-digit', minute: '2-digit' }) : time.toLocaleDateString('zh-CN', { month: '2-digit', day: '2-digit' });
+};
+const place = (ev) => [ev.township?.name, ev.community?.name].filter(Boolean).join(' ');
+
+/** One feed row: time, what (title, or the category on the public feed), status, where. */
+function feedRow(li, ev, live) {
+  li.dataset.code = ev.code;
+  li.dataset.status = ev.status || '';
+  // Each change counted on its row (a changed event updates its row, never adds one).
+  li.dataset.changes = String(Number(li.dataset.changes || 0) + 1);
+  // The public feed carries no change time: a live change happened now.
+  const at = ev.updated_at || (live ? Date.now() / 1000 : ev.reported_at);
+  li.innerHTML = `<span class="time">${esc(hhmm(at))}</span>
+    <span class="what">${esc(ev.title || `${label(CATEGORY_LABELS, ev.category)}事件`)}</span>
+    <span class="status">${esc(ev.overdue && !['closed', 'followed_up'].includes(ev.status) ? `${label(STATUS_LABELS, ev.status)}·超期` : label(STATUS_LABELS, ev.status))}</span>
+    <span class="where">${esc(label(CATEGORY_LABELS, ev.category))} · ${esc(place(ev) || ev.grid?.name || '')}</span>`;
+}
+
+/** Put `ev` in the feed: a new event on top, a changed one updated in its row. */
+function showInFeed(ev, { fresh = true, append = false } = {}) {
+  const list = $('feed');
+  list.querySelector('.empty')?.remove();
+  let li = list.querySelector(`li[data-code="${CSS.escape(ev.code)}"]`);
+  const isNew = !li;
+  if (isNew) li = document.createElement('li');
+  feedRow(li, ev, fresh);
+  if (isNew) {
+    if (append) list.append(li); else list.prepend(li);
+  }
+  if (fresh) {
+    li.classList.remove('fresh');
+    void li.offsetWidth;
+    li.classList.add('fresh');
+  }
+  while (list.children.length > FEED_LIMIT) list.lastElementChild.remove();
+  if (typeof ev.lon === 'number' && typeof ev.lat === 'number') {
+    live.features = live.features.filter((f) => f.properties.code !== ev.code);
+    live.features.unshift({ type: 'Feature', geometry: { type: 'Point', coordinates: [ev.lon, ev.lat] }, properties: { code: ev.code, category: ev.category } });
+    live.features.length = Math.min(live.features.length, LIVE_POINTS_LIMIT);
+    map.getSource('live')?.setData(live);
+  }
+}
+
+/** The latest events (as the feed would have sent them), so the feed never starts empty. */
+async function fillFeed(caps) {
+  if (!caps.has('/api/v1/events/latest')) return false;
+  try {
+    const answer = await screenJSON(`/api/v1/events/latest?limit=${FEED_START}`);
+    const events = answer.events || [];
+    for (const ev of events) if (!$('feed').querySelector(`li[data-code="${CSS.escape(ev.code)}"]`)) showInFeed(ev, { fresh: false, append: true });
+    return events.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+function showAlert(a) {
+  const list = $('alerts');
+  list.querySelector('.empty')?.remove();
+  const key = `${a.code}:${a.kind}`;
+  let li = list.querySelector(`li[data-key="${CSS.escape(key)}"]`);
+  if (!li) { li = document.createElement('li'); list.prepend(li); }
+  li.dataset.key = key;
+  li.dataset.code = a.code;
+  li.className = `fresh kind-${a.kind}`;
+  li.innerHTML = `<span class="time">${esc(hhmm(a.at))}</span><span class="what">${esc(a.title || `${label(CATEGORY_LABELS, a.category)}事件`)}</span>
+    <span class="kind">${esc(ALERT_LABELS[a.kind] || a.kind)}</span><span class="where">${esc(a.place || place(a) || label(CATEGORY_LABELS, a.category))}</span>`;
+  while (list.children.length > ALERT_LIMIT) list.lastElementChild.remove();
+}
+
+async function loadAlerts(caps) {
+  const list = $('alerts');
+  // The district's alerts are for the signed-in wall (a kiosk session).
+  if (!caps.has('/api/v1/alerts') || !kioskToken()) return false;
+  try {
+    const answer = await screenJSON('/api/v1/alerts');
+    const alerts = (answer.alerts || []).slice(0, ALERT_LIMIT).reverse();
+    for (const a of alerts) showAlert(a);
+    $('alerts-status').textContent = `${formatCount(answer.unread ?? alerts.length)} 条未读`;
+    if (!list.children.length) list.innerHTML = '<li class="empty">暂无预警</li>';
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What in a change calls for attention on the wall (when no alert message comes). */
+function alertOf(change, ev) {
+  const kind = ev.overdue && !['closed', 'followed_up'].includes(ev.status) ? 'overdue'
+    : ev.risk_tier === 'large' && (change === 'set_risk_tier' || change === 'created' || change === 'escalate') ? 'large_risk'
+      : change === 'supervise' || (ev.supervision && change === 'supervise') ? 'supervised' : null;
+  return kind ? { code: ev.code, kind, title: ev.title, category: ev.category, at: ev.updated_at, place: place(ev) } : null;
+}
+
+async function startFeed(caps) {
   const list = $('feed');
   const feedStatus = $('feed-status');
+  const alertList = $('alerts');
+  alertList.innerHTML = '<li class="empty">暂无预警</li>';
+  const alertsFromServer = await loadAlerts(caps);
   if (!caps.has('/api/v1/events/stream')) {
     feedStatus.textContent = '暂不可用';
     list.innerHTML = '<li class="empty">实时事件流暂不可用</li>';
     return;
   }
-  list.innerHTML = '<li class="empty">等待新事件…</li>';
+  list.innerHTML = '<li class="empty">最新事件加载中…</li>';
+  fillFeed(caps).then((any) => { if (!any && list.querySelector('.empty')) list.querySelector('.empty').textContent = '等待新事件…'; });
   let source = null;
   let retry = 1000;
   const onEvent = (message) => {
@@ -308,29 +466,26 @@ function startFeed(caps) {
     try { e = JSON.parse(message.data); } catch { return; }
     const ev = e.event || e;
     if (!ev || !ev.code) return;
-    list.querySelector('.empty')?.remove();
-    const li = document.createElement('li');
-    li.className = 'fresh';
-    li.dataset.code = ev.code;
-    const at = ev.updated_at || ev.reported_at;
-    const time = at ? new Date(typeof at === 'number' ? at * 1000 : at) : new Date();
-    li.innerHTML = `<span class="time">${time.toLocaleTimeString('zh-CN', { hour12: false, hour: '2-digit', minute: '2-digit' })}</span>
-      <span>${esc(label(CATEGORY_LABELS, ev.category))}</span><span>${esc(ev.title || ev.code)}</span>
-      <span class="status">${esc(message.type === 'overdue' ? '已超期' : label(STATUS_LABELS, ev.status))}</span>`;
-    list.prepend(li);
-    while (list.children.length > FEED_LIMIT) list.lastElementChild.remove();
-    if (typeof ev.lon === 'number' && typeof ev.lat === 'number') {
-      live.features = live.features.filter((f) => f.properties.code !== ev.code);
-      live.features.unshift({ type: 'Feature', geometry: { type: 'Point', coordinates: [ev.lon, ev.lat] }, properties: { code: ev.code, category: ev.category } });
-      live.features.length = Math.min(live.features.length, LIVE_POINTS_LIMIT);
-      map.getSource('live')?.setData(live);
+    showInFeed(ev);
+    if (!alertsFromServer) {
+      const a = alertOf(e.change, ev);
+      if (a) showAlert(a);
     }
+    refreshFunnelSoon();
+  };
+  const onAlert = (message) => {
+    let a;
+    try { a = JSON.parse(message.data); } catch { return; }
+    a = a.alert || a;
+    if (a?.code) showAlert(a);
   };
   const connect = () => {
-    source = new EventSource('/api/v1/events/stream');
+    const token = kioskToken();
+    source = new EventSource(`/api/v1/events/stream${token ? `?access_token=${encodeURIComponent(token)}` : ''}`);
     source.onopen = () => { feedStatus.textContent = '● 已连接'; retry = 1000; };
     source.onmessage = onEvent;
     for (const type of ['created', 'changed', 'updated', 'overdue', 'event']) source.addEventListener(type, onEvent);
+    source.addEventListener('alert', onAlert);
     source.onerror = () => {
       feedStatus.textContent = '重新连接中…';
       // The browser retries by itself unless the stream was closed for good.
@@ -344,3 +499,89 @@ function startFeed(caps) {
   connect();
   window.addEventListener('pagehide', () => source?.close());
 }
+
+// ---- the closed-loop funnel and the township ranking ------------------------------
+// The period: this calendar year (Beijing time) when it has events, else the latest year
+// with events, named on the card. Stage counts are events of the period that have
+// reached at least that stage by their current status (受理 all; 调解 those in or past
+// mediation; 化解/分流; 办结; 回访).
+const STAGES = [
+  ['受理', ''],
+  ['调解', 'mediating,resolved,diverted,closed,followed_up'],
+  ['化解/分流', 'resolved,diverted,closed,followed_up'],
+  ['办结', 'closed,followed_up'],
+  ['回访', 'followed_up'],
+];
+let period = null;
+
+async function currentPeriod() {
+  const total = async (q) => (await screenJSON(`/api/v1/events?limit=0&${q}`)).total;
+  const year = Number(new Date().toLocaleString('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric' }));
+  for (let y = year; y > year - 6; y--) {
+    const q = `from=${y}-01-01&to=${y}-12-31`;
+    if ((await total(q)) > 0) return { query: q, name: `${y}年`, current: y === year };
+  }
+  return { query: `from=${year}-01-01&to=${year}-12-31`, name: `${year}年`, current: true, empty: true };
+}
+
+async function refreshFunnel() {
+  const caps = await capabilities();
+  if (!caps.has('/api/v1/events')) { $('funnel-na').hidden = false; $('ranking-na').hidden = false; return; }
+  try {
+    period = period || (await currentPeriod());
+    const periodLabel = `${period.name}${period.current ? '' : '（最近有数据的年份）'}`;
+    $('funnel-period').textContent = periodLabel;
+    $('ranking-period').textContent = periodLabel;
+    const counts = await Promise.all(STAGES.map(([, status]) => screenJSON(`/api/v1/events?limit=0&${period.query}${status ? `&status=${status}` : ''}`).then((a) => a.total)));
+    $('funnel').dataset.counts = counts.join(',');
+    $('funnel-na').hidden = !period.empty;
+    if (period.empty) $('funnel-na').textContent = `${period.name}暂无事件`;
+    const max = Math.max(1, counts[0]);
+    chart('funnel').setOption({
+      animation: false,
+      tooltip: { textStyle: { fontSize: Math.round(1.25 * rem()) } },
+      series: [{
+        type: 'funnel', sort: 'none', left: '2%', right: '2%', top: 4, bottom: 4, min: 0, max, minSize: '28%', gap: 3,
+        label: { position: 'inside', color: '#fff', fontSize: Math.round(1.25 * rem()), formatter: (p) => `${p.name} ${formatCount(p.value)}` },
+        itemStyle: { borderWidth: 0 },
+        data: STAGES.map(([name], i) => ({ name, value: counts[i], itemStyle: { color: ['#1d6fb8', '#2a8fd6', '#3aa9a0', '#4cc9f0', '#7bd88f'][i] } })),
+      }],
+    });
+  } catch {
+    $('funnel-na').hidden = false;
+  }
+}
+
+let townships = null;
+async function refreshRanking() {
+  try {
+    period = period || (await currentPeriod());
+    townships = townships || (await screenJSON('/api/v1/areas?level=township')).features.map((f) => [f.properties.code, f.properties.name]);
+    const rows = await Promise.all(townships.map(([code, name]) => screenJSON(`/api/v1/events?limit=0&grid=${encodeURIComponent(code)}&${period.query}`).then((a) => [name, a.total])));
+    rows.sort((a, b) => b[1] - a[1]);
+    const top = rows.slice(0, 8).reverse();
+    $('ranking').dataset.top = rows[0]?.[0] || '';
+    chart('ranking').setOption({
+      animation: false,
+      grid: { left: 7.5 * rem(), right: 3.5 * rem(), top: 0.3 * rem(), bottom: 0.3 * rem() },
+      xAxis: { type: 'value', show: false },
+      yAxis: { type: 'category', data: top.map(([n]) => n), axisLabel: { color: '#f3f6fb', fontSize: Math.round(1.25 * rem()) }, axisLine: { show: false }, axisTick: { show: false } },
+      series: [{ type: 'bar', data: top.map(([, v]) => v), barWidth: '60%', itemStyle: { color: '#4cc9f0', borderRadius: 3 }, label: { show: true, position: 'right', color: '#f3f6fb', fontSize: Math.round(1.25 * rem()) } }],
+    });
+  } catch {
+    $('ranking-na').hidden = false;
+  }
+}
+
+let funnelTimer = null;
+/** A change moved an event along: recount within a second. */
+function refreshFunnelSoon() {
+  // A period chosen because this year had no events yet: look again (it may have now).
+  if (period && !period.current) period = null;
+  if (funnelTimer) return;
+  funnelTimer = setTimeout(() => { funnelTimer = null; refreshFunnel(); }, 500);
+}
+refreshFunnel();
+refreshRanking();
+setInterval(refreshFunnel, REFRESH_MS);
+setInterval(refreshRanking, 5 * REFRESH_MS);

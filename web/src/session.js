@@ -65,8 +65,8 @@ export async function authJSON(path, options = {}) {
 
 /** What a role may see, as the server's role matrix says (ARCHITECTURE.md). */
 export const ROLE_CAN = {
-  events: (role) => ['grid_worker', 'mediator', 'leader', 'admin'].includes(role),
+  events: (role) => ['grid_worker', 'mediator', 'leader', 'admin', 'reception', 'risk_centre'].includes(role),
   households: (role) => ['grid_worker', 'leader', 'admin'].includes(role),
 };
 
-export const ROLE_NAMES = { screen: '大屏', grid_worker: '网格员', mediator: '调解员', leader: '领导', admin: '管理员' };
+export const ROLE_NAMES = { screen: '大屏', grid_worker: '网格员', mediator: '调解员', leader: '领导', admin: '管理员', reception: '综合受理窗口', risk_centre: '社会风险中心' };

@@ -231,3 +231,55 @@ test('a building: its counts, the breadcrumb to it, households (masked) for a le
     await view.context.close();
   }
 });
+
+test('events open the shared detail: a hot spot\'s list row and an event point (history, actions, places by name); an aggregated point speaks Chinese', async () => {
+  const hot = await api('/api/v1/analysis/hotspots');
+  const cell = hot.cells.filter((c) => c.class === 'hot99' || c.class === 'hot95').sort((a, b) => b.count - a.count)[0];
+  const leader = await apiLogin(...LEADER);
+  const view = await openOneMap();
+  const { page } = view;
+  try {
+    // An aggregated point below z14: counts in words, no raw field names.
+    await page.uncheck('#layers input[data-layer="buildings"]');
+    await clickAt(page, cell.lon, cell.lat, 11);
+    await page.waitForSelector('#info h2[data-cluster]');
+    const text = await page.locator('#info').innerText();
+    assert.match(text, /事件数\s*[\d,]+ 件/);
+    assert.doesNotMatch(text, /cluster|true|open\b|count/i, `no raw field names (${text})`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'onemap-cluster.png') });
+
+    // A hot spot's event list: a row opens the detail.
+    await signIn(page, LEADER);
+    await page.check('#layers input[data-layer="hotspots"]');
+    await page.uncheck('#layers input[data-layer="events"]');
+    await clickAt(page, cell.lon, cell.lat, 13);
+    await page.waitForSelector('#unit-events table.events tr[data-code]');
+    const code = await page.locator('#unit-events table.events tr[data-code]').first().getAttribute('data-code');
+    await page.locator('#unit-events table.events tr[data-code]').first().click();
+    await page.waitForFunction((c) => document.querySelector('#event-detail')?.dataset.loaded === c, code, { timeout: 10_000 });
+    const ev = await api(`/api/v1/events/${code}`, leader.token);
+    assert.equal(await page.locator('#event-detail .ed-timeline li').count(), ev.history.length, 'the whole history as a timeline');
+    const place = await page.locator('#event-detail [data-key="place"] td').innerText();
+    assert.ok(place.includes(ev.township.name) && place.includes(ev.community.name), `places by name (${place})`);
+    const offered = await page.locator('#event-detail .ed-actions button[data-action]').evaluateAll((bs) => bs.map((b) => b.dataset.action));
+    assert.deepEqual(offered, ev.allowed_actions, 'exactly the allowed actions');
+    await page.waitForFunction(() => !/查找中/.test(document.querySelector('#event-detail .ed-duplicates')?.innerText || ''));
+    await page.screenshot({ path: join(SCREENSHOTS, 'onemap-event-detail.png') });
+
+    // An event point at z17.5 (or the events under a point where several share a place)
+    // opens the same detail.
+    await page.check('#layers input[data-layer="events"]');
+    await page.uncheck('#layers input[data-layer="hotspots"]');
+    await clickAt(page, ev.lon, ev.lat, 17.5);
+    await page.waitForFunction(() => document.querySelector('#event-detail')?.dataset.loaded || document.querySelector('#cluster-events tr[data-code]'), null, { timeout: 10_000 });
+    if (!(await page.locator('#event-detail').count())) {
+      assert.match(await page.locator('#info').innerText(), /此处事件/);
+      await page.locator('#cluster-events tr[data-code]').first().click();
+      await page.waitForFunction(() => document.querySelector('#event-detail')?.dataset.loaded, null, { timeout: 10_000 });
+    }
+    assert.ok(await page.locator('#event-detail .ed-timeline li').count() >= 1, 'the clicked point\'s history');
+    assertClean(view, '/ event detail');
+  } finally {
+    await view.context.close();
+  }
+});

@@ -24,7 +24,7 @@ export async function launch() {
     executablePath: CHROMIUM,
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run',
+      '--disable-sync', '--no-first-run', '--lang=zh-CN',
       // WebGL on the CPU: headless Chromium without a GPU needs SwiftShader allowed explicitly.
       '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
     ],
@@ -37,7 +37,7 @@ export async function launch() {
  * request's origin except data: and blob:).
  */
 export async function openPage(browser, path, viewport, { tolerated404 = [], permissions = [], geolocation } = {}) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, permissions, geolocation });
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, permissions, geolocation, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
   const page = await context.newPage();
   const errors = [];
   const origins = new Set();

@@ -34,6 +34,16 @@ function requireEndpoints(t, needed) {
   return true;
 }
 
+/** The wall signs in once (a kiosk session kept in localStorage), through its dialog. */
+async function kioskSignIn(page) {
+  await page.waitForSelector('#kiosk-signin:not([hidden])', { timeout: 15_000 });
+  await page.click('#kiosk-signin');
+  await page.fill('#kiosk input[name="username"]', 'screen');
+  await page.fill('#kiosk input[name="password"]', 'demo-screen-pass');
+  await Promise.all([page.waitForNavigation(), page.click('#kiosk button[type="submit"]')]);
+  await page.waitForSelector('#kiosk-signin[hidden]', { state: 'attached' });
+}
+
 test('one-map view loads, draws the map, drills down, only this origin, no console errors', async () => {
   const view = await openPage(browser, '/', { width: 1440, height: 900 }, { tolerated404: allow404 });
   const { page } = view;
@@ -183,6 +193,9 @@ test('a grid worker reports an event with a photo; it appears on the large scree
     await page.fill('input[name="title"]', '路灯损坏（浏览器测试）');
     await page.fill('textarea[name="description"]', '测试上报');
     await page.setInputFiles('input[name="photo"]', { name: 'photo.png', mimeType: 'image/png', buffer: await screen.page.screenshot({ clip: { x: 0, y: 0, width: 64, height: 48 } }) });
+    // The photo is previewed before it is sent.
+    await page.waitForSelector('#photo-preview:not([hidden])');
+    assert.ok(await page.locator('#photo-preview').evaluate((img) => img.complete && img.naturalWidth === 64), 'the preview shows the chosen photo');
     await page.click('#report-form button[type="submit"]');
     await page.waitForSelector('body[data-reported]', { timeout: 15_000 });
     const code = await page.evaluate(() => document.body.dataset.reported);
@@ -274,6 +287,123 @@ test('large screen: the slow tour visits the current significant hot spots', asy
     assert.ok(Math.abs(centre[0] - significant[0].lon) < 0.01 && Math.abs(centre[1] - significant[0].lat) < 0.01, `the map flew to the hot spot (${centre})`);
     await page.screenshot({ path: join(SCREENSHOTS, 'screen-tour.png') });
     assertClean(view, '/screen tour');
+  } finally {
+    await view.context.close();
+  }
+});
+
+test('grid worker: a point outside my grid is warned about; an event reported by typed address is placed by the matcher', async () => {
+  const grids = await (await fetch(`${BASE}/api/v1/areas?level=grid`)).json();
+  const grid = grids.features[0];
+  const view = await openPage(browser, '/grid', { width: 375, height: 812 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await page.waitForSelector('#login-form', { state: 'visible' });
+    await page.fill('input[name="username"]', `grid-${grid.properties.code}`);
+    await page.fill('input[name="password"]', 'demo-grid-pass');
+    await page.click('#login-form button');
+    await ready(page);
+    await page.click('.tabs button[data-tab="report"]');
+    // Inside: no warning.
+    const box = await page.locator('#map').boundingBox();
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    assert.equal(await page.locator('#point-warning').isHidden(), true, 'no warning inside my grid');
+    // Far outside (another grid's middle): the warning.
+    const other = grids.features.find((f) => f.properties.code !== grid.properties.code && f.properties.parent !== grid.properties.parent) || grids.features[1];
+    const inner = await (await fetch(`${BASE}/api/v1/events?limit=0`)).json();
+    assert.ok(inner.total >= 0);
+    await page.evaluate((code) => {
+      const m = window.__minqing.map;
+      return fetch('/api/v1/areas?level=grid').then((r) => r.json()).then((all) => {
+        const f = all.features.find((x) => x.properties.code === code);
+        const ring = f.geometry.type === 'Polygon' ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0];
+        const lng = ring.reduce((a, c) => a + c[0], 0) / ring.length;
+        const lat = ring.reduce((a, c) => a + c[1], 0) / ring.length;
+        m.jumpTo({ center: [lng, lat], zoom: 16 });
+        const p = m.project([lng, lat]);
+        m.fire('click', { lngLat: { lng, lat }, point: p, originalEvent: {} });
+      });
+    }, other.properties.code);
+    await page.waitForSelector('#point-warning:not([hidden])');
+    assert.match(await page.locator('#point-warning').innerText(), /不在您负责的网格内/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'grid-outside.png') });
+    // Report by typed address alone (a fresh form, no point).
+    await page.reload();
+    await ready(page);
+    await page.click('.tabs button[data-tab="report"]');
+    const token = await page.evaluate(() => sessionStorage.getItem('minqing.token'));
+    const mine = await (await fetch(`${BASE}/api/v1/events?grid=${grid.properties.code}&limit=1`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    const near = await (await fetch(`${BASE}/api/v1/reverse?lon=${mine.events[0].lon}&lat=${mine.events[0].lat}`)).json();
+    await page.fill('#report-form input[name="address"]', near.building.label);
+    await page.fill('#report-form input[name="title"]', '楼道堆物（按地址上报）');
+    await page.click('#report-form button[type="submit"]');
+    await page.waitForSelector('body[data-reported]', { timeout: 15_000 });
+    const code = await page.evaluate(() => document.body.dataset.reported);
+    const ev = await (await fetch(`${BASE}/api/v1/events/${code}`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    assert.equal(ev.address_code, near.building.code, 'placed at the typed address');
+    assertClean(view, '/grid outside and address');
+  } finally {
+    await view.context.close();
+  }
+});
+
+test('large screen at 1920×1080: signed in once as a kiosk, no text under 20 px, the feed starts with the latest events, funnel and township ranking drawn', async () => {
+  const view = await openPage(browser, '/screen', { width: 1920, height: 1080 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await kioskSignIn(page);
+    await ready(page);
+    await page.waitForFunction(() => document.querySelector('#funnel').dataset.counts && document.querySelector('#ranking').dataset.top, null, { timeout: 30_000 });
+    const townships = (await (await fetch(`${BASE}/api/v1/areas?level=township`)).json()).features.map((f) => f.properties.name);
+    assert.ok(townships.includes(await page.locator('#ranking').getAttribute('data-top')), 'the ranking names a township');
+    const counts = (await page.locator('#funnel').getAttribute('data-counts')).split(',').map(Number);
+    assert.equal(counts.length, 5, 'five stages');
+    for (let i = 1; i < 5; i++) assert.ok(counts[i] <= counts[i - 1], `the funnel narrows (${counts})`);
+    // Every visible piece of text is at least 20 px.
+    const small = await page.evaluate(() => {
+      const out = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        if (!n.textContent.trim()) continue;
+        const el = n.parentElement;
+        if (!el.getClientRects().length || el.closest('[hidden], .maplibregl-ctrl')) continue;
+        const px = parseFloat(getComputedStyle(el).fontSize);
+        if (px < 19.5) out.push(`${el.tagName}.${el.className}: ${n.textContent.trim().slice(0, 20)} (${px}px)`);
+      }
+      return out;
+    });
+    assert.deepEqual(small, [], 'no text under 20 px');
+    // Chart text too (ECharts draws on canvas from the options).
+    const chartFonts = await page.evaluate(() => {
+      const sizes = [];
+      for (const id of ['funnel', 'ranking', 'trend', 'categories']) {
+        const inst = window.__minqing.echarts?.getInstanceByDom(document.getElementById(id));
+        // Drawn text: shown axis labels and series labels (not hover states or tooltips).
+        const walk = (o, drawn) => {
+          if (!o || typeof o !== 'object') return;
+          for (const [k, v] of Object.entries(o)) {
+            if (['emphasis', 'blur', 'select', 'tooltip', 'axisPointer'].includes(k)) continue;
+            if ((k === 'axisLabel' || k === 'label') && v && typeof v === 'object') walk(v, v.show !== false);
+            else if (k === 'fontSize' && drawn && typeof v === 'number') sizes.push(v);
+            else walk(v, drawn);
+          }
+        };
+        if (inst) {
+          const option = inst.getOption();
+          for (const axis of [...(option.xAxis || []), ...(option.yAxis || [])]) if (axis.show === false) axis.axisLabel = { show: false };
+          walk(option, false);
+        }
+      }
+      return sizes;
+    });
+    assert.ok(chartFonts.length > 0 && chartFonts.every((px) => px >= 20), `chart text at least 20 px (${chartFonts})`);
+    await page.waitForSelector('#feed li[data-code]', { timeout: 15_000 });
+    const rows = await page.locator('#feed li[data-code]').allInnerTexts();
+    assert.ok(rows.length >= 5, `the feed starts with the latest events (${rows.length})`);
+    const codes = await page.locator('#feed li[data-code]').evaluateAll((lis) => lis.filter((li) => li.querySelector('.what').innerText.includes(li.dataset.code) || !li.querySelector('.where').innerText.trim()).length);
+    assert.equal(codes, 0, 'rows say what and where, not the event code');
+    await page.screenshot({ path: join(SCREENSHOTS, 'screen-1920.png') });
+    assertClean(view, '/screen legibility');
   } finally {
     await view.context.close();
   }

@@ -10,6 +10,7 @@ pub mod auth;
 pub(crate) mod error;
 pub mod events;
 mod export;
+mod feed;
 mod health;
 mod metrics_layer;
 pub mod open311;
@@ -81,6 +82,7 @@ impl From<App> for AppState {
         work::tasks,
         work::assignees,
         work::alerts,
+        feed::latest,
         work::alerts_read,
         work::workload,
         export::events_csv,
@@ -164,6 +166,7 @@ pub fn app(state: App) -> Router {
         .route("/screen", get(web::screen))
         .route("/grid", get(web::grid))
         .route("/review", get(web::review))
+        .route("/work", get(web::work))
         .route(
             "/assets/{*path}",
             get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
@@ -199,6 +202,7 @@ fn events_routes() -> Router<AppState> {
             get(events::list).post(events::create).layer(json_limit),
         )
         .route("/api/v1/events/stream", get(events::stream))
+        .route("/api/v1/events/latest", get(feed::latest))
         .route("/api/v1/tasks", get(work::tasks))
         .route("/api/v1/assignees", get(work::assignees))
         .route("/api/v1/alerts", get(work::alerts))

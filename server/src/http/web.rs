@@ -1,6 +1,6 @@
 //! The browser views, embedded at build time by `build.rs` (see `web/`): `/` the
 //! one-map view, `/screen` the large screen, `/grid` the grid worker's view, `/review`
-//! the address-link review queue, and their
+//! the address-link review queue, `/work` the staff workbench, and their
 //! `/assets/*`. Asset names carry a content hash, so they are cached for a year as
 //! immutable; the HTML pages are `no-cache` so a new build is picked up at once.
 
@@ -102,6 +102,11 @@ pub async fn grid() -> Response {
 /// `/review` — the address-link review queue (leaders and admins sign in there).
 pub async fn review() -> Response {
     page("review.html")
+}
+
+/// `/work` — the staff workbench: the queue, an event's detail and its actions.
+pub async fn work() -> Response {
+    serve("work.html", PAGE_CACHE)
 }
 
 /// `/assets/{*path}` — hashed scripts and styles.
