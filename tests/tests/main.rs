@@ -6,6 +6,7 @@ mod analysis;
 mod auth;
 mod calendar;
 mod events;
+mod forces;
 mod generator;
 mod http;
 mod import_errors;
