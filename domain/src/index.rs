@@ -170,6 +170,9 @@ pub struct Index {
     /// The address matcher's register (search, geocode, linking). Its building `i` is
     /// `buildings[i]`.
     pub register: std::sync::Arc<minqing_address::Register>,
+    /// Patrol teams and patrols, grid forces, the work list and dispatched tasks: shared
+    /// by every copy of this index (writes apply to it after their commit).
+    pub forces: std::sync::Arc<parking_lot::RwLock<crate::forces::ForcesIndex>>,
 }
 
 fn km2(mp: &geo_types::MultiPolygon<f64>) -> f64 {
@@ -185,7 +188,8 @@ impl Index {
     ///
     /// The address matcher's register (the largest single part) is built on a second
     /// thread while this one builds the rest.
-    pub fn build(s: Snapshot) -> Index {
+    pub fn build(mut s: Snapshot) -> Index {
+        let forces = std::mem::take(&mut s.forces);
         let names = crate::address_service::area_names(&s.areas);
         let ix = std::thread::scope(|scope| {
             let register = scope.spawn(|| {
@@ -217,6 +221,10 @@ impl Index {
         // Freeing the snapshot's million-odd strings is a measurable part of the start-up;
         // it need not delay serving.
         std::thread::spawn(move || drop(s));
+        let mut ix = ix;
+        ix.forces = std::sync::Arc::new(parking_lot::RwLock::new(
+            crate::forces::ForcesIndex::build(forces, &ix),
+        ));
         ix
     }
 
@@ -385,6 +393,7 @@ impl Index {
             register: std::sync::Arc::new(
                 minqing_address::Register::new(Vec::new(), Vec::new()).expect("empty register"),
             ),
+            forces: Default::default(),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod forces;
 pub mod generate;
 pub mod ids;
 pub mod import;

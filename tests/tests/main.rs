@@ -7,6 +7,7 @@ mod auth;
 mod calendar;
 mod events;
 mod feed;
+mod forces;
 mod generator;
 mod http;
 mod import_errors;

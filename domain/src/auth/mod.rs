@@ -105,6 +105,7 @@ impl Role {
             ManageUsers => matches!(self, Admin),
             AuditRead => matches!(self, Admin),
             ReviewLinks => matches!(self, Leader | Admin),
+            DispatchTasks => matches!(self, Leader),
         }
     }
 
@@ -150,6 +151,8 @@ pub enum Permission {
     /// resolution. Not grid-scoped (unlinked records have no grid yet), so leaders and
     /// admins only.
     ReviewLinks,
+    /// Dispatching a task on the grid work list to a grid (admission-checked).
+    DispatchTasks,
 }
 
 /// The authenticated caller of a request.

@@ -6,6 +6,7 @@
 //! real feeds (see [`FILES`]) plus `truth/` with the ground truth for tests.
 
 pub mod events;
+pub mod forces;
 pub mod geography;
 pub mod live;
 pub mod names;
@@ -50,6 +51,20 @@ pub struct Manifest {
     pub disputes_mediated_2024: usize,
     pub planted_hotspots: Vec<(f64, f64)>,
     pub planted_emerging_hotspot: (f64, f64),
+    /// The forces (`forces.rs`): teams, their members, patrols, the fewest patrols of
+    /// any month of the event years, grid forces, work-list items.
+    #[serde(default)]
+    pub patrol_teams: usize,
+    #[serde(default)]
+    pub patrol_members: usize,
+    #[serde(default)]
+    pub patrols: usize,
+    #[serde(default)]
+    pub patrols_min_per_month: usize,
+    #[serde(default)]
+    pub grid_forces: usize,
+    #[serde(default)]
+    pub work_items: usize,
 }
 
 fn stream(seed: u64, n: u64) -> ChaCha8Rng {
@@ -304,6 +319,9 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     write_events(&out.join("events.csv"), &events)?;
     write_steps(&out.join("event_steps.csv"), &steps)?;
 
+    progress("patrol teams, patrols and grid forces");
+    let forces = forces::generate(&mut stream(seed, 7), out, &geo, &events, scale)?;
+
     let in_year = |e: &&Event, y: i64, y1: i64| e.reported_at >= y && e.reported_at < y1;
     let e23: Vec<&Event> = events
         .iter()
@@ -344,6 +362,12 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
             .count(),
         planted_hotspots: planted.hotspots,
         planted_emerging_hotspot: planted.emerging,
+        patrol_teams: forces.patrol_teams,
+        patrol_members: forces.patrol_members,
+        patrols: forces.patrols,
+        patrols_min_per_month: forces.patrols_min_per_month,
+        grid_forces: forces.grid_forces,
+        work_items: forces.work_items,
     };
     let text = serde_json::to_string_pretty(&manifest)?;
     std::fs::write(out.join("manifest.json"), text + "\n")?;

@@ -19,7 +19,7 @@ mod rows;
 
 /// The import files, in the order they are read (areas before the buildings placed in
 /// them, buildings before units, the register before the records linked to it).
-pub const FILES: [&str; 11] = [
+pub const FILES: [&str; 16] = [
     "areas.geojson",
     "roads.geojson",
     "buildings.csv",
@@ -30,6 +30,11 @@ pub const FILES: [&str; 11] = [
     "enterprises.csv",
     "events.csv",
     "event_steps.csv",
+    "work_items.csv",
+    "patrol_teams.csv",
+    "patrol_members.csv",
+    "patrols.geojson",
+    "grid_forces.csv",
     "manifest.json",
 ];
 
@@ -135,6 +140,8 @@ pub struct ImportContext {
     pub register: Option<std::sync::Arc<minqing_address::Register>>,
     /// Datum of the coordinates of the file being imported.
     pub crs: minqing_address::coords::Datum,
+    /// What the forces' files are checked against.
+    pub forces: crate::forces::import::Known,
 }
 
 impl Default for ImportContext {
@@ -147,6 +154,7 @@ impl Default for ImportContext {
             event_codes: HashSet::new(),
             register: None,
             crs: minqing_address::coords::Datum::Wgs84,
+            forces: Default::default(),
         }
     }
 }
@@ -174,7 +182,7 @@ fn table_for(file: &str) -> Option<Table> {
         "events.csv" => tables::EVENTS,
         "event_steps.csv" => tables::EVENT_STEPS,
         f if f.starts_with("residents") && f.ends_with(".csv") => tables::RESIDENTS,
-        _ => return None,
+        f => return crate::forces::import::table_for(f),
     })
 }
 
@@ -246,10 +254,11 @@ async fn refresh_context(store: &Store, ctx: &mut ImportContext, after: &str) ->
     if matches!(after, "all" | "events") {
         ctx.event_codes = codes(store, "SELECT code FROM events").await?;
     }
+    crate::forces::import::refresh(store, ctx, after).await?;
     Ok(())
 }
 
-async fn codes(store: &Store, sql: &str) -> Result<HashSet<String>> {
+pub(crate) async fn codes(store: &Store, sql: &str) -> Result<HashSet<String>> {
     use futures_util::TryStreamExt;
     let mut out = HashSet::new();
     crate::store::dispatch!(store, Store, p => {
@@ -309,7 +318,7 @@ pub async fn import_file(
         for item in rows::geojson_features(&text) {
             report.rows_total += 1;
             match item.and_then(|(line, f)| {
-                rows::feature_row(&name, &f).map_err(|m| LineError { line, message: m })
+                rows::feature_row(&name, &f, ctx).map_err(|m| LineError { line, message: m })
             }) {
                 Ok(row) => {
                     valid += 1;
@@ -353,6 +362,7 @@ pub async fn import_file(
         "buildings" => "buildings",
         "units" => "units",
         "events" => "events",
+        "patrol_teams" => "patrol_teams",
         _ => "",
     };
     if !after.is_empty() {
@@ -461,7 +471,7 @@ pub fn check_bytes(name: &str, bytes: &[u8], ctx: &ImportContext) -> Result<File
     if name.ends_with(".geojson") {
         for item in rows::geojson_features(bytes) {
             let r = item.and_then(|(line, f)| {
-                rows::feature_row(name, &f)
+                rows::feature_row(name, &f, ctx)
                     .map(|_| None)
                     .map_err(|m| LineError { line, message: m })
             });

@@ -65,7 +65,11 @@ fn prop_str(f: &geojson::Feature, key: &str) -> Result<String, String> {
 }
 
 /// A store row from a GeoJSON feature of `file`.
-pub fn feature_row(file: &str, f: &geojson::Feature) -> Result<Vec<SqlValue>, String> {
+pub fn feature_row(
+    file: &str,
+    f: &geojson::Feature,
+    ctx: &ImportContext,
+) -> Result<Vec<SqlValue>, String> {
     let geometry = f.geometry.as_ref().ok_or("feature has no geometry")?;
     let geom: geo_types::Geometry<f64> = geometry
         .clone()
@@ -80,6 +84,9 @@ pub fn feature_row(file: &str, f: &geojson::Feature) -> Result<Vec<SqlValue>, St
         return Err("coordinates outside lon/lat range".into());
     }
     let text = serde_json::to_string(geometry).map_err(|e| e.to_string())?;
+    if file == "patrols.geojson" {
+        return crate::forces::import::patrol_feature(f, &geom, text, ctx);
+    }
     if file == "areas.geojson" {
         if !matches!(
             geom,
@@ -132,7 +139,7 @@ fn required(file: &str) -> &'static [&'static str] {
         "enterprises.csv" => columns::ENTERPRISES,
         "events.csv" => columns::EVENTS,
         "event_steps.csv" => columns::EVENT_STEPS,
-        _ => columns::RESIDENTS,
+        f => crate::forces::import::required(f).unwrap_or(columns::RESIDENTS),
     }
 }
 
@@ -307,6 +314,10 @@ impl CsvParser {
             values.push(v);
         }
         let f = Fields { values, names };
+        if crate::forces::import::table_for(&self.file).is_some() {
+            let get = |n: &str| f.get(n).to_string();
+            return crate::forces::import::csv_row(&self.file, &get, ctx).map(|row| (row, None));
+        }
         match self.file.as_str() {
             "buildings.csv" => {
                 let code = f.text("code")?;

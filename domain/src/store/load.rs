@@ -61,6 +61,8 @@ pub struct Snapshot {
     pub residents: Vec<ResidentFacts>,
     pub enterprises: Vec<EnterpriseRow>,
     pub events: Vec<Event>,
+    /// Patrol teams, patrols, grid forces and the work list (see `crate::forces`).
+    pub forces: crate::forces::ForcesSnapshot,
 }
 
 fn link(s: &str) -> LinkStatus {
@@ -277,7 +279,7 @@ async fn timed<T>(
 impl Store {
     /// Load everything the index needs. Tables are read concurrently.
     pub async fn load(&self) -> Result<Snapshot> {
-        let (areas, roads, buildings, units, housing, residents, enterprises, events) = tokio::try_join!(
+        let (areas, roads, buildings, units, housing, residents, enterprises, events, forces) = tokio::try_join!(
             timed("areas", self.load_areas()),
             timed("roads", self.load_roads()),
             timed("buildings", self.load_buildings()),
@@ -286,6 +288,7 @@ impl Store {
             timed("residents", self.load_residents()),
             timed("enterprises", self.load_enterprises()),
             timed("events", self.load_events()),
+            self.load_forces(),
         )?;
         Ok(Snapshot {
             areas,
@@ -296,6 +299,7 @@ impl Store {
             residents,
             enterprises,
             events,
+            forces,
         })
     }
 

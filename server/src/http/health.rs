@@ -35,6 +35,10 @@ pub struct Stats {
     pub events: usize,
     pub townships: usize,
     pub communities: usize,
+    /// Patrol teams, their members, and patrols started in the last 30 days.
+    pub patrol_teams: usize,
+    pub patrol_members: usize,
+    pub patrols_last_30_days: usize,
     /// Records linked to the register, by how (`unit`, `building`, `pending`, …).
     #[schema(value_type = Object)]
     pub links: serde_json::Value,
@@ -50,6 +54,16 @@ pub async fn stats(
 ) -> Result<Json<Stats>, ApiError> {
     access.require(minqing_domain::auth::Permission::Aggregates)?;
     let ix = state.index()?;
+    let (patrol_teams, patrol_members, patrols_last_30_days) = {
+        let f = ix.forces.read();
+        let now = state.clock.now();
+        (
+            f.teams.len(),
+            f.members,
+            f.patrols_between(now - 30 * minqing_domain::time::DAY, now)
+                .len(),
+        )
+    };
     Ok(Json(Stats {
         building_addresses: ix.buildings.len(),
         unit_addresses: ix.unit_count,
@@ -60,6 +74,9 @@ pub async fn stats(
         events: state.events().len(),
         townships: ix.count_level(AreaLevel::Township),
         communities: ix.count_level(AreaLevel::Community),
+        patrol_teams,
+        patrol_members,
+        patrols_last_30_days,
         links: serde_json::json!({
             "residents": ix.resident_links,
             "housing": ix.housing_links,

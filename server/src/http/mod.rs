@@ -11,6 +11,7 @@ pub(crate) mod error;
 pub mod events;
 mod export;
 mod feed;
+mod forces;
 mod health;
 mod metrics_layer;
 pub mod open311;
@@ -102,6 +103,15 @@ impl From<App> for AppState {
         personal::resident,
         personal::unmask,
         personal::lookup,
+        forces::patrols,
+        forces::log_patrol,
+        forces::patrol_teams,
+        forces::grid_forces,
+        forces::grid_tasks,
+        forces::dispatch_task,
+        forces::work_items,
+        forces::full_time_rates,
+        forces::patrol_coverage,
     ),
     components(schemas(
         health::Health,
@@ -162,6 +172,7 @@ pub fn app(state: App) -> Router {
         .route("/api/v1/review/{kind}/{id}", post(review::resolve))
         .merge(tiles::routes())
         .merge(events_routes())
+        .merge(forces::routes())
         .route("/", get(web::index))
         .route("/screen", get(web::screen))
         .route("/grid", get(web::grid))
