@@ -692,8 +692,16 @@ fn transition_of(
                             Some(d) => required_text("unit", Some(d), 100)?,
                             None => events::LEADER_DEPARTMENT.to_string(),
                         },
-                        "risk_centre" => given.unwrap_or(events::RISK_CENTRE_UNIT).to_string(),
-                        _ => given.unwrap_or(events::RECEPTION_UNIT).to_string(),
+                        "risk_centre" => required_text(
+                            "unit",
+                            Some(given.unwrap_or(events::RISK_CENTRE_UNIT)),
+                            100,
+                        )?,
+                        _ => required_text(
+                            "unit",
+                            Some(given.unwrap_or(events::RECEPTION_UNIT)),
+                            100,
+                        )?,
                     };
                     let kind = crate::model::UNIT_KINDS
                         .iter()
