@@ -898,7 +898,7 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
         .unwrap()
         .clone();
     let (status, _, body) =
-        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &h).await;
+        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &[]).await;
     assert!(!risky_building(&api_json(status, &body)).contains_key(&target.code));
     let template = state.events().events[0].clone();
     let latest = state
@@ -924,9 +924,11 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
         add_event(&state, &e);
     }
     // Tile requests keep the previous results while a background rebuild runs (the
-    // hotspot part below checks that path); here the rebuild is done at once.
+    // hotspot part below checks that path); here the rebuild is done at once. The risk
+    // layer is shared by every caller, so it carries the public scores (without the
+    // key-group factor): the anonymous answer of the risk endpoint.
     settle_analysis_layers(&state);
-    let (status, _, body) = get_tile(&app, "/api/v1/analysis/risk?level=grid&limit=5000", &h).await;
+    let (status, _, body) = get_tile(&app, "/api/v1/analysis/risk?level=grid&limit=5000", &[]).await;
     let grid_risk: HashMap<String, (f64, String)> = api_json(status, &body)["units"]
         .as_array()
         .unwrap()
@@ -942,7 +944,7 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
         })
         .collect();
     let (status, _, body) =
-        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &h).await;
+        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &[]).await;
     let risky = risky_building(&api_json(status, &body));
     assert!(
         risky.contains_key(&target.code),
