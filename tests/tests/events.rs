@@ -1146,3 +1146,27 @@ async fn the_living_demo_moves_events_through_the_write_path() {
         );
     }
 }
+
+/// A cleared form field (`supervised=`, `status=`) is no filter: the same answer as
+/// without it, not a 400.
+#[tokio::test]
+async fn empty_list_parameters_are_no_filter() {
+    let (_tmp, state, router, _) = crate::support::loaded_app(0.01).await;
+    let leader = crate::support::as_leader(&state, router).await;
+    let total = |uri: &'static str| {
+        let leader = leader.clone();
+        async move {
+            let (s, _, b) = crate::support::call(&leader, "GET", uri, &[], vec![]).await;
+            assert_eq!(s, 200, "{uri}: {}", String::from_utf8_lossy(&b));
+            serde_json::from_slice::<serde_json::Value>(&b).unwrap()["total"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    let all = total("/api/v1/events?limit=0").await;
+    assert!(all > 0);
+    let cleared =
+        total("/api/v1/events?limit=0&supervised=&escalated=&status=&category=&owner=&from=&to=")
+            .await;
+    assert_eq!(cleared, all);
+}

@@ -928,7 +928,8 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
     // layer is shared by every caller, so it carries the public scores (without the
     // key-group factor): the anonymous answer of the risk endpoint.
     settle_analysis_layers(&state);
-    let (status, _, body) = get_tile(&app, "/api/v1/analysis/risk?level=grid&limit=5000", &[]).await;
+    let (status, _, body) =
+        get_tile(&app, "/api/v1/analysis/risk?level=grid&limit=5000", &[]).await;
     let grid_risk: HashMap<String, (f64, String)> = api_json(status, &body)["units"]
         .as_array()
         .unwrap()

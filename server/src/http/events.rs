@@ -260,24 +260,28 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// The domain's view of these parameters.
+    /// The domain's view of these parameters; an empty value (`supervised=`, as a
+    /// form sends a cleared field) means the filter is not set.
     pub fn params(&self) -> ListParams<'_> {
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().filter(|s| !s.is_empty())
+        }
         ListParams {
-            bbox: self.bbox.as_deref(),
-            status: self.status.as_deref(),
-            grid: self.grid.as_deref(),
-            category: self.category.as_deref(),
-            from: self.from.as_deref(),
-            to: self.to.as_deref(),
-            overdue: self.overdue.as_deref(),
-            cell: self.cell.as_deref(),
-            building: self.building.as_deref(),
-            owner: self.owner.as_deref(),
-            source: self.source.as_deref(),
-            risk_tier: self.risk_tier.as_deref(),
-            escalated: self.escalated.as_deref(),
-            supervised: self.supervised.as_deref(),
-            unit: self.unit.as_deref(),
+            bbox: given(&self.bbox),
+            status: given(&self.status),
+            grid: given(&self.grid),
+            category: given(&self.category),
+            from: given(&self.from),
+            to: given(&self.to),
+            overdue: given(&self.overdue),
+            cell: given(&self.cell),
+            building: given(&self.building),
+            owner: given(&self.owner),
+            source: given(&self.source),
+            risk_tier: given(&self.risk_tier),
+            escalated: given(&self.escalated),
+            supervised: given(&self.supervised),
+            unit: given(&self.unit),
         }
     }
 }
