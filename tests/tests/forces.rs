@@ -113,25 +113,26 @@ fn forces_figures_exact_at_scale_1() {
 async fn small_scale_figures_and_load() {
     let (_tmp, state, router, m) = loaded_app(0.01).await;
     let ix = state.index().unwrap();
-    let f = ix.forces.read();
-    let townships = m.townships;
-    assert_eq!(m.patrol_teams, townships + 2);
-    assert_eq!(f.teams.len(), m.patrol_teams);
-    assert!(m.patrol_members >= 31);
-    assert_eq!(f.members, m.patrol_members);
-    assert_eq!(m.patrols, 24 * 4);
-    assert_eq!(f.patrols.len(), m.patrols);
-    assert!(
-        f.teams.iter().all(|t| t.meets_standard()),
-        "staffing standard"
-    );
-    assert_eq!(f.work_items.len(), 12);
-    assert!(
-        f.patrols
-            .iter()
-            .all(|p| p.track.len() >= 100 && !p.cells.is_empty())
-    );
-    drop(f);
+    {
+        let f = ix.forces.read();
+        let townships = m.townships;
+        assert_eq!(m.patrol_teams, townships + 2);
+        assert_eq!(f.teams.len(), m.patrol_teams);
+        assert!(m.patrol_members >= 31);
+        assert_eq!(f.members, m.patrol_members);
+        assert_eq!(m.patrols, 24 * 4);
+        assert_eq!(f.patrols.len(), m.patrols);
+        assert!(
+            f.teams.iter().all(|t| t.meets_standard()),
+            "staffing standard"
+        );
+        assert_eq!(f.work_items.len(), 12);
+        assert!(
+            f.patrols
+                .iter()
+                .all(|p| p.track.len() >= 100 && !p.cells.is_empty())
+        );
+    }
     let (s, body) = get(&router, "/api/v1/stats").await;
     assert_eq!(s, 200);
     let v: Value = serde_json::from_str(&body).unwrap();
