@@ -12,6 +12,7 @@ import {
   baseStyle, bounds, capabilities, describeError, esc, fetchJSON, HttpError, quietMapErrors, tileURL,
   CATEGORY_LABELS, STATUS_LABELS, label,
 } from './common.js';
+import { loadForces } from './forces_grid.js';
 
 const TOKEN_KEY = 'minqing.token';
 const ME_KEY = 'minqing.me';
@@ -118,6 +119,7 @@ async function showWork(me) {
   $('who').textContent = me ? `${me.username} · 网格 ${grids.join('、') || '（未分配）'}` : '访客（只读）';
   if (!app.map) await initMap(grids);
   loadTasks(grids);
+  if (me) loadForces({ authJSON, grids, caps: app.caps, say });
 }
 
 async function initMap(grids) {
