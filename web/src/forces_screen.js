@@ -34,5 +34,5 @@ export async function refreshForces(caps) {
     </div>
     <p class="note">${esc(ended)}${cover ? `，显著热点 ${cover.hot_cells} 处，未覆盖 ${uncovered.length} 处` : ''}</p>
     <ol class="uncovered" id="uncovered">${uncovered.slice(0, UNCOVERED_SHOWN).map((c) =>
-      `<li>${esc(c.township_name || '区内')} · 热点格 ${esc(c.cell.slice(-6))} · 事件 ${formatCount(c.events)} 件 · 30天无巡逻</li>`).join('')}</ol>`;
+      `<li>${esc(c.township_name || '区内')} · 热点格（${c.lon.toFixed(3)}, ${c.lat.toFixed(3)}） · 事件 ${formatCount(c.events)} 件 · 30天无巡逻</li>`).join('')}</ol>`;
 }
