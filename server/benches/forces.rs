@@ -8,6 +8,9 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use minqing_domain::forces;
+use minqing_domain::tiles_service::filters::{EventAudience, EventFilter};
+use minqing_domain::tiles_service::layers;
+use minqing_tiles::TileId;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -46,6 +49,50 @@ fn bench(c: &mut Criterion) {
             black_box(forces::coverage::visits(&hot, &f.patrols, to))
         })
     });
+    // The `patrols` layer's densest tiles: the z13 and z15 tiles (tracks) and the z11
+    // tile (coverage cells) holding the most fixes of the layer's 30 days.
+    let densest = |z: u8| -> TileId {
+        let f = ix.forces.read();
+        let last = f.patrols.last().expect("patrols").started_at;
+        let mut counts: std::collections::HashMap<(u32, u32), usize> = Default::default();
+        for p in f.patrols_between(last + 1 - 30 * 86_400, last + 1) {
+            for &(x, y) in &p.track {
+                let n = f64::from(1u32 << z);
+                let tx = ((x + 180.0) / 360.0 * n) as u32;
+                let lat = y.to_radians();
+                let ty = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0
+                    * n) as u32;
+                *counts.entry((tx, ty)).or_default() += 1;
+            }
+        }
+        let ((x, y), n) = counts
+            .into_iter()
+            .max_by_key(|&(k, n)| (n, k))
+            .expect("a tile");
+        eprintln!("densest patrols tile at z{z}: {x}/{y} with {n} fixes");
+        TileId::new(z, x, y).expect("tile")
+    };
+    let spec = [layers::layer("patrols").expect("the patrols layer")];
+    for z in [11u8, 13, 15] {
+        let tile = densest(z);
+        let render = || {
+            state
+                .tiles
+                .render_vector(
+                    &spec,
+                    tile,
+                    &EventFilter::default(),
+                    &EventAudience::Aggregates,
+                    state.events_lock(),
+                )
+                .expect("render")
+        };
+        let r = render();
+        eprintln!("  {} features, {} bytes", r.features, r.bytes.len());
+        g.bench_function(format!("patrols_tile_densest_z{z}"), |b| {
+            b.iter(|| black_box(render()))
+        });
+    }
     g.finish();
 }
 

@@ -113,25 +113,26 @@ fn forces_figures_exact_at_scale_1() {
 async fn small_scale_figures_and_load() {
     let (_tmp, state, router, m) = loaded_app(0.01).await;
     let ix = state.index().unwrap();
-    let f = ix.forces.read();
-    let townships = m.townships;
-    assert_eq!(m.patrol_teams, townships + 2);
-    assert_eq!(f.teams.len(), m.patrol_teams);
-    assert!(m.patrol_members >= 31);
-    assert_eq!(f.members, m.patrol_members);
-    assert_eq!(m.patrols, 24 * 4);
-    assert_eq!(f.patrols.len(), m.patrols);
-    assert!(
-        f.teams.iter().all(|t| t.meets_standard()),
-        "staffing standard"
-    );
-    assert_eq!(f.work_items.len(), 12);
-    assert!(
-        f.patrols
-            .iter()
-            .all(|p| p.track.len() >= 100 && !p.cells.is_empty())
-    );
-    drop(f);
+    {
+        let f = ix.forces.read();
+        let townships = m.townships;
+        assert_eq!(m.patrol_teams, townships + 2);
+        assert_eq!(f.teams.len(), m.patrol_teams);
+        assert!(m.patrol_members >= 31);
+        assert_eq!(f.members, m.patrol_members);
+        assert_eq!(m.patrols, 24 * 4);
+        assert_eq!(f.patrols.len(), m.patrols);
+        assert!(
+            f.teams.iter().all(|t| t.meets_standard()),
+            "staffing standard"
+        );
+        assert_eq!(f.work_items.len(), 12);
+        assert!(
+            f.patrols
+                .iter()
+                .all(|p| p.track.len() >= 100 && !p.cells.is_empty())
+        );
+    }
     let (s, body) = get(&router, "/api/v1/stats").await;
     assert_eq!(s, 200);
     let v: Value = serde_json::from_str(&body).unwrap();
@@ -633,4 +634,105 @@ async fn coverage_matches_brute_force() {
         .map(|t| t["hot_cells"].as_u64().unwrap())
         .sum();
     assert_eq!(per_township, significant.len() as u64);
+}
+
+/// The `patrols` layer: at z15 the tile over a patrol of the last 30 days of the record
+/// holds its track as a line (code, team, day; nothing else), at z10 coverage cells with
+/// visits; a logged patrol shows at once (the cache keys on the forces' generation).
+#[tokio::test]
+async fn patrols_tile_layer() {
+    use mvt_reader::Reader;
+    let (_tmp, state, router, _) = loaded_app(0.01).await;
+    let ix = state.index().unwrap();
+    let layer_of = |bytes: &[u8]| -> Vec<mvt_reader::feature::Feature<f32>> {
+        if bytes.is_empty() {
+            return Vec::new();
+        }
+        let r = Reader::new(bytes.to_vec()).unwrap();
+        let names = r.get_layer_names().unwrap();
+        let i = names.iter().position(|n| n == "patrols").unwrap();
+        r.get_features(i).unwrap()
+    };
+    let (code, lon, lat) = {
+        let f = ix.forces.read();
+        let p = f.patrols.last().unwrap();
+        (p.code.clone(), p.track[0].0, p.track[0].1)
+    };
+    let t = minqing_tiles::TileId::from_lonlat(lon, lat, 15).unwrap();
+    let (s, _, body) = call(
+        &router,
+        "GET",
+        &format!("/tiles/patrols/15/{}/{}.mvt", t.x(), t.y()),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let features = layer_of(&body);
+    let codes: Vec<String> = features
+        .iter()
+        .filter_map(|f| f.properties.as_ref()?.get("code").map(|v| format!("{v:?}")))
+        .collect();
+    assert!(codes.iter().any(|c| c.contains(&code)), "{codes:?}");
+    for f in &features {
+        assert!(matches!(
+            f.geometry,
+            geo_types::Geometry::LineString(_) | geo_types::Geometry::MultiLineString(_)
+        ));
+        let keys: std::collections::BTreeSet<&str> = f
+            .properties
+            .as_ref()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert!(
+            keys.iter().all(|k| ["code", "team", "day"].contains(k)),
+            "{keys:?}"
+        );
+    }
+    let t10 = minqing_tiles::TileId::from_lonlat(lon, lat, 10).unwrap();
+    let (_, _, body) = call(
+        &router,
+        "GET",
+        &format!("/tiles/patrols/10/{}/{}.mvt", t10.x(), t10.y()),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    let cells = layer_of(&body);
+    assert!(!cells.is_empty());
+    assert!(
+        cells
+            .iter()
+            .all(|f| f.properties.as_ref().unwrap().contains_key("visits"))
+    );
+    // A patrol logged now moves the window: the z15 tile over it shows it at once.
+    let worker = {
+        let g = ix.grid_at(lon, lat).unwrap().area.code.clone();
+        bearer(&state, &router, Role::GridWorker, &[g], None).await
+    };
+    let now = state.clock.now();
+    let track: Vec<[f64; 2]> = (0..5).map(|i| [lon + i as f64 * 0.0001, lat]).collect();
+    let body = json!({"started_at": now - 600, "ended_at": now, "track": track}).to_string();
+    let (s, p) = json_of(&router, Some(&worker), "POST", "/api/v1/patrols", &body).await;
+    assert_eq!(s, 201, "{p}");
+    let (_, _, bytes) = call(
+        &router,
+        "GET",
+        &format!("/tiles/patrols/15/{}/{}.mvt", t.x(), t.y()),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    let after: Vec<String> = layer_of(&bytes)
+        .iter()
+        .filter_map(|f| f.properties.as_ref()?.get("code").map(|v| format!("{v:?}")))
+        .collect();
+    assert_eq!(
+        after.len(),
+        1,
+        "only the new patrol is in the last 30 days: {after:?}"
+    );
+    assert!(after[0].contains(p["code"].as_str().unwrap()));
 }

@@ -14,6 +14,7 @@ import {
 } from './common.js';
 import { contains } from './draw.js';
 import { showEventDetail, when, placeName, TASK_KIND_LABELS, VISIT_KIND_LABELS } from './event_detail.js';
+import { loadForces } from './forces_grid.js';
 
 const TOKEN_KEY = 'minqing.token';
 const ME_KEY = 'minqing.me';
@@ -128,6 +129,7 @@ async function showWork(me) {
   }
   loadTasks(grids);
   if (me) { loadAlerts(); connectStream(); }
+  if (me) loadForces({ authJSON, grids, caps: app.caps, say });
 }
 
 // ---- alerts (unread count) and the live stream ---------------------------------------

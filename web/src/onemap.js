@@ -701,12 +701,13 @@ const LAYERS = [
   ['heat', '事件热力'],
   ['hotspots', '热点'],
   ['risk', '风险'],
+  ['patrols', '巡逻轨迹'],
 ];
-const layerOn = { areas: true, buildings: true, enterprises: false, events: true, heat: false, hotspots: false, risk: false };
+const layerOn = { areas: true, buildings: true, enterprises: false, events: true, heat: false, hotspots: false, risk: false, patrols: false };
 const layerVisible = (name) => layerOn[name];
 
 function addTileLayers(caps) {
-  const names = caps.tiles ? ['buildings', 'enterprises', 'events', 'hotspots', 'risk'].filter((l) => caps.tileLayers.size === 0 || caps.tileLayers.has(l)) : [];
+  const names = caps.tiles ? ['buildings', 'enterprises', 'events', 'hotspots', 'risk', 'patrols'].filter((l) => caps.tileLayers.size === 0 || caps.tileLayers.has(l)) : [];
   const before = 'areas-selected';
   if (caps.tiles) {
     map.addSource('heat', { type: 'raster', tiles: [heatURL()], tileSize: 256 });
@@ -735,6 +736,11 @@ function addTileLayers(caps) {
         'fill-opacity': ['min', 0.7, ['*', 0.2, ['abs', ['to-number', ['get', 'gi_z'], 0]]]],
       },
     }, before);
+  }
+  if (names.includes('patrols')) {
+    // Tracks (lines) from z13, patrol visits per cell (points with `visits`) below.
+    map.addLayer({ id: 'tile-patrols', type: 'line', source: 'tiles-patrols', 'source-layer': 'patrols', filter: ['==', ['geometry-type'], 'LineString'], paint: { 'line-color': '#0d9488', 'line-width': 2, 'line-opacity': 0.8 } }, before);
+    map.addLayer({ id: 'tile-patrols-cells', type: 'circle', source: 'tiles-patrols', 'source-layer': 'patrols', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-color': '#0d9488', 'circle-opacity': 0.6, 'circle-radius': ['interpolate', ['linear'], ['to-number', ['get', 'visits'], 1], 1, 3, 20, 9] } }, before);
   }
   // Buildings, enterprises and events are points from a zoom on and aggregated cells
   // (polygons with a `count`) below it: one fill layer for the cells, one circle layer
@@ -806,6 +812,7 @@ function renderLegend() {
   if (layerOn.events && map.getLayer('tile-events')) for (const [c, color] of Object.entries(CATEGORY_COLORS)) rows.push(`<li><i class="dot" style="background:${color}"></i>${CATEGORY_LABELS[c]}</li>`);
   if (layerOn.hotspots && map.getLayer('tile-hotspots')) rows.push('<li><i style="background:#d7191c"></i>热点 (Gi* z&gt;0)</li><li><i style="background:#2c7bb6"></i>冷点</li>');
   if (layerOn.risk && map.getLayer('tile-risk')) rows.push('<li><i style="background:#c0392b"></i>高风险</li><li><i style="background:#e67e22"></i>中风险</li><li><i style="background:#f1c40f"></i>低风险</li>');
+  if (layerOn.patrols && map.getLayer('tile-patrols')) rows.push('<li><i style="background:#0d9488"></i>近30天巡逻（轨迹／覆盖）</li>');
   if (layerOn.heat && map.getLayer('tile-heat')) rows.push('<li><i style="background:linear-gradient(90deg,#ffffb2,#bd0026)"></i>事件密度</li>');
   $('legend').innerHTML = `<ul>${rows.join('')}</ul>`;
 }

@@ -11,6 +11,7 @@ import {
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label,
 } from './common.js';
 import { echarts } from './charts.js';
+import { refreshForces } from './forces_screen.js';
 
 const FEED_LIMIT = 40;
 const FEED_START = 15;
@@ -194,6 +195,7 @@ async function refreshCounters() {
 }
 refreshCounters();
 setInterval(refreshCounters, REFRESH_MS);
+capabilities().then((caps) => { refreshForces(caps); setInterval(() => refreshForces(caps), REFRESH_MS); });
 
 // ---- charts ---------------------------------------------------------------------
 const charts = {};

@@ -30,6 +30,7 @@ pub mod grid_forces;
 pub mod import;
 pub mod patrols;
 pub mod store;
+pub mod tiles;
 pub mod work_list;
 
 pub use coverage::{CoverageReport, patrol_coverage};

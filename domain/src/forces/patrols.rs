@@ -81,6 +81,8 @@ pub struct Patrol {
     /// The H3 cells (resolution [`VISIT_RESOLUTION`]) holding a fix of the track, sorted,
     /// without repeats: the cells this patrol visited.
     pub cells: Vec<u64>,
+    /// Centres (lon/lat) of `cells`, for the tile layer's coverage cells.
+    pub cell_centres: Vec<(f64, f64)>,
     /// Codes of the grid, community and township of the first fix (empty outside).
     pub areas: Vec<String>,
 }
@@ -126,8 +128,18 @@ impl Patrol {
                     .collect()
             })
             .unwrap_or_default();
+        let cells = visited_cells(&p.track);
+        let cell_centres = cells
+            .iter()
+            .filter_map(|&c| h3o::CellIndex::try_from(c).ok())
+            .map(|c| {
+                let ll = h3o::LatLng::from(c);
+                (ll.lng(), ll.lat())
+            })
+            .collect();
         Patrol {
-            cells: visited_cells(&p.track),
+            cells,
+            cell_centres,
             code: p.code,
             team,
             started_at: p.started_at,

@@ -68,9 +68,9 @@ pub async fn dispatch_task(
 ) -> Result<GridTask> {
     caller.require(Permission::DispatchTasks)?;
     let ix = state.index()?;
-    if !ix
+    if ix
         .area(grid)
-        .is_some_and(|a| a.area.level == AreaLevel::Grid)
+        .is_none_or(|a| a.area.level != AreaLevel::Grid)
     {
         return Err(Error::NotFound(format!("no grid {grid}")));
     }
@@ -175,9 +175,9 @@ pub struct GridTaskView {
 pub fn grid_tasks(state: &App, caller: &Caller, grid: &str) -> Result<GridTasks> {
     caller.require(Permission::EventsRead)?;
     let ix = state.index()?;
-    if !ix
+    if ix
         .area(grid)
-        .is_some_and(|a| a.area.level == AreaLevel::Grid)
+        .is_none_or(|a| a.area.level != AreaLevel::Grid)
     {
         return Err(Error::NotFound(format!("no grid {grid}")));
     }
@@ -197,7 +197,7 @@ pub fn grid_tasks(state: &App, caller: &Caller, grid: &str) -> Result<GridTasks>
             }
         })
         .collect();
-    tasks.sort_by(|a, b| b.task.created_at.cmp(&a.task.created_at));
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.task.created_at));
     let open: Vec<&GridTaskView> = tasks.iter().filter(|t| t.task.status == "open").collect();
     Ok(GridTasks {
         grid_code: grid.to_string(),

@@ -85,6 +85,27 @@ pub static LAYERS: &[LayerSpec] = &[
         render: render_roads,
     },
     LayerSpec {
+        id: "patrols",
+        description: "Patrols of the last 30 days of the record: GPS tracks from z13; below, patrol visits of hot-spot-sized cells summed in 64-unit cells",
+        minzoom: 8,
+        maxzoom: 22,
+        fields: &[
+            ("code", "String: patrol code (tracks only)"),
+            ("team", "String: the patrol team's name (tracks only)"),
+            (
+                "day",
+                "String: the day it started, YYYY-MM-DD CST (tracks only)",
+            ),
+            (
+                "visits",
+                "Number: patrol visits of cells here (coverage cells only)",
+            ),
+        ],
+        uses_events: false,
+        max_points: usize::MAX,
+        render: crate::forces::tiles::render,
+    },
+    LayerSpec {
         id: "buildings",
         description: "Building addresses: points from z14; below, 128-unit cells with summed counts (cluster=true)",
         minzoom: 8,
@@ -188,7 +209,7 @@ pub(super) fn world_box(tile: TileId) -> AABB<[f64; 2]> {
 
 /// The lon/lat box of the tile grown by the buffer (plus a hair, so that the exact
 /// integer clip in the encoder, not this box, decides membership).
-pub(super) fn buffered_box(tile: TileId, extra_units: u32) -> AABB<[f64; 2]> {
+pub(crate) fn buffered_box(tile: TileId, extra_units: u32) -> AABB<[f64; 2]> {
     let t = tile.transform();
     let pad = f64::from(BUFFER + extra_units) + 1.0;
     let (w, n) = t.tile_to_lonlat(-pad, -pad);

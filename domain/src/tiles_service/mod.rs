@@ -176,6 +176,12 @@ impl TileService {
         } else {
             String::new()
         };
+        // The patrols layer changes with logged patrols: key it on the forces' generation.
+        if layers.iter().any(|l| l.id == "patrols")
+            && let Some(l) = self.loaded.read().as_ref()
+        {
+            filter_key.push_str(&format!("|patrols{}", l.index.forces.read().generation));
+        }
         // Only the events layer differs per audience: everyone shares the rest.
         if layers.iter().any(|l| l.id == "events") {
             filter_key.push('|');

@@ -1,0 +1,94 @@
+//! The `patrols` tile layer: the patrols of the last 30 days of the record (ending at
+//! the newest patrol's start), as their tracks (lines) from [`LINE_MIN_ZOOM`], and below
+//! as coverage: the patrol visits of each visited H3 cell (resolution 9) summed into
+//! 64-unit tile cells at the cell's centre. Tracks carry the patrol code, team name and
+//! day, never a person.
+
+use crate::tiles_service::layers::{BUFFER, RenderCtx};
+use crate::time::DAY;
+use geo_types::{Coord, Geometry, LineString};
+use minqing_tiles::simplify::simplify_line;
+use minqing_tiles::{EXTENT, EncodeError, LayerBuilder, PropValue};
+use std::collections::HashMap;
+
+/// From this zoom the layer draws tracks; below, coverage cells.
+pub const LINE_MIN_ZOOM: u8 = 13;
+/// Tile units of a coverage cell.
+const COVER_CELL: i64 = 64;
+
+/// The start of the layer's window: 30 days before the newest patrol started.
+fn window(patrols: &[super::Patrol]) -> Option<(i64, i64)> {
+    let last = patrols.last()?.started_at;
+    Some((last + 1 - 30 * DAY, last + 1))
+}
+
+/// Render the layer into `out`.
+pub fn render(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), EncodeError> {
+    let forces = ctx.index.forces.read();
+    let Some((from, to)) = window(&forces.patrols) else {
+        return Ok(());
+    };
+    let b = crate::tiles_service::layers::buffered_box(ctx.tile, 0);
+    let ([w, s], [e, n]) = (b.lower(), b.upper());
+    let t = ctx.tile.transform();
+    let patrols = forces.patrols_between(from, to);
+    if ctx.tile.z() >= LINE_MIN_ZOOM && !ctx.force_aggregate {
+        for p in patrols {
+            if p.bbox[2] < w || p.bbox[0] > e || p.bbox[3] < s || p.bbox[1] > n {
+                continue;
+            }
+            let pts: Option<Vec<Coord<i64>>> = p
+                .track
+                .iter()
+                .map(|&(x, y)| t.lonlat_to_tile_i64(x, y).map(|(x, y)| Coord { x, y }))
+                .collect();
+            let Some(pts) = pts else { continue };
+            let line = LineString::new(simplify_line(&pts, 2.0));
+            let day = crate::time::format_date(p.started_at);
+            let team = &forces.teams[p.team as usize];
+            out.add_tile_geometry(
+                &Geometry::LineString(line),
+                None,
+                &[
+                    ("code", PropValue::Str(&p.code)),
+                    ("team", PropValue::Str(&team.name)),
+                    ("day", PropValue::Str(&day)),
+                ],
+            )?;
+        }
+        return Ok(());
+    }
+    let lo = -i64::from(BUFFER);
+    let hi = i64::from(EXTENT + BUFFER);
+    let mut cells: HashMap<(i64, i64), u64> = HashMap::new();
+    for p in patrols {
+        if p.bbox[2] < w || p.bbox[0] > e || p.bbox[3] < s || p.bbox[1] > n {
+            continue;
+        }
+        for &(x, y) in &p.cell_centres {
+            if x < w || x > e || y < s || y > n {
+                continue;
+            }
+            let Some((tx, ty)) = t.lonlat_to_tile_i64(x, y) else {
+                continue;
+            };
+            if tx < lo || tx > hi || ty < lo || ty > hi {
+                continue;
+            }
+            *cells
+                .entry((tx.div_euclid(COVER_CELL), ty.div_euclid(COVER_CELL)))
+                .or_default() += 1;
+        }
+    }
+    let mut cells: Vec<((i64, i64), u64)> = cells.into_iter().collect();
+    cells.sort_unstable();
+    let visits = out.key("visits");
+    for ((cx, cy), v) in cells {
+        let (x, y) = (
+            cx * COVER_CELL + COVER_CELL / 2,
+            cy * COVER_CELL + COVER_CELL / 2,
+        );
+        out.add_tile_point_keyed(x, y, None, &[(visits, PropValue::U64(v))])?;
+    }
+    Ok(())
+}
