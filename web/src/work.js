@@ -66,6 +66,8 @@ function listQuery(extra = {}) {
   q.delete('event');
   q.delete('offset');
   for (const [k, v] of Object.entries(extra)) if (v === null) q.delete(k); else q.set(k, v);
+  // A shared link may carry empty or unknown parameters: only the filters, with values.
+  for (const k of [...q.keys()]) if (!q.get(k) || ![...FILTERS, 'limit', 'offset'].includes(k)) q.delete(k);
   return q;
 }
 
