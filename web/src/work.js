@@ -177,7 +177,12 @@ async function loadGrids() {
 async function loadOwners() {
   const select = $('filters').elements.owner;
   const keep = new URLSearchParams(location.search).get('owner') || '';
-  const people = (await assignees()).filter((p) => !['screen', 'admin'].includes(p.role));
+  // The account list is for the roles that assign cases (leaders, reception, risk centre).
+  const assigning = ['leader', 'reception', 'risk_centre'].includes(app.me.role);
+  const people = assigning ? (await assignees()).filter((p) => !['screen', 'admin'].includes(p.role)) : [];
+  $('batch-assign').hidden = !assigning;
+  $('select-all').closest('label').hidden = !assigning;
+  $('queue').classList.toggle('no-select', !assigning);
   select.innerHTML = `<option value="">全部</option><option value="me">我的</option>${people.map((p) => `<option value="${esc(p.username)}">${esc(p.display || p.username)}（${esc(ROLE_LABELS[p.role] || p.role)}）</option>`).join('')}`;
   select.value = keep;
 }
