@@ -496,6 +496,24 @@ async fn bad_fields(router: &axum::Router, c: &Cast) {
             &c.leader,
             json!({"action": "assign", "owner": c.leader.username, "colour": "red"}),
         ),
+        // NUL never reaches the store (PostgreSQL refuses it in text).
+        (&c.leader, json!({"action": "assign", "owner": "a\u{0}b"})),
+        (
+            &c.leader,
+            json!({"action": "assign", "owner": c.leader.username, "note": "a\u{0}b"}),
+        ),
+        (
+            &c.risk,
+            json!({"action": "set_case_leader", "leader": "a\u{0}b"}),
+        ),
+        (
+            &c.risk,
+            json!({"action": "joint_review", "participants": ["a\u{0}b"], "conclusion": "c"}),
+        ),
+        (
+            &c.leader,
+            json!({"action": "assign", "unit_kind": "department", "unit": "a\u{0}b"}),
+        ),
     ];
     for (who, mut body) in cases {
         body["version"] = json!(v0);

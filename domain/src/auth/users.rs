@@ -145,8 +145,14 @@ pub async fn login_record(store: &Store, username: &str) -> Result<Option<LoginR
     }))
 }
 
+/// username, role, mediation_org, disabled, display_name.
+type IdentityRow = (String, String, Option<String>, i64, Option<String>);
+
+/// id, username, role, mediation_org, disabled, display_name.
+type AccountRow = (i64, String, String, Option<String>, i64, Option<String>);
+
 pub async fn identity(store: &Store, id: i64) -> Result<Option<Identity>> {
-    let row: Option<(String, String, Option<String>, i64, Option<String>)> = dispatch!(store, Store, p => sqlx::query_as(
+    let row: Option<IdentityRow> = dispatch!(store, Store, p => sqlx::query_as(
         "SELECT username, role, mediation_org, disabled, display_name FROM users WHERE id = $1")
         .bind(id).fetch_optional(p).await?);
     let Some((username, role, mediation_org, disabled, display_name)) = row else {
@@ -167,7 +173,7 @@ pub async fn identity(store: &Store, id: i64) -> Result<Option<Identity>> {
 }
 
 pub async fn list(store: &Store) -> Result<Vec<UserSummary>> {
-    let rows: Vec<(i64, String, String, Option<String>, i64, Option<String>)> = dispatch!(store, Store, p => sqlx::query_as(
+    let rows: Vec<AccountRow> = dispatch!(store, Store, p => sqlx::query_as(
         "SELECT id, username, role, mediation_org, disabled, display_name FROM users ORDER BY username")
         .fetch_all(p).await?);
     let scopes: Vec<(i64, String)> = dispatch!(store, Store, p => sqlx::query_as(

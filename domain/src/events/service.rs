@@ -493,7 +493,7 @@ async fn lookups(state: &App, req: &TransitionRequest) -> Result<Lookups, Error>
             .owner
             .as_deref()
             .map(str::trim)
-            .filter(|o| !o.is_empty())
+            .filter(|o| crate::auth::users::valid_username(o))
     {
         l.owner = crate::auth::users::active_by_username(&state.store, owner)
             .await
@@ -515,6 +515,11 @@ async fn lookups(state: &App, req: &TransitionRequest) -> Result<Lookups, Error>
 /// A required text field of 1 to `max` characters.
 fn required_text(field: &str, v: Option<&str>, max: usize) -> Result<String, Error> {
     let v = v.map(str::trim).unwrap_or_default();
+    if v.contains('\0') {
+        return Err(Error::Unprocessable(format!(
+            "{field} must not contain NUL"
+        )));
+    }
     if v.is_empty() || v.chars().count() > max {
         return Err(Error::Unprocessable(format!(
             "{field} must be 1 to {max} characters"
@@ -610,9 +615,9 @@ fn transition_of(
     let mut e = before.clone();
     let mut side = Side::None;
     let mut note = req.note.trim().to_string();
-    if note.chars().count() > 2_000 {
+    if note.chars().count() > 2_000 || note.contains('\0') {
         return Err(Error::Unprocessable(
-            "note must be at most 2000 characters".into(),
+            "note must be at most 2000 characters, without NUL".into(),
         ));
     }
     // The words the step adds to the caller's note.
@@ -692,8 +697,16 @@ fn transition_of(
                             Some(d) => required_text("unit", Some(d), 100)?,
                             None => events::LEADER_DEPARTMENT.to_string(),
                         },
-                        "risk_centre" => given.unwrap_or(events::RISK_CENTRE_UNIT).to_string(),
-                        _ => given.unwrap_or(events::RECEPTION_UNIT).to_string(),
+                        "risk_centre" => required_text(
+                            "unit",
+                            Some(given.unwrap_or(events::RISK_CENTRE_UNIT)),
+                            100,
+                        )?,
+                        _ => required_text(
+                            "unit",
+                            Some(given.unwrap_or(events::RECEPTION_UNIT)),
+                            100,
+                        )?,
                     };
                     let kind = crate::model::UNIT_KINDS
                         .iter()
@@ -776,7 +789,9 @@ fn transition_of(
                 .unwrap_or_default();
             if participants.is_empty()
                 || participants.len() > 50
-                || participants.iter().any(|p| p.chars().count() > 50)
+                || participants
+                    .iter()
+                    .any(|p| p.chars().count() > 50 || p.contains('\0'))
             {
                 return Err(Error::Unprocessable(
                     "participants must name 1 to 50 people, each in at most 50 characters".into(),

@@ -340,3 +340,114 @@ pub fn workload<'a>(
     w.by_unit.values_mut().for_each(Load::finish);
     w
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Supervision;
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    fn caller(role: Role, grids: &[&str], org: Option<&str>) -> Caller {
+        Caller {
+            user_id: 1,
+            username: "me".into(),
+            display: "me".into(),
+            role,
+            grids: Arc::new(grids.iter().map(|g| g.to_string()).collect::<BTreeSet<_>>()),
+            mediation_org: org.map(str::to_string),
+            client: String::new(),
+            token_hash: String::new(),
+        }
+    }
+
+    fn event(status: &str, deadline: i64) -> Event {
+        Event {
+            code: "5106032026000001".into(),
+            status: status.into(),
+            risk_tier: "small".into(),
+            grid_code: "g1".into(),
+            deadline,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn alerts_of_an_event() {
+        let now = 1_000_000;
+        let kinds = |e: &Event| alerts_of(e, now).iter().map(|a| a.kind).collect::<Vec<_>>();
+        assert_eq!(kinds(&event("accepted", now - 1)), ["overdue"]);
+        assert_eq!(kinds(&event("accepted", now + 86_400)), ["due_soon"]);
+        assert!(kinds(&event("accepted", now + 86_401)).is_empty());
+        assert!(kinds(&event("closed", now - 1)).is_empty(), "closed: none");
+        let mut e = event("mediating", now + 10 * 86_400);
+        e.risk_tier = "large".into();
+        e.large_since = Some(now - 7 * 86_400);
+        e.supervision = Some(Supervision {
+            at: now - 5,
+            ..Default::default()
+        });
+        assert_eq!(kinds(&e), ["large_risk", "supervised"]);
+        e.large_since = Some(now - 7 * 86_400 - 1);
+        assert_eq!(kinds(&e), ["supervised"], "large for more than 7 days");
+    }
+
+    #[test]
+    fn changes_that_make_alerts() {
+        let mut e = event("accepted", 0);
+        assert_eq!(kinds_made_by("supervise", &e), ["supervised"]);
+        assert!(kinds_made_by("set_risk_tier", &e).is_empty());
+        e.updated_at = 5;
+        e.large_since = Some(5);
+        assert_eq!(kinds_made_by("set_risk_tier", &e), ["large_risk"]);
+        assert_eq!(kinds_made_by("created", &e), ["large_risk"]);
+        assert_eq!(kinds_made_by("assign", &e), ALERT_KINDS);
+        assert!(kinds_made_by("resolve", &e).is_empty());
+    }
+
+    #[test]
+    fn whom_an_event_concerns() {
+        let mut e = event("accepted", 0);
+        e.owner_unit_kind = Some("grid".into());
+        e.owner_unit = Some("g1".into());
+        assert!(concerns(&caller(Role::GridWorker, &["g1"], None), &e));
+        assert!(!concerns(&caller(Role::GridWorker, &["g2"], None), &e));
+        assert!(!concerns(&caller(Role::Leader, &[], None), &e));
+        e.owner = Some("me".into());
+        assert!(concerns(&caller(Role::Leader, &[], None), &e), "the owner");
+        e.owner = None;
+        e.owner_unit_kind = Some("mediation_org".into());
+        e.owner_unit = Some("org".into());
+        assert!(concerns(&caller(Role::Mediator, &[], Some("org")), &e));
+        assert!(!concerns(&caller(Role::Mediator, &[], Some("other")), &e));
+        e.owner_unit_kind = Some("department".into());
+        e.owner_unit = Some(crate::events::LEADER_DEPARTMENT.into());
+        assert!(concerns(&caller(Role::Leader, &[], None), &e));
+        e.owner_unit_kind = Some("risk_centre".into());
+        assert!(concerns(&caller(Role::RiskCentre, &[], None), &e));
+        assert!(!concerns(&caller(Role::Reception, &[], None), &e));
+    }
+
+    #[test]
+    fn workload_per_owner() {
+        let now = 100 * 86_400;
+        let mut a = event("closed", 10 * 86_400);
+        a.owner = Some("u".into());
+        a.reported_at = 0;
+        a.closed_at = Some(2 * 86_400);
+        a.satisfaction = Some("satisfied".into());
+        let mut b = event("accepted", 50 * 86_400);
+        b.owner = Some("u".into());
+        b.mediation_org = Some("org".into());
+        let mut c = event("closed", 86_400);
+        c.closed_at = Some(4 * 86_400);
+        let w = workload([&a, &b, &c], None, now);
+        let (_, l) = &w.by_owner["u"];
+        assert_eq!((l.events, l.open, l.closed, l.overdue), (2, 1, 1, 1));
+        assert_eq!(l.mean_closure_days, Some(2.0));
+        assert_eq!(l.satisfaction["satisfied"], 1);
+        assert_eq!(w.without_owner, 1);
+        assert_eq!(w.total.closed_late, 1);
+        assert_eq!(w.by_org["org"].open, 1);
+    }
+}

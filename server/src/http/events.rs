@@ -613,7 +613,8 @@ fn feed_alerts(access: &Access, payload: &str, index: Option<&Index>, now: i64) 
         return Vec::new();
     }
     let wall = caller.role == Role::Screen;
-    if !wall && !(caller.can_see(&r.event) && work::concerns(caller, &r.event)) {
+    let concerned = caller.can_see(&r.event) && work::concerns(caller, &r.event);
+    if !wall && !concerned {
         return Vec::new();
     }
     work::alerts_of(&r.event, now)
