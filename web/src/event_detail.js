@@ -316,7 +316,8 @@ export async function showEventDetail(box, code, { onChanged, compact = false } 
     authJSON(`/api/v1/reverse?lon=${ev.lon}&lat=${ev.lat}`).then((r) => {
       const text = r.building?.label || '';
       const node = box.querySelector('.ed-address');
-      if (node) node.textContent = text ? `${text}（附近楼栋）` : '—';
+      // The register's label of its building, or of the nearest one when it has none.
+      if (node) node.textContent = !text ? '—' : r.building.code === ev.address_code ? text : `${text}（附近楼栋）`;
     }).catch(() => { const node = box.querySelector('.ed-address'); if (node) node.textContent = '—'; });
   }
   const mapBox = box.querySelector('.ed-map');

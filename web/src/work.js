@@ -66,6 +66,8 @@ function listQuery(extra = {}) {
   q.delete('event');
   q.delete('offset');
   for (const [k, v] of Object.entries(extra)) if (v === null) q.delete(k); else q.set(k, v);
+  // A shared link may carry empty or unknown parameters: only the filters, with values.
+  for (const k of [...q.keys()]) if (!q.get(k) || ![...FILTERS, 'limit', 'offset'].includes(k)) q.delete(k);
   return q;
 }
 
@@ -175,7 +177,12 @@ async function loadGrids() {
 async function loadOwners() {
   const select = $('filters').elements.owner;
   const keep = new URLSearchParams(location.search).get('owner') || '';
-  const people = (await assignees()).filter((p) => !['screen', 'admin'].includes(p.role));
+  // The account list is for the roles that assign cases (leaders, reception, risk centre).
+  const assigning = ['leader', 'reception', 'risk_centre'].includes(app.me.role);
+  const people = assigning ? (await assignees()).filter((p) => !['screen', 'admin'].includes(p.role)) : [];
+  $('batch-assign').hidden = !assigning;
+  $('select-all').closest('label').hidden = !assigning;
+  $('queue').classList.toggle('no-select', !assigning);
   select.innerHTML = `<option value="">全部</option><option value="me">我的</option>${people.map((p) => `<option value="${esc(p.username)}">${esc(p.display || p.username)}（${esc(ROLE_LABELS[p.role] || p.role)}）</option>`).join('')}`;
   select.value = keep;
 }
