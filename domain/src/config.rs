@@ -1,5 +1,10 @@
 //! Configuration: an optional TOML file, overridden by `MINQING_*` environment
 //! variables, overridden by command-line flags. Secrets never print.
+//!
+//! Why by hand and not `figment`/`config`: the layering is eight keys and one
+//! environment variable each, and every bad value must be reported with the key that
+//! holds it (the risk settings' validation names each one); a layering crate would add a
+//! dependency and a second error vocabulary for ~100 lines that are tested here.
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -7,6 +12,11 @@ use std::fmt;
 use std::path::Path;
 
 /// A value that must not appear in logs or debug output.
+///
+/// Why not `secrecy::SecretString`: it gives the same guarantee (no `Debug`/`Display`
+/// of the value) but no `PartialEq` and no `Clone` without opting in per type, which the
+/// configuration's comparison tests and the login path (the password moves to a
+/// blocking thread for Argon2) rely on; keeping this small type avoids wrapping both.
 #[derive(Clone, Deserialize, Default, PartialEq)]
 #[serde(transparent)]
 pub struct Secret(String);
