@@ -271,7 +271,22 @@ pub async fn change_codes_after(
     seq: i64,
     limit: i64,
 ) -> Result<Vec<(i64, String)>, Error> {
-    let sql = "SELECT seq, event_code FROM event_changes WHERE seq > $1 ORDER BY seq LIMIT $2";
+    outbox_after(
+        store,
+        "SELECT seq, event_code FROM event_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+        seq,
+        limit,
+    )
+    .await
+}
+
+/// `(seq, text)` rows of an outbox query taking `seq` and `limit`.
+async fn outbox_after(
+    store: &Store,
+    sql: &str,
+    seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, Error> {
     let rows: Result<Vec<(i64, String)>, sqlx::Error> = dispatch!(store, Store, p => {
         match sqlx::query(sql).bind(seq).bind(limit).fetch_all(p).await {
             Ok(rows) => rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect(),
@@ -340,14 +355,13 @@ pub async fn changes_after(
     seq: i64,
     limit: i64,
 ) -> Result<Vec<(i64, String)>, Error> {
-    let sql = "SELECT seq, payload FROM event_changes WHERE seq > $1 ORDER BY seq LIMIT $2";
-    let rows: Result<Vec<(i64, String)>, sqlx::Error> = dispatch!(store, Store, p => {
-        match sqlx::query(sql).bind(seq).bind(limit).fetch_all(p).await {
-            Ok(rows) => rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect(),
-            Err(e) => Err(e),
-        }
-    });
-    rows.map_err(unavailable)
+    outbox_after(
+        store,
+        "SELECT seq, payload FROM event_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+        seq,
+        limit,
+    )
+    .await
 }
 
 /// The newest outbox sequence number (0 when empty).
