@@ -65,9 +65,11 @@ async function openFromQueue(page, code) {
 /**
  * Click the action button in the detail, fill its dialog (`fields`: name → value; selects
  * by value), submit, and wait for the detail to say it is done. Fails when the caller
- * was not offered the action.
+ * was not offered the action. `mayVanish`: the root leaves the page once the step is done
+ * (a grid task whose visit was recorded); then a closed dialog is the sign, and the caller
+ * checks the record through the API.
  */
-async function act(page, action, fields = {}, root = '#detail') {
+async function act(page, action, fields = {}, root = '#detail', { mayVanish = false } = {}) {
   const button = page.locator(`${root} .ed-actions button[data-action="${action}"]`);
   assert.equal(await button.count(), 1, `the action ${action} is offered (${await page.locator(`${root} .ed-actions`).innerText()})`);
   const before = await page.locator(root).getAttribute('data-version');
@@ -84,10 +86,12 @@ async function act(page, action, fields = {}, root = '#detail') {
     }
   }
   await dialog.locator('.ed-submit').click();
-  await page.waitForFunction(([r, v]) => {
+  await page.waitForFunction(([r, v, vanish]) => {
     const box = document.querySelector(r);
-    return !document.querySelector('dialog.ed-dialog[open]') && box.dataset.version !== v && box.querySelector('.ed-message.ok');
-  }, [root, before], { timeout: 10_000 }).catch(async (e) => {
+    const open = document.querySelector('dialog.ed-dialog[open]');
+    if (!box) return vanish && !open;
+    return !open && box.dataset.version !== v && box.querySelector('.ed-message.ok');
+  }, [root, before, mayVanish], { timeout: 10_000 }).catch(async (e) => {
     const error = await page.locator('dialog.ed-dialog[open] .ed-error').innerText().catch(() => '');
     throw new Error(`${action} did not complete: ${error || e.message}`);
   });
@@ -257,7 +261,7 @@ test('the closed loop through the browser: reception → mediation → litigatio
     assert.match(await task.locator('.task-detail').innerText(), /征地补偿/);
     await g.screenshot({ path: join(SCREENSHOTS, 'grid-task.png'), fullPage: true });
     const rowUpdated = await screen.locator(`#feed li[data-code="${second}"]`).getAttribute('data-changes');
-    await act(g, 'follow_up', { visit_kind: 'routine', outcome: '补偿已到位，群众情绪稳定' }, `#tasks li[data-code="${second}"] .task-detail`);
+    await act(g, 'follow_up', { visit_kind: 'routine', outcome: '补偿已到位，群众情绪稳定' }, `#tasks li[data-code="${second}"] .task-detail`, { mayVanish: true });
     await screenShows(screen, 'the visit updating its feed row in place', ([code, before]) => {
       const rows = document.querySelectorAll(`#feed li[data-code="${code}"]`);
       return rows.length === 1 && Number(rows[0].dataset.changes) > Number(before);
