@@ -193,3 +193,76 @@ fn areas_tile_the_district_without_gaps_or_overlaps() {
         );
     }
 }
+
+/// The residents' age and sex structure is the census's (people.rs cites the figures):
+/// every band within one percentage point, computed from the files a centre imports.
+#[test]
+fn residents_follow_the_census_age_and_sex_structure() {
+    use minqing_domain::generate::people::{REFERENCE_YEAR, census};
+    let (_t, dir, m) = district(0.05);
+    let gbk = std::fs::read(dir.join("residents-gbk.csv")).unwrap();
+    let (gbk_text, _, _) = encoding_rs::GB18030.decode(&gbk);
+    let utf8 = std::fs::read_to_string(dir.join("residents.csv")).unwrap();
+    let (mut n, mut male) = (0usize, 0usize);
+    let mut bands = [0usize; 5]; // 0–14, 15–59, 60+, 65+, 80+
+    let mut household_sizes: BTreeMap<String, (usize, i32)> = BTreeMap::new();
+    for text in [utf8, gbk_text.into_owned()] {
+        for rec in csv::Reader::from_reader(text.as_bytes()).records() {
+            let rec = rec.unwrap();
+            let age = REFERENCE_YEAR - rec[3][..4].parse::<i32>().unwrap();
+            n += 1;
+            male += usize::from(&rec[2] == "M");
+            match age {
+                ..=14 => bands[0] += 1,
+                15..=59 => bands[1] += 1,
+                _ => bands[2] += 1,
+            }
+            bands[3] += usize::from(age >= 65);
+            bands[4] += usize::from(age >= 80);
+            let h = household_sizes
+                .entry(rec[7].to_string())
+                .or_insert((0, age));
+            h.0 += 1;
+        }
+    }
+    assert_eq!(n, m.residents);
+    let pct = |k: usize| 100.0 * k as f64 / n as f64;
+    for (what, got, want) in [
+        ("0–14", pct(bands[0]), census::AGED_0_14),
+        ("15–59", pct(bands[1]), census::AGED_15_59),
+        ("60+", pct(bands[2]), census::AGED_60_PLUS),
+        ("65+", pct(bands[3]), census::AGED_65_PLUS),
+        ("80+", pct(bands[4]), census::AGED_80_PLUS),
+        (
+            "male",
+            pct(male),
+            100.0 * census::SEX_RATIO / (100.0 + census::SEX_RATIO),
+        ),
+    ] {
+        assert!(
+            (got - want).abs() <= 1.0,
+            "{what}: {got:.2}% against the census's {want:.2}%"
+        );
+    }
+    // Elderly people living alone exist, but are a minority of the elderly.
+    let elderly_alone = household_sizes
+        .values()
+        .filter(|&&(size, age)| size == 1 && age >= 65)
+        .count();
+    let alone_share = elderly_alone as f64 / bands[3] as f64;
+    eprintln!(
+        "0–14 {:.2}%, 15–59 {:.2}%, 60+ {:.2}%, 65+ {:.2}%, 80+ {:.2}%, male {:.2}%, 65+ living alone {:.1}%",
+        pct(bands[0]),
+        pct(bands[1]),
+        pct(bands[2]),
+        pct(bands[3]),
+        pct(bands[4]),
+        pct(male),
+        100.0 * alone_share
+    );
+    assert!(
+        (0.05..0.20).contains(&alone_share),
+        "{:.1}% of people 65+ live alone",
+        100.0 * alone_share
+    );
+}

@@ -195,6 +195,24 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     let mut res_gbk = GbkCsv::create(&out.join("residents-gbk.csv"))?;
     res_gbk.write_record(header)?;
     let mut noise_rng = stream(seed, 4);
+    // Who lives where first, for the whole district, so ages can be calibrated to the
+    // census structure before birth dates and ID numbers are drawn from them.
+    let mut household_rng = stream(seed, 13);
+    let mut compositions: Vec<Vec<people::Member>> = reg
+        .units
+        .iter()
+        .zip(&homes)
+        .map(|(unit, &(occ, size))| {
+            let rural = matches!(reg.buildings[unit.building].kind, register::Kind::Rural);
+            people::composition(
+                &mut household_rng,
+                size,
+                occ == people::Occupancy::Rented,
+                rural,
+            )
+        })
+        .collect();
+    people::calibrate_ages(&mut household_rng, &mut compositions);
     let mut id_serials: HashMap<String, u32> = HashMap::new();
     let mut resident_no = 0usize;
     let mut per_building_residents = vec![0u32; reg.buildings.len()];
@@ -224,12 +242,17 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
             "unit",
             if noisy { "1" } else { "0" },
         ])?;
-        let members = people::household(
-            &mut rng,
-            size,
-            occ == people::Occupancy::Rented,
-            &mut id_serials,
-        );
+        let members: Vec<people::Person> = compositions[k]
+            .iter()
+            .map(|m| {
+                people::person(
+                    &mut rng,
+                    m,
+                    occ == people::Occupancy::Rented,
+                    &mut id_serials,
+                )
+            })
+            .collect();
         per_building_residents[unit.building] += members.len() as u32;
         let town = geo.township_of_grid(reg.buildings[unit.building].grid).kind
             == geography::TownshipKind::Town;

@@ -101,117 +101,233 @@ const OTHER_REGIONS: &[&str] = &[
     "510681", "510623", "510682", "510683", "511002", "510722", "500101", "513401",
 ];
 
+/// The year ages are counted at: a person of age `a` was born in `REFERENCE_YEAR - a`.
+pub const REFERENCE_YEAR: i32 = 2024;
+
 fn birth_for_age<R: Rng>(rng: &mut R, age: i32) -> (i32, u32, u32) {
-    let year = 2024 - age;
+    let year = REFERENCE_YEAR - age;
     let month = rng.gen_range(1..=12);
     let day = rng.gen_range(1..=28);
     (year, month, day)
 }
 
-/// An adult age from an ageing Sichuan profile.
-fn adult_age<R: Rng>(rng: &mut R) -> i32 {
+/// The age structure the district is calibrated to, in percent of all residents.
+///
+/// Sichuan, 7th national census (2020): 四川省第七次全国人口普查公报（第四号）—
+/// 0–14 years 16.10%, 15–59 years 62.19%, 60 and over 21.71%, of which 65 and over
+/// 16.93%. The provincial bulletin gives no 80-and-over share; we use the national one
+/// (第七次全国人口普查主要数据: 2.54%), which Sichuan, older than the nation, exceeds a
+/// little.
+pub mod census {
+    pub const AGED_0_14: f64 = 16.10;
+    pub const AGED_15_59: f64 = 62.19;
+    pub const AGED_60_PLUS: f64 = 21.71;
+    pub const AGED_65_PLUS: f64 = 16.93;
+    pub const AGED_80_PLUS: f64 = 2.54;
+    /// Males per 100 females, Sichuan 2020 (公报第四号: 102.19).
+    pub const SEX_RATIO: f64 = 102.19;
+}
+
+/// Oldest age drawn.
+const MAX_AGE: usize = 100;
+
+/// The census age structure as a share per single year of age (0..=MAX_AGE), summing
+/// to 1: flat within 0–14, 15–59 and 60–64, declining within 65–79 and after 80.
+fn census_age_shares() -> [f64; MAX_AGE + 1] {
+    let mut w = [0.0; MAX_AGE + 1];
+    let mut fill =
+        |range: std::ops::RangeInclusive<usize>, percent: f64, shape: &dyn Fn(usize) -> f64| {
+            let total: f64 = range.clone().map(shape).sum();
+            for a in range {
+                w[a] = percent / 100.0 * shape(a) / total;
+            }
+        };
+    fill(0..=14, census::AGED_0_14, &|_| 1.0);
+    fill(15..=59, census::AGED_15_59, &|_| 1.0);
+    fill(
+        60..=64,
+        census::AGED_60_PLUS - census::AGED_65_PLUS,
+        &|_| 1.0,
+    );
+    fill(65..=79, census::AGED_65_PLUS - census::AGED_80_PLUS, &|a| {
+        1.0 - 0.035 * (a - 65) as f64
+    });
+    fill(80..=MAX_AGE, census::AGED_80_PLUS, &|a| {
+        0.84f64.powi((a - 80) as i32)
+    });
+    w
+}
+
+/// A household member before names and documents are drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct Member {
+    pub relation: &'static str,
+    pub age: i32,
+    pub male: bool,
+}
+
+/// A provisional adult age (the census calibration fixes the marginal afterwards);
+/// village households are older, as the census shows for rural Sichuan, where the
+/// young have moved to the towns.
+fn adult_age<R: Rng>(rng: &mut R, rural: bool) -> i32 {
+    let old = if rural { 12 } else { 0 };
     match rng.gen_range(0..100) {
-        0..=19 => rng.gen_range(20..35),
-        20..=44 => rng.gen_range(35..50),
-        45..=69 => rng.gen_range(50..65),
-        70..=89 => rng.gen_range(65..80),
+        x if x < 30 - old / 2 => rng.gen_range(20..35),
+        x if x < 62 - old => rng.gen_range(35..50),
+        x if x < 84 - old / 2 => rng.gen_range(50..65),
+        x if x < 97 => rng.gen_range(65..80),
         _ => rng.gen_range(80..96),
     }
 }
 
-/// Draw the members of a household of `size` people.
-pub fn household<R: Rng>(
+/// Draw who lives in a household of `size` people: relations, provisional ages, sexes.
+pub fn composition<R: Rng>(rng: &mut R, size: u32, rented: bool, rural: bool) -> Vec<Member> {
+    let crowded = rented && size >= 6;
+    // One-person households are mostly young workers; some are elderly people living
+    // alone, more of them in the villages.
+    let head_age = if size == 1 {
+        if rng.gen_bool(if rural { 0.16 } else { 0.10 }) {
+            rng.gen_range(65..92)
+        } else {
+            rng.gen_range(20..60)
+        }
+    } else {
+        adult_age(rng, rural)
+    };
+    let head_male = rng.gen_bool(0.50);
+    (0..size)
+        .map(|k| {
+            let (relation, age, male) = if crowded {
+                ("合租人", rng.gen_range(18..45), rng.gen_bool(0.6))
+            } else if k == 0 {
+                ("户主", head_age, head_male)
+            } else if k == 1 && size >= 2 && head_age >= 22 {
+                (
+                    "配偶",
+                    (head_age + rng.gen_range(-5..=5)).max(20),
+                    !head_male,
+                )
+            } else if head_age >= 45 && k == size - 1 && size >= 4 {
+                (
+                    "孙子女",
+                    rng.gen_range(0..(head_age - 40).clamp(1, 18)),
+                    rng.gen_bool(0.51),
+                )
+            } else if head_age <= 55 && k >= 3 && rng.gen_bool(0.5) {
+                (
+                    "父母",
+                    (head_age + rng.gen_range(24..32)).min(99),
+                    rng.gen_bool(0.45),
+                )
+            } else {
+                let lo = (head_age - 38).max(0);
+                let hi = (head_age - 20).max(lo + 1);
+                ("子女", rng.gen_range(lo..hi), rng.gen_bool(0.51))
+            };
+            Member {
+                relation,
+                age,
+                male,
+            }
+        })
+        .collect()
+}
+
+/// Move every member's age onto the census structure, keeping the order of ages
+/// (a parent stays older than a child, a village stays older than the town): rank all
+/// members by provisional age (ties broken at random) and give the r-th youngest the
+/// age at rank r of the census structure, with per-age counts rounded by largest
+/// remainder so the bands hold to within one person.
+pub fn calibrate_ages<R: Rng>(rng: &mut R, households: &mut [Vec<Member>]) {
+    let mut ranked: Vec<(i32, u64, usize, usize)> = households
+        .iter()
+        .enumerate()
+        .flat_map(|(h, members)| (0..members.len()).map(move |m| (h, m)))
+        .map(|(h, m)| (households[h][m].age, rng.r#gen::<u64>(), h, m))
+        .collect();
+    ranked.sort_unstable();
+    let n = ranked.len();
+    let shares = census_age_shares();
+    let exact: Vec<f64> = shares.iter().map(|s| s * n as f64).collect();
+    let mut counts: Vec<usize> = exact.iter().map(|x| x.floor() as usize).collect();
+    let mut by_remainder: Vec<usize> = (0..=MAX_AGE).collect();
+    by_remainder.sort_by(|&a, &b| {
+        let (ra, rb) = (exact[a] - exact[a].floor(), exact[b] - exact[b].floor());
+        rb.total_cmp(&ra).then(a.cmp(&b))
+    });
+    let missing = n - counts.iter().sum::<usize>();
+    for &a in by_remainder.iter().take(missing) {
+        counts[a] += 1;
+    }
+    let mut ages = counts
+        .iter()
+        .enumerate()
+        .flat_map(|(age, &c)| std::iter::repeat_n(age as i32, c));
+    for &(_, _, h, m) in &ranked {
+        households[h][m].age = ages.next().expect("counts sum to the members");
+    }
+}
+
+/// Give a household member a name, a birth date at their age, documents and a phone.
+pub fn person<R: Rng>(
     rng: &mut R,
-    size: u32,
+    member: &Member,
     rented: bool,
     id_serials: &mut HashMap<String, u32>,
-) -> Vec<Person> {
-    let crowded = rented && size >= 6;
+) -> Person {
     let floating_rate = if rented { 0.55 } else { 0.08 };
-    let head_age = if size == 1 && rng.gen_bool(0.42) {
-        rng.gen_range(65..92)
+    let Member {
+        relation,
+        age,
+        male,
+    } = *member;
+    let floating = rng.gen_bool(floating_rate);
+    let birth = birth_for_age(rng, age);
+    let region = if floating {
+        OTHER_REGIONS.choose(rng).copied().unwrap_or("510681")
     } else {
-        adult_age(rng)
+        HOME_REGION
     };
-    let mut members = Vec::with_capacity(size as usize);
-    let head_male = rng.gen_bool(0.56);
-    for k in 0..size {
-        let (relation, age, male) = if crowded {
-            ("合租人", rng.gen_range(18..45), rng.gen_bool(0.6))
-        } else if k == 0 {
-            ("户主", head_age, head_male)
-        } else if k == 1 && size >= 2 && head_age >= 22 {
-            (
-                "配偶",
-                (head_age + rng.gen_range(-5..=5)).max(20),
-                !head_male,
-            )
-        } else if head_age >= 45 && k == size - 1 && size >= 4 {
-            (
-                "孙子女",
-                rng.gen_range(0..(head_age - 40).clamp(1, 18)),
-                rng.gen_bool(0.51),
-            )
-        } else if head_age <= 55 && k >= 3 && rng.gen_bool(0.5) {
-            (
-                "父母",
-                (head_age + rng.gen_range(24..32)).min(99),
-                rng.gen_bool(0.45),
-            )
-        } else {
-            let lo = (head_age - 38).max(0);
-            let hi = (head_age - 20).max(lo + 1);
-            ("子女", rng.gen_range(lo..hi), rng.gen_bool(0.52))
-        };
-        let floating = rng.gen_bool(floating_rate);
-        let birth = birth_for_age(rng, age);
-        let region = if floating {
-            OTHER_REGIONS.choose(rng).copied().unwrap_or("510681")
-        } else {
-            HOME_REGION
-        };
-        // The sequence number is unique per region and birth date; its parity is the sex.
-        let stem = format!("{region}{:04}{:02}{:02}", birth.0, birth.1, birth.2);
-        let serial = id_serials.entry(stem.clone()).or_insert(0);
-        *serial += 1;
-        let seq = (*serial % 500) * 2 + u32::from(male);
-        let body = format!("{stem}{seq:03}");
-        let id_number = format!("{body}{}", id_check_char(&body).expect("17 digits"));
-        let phone = format!(
-            "1{}{}{:08}",
-            ["3", "5", "7", "8", "9"]
-                .choose(rng)
-                .copied()
-                .unwrap_or("3"),
-            rng.gen_range(0..10),
-            rng.gen_range(0..100_000_000u32)
-        );
-        let mut key_groups = Vec::new();
-        if age >= 18 {
-            for (code, rate) in [
-                ("drug", 0.0015),
-                ("mental", 0.0042),
-                ("correction", 0.0008),
-                ("released", 0.0012),
-                ("other", 0.0010),
-            ] {
-                if rng.gen_bool(rate) {
-                    key_groups.push(code);
-                }
+    // The sequence number is unique per region and birth date; its parity is the sex.
+    let stem = format!("{region}{:04}{:02}{:02}", birth.0, birth.1, birth.2);
+    let serial = id_serials.entry(stem.clone()).or_insert(0);
+    *serial += 1;
+    let seq = (*serial % 500) * 2 + u32::from(male);
+    let body = format!("{stem}{seq:03}");
+    let id_number = format!("{body}{}", id_check_char(&body).expect("17 digits"));
+    let phone = format!(
+        "1{}{}{:08}",
+        ["3", "5", "7", "8", "9"]
+            .choose(rng)
+            .copied()
+            .unwrap_or("3"),
+        rng.gen_range(0..10),
+        rng.gen_range(0..100_000_000u32)
+    );
+    let mut key_groups = Vec::new();
+    if age >= 18 {
+        for (code, rate) in [
+            ("drug", 0.0015),
+            ("mental", 0.0042),
+            ("correction", 0.0008),
+            ("released", 0.0012),
+            ("other", 0.0010),
+        ] {
+            if rng.gen_bool(rate) {
+                key_groups.push(code);
             }
         }
-        members.push(Person {
-            name: person_name(rng, male),
-            male,
-            birth,
-            id_number,
-            phone,
-            floating,
-            relation,
-            key_groups,
-        });
     }
-    members
+    Person {
+        name: person_name(rng, male),
+        male,
+        birth,
+        id_number,
+        phone,
+        floating,
+        relation,
+        key_groups,
+    }
 }
 
 /// Enterprise placement weight of a building kind.
@@ -299,4 +415,84 @@ pub fn enterprises<R: Rng>(rng: &mut R, reg: &Register, n: usize) -> Vec<GenEnte
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn district_households(rng: &mut rand_chacha::ChaCha8Rng) -> Vec<(bool, Vec<Member>)> {
+        (0..20_000)
+            .map(|k| {
+                let rural = k % 4 == 0;
+                let size = [1, 1, 2, 2, 2, 3, 3, 4, 5, 6][k % 10];
+                (rural, composition(rng, size, k % 7 == 0, rural))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn calibration_gives_the_census_bands_and_keeps_households_plausible() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let drawn = district_households(&mut rng);
+        let rural: Vec<bool> = drawn.iter().map(|(r, _)| *r).collect();
+        let mut households: Vec<Vec<Member>> = drawn.into_iter().map(|(_, h)| h).collect();
+        calibrate_ages(&mut rng, &mut households);
+        let all: Vec<&Member> = households.iter().flatten().collect();
+        let share = |f: &dyn Fn(i32) -> bool| {
+            100.0 * all.iter().filter(|m| f(m.age)).count() as f64 / all.len() as f64
+        };
+        for (got, want) in [
+            (share(&|a| a <= 14), census::AGED_0_14),
+            (share(&|a| (15..=59).contains(&a)), census::AGED_15_59),
+            (share(&|a| a >= 60), census::AGED_60_PLUS),
+            (share(&|a| a >= 65), census::AGED_65_PLUS),
+            (share(&|a| a >= 80), census::AGED_80_PLUS),
+        ] {
+            assert!((got - want).abs() < 0.1, "{got:.3} against {want}");
+        }
+        // Order kept: no child older than the head, no parent younger.
+        for h in &households {
+            for m in &h[1..] {
+                match m.relation {
+                    "子女" | "孙子女" => assert!(m.age <= h[0].age, "{h:?}"),
+                    "父母" => assert!(m.age >= h[0].age, "{h:?}"),
+                    _ => {}
+                }
+            }
+        }
+        // Generations stay apart: the typical head–child gap is a generation.
+        let mut gaps: Vec<i32> = households
+            .iter()
+            .flat_map(|h| {
+                h[1..]
+                    .iter()
+                    .filter(|m| m.relation == "子女")
+                    .map(|m| h[0].age - m.age)
+            })
+            .collect();
+        gaps.sort_unstable();
+        let median = gaps[gaps.len() / 2];
+        assert!(
+            (20..=36).contains(&median),
+            "median head–child gap {median}"
+        );
+        // Villages are older than the town.
+        let old_share = |want_rural: bool| {
+            let (old, n) = households
+                .iter()
+                .zip(&rural)
+                .filter(|(_, r)| **r == want_rural)
+                .flat_map(|(h, _)| h)
+                .fold((0, 0), |(o, n), m| (o + usize::from(m.age >= 60), n + 1));
+            old as f64 / n as f64
+        };
+        assert!(
+            old_share(true) > old_share(false) + 0.05,
+            "rural {:.3}, urban {:.3}",
+            old_share(true),
+            old_share(false)
+        );
+    }
 }
