@@ -216,7 +216,7 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     let mut id_serials: HashMap<String, u32> = HashMap::new();
     let mut resident_no = 0usize;
     let mut per_building_residents = vec![0u32; reg.buildings.len()];
-    for (k, (unit, &(occ, size))) in reg.units.iter().zip(&homes).enumerate() {
+    for (k, (unit, &(occ, _))) in reg.units.iter().zip(&homes).enumerate() {
         let hid = format!("H{:07}", k + 1);
         let with_code = noise_rng.gen_bool(0.9);
         let (text, noisy) = address_text(&mut noise_rng, &unit.parts);
