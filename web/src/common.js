@@ -89,6 +89,23 @@ export function baseStyle(background) {
  */
 export const MAP_FONTS = ['Microsoft YaHei', 'PingFang SC', 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'sans-serif'];
 
+/** MapLibre's own words (control tooltips, the canvas's label, scale units) in Chinese. */
+export const MAP_LOCALE = {
+  'Map.Title': '地图',
+  'NavigationControl.ZoomIn': '放大',
+  'NavigationControl.ZoomOut': '缩小',
+  'NavigationControl.ResetBearing': '重置方向',
+  'GeolocateControl.FindMyLocation': '定位到我的位置',
+  'GeolocateControl.LocationNotAvailable': '无法获取位置',
+  'FullscreenControl.Enter': '全屏',
+  'FullscreenControl.Exit': '退出全屏',
+  'AttributionControl.ToggleAttribution': '数据来源',
+  'Popup.Close': '关闭',
+  'Marker.Title': '标记',
+  'ScaleControl.Meters': '米',
+  'ScaleControl.Kilometers': '千米',
+};
+
 /**
  * One label point per area (a FeatureCollection of Points with the areas' properties):
  * a GeoJSON polygon source would place a label in every tile the polygon crosses. The

@@ -8,7 +8,7 @@
 import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './event_detail.css';
-import { describeError, esc, here, HttpError, MAP_FONTS, CATEGORY_LABELS, STATUS_LABELS, label } from './common.js';
+import { describeError, esc, here, HttpError, MAP_FONTS, MAP_LOCALE, CATEGORY_LABELS, STATUS_LABELS, label } from './common.js';
 import { authJSON } from './session.js';
 
 export const ACTION_LABELS = {
@@ -43,7 +43,12 @@ export function when(t, dateOnly = false) {
   return d.toLocaleString('zh-CN', opts);
 }
 
-const personName = (p) => (p ? p.display || p.username || String(p) : '');
+/** A person by name: the account's display name; a grid worker's account without one
+ * (`grid-<grid code>`) as its grid's worker (`unit`: the grid), never by the code. */
+export const personName = (p, unit = p?.unit) => {
+  const name = p ? p.display || p.username || String(p) : '';
+  return /^grid-\d+$/.test(name) ? `${unit?.kind === 'grid' && unit.name ? unit.name : ''}网格员` : name;
+};
 
 /** Where an event is, by name: township · community · grid. */
 export const placeName = (ev) => [ev.township?.name, ev.community?.name, ev.grid?.name].filter(Boolean).join(' · ');
@@ -227,18 +232,19 @@ export async function runAction(ev, action, extra = {}) {
 
 // ---- the detail panel -----------------------------------------------------------------
 
-function historyHTML(history) {
+function historyHTML(history, grid) {
   if (!history?.length) return '<p class="muted">暂无处置记录</p>';
   return `<ol class="ed-timeline">${history.map((s) => `<li data-action="${esc(s.action)}"><time>${esc(when(s.at))}</time>
     <div><b>${esc(ACTION_LABELS[s.action] || s.action)}</b>${s.to && s.to !== s.from ? ` <span class="ed-status">${esc(label(STATUS_LABELS, s.from))} → ${esc(label(STATUS_LABELS, s.to))}</span>` : ''}
-    <span class="muted">· ${esc(actorName(s.actor))}</span>${s.note ? `<p>${esc(s.note)}</p>` : ''}</div></li>`).join('')}</ol>`;
+    <span class="muted">· ${esc(actorName(s.actor, grid))}</span>${s.note ? `<p>${esc(s.note)}</p>` : ''}</div></li>`).join('')}</ol>`;
 }
 
-/** `username:source` (intake) or `username`, with the role words where known. */
-function actorName(actor) {
+/** `username:source` (intake) or `username`, with the role words where known; a grid
+ * worker's account (`grid-<grid code>`) by the grid's name, never its code. */
+function actorName(actor, grid) {
   if (!actor) return '系统';
   const [who, source] = String(actor).split(':');
-  const named = { admin: '管理员', leader: '领导', mediator: '调解员', reception: '综合受理窗口', riskcentre: '社会风险中心', screen: '大屏', system: '系统', generator: '历史数据', intake: '受理窗口', centre: '综治中心', handler: '承办人', demo: '演示数据' }[who] || who.replace(/^grid-/, '网格员 ');
+  const named = { admin: '管理员', leader: '领导', mediator: '调解员', reception: '综合受理窗口', riskcentre: '社会风险中心', screen: '大屏', system: '系统', generator: '历史数据', intake: '受理窗口', centre: '综治中心', handler: '承办人', demo: '演示数据' }[who] || (who.startsWith('grid-') ? `网格员（${grid?.code === who.slice(5) && grid.name ? grid.name : '网格'}）` : who);
   return source ? `${named}（${SOURCE_LABELS[source] || source}）` : named;
 }
 
@@ -300,7 +306,7 @@ export async function showEventDetail(box, code, { onChanged, compact = false } 
     ${ev.joint_reviews?.length ? `<h3>会商记录</h3><ul class="ed-list ed-reviews">${ev.joint_reviews.map((r) => `<li><time>${esc(when(r.at))}</time> 参会：${esc(Array.isArray(r.participants) ? r.participants.join('、') : r.participants)}<br>结论：${esc(r.conclusion)}</li>`).join('')}</ul>` : ''}
     ${ev.visits?.length ? `<h3>回访记录</h3><ul class="ed-list ed-visits">${ev.visits.map((v) => `<li><time>${esc(when(v.at))}</time> ${esc(VISIT_KIND_LABELS[v.kind] || v.kind)}：${esc(v.outcome)}${v.next_visit ? `（下次 ${esc(when(v.next_visit, true))}）` : ''}</li>`).join('')}</ul>` : ''}
     <section class="ed-duplicates"><h3>疑似重复事件</h3><p class="muted">查找中…</p></section>
-    <h3>处置经过</h3>${historyHTML(ev.history)}`;
+    <h3>处置经过</h3>${historyHTML(ev.history, ev.grid)}`;
   box.dataset.loaded = ev.code;
   box.dataset.status = ev.status;
   box.dataset.version = String(ev.version);
@@ -386,7 +392,7 @@ function smallMap(container, ev) {
   const centre = [ev.lon, ev.lat];
   detailMap?.remove();
   detailMap = new maplibregl.Map({
-    container, style: here('/style.json'), center: centre, zoom: 16, attributionControl: false, localIdeographFontFamily: MAP_FONTS.join(', '),
+    container, style: here('/style.json'), center: centre, zoom: 16, attributionControl: false, localIdeographFontFamily: MAP_FONTS.join(', '), locale: MAP_LOCALE,
     // Our own origin only; the session's token goes along (aggregates may be closed to the public).
     transformRequest: (url) => (url.startsWith(location.origin) ? { url, headers: authHeader() } : { url }),
   });

@@ -10,7 +10,7 @@ import 'maplibre-gl/dist/maplibre-gl.css';
 import './grid.css';
 import {
   baseStyle, bounds, capabilities, describeError, esc, fetchJSON, HttpError, quietMapErrors, tileURL,
-  CATEGORY_LABELS, STATUS_LABELS, label,
+  CATEGORY_LABELS, STATUS_LABELS, label, MAP_LOCALE,
 } from './common.js';
 import { contains } from './draw.js';
 import { showEventDetail, when, placeName, TASK_KIND_LABELS, VISIT_KIND_LABELS } from './event_detail.js';
@@ -177,7 +177,7 @@ function connectStream() {
 }
 
 async function initMap(grids) {
-  const map = new maplibregl.Map({ container: 'map', style: baseStyle('#eef1f4'), center: [104.4, 31.13], zoom: 11, attributionControl: false });
+  const map = new maplibregl.Map({ container: 'map', style: baseStyle('#eef1f4'), center: [104.4, 31.13], zoom: 11, attributionControl: false, locale: MAP_LOCALE });
   app.map = map;
   window.__minqing = { map, app };
   quietMapErrors(map, () => {});

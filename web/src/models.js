@@ -155,15 +155,15 @@ export function renderHotspots(container, hs, inside, title = '热点分析') {
   const hot = cells.filter((c) => c.class?.startsWith('hot')).length;
   const cold = cells.filter((c) => c.class?.startsWith('cold')).length;
   const rows = [
-    ['cells', '分析网格 (H3)', cells.length],
+    ['cells', '分析单元（六边形网格）', cells.length],
     ['hot', '热点网格', hot],
     ['cold', '冷点网格', cold],
     ['events', '网格内事件', cells.reduce((s, c) => s + (c.count || 0), 0)],
   ];
   const order = Object.keys(CLASS_NAMES).filter((k) => byClass[k]);
   return block(container, 'hotspots', title, rows, [
-    bars('Gi* 分类（网格数）', order.map((k) => [CLASS_NAMES[k], byClass[k]]), '#d7191c'),
-  ], `H3 ${hs.resolution} 级网格，Gi* 统计量，FDR 校正`);
+    bars('热点类别（单元数）', order.map((k) => [CLASS_NAMES[k], byClass[k]]), '#d7191c'),
+  ], `六边形网格（${hs.resolution} 级），按周边事件聚集程度判定冷热点，已做多重检验校正`);
 }
 
 export { CLASS_NAMES, TIER_NAMES };

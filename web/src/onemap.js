@@ -13,7 +13,7 @@ import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 import {
   baseStyle, bounds, capabilities, describeError, esc, fetchJSON, formatCount, labelPoints, quietMapErrors, tileURL, here, HttpError,
-  CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label, MAP_FONTS,
+  CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label, MAP_FONTS, MAP_LOCALE,
 } from './common.js';
 import { authJSON, session, ROLE_CAN, ROLE_NAMES } from './session.js';
 import { renderEfficiency, renderHotspots, renderHousing, renderPopulation, renderRisk, CLASS_NAMES, TIER_NAMES } from './models.js';
@@ -58,6 +58,7 @@ const map = new maplibregl.Map({
   attributionControl: false,
   // Labels in any script are drawn with these local fonts (no glyph files anywhere).
   localIdeographFontFamily: MAP_FONTS.join(', '),
+  locale: MAP_LOCALE,
 });
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
@@ -159,6 +160,42 @@ function addLabelLayers() {
   applyAreaFilters();
 }
 
+/**
+ * A clicked tile feature's whole geometry. A tile holds only its own part of a polygon,
+ * clipped a little beyond the tile's edge: outlined as it is, the clip edges would be
+ * drawn as straight lines along the tile boundary. A risk grid is an area whose full
+ * polygon is loaded; a hot spot cell is a convex hexagon, the hull of its parts in the
+ * loaded tiles.
+ */
+function wholeGeometry(feature, layerName) {
+  if (feature.geometry.type === 'Point') return feature.geometry;
+  const p = feature.properties;
+  if (layerName === 'risk' && state.byCode.get(p.code)) return state.byCode.get(p.code).geometry;
+  if (layerName === 'hotspots' && p.cell) {
+    const parts = map.querySourceFeatures('tiles-hotspots', { sourceLayer: 'hotspots', filter: ['==', ['get', 'cell'], p.cell] });
+    const points = [feature, ...parts].flatMap((f) => (f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates).flatMap((poly) => poly[0]));
+    return { type: 'Polygon', coordinates: [convexHull(points)] };
+  }
+  return feature.geometry;
+}
+
+/** The convex hull of [x, y] points as a closed ring (monotone chain). */
+function convexHull(points) {
+  const pts = [...points].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const cross = (o, a, b) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+  const half = (list) => {
+    const out = [];
+    for (const p of list) {
+      while (out.length >= 2 && cross(out[out.length - 2], out[out.length - 1], p) <= 0) out.pop();
+      out.push(p);
+    }
+    out.pop();
+    return out;
+  };
+  const ring = [...half(pts), ...half([...pts].reverse())];
+  return ring.length ? [...ring, ring[0]] : [];
+}
+
 /** Outline a clicked feature (a GeoJSON geometry), or clear the outline. */
 function pick(geometry) {
   map.getSource('picked')?.setData({ type: 'FeatureCollection', features: geometry ? [{ type: 'Feature', properties: {}, geometry }] : [] });
@@ -253,7 +290,7 @@ function select(area) {
   info.innerHTML = `<h2>${esc(p.name)}</h2>
     <table class="kv"><tr><th>层级</th><td>${esc(LEVEL_NAMES[area.level])}</td></tr>
     <tr><th>编码</th><td>${esc(p.code)}</td></tr>
-    ${p.kind ? `<tr><th>类型</th><td>${esc(p.kind)}</td></tr>` : ''}
+    ${p.kind ? `<tr><th>类型</th><td>${esc(AREA_KINDS[p.kind] || '—')}</td></tr>` : ''}
     ${p.area_km2 != null ? `<tr><th>面积</th><td>${esc(Number(p.area_km2).toFixed(2))} km²</td></tr>` : ''}
     ${children.length ? `<tr><th>下级区域</th><td>${children.length} 个</td></tr>` : ''}</table>
     ${area.level === 'grid' ? '<p class="muted">点击地图上的楼栋查看楼栋详情</p>' : ''}
@@ -324,13 +361,15 @@ async function loadModels(area) {
 
 // ---- clicked features: buildings, hot spots, risk units, events ---------------------
 
+/** The `kind` of an area (see the import format): township, community and grid types. */
+const AREA_KINDS = { district: '区', street: '街道', town: '镇', township: '乡', community: '社区', village: '行政村', urban: '城镇网格', rural: '农村网格' };
 const TILE_KIND = { buildings: '楼栋', enterprises: '企业', events: '事件', hotspots: '热点网格', risk: '风险' };
 
 function showFeature(feature, lngLat) {
   const p = feature.properties;
   const layerName = feature.layer.id.replace(/^tile-/, '').replace(/-(cells|points)$/, '');
   const isCell = feature.geometry.type !== 'Point' && p.count != null && ['buildings', 'enterprises', 'events'].includes(layerName);
-  pick(feature.geometry);
+  pick(wholeGeometry(feature, layerName));
   if (layerName === 'buildings' && !isCell && p.code) return showBuilding(p, feature.geometry.coordinates);
   if (layerName === 'hotspots' && p.cell) return showHotspot(p);
   if (layerName === 'risk' && p.code) return showRiskUnit(p, lngLat);
@@ -506,13 +545,22 @@ let unitRequest = 0;
 function showHotspot(p) {
   const request = ++unitRequest;
   const info = $('info');
-  info.innerHTML = `<h2 data-cell="${esc(p.cell)}">热点网格 <small>H3 ${esc(p.cell)}</small></h2>
-    <table class="kv"><tr data-key="class"><th>Gi* 分类</th><td>${esc(CLASS_NAMES[p.class] || p.class)}</td></tr>
+  info.innerHTML = `<h2 data-cell="${esc(p.cell)}">热点单元 <small>六边形网格</small></h2>
+    <table class="kv"><tr data-key="class"><th>热点类别</th><td>${esc(CLASS_NAMES[p.class] || p.class)}</td></tr>
     <tr data-key="count"><th>事件数（全部时段）</th><td>${esc(formatCount(Number(p.count)))}</td></tr>
-    <tr data-key="gi_z"><th>Gi* z 值</th><td>${esc(Number(p.gi_z).toFixed(2))}</td></tr>
-    <tr data-key="p"><th>p 值</th><td>${esc(Number(p.p).toPrecision(3))}</td></tr></table>
+    <tr data-key="gi_z"><th>聚集强度</th><td>${esc(Number(p.gi_z).toFixed(2))}</td></tr>
+    <tr data-key="p"><th>统计可信度</th><td>${esc(significance(Number(p.p)))}</td></tr></table>
     <section id="unit-events"><p class="muted loading">事件加载中…</p></section>`;
   loadEventsBehind(`cell=${encodeURIComponent(p.cell)}`, $('unit-events'), '网格内事件', request, () => unitRequest);
+}
+
+/** A p-value in plain words for leaders (the number stays in the API and the export). */
+function significance(p) {
+  if (!Number.isFinite(p)) return '—';
+  if (p < 0.01) return '极显著（99% 置信）';
+  if (p < 0.05) return '显著（95% 置信）';
+  if (p < 0.1) return '较显著（90% 置信）';
+  return '不显著';
 }
 
 function showRiskUnit(p, lngLat) {
@@ -810,7 +858,7 @@ function renderLegend() {
   if (layerOn.buildings && map.getLayer('tile-buildings')) rows.push('<li><i style="background:#6b7280"></i>楼栋</li>');
   if (layerOn.enterprises && map.getLayer('tile-enterprises')) rows.push('<li><i class="dot" style="background:#7c3aed"></i>企业</li>');
   if (layerOn.events && map.getLayer('tile-events')) for (const [c, color] of Object.entries(CATEGORY_COLORS)) rows.push(`<li><i class="dot" style="background:${color}"></i>${CATEGORY_LABELS[c]}</li>`);
-  if (layerOn.hotspots && map.getLayer('tile-hotspots')) rows.push('<li><i style="background:#d7191c"></i>热点 (Gi* z&gt;0)</li><li><i style="background:#2c7bb6"></i>冷点</li>');
+  if (layerOn.hotspots && map.getLayer('tile-hotspots')) rows.push('<li><i style="background:#d7191c"></i>热点（事件聚集）</li><li><i style="background:#2c7bb6"></i>冷点</li>');
   if (layerOn.risk && map.getLayer('tile-risk')) rows.push('<li><i style="background:#c0392b"></i>高风险</li><li><i style="background:#e67e22"></i>中风险</li><li><i style="background:#f1c40f"></i>低风险</li>');
   if (layerOn.patrols && map.getLayer('tile-patrols')) rows.push('<li><i style="background:#0d9488"></i>近30天巡逻（轨迹／覆盖）</li>');
   if (layerOn.heat && map.getLayer('tile-heat')) rows.push('<li><i style="background:linear-gradient(90deg,#ffffb2,#bd0026)"></i>事件密度</li>');

@@ -7,7 +7,7 @@ import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './screen.css';
 import {
-  baseStyle, bounds, capabilities, esc, fetchJSON, formatCount, formatRate, labelPoints, quietMapErrors, tileURL, MAP_FONTS,
+  baseStyle, bounds, capabilities, esc, fetchJSON, formatCount, formatRate, labelPoints, quietMapErrors, tileURL, MAP_FONTS, MAP_LOCALE,
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label,
 } from './common.js';
 import { echarts } from './charts.js';
@@ -78,7 +78,7 @@ setInterval(clock, 1000);
 const map = new maplibregl.Map({
   container: 'map', style: baseStyle('#0a1428'), center: [104.4, 31.13], zoom: 10,
   attributionControl: false, interactive: false, fadeDuration: 0,
-  localIdeographFontFamily: MAP_FONTS.join(', '),
+  localIdeographFontFamily: MAP_FONTS.join(', '), locale: MAP_LOCALE,
 });
 quietMapErrors(map, () => {});
 window.__minqing = { map, live, echarts };
@@ -110,7 +110,9 @@ map.on('load', async () => {
     if (wanted.includes('hotspots')) {
       const significant = ['match', ['get', 'class'], ['hot99', 'hot95', 'hot90'], true, false];
       map.addLayer({ id: 'hotspots', type: 'fill', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: significant, paint: { 'fill-color': '#ff4d4d', 'fill-opacity': ['match', ['get', 'class'], 'hot99', 0.6, 'hot95', 0.45, 0.3] } });
-      map.addLayer({ id: 'hotspots-line', type: 'line', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: significant, paint: { 'line-color': '#ff8080', 'line-width': 1 } });
+      // The outline is the fill's own (drawn inside each tile only): a line layer over the
+      // tiles' polygons would also stroke where a tile clips them, a straight seam.
+      map.addLayer({ id: 'hotspots-outline', type: 'fill', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: significant, paint: { 'fill-color': 'rgba(0,0,0,0)', 'fill-outline-color': '#ff8080' } });
     }
     if (wanted.includes('events')) {
       // Cells (polygons with `count`) below the points' zoom, points above it.
@@ -343,7 +345,7 @@ async function startTour(caps) {
     const stop = stops[i];
     $('tour').hidden = false;
     $('tour').dataset.cell = stop.cell;
-    $('tour').textContent = `热点巡览 ${i + 1}/${stops.length} · ${formatCount(stop.count)} 件事件 · Gi* z = ${stop.z.toFixed(2)}`;
+    $('tour').textContent = `热点巡览 ${i + 1}/${stops.length} · ${formatCount(stop.count)} 件事件 · 聚集强度 ${stop.z.toFixed(2)}`;
     map.flyTo({ center: stop.centre, zoom: home.zoom + 2.5, speed: 0.3 });
   }, TOUR_MS);
 }

@@ -10,7 +10,7 @@ import { capabilities, describeError, esc, fetchJSON, formatCount, HttpError, CA
 import { session, authJSON } from './session.js';
 import {
   showEventDetail, formDialog, transition, assignees, when, placeName, chineseDateFields, assignFieldsHTML, assignBody, bindAssignFields,
-  ROLE_LABELS, SOURCE_LABELS, TIER_LABELS,
+  ROLE_LABELS, SOURCE_LABELS, TIER_LABELS, personName,
 } from './event_detail.js';
 
 const $ = (id) => document.getElementById(id);
@@ -183,7 +183,7 @@ async function loadOwners() {
   $('batch-assign').hidden = !assigning;
   $('select-all').closest('label').hidden = !assigning;
   $('queue').classList.toggle('no-select', !assigning);
-  select.innerHTML = `<option value="">全部</option><option value="me">我的</option>${people.map((p) => `<option value="${esc(p.username)}">${esc(p.display || p.username)}（${esc(ROLE_LABELS[p.role] || p.role)}）</option>`).join('')}`;
+  select.innerHTML = `<option value="">全部</option><option value="me">我的</option>${people.map((p) => `<option value="${esc(p.username)}">${esc(personName(p))}（${esc(ROLE_LABELS[p.role] || p.role)}）</option>`).join('')}`;
   select.value = keep;
 }
 
@@ -216,7 +216,7 @@ async function loadQueue() {
           <td>${esc(label(CATEGORY_LABELS, ev.category))}</td>
           <td>${esc(label(STATUS_LABELS, ev.status))}</td>
           <td>${esc(placeName(ev) || '—')}</td>
-          <td>${ev.owner ? esc(ev.owner.display || ev.owner.username) : '<small>未指派</small>'}${ev.owner_unit ? `<br><small>${esc(ev.owner_unit.name)}</small>` : ''}</td>
+          <td>${ev.owner ? esc(personName(ev.owner, ev.owner_unit)) : '<small>未指派</small>'}${ev.owner_unit ? `<br><small>${esc(ev.owner_unit.name)}</small>` : ''}</td>
           <td class="${ev.overdue ? 'overdue' : ''}">${esc(when(ev.deadline, true))}${ev.overdue ? '<br>已超期' : soon ? '<br><small class="overdue">24 小时内到期</small>' : ''}</td></tr>`;
       }).join('')
     : '<tr><td colspan="7" class="muted">没有符合筛选条件的事件</td></tr>';

@@ -11,7 +11,7 @@ pub(crate) struct ResultCaches {
     pub(crate) hotspots: Results<HotspotQuery, HotspotResult>,
     pub(crate) emerging: Results<EmergingQuery, EmergingResult>,
     pub(crate) risk: Results<RiskQuery, RiskResult>,
-    pub(crate) efficiency: Results<EfficiencyQuery, serde_json::Value>,
+    pub(crate) efficiency: Results<EfficiencyQuery, Efficiency>,
 }
 
 /// The models' caches and configuration; one per [`App`].

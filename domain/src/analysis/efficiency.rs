@@ -1,6 +1,7 @@
 //! Model 5: closed-loop efficiency and trends.
 
 use super::*;
+use minqing_analysis::efficiency::Comparison;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EfficiencyQuery {
@@ -8,40 +9,76 @@ pub struct EfficiencyQuery {
     pub window: Option<Window>,
 }
 
-pub(crate) fn category_name(c: u8) -> &'static str {
+/// A category's key (`dispute`, …) from its index.
+pub fn category_name(c: u8) -> &'static str {
     CATEGORIES.get(usize::from(c)).copied().unwrap_or("unknown")
 }
 
-pub(crate) fn change_json(c: &minqing_analysis::efficiency::Change) -> serde_json::Value {
-    serde_json::json!({
-        "current": c.current,
-        "previous": c.previous,
-        "relative": json_opt_f(c.relative),
-    })
+/// Model 5's answer for an area and window: the domain's figures, which the HTTP crate
+/// renders (this crate keeps no wire form of them).
+#[derive(Debug, Clone)]
+pub struct Efficiency {
+    pub area: AreaSummary,
+    /// The window asked for (or the default year) and the instant "now" it was read at.
+    pub window: Window,
+    pub now: i64,
+    /// Model 5's figures over the area's events in the window. Its `workload` names
+    /// grids by index; [`Efficiency::workload`] has them by code.
+    pub report: minqing_analysis::efficiency::EfficiencyReport,
+    /// The load of each grid (the events carry no worker id: each grid's events are its
+    /// worker's load), sorted by grid index.
+    pub workload: Vec<GridLoad>,
+    /// The window against the same window a year before.
+    pub year_on_year: Comparison,
+    /// The last month of the window against the month before.
+    pub month_on_month: Comparison,
+    /// The area's children, each with its own changes.
+    pub by_area: Vec<ChildChanges>,
+    /// Weeks tested for anomalies, and those found anomalous.
+    pub weeks_tested: usize,
+    pub anomalous_weeks: Vec<AnomalousWeek>,
 }
 
-pub(crate) fn comparison_json(c: &minqing_analysis::efficiency::Comparison) -> serde_json::Value {
-    let by_category: serde_json::Map<String, serde_json::Value> = c
-        .by_category
-        .iter()
-        .map(|cc| {
-            (
-                category_name(cc.category).to_string(),
-                change_json(&cc.change),
-            )
-        })
-        .collect();
-    serde_json::json!({
-        "current": {"from": crate::time::format_date(c.current.from), "to": crate::time::format_date(c.current.to - 1)},
-        "previous": {"from": crate::time::format_date(c.previous.from), "to": crate::time::format_date(c.previous.to - 1)},
-        "total": change_json(&c.total),
-        "by_category": by_category,
-    })
+/// An area's code, name and level.
+#[derive(Debug, Clone)]
+pub struct AreaSummary {
+    pub code: String,
+    pub name: String,
+    pub level: AreaLevel,
 }
 
-/// Model 5 for an area and window, as the API returns it (cached, dropped when
-/// events change). The default window is the calendar year (CST) of the latest event.
-pub fn efficiency(state: &App, q: EfficiencyQuery) -> Result<Arc<serde_json::Value>, Error> {
+/// One grid's load in the window.
+#[derive(Debug, Clone)]
+pub struct GridLoad {
+    /// The grid's code (`None` if the index has no such area).
+    pub grid: Option<String>,
+    pub open: u32,
+    pub handled: u32,
+    pub overdue_open: u32,
+}
+
+/// A child area's year-on-year and month-on-month changes.
+#[derive(Debug, Clone)]
+pub struct ChildChanges {
+    pub code: String,
+    pub name: String,
+    pub year_on_year: Comparison,
+    pub month_on_month: Comparison,
+}
+
+/// A week with significantly more events than its baseline.
+#[derive(Debug, Clone)]
+pub struct AnomalousWeek {
+    /// Start of the week (Monday 00:00 UTC+8), Unix seconds.
+    pub start: i64,
+    pub observed: u32,
+    pub baseline: f64,
+    pub p: f64,
+    pub p_adjusted: f64,
+}
+
+/// Model 5 for an area and window (cached, dropped when events change). The default window is the calendar year (CST) of the latest event.
+pub fn efficiency(state: &App, q: EfficiencyQuery) -> Result<Arc<Efficiency>, Error> {
     let ix = state.index()?;
     state.analysis.cached(
         |c| &mut c.efficiency,
@@ -56,7 +93,7 @@ pub(crate) fn compute_efficiency(
     state: &App,
     ix: &Arc<Index>,
     q: EfficiencyQuery,
-) -> Result<(u64, serde_json::Value), Error> {
+) -> Result<(u64, Efficiency), Error> {
     use minqing_analysis::efficiency as eff;
     let an = &state.analysis;
     let events = an.events(state, ix);
@@ -73,27 +110,14 @@ pub(crate) fn compute_efficiency(
         .map(|(f, _)| f)
         .collect();
     let report = eff::efficiency(in_area.iter().copied(), window, now);
-    let workload: Vec<serde_json::Value> = report
+    let workload: Vec<GridLoad> = report
         .workload
         .iter()
-        .map(|w| {
-            serde_json::json!({
-                "grid": ix.areas.get(w.worker as usize).map(|a| a.area.code.clone()),
-                "open": w.open,
-                "handled": w.handled,
-                "overdue_open": w.overdue_open,
-            })
-        })
-        .collect();
-    let by_category: Vec<serde_json::Value> = report
-        .by_category
-        .iter()
-        .map(|c| {
-            serde_json::json!({
-                "category": category_name(c.category),
-                "events": c.events,
-                "closed": c.closed,
-            })
+        .map(|w| GridLoad {
+            grid: ix.areas.get(w.worker as usize).map(|a| a.area.code.clone()),
+            open: w.open,
+            handled: w.handled,
+            overdue_open: w.overdue_open,
         })
         .collect();
     let yoy = eff::compare(in_area.iter().copied(), window, window.year_before());
@@ -101,7 +125,7 @@ pub(crate) fn compute_efficiency(
     let last_month = eff::cst_year_month(window.to.min(now).max(window.from + 1) - 1);
     let mom = eff::month_on_month(in_area.iter().copied(), last_month);
     // Children of the area, each with its own year-on-year and month-on-month change.
-    let by_area: Vec<serde_json::Value> = ix
+    let by_area: Vec<ChildChanges> = ix
         .areas
         .iter()
         .enumerate()
@@ -113,12 +137,12 @@ pub(crate) fn compute_efficiency(
                 .copied()
                 .filter(|f| f.area != u32::MAX && grid_in_area(ix, f.area, child))
                 .collect();
-            serde_json::json!({
-                "code": a.area.code,
-                "name": a.area.name,
-                "year_on_year": comparison_json(&eff::compare(evs.iter().copied(), window, window.year_before())),
-                "month_on_month": comparison_json(&eff::month_on_month(evs.iter().copied(), last_month)),
-            })
+            ChildChanges {
+                code: a.area.code.clone(),
+                name: a.area.name.clone(),
+                year_on_year: eff::compare(evs.iter().copied(), window, window.year_before()),
+                month_on_month: eff::month_on_month(evs.iter().copied(), last_month),
+            }
         })
         .collect();
     // Anomalous weeks: weekly counts from 8 weeks before the window (the baseline).
@@ -129,63 +153,33 @@ pub(crate) fn compute_efficiency(
     let weeks = (((end - first_week).max(0) + 7 * DAY - 1) / (7 * DAY)) as usize;
     let counts = eff::weekly_counts(in_area.iter().copied(), first_week, weeks);
     let tests = eff::anomalous_weeks(&counts, &config);
-    let anomalous: Vec<serde_json::Value> = tests
+    let anomalous_weeks: Vec<AnomalousWeek> = tests
         .iter()
         .filter(|t| t.anomalous)
-        .map(|t| {
-            serde_json::json!({
-                "week": crate::time::format_date(first_week + 7 * DAY * t.index as i64),
-                "observed": t.observed,
-                "baseline": t.baseline,
-                "p": t.p_value,
-                "p_adjusted": t.adjusted_p,
-            })
+        .map(|t| AnomalousWeek {
+            start: first_week + 7 * DAY * t.index as i64,
+            observed: t.observed,
+            baseline: t.baseline,
+            p: t.p_value,
+            p_adjusted: t.adjusted_p,
         })
         .collect();
-    let handling = report.handling.map(|h| {
-        serde_json::json!({
-            "count": h.count,
-            "mean_hours": h.mean_hours,
-            "median_hours": h.median_hours,
-            "p90_hours": h.p90_hours,
-        })
-    });
     let area = &ix.areas[q.area as usize].area;
-    let body = serde_json::json!({
-        "area": {"code": area.code, "name": area.name, "level": area.level.as_str()},
-        "window": {"from": crate::time::format_date(window.from), "to": crate::time::format_date(window.to - 1), "timezone": "UTC+8"},
-        "now": now,
-        "events": report.events,
-        "closed": report.closed,
-        "open": report.open,
-        "closure_rate": json_opt_f(report.closure_rate),
-        "by_category": by_category,
-        "disputes": report.disputes,
-        "disputes_closed": report.disputes_closed,
-        "disputes_mediated": report.disputes_mediated,
-        "disputes_diverted": report.disputes_diverted,
-        "mediation_rate": json_opt_f(report.mediation_rate_of_disputes),
-        "mediation_rate_of_closed": json_opt_f(report.mediation_rate_of_closed),
-        "handling_time": handling,
-        "overdue": {
-            "total": report.overdue,
-            "open_overdue": report.overdue_open,
-            "closed_late": report.closed_late,
+    let result = Efficiency {
+        area: AreaSummary {
+            code: area.code.clone(),
+            name: area.name.clone(),
+            level: area.level,
         },
-        "workload": {
-            "unit": "grid (the events carry no worker id; each grid's events are its worker's load)",
-            "grids": workload,
-            "unassigned": report.unassigned,
-        },
-        "year_on_year": comparison_json(&yoy),
-        "month_on_month": comparison_json(&mom),
-        "by_area": by_area,
-        "anomalous_weeks": {
-            "method": "Poisson upper tail against the mean of the previous 8 weeks (rate floored), Benjamini-Hochberg across the weeks tested, alpha 0.05",
-            "tested": tests.len(),
-            "weeks": anomalous,
-        },
-        "inconsistent": report.inconsistent,
-    });
-    Ok((events.generation(), body))
+        window,
+        now,
+        report,
+        workload,
+        year_on_year: yoy,
+        month_on_month: mom,
+        by_area,
+        weeks_tested: tests.len(),
+        anomalous_weeks,
+    };
+    Ok((events.generation(), result))
 }

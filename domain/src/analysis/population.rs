@@ -2,11 +2,6 @@
 
 use super::*;
 
-pub(crate) fn json_opt_f(x: Option<f64>) -> serde_json::Value {
-    x.filter(|v| v.is_finite())
-        .map_or(serde_json::Value::Null, Into::into)
-}
-
 pub fn buildings_in_polygon(ix: &Index, polygon: &geo_types::MultiPolygon<f64>) -> Vec<u32> {
     let Some(r) = polygon.bounding_rect() else {
         return Vec::new();

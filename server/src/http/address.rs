@@ -16,6 +16,15 @@ use minqing_domain::index::Index;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(geocode))
+        .routes(routes!(reverse))
+}
+
 /// Largest geocode batch; larger batches are refused with 413.
 pub const MAX_GEOCODE_BATCH: usize = 1_000;
 /// Longest single address accepted, in characters.

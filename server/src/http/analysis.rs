@@ -16,6 +16,18 @@ use minqing_domain::auth::{Access, Permission};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new()
+        .routes(routes!(population, population_polygon))
+        .routes(routes!(housing))
+        .routes(routes!(hotspots))
+        .routes(routes!(emerging))
+        .routes(routes!(risk))
+        .routes(routes!(efficiency))
+}
+
 /// Run a model off the async runtime (Gi* and emerging hot spots take milliseconds to
 /// a second on a cold cache).
 async fn blocking<T: Send + 'static>(
@@ -526,8 +538,8 @@ pub async fn efficiency(
     blocking(move || {
         let ix = state.index()?;
         let area = an::resolve_area(&ix, q.area.as_deref())?;
-        let body = an::efficiency(&state, EfficiencyQuery { area, window })?;
-        Ok(Json((*body).clone()))
+        let result = an::efficiency(&state, EfficiencyQuery { area, window })?;
+        Ok(Json(analysis_json::efficiency_json(&result)))
     })
     .await
 }

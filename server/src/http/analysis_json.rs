@@ -1,9 +1,9 @@
-//! The wire form of the register models and the risk explanation: the HTTP crate's
+//! The wire form of the register models, the risk explanation and model 5: the HTTP crate's
 //! rendering of the domain's results (the domain keeps no JSON for them).
 
 use minqing_analysis::housing::HousingProfile;
 use minqing_analysis::population::PopulationProfile;
-use minqing_domain::analysis::{KEY_GROUP_MIN, RiskUnit};
+use minqing_domain::analysis::{Efficiency, KEY_GROUP_MIN, RiskUnit, category_name};
 
 /// A JSON number, or null for a value that has none (NaN, no data).
 fn json_opt_f(x: Option<f64>) -> serde_json::Value {
@@ -152,4 +152,132 @@ pub fn factors_json(unit: &RiskUnit) -> serde_json::Value {
             serde_json::Value::Object(o)
         })
         .collect()
+}
+
+/// The wire form of a count's change between two windows.
+fn change_json(c: &minqing_analysis::efficiency::Change) -> serde_json::Value {
+    serde_json::json!({
+        "current": c.current,
+        "previous": c.previous,
+        "relative": json_opt_f(c.relative),
+    })
+}
+
+/// The wire form of a comparison of two windows (each window's last day inclusive).
+fn comparison_json(c: &minqing_analysis::efficiency::Comparison) -> serde_json::Value {
+    use minqing_domain::time::format_date;
+    let by_category: serde_json::Map<String, serde_json::Value> = c
+        .by_category
+        .iter()
+        .map(|cc| {
+            (
+                category_name(cc.category).to_string(),
+                change_json(&cc.change),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "current": {"from": format_date(c.current.from), "to": format_date(c.current.to - 1)},
+        "previous": {"from": format_date(c.previous.from), "to": format_date(c.previous.to - 1)},
+        "total": change_json(&c.total),
+        "by_category": by_category,
+    })
+}
+
+/// The wire form of model 5 (closed-loop efficiency).
+pub fn efficiency_json(e: &Efficiency) -> serde_json::Value {
+    use minqing_domain::time::format_date;
+    let r = &e.report;
+    let workload: Vec<serde_json::Value> = e
+        .workload
+        .iter()
+        .map(|w| {
+            serde_json::json!({
+                "grid": w.grid,
+                "open": w.open,
+                "handled": w.handled,
+                "overdue_open": w.overdue_open,
+            })
+        })
+        .collect();
+    let by_category: Vec<serde_json::Value> = r
+        .by_category
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "category": category_name(c.category),
+                "events": c.events,
+                "closed": c.closed,
+            })
+        })
+        .collect();
+    let by_area: Vec<serde_json::Value> = e
+        .by_area
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "code": a.code,
+                "name": a.name,
+                "year_on_year": comparison_json(&a.year_on_year),
+                "month_on_month": comparison_json(&a.month_on_month),
+            })
+        })
+        .collect();
+    let anomalous: Vec<serde_json::Value> = e
+        .anomalous_weeks
+        .iter()
+        .map(|w| {
+            serde_json::json!({
+                "week": format_date(w.start),
+                "observed": w.observed,
+                "baseline": w.baseline,
+                "p": w.p,
+                "p_adjusted": w.p_adjusted,
+            })
+        })
+        .collect();
+    let handling = r.handling.map(|h| {
+        serde_json::json!({
+            "count": h.count,
+            "mean_hours": h.mean_hours,
+            "median_hours": h.median_hours,
+            "p90_hours": h.p90_hours,
+        })
+    });
+    serde_json::json!({
+        "area": {"code": e.area.code, "name": e.area.name, "level": e.area.level.as_str()},
+        "window": {"from": format_date(e.window.from), "to": format_date(e.window.to - 1), "timezone": "UTC+8"},
+        "now": e.now,
+        "events": r.events,
+        "closed": r.closed,
+        "open": r.open,
+        "closure_rate": json_opt_f(r.closure_rate),
+        "by_category": by_category,
+        "disputes": r.disputes,
+        "disputes_closed": r.disputes_closed,
+        "disputes_mediated": r.disputes_mediated,
+        "disputes_diverted": r.disputes_diverted,
+        "mediation_rate": json_opt_f(r.mediation_rate_of_disputes),
+        "mediation_rate_of_closed": json_opt_f(r.mediation_rate_of_closed),
+        "handling_time": handling,
+        "overdue": {
+            "total": r.overdue,
+            "open_overdue": r.overdue_open,
+            "closed_late": r.closed_late,
+        },
+        "workload": {
+            "unit": "grid (the events carry no worker id; each grid's events are its worker's load)",
+            "grids": workload,
+            "unassigned": r.unassigned,
+        },
+        "year_on_year": comparison_json(&e.year_on_year),
+        "month_on_month": comparison_json(&e.month_on_month),
+        "by_area": by_area,
+        "anomalous_weeks": {
+            "method": "Poisson upper tail against the mean of the previous 8 weeks (rate floored), Benjamini-Hochberg across the weeks tested, alpha 0.05",
+            "tested": e.weeks_tested,
+            "weeks": anomalous,
+        },
+        "inconsistent": r.inconsistent,
+    })
 }

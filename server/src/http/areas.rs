@@ -6,6 +6,12 @@ use axum::extract::{Query, State};
 use minqing_domain::model::AreaLevel;
 use serde::Deserialize;
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new().routes(routes!(areas))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct AreasQuery {
     /// `township`, `community` or `grid` (also `district`).

@@ -8,6 +8,12 @@ use minqing_domain::auth::Caller;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new().routes(routes!(query))
+}
+
 /// Filters of `GET /api/v1/audit`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

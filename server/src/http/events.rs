@@ -22,6 +22,23 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+/// This area's routes, each registered together with its OpenAPI operation and with its
+/// own body limit (the API's 413 format).
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use axum::extract::DefaultBodyLimit;
+    use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+    use utoipa_axum::routes;
+    let json_limit = DefaultBodyLimit::max(JSON_BODY_LIMIT);
+    OpenApiRouter::new()
+        .routes(routes!(list, create).layer(json_limit))
+        .routes(routes!(stream))
+        .routes(routes!(detail))
+        .routes(routes!(transition).layer(json_limit))
+        .routes(routes!(upload_photo).layer(DefaultBodyLimit::max(PHOTO_LIMIT)))
+        .routes(routes!(get_photo))
+        .routes(routes!(get_thumb))
+}
+
 /// Largest intake or transition body.
 pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 /// Largest photo.

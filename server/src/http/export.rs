@@ -18,6 +18,14 @@ use minqing_domain::events::query;
 use minqing_domain::model::AreaLevel;
 use serde::Deserialize;
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new()
+        .routes(routes!(events_csv))
+        .routes(routes!(areas_csv))
+}
+
 fn csv_response(file_name: &str, body: Vec<u8>) -> Response {
     (
         [

@@ -14,6 +14,12 @@ use minqing_domain::model::Event;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new().routes(routes!(latest))
+}
+
 /// Latest-events parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -9,26 +9,23 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use minqing_domain::auth::{Access, Caller, Permission};
 use minqing_domain::forces::{self, Patrol};
 use minqing_domain::time::{DAY, format_local};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The forces' routes.
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/api/v1/patrols", get(patrols).post(log_patrol))
-        .route("/api/v1/patrol-teams", get(patrol_teams))
-        .route("/api/v1/grids/{code}/forces", get(grid_forces))
-        .route(
-            "/api/v1/grids/{code}/tasks",
-            get(grid_tasks).post(dispatch_task),
-        )
-        .route("/api/v1/work-items", get(work_items))
-        .route("/api/v1/grid-forces/rates", get(full_time_rates))
-        .route("/api/v1/analysis/patrol-coverage", get(patrol_coverage))
+/// The forces' routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new()
+        .routes(routes!(patrols, log_patrol))
+        .routes(routes!(patrol_teams))
+        .routes(routes!(grid_forces))
+        .routes(routes!(grid_tasks, dispatch_task))
+        .routes(routes!(work_items))
+        .routes(routes!(full_time_rates))
+        .routes(routes!(patrol_coverage))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

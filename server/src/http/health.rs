@@ -7,6 +7,14 @@ use minqing_domain::model::AreaLevel;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(stats))
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     /// `ok` once the data is loaded.

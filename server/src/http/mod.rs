@@ -27,9 +27,10 @@ pub use error::{ApiError, ErrorBody};
 
 use address as address_api;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use minqing_domain::App;
 use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 /// The state every handler receives: the domain's [`App`], wrapped so that this crate
 /// can implement axum's extractor traits for the domain's types (`Caller`, `Access`).
@@ -50,68 +51,13 @@ impl From<App> for AppState {
     }
 }
 
+/// The document's header, the schemas no operation names, and the security scheme; the
+/// operations themselves come from the areas' routers (see [`api`]).
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Minqing 民情",
         description = "The people's-conditions map server: address register, tiles, analysis, events."
-    ),
-    paths(
-        health::healthz,
-        health::stats,
-        areas::areas,
-        analysis::population,
-        analysis::population_polygon,
-        analysis::housing,
-        analysis::hotspots,
-        analysis::emerging,
-        analysis::risk,
-        analysis::efficiency,
-        address_api::search,
-        address_api::geocode,
-        address_api::reverse,
-        review::list,
-        review::resolve,
-        events::create,
-        events::list,
-        events::detail,
-        events::transition,
-        events::upload_photo,
-        events::get_photo,
-        events::get_thumb,
-        events::stream,
-        work::tasks,
-        work::assignees,
-        work::alerts,
-        feed::latest,
-        work::alerts_read,
-        work::workload,
-        export::events_csv,
-        export::areas_csv,
-        open311::discovery,
-        open311::services,
-        open311::service_definition,
-        open311::requests,
-        open311::request,
-        open311::post_request,
-        auth::login,
-        auth::logout,
-        auth::me,
-        users::list_users,
-        audit::query,
-        personal::building_households,
-        personal::resident,
-        personal::unmask,
-        personal::lookup,
-        forces::patrols,
-        forces::log_patrol,
-        forces::patrol_teams,
-        forces::grid_forces,
-        forces::grid_tasks,
-        forces::dispatch_task,
-        forces::work_items,
-        forces::full_time_rates,
-        forces::patrol_coverage,
     ),
     components(schemas(
         health::Health,
@@ -141,38 +87,78 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The documented API: every area's router, each route registered together with its
+/// OpenAPI operation (`utoipa_axum::routes!`), so the routes and the document come from
+/// one list and cannot drift apart. An area adds a route in its own `router()`.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(tagged("health", health::router()))
+        .merge(tagged("areas", areas::router()))
+        .merge(tagged("analysis", analysis::router()))
+        .merge(tagged("address_api", address_api::router()))
+        .merge(tagged("review", review::router()))
+        .merge(events::router())
+        .merge(feed::router())
+        .merge(work::router())
+        .merge(tagged("export", export::router()))
+        .merge(open311::router())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(audit::router())
+        .merge(personal::router())
+        .merge(forces::router())
+}
+
+/// Gives the operations of an area that name no tag the area's tag (what the derived
+/// document did by module name, so the document stays as it was).
+fn tagged(tag: &str, mut router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    for item in router.get_openapi_mut().paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in operations.into_iter().flatten() {
+            op.tags.get_or_insert_with(|| vec![tag.to_string()]);
+        }
+    }
+    router
+}
+
+/// The OpenAPI document of [`api`], as served at `/api/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
 /// The whole application over `state`.
 pub fn app(state: App) -> Router {
     // The exporter first, then the register's gauges (set at load, maybe before it).
     metrics_layer::handle();
     state.publish_gauges();
     let state = AppState(state);
+    let (api, doc) = api().split_for_parts();
+    let doc =
+        bytes::Bytes::from(serde_json::to_vec(&doc).expect("the OpenAPI document serialises"));
+    // Plain axum routes, deliberately without OpenAPI operations: the HTML views and
+    // their assets, the Prometheus text at /metrics, the document itself, and the map's
+    // tiles, TileJSON, style and glyphs (binary or spec-defined formats that MapLibre
+    // reads, listed by /tiles/catalog). Nothing under /api/v1 may be here (a test reads
+    // the sources to check).
     Router::new()
-        .route("/healthz", get(health::healthz))
+        .merge(api)
         .route("/metrics", get(metrics_layer::render))
-        .route("/api/openapi.json", get(openapi))
-        .route("/api/v1/stats", get(health::stats))
-        .route("/api/v1/areas", get(areas::areas))
         .route(
-            "/api/v1/analysis/population",
-            get(analysis::population).post(analysis::population_polygon),
+            "/api/openapi.json",
+            get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    doc,
+                )
+            }),
         )
-        .route("/api/v1/analysis/housing", get(analysis::housing))
-        .route("/api/v1/analysis/hotspots", get(analysis::hotspots))
-        .route(
-            "/api/v1/analysis/hotspots/emerging",
-            get(analysis::emerging),
-        )
-        .route("/api/v1/analysis/risk", get(analysis::risk))
-        .route("/api/v1/analysis/efficiency", get(analysis::efficiency))
-        .route("/api/v1/search", get(address_api::search))
-        .route("/api/v1/geocode", post(address_api::geocode))
-        .route("/api/v1/reverse", get(address_api::reverse))
-        .route("/api/v1/review", get(review::list))
-        .route("/api/v1/review/{kind}/{id}", post(review::resolve))
         .merge(tiles::routes())
-        .merge(events_routes())
-        .merge(forces::routes())
         .route("/", get(web::index))
         .route("/screen", get(web::screen))
         .route("/grid", get(web::grid))
@@ -182,65 +168,10 @@ pub fn app(state: App) -> Router {
             "/assets/{*path}",
             get(web::asset).layer(tower_http::compression::CompressionLayer::new()),
         )
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/me", get(auth::me))
-        .route("/api/v1/users", get(users::list_users))
-        .route("/api/v1/audit", get(audit::query))
-        .route(
-            "/api/v1/buildings/{code}/households",
-            get(personal::building_households),
-        )
-        .route("/api/v1/residents/lookup", post(personal::lookup))
-        .route("/api/v1/residents/{id}", get(personal::resident))
-        .route("/api/v1/residents/{id}/unmask", post(personal::unmask))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             16 * 1024 * 1024,
         ))
         .with_state(state)
-}
-
-/// The closed loop's routes, each with its own body limit (the API's 413 format).
-fn events_routes() -> Router<AppState> {
-    use axum::extract::DefaultBodyLimit;
-    use axum::routing::post;
-    let json_limit = DefaultBodyLimit::max(events::JSON_BODY_LIMIT);
-    Router::new()
-        .route(
-            "/api/v1/events",
-            get(events::list).post(events::create).layer(json_limit),
-        )
-        .route("/api/v1/events/stream", get(events::stream))
-        .route("/api/v1/events/latest", get(feed::latest))
-        .route("/api/v1/tasks", get(work::tasks))
-        .route("/api/v1/assignees", get(work::assignees))
-        .route("/api/v1/alerts", get(work::alerts))
-        .route(
-            "/api/v1/alerts/read",
-            post(work::alerts_read).layer(json_limit),
-        )
-        .route("/api/v1/analysis/workload", get(work::workload))
-        .route("/api/v1/export/events.csv", get(export::events_csv))
-        .route("/api/v1/export/areas.csv", get(export::areas_csv))
-        .route("/api/v1/events/{code}", get(events::detail))
-        .route(
-            "/api/v1/events/{code}/transitions",
-            post(events::transition).layer(json_limit),
-        )
-        .route(
-            "/api/v1/events/{code}/photos",
-            post(events::upload_photo).layer(DefaultBodyLimit::max(events::PHOTO_LIMIT)),
-        )
-        .route("/api/v1/events/{code}/photos/{id}", get(events::get_photo))
-        .route(
-            "/api/v1/events/{code}/photos/{id}/thumb",
-            get(events::get_thumb),
-        )
-        .merge(open311::routes())
-}
-
-async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
 }

@@ -11,7 +11,6 @@
 //! as `Authorization: Bearer` or as the spec's `api_key` field.
 
 use super::{ApiError, AppState};
-use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -633,23 +632,27 @@ async fn create(
 }
 
 /// `/open311/v2/…`, both formats.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/open311/v2/discovery.json", get(discovery))
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa::OpenApi;
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    // The `.xml` twins are plain routes, deliberately undocumented: the OpenAPI document
+    // describes the JSON form (each operation says "also `.xml`"). A service definition
+    // and a single request are `{code}.json` in the spec, which axum cannot route (no
+    // suffix after a parameter): one `{file}` route serves both formats, and their
+    // operations come from `SuffixedPaths` below.
+    OpenApiRouter::with_openapi(SuffixedPaths::openapi())
+        .routes(routes!(discovery))
         .route(
             "/open311/v2/discovery.xml",
             get(|h: HeaderMap| async move { discovery_in(h, Format::Xml) }),
         )
-        .route("/open311/v2/services.json", get(services))
+        .routes(routes!(services))
         .route(
             "/open311/v2/services.xml",
             get(|| async { services_in(Format::Xml) }),
         )
         .route("/open311/v2/services/{file}", get(service_definition))
-        .route(
-            "/open311/v2/requests.json",
-            get(requests).post(post_request),
-        )
+        .routes(routes!(requests, post_request))
         .route(
             "/open311/v2/requests.xml",
             get(
@@ -671,3 +674,8 @@ pub fn routes() -> Router<AppState> {
             super::events::JSON_BODY_LIMIT,
         ))
 }
+
+/// The operations of the two `{file}` routes (see [`router`]).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(service_definition, request))]
+struct SuffixedPaths;

@@ -10,6 +10,16 @@ use minqing_domain::personal::{self, BuildingHouseholds, ResidentRecord};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new()
+        .routes(routes!(building_households))
+        .routes(routes!(lookup))
+        .routes(routes!(resident))
+        .routes(routes!(unmask))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnmaskRequest {

@@ -9,6 +9,14 @@ use minqing_domain::auth::Caller;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(resolve))
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct ReviewQuery {
     /// `residents`, `housing` or `enterprises`.

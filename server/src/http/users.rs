@@ -7,6 +7,12 @@ use axum::extract::State;
 use minqing_domain::auth::users::{self, UserSummary};
 use minqing_domain::auth::{Caller, Permission};
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    OpenApiRouter::new().routes(routes!(list_users))
+}
+
 /// Every account with its role and grid scope (admins).
 #[utoipa::path(get, path = "/api/v1/users", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Vec<UserSummary>), (status = 401, body = super::ErrorBody),

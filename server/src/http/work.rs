@@ -20,6 +20,19 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
+/// This area's routes, each registered together with its OpenAPI operation.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use axum::extract::DefaultBodyLimit;
+    use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+    use utoipa_axum::routes;
+    OpenApiRouter::new()
+        .routes(routes!(tasks))
+        .routes(routes!(assignees))
+        .routes(routes!(alerts))
+        .routes(routes!(alerts_read).layer(DefaultBodyLimit::max(super::events::JSON_BODY_LIMIT)))
+        .routes(routes!(workload))
+}
+
 /// Task list parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
