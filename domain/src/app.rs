@@ -40,6 +40,8 @@ pub struct App {
     pub clock: crate::time::Clock,
     /// Serialises review relinks (each copies the current index and swaps it in).
     relink: Arc<Mutex<()>>,
+    /// The configured outside basemap and its checked origins (none by default).
+    pub outside_basemap: Option<Arc<(crate::config::OutsideBasemap, Vec<String>)>>,
 }
 
 impl App {
@@ -62,7 +64,24 @@ impl App {
             auth: Arc::new(crate::auth::AuthState::new(clock.clone())),
             clock,
             relink: Arc::new(Mutex::new(())),
+            outside_basemap: None,
         }
+    }
+
+    /// Draw a configured outside basemap under the views' own layers (checked here: a
+    /// bad tile URL is refused at start).
+    pub fn with_outside_basemap(
+        mut self,
+        basemap: Option<crate::config::OutsideBasemap>,
+    ) -> anyhow::Result<Self> {
+        self.outside_basemap = match basemap {
+            Some(b) => {
+                let origins = b.origins()?;
+                Some(Arc::new((b, origins)))
+            }
+            None => None,
+        };
+        Ok(self)
     }
 
     /// Use configured deadlines instead of the defaults.

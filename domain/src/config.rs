@@ -63,6 +63,69 @@ pub struct Config {
     /// aggregate map layers, analysis results, address search); default true. Personal
     /// records and event records always need a token. `MINQING_PUBLIC_AGGREGATES`.
     pub public_aggregates: Option<bool>,
+    /// An outside basemap under Minqing's own layers, for connected deployments; off by
+    /// default (`[basemap]`, or `MINQING_BASEMAP_TILES` and `MINQING_BASEMAP_ATTRIBUTION`).
+    pub basemap: Option<OutsideBasemap>,
+}
+
+/// Raster tiles from another server drawn under the one-map's own layers — e.g.
+/// Tianditu's street map and its labels (`vec_w`, `cva_w`, each with the centre's `tk`
+/// key) or any XYZ tile server. The views' Content-Security-Policy then allows exactly
+/// these tile URLs' origins and no other.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OutsideBasemap {
+    /// Tile URL templates with `{z}`, `{x}` and `{y}`, drawn bottom to top (a street
+    /// map, then its labels).
+    pub tiles: Vec<String>,
+    /// The tiles' size in pixels (default 256).
+    #[serde(default)]
+    pub tile_size: Option<u32>,
+    /// The credit shown on the map, e.g. "天地图".
+    #[serde(default)]
+    pub attribution: Option<String>,
+}
+
+impl OutsideBasemap {
+    /// The distinct origins (`scheme://host[:port]`) of the tile URLs, checked: http or
+    /// https, `{z}`/`{x}`/`{y}` present, nothing that could break out of a
+    /// Content-Security-Policy source expression.
+    pub fn origins(&self) -> Result<Vec<String>> {
+        anyhow::ensure!(
+            !self.tiles.is_empty(),
+            "basemap.tiles: give at least one tile URL"
+        );
+        let mut origins: Vec<String> = Vec::new();
+        for url in &self.tiles {
+            let rest = url
+                .strip_prefix("https://")
+                .map(|r| ("https", r))
+                .or_else(|| url.strip_prefix("http://").map(|r| ("http", r)));
+            let Some((scheme, rest)) = rest else {
+                anyhow::bail!("basemap.tiles: {url:?} is not an http(s) URL");
+            };
+            for part in ["{z}", "{x}", "{y}"] {
+                anyhow::ensure!(url.contains(part), "basemap.tiles: {url:?} has no {part}");
+            }
+            anyhow::ensure!(
+                url.is_ascii()
+                    && !url
+                        .chars()
+                        .any(|c| c.is_whitespace() || matches!(c, ';' | ',' | '\'' | '"')),
+                "basemap.tiles: {url:?} is not plain ASCII or holds a space, quote, comma or semicolon"
+            );
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            anyhow::ensure!(
+                !host.is_empty() && !host.contains('@'),
+                "basemap.tiles: {url:?} has no plain host"
+            );
+            let origin = format!("{scheme}://{host}");
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        Ok(origins)
+    }
 }
 
 impl Config {
@@ -109,6 +172,17 @@ impl Config {
                 _ => anyhow::bail!("MINQING_PUBLIC_AGGREGATES must be true or false"),
             });
         }
+        if let Some(v) = env("MINQING_BASEMAP_TILES") {
+            cfg.basemap = Some(OutsideBasemap {
+                tiles: v.split_whitespace().map(str::to_string).collect(),
+                tile_size: cfg.basemap.as_ref().and_then(|b| b.tile_size),
+                attribution: env("MINQING_BASEMAP_ATTRIBUTION")
+                    .or_else(|| cfg.basemap.as_ref().and_then(|b| b.attribution.clone())),
+            });
+        }
+        if let Some(basemap) = &cfg.basemap {
+            basemap.origins()?;
+        }
         // Refuse bad analysis settings at start, with every bad value named.
         cfg.analysis.risk.resolve()?;
         Ok(cfg)
@@ -153,5 +227,37 @@ mod tests {
         assert!(!format!("{cfg:?}").contains("hunter2"));
         std::fs::write(&path, "unknown_key = 1\n").unwrap();
         assert!(Config::load(Some(&path), |_| None).is_err());
+    }
+
+    #[test]
+    fn an_outside_basemap_names_its_origins_and_refuses_what_would_break_the_policy() {
+        let load = |tiles: &str| {
+            Config::load(None, |k| {
+                (k == "MINQING_BASEMAP_TILES").then(|| tiles.to_string())
+            })
+        };
+        let cfg = load(
+            "https://t0.tianditu.gov.cn/vec_w/wmts?TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=k \
+             https://t0.tianditu.gov.cn/cva_w/wmts?TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=k \
+             http://127.0.0.1:8081/{z}/{x}/{y}.png",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.basemap.unwrap().origins().unwrap(),
+            ["https://t0.tianditu.gov.cn", "http://127.0.0.1:8081"]
+        );
+        for bad in [
+            "ftp://tiles.example/{z}/{x}/{y}.png",
+            "https://tiles.example/{z}/{x}.png",
+            "https://tiles.example/{z}/{x}/{y}.png;script-src",
+            "https://a'b/{z}/{x}/{y}",
+            "https:///{z}/{x}/{y}",
+        ] {
+            assert!(load(bad).is_err(), "{bad} accepted");
+        }
+        assert!(
+            Config::load(None, |_| None).unwrap().basemap.is_none(),
+            "off by default"
+        );
     }
 }

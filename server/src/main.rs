@@ -409,7 +409,8 @@ async fn serve(store: Store, bind: &str, cfg: &Config, live: Option<Duration>) -
     let (risk_grid, risk_building) = cfg.analysis.risk.resolve()?;
     let state = App::new(store.clone())
         .with_deadlines(cfg.deadlines.clone().unwrap_or_default())
-        .with_risk(risk_grid, risk_building);
+        .with_risk(risk_grid, risk_building)
+        .with_outside_basemap(cfg.basemap.clone())?;
     if let Some(ttl) = cfg.session_ttl_secs {
         state.auth().set_ttl_secs(ttl);
     }

@@ -120,7 +120,7 @@ async fn wrong_method_is_405_and_stats_match_after_load() {
 #[tokio::test]
 async fn views_carry_a_strict_content_security_policy() {
     let (_tmp, _state, router, _) = crate::support::loaded_app(0.01).await;
-    for view in ["/", "/screen", "/grid", "/review"] {
+    for view in ["/", "/screen", "/grid", "/review", "/work"] {
         let (status, headers, _) = crate::support::call(&router, "GET", view, &[], vec![]).await;
         assert_eq!(status, 200, "{view}");
         let csp = headers
@@ -140,4 +140,83 @@ async fn views_carry_a_strict_content_security_policy() {
             "{view}: {csp}"
         );
     }
+}
+
+/// A configured outside basemap (off by default): the style and the tile catalog carry
+/// its tiles under our layers, and every view's policy allows exactly its origins.
+#[tokio::test]
+async fn an_outside_basemap_is_in_the_style_and_only_its_origin_in_the_policy() {
+    let (_tmp, state, plain, _) = crate::support::loaded_app(0.01).await;
+    let (_, _, body) = crate::support::call(&plain, "GET", "/tiles/catalog", &[], vec![]).await;
+    let catalog: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        catalog["outside_basemap"].is_null(),
+        "none unless configured"
+    );
+    let basemap = minqing_domain::config::OutsideBasemap {
+        tiles: vec![
+            "https://t1.example.cn/vec_w/{z}/{x}/{y}?tk=key".into(),
+            "https://t1.example.cn/cva_w/{z}/{x}/{y}?tk=key".into(),
+            "http://127.0.0.1:9/{z}/{x}/{y}.png".into(),
+        ],
+        tile_size: None,
+        attribution: Some("天地图".into()),
+    };
+    let router = minqing_server::http::app(state.with_outside_basemap(Some(basemap)).unwrap());
+    for view in ["/", "/screen", "/grid", "/review", "/work"] {
+        let (status, headers, _) = crate::support::call(&router, "GET", view, &[], vec![]).await;
+        assert_eq!(status, 200, "{view}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        for directive in ["img-src", "connect-src"] {
+            let d = csp
+                .split(';')
+                .find(|d| d.trim().starts_with(directive))
+                .unwrap();
+            assert!(
+                d.contains(" https://t1.example.cn") && d.contains(" http://127.0.0.1:9"),
+                "{view} {directive}: {d}"
+            );
+        }
+        let origins: Vec<&str> = csp
+            .split([' ', ';'])
+            .filter(|w| w.starts_with("http"))
+            .collect();
+        assert_eq!(
+            origins.len(),
+            4,
+            "two origins in two directives only: {csp}"
+        );
+        assert!(
+            !csp.split(';')
+                .any(|d| d.trim().starts_with("script-src") && d.contains("http")),
+            "scripts stay same-origin: {csp}"
+        );
+    }
+    let (status, _, body) = crate::support::call(&router, "GET", "/style.json", &[], vec![]).await;
+    assert_eq!(status, 200);
+    let style: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let ids: Vec<&str> = style["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &ids[..4],
+        ["background", "outside-0", "outside-1", "outside-2"]
+    );
+    assert_eq!(
+        style["sources"]["outside-1"]["tiles"][0],
+        "https://t1.example.cn/cva_w/{z}/{x}/{y}?tk=key"
+    );
+    let (_, _, body) = crate::support::call(&router, "GET", "/tiles/catalog", &[], vec![]).await;
+    let catalog: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        catalog["outside_basemap"]["tiles"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(catalog["outside_basemap"]["attribution"], "天地图");
 }

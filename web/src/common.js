@@ -73,6 +73,26 @@ function tileLayerNames(catalog) {
   return names;
 }
 
+/**
+ * Draw the server's configured outside basemap (raster tiles from another origin, e.g.
+ * Tianditu; `outside_basemap` in /tiles/catalog, null unless configured) under every
+ * layer of `map` but its background; dimmed on a dark view. The page's
+ * Content-Security-Policy allows exactly those tiles' origins.
+ */
+export async function addOutsideBasemap(map, { dark = false } = {}) {
+  const basemap = (await capabilities()).tiles?.outside_basemap;
+  if (!basemap?.tiles?.length) return false;
+  const above = map.getStyle().layers.find((l) => l.id !== 'background')?.id;
+  basemap.tiles.forEach((url, k) => {
+    const id = `outside-${k}`;
+    if (map.getSource(id)) return;
+    map.addSource(id, { type: 'raster', tiles: [url], tileSize: basemap.tile_size || 256, attribution: basemap.attribution || '' });
+    const paint = dark ? { 'raster-brightness-max': 0.45, 'raster-saturation': -0.7 } : {};
+    map.addLayer({ id, type: 'raster', source: id, paint }, above);
+  });
+  return true;
+}
+
 /** A style with no external glyphs, sprites or basemap: a plain background only. */
 export function baseStyle(background) {
   return {

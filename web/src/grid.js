@@ -11,6 +11,7 @@ import './grid.css';
 import {
   baseStyle, bounds, capabilities, describeError, esc, fetchJSON, HttpError, quietMapErrors, tileURL,
   CATEGORY_LABELS, STATUS_LABELS, label, MAP_LOCALE,
+  addOutsideBasemap,
 } from './common.js';
 import { contains } from './draw.js';
 import { showEventDetail, when, placeName, TASK_KIND_LABELS, VISIT_KIND_LABELS } from './event_detail.js';
@@ -183,6 +184,7 @@ async function initMap(grids) {
   quietMapErrors(map, () => {});
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   await new Promise((resolve) => map.on('load', resolve));
+  addOutsideBasemap(map).catch(() => {});
   try {
     const all = await fetchJSON('/api/v1/areas?level=grid');
     const mine = grids.length ? { type: 'FeatureCollection', features: all.features.filter((f) => grids.includes(f.properties.code)) } : all;

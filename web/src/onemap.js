@@ -14,6 +14,7 @@ import './style.css';
 import {
   baseStyle, bounds, capabilities, describeError, esc, fetchJSON, formatCount, labelPoints, quietMapErrors, tileURL, here, HttpError,
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label, MAP_FONTS, MAP_LOCALE,
+  addOutsideBasemap,
 } from './common.js';
 import { authJSON, session, ROLE_CAN, ROLE_NAMES } from './session.js';
 import { renderEfficiency, renderHotspots, renderHousing, renderPopulation, renderRisk, CLASS_NAMES, TIER_NAMES } from './models.js';
@@ -68,6 +69,7 @@ window.__minqing = { map, state };
 let draw = null;
 
 map.on('load', async () => {
+  addOutsideBasemap(map).catch(() => {});
   status('区域数据加载中…');
   try {
     await loadAreas();

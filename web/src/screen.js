@@ -9,6 +9,7 @@ import './screen.css';
 import {
   baseStyle, bounds, capabilities, esc, fetchJSON, formatCount, formatRate, labelPoints, quietMapErrors, tileURL, MAP_FONTS, MAP_LOCALE,
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label,
+  addOutsideBasemap,
 } from './common.js';
 import { echarts } from './charts.js';
 import { refreshForces } from './forces_screen.js';
@@ -84,6 +85,7 @@ quietMapErrors(map, () => {});
 window.__minqing = { map, live, echarts };
 
 map.on('load', async () => {
+  addOutsideBasemap(map, { dark: true }).catch(() => {});
   let townships = null;
   try {
     let communities;

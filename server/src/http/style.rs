@@ -13,13 +13,49 @@
 //! budget. Significant hot and cold spots are drawn; the risk fills and risk buildings
 //! cover the whole district and start hidden (`visibility: none`), for a client to switch on.
 
+use minqing_domain::config::OutsideBasemap;
 use serde_json::{Value, json};
 
 const FONT: &str = "Noto Sans CJK SC Regular";
 /// The layers drawn from the analysis results (a second source).
 const ANALYSIS: &str = "hotspots,risk";
 
-pub fn style(base: &str, bounds: [f64; 4]) -> Value {
+pub fn style(base: &str, bounds: [f64; 4], outside: Option<&OutsideBasemap>) -> Value {
+    let mut style = own_style(base, bounds);
+    if let Some(basemap) = outside {
+        underlay(&mut style, basemap);
+    }
+    style
+}
+
+/// Put a configured outside basemap's raster tiles under every layer but the
+/// background, each URL its own source (`outside-0`, `outside-1`, …) in the configured
+/// order; our area fills become lighter so the streets show through.
+fn underlay(style: &mut Value, basemap: &OutsideBasemap) {
+    let size = basemap.tile_size.unwrap_or(256);
+    let mut layers = Vec::new();
+    for (k, url) in basemap.tiles.iter().enumerate() {
+        let id = format!("outside-{k}");
+        style["sources"][&id] = json!({
+            "type": "raster",
+            "tiles": [url],
+            "tileSize": size,
+            "attribution": basemap.attribution.clone().unwrap_or_default(),
+        });
+        layers.push(json!({"id": id, "type": "raster", "source": id}));
+    }
+    if let Some(list) = style["layers"].as_array_mut() {
+        let after_background = usize::from(list.first().is_some_and(|l| l["id"] == "background"));
+        for (k, layer) in layers.into_iter().enumerate() {
+            list.insert(after_background + k, layer);
+        }
+        for layer in list.iter_mut().filter(|l| l["id"] == "areas-fill") {
+            layer["paint"]["fill-opacity"] = json!(0.25);
+        }
+    }
+}
+
+fn own_style(base: &str, bounds: [f64; 4]) -> Value {
     let layers = "areas,roads,buildings,enterprises,events";
     let center = [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0];
     json!({

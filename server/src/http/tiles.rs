@@ -267,6 +267,12 @@ async fn catalog(State(state): State<AppState>, access: Access) -> Result<Respon
         "max_features_per_tile": layers::MAX_FEATURES_PER_TILE,
         "max_tile_bytes": minqing_domain::tiles_service::MAX_TILE_BYTES,
         "empty_tile": "204 No Content",
+        // A configured outside basemap the views draw under these layers (null: none).
+        "outside_basemap": state.outside_basemap.as_ref().map(|b| json!({
+            "tiles": b.0.tiles,
+            "tile_size": b.0.tile_size.unwrap_or(256),
+            "attribution": b.0.attribution,
+        })),
         "heatmap": {
             "tiles": "/heatmap/{z}/{x}/{y}.png",
             "filters": ["category", "status", "from", "to"],
@@ -330,7 +336,13 @@ async fn style(
     access.require(Permission::Aggregates)?;
     state.index()?;
     let prepared = state.tiles.prepared().ok_or(ApiError::Loading)?;
-    Ok(axum::Json(super::style::style(&base_url(&headers), prepared.bounds)).into_response())
+    let outside = state.outside_basemap.as_ref().map(|b| &b.0);
+    Ok(axum::Json(super::style::style(
+        &base_url(&headers),
+        prepared.bounds,
+        outside,
+    ))
+    .into_response())
 }
 
 async fn glyphs(Path((_fontstack, file)): Path<(String, String)>) -> Result<Response, ApiError> {

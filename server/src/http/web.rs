@@ -4,7 +4,8 @@
 //! `/assets/*`. Asset names carry a content hash, so they are cached for a year as
 //! immutable; the HTML pages are `no-cache` so a new build is picked up at once.
 
-use axum::extract::Path;
+use super::AppState;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -63,19 +64,34 @@ const PAGE_CACHE: &str = "no-cache";
 /// (its worker starts from a `blob:` URL; canvases read `data:`/`blob:` images) and
 /// inline style attributes of the pages. No other origin, no inline script, no
 /// framing: a token in `sessionStorage` cannot be sent anywhere else by injected
-/// markup.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; \
-    connect-src 'self'; worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; \
-    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// markup. A configured outside basemap adds exactly its tile servers' origins to the
+/// sources of images and fetches (MapLibre fetches raster tiles), nothing else.
+pub fn content_security_policy(tile_origins: &[String]) -> String {
+    let extra: String = tile_origins.iter().map(|o| format!(" {o}")).collect();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob:{extra}; font-src 'self'; connect-src 'self'{extra}; \
+         worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
 
 /// A view's HTML page, with the Content-Security-Policy.
-fn page(name: &str) -> Response {
+fn page(state: &AppState, name: &str) -> Response {
     let mut response = serve(name, PAGE_CACHE);
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    let origins = state
+        .outside_basemap
+        .as_ref()
+        .map(|b| b.1.as_slice())
+        .unwrap_or_default();
+    // The origins were checked at start (plain ASCII, no separators); should one still
+    // not fit a header, the page keeps the strict policy rather than none.
+    let policy = HeaderValue::from_str(&content_security_policy(origins)).unwrap_or_else(|_| {
+        HeaderValue::from_str(&content_security_policy(&[])).expect("the strict policy is ASCII")
+    });
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
     response.headers_mut().insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
@@ -85,28 +101,28 @@ fn page(name: &str) -> Response {
 const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 
 /// `/` — the one-map view.
-pub async fn index() -> Response {
-    page("index.html")
+pub async fn index(State(state): State<AppState>) -> Response {
+    page(&state, "index.html")
 }
 
 /// `/screen` — the command centre's large screen.
-pub async fn screen() -> Response {
-    page("screen.html")
+pub async fn screen(State(state): State<AppState>) -> Response {
+    page(&state, "screen.html")
 }
 
 /// `/grid` — the grid worker's phone view.
-pub async fn grid() -> Response {
-    page("grid.html")
+pub async fn grid(State(state): State<AppState>) -> Response {
+    page(&state, "grid.html")
 }
 
 /// `/review` — the address-link review queue (leaders and admins sign in there).
-pub async fn review() -> Response {
-    page("review.html")
+pub async fn review(State(state): State<AppState>) -> Response {
+    page(&state, "review.html")
 }
 
 /// `/work` — the staff workbench: the queue, an event's detail and its actions.
-pub async fn work() -> Response {
-    serve("work.html", PAGE_CACHE)
+pub async fn work(State(state): State<AppState>) -> Response {
+    page(&state, "work.html")
 }
 
 /// `/assets/{*path}` — hashed scripts and styles.
