@@ -13,6 +13,7 @@ mod export;
 mod feed;
 mod forces;
 mod health;
+mod key_groups;
 mod metrics_layer;
 pub mod open311;
 mod personal;
@@ -109,9 +110,15 @@ impl From<App> for AppState {
         forces::grid_forces,
         forces::grid_tasks,
         forces::dispatch_task,
+        forces::complete_task,
         forces::work_items,
         forces::full_time_rates,
         forces::patrol_coverage,
+        key_groups::list,
+        key_groups::summary,
+        key_groups::detail,
+        key_groups::unmask,
+        key_groups::record_visit,
     ),
     components(schemas(
         health::Health,
@@ -121,7 +128,8 @@ impl From<App> for AppState {
         minqing_domain::events::service::IntakeRequest,
         minqing_domain::events::service::TransitionRequest,
         minqing_domain::events::service::Participants,
-        work::ReadRequest
+        work::ReadRequest,
+        minqing_domain::personal::key_groups::VisitRequest
     )),
     modifiers(&BearerAuth)
 )]
@@ -173,6 +181,7 @@ pub fn app(state: App) -> Router {
         .merge(tiles::routes())
         .merge(events_routes())
         .merge(forces::routes())
+        .merge(key_groups::routes())
         .route("/", get(web::index))
         .route("/screen", get(web::screen))
         .route("/grid", get(web::grid))
