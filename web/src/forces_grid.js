@@ -96,12 +96,12 @@ async function loadFollowUps({ authJSON, grid, say }) {
   box.innerHTML = `<p class="muted">待走访 ${list.due} 人（姓名已脱敏）</p><ul class="kg-list">${list.people.map((p) => `
     <li data-kg="${esc(p.id)}"><b>${esc(p.name)}</b> · ${esc(p.list_name)} · <span class="kg-${esc(p.status)}">${esc(p.status_name)}</span>
       <br><small class="muted">每 ${p.visit_every_days} 天走访一次 · 应于 ${esc(p.next_visit_on)} 前走访${p.overdue ? `（已逾期 ${p.days_overdue} 天）` : ''} · 上次 ${esc(p.last_visit_on || '无记录')}</small>
-      <form class="kg-visit">
+      <details><summary>记录走访</summary><form class="kg-visit">
         <label>方式<select name="kind">${KINDS.map(([v, n]) => `<option value="${v}">${n}</option>`).join('')}</select></label>
         <label>走访后状态<select name="status">${STATUSES.map(([v, n]) => `<option value="${v}">${n}</option>`).join('')}</select></label>
         <label>情况记录<textarea name="note" rows="2" maxlength="2000" required placeholder="如：入户走访，本人情绪稳定"></textarea></label>
-        <button type="submit">记录走访</button>
-      </form></li>`).join('')}</ul>`;
+        <button type="submit">保存走访记录</button>
+      </form></details></li>`).join('')}</ul>`;
   const byId = new Map(list.people.map((p) => [p.id, p]));
   box.querySelectorAll('form.kg-visit').forEach((form) => form.addEventListener('submit', async (e) => {
     e.preventDefault();

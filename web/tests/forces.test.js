@@ -98,7 +98,7 @@ test('grid: a grid worker sees the forces and logs a patrol from the phone locat
     const token = await page.evaluate(() => sessionStorage.getItem('minqing.token'));
     const ev = await api(`/api/v1/events/${eventCode}`, token);
     assert.equal(ev.source, 'grid_worker');
-    assert.equal(ev.grid_code, code);
+    assert.equal(ev.grid.code, code);
     assert.ok(ev.description.includes(patrolCode), ev.description);
     assert.deepEqual(view.errors, []);
   } finally {
@@ -134,10 +134,11 @@ test('grid: a grid worker records a key-group visit and finishes a dispatched ta
     assert.ok(names.every((n) => n.includes('*')), `names masked: ${names}`);
     const first = page.locator('#kg-due li[data-kg]').first();
     const id = await first.getAttribute('data-kg');
+    await first.locator('summary').click();
     await first.locator('select[name="kind"]').selectOption('help');
     await first.locator('select[name="status"]').selectOption('attention');
     await first.locator('textarea[name="note"]').fill('协助申请临时救助，本人情绪平稳');
-    await page.screenshot({ path: join(SCREENSHOTS, 'grid-key-groups.png'), fullPage: true });
+    await page.locator('#kg-due').screenshot({ path: join(SCREENSHOTS, 'grid-key-groups.png') });
     await first.locator('button[type="submit"]').click();
     await page.waitForSelector(`#kg-due li[data-kg="${id}"][data-recorded="true"]`, { timeout: 15_000 });
     const after = await api(`/api/v1/key-groups/${id}`, leader.token);
