@@ -92,8 +92,56 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("patrols_tile_densest_z{z}"), |b| {
             b.iter(|| black_box(render()))
         });
+        if z >= forces::tiles::LINE_MIN_ZOOM {
+            let f = ix.forces.read();
+            eprintln!("  unprepared: {} bytes", unprepared(&f, tile));
+            g.bench_function(format!("patrols_tile_densest_z{z}_unprepared"), |b| {
+                b.iter(|| black_box(unprepared(&f, tile)))
+            });
+        }
     }
     g.finish();
+}
+
+/// The track tile as it was rendered before tracks were prepared at load (kept here to
+/// compare in one run on the same machine): every fix of every track crossing the tile
+/// projected from lon/lat, the tile-unit line simplified (Douglas–Peucker, 2 units) and
+/// the day formatted, per request. Returns the tile's size.
+fn unprepared(f: &forces::ForcesIndex, tile: TileId) -> usize {
+    use geo_types::{Coord, Geometry, LineString};
+    use minqing_tiles::{EXTENT, EncodeOptions, PropValue, TileBuilder};
+    let last = f.patrols.last().expect("patrols").started_at;
+    let t = tile.transform();
+    let pad = 65.0;
+    let (w, n) = t.tile_to_lonlat(-pad, -pad);
+    let (e, s) = t.tile_to_lonlat(f64::from(EXTENT) + pad, f64::from(EXTENT) + pad);
+    let mut tb = TileBuilder::new(tile, EncodeOptions::default());
+    let out = tb.layer("patrols");
+    for p in f.patrols_between(last + 1 - 30 * 86_400, last + 1) {
+        if p.bbox[2] < w || p.bbox[0] > e || p.bbox[3] < s || p.bbox[1] > n {
+            continue;
+        }
+        let pts: Option<Vec<Coord<i64>>> = p
+            .track
+            .iter()
+            .map(|&(x, y)| t.lonlat_to_tile_i64(x, y).map(|(x, y)| Coord { x, y }))
+            .collect();
+        let Some(pts) = pts else { continue };
+        let line = LineString::new(minqing_tiles::simplify::simplify_line(&pts, 2.0));
+        let day = minqing_domain::time::format_date(p.started_at);
+        let team = &f.teams[p.team as usize];
+        out.add_tile_geometry(
+            &Geometry::LineString(line),
+            None,
+            &[
+                ("code", PropValue::Str(&p.code)),
+                ("team", PropValue::Str(&team.name)),
+                ("day", PropValue::Str(&day)),
+            ],
+        )
+        .expect("encode");
+    }
+    tb.finish().expect("tile").bytes.len()
 }
 
 criterion_group!(benches, bench);

@@ -369,6 +369,33 @@ async fn role_matrix_over_every_endpoint() {
             "",
             [401, 403, 403, 403, 200, 200, 403, 403],
         ),
+        // The six key-group lists (issue 22): the people for the grid's workers, leaders
+        // and the risk centre; protected totals also for admins; visits by the grid and
+        // the risk centre. An unknown record answers 404 to those who could see one.
+        (
+            "GET",
+            "/api/v1/key-groups",
+            "",
+            [401, 403, 200, 403, 200, 403, 403, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/key-groups/summary",
+            "",
+            [401, 403, 200, 403, 200, 200, 403, 200],
+        ),
+        (
+            "GET",
+            "/api/v1/key-groups/KG999999",
+            "",
+            [401, 403, 404, 403, 404, 403, 403, 404],
+        ),
+        (
+            "POST",
+            "/api/v1/key-groups/KG999999/visits",
+            "{\"kind\":\"visit\",\"note\":\"入户走访\"}",
+            [401, 403, 404, 403, 403, 403, 403, 404],
+        ),
     ];
     let mut failures = Vec::new();
     for (method, uri, body, expected) in &table {
@@ -403,6 +430,11 @@ async fn role_matrix_over_every_endpoint() {
         "/api/v1/alerts",
         "/api/v1/alerts/read",
         "/api/v1/analysis/workload",
+        "/api/v1/key-groups",
+        "/api/v1/key-groups/summary",
+        "/api/v1/key-groups/{id}",
+        "/api/v1/key-groups/{id}/unmask",
+        "/api/v1/key-groups/{id}/visits",
     ] {
         assert!(doc["paths"][p].is_object(), "OpenAPI lists {p}");
     }

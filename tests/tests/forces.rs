@@ -627,6 +627,33 @@ async fn coverage_matches_brute_force() {
         .filter(|c| c["uncovered"] == false)
         .count();
     assert_eq!(r["covered_30d"], covered);
+    // Every cell is named by the community and township whose polygons hold its centre.
+    for c in r["cells"].as_array().unwrap() {
+        use geo::Contains;
+        let pt = geo_types::Point::new(c["lon"].as_f64().unwrap(), c["lat"].as_f64().unwrap());
+        let holder = |level: minqing_domain::model::AreaLevel| {
+            ix.areas
+                .iter()
+                .find(|a| a.area.level == level && a.area.geometry.contains(&pt))
+                .map(|a| a.area.name.clone())
+        };
+        let (t, m) = (
+            holder(minqing_domain::model::AreaLevel::Township),
+            holder(minqing_domain::model::AreaLevel::Community),
+        );
+        if let (Some(t), Some(m)) = (t, m) {
+            assert_eq!(c["place"], format!("{t} · {m}"), "{c}");
+            assert_eq!(c["community_name"], m.as_str());
+        }
+        assert!(!c["place"].as_str().unwrap().is_empty());
+    }
+    let named = r["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["community_name"].is_string())
+        .count();
+    assert!(named > 0, "cells named by community");
     let per_township: u64 = r["townships"]
         .as_array()
         .unwrap()
@@ -735,4 +762,94 @@ async fn patrols_tile_layer() {
         "only the new patrol is in the last 30 days: {after:?}"
     );
     assert!(after[0].contains(p["code"].as_str().unwrap()));
+}
+
+/// A dispatched task is finished from the grid with a note: the grid's own worker only
+/// (another grid's gets 403), once (again is a 409), with a history step.
+#[tokio::test]
+async fn dispatched_task_is_finished_with_a_note() {
+    let (_tmp, state, router, _) = loaded_app(0.01).await;
+    let grids: Vec<String> = {
+        let ix = state.index().unwrap();
+        ix.areas
+            .iter()
+            .filter(|a| a.area.level == minqing_domain::model::AreaLevel::Grid)
+            .map(|a| a.area.code.clone())
+            .collect()
+    };
+    let (ga, gb) = (&grids[0], &grids[1]);
+    let leader = bearer(&state, &router, Role::Leader, &[], None).await;
+    let worker_a = bearer(
+        &state,
+        &router,
+        Role::GridWorker,
+        std::slice::from_ref(ga),
+        None,
+    )
+    .await;
+    let worker_b = bearer(
+        &state,
+        &router,
+        Role::GridWorker,
+        std::slice::from_ref(gb),
+        None,
+    )
+    .await;
+    let (s, task) = json_of(
+        &router,
+        Some(&leader),
+        "POST",
+        &format!("/api/v1/grids/{ga}/tasks"),
+        r#"{"item_code":"WL001","note":"本周走访"}"#,
+    )
+    .await;
+    assert_eq!(s, 201, "{task}");
+    let code = task["code"].as_str().unwrap();
+    let done = format!("/api/v1/grids/{ga}/tasks/{code}/done");
+    let body = r#"{"note":"已完成走访，无异常","version":1}"#;
+    let (s, _) = json_of(&router, Some(&worker_b), "POST", &done, body).await;
+    assert_eq!(s, 403);
+    let (s, _) = json_of(&router, Some(&worker_a), "POST", &done, r#"{"note":"  "}"#).await;
+    assert_eq!(s, 422);
+    let (s, t) = json_of(&router, Some(&worker_a), "POST", &done, body).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["status"], "done");
+    assert_eq!(t["version"], 2);
+    let (s, _) = json_of(&router, Some(&worker_a), "POST", &done, body).await;
+    assert_eq!(s, 409);
+    let (s, _) = json_of(
+        &router,
+        Some(&worker_a),
+        "POST",
+        &format!("/api/v1/grids/{ga}/tasks/GT0/done"),
+        body,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (_, list) = json_of(
+        &router,
+        Some(&worker_a),
+        "GET",
+        &format!("/api/v1/grids/{ga}/tasks"),
+        "",
+    )
+    .await;
+    assert_eq!(list["open_tasks"], 0);
+    let steps: Vec<(String, String)> = match &state.store {
+        minqing_domain::store::Store::Sqlite(p) => sqlx::query_as(
+            "SELECT action, note FROM grid_task_steps WHERE task_code = $1 ORDER BY seq",
+        )
+        .bind(code)
+        .fetch_all(p)
+        .await
+        .unwrap(),
+        minqing_domain::store::Store::Postgres(_) => unreachable!(),
+    };
+    assert_eq!(
+        steps,
+        vec![
+            ("dispatch".to_string(), "本周走访".to_string()),
+            ("done".to_string(), "已完成走访，无异常".to_string())
+        ]
+    );
 }

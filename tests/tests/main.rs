@@ -11,6 +11,7 @@ mod forces;
 mod generator;
 mod http;
 mod import_errors;
+mod key_groups;
 mod layers;
 mod replicas;
 mod routes;

@@ -1,5 +1,6 @@
 // The forces panel of `/screen`: patrol teams and members, patrols of the last 30 days,
-// the share of significant hot cells patrolled in 30 days and the uncovered ones.
+// the share of significant hot cells patrolled in 30 days and the uncovered ones, named
+// by the township and community that contain them.
 // Aggregates only; refreshed on the screen's timer.
 
 import { esc, fetchJSON, formatCount, formatRate } from './common.js';
@@ -34,5 +35,5 @@ export async function refreshForces(caps) {
     </div>
     <p class="note">${esc(ended)}${cover ? `，显著热点 ${cover.hot_cells} 处，未覆盖 ${uncovered.length} 处` : ''}</p>
     <ol class="uncovered" id="uncovered">${uncovered.slice(0, UNCOVERED_SHOWN).map((c) =>
-      `<li>${esc(c.township_name || '区内')} · 热点格（${c.lon.toFixed(3)}, ${c.lat.toFixed(3)}） · 事件 ${formatCount(c.events)} 件 · 30天无巡逻</li>`).join('')}</ol>`;
+      `<li data-cell="${esc(c.cell)}">${esc(c.place || c.township_name || '区内')} · 事件 ${formatCount(c.events)} 件 · 30天无巡逻</li>`).join('')}</ol>`;
 }

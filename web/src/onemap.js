@@ -20,6 +20,7 @@ import { authJSON, session, ROLE_CAN, ROLE_NAMES } from './session.js';
 import { renderEfficiency, renderHotspots, renderHousing, renderPopulation, renderRisk, CLASS_NAMES, TIER_NAMES } from './models.js';
 import { PolygonDraw, contains } from './draw.js';
 import { showEventDetail } from './event_detail.js';
+import { showGridForces } from './forces_onemap.js';
 
 const LEVELS = ['district', 'township', 'community', 'grid'];
 const LEVEL_NAMES = { district: '全区', township: '街道/乡镇', community: '社区/村', grid: '网格', building: '楼栋' };
@@ -298,6 +299,13 @@ function select(area) {
     ${area.level === 'grid' ? '<p class="muted">点击地图上的楼栋查看楼栋详情</p>' : ''}
     ${children.length ? `<ul class="children">${children.slice(0, 40).map((c) => `<li><button data-code="${esc(c.properties.code)}">${esc(c.properties.name)}</button></li>`).join('')}</ul>` : ''}`;
   info.querySelectorAll('button[data-code]').forEach((b) => b.addEventListener('click', () => drillTo(state.byCode.get(b.dataset.code))));
+  if (area.level === 'grid') {
+    const box = document.createElement('section');
+    box.id = 'grid-forces';
+    box.className = 'grid-forces';
+    info.append(box);
+    showGridForces(box, p.code, state.caps, () => !box.isConnected);
+  }
   loadModels(area);
 }
 

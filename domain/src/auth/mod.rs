@@ -106,6 +106,8 @@ impl Role {
             AuditRead => matches!(self, Admin),
             ReviewLinks => matches!(self, Leader | Admin),
             DispatchTasks => matches!(self, Leader),
+            KeyGroupRead => matches!(self, GridWorker | Leader | RiskCentre),
+            KeyGroupFollowUp => matches!(self, GridWorker | RiskCentre),
         }
     }
 
@@ -153,6 +155,14 @@ pub enum Permission {
     ReviewLinks,
     /// Dispatching a task on the grid work list to a grid (admission-checked).
     DispatchTasks,
+    /// The people on the six key-group lists (masked), their follow-up plans and visit
+    /// records, and exact key-group counts — within the caller's grids
+    /// (`personal::key_groups`). Not the admin's: accounts and the audit log are its
+    /// work, the lists are not.
+    KeyGroupRead,
+    /// Recording a visit, counselling or help given to a person on a list (and so
+    /// changing their status), within the caller's grids.
+    KeyGroupFollowUp,
 }
 
 /// The authenticated caller of a request.

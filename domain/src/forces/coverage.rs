@@ -10,6 +10,9 @@
 //! `to` is the second after the newest patrol started, so the figures describe the last
 //! weeks of the record instead of being empty; the report says which `to` it used.
 //!
+//! Every cell is named by the township and community containing its centre (`place`),
+//! so a screen can say where an uncovered hot spot is without coordinates.
+//!
 //! Each patrol's visited cells are computed once when it is loaded or logged
 //! ([`super::Patrol::cells`]); a report then walks the patrols of the 30 days (found by
 //! binary search on start time) and their cells against a hash of the hot cells.
@@ -66,6 +69,11 @@ pub struct CellCoverage {
     pub lat: f64,
     pub township_code: Option<String>,
     pub township_name: Option<String>,
+    /// The community (or village) containing the cell's centre.
+    pub community_code: Option<String>,
+    pub community_name: Option<String>,
+    /// The cell named by place: `township · community` (`区内` outside every grid).
+    pub place: String,
     pub visits_7d: u32,
     pub visits_30d: u32,
     /// No patrol in the last 30 days.
@@ -146,6 +154,15 @@ pub fn patrol_coverage(state: &App, to: Option<i64>, area: Option<&str>) -> Resu
         let township = chain
             .iter()
             .find(|e| e.area.level == crate::model::AreaLevel::Township);
+        let community = chain
+            .iter()
+            .find(|e| e.area.level == crate::model::AreaLevel::Community);
+        let place = match (township, community) {
+            (Some(t), Some(c)) => format!("{} · {}", t.area.name, c.area.name),
+            (Some(t), None) => t.area.name.clone(),
+            (None, Some(c)) => c.area.name.clone(),
+            (None, None) => "区内".to_string(),
+        };
         ids.push(c.cell);
         cells.push(CellCoverage {
             cell: cell.to_string(),
@@ -156,6 +173,9 @@ pub fn patrol_coverage(state: &App, to: Option<i64>, area: Option<&str>) -> Resu
             lat: (lat * 1e6).round() / 1e6,
             township_code: township.map(|t| t.area.code.clone()),
             township_name: township.map(|t| t.area.name.clone()),
+            community_code: community.map(|t| t.area.code.clone()),
+            community_name: community.map(|t| t.area.name.clone()),
+            place,
             visits_7d: 0,
             visits_30d: 0,
             uncovered: true,

@@ -47,6 +47,43 @@ pub const WORK_ITEMS: Table = Table {
     key: "code",
 };
 
+/// The six key-group lists' entries (`crate::personal::key_groups`): imported with the
+/// forces, as they name the grid's forces responsible for each person.
+pub const KEY_GROUP_PEOPLE: Table = Table {
+    name: "key_group_people",
+    columns: &[
+        "id",
+        "resident_id",
+        "list",
+        "grid_code",
+        "worker_id",
+        "police_id",
+        "visit_every_days",
+        "status",
+        "enrolled_at",
+        "last_visit_at",
+        "version",
+    ],
+    key: "id",
+};
+/// The follow-up record: visits, counselling and help.
+pub const KEY_GROUP_VISITS: Table = Table {
+    name: "key_group_visits",
+    columns: &[
+        "id",
+        "person_id",
+        "at",
+        "kind",
+        "actor",
+        "status_after",
+        "note",
+    ],
+    key: "id",
+};
+
+/// The key-group files in import order (after the grid forces).
+pub const KEY_GROUP_FILES: [&str; 2] = ["key_groups.csv", "key_group_visits.csv"];
+
 /// The CSV header of each file (what the generator writes and the importer requires).
 pub mod columns {
     pub const PATROL_TEAMS: &[&str] = super::PATROL_TEAMS.columns;
@@ -73,6 +110,8 @@ pub fn table_for(file: &str) -> Option<Table> {
         "patrol_members.csv" => PATROL_MEMBERS,
         "patrols.geojson" => PATROLS,
         "grid_forces.csv" => GRID_FORCES,
+        "key_groups.csv" => KEY_GROUP_PEOPLE,
+        "key_group_visits.csv" => KEY_GROUP_VISITS,
         _ => return None,
     })
 }
@@ -90,6 +129,8 @@ pub fn required(file: &str) -> Option<&'static [&'static str]> {
 pub struct Known {
     pub area_codes: HashSet<String>,
     pub team_codes: HashSet<String>,
+    /// Entries on the key-group lists (the visits' `person_id`).
+    pub key_group_ids: HashSet<String>,
 }
 
 /// Reload what validation needs after `after` (a table name, or `all`) changed.
@@ -105,6 +146,10 @@ pub async fn refresh(store: &Store, ctx: &mut ImportContext, after: &str) -> any
     if matches!(after, "all" | "patrol_teams") {
         ctx.forces.team_codes =
             crate::import::codes(store, "SELECT code FROM patrol_teams").await?;
+    }
+    if matches!(after, "all" | "key_group_people") {
+        ctx.forces.key_group_ids =
+            crate::import::codes(store, "SELECT id FROM key_group_people").await?;
     }
     Ok(())
 }
@@ -129,6 +174,18 @@ fn one_of(get: &dyn Fn(&str) -> String, name: &str, allowed: &[&str]) -> Result<
     } else {
         Err(format!("{name} {v:?} is not one of {allowed:?}"))
     }
+}
+
+fn int(
+    get: &dyn Fn(&str) -> String,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, String> {
+    let v = get(name);
+    v.parse::<i64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| format!("{name} must be an integer in {range:?}, got {v:?}"))
 }
 
 fn phone(get: &dyn Fn(&str) -> String, id: &str) -> Result<SqlValue, String> {
@@ -209,6 +266,51 @@ pub fn csv_row(
                 text(get, "name")?.into(),
                 phone(get, &id)?,
                 full_time.into(),
+            ])
+        }
+        "key_groups.csv" => {
+            use crate::personal::key_groups::{LISTS, STATUSES};
+            let grid = text(get, "grid_code")?;
+            if !ctx.grid_codes.is_empty() && !ctx.grid_codes.contains(&grid) {
+                return Err(format!("unknown grid {grid}"));
+            }
+            let lists: Vec<&str> = LISTS.iter().map(|(c, _)| *c).collect();
+            let statuses: Vec<&str> = STATUSES.iter().map(|(c, _)| *c).collect();
+            let every = int(get, "visit_every_days", 1..=366)?;
+            let last = match get("last_visit_at").as_str() {
+                "" => SqlValue::Int(None),
+                _ => int(get, "last_visit_at", 0..=i64::MAX)?.into(),
+            };
+            Ok(vec![
+                text(get, "id")?.into(),
+                text(get, "resident_id")?.into(),
+                one_of(get, "list", &lists)?.into(),
+                grid.into(),
+                text(get, "worker_id")?.into(),
+                text(get, "police_id")?.into(),
+                every.into(),
+                one_of(get, "status", &statuses)?.into(),
+                int(get, "enrolled_at", 0..=i64::MAX)?.into(),
+                last,
+                int(get, "version", 1..=i64::MAX)?.into(),
+            ])
+        }
+        "key_group_visits.csv" => {
+            use crate::personal::key_groups::{STATUSES, VISIT_KINDS};
+            let person = text(get, "person_id")?;
+            if !ctx.forces.key_group_ids.contains(&person) {
+                return Err(format!("unknown key-group entry {person}"));
+            }
+            let kinds: Vec<&str> = VISIT_KINDS.iter().map(|(c, _)| *c).collect();
+            let statuses: Vec<&str> = STATUSES.iter().map(|(c, _)| *c).collect();
+            Ok(vec![
+                text(get, "id")?.into(),
+                person.into(),
+                int(get, "at", 0..=i64::MAX)?.into(),
+                one_of(get, "kind", &kinds)?.into(),
+                text(get, "actor")?.into(),
+                one_of(get, "status_after", &statuses)?.into(),
+                text(get, "note")?.into(),
             ])
         }
         f => Err(format!("{f} is not a forces file")),

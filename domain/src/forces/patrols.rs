@@ -85,6 +85,11 @@ pub struct Patrol {
     pub cell_centres: Vec<(f64, f64)>,
     /// Codes of the grid, community and township of the first fix (empty outside).
     pub areas: Vec<String>,
+    /// The track for the `patrols` tile layer, prepared once: in world coordinates,
+    /// simplified for each zoom from `tiles::LINE_MIN_ZOOM` (see `tiles::prepare_lines`).
+    pub lines: Vec<Vec<(f64, f64)>>,
+    /// The CST day the patrol started (`YYYY-MM-DD`), as the tiles label it.
+    pub day: String,
 }
 
 /// The H3 cells visited by a track: the cells holding one of its fixes.
@@ -138,6 +143,8 @@ impl Patrol {
             })
             .collect();
         Patrol {
+            lines: super::tiles::prepare_lines(&p.track),
+            day: crate::time::format_date(p.started_at),
             cells,
             cell_centres,
             code: p.code,

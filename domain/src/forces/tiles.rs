@@ -2,17 +2,51 @@
 //! the newest patrol's start), as their tracks (lines) from [`LINE_MIN_ZOOM`], and below
 //! as coverage: the patrol visits of each visited H3 cell (resolution 9) summed into
 //! 64-unit tile cells at the cell's centre. Tracks carry the patrol code, team name and
-//! day, never a person.
+//! day, never a person. Tracks are projected and simplified per zoom once, when a
+//! patrol is loaded or logged ([`prepare_lines`]).
 
 use crate::tiles_service::layers::{BUFFER, RenderCtx};
 use crate::time::DAY;
+use geo::Simplify;
 use geo_types::{Coord, Geometry, LineString};
-use minqing_tiles::simplify::simplify_line;
+use minqing_tiles::projection::lonlat_to_world;
 use minqing_tiles::{EXTENT, EncodeError, LayerBuilder, PropValue};
 use std::collections::HashMap;
 
 /// From this zoom the layer draws tracks; below, coverage cells.
 pub const LINE_MIN_ZOOM: u8 = 13;
+/// Tracks are prepared for each zoom up to this one; deeper zooms draw this one's.
+pub const LINE_MAX_PREPARED: u8 = 16;
+/// The simplification tolerance, in tile units (1/16 of a pixel of a 256-pixel tile at
+/// extent 4096: well below what a line of width 1.5 px shows).
+const TOLERANCE_UNITS: f64 = 1.0;
+
+/// A track projected once to world coordinates (Web Mercator, 0–1) and simplified
+/// (Douglas–Peucker, `geo`'s `Simplify`) for each zoom of `LINE_MIN_ZOOM..=
+/// LINE_MAX_PREPARED` at [`TOLERANCE_UNITS`] of that zoom's tiles: a track tile then
+/// scales and rounds the few vertices that matter, with no projection and no
+/// simplification per request (a walked track has a fix every ~30 m, mostly along a
+/// straight road).
+pub fn prepare_lines(track: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    let world: LineString<f64> = track
+        .iter()
+        .map(|&(x, y)| {
+            let (u, v) = lonlat_to_world(x, y);
+            Coord { x: u, y: v }
+        })
+        .collect();
+    (LINE_MIN_ZOOM..=LINE_MAX_PREPARED)
+        .map(|z| {
+            let eps = TOLERANCE_UNITS / (f64::from(EXTENT) * f64::from(1u32 << z));
+            world
+                .simplify(&eps)
+                .0
+                .into_iter()
+                .map(|c| (c.x, c.y))
+                .collect()
+        })
+        .collect()
+}
 /// Tile units of a coverage cell.
 const COVER_CELL: i64 = 64;
 
@@ -33,26 +67,35 @@ pub fn render(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), EncodeE
     let t = ctx.tile.transform();
     let patrols = forces.patrols_between(from, to);
     if ctx.tile.z() >= LINE_MIN_ZOOM && !ctx.force_aggregate {
+        let band = usize::from(ctx.tile.z().min(LINE_MAX_PREPARED) - LINE_MIN_ZOOM);
+        let mut pts: Vec<Coord<i64>> = Vec::new();
         for p in patrols {
             if p.bbox[2] < w || p.bbox[0] > e || p.bbox[3] < s || p.bbox[1] > n {
                 continue;
             }
-            let pts: Option<Vec<Coord<i64>>> = p
-                .track
-                .iter()
-                .map(|&(x, y)| t.lonlat_to_tile_i64(x, y).map(|(x, y)| Coord { x, y }))
-                .collect();
-            let Some(pts) = pts else { continue };
-            let line = LineString::new(simplify_line(&pts, 2.0));
-            let day = crate::time::format_date(p.started_at);
+            let Some(line) = p.lines.get(band) else {
+                continue;
+            };
+            pts.clear();
+            for &(u, v) in line {
+                let Some((x, y)) = t.world_to_tile_i64(u, v) else {
+                    continue;
+                };
+                if pts.last() != Some(&Coord { x, y }) {
+                    pts.push(Coord { x, y });
+                }
+            }
+            if pts.len() < 2 {
+                continue;
+            }
             let team = &forces.teams[p.team as usize];
             out.add_tile_geometry(
-                &Geometry::LineString(line),
+                &Geometry::LineString(LineString::new(std::mem::take(&mut pts))),
                 None,
                 &[
                     ("code", PropValue::Str(&p.code)),
                     ("team", PropValue::Str(&team.name)),
-                    ("day", PropValue::Str(&day)),
+                    ("day", PropValue::Str(&p.day)),
                 ],
             )?;
         }

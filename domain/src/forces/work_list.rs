@@ -135,6 +135,95 @@ pub async fn dispatch_task(
     Ok(task)
 }
 
+/// Finishing a task.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CompleteRequest {
+    /// What was done (1–2000 characters).
+    pub note: String,
+    /// The task's `version` as read; a stale one is a 409.
+    pub version: Option<i64>,
+}
+
+/// Mark task `code` of grid `grid` done with a note (the grid's grid workers and the
+/// roles that take steps everywhere): the status, version and a history step in one
+/// transaction, then the index.
+pub async fn complete_task(
+    state: &App,
+    caller: &Caller,
+    grid: &str,
+    code: &str,
+    req: CompleteRequest,
+) -> Result<GridTask> {
+    caller.require(Permission::EventsWrite)?;
+    let ix = state.index()?;
+    if ix
+        .area(grid)
+        .is_none_or(|a| a.area.level != AreaLevel::Grid)
+    {
+        return Err(Error::NotFound(format!("no grid {grid}")));
+    }
+    caller.require_grid(Some(grid))?;
+    let current = ix
+        .forces
+        .read()
+        .tasks
+        .iter()
+        .find(|t| t.code == code && t.grid_code == grid)
+        .cloned()
+        .ok_or_else(|| Error::NotFound(format!("no task {code} in grid {grid}")))?;
+    let note = req.note.trim().to_string();
+    if !(1..=2000).contains(&note.chars().count()) {
+        return Err(Error::Unprocessable(
+            "note must say in 1–2000 characters what was done".into(),
+        ));
+    }
+    let version = req.version.unwrap_or(current.version);
+    if current.status != "open" || version != current.version {
+        return Err(Error::Conflict {
+            message: format!(
+                "task {code} is {} at version {} (version {version} sent): reload it",
+                current.status, current.version
+            ),
+            details: None,
+        });
+    }
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let n = dispatch!(&mut tx, StoreTx, p => {
+        let n = sqlx::query("UPDATE grid_tasks SET status = 'done', version = version + 1 WHERE code = $1 AND version = $2 AND status = 'open'")
+            .bind(code).bind(version)
+            .execute(&mut **p).await.map_err(Error::internal)?.rows_affected();
+        if n == 1 {
+            sqlx::query("INSERT INTO grid_task_steps (task_code, seq, at, actor, action, note) \
+                         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, 'done', $4 FROM grid_task_steps WHERE task_code = $1")
+                .bind(code).bind(now).bind(&caller.username).bind(&note)
+                .execute(&mut **p).await.map_err(Error::internal)?;
+        }
+        n
+    });
+    if n != 1 {
+        return Err(Error::Conflict {
+            message: format!("task {code} has changed: reload it"),
+            details: None,
+        });
+    }
+    tx.commit().await?;
+    let mut forces = ix.forces.write();
+    let done = forces
+        .tasks
+        .iter_mut()
+        .find(|t| t.code == code)
+        .map(|t| {
+            t.status = "done".into();
+            t.version += 1;
+            t.clone()
+        })
+        .ok_or_else(|| Error::NotFound(format!("no task {code}")))?;
+    forces.generation += 1;
+    Ok(done)
+}
+
 /// The task row and its first history step.
 async fn insert_task(tx: &mut StoreTx, t: &GridTask) -> Result<()> {
     dispatch!(tx, StoreTx, p => {

@@ -162,6 +162,15 @@ fn month_start(year: i16, m: i8) -> i64 {
     crate::time::day_start(date).expect("a valid month start")
 }
 
+/// The id of the `slot`-th (from 1) member of a grid's forces.
+pub fn force_id(grid: &str, slot: usize) -> String {
+    format!("GF{grid}{slot:02}")
+}
+/// The slots of every grid's full-time grid worker and community police officer (the
+/// order of the roles below: grid leader, grid worker, political-legal, police, …).
+pub const WORKER_SLOT: usize = 2;
+pub const POLICE_SLOT: usize = 4;
+
 /// A road sampled every [`FIX_M`] metres.
 struct Road {
     pts: Vec<(f64, f64)>,
@@ -465,7 +474,7 @@ pub fn generate<R: Rng>(
                 n += 1;
                 let male = rng.gen_bool(0.55);
                 w.write_record([
-                    format!("GF{}{:02}", g.code, k + 1),
+                    force_id(&g.code, k + 1),
                     g.code.clone(),
                     role.to_string(),
                     person_name(rng, male),

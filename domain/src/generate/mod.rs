@@ -8,6 +8,7 @@
 pub mod events;
 pub mod forces;
 pub mod geography;
+pub mod key_groups;
 pub mod live;
 pub mod names;
 pub mod people;
@@ -65,6 +66,9 @@ pub struct Manifest {
     pub grid_forces: usize,
     #[serde(default)]
     pub work_items: usize,
+    /// Entries on the six key-group lists (`key_groups.rs`): one per flag of a resident.
+    #[serde(default)]
+    pub key_group_entries: usize,
 }
 
 fn stream(seed: u64, n: u64) -> ChaCha8Rng {
@@ -215,6 +219,7 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     people::calibrate_ages(&mut household_rng, &mut compositions);
     let mut id_serials: HashMap<String, u32> = HashMap::new();
     let mut resident_no = 0usize;
+    let mut flagged: Vec<key_groups::Flagged> = Vec::new();
     let mut per_building_residents = vec![0u32; reg.buildings.len()];
     for (k, (unit, &(occ, _))) in reg.units.iter().zip(&homes).enumerate() {
         let hid = format!("H{:07}", k + 1);
@@ -259,6 +264,14 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
         for p in members {
             resident_no += 1;
             let id = format!("R{resident_no:08}");
+            if !p.key_groups.is_empty() {
+                flagged.push(key_groups::Flagged {
+                    resident_id: id.clone(),
+                    grid_code: geo.grids[reg.buildings[unit.building].grid].code.clone(),
+                    age: 2024 - p.birth.0,
+                    flags: p.key_groups.clone(),
+                });
+            }
             let with_code = noise_rng.gen_bool(0.85);
             let (text, noisy) = address_text(&mut noise_rng, &unit.parts);
             let record = [
@@ -345,6 +358,9 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     progress("patrol teams, patrols and grid forces");
     let forces = forces::generate(&mut stream(seed, 7), out, &geo, &events, scale)?;
 
+    progress("key groups on the six lists");
+    let key_group_entries = key_groups::generate(&mut stream(seed, 8), out, &flagged)?;
+
     let in_year = |e: &&Event, y: i64, y1: i64| e.reported_at >= y && e.reported_at < y1;
     let e23: Vec<&Event> = events
         .iter()
@@ -391,6 +407,7 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
         patrols_min_per_month: forces.patrols_min_per_month,
         grid_forces: forces.grid_forces,
         work_items: forces.work_items,
+        key_group_entries,
     };
     let text = serde_json::to_string_pretty(&manifest)?;
     std::fs::write(out.join("manifest.json"), text + "\n")?;

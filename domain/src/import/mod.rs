@@ -19,7 +19,7 @@ mod rows;
 
 /// The import files, in the order they are read (areas before the buildings placed in
 /// them, buildings before units, the register before the records linked to it).
-pub const FILES: [&str; 16] = [
+pub const FILES: [&str; 18] = [
     "areas.geojson",
     "roads.geojson",
     "buildings.csv",
@@ -35,6 +35,8 @@ pub const FILES: [&str; 16] = [
     "patrol_members.csv",
     "patrols.geojson",
     "grid_forces.csv",
+    "key_groups.csv",
+    "key_group_visits.csv",
     "manifest.json",
 ];
 
@@ -363,6 +365,7 @@ pub async fn import_file(
         "units" => "units",
         "events" => "events",
         "patrol_teams" => "patrol_teams",
+        "key_group_people" => "key_group_people",
         _ => "",
     };
     if !after.is_empty() {

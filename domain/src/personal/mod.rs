@@ -4,10 +4,12 @@
 //!
 //! - [`crypto`]: encryption at rest of ID numbers and phones, the blind index, keys;
 //! - [`mask`]: 张*明, 510603********1234, 138****5678;
+//! - [`key_groups`]: the six key-group lists with their follow-up (tracking and help);
 //! - [`suppress_key_group_count`]: the one place that decides whether a key-group count
 //!   may leave the server.
 
 pub mod crypto;
+pub mod key_groups;
 pub mod mask;
 
 pub use crypto::{DataKeys, SealedFields, install_keys, keys, seal};

@@ -23,6 +23,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(patrol_teams))
         .routes(routes!(grid_forces))
         .routes(routes!(grid_tasks, dispatch_task))
+        .routes(routes!(complete_task))
         .routes(routes!(work_items))
         .routes(routes!(full_time_rates))
         .routes(routes!(patrol_coverage))
@@ -194,6 +195,26 @@ pub async fn dispatch_task(
     let req: forces::work_list::DispatchRequest = parse_json(body)?;
     let t = forces::work_list::dispatch_task(&state, &caller, &code, req).await?;
     Ok((StatusCode::CREATED, Json(t)))
+}
+
+/// Finish a dispatched task with a note (the grid's grid workers; leaders, the reception,
+/// the risk centre). A stale `version` or a task already done is a 409.
+#[utoipa::path(post, path = "/api/v1/grids/{code}/tasks/{task}/done", tag = "forces", security(("bearer" = [])),
+    params(("code" = String, Path, description = "grid code"), ("task" = String, Path, description = "task code")),
+    request_body(content = String, description = "`{note, version?}`"),
+    responses((status = 200, description = "the finished task"), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn complete_task(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((code, task)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<forces::GridTask>, ApiError> {
+    let req: forces::work_list::CompleteRequest = parse_json(body)?;
+    Ok(Json(
+        forces::work_list::complete_task(&state, &caller, &code, &task, req).await?,
+    ))
 }
 
 /// The grid work list: the task types admitted into grids.

@@ -13,6 +13,7 @@ mod export;
 mod feed;
 mod forces;
 mod health;
+mod key_groups;
 mod metrics_layer;
 pub mod open311;
 mod personal;
@@ -67,7 +68,8 @@ impl From<App> for AppState {
         minqing_domain::events::service::IntakeRequest,
         minqing_domain::events::service::TransitionRequest,
         minqing_domain::events::service::Participants,
-        work::ReadRequest
+        work::ReadRequest,
+        minqing_domain::personal::key_groups::VisitRequest
     )),
     modifiers(&BearerAuth)
 )]
@@ -107,6 +109,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(personal::router())
         .merge(forces::router())
+        .merge(key_groups::router())
 }
 
 /// Gives the operations of an area that name no tag the area's tag (what the derived

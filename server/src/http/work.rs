@@ -50,6 +50,8 @@ pub struct TaskQuery {
 /// Grid workers: accepted events of their grids, closed events of their grids whose
 /// next follow-up visit (`next_visit`) is due today or earlier, and supervised open
 /// events of their grids. Mediators: their organisation's accepted and mediating events.
+/// Grid workers also get `key_group_follow_ups`: the people on the key-group lists of
+/// their grids whose next follow-up visit is due (masked; audited).
 /// Everyone: the open events they own, and supervision of those. Supervision first,
 /// then due visits, then by deadline. With `done=true`: the recently finished ones.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "events", params(TaskQuery),
@@ -112,7 +114,16 @@ pub async fn tasks(
             v
         })
         .collect();
-    Ok(Json(json!({"total": total, "done": done, "tasks": tasks})))
+    // A grid worker's due key-group follow-ups (audited when any), beside the events.
+    let follow_ups = if done {
+        Vec::new()
+    } else {
+        minqing_domain::personal::key_groups::due_follow_ups(&state, &caller).await?
+    };
+    Ok(Json(json!({
+        "total": total, "done": done, "tasks": tasks,
+        "key_group_follow_ups": follow_ups,
+    })))
 }
 
 /// Assignee list parameters.
