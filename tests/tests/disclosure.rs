@@ -339,8 +339,13 @@ async fn event_time_slicing(state: &App, anon: &axum::Router) {
 /// Open311 joins: the public view places a request at its public cell's centre and
 /// dates it by the day, so joining it to buildings gets no finer than (cell, day).
 async fn open311_join(state: &App, anon: &axum::Router) {
-    let events = state.events();
-    let last = events.events.iter().map(|e| e.reported_at).max().unwrap();
+    let events: HashMap<String, minqing_domain::model::Event> = state
+        .events()
+        .events
+        .iter()
+        .map(|e| (e.code.clone(), e.clone()))
+        .collect();
+    let last = events.values().map(|e| e.reported_at).max().unwrap();
     let end = minqing_domain::time::format_date(last);
     let start = minqing_domain::time::format_date(last - 60 * 86_400);
     let (status, list) = get_json(
@@ -354,7 +359,7 @@ async fn open311_join(state: &App, anon: &axum::Router) {
     let mut moved = 0;
     for r in list {
         let code = r["service_request_id"].as_str().unwrap();
-        let e = events.get(code).unwrap();
+        let e = &events[code];
         let (lon, lat) = public_cell_centre(e.lon, e.lat);
         assert_eq!(
             (r["long"].as_f64().unwrap(), r["lat"].as_f64().unwrap()),
@@ -849,7 +854,7 @@ fn photos_are_stored_without_exif_and_bounded() {
     let big = image::GrayImage::new(6000, 6000);
     let mut png = std::io::Cursor::new(Vec::new());
     big.write_to(&mut png, image::ImageFormat::Png).unwrap();
-    assert!(6000 * 6000 > MAX_PHOTO_PIXELS);
+    const { assert!(6000 * 6000 > MAX_PHOTO_PIXELS) };
     let Err(err) = process_photo(&png.into_inner(), image::ImageFormat::Png, 64) else {
         panic!("a 36-megapixel image was accepted");
     };
