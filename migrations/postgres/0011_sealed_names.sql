@@ -3,7 +3,7 @@
 -- model), kept here in the clear as YYYYMM; the full date and the name are sealed by the
 -- application: new imports seal them, and rows stored before this migration are sealed
 -- at the next start (`personal::seal_plain_names`) or by `minqing rotate-key`.
-ALTER TABLE residents ADD COLUMN birth_ym INTEGER;
+ALTER TABLE residents ADD COLUMN birth_ym BIGINT;
 UPDATE residents
    SET birth_ym = CAST(substr(birth_date, 1, 4) AS INTEGER) * 100
                 + CAST(substr(birth_date, 6, 2) AS INTEGER)
