@@ -817,11 +817,13 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
             let c = cells
                 .get(&cell)
                 .unwrap_or_else(|| panic!("{cell} not in the API"));
-            assert_eq!(
-                num(prop(f, "count")),
-                c["count"].as_f64().unwrap(),
-                "{cell}"
-            );
+            // A count of 1–4 is left out of the tile (the disclosure layer).
+            let count = c["count"].as_f64().unwrap();
+            if count > 0.0 && count < 5.0 {
+                assert!(prop(f, "count").is_none(), "{cell}");
+            } else {
+                assert_eq!(num(prop(f, "count")), count, "{cell}");
+            }
             assert!(
                 close(num(prop(f, "gi_z")), c["gi_z"].as_f64().unwrap()),
                 "{cell}"
