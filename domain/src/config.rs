@@ -60,7 +60,8 @@ pub struct Config {
     /// Session lifetime in seconds (default 8 hours). `MINQING_SESSION_TTL_SECS`.
     pub session_ttl_secs: Option<i64>,
     /// Whether anonymous requests may read public aggregates (statistics, area polygons,
-    /// aggregate map layers, analysis results, address search); default true. Personal
+    /// aggregate map layers, analysis results, address search), always through the disclosure layer; default
+    /// false for `minqing serve`, true for `minqing demo`. Personal
     /// records and event records always need a token. `MINQING_PUBLIC_AGGREGATES`.
     pub public_aggregates: Option<bool>,
     /// An outside basemap under Minqing's own layers, for connected deployments; off by

@@ -17,6 +17,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod disclosure;
 pub mod error;
 pub mod events;
 pub mod forces;

@@ -208,7 +208,8 @@ async fn main() -> Result<()> {
             let bind = bind
                 .or(cfg.bind.clone())
                 .unwrap_or_else(|| "127.0.0.1:8080".into());
-            serve(store, &bind, &cfg, None).await?;
+            // A production server answers nobody without a sign-in unless configured to.
+            serve(store, &bind, &cfg, None, false).await?;
         }
         Command::GenKey => println!("{}", personal::DataKeys::generate_hex()),
         Command::RotateKey {
@@ -295,7 +296,8 @@ async fn main() -> Result<()> {
                     "living demo: a new report or a step every {live_every_secs} s (--no-live to keep it still)"
                 );
             }
-            serve(store, &bind, &cfg, live).await?;
+            // The demo is an open-data portal: public aggregates on, protected.
+            serve(store, &bind, &cfg, live, true).await?;
         }
     }
     Ok(())
@@ -403,9 +405,24 @@ fn print_report(reports: &[(FileReport, f64)]) {
 }
 
 /// Serve `store` on `bind`; `live`: run the living demo with a change that often (the
-/// demo only).
-async fn serve(store: Store, bind: &str, cfg: &Config, live: Option<Duration>) -> Result<()> {
+/// demo only); `public_default`: whether anonymous callers get public aggregates when
+/// the configuration does not say (`serve`: no, `demo`: yes).
+async fn serve(
+    store: Store,
+    bind: &str,
+    cfg: &Config,
+    live: Option<Duration>,
+    public_default: bool,
+) -> Result<()> {
     let started = Instant::now();
+    // Names and birth dates stored in the clear before migration 0011 are sealed now.
+    let sealed = personal::seal_plain_names(&store).await?;
+    if sealed > 0 {
+        tracing::info!(
+            rows = sealed,
+            "sealed names and birth dates stored in the clear"
+        );
+    }
     let (risk_grid, risk_building) = cfg.analysis.risk.resolve()?;
     let state = App::new(store.clone())
         .with_deadlines(cfg.deadlines.clone().unwrap_or_default())
@@ -414,9 +431,9 @@ async fn serve(store: Store, bind: &str, cfg: &Config, live: Option<Duration>) -
     if let Some(ttl) = cfg.session_ttl_secs {
         state.auth().set_ttl_secs(ttl);
     }
-    if let Some(open) = cfg.public_aggregates {
-        state.auth().set_public_aggregates(open);
-    }
+    state
+        .auth()
+        .set_public_aggregates(cfg.public_aggregates.unwrap_or(public_default));
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;

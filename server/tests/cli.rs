@@ -183,8 +183,19 @@ fn generate_migrate_import_serve() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("database-url"));
 
+    // `serve` answers nobody without a sign-in by default (issue 21)…
     let mut cmd = minqing();
-    cmd.args(["serve", "--database-url", &url, "--bind", "127.0.0.1:0"]);
+    cmd.args(["serve", "--database-url", &url, "--bind", "127.0.0.1:0"])
+        .env_remove("MINQING_PUBLIC_AGGREGATES");
+    let (mut server, port) = start_listening(cmd);
+    wait_healthy(&mut server, port, Duration::from_secs(60));
+    let (status, body) = http_get(port, "/api/v1/stats").expect("stats");
+    assert_eq!(status, 401, "{body}");
+    drop(server);
+    // …and opens public aggregates when configured to.
+    let mut cmd = minqing();
+    cmd.args(["serve", "--database-url", &url, "--bind", "127.0.0.1:0"])
+        .env("MINQING_PUBLIC_AGGREGATES", "true");
     let (mut server, port) = start_listening(cmd);
     wait_healthy(&mut server, port, Duration::from_secs(60));
     let s = stats(port);

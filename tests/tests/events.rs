@@ -708,12 +708,17 @@ async fn live_feed_and_replay() {
             "{private} in the public feed: {msg}"
         );
     }
-    let lon = msg["event"]["lon"].as_f64().unwrap();
-    assert_eq!(
-        (lon * 1000.0).round() / 1000.0,
-        lon,
-        "rounded to about 100 m"
+    // The disclosure layer's public grain: the public cell's centre and the day.
+    let (lon, lat) = (
+        msg["event"]["lon"].as_f64().unwrap(),
+        msg["event"]["lat"].as_f64().unwrap(),
     );
+    assert_eq!(
+        minqing_domain::disclosure::public_cell_centre(lon, lat),
+        (lon, lat),
+        "at a public cell's centre"
+    );
+    assert_eq!(msg["event"]["reported_at"].as_str().unwrap().len(), 10);
     drop(public_body);
     let (s, _) = step(&router, &code, json!({"action":"escalate","version":1})).await;
     assert_eq!(s, 200);

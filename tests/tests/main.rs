@@ -5,6 +5,7 @@ mod address;
 mod analysis;
 mod auth;
 mod calendar;
+mod disclosure;
 mod events;
 mod feed;
 mod forces;

@@ -662,7 +662,9 @@ async function profilePolygon(feature) {
     $('info').innerHTML = `<h2>框选区域</h2><table class="kv">
       <tr data-key="buildings"><th>楼栋</th><td>${esc(formatCount(answer.area?.buildings))}</td></tr>
       <tr data-key="area_km2"><th>面积</th><td>${esc(typeof answer.area_km2 === 'number' ? answer.area_km2.toFixed(3) : '—')} km²</td></tr></table>
-      <p class="note">统计点位在多边形内的楼栋。</p><button class="link" id="draw-clear">清除框选</button>`;
+      <p class="note">${answer.area?.level === 'grids'
+    ? `公开数据按整网格统计：计入框选范围包含过半楼栋的网格（${esc((answer.area.grids || []).map((g) => g.name).join('、'))}），各项计数经扰动保护，不显示 1–4 的计数。`
+    : '统计点位在多边形内的楼栋。'}</p><button class="link" id="draw-clear">清除框选</button>`;
     $('draw-clear').addEventListener('click', () => { draw.cancel(); select(currentArea()); });
     const box = $('charts');
     box.innerHTML = '';
@@ -671,7 +673,10 @@ async function profilePolygon(feature) {
     box.dataset.loaded = 'polygon';
     document.body.dataset.profiled = String(answer.residents);
   } catch (error) {
-    $('info').innerHTML = `<h2>框选区域</h2><p class="error-text">${esc(describeError(error))}</p>`;
+    const message = error instanceof HttpError && error.status === 422
+      ? '框选范围过小：公开数据最小按一个网格统计，请框选至少半个网格的楼栋。'
+      : describeError(error);
+    $('info').innerHTML = `<h2>框选区域</h2><p class="error-text">${esc(message)}</p>`;
     $('charts').innerHTML = '';
   }
 }

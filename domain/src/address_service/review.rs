@@ -91,6 +91,13 @@ pub async fn list(
     caller.require(crate::auth::Permission::ReviewLinks)?;
     let kind = kind.ok_or_else(|| Error::Invalid("kind is required".into()))?;
     let table = kind_table(kind)?;
+    // The queue shows records' free-text addresses: a personal read, audited first.
+    crate::audit::append(
+        &state.store,
+        crate::audit::Record::by(caller, "read_review", table),
+    )
+    .await
+    .map_err(crate::events::write::audit_unavailable)?;
     let statuses: &[&str] = match status {
         None | Some("") => &["ambiguous", "unmatched"],
         Some("ambiguous") => &["ambiguous"],
@@ -234,8 +241,18 @@ pub async fn resolve(
         .await
         .map_err(Error::Internal)?;
     let Some((old_code, old_link, record)) = old else {
-        return Err(Error::NotFound(format!("no {kind} record {id:?}")));
+        return Err(Error::NotFound(format!(
+            "no {kind} record {id:?} in the review queue (ambiguous or unmatched)"
+        )));
     };
+    // Audited in the same transaction: no relink without its entry.
+    let target = format!("{table}:{id}→{code}");
+    crate::audit::append_in(
+        &mut tx,
+        &crate::audit::Record::by(caller, "resolve_link", &target),
+    )
+    .await
+    .map_err(crate::events::write::audit_unavailable)?;
     tx.commit().await.map_err(Error::Internal)?;
     let change = crate::index::Relink {
         record,
@@ -275,10 +292,13 @@ async fn apply(
     resolved_by: &Option<String>,
     now: i64,
 ) -> anyhow::Result<Option<(Option<String>, String, RecordFacts)>> {
-    let select = format!("SELECT address_code, link FROM {table} WHERE id = $1");
+    // Only a record in the queue (ambiguous or unmatched) may be resolved here.
+    let select = format!(
+        "SELECT address_code, link FROM {table} WHERE id = $1 AND link IN ('ambiguous', 'unmatched')"
+    );
     let facts_sql = match table {
         "residents" => {
-            "SELECT sex, birth_date, registration, key_groups FROM residents WHERE id = $1"
+            "SELECT sex, birth_ym, registration, key_groups FROM residents WHERE id = $1"
         }
         "housing" => "SELECT occupancy, floor_area FROM housing WHERE id = $1",
         _ => "SELECT industry, size, employees FROM enterprises WHERE id = $1",
@@ -310,13 +330,13 @@ async fn apply(
                 let record = match table {
                     "residents" => {
                         let sex: String = f.try_get(0)?;
-                        let birth: String = f.try_get(1)?;
+                        let birth_ym: i64 = f.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
                         let registration: String = f.try_get(2)?;
                         let groups: String = f.try_get(3)?;
                         RecordFacts::Resident {
                             male: sex == "M",
-                            birth_year: birth.get(0..4).and_then(|y| y.parse().ok()).unwrap_or(0),
-                            birth_month: birth.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(1),
+                            birth_year: u16::try_from(birth_ym / 100).unwrap_or(0),
+                            birth_month: u8::try_from(birth_ym % 100).unwrap_or(1),
                             floating: registration == "floating",
                             key_groups: if groups.is_empty() {
                                 0

@@ -18,6 +18,8 @@ pub struct RegisterModels {
     /// Unit and building codes → building index (to place events by address).
     pub building_of_address: HashMap<String, u32>,
     pub district: Option<u32>,
+    /// What callers without personal-data rights get (see [`crate::disclosure`]).
+    pub protected: crate::disclosure::ProtectedRegister,
 }
 
 /// The events as the models see them.
@@ -161,7 +163,16 @@ pub(crate) fn build_register(
     for u in &ix.units {
         building_of_address.insert(u.code.clone(), u.building);
     }
+    let protected = crate::disclosure::ProtectedRegister::build(
+        ix,
+        &area_population,
+        &area_housing,
+        &building_population,
+        &building_housing,
+        district,
+    );
     RegisterModels {
+        protected,
         index_id: index_id(ix),
         reference,
         building_population,

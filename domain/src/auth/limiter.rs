@@ -27,6 +27,17 @@ pub const PER_ADDRESS: Policy = Policy {
     lockout_secs: 900,
 };
 
+/// Per account: ID-number lookups (`/api/v1/residents/lookup`): 20 in 10 minutes, then
+/// 10 minutes' pause (a lookup confirms a guessed ID number; guesses must stay few).
+pub const LOOKUPS: Policy = Policy {
+    max_failures: 20,
+    window_secs: 600,
+    lockout_secs: 600,
+};
+
+/// Keys tracked at most (memory stays bounded whatever names a flood makes up).
+pub const MAX_KEYS: usize = 100_000;
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Failures {
     count: u32,
@@ -50,9 +61,14 @@ impl Limiter {
 
     /// Count a failure; returns the lock time if this failure locked the key.
     pub fn fail(&mut self, key: &str, policy: Policy, now: i64) -> Option<u64> {
-        if self.keys.len() > 100_000 {
+        if self.keys.len() >= MAX_KEYS && !self.keys.contains_key(key) {
             self.keys
                 .retain(|_, f| f.locked_until > now || now - f.first_at < policy.window_secs);
+            if self.keys.len() >= MAX_KEYS {
+                // Still full of live keys: this one is not tracked (bounded memory; the
+                // callers also count the client address, which is tracked first).
+                return None;
+            }
         }
         let f = self.keys.entry(key.to_string()).or_default();
         if now - f.first_at >= policy.window_secs {
@@ -92,5 +108,17 @@ mod tests {
         assert_eq!(l.locked("user:a", 105), Some(899));
         assert_eq!(l.locked("user:a", 104 + 900), None);
         assert_eq!(l.locked("user:b", 105), None);
+    }
+
+    #[test]
+    fn the_table_is_bounded() {
+        let mut l = Limiter::default();
+        for i in 0..MAX_KEYS + 50 {
+            l.fail(&format!("user:{i}"), PER_ACCOUNT, 100);
+        }
+        assert_eq!(l.keys.len(), MAX_KEYS);
+        // Expired keys make room again.
+        l.fail("user:new", PER_ACCOUNT, 100 + PER_ACCOUNT.window_secs + 1);
+        assert_eq!(l.keys.len(), 1);
     }
 }

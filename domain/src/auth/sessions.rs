@@ -37,6 +37,10 @@ struct CachedSession {
 pub struct AuthState {
     sessions: RwLock<HashMap<String, CachedSession>>,
     limiter: Mutex<Limiter>,
+    /// ID-number lookups per account ([`limiter::LOOKUPS`]).
+    lookups: Mutex<Limiter>,
+    /// Failed sign-ins per client address and audit window (see [`FAILURE_WINDOW_SECS`]).
+    failures: Mutex<HashMap<String, (i64, u64)>>,
     ttl_secs: AtomicI64,
     /// The application's clock; tests move time forward with [`AuthState::advance_clock`].
     clock: Clock,
@@ -58,10 +62,55 @@ impl AuthState {
         AuthState {
             sessions: RwLock::default(),
             limiter: Mutex::default(),
+            lookups: Mutex::default(),
+            failures: Mutex::default(),
             ttl_secs: AtomicI64::new(DEFAULT_TTL_SECS),
             clock,
             revoked: tokio::sync::broadcast::channel(64).0,
             public_aggregates: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+}
+
+/// Failed sign-ins from one client address are audited once per window of this length:
+/// the first failure writes an entry, the rest are counted and the count goes into the
+/// address's next entry, so an anonymous flood cannot grow the audit log (or hold its
+/// writer) faster than one entry per address and window.
+pub const FAILURE_WINDOW_SECS: i64 = 300;
+/// Addresses tracked for that aggregation at once (older windows are dropped first; a
+/// flood from more addresses than this shares one `*` key).
+const MAX_FAILURE_SOURCES: usize = 10_000;
+
+impl AuthState {
+    /// Count a failed sign-in from `client` at `now`: `Some(earlier)` when it opens a new
+    /// window for that address (write an entry, naming the `earlier` failures of its
+    /// previous window that were counted without one), `None` when it only counts.
+    fn count_failure(&self, client: &str, now: i64) -> Option<u64> {
+        let window = now.div_euclid(FAILURE_WINDOW_SECS);
+        let mut f = self.failures.lock();
+        if f.len() >= MAX_FAILURE_SOURCES && !f.contains_key(client) {
+            f.retain(|_, (w, _)| *w == window);
+        }
+        let key = if f.len() >= MAX_FAILURE_SOURCES && !f.contains_key(client) {
+            "*"
+        } else {
+            client
+        };
+        match f.get_mut(key) {
+            Some((w, n)) if *w == window => {
+                *n += 1;
+                None
+            }
+            Some((w, n)) => {
+                let earlier = n.saturating_sub(1);
+                *w = window;
+                *n = 1;
+                Some(earlier)
+            }
+            None => {
+                f.insert(key.to_string(), (window, 1));
+                Some(0)
+            }
         }
     }
 }
@@ -79,6 +128,19 @@ impl AuthState {
     /// Move the clock forward (tests of expiry and lockout).
     pub fn advance_clock(&self, secs: i64) {
         self.clock.advance(secs);
+    }
+
+    /// Count one ID-number lookup of account `user_id`; `Err(seconds)` when the account
+    /// has used up its lookups for now (the refused attempt counts nothing).
+    pub fn count_lookup(&self, user_id: i64) -> Result<(), u64> {
+        let now = self.clock.now();
+        let key = format!("lookup:{user_id}");
+        let mut l = self.lookups.lock();
+        if let Some(wait) = l.locked(&key, now) {
+            return Err(wait);
+        }
+        l.fail(&key, limiter::LOOKUPS, now);
+        Ok(())
     }
 
     pub fn public_aggregates(&self) -> bool {
@@ -250,7 +312,20 @@ pub async fn login(
     let typed: String = username.chars().take(64).collect();
     let audit_login = |action: &'static str, role: String| {
         let (store, typed, client) = (state.store.clone(), typed.clone(), client.clone());
+        // Failures are aggregated per address and window (see `FAILURE_WINDOW_SECS`).
+        let earlier = match action {
+            "login_failed" | "login_locked" => auth.count_failure(&client, now),
+            _ => Some(0),
+        };
         async move {
+            let Some(earlier) = earlier else {
+                return Ok(());
+            };
+            let reason = (earlier > 0).then(|| {
+                format!(
+                    "{earlier} more failed sign-ins from this address in its previous {FAILURE_WINDOW_SECS} s window (counted, not logged one by one)"
+                )
+            });
             crate::audit::append(
                 &store,
                 crate::audit::Record {
@@ -258,7 +333,7 @@ pub async fn login(
                     role: &role,
                     action,
                     target: &typed,
-                    reason: None,
+                    reason: reason.as_deref(),
                     client: Some(&client),
                 },
             )
@@ -299,7 +374,13 @@ pub async fn login(
         _ => {
             let lockout = {
                 let mut l = auth.limiter.lock();
-                let a = l.fail(&account_key, limiter::PER_ACCOUNT, now);
+                // Only real accounts get a per-account key: made-up names cannot grow the
+                // table (the address's key still counts them).
+                let a = if record.is_some() {
+                    l.fail(&account_key, limiter::PER_ACCOUNT, now)
+                } else {
+                    None
+                };
                 let b = l.fail(&address_key, limiter::PER_ADDRESS, now);
                 a.max(b)
             };

@@ -384,6 +384,31 @@ pub fn list(
             Permission::EventsRead
         })?;
     }
+    if !records {
+        // The disclosure layer: public counts are by area, public-sized cell and whole
+        // day; a box, a building or an owner would count a few households' events.
+        for (name, given) in [
+            ("bbox", params.bbox.is_some()),
+            ("building", params.building.is_some()),
+            ("owner", params.owner.is_some()),
+        ] {
+            if given {
+                return Err(Error::Forbidden(format!(
+                    "the {name} filter needs access to event records: public counts are by area, hot-spot cell and day"
+                )));
+            }
+        }
+        crate::disclosure::require_day_grain("from", params.from)?;
+        crate::disclosure::require_day_grain("to", params.to)?;
+        if let Some(cell) = filter.cell
+            && u8::from(cell.resolution()) > crate::analysis::DEFAULT_RESOLUTION
+        {
+            return Err(Error::Forbidden(format!(
+                "cells finer than H3 resolution {} need access to event records",
+                crate::analysis::DEFAULT_RESOLUTION
+            )));
+        }
+    }
     if let (Some(c), Some(area)) = (access.caller(), params.grid)
         && c.role.grid_scoped()
         && !c.can_see_grid(area)

@@ -1068,24 +1068,89 @@ pub fn valid_code(code: &str) -> Result<(), Error> {
     }
 }
 
-/// Decode a photo (the only validation that counts), bound its size, and make a JPEG
-/// thumbnail whose longest side is `thumb_side` pixels. The error says why it is not
-/// an image.
+/// Most pixels a photo may have (24 megapixels: a phone camera's full size): checked
+/// from the header before anything is decoded, so one upload decodes into at most
+/// about 96 MiB (RGBA).
+pub const MAX_PHOTO_PIXELS: u64 = 24_000_000;
+
+/// Decode an image within the pixel limit, turned upright by its EXIF orientation.
+fn decode_bounded(bytes: &[u8], format: image::ImageFormat) -> Result<image::DynamicImage, String> {
+    use image::ImageDecoder;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes));
+    reader.set_format(format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(12_000);
+    limits.max_image_height = Some(12_000);
+    limits.max_alloc = Some(MAX_PHOTO_PIXELS * 4 + 16 * 1024 * 1024);
+    reader.limits(limits);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| format!("not a valid image: {e}"))?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PHOTO_PIXELS {
+        return Err(format!(
+            "the image has {w}×{h} pixels; at most {} megapixels are accepted",
+            MAX_PHOTO_PIXELS / 1_000_000
+        ));
+    }
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder)
+        .map_err(|e| format!("not a valid image: {e}"))?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// Encode `img` again in `format`: what is stored and served carries pixels only — no
+/// EXIF (GPS position, camera, time), XMP or text chunks.
+fn encode_clean(img: &image::DynamicImage, format: image::ImageFormat) -> Result<Vec<u8>, String> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    match format {
+        image::ImageFormat::Jpeg => {
+            img.to_rgb8()
+                .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+                    &mut out, 90,
+                ))
+        }
+        other => img.write_to(&mut out, other),
+    }
+    .map_err(|e| format!("re-encoding the image: {e}"))?;
+    Ok(out.into_inner())
+}
+
+/// Whether stored image bytes still carry metadata (a photo stored before uploads were
+/// cleaned): JPEG APP1 (EXIF/XMP) segments, PNG `eXIf`/text chunks.
+pub fn has_metadata(bytes: &[u8]) -> bool {
+    let find = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    find(b"Exif\0\0")
+        || find(b"http://ns.adobe.com/xap")
+        || find(b"eXIf")
+        || find(b"tEXt")
+        || find(b"iTXt")
+        || find(b"zTXt")
+}
+
+/// A stored photo as it may be served: unchanged when clean, else decoded and encoded
+/// again without its metadata.
+pub fn served_photo(bytes: Vec<u8>, content_type: &str) -> Result<Vec<u8>, String> {
+    if !has_metadata(&bytes) {
+        return Ok(bytes);
+    }
+    let format = image::ImageFormat::from_mime_type(content_type)
+        .ok_or_else(|| format!("unknown photo type {content_type}"))?;
+    encode_clean(&decode_bounded(&bytes, format)?, format)
+}
+
+/// Decode a photo (the only validation that counts) within [`MAX_PHOTO_PIXELS`], store
+/// it encoded again without metadata (see [`encode_clean`]), and make a JPEG thumbnail
+/// whose longest side is `thumb_side` pixels. The error says why it is not an image.
 pub fn process_photo(
     bytes: &[u8],
     declared: image::ImageFormat,
     thumb_side: u32,
 ) -> Result<write::Photo, String> {
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes));
-    reader.set_format(declared);
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(12_000);
-    limits.max_image_height = Some(12_000);
-    limits.max_alloc = Some(512 * 1024 * 1024);
-    reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| format!("not a valid image: {e}"))?;
+    let img = decode_bounded(bytes, declared)?;
     let thumb = img.thumbnail(thumb_side, thumb_side).to_rgb8();
     let mut out = std::io::Cursor::new(Vec::new());
     thumb
@@ -1096,7 +1161,7 @@ pub fn process_photo(
         content_type: declared.to_mime_type().to_string(),
         width: img.width() as i64,
         height: img.height() as i64,
-        bytes: bytes.to_vec(),
+        bytes: encode_clean(&img, declared)?,
         thumb: out.into_inner(),
     })
 }

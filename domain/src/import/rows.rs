@@ -527,17 +527,17 @@ impl CsvParser {
                 }
                 let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
                 let id = f.text("id")?;
-                // ID number and phone are stored encrypted, with a blind index for lookup.
-                let sealed = crate::personal::seal(
-                    &crate::personal::keys(),
-                    &id,
-                    &id_number,
-                    phone.as_deref(),
-                );
+                // ID number and phone are stored encrypted, with a blind index for lookup;
+                // name and birth date encrypted too (the index reads only `birth_ym`).
+                let keys = crate::personal::keys();
+                let sealed = crate::personal::seal(&keys, &id, &id_number, phone.as_deref());
+                let birth_ym: i64 = compact[..6].parse().unwrap_or(0);
+                let name = keys.encrypt("name", &id, &f.text("name")?);
+                let birth = keys.encrypt("birth_date", &id, &birth);
                 Ok((
                     vec![
                         id.into(),
-                        f.text("name")?.into(),
+                        name.into(),
                         f.one_of("sex", &["M", "F"])?.into(),
                         birth.into(),
                         sealed.id_number.into(),
@@ -551,6 +551,7 @@ impl CsvParser {
                         link.as_str().into(),
                         groups.into(),
                         sealed.id_number_bidx.into(),
+                        birth_ym.into(),
                     ],
                     Some(link),
                 ))

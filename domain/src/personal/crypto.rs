@@ -120,6 +120,12 @@ impl DataKeys {
         String::from_utf8(plain).context("decrypted value is not UTF-8")
     }
 
+    /// The secret of the disclosure layer's cell keys (`crate::disclosure`), derived
+    /// from the blind-index key: a caller who knew it could strip the noise.
+    pub fn cell_key_secret(&self) -> [u8; 32] {
+        derive(&self.index, "minqing/cell-key/v1")
+    }
+
     /// The blind index of an ID number (upper-cased, so a trailing x matches X).
     pub fn blind_index(&self, id_number: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index).expect("any key length");

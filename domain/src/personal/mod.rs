@@ -127,6 +127,8 @@ fn record(row: Row, grid_code: Option<String>, masked: bool) -> Result<ResidentR
     let phone = phone_enc
         .map(|p| keys.decrypt("phone", &id, &p))
         .transpose()?;
+    let name = open_sealed(&keys, "name", &id, name)?;
+    let birth = open_sealed(&keys, "birth_date", &id, birth)?;
     let key_groups = groups
         .split(';')
         .map(str::trim)
@@ -361,6 +363,19 @@ pub async fn lookup(
         caller.require(Permission::IdLookup),
     )
     .await?;
+    // Rate limited per account: a lookup confirms a guessed ID number. A refusal is
+    // audited too (`denied_lookup_id`, reason `rate limited`).
+    if let Err(wait) = state.auth().count_lookup(caller.user_id) {
+        audited(
+            state,
+            Record::by(caller, "denied_lookup_id", "-").reason("rate limited"),
+        )
+        .await?;
+        return Err(Error::RateLimited {
+            message: format!("too many ID-number lookups; try again in {wait} s"),
+            retry_after: wait,
+        });
+    }
     let id_number = id_number
         .ok_or_else(|| Error::Invalid("expected {\"id_number\": \"…\"}".into()))?
         .expose()
@@ -403,12 +418,56 @@ pub async fn lookup(
     Ok(records)
 }
 
-/// Re-encrypt every ID number and phone from `old` to `new` keys (and recompute the
-/// blind index) in one transaction: all rows move or none. Values still in plain text
+/// A sealed column's value in the clear (a value stored before it was sealed is
+/// returned as it is, until `seal_plain_names` or a key rotation seals it).
+fn open_sealed(keys: &DataKeys, column: &str, id: &str, stored: String) -> Result<String> {
+    if stored.starts_with("enc1:") {
+        keys.decrypt(column, id, &stored)
+            .with_context(|| format!("opening resident {id}"))
+    } else {
+        Ok(stored)
+    }
+}
+
+/// Seal the names and birth dates still stored in the clear (rows imported before
+/// migration 0011), with the installed keys, in one transaction; run at every start
+/// (a no-op once done). Returns the rows sealed.
+pub async fn seal_plain_names(store: &Store) -> Result<u64> {
+    let rows: Vec<(String, String, String)> = dispatch!(store, Store, p => sqlx::query_as(
+        "SELECT id, name, birth_date FROM residents \
+         WHERE name NOT LIKE 'enc1:%' OR birth_date NOT LIKE 'enc1:%' ORDER BY id")
+        .fetch_all(p).await?);
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let k = keys();
+    let mut tx = store.begin().await?;
+    let mut n = 0;
+    for (id, name, birth) in rows {
+        let name = open_sealed(&k, "name", &id, name)?;
+        let birth = open_sealed(&k, "birth_date", &id, birth)?;
+        let ym: i64 = birth
+            .get(0..4)
+            .zip(birth.get(5..7))
+            .and_then(|(y, m)| Some(y.parse::<i64>().ok()? * 100 + m.parse::<i64>().ok()?))
+            .unwrap_or(0);
+        dispatch!(&mut tx, StoreTx, t => sqlx::query(
+            "UPDATE residents SET name = $1, birth_date = $2, birth_ym = $3 WHERE id = $4")
+            .bind(k.encrypt("name", &id, &name)).bind(k.encrypt("birth_date", &id, &birth))
+            .bind(ym).bind(&id)
+            .execute(&mut **t).await?.rows_affected());
+        n += 1;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Re-encrypt every ID number, phone, name and birth date from `old` to `new` keys (and
+/// recompute the blind index) in one transaction: all rows move or none. Values still in plain text
 /// (a store imported before encryption) are encrypted too. Returns the rows rewritten.
 pub async fn rotate_keys(store: &Store, old: &DataKeys, new: &DataKeys) -> Result<u64> {
-    let rows: Vec<(String, String, Option<String>)> = dispatch!(store, Store, p => sqlx::query_as(
-        "SELECT id, id_number, phone FROM residents ORDER BY id").fetch_all(p).await?);
+    let rows: Vec<(String, String, Option<String>, String, String)> = dispatch!(store, Store, p => sqlx::query_as(
+        "SELECT id, id_number, phone, name, birth_date FROM residents ORDER BY id").fetch_all(p).await?);
     let open = |col: &str, id: &str, v: &str| -> Result<String> {
         if v.starts_with("enc1:") {
             old.decrypt(col, id, v)
@@ -418,13 +477,17 @@ pub async fn rotate_keys(store: &Store, old: &DataKeys, new: &DataKeys) -> Resul
     };
     let mut tx = store.begin().await?;
     let mut n = 0;
-    for (id, id_enc, phone_enc) in rows {
+    for (id, id_enc, phone_enc, name_enc, birth_enc) in rows {
         let id_number = open("id_number", &id, &id_enc)?;
         let phone = phone_enc.map(|p| open("phone", &id, &p)).transpose()?;
+        let name = open("name", &id, &name_enc)?;
+        let birth = open("birth_date", &id, &birth_enc)?;
         let s = seal(new, &id, &id_number, phone.as_deref());
         dispatch!(&mut tx, StoreTx, t => sqlx::query(
-            "UPDATE residents SET id_number = $1, phone = $2, id_number_bidx = $3 WHERE id = $4")
-            .bind(&s.id_number).bind(&s.phone).bind(&s.id_number_bidx).bind(&id)
+            "UPDATE residents SET id_number = $1, phone = $2, id_number_bidx = $3, name = $4, birth_date = $5 WHERE id = $6")
+            .bind(&s.id_number).bind(&s.phone).bind(&s.id_number_bidx)
+            .bind(new.encrypt("name", &id, &name)).bind(new.encrypt("birth_date", &id, &birth))
+            .bind(&id)
             .execute(&mut **t).await?.rows_affected());
         n += 1;
     }

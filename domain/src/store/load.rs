@@ -483,9 +483,9 @@ impl Store {
         // Only derived facts leave the store here; names, ID numbers and phones stay.
         // The facts are packed into one integer by SQL (portable to both backends) so
         // the 627,000 rows cost one string each, not six.
+        // Birth year and month come from `birth_ym` (the full date is encrypted).
         let packed = "CAST(\
-                     CAST(substr(birth_date, 1, 4) AS INTEGER) * 10000 \
-                     + CAST(substr(birth_date, 6, 2) AS INTEGER) * 100 \
+                     COALESCE(birth_ym, 0) * 100 \
                      + (CASE WHEN sex = 'M' THEN 10 ELSE 0 END) \
                      + (CASE WHEN registration = 'floating' THEN 1 ELSE 0 END) AS BIGINT)";
         let link_no = "CAST(CASE link WHEN 'unit' THEN 0 WHEN 'building' THEN 1 WHEN 'ambiguous' THEN 2 \

@@ -456,6 +456,7 @@ pub mod tables {
             "link",
             "key_groups",
             "id_number_bidx",
+            "birth_ym",
         ],
         key: "id",
     };

@@ -311,16 +311,20 @@ pub fn render_hotspots(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<()
             .map(|&(u, v)| t.world_to_tile_i64(u, v).map(|(x, y)| Coord { x, y }))
             .collect();
         let Some(ring) = ring else { continue };
+        let mut props = vec![("cell", PropValue::Str(&h.cell))];
+        // The disclosure layer's count rule: a cell's count of 1–4 is left out.
+        if crate::disclosure::count_may_leave(h.count.max(0.0).round() as u64) {
+            props.push(("count", PropValue::F64(h.count)));
+        }
+        props.extend([
+            ("gi_z", PropValue::F64(h.gi_z)),
+            ("p", PropValue::F64(h.p)),
+            ("class", PropValue::Str(h.class)),
+        ]);
         out.add_tile_geometry(
             &Geometry::Polygon(Polygon::new(LineString::new(ring), Vec::new())),
             None,
-            &[
-                ("cell", PropValue::Str(&h.cell)),
-                ("count", PropValue::F64(h.count)),
-                ("gi_z", PropValue::F64(h.gi_z)),
-                ("p", PropValue::F64(h.p)),
-                ("class", PropValue::Str(h.class)),
-            ],
+            &props,
         )?;
     }
     Ok(())

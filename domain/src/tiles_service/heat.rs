@@ -78,18 +78,35 @@ pub fn render(
     let r = scales.radius[z];
     let grid = PixelGrid::new(tile, TILE_PIXELS);
     let reach = grid.influence_bounds(r);
-    let (west, south) = mercator_to_lonlat(reach.min_x, reach.min_y);
-    let (east, north) = mercator_to_lonlat(reach.max_x, reach.max_y);
-    let pts: Vec<(f64, f64)> = events
+    // Grown by one public cell so that every cell it touches is counted whole.
+    let cell_m = 2.0 * ORIGIN_SHIFT / f64::from(1u32 << crate::disclosure::PUBLIC_CELL_LEVEL);
+    let (west, south) = mercator_to_lonlat(reach.min_x - cell_m, reach.min_y - cell_m);
+    let (east, north) = mercator_to_lonlat(reach.max_x + cell_m, reach.max_y + cell_m);
+    // The disclosure layer: events count at their public cell's centre, and a cell with
+    // 1–4 events adds nothing (heat maps are not audited, so this holds for everyone).
+    let mut cells: std::collections::BTreeMap<(i64, i64), (f64, f64, u64)> = Default::default();
+    for e in events
         .in_box([west, south], [east, north])
         .filter(|e| filter.matches(e))
-        .map(|e| lonlat_to_mercator(e.lon, e.lat))
-        .collect();
+    {
+        let c = cells
+            .entry(crate::disclosure::public_cell(e.lon, e.lat))
+            .or_insert_with(|| {
+                let (lon, lat) = crate::disclosure::public_cell_centre(e.lon, e.lat);
+                (lon, lat, 0)
+            });
+        c.2 += 1;
+    }
+    let (pts, weights): (Vec<(f64, f64)>, Vec<f64>) = cells
+        .values()
+        .filter(|c| c.2 >= u64::from(crate::disclosure::MIN_COUNT))
+        .map(|&(lon, lat, n)| (lonlat_to_mercator(lon, lat), n as f64))
+        .unzip();
     let n = (TILE_PIXELS * TILE_PIXELS) as usize;
     let values: Vec<f32> = if pts.is_empty() {
         vec![0.0; n]
     } else {
-        let kde = KernelDensity::new(&pts, None, r)?;
+        let kde = KernelDensity::new(&pts, Some(&weights), r)?;
         kde.grid(&GridSpec {
             origin_x: grid.bounds.min_x,
             origin_y: grid.bounds.max_y,

@@ -227,19 +227,20 @@ fn render_areas(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), Encod
         let a = tiles.area_ids[i] as usize;
         let area = &ctx.index.areas[a].area;
         let counts = ctx.prepared.area_counts[a];
-        out.add_tile_geometry(
-            &Geometry::MultiPolygon(mp),
-            None,
-            &[
-                ("code", PropValue::Str(&area.code)),
-                ("name", PropValue::Str(&area.name)),
-                ("level", PropValue::Str(level.as_str())),
-                ("kind", PropValue::Str(&area.kind)),
-                ("buildings", PropValue::U64(counts.buildings)),
-                ("residents", PropValue::U64(counts.residents)),
-                ("events", PropValue::U64(ctx.live.area_events[a])),
-            ],
-        )?;
+        let mut props = vec![
+            ("code", PropValue::Str(&area.code)),
+            ("name", PropValue::Str(&area.name)),
+            ("level", PropValue::Str(level.as_str())),
+            ("kind", PropValue::Str(&area.kind)),
+            ("buildings", PropValue::U64(counts.buildings)),
+            ("residents", PropValue::U64(counts.residents)),
+        ];
+        // Left out when 1–4 (the disclosure layer's count rule).
+        let events = ctx.live.area_events[a];
+        if crate::disclosure::count_may_leave(events) {
+            props.push(("events", PropValue::U64(events)));
+        }
+        out.add_tile_geometry(&Geometry::MultiPolygon(mp), None, &props)?;
     }
     Ok(())
 }
@@ -431,14 +432,69 @@ fn render_enterprises(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(),
     Ok(())
 }
 
+/// Event cells for callers who may not see the events behind them: each event counts in
+/// its public cell (`disclosure::public_cell_units`: the 128-unit cells below z14, the
+/// public grid of about 130 m above), the cell is drawn at its centre (never at the
+/// mean of its events), only when its centre lies in the tile (so every count is the
+/// whole cell's), only up to z18 (above, a public cell is larger than a tile), and a
+/// cell with 1–4 events is left out (its `open` count too, when that is 1–4).
+/// `items`: (tile-local x, y, events, open events).
+fn emit_public_cells(
+    ctx: &RenderCtx<'_>,
+    out: &mut LayerBuilder,
+    items: impl Iterator<Item = (i32, i32, u64, u64)>,
+) -> Result<(), EncodeError> {
+    use crate::disclosure::{count_may_leave, public_cell_units};
+    let extent = i64::from(EXTENT);
+    let cell = public_cell_units(ctx.tile.z(), EXTENT, super::prepared::AGG_CELL);
+    if cell > extent {
+        return Ok(());
+    }
+    let mut cells: std::collections::BTreeMap<(i64, i64), (u64, u64)> = Default::default();
+    for (x, y, n, open) in items {
+        let key = (i64::from(y).div_euclid(cell), i64::from(x).div_euclid(cell));
+        let c = cells.entry(key).or_default();
+        c.0 += n;
+        c.1 += open;
+    }
+    let count = out.key("count");
+    let open_key = out.key("open");
+    let cluster = out.key("cluster");
+    for ((row, col), (n, open)) in cells {
+        let (cx, cy) = (col * cell + cell / 2, row * cell + cell / 2);
+        if !(0..extent).contains(&cx) || !(0..extent).contains(&cy) || !count_may_leave(n) {
+            continue;
+        }
+        let mut props = vec![(count, PropValue::U64(n))];
+        if count_may_leave(open) {
+            props.push((open_key, PropValue::U64(open)));
+        }
+        props.push((cluster, PropValue::Bool(true)));
+        out.add_tile_point_keyed(cx, cy, None, &props)?;
+    }
+    Ok(())
+}
+
 fn render_events(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), EncodeError> {
     // Unfiltered low zooms come from the live pyramid; filtered ones are clustered from
     // the matching events of the tile (any time window cannot be pre-aggregated).
     // Events the audience may not see as records (all of them for the public, other
     // grids' or organisations' for scoped roles) are drawn as cells at every zoom; the
     // rest as points from the point zoom on.
+    // Callers who may not see every event get public cells (see `emit_public_cells`).
+    let public = *ctx.audience != EventAudience::All;
     if ctx.tile.z() < POINT_MIN_ZOOM && ctx.filter.is_empty() {
         let cells = ctx.live.pyramid.query(ctx.tile, BUFFER).unwrap_or_default();
+        if public {
+            // Pyramid cells are the 128-unit cells; their mean lies in their cell.
+            return emit_public_cells(
+                ctx,
+                out,
+                cells
+                    .iter()
+                    .map(|c| (c.x, c.y, c.count, c.weights[0].max(0.0).round() as u64)),
+            );
+        }
         return emit_cells(
             out,
             cells.iter().map(|c| (c.x, c.y, c.count, c.weights)),
@@ -463,7 +519,22 @@ fn render_events(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), Enco
         .copied()
         .partition(|&(_, _, i)| ctx.audience.sees(&ctx.events.events[i as usize]));
     let all_cells = aggregate_here(ctx) || points.len() > ctx.budget;
-    let clustered = if all_cells { &hits } else { &hidden };
+    if public && !hidden.is_empty() {
+        emit_public_cells(
+            ctx,
+            out,
+            hidden.iter().map(|&(x, y, i)| {
+                let open = ctx.events.events[i as usize].status != "closed";
+                (x, y, 1, u64::from(open))
+            }),
+        )?;
+    }
+    let clustered = match (all_cells, public) {
+        (true, true) => &points,
+        (true, false) => &hits,
+        (false, true) => &Vec::new(),
+        (false, false) => &hidden,
+    };
     if !clustered.is_empty() {
         let pts: Vec<(i32, i32, Vec<f64>)> = clustered
             .iter()

@@ -92,6 +92,13 @@ pub struct BuildingPoints {
     code_ends: Vec<u32>,
 }
 
+/// A building's resident count as every tile shows it: protected by the disclosure
+/// layer (tiles are not audited, so nobody gets exact per-building figures from them);
+/// areas sum these.
+fn shown_residents(b: &crate::index::BuildingEntry) -> u32 {
+    crate::disclosure::protected_building_residents(&b.code, b.residents)
+}
+
 impl BuildingPoints {
     fn build(index: &Index) -> BuildingPoints {
         BuildingPoints::from_points(index.buildings.iter().map(|b| {
@@ -99,7 +106,7 @@ impl BuildingPoints {
                 b.lon,
                 b.lat,
                 b.code.as_str(),
-                [b.residents, b.units, b.enterprises],
+                [shown_residents(b), b.units, b.enterprises],
             )
         }))
     }
@@ -301,7 +308,7 @@ impl Prepared {
             let mut cur = b.grid;
             while let Some(a) = cur {
                 area_counts[a as usize].buildings += 1;
-                area_counts[a as usize].residents += u64::from(b.residents);
+                area_counts[a as usize].residents += u64::from(shown_residents(b));
                 cur = index.areas[a as usize].parent;
             }
         }
@@ -328,7 +335,7 @@ impl Prepared {
             .iter()
             .map(|b| {
                 [
-                    f64::from(b.residents),
+                    f64::from(shown_residents(b)),
                     f64::from(b.units),
                     f64::from(b.enterprises),
                 ]

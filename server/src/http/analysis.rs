@@ -13,6 +13,7 @@ use minqing_domain::analysis::{
     self as an, EfficiencyQuery, EmergingQuery, HotspotQuery, RiskLevel, RiskQuery, Step,
 };
 use minqing_domain::auth::{Access, Permission};
+use minqing_domain::disclosure::{self, Figures};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -89,23 +90,58 @@ pub async fn population(
     Query(q): Query<AreaParams>,
 ) -> Result<Json<Value>, ApiError> {
     access.require(Permission::Aggregates)?;
+    let (area, figures) = area_figures(&state, &access, q.area.as_deref(), "population").await?;
     blocking(move || {
         let ix = state.index()?;
-        let area = an::resolve_area(&ix, q.area.as_deref())?;
         let reg = state.analysis.register(&ix);
-        let mut body = analysis_json::population_json(
-            &reg.area_population[area as usize],
-            ix.areas[area as usize].area_km2,
-        );
+        let profile = if figures.is_exact() {
+            &reg.area_population[area as usize]
+        } else {
+            &reg.protected.area_population[area as usize]
+        };
+        let mut body = analysis_json::population_json(profile, ix.areas[area as usize].area_km2);
         let a = &ix.areas[area as usize].area;
         let grid = (a.level == minqing_domain::model::AreaLevel::Grid).then_some(a.code.as_str());
         if !access.can_see_key_groups(grid) {
             withhold_key_groups(&mut body);
         }
         body["area"] = area_json(&ix, area);
+        body["figures"] = figures_json(figures);
         Ok(Json(body))
     })
     .await
+}
+
+/// How the figures of an answer were made (see `minqing_domain::disclosure`).
+fn figures_json(f: Figures) -> Value {
+    match f {
+        Figures::Exact => json!("exact"),
+        Figures::Protected => json!(
+            "protected: each grid's counts perturbed by a fixed cell-key table (counts 1-4 become 0 or 5), wider areas are sums of grids"
+        ),
+    }
+}
+
+/// Resolve `?area=` and decide the caller's figures for it; an exact read is audited
+/// before anything is computed.
+async fn area_figures(
+    state: &AppState,
+    access: &Access,
+    area: Option<&str>,
+    model: &str,
+) -> Result<(u32, Figures), ApiError> {
+    let (area, grid, code) = {
+        let ix = state.index()?;
+        let area = an::resolve_area(&ix, area)?;
+        let a = &ix.areas[area as usize].area;
+        let grid = (a.level == minqing_domain::model::AreaLevel::Grid).then(|| a.code.clone());
+        (area, grid, a.code.clone())
+    };
+    let figures = Figures::for_grid(access, grid.as_deref());
+    if figures.is_exact() {
+        disclosure::audit_exact(state, access, &format!("{model}:{code}")).await?;
+    }
+    Ok((area, figures))
 }
 
 /// Parse a GeoJSON Polygon or MultiPolygon (bare geometry or a Feature).
@@ -165,18 +201,40 @@ pub async fn population_polygon(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     access.require(Permission::Aggregates)?;
+    let polygon = polygon_from_body(&body)?;
+    // A drawn polygon may cross grids: only unscoped personal-data roles get it exact.
+    let figures = Figures::for_grid(&access, None);
+    if figures.is_exact() {
+        disclosure::audit_exact(&state, &access, "population:polygon").await?;
+    }
     blocking(move || {
-        let polygon = polygon_from_body(&body)?;
         let ix = state.index()?;
         let reg = state.analysis.register(&ix);
-        let (pop, housing, buildings) = an::population_of_polygon(&reg, &ix, &polygon);
-        let mut body = analysis_json::population_json(&pop, an::polygon_km2(&polygon));
-        // A drawn polygon may cross grids: only unscoped roles see its key groups.
+        let (mut body, housing, area) = if figures.is_exact() {
+            let (pop, housing, buildings) = an::population_of_polygon(&reg, &ix, &polygon);
+            let body = analysis_json::population_json(&pop, an::polygon_km2(&polygon));
+            (body, housing, json!({"level": "polygon", "buildings": buildings}))
+        } else {
+            let inside = an::buildings_in_polygon(&ix, &polygon);
+            let district = reg.district.unwrap_or(0) as usize;
+            let s = reg.protected.snap(
+                &ix,
+                &inside,
+                &reg.area_population[district],
+                &reg.area_housing[district],
+            )?;
+            let body = analysis_json::population_json(&s.population, s.area_km2);
+            let grids: Vec<Value> = s.grids.iter().map(|&g| area_json(&ix, g)).collect();
+            let area = json!({"level": "grids", "buildings": s.buildings, "grids": grids,
+                "snapping": "the polygon counts as the whole grids of which it holds more than half of the buildings"});
+            (body, s.housing, area)
+        };
         if !access.can_see_key_groups(None) {
             withhold_key_groups(&mut body);
         }
-        body["area"] = json!({"level": "polygon", "buildings": buildings});
+        body["area"] = area;
         body["housing"] = analysis_json::housing_json(&housing);
+        body["figures"] = figures_json(figures);
         Ok(Json(body))
     })
     .await
@@ -193,15 +251,36 @@ pub async fn housing(
     Query(q): Query<AreaParams>,
 ) -> Result<Json<Value>, ApiError> {
     access.require(Permission::Aggregates)?;
+    let (area, figures) = area_figures(&state, &access, q.area.as_deref(), "housing").await?;
     blocking(move || {
         let ix = state.index()?;
-        let area = an::resolve_area(&ix, q.area.as_deref())?;
         let reg = state.analysis.register(&ix);
-        let mut body = analysis_json::housing_json(&reg.area_housing[area as usize]);
+        let profile = if figures.is_exact() {
+            &reg.area_housing[area as usize]
+        } else {
+            &reg.protected.area_housing[area as usize]
+        };
+        let mut body = analysis_json::housing_json(profile);
         body["area"] = area_json(&ix, area);
+        body["figures"] = figures_json(figures);
         Ok(Json(body))
     })
     .await
+}
+
+/// Whether the caller gets event figures protected (it may not read event records):
+/// then time bounds must be whole days.
+fn protected_events(
+    access: &Access,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<bool, ApiError> {
+    let protected = !access.allows(Permission::EventsRead);
+    if protected {
+        disclosure::require_day_grain("from", from)?;
+        disclosure::require_day_grain("to", to)?;
+    }
+    Ok(protected)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -240,12 +319,19 @@ pub async fn hotspots(
     Query(q): Query<HotspotParams>,
 ) -> Result<Json<Value>, ApiError> {
     access.require(Permission::Aggregates)?;
+    let protected = protected_events(&access, q.from.as_deref(), q.to.as_deref())?;
     let query = HotspotQuery {
         resolution: an::parse_resolution(q.resolution.as_deref())?,
         window: minqing_domain::time::parse_window(q.from.as_deref(), q.to.as_deref())?,
         category: an::parse_category(q.category.as_deref())?,
         source: an::parse_source(q.source.as_deref())?,
     };
+    if protected && query.resolution > an::DEFAULT_RESOLUTION {
+        return Err(ApiError::BadRequest(format!(
+            "resolution finer than {} needs access to event records (public cells are about 130 m)",
+            an::DEFAULT_RESOLUTION
+        )));
+    }
     blocking(move || {
         let r = an::hotspots(&state, query)?;
         let cells: Vec<Value> = r
@@ -260,7 +346,7 @@ pub async fn hotspots(
                     "cell": cell.map(|c| c.to_string()).unwrap_or_default(),
                     "lon": centre.map(|ll| ll.lng()),
                     "lat": centre.map(|ll| ll.lat()),
-                    "count": c.count,
+                    "count": if protected && !disclosure::count_may_leave(c.count.max(0.0).round() as u64) { Value::Null } else { json!(c.count) },
                     "gi_z": c.gi_z,
                     "p": c.p,
                     "p_adjusted": c.p_adjusted,
@@ -319,6 +405,7 @@ pub async fn emerging(
     Query(q): Query<EmergingParams>,
 ) -> Result<Json<Value>, ApiError> {
     access.require(Permission::Aggregates)?;
+    protected_events(&access, q.from.as_deref(), q.to.as_deref())?;
     let step = match q.step.as_deref().filter(|s| !s.is_empty()) {
         None | Some("month") => Step::Month,
         Some("week") => Step::Week,
@@ -417,6 +504,7 @@ pub async fn risk(
                 ApiError::BadRequest(format!("limit must be from 1 to 5000, got {s:?}"))
             })?,
     };
+    protected_events(&access, q.from.as_deref(), q.to.as_deref())?;
     let window = minqing_domain::time::parse_window(q.from.as_deref(), q.to.as_deref())?;
     blocking(move || {
         let ix = state.index()?;
@@ -527,6 +615,7 @@ pub async fn efficiency(
     Query(q): Query<EfficiencyParams>,
 ) -> Result<Json<Value>, ApiError> {
     access.require(Permission::Aggregates)?;
+    let protected = protected_events(&access, q.from.as_deref(), q.to.as_deref())?;
     let window = minqing_domain::time::parse_window(q.from.as_deref(), q.to.as_deref())?;
     if let Some(w) = window
         && (w.from <= i64::MIN / 4 || w.to >= i64::MAX / 4)
@@ -539,7 +628,11 @@ pub async fn efficiency(
         let ix = state.index()?;
         let area = an::resolve_area(&ix, q.area.as_deref())?;
         let result = an::efficiency(&state, EfficiencyQuery { area, window })?;
-        Ok(Json(analysis_json::efficiency_json(&result)))
+        let mut body = analysis_json::efficiency_json(&result);
+        if protected {
+            disclosure::suppress_json_counts(&mut body);
+        }
+        Ok(Json(body))
     })
     .await
 }

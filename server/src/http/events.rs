@@ -332,9 +332,12 @@ pub async fn list(
         .iter()
         .map(|e| view(e, Some(&*index), now))
         .collect();
-    Ok(axum::Json(
-        json!({"total": page.total, "limit": limit, "offset": offset, "counts": page.counts, "events": events}),
-    ))
+    let mut body = json!({"total": page.total, "limit": limit, "offset": offset, "counts": page.counts, "events": events});
+    if !access.allows(Permission::EventsRead) {
+        // Counts only, through the disclosure layer: no count of 1–4 leaves.
+        minqing_domain::disclosure::suppress_json_counts(&mut body);
+    }
+    Ok(axum::Json(body))
 }
 
 /// What callers who may not read an event's record still see of it (the large screen's
@@ -362,9 +365,22 @@ pub fn public_view(event: &Value) -> Value {
             out.insert(k.to_string(), v.clone());
         }
     }
-    for k in ["lon", "lat"] {
-        if let Some(v) = event.get(k).and_then(Value::as_f64) {
-            out.insert(k.to_string(), json!((v * 1000.0).round() / 1000.0));
+    // The disclosure layer's public grain: the public cell's centre, the CST day.
+    if let (Some(lon), Some(lat)) = (
+        event.get("lon").and_then(Value::as_f64),
+        event.get("lat").and_then(Value::as_f64),
+    ) {
+        let (lon, lat) = minqing_domain::disclosure::public_cell_centre(lon, lat);
+        out.insert("lon".into(), json!(lon));
+        out.insert("lat".into(), json!(lat));
+    }
+    for k in ["reported_at", "deadline", "closed_at"] {
+        if let Some(day) = out
+            .get(k)
+            .and_then(Value::as_str)
+            .and_then(minqing_domain::time::parse_instant)
+        {
+            out.insert(k.into(), json!(minqing_domain::time::format_date(day)));
         }
     }
     Value::Object(out)
@@ -542,7 +558,15 @@ async fn photo_response(
     let (ct, bytes) = if thumb {
         ("image/jpeg".to_string(), p.thumb)
     } else {
-        (p.content_type, p.bytes)
+        // A photo stored before uploads were cleaned loses its EXIF on the way out.
+        let bytes = tokio::task::spawn_blocking({
+            let ct = p.content_type.clone();
+            move || service::served_photo(p.bytes, &ct)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+        (p.content_type, bytes)
     };
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();

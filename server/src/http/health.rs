@@ -59,7 +59,7 @@ pub struct Stats {
 pub async fn stats(
     State(state): State<AppState>,
     access: minqing_domain::auth::Access,
-) -> Result<Json<Stats>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     access.require(minqing_domain::auth::Permission::Aggregates)?;
     let ix = state.index()?;
     let (patrol_teams, patrol_members, patrols_last_30_days) = {
@@ -72,7 +72,7 @@ pub async fn stats(
                 .len(),
         )
     };
-    Ok(Json(Stats {
+    let stats = Stats {
         building_addresses: ix.buildings.len(),
         unit_addresses: ix.unit_count,
         residents: ix.people.len(),
@@ -91,5 +91,11 @@ pub async fn stats(
             "enterprises": ix.enterprise_links,
         }),
         store: state.store.backend(),
-    }))
+    };
+    let mut body = serde_json::to_value(stats).map_err(|e| ApiError::Internal(e.into()))?;
+    // Through the disclosure layer for callers without personal-data rights.
+    if !access.allows(minqing_domain::auth::Permission::PersonalRead) {
+        minqing_domain::disclosure::suppress_json_counts(&mut body);
+    }
+    Ok(Json(body))
 }

@@ -295,8 +295,17 @@ fn request_view(e: &Event, state: &AppState, access: &Access) -> Value {
         v["description"] = json!(service_name(&e.category));
         v["address"] = Value::Null;
         v["address_id"] = Value::Null;
-        v["lat"] = json!((e.lat * 1000.0).round() / 1000.0);
-        v["long"] = json!((e.lon * 1000.0).round() / 1000.0);
+        // The disclosure layer's public grain: the public cell's centre, the CST day.
+        let (lon, lat) = minqing_domain::disclosure::public_cell_centre(e.lon, e.lat);
+        v["lat"] = json!(lat);
+        v["long"] = json!(lon);
+        for (k, t) in [
+            ("requested_datetime", e.reported_at),
+            ("updated_datetime", e.updated_at),
+            ("expected_datetime", e.deadline),
+        ] {
+            v[k] = json!(minqing_domain::time::format_date(t));
+        }
     }
     v
 }
@@ -404,8 +413,21 @@ fn find_requests(
             ))
         })
     };
+    // Without access to the records, whole days only (the disclosure layer's public
+    // grain), and the default window ends with today, not now.
+    let public = !access.allows(Permission::EventsRead);
+    if public {
+        for name in ["start_date", "end_date"] {
+            minqing_domain::disclosure::require_day_grain(name, q.get(name).map(String::as_str))
+                .map_err(|e| bad(e.to_string()))?;
+        }
+    }
     let end = match q.get("end_date") {
         Some(v) => date("end_date", v, End::To)?,
+        None if public => {
+            let today = minqing_domain::time::today(state.clock.now());
+            date("end_date", today.as_str(), End::To)?
+        }
         None => state.clock.now() + 1,
     };
     let start = match q.get("start_date") {

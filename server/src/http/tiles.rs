@@ -164,7 +164,17 @@ fn tile_response(
     response
 }
 
-fn filter_from(query: &HashMap<String, String>) -> Result<EventFilter, ApiError> {
+/// The event filter of a tile request; callers who may not read event records filter
+/// by whole days only (the disclosure layer's public grain).
+fn filter_from(query: &HashMap<String, String>, access: &Access) -> Result<EventFilter, ApiError> {
+    if !access.allows(Permission::EventsRead) {
+        for name in ["from", "to"] {
+            minqing_domain::disclosure::require_day_grain(
+                name,
+                query.get(name).map(String::as_str),
+            )?;
+        }
+    }
     EventFilter::parse(query).map_err(|m| ApiError::BadRequest(format!("bad filter: {m}")))
 }
 
@@ -187,7 +197,7 @@ async fn vector_tile(
         .ok_or_else(|| ApiError::NotFound("vector tiles end in .mvt".into()))?;
     let layers = parse_layers(layer_list)?;
     let tile = parse_tile(z, x, y)?;
-    let filter = filter_from(&query)?;
+    let filter = filter_from(&query, &access)?;
     access.require(Permission::Aggregates)?;
     state.index()?;
     let audience = EventAudience::of(&access);
@@ -222,7 +232,7 @@ async fn heatmap(
         .strip_suffix(".png")
         .ok_or_else(|| ApiError::NotFound("heat-map tiles end in .png".into()))?;
     let tile = parse_tile(&z, &x, y)?;
-    let filter = filter_from(&query)?;
+    let filter = filter_from(&query, &access)?;
     access.require(Permission::Aggregates)?;
     state.index()?;
     let entry = state
