@@ -11,6 +11,7 @@ mod forces;
 mod generator;
 mod http;
 mod import_errors;
+mod import_formats;
 mod replicas;
 mod stores;
 mod support;
