@@ -86,7 +86,9 @@ fn main() {
 /// returns the data rows.
 fn write_workbook(csv_path: &std::path::Path, out: &std::path::Path) -> u64 {
     let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet_with_constant_memory();
+    let sheet = book
+        .add_worksheet_with_constant_memory()
+        .expect("a constant-memory worksheet");
     let mut r = csv::Reader::from_path(csv_path).expect("residents.csv");
     let header = r.headers().expect("header").clone();
     for (c, h) in header.iter().enumerate() {

@@ -152,10 +152,11 @@ impl Crs {
                 proj4rs::transform::transform(&p.proj, lonlat(), &mut pt)
                     .map_err(|e| format!("coordinates ({x}, {y}) do not project back: {e}"))?;
                 let (lon, lat) = (pt.0.to_degrees(), pt.1.to_degrees());
-                if !(lon.is_finite() && lat.is_finite())
-                    || !(-180.0..=180.0).contains(&lon)
-                    || !(-90.0..=90.0).contains(&lat)
-                {
+                let on_earth = lon.is_finite()
+                    && lat.is_finite()
+                    && (-180.0..=180.0).contains(&lon)
+                    && (-90.0..=90.0).contains(&lat);
+                if !on_earth {
                     return Err(format!(
                         "coordinates ({x}, {y}) lie outside {} (wrong zone or false easting?)",
                         p.name
@@ -353,10 +354,10 @@ mod tests {
     #[test]
     fn gauss_kruger_matches_proj_control_points() {
         const POINTS: [(f64, f64, f64, f64); 4] = [
-            (104.3979, 31.1270, 442_572.7371, 3_445_210.8686),
-            (104.2501, 31.3012, 428_606.5033, 3_464_611.7271),
-            (104.5523, 30.9876, 457_237.0040, 3_429_685.5617),
-            (103.8, 31.5, 385_993.4007, 3_487_035.0647),
+            (104.3979, 31.1270, 442572.7371, 3445210.8686),
+            (104.2501, 31.3012, 428606.5033, 3464611.7271),
+            (104.5523, 30.9876, 457237.0040, 3429685.5617),
+            (103.8, 31.5, 385993.4007, 3487035.0647),
         ];
         let zone = Crs::from_epsg(4544).unwrap();
         let numbered = Crs::from_epsg(4523).unwrap();

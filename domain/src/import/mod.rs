@@ -156,6 +156,7 @@ impl FileReport {
 }
 
 /// The register as the importer needs it to validate and link records.
+#[derive(Default)]
 pub struct ImportContext {
     district: Option<district::DistrictShape>,
     pub grid_codes: HashSet<String>,
@@ -168,21 +169,6 @@ pub struct ImportContext {
     pub crs: crs::Crs,
     /// What the forces' files are checked against.
     pub forces: crate::forces::import::Known,
-}
-
-impl Default for ImportContext {
-    fn default() -> Self {
-        Self {
-            district: None,
-            grid_codes: HashSet::new(),
-            building_codes: HashSet::new(),
-            unit_codes: HashSet::new(),
-            event_codes: HashSet::new(),
-            register: None,
-            crs: crs::Crs::default(),
-            forces: Default::default(),
-        }
-    }
 }
 
 impl ImportContext {
