@@ -67,10 +67,15 @@ enum Command {
         #[arg(long, default_value_t = 20_240_101)]
         seed: u64,
     },
-    /// Import a directory of such files, link addresses, print a link report.
+    /// Import a directory of such files (each as .csv, .xlsx/.xls, .geojson, .shp or
+    /// .gpkg), link addresses, print a link report. Exits non-zero when a file fails.
     Import {
         #[arg(long)]
         database_url: Option<String>,
+        /// Coordinate system of files that declare none (no .prj, .crs sidecar or
+        /// GeoPackage srs_id): wgs84, cgcs2000, gcj02, bd09, EPSG:4490, EPSG:4544, EPSG:4523…
+        #[arg(long)]
+        crs: Option<String>,
         dir: PathBuf,
     },
     /// Apply the migrations.
@@ -189,14 +194,38 @@ async fn main() -> Result<()> {
         }
         Command::Import {
             database_url: url,
+            crs,
             dir,
         } => {
+            let opts = minqing_domain::import::ImportOptions {
+                crs: match crs {
+                    Some(word) => Some(
+                        minqing_domain::import::crs::Crs::parse(&word).with_context(|| {
+                            format!("--crs: unknown coordinate system {word:?}")
+                        })?,
+                    ),
+                    None => None,
+                },
+            };
             install_configured_keys(&cfg)?;
             let store = Store::connect(database_url(url, &cfg)?.expose()).await?;
             store.migrate().await?;
-            let reports = import_with_progress(&store, &dir).await?;
+            let reports = import_with_progress(&store, &dir, &opts).await?;
             print_report(&reports);
             store.close().await;
+            let failed: Vec<&str> = reports
+                .iter()
+                .filter(|(r, _)| r.failed.is_some())
+                .map(|(r, _)| r.file.as_str())
+                .collect();
+            if !failed.is_empty() {
+                eprintln!(
+                    "import failed for {} file(s): {}",
+                    failed.len(),
+                    failed.join(", ")
+                );
+                std::process::exit(1);
+            }
         }
         Command::Serve {
             database_url: url,
@@ -278,7 +307,7 @@ async fn main() -> Result<()> {
                 );
                 let started = Instant::now();
                 generate_with_progress(&files, scale, 20_240_101)?;
-                let reports = import_with_progress(&store, &files).await?;
+                let reports = import_with_progress(&store, &files, &Default::default()).await?;
                 print_report(&reports);
                 eprintln!(
                     "generated and imported in {:.1}s",
@@ -347,10 +376,14 @@ fn generate_with_progress(
 }
 
 /// Import `dir`, each file's report with the seconds it took (read, validate, link, store).
-async fn import_with_progress(store: &Store, dir: &Path) -> Result<Vec<(FileReport, f64)>> {
+async fn import_with_progress(
+    store: &Store,
+    dir: &Path,
+    opts: &minqing_domain::import::ImportOptions,
+) -> Result<Vec<(FileReport, f64)>> {
     let pb = spinner("importing");
     let starts = std::sync::Mutex::new(Vec::new());
-    let r = minqing_domain::import::import_dir(store, dir, &|file| {
+    let r = minqing_domain::import::import_dir_with(store, dir, opts, &|file| {
         starts.lock().unwrap().push(Instant::now());
         pb.set_message(format!("importing {file}"))
     })
@@ -392,8 +425,14 @@ fn print_report(reports: &[(FileReport, f64)]) {
             r.links.pending,
             seconds
         );
+        if r.format != "csv" || r.crs != "wgs84" {
+            println!("    read as {}, coordinates in {}", r.format, r.crs);
+        }
+        if let Some(why) = &r.failed {
+            println!("    FAILED: {why}");
+        }
         for e in r.errors.iter().take(5) {
-            println!("    line {}: {}", e.line, e.message);
+            println!("    {} {}: {}", r.position, e.line, e.message);
         }
         if r.errors.len() > 5 {
             println!(

@@ -14,6 +14,7 @@ mod http;
 mod import_errors;
 mod key_groups;
 mod layers;
+mod import_formats;
 mod replicas;
 mod routes;
 mod stores;

@@ -56,7 +56,9 @@ fn prop<'a>(f: &'a geojson::Feature, key: &str) -> Option<&'a serde_json::Value>
 
 fn prop_str(f: &geojson::Feature, key: &str) -> Result<String, String> {
     match prop(f, key) {
-        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        // A code typed into a numeric column (a spreadsheet's or a .dbf's) reads as text.
+        Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
         Some(v) => Err(format!(
             "property {key} must be a non-empty string, got {v}"
         )),
@@ -118,7 +120,10 @@ pub fn feature_row(
             return Err("a road must be a LineString".into());
         }
         let id = prop(f, "id")
-            .and_then(serde_json::Value::as_i64)
+            .and_then(|v| match v {
+                serde_json::Value::String(s) => s.trim().parse().ok(),
+                v => v.as_i64(),
+            })
             .ok_or("missing integer property id")?;
         Ok(vec![
             id.into(),
@@ -130,7 +135,7 @@ pub fn feature_row(
 }
 
 /// The columns each CSV file must have, in store order.
-fn required(file: &str) -> &'static [&'static str] {
+pub(super) fn required(file: &str) -> &'static [&'static str] {
     use super::columns;
     match file {
         "buildings.csv" => columns::BUILDINGS,
@@ -228,14 +233,8 @@ fn digits(code: &str, n: usize) -> bool {
 }
 
 fn point(f: &Fields, ctx: &ImportContext) -> Result<(f64, f64), String> {
-    let (lon, lat) = (f.real("lon")?, f.real("lat")?);
-    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
-        return Err(format!(
-            "coordinates ({lon}, {lat}) are not longitude/latitude"
-        ));
-    }
-    let (lon, lat) =
-        minqing_address::coords::convert(lon, lat, ctx.crs, minqing_address::coords::Datum::Wgs84);
+    let (x, y) = (f.real("lon")?, f.real("lat")?);
+    let (lon, lat) = ctx.crs.to_wgs84(x, y)?;
     if !ctx.in_district(lon, lat) {
         return Err(format!(
             "coordinates ({lon}, {lat}) lie outside the district"
@@ -265,28 +264,47 @@ fn link_record(
     }
 }
 
+/// Where each required column of `file` is in `header` (`usize::MAX`: an optional
+/// column the file lacks, read as empty). A `.dbf`'s field names are cut to 10
+/// characters, so a header name equal to the first 10 of a longer column name is that
+/// column; `lon`/`lat` may be absent when the records carry a geometry.
+pub(super) fn column_index(
+    file: &str,
+    header: &[String],
+    geometry: bool,
+) -> Result<Vec<usize>, String> {
+    let names = required(file);
+    let optional: &[&str] = if file == "events.csv" {
+        crate::store::tables::EVENT_OPTIONAL_COLUMNS
+    } else {
+        &[]
+    };
+    let mut index = Vec::with_capacity(names.len());
+    for n in names {
+        let exact = header.iter().position(|h| h.trim() == *n);
+        let cut = || {
+            (n.len() > 10)
+                .then(|| header.iter().position(|h| h.trim() == &n[..10]))
+                .flatten()
+        };
+        let i = match exact.or_else(cut) {
+            Some(i) => i,
+            // An optional column the file does not have reads as empty.
+            None if optional.contains(n) => usize::MAX,
+            None if geometry && matches!(*n, "lon" | "lat") => usize::MAX,
+            None => return Err(format!("missing column {n}")),
+        };
+        index.push(i);
+    }
+    Ok(index)
+}
+
 impl CsvParser {
     pub fn new(file: &str, header: &[String]) -> Result<Self, String> {
-        let names = required(file);
-        let mut index = Vec::with_capacity(names.len());
-        let optional: &[&str] = if file == "events.csv" {
-            crate::store::tables::EVENT_OPTIONAL_COLUMNS
-        } else {
-            &[]
-        };
-        for n in names {
-            let i = match header.iter().position(|h| h.trim() == *n) {
-                Some(i) => i,
-                // An optional column the file does not have reads as empty.
-                None if optional.contains(n) => usize::MAX,
-                None => return Err(format!("missing column {n}")),
-            };
-            index.push(i);
-        }
         Ok(Self {
             file: file.to_string(),
             width: header.len(),
-            index,
+            index: column_index(file, header, false)?,
         })
     }
 
@@ -307,255 +325,270 @@ impl CsvParser {
         let names = required(&self.file);
         let mut values = Vec::with_capacity(names.len());
         for (n, &i) in names.iter().zip(&self.index) {
-            let raw = record.get(i).unwrap_or_default();
+            let raw = if i == usize::MAX {
+                &[][..]
+            } else {
+                record.get(i).unwrap_or_default()
+            };
             let v = enc
                 .decode(raw)
                 .ok_or_else(|| format!("column {n} is not valid {}", enc.name()))?;
             values.push(v);
         }
-        let f = Fields { values, names };
-        if crate::forces::import::table_for(&self.file).is_some() {
-            let get = |n: &str| f.get(n).to_string();
-            return crate::forces::import::csv_row(&self.file, &get, ctx).map(|row| (row, None));
+        parse_values(&self.file, values, ctx)
+    }
+}
+
+/// A store row (and, for linked records, its link status) from the values of the
+/// required columns of `file`, in [`required`] order.
+pub(super) fn parse_values(
+    file: &str,
+    values: Vec<String>,
+    ctx: &ImportContext,
+) -> Result<(Vec<SqlValue>, Option<LinkStatus>), String> {
+    let names = required(file);
+    let f = Fields { values, names };
+    if crate::forces::import::table_for(file).is_some() {
+        let get = |n: &str| f.get(n).to_string();
+        return crate::forces::import::csv_row(file, &get, ctx).map(|row| (row, None));
+    }
+    match file {
+        "buildings.csv" => {
+            let code = f.text("code")?;
+            let grid = f.text("grid_code")?;
+            if !digits(&code, 19) || !code.starts_with(&grid) {
+                return Err(format!(
+                    "building code {code} is not 19 digits under grid {grid}"
+                ));
+            }
+            if !ctx.grid_codes.is_empty() && !ctx.grid_codes.contains(&grid) {
+                return Err(format!("unknown grid {grid}"));
+            }
+            let (lon, lat) = point(&f, ctx)?;
+            let kind = f.one_of(
+                "kind",
+                &["highrise", "walkup", "shop", "office", "townhouse", "rural"],
+            )?;
+            Ok((
+                vec![
+                    code.into(),
+                    f.text("label")?.into(),
+                    grid.into(),
+                    f.opt("road").into(),
+                    f.opt_int("door")?.into(),
+                    f.opt("compound").into(),
+                    f.opt_int("building_no")?.into(),
+                    f.opt_int("village_group")?.into(),
+                    f.opt_int("house_no")?.into(),
+                    kind.into(),
+                    f.int("floors")?.into(),
+                    lon.into(),
+                    lat.into(),
+                ],
+                None,
+            ))
         }
-        match self.file.as_str() {
-            "buildings.csv" => {
-                let code = f.text("code")?;
-                let grid = f.text("grid_code")?;
-                if !digits(&code, 19) || !code.starts_with(&grid) {
-                    return Err(format!(
-                        "building code {code} is not 19 digits under grid {grid}"
-                    ));
-                }
-                if !ctx.grid_codes.is_empty() && !ctx.grid_codes.contains(&grid) {
-                    return Err(format!("unknown grid {grid}"));
-                }
-                let (lon, lat) = point(&f, ctx)?;
-                let kind = f.one_of(
-                    "kind",
-                    &["highrise", "walkup", "shop", "office", "townhouse", "rural"],
-                )?;
-                Ok((
-                    vec![
-                        code.into(),
-                        f.text("label")?.into(),
-                        grid.into(),
-                        f.opt("road").into(),
-                        f.opt_int("door")?.into(),
-                        f.opt("compound").into(),
-                        f.opt_int("building_no")?.into(),
-                        f.opt_int("village_group")?.into(),
-                        f.opt_int("house_no")?.into(),
-                        kind.into(),
-                        f.int("floors")?.into(),
-                        lon.into(),
-                        lat.into(),
-                    ],
-                    None,
-                ))
+        "units.csv" => {
+            let code = f.text("code")?;
+            let building = f.text("building_code")?;
+            if !digits(&code, 25) || !code.starts_with(&building) {
+                return Err(format!(
+                    "unit code {code} is not 25 digits under building {building}"
+                ));
             }
-            "units.csv" => {
-                let code = f.text("code")?;
-                let building = f.text("building_code")?;
-                if !digits(&code, 25) || !code.starts_with(&building) {
-                    return Err(format!(
-                        "unit code {code} is not 25 digits under building {building}"
-                    ));
-                }
-                if !ctx.building_codes.contains(&building) {
-                    return Err(format!("unknown building {building}"));
-                }
-                Ok((
-                    vec![
-                        code.into(),
-                        building.into(),
-                        f.opt_int("unit")?.into(),
-                        f.opt_int("floor")?.into(),
-                        f.opt_int("room")?.into(),
-                        f.text("label")?.into(),
-                    ],
-                    None,
-                ))
+            if !ctx.building_codes.contains(&building) {
+                return Err(format!("unknown building {building}"));
             }
-            "housing.csv" => {
-                let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
-                let area = f.real("floor_area")?;
-                if !(0.0..100_000.0).contains(&area) {
-                    return Err(format!("floor_area {area} out of range"));
-                }
-                Ok((
-                    vec![
-                        f.text("id")?.into(),
-                        f.text("address")?.into(),
-                        code.into(),
-                        link.as_str().into(),
-                        area.into(),
-                        f.one_of("occupancy", &["owner", "rented", "vacant"])?
-                            .into(),
-                    ],
-                    Some(link),
-                ))
+            Ok((
+                vec![
+                    code.into(),
+                    building.into(),
+                    f.opt_int("unit")?.into(),
+                    f.opt_int("floor")?.into(),
+                    f.opt_int("room")?.into(),
+                    f.text("label")?.into(),
+                ],
+                None,
+            ))
+        }
+        "housing.csv" => {
+            let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
+            let area = f.real("floor_area")?;
+            if !(0.0..100_000.0).contains(&area) {
+                return Err(format!("floor_area {area} out of range"));
             }
-            "enterprises.csv" => {
-                let credit = f.text("credit_code")?;
-                if !is_valid_credit_code(&credit) {
-                    return Err(format!("credit code {credit} fails the GB 32100 check"));
-                }
-                let industry = f.text("industry")?;
-                if industry.len() != 1 || !industry.bytes().all(|b| b.is_ascii_uppercase()) {
-                    return Err(format!(
-                        "industry {industry:?} is not a GB/T 4754 section letter"
-                    ));
-                }
-                let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
-                Ok((
-                    vec![
-                        f.text("id")?.into(),
-                        f.text("name")?.into(),
-                        credit.into(),
-                        industry.into(),
-                        f.one_of("size", &["micro", "small", "medium", "large"])?
-                            .into(),
-                        f.int("employees")?.into(),
-                        f.text("address")?.into(),
-                        code.into(),
-                        link.as_str().into(),
-                    ],
-                    Some(link),
-                ))
+            Ok((
+                vec![
+                    f.text("id")?.into(),
+                    f.text("address")?.into(),
+                    code.into(),
+                    link.as_str().into(),
+                    area.into(),
+                    f.one_of("occupancy", &["owner", "rented", "vacant"])?
+                        .into(),
+                ],
+                Some(link),
+            ))
+        }
+        "enterprises.csv" => {
+            let credit = f.text("credit_code")?;
+            if !is_valid_credit_code(&credit) {
+                return Err(format!("credit code {credit} fails the GB 32100 check"));
             }
-            "events.csv" => {
-                let code = f.text("code")?;
-                if !digits(&code, 16) || !code.starts_with(crate::model::DISTRICT_CODE) {
-                    return Err(format!("event code {code} is not 510603 + year + sequence"));
-                }
-                let (lon, lat) = point(&f, ctx)?;
-                let grid = f.text("grid_code")?;
-                if !ctx.grid_codes.is_empty() && !ctx.grid_codes.contains(&grid) {
-                    return Err(format!("unknown grid {grid}"));
-                }
-                let flag = |n: &str| -> Result<i64, String> {
-                    match f.get(n) {
-                        "0" => Ok(0),
-                        "1" => Ok(1),
-                        v => Err(format!("{n} must be 0 or 1, got {v:?}")),
-                    }
-                };
-                Ok((
-                    vec![
-                        code.into(),
-                        f.one_of("category", &CATEGORIES)?.into(),
-                        f.one_of("source", &SOURCES)?.into(),
-                        f.one_of("status", &STATUSES)?.into(),
-                        f.one_of("risk_tier", &["small", "medium", "large"])?.into(),
-                        f.text("title")?.into(),
-                        f.text("description")?.into(),
-                        lon.into(),
-                        lat.into(),
-                        f.opt("address_code").into(),
-                        grid.into(),
-                        f.int("reported_at")?.into(),
-                        f.int("deadline")?.into(),
-                        f.opt("mediation_org").into(),
-                        f.opt("diversion").into(),
-                        flag("resolved_by_mediation")?.into(),
-                        flag("escalated")?.into(),
-                        f.opt_int("closed_at")?.into(),
-                        f.int("version")?.into(),
-                        f.int("updated_at")?.into(),
-                        f.opt("owner").into(),
-                        f.opt("owner_display").into(),
-                        opt_one_of(&f, "owner_unit_kind", &crate::model::UNIT_KINDS)?.into(),
-                        f.opt("owner_unit").into(),
-                        f.opt("case_leader").into(),
-                        f.opt("supervision_note").into(),
-                        opt_date(&f, "supervision_deadline")?.into(),
-                        f.opt("supervision_by").into(),
-                        f.opt_int("supervision_at")?.into(),
-                        opt_one_of(&f, "satisfaction", &crate::model::SATISFACTION)?.into(),
-                        f.opt("duplicate_of").into(),
-                        opt_date(&f, "next_visit")?.into(),
-                        f.opt_int("large_since")?.into(),
-                    ],
-                    None,
-                ))
+            let industry = f.text("industry")?;
+            if industry.len() != 1 || !industry.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(format!(
+                    "industry {industry:?} is not a GB/T 4754 section letter"
+                ));
             }
-            "event_steps.csv" => {
-                let code = f.text("event_code")?;
-                if !ctx.event_codes.contains(&code) {
-                    return Err(format!("unknown event {code}"));
-                }
-                Ok((
-                    vec![
-                        code.into(),
-                        f.int("seq")?.into(),
-                        f.int("at")?.into(),
-                        f.text("actor")?.into(),
-                        f.text("action")?.into(),
-                        f.opt("from_status").into(),
-                        f.one_of("to_status", &STATUSES)?.into(),
-                        f.get("note").into(),
-                    ],
-                    None,
-                ))
+            let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
+            Ok((
+                vec![
+                    f.text("id")?.into(),
+                    f.text("name")?.into(),
+                    credit.into(),
+                    industry.into(),
+                    f.one_of("size", &["micro", "small", "medium", "large"])?
+                        .into(),
+                    f.int("employees")?.into(),
+                    f.text("address")?.into(),
+                    code.into(),
+                    link.as_str().into(),
+                ],
+                Some(link),
+            ))
+        }
+        "events.csv" => {
+            let code = f.text("code")?;
+            if !digits(&code, 16) || !code.starts_with(crate::model::DISTRICT_CODE) {
+                return Err(format!("event code {code} is not 510603 + year + sequence"));
             }
-            _ => {
-                let id_number = f.text("id_number")?;
-                if !is_valid_id_number(&id_number) {
-                    return Err("id_number fails the GB 11643 check".into());
-                }
-                let birth = f.text("birth_date")?;
-                let compact: String = birth.chars().filter(char::is_ascii_digit).collect();
-                if birth.len() != 10 || compact.len() != 8 || id_number[6..14] != compact {
-                    return Err(format!(
-                        "birth_date {birth} is not YYYY-MM-DD matching the ID number"
-                    ));
-                }
-                let phone = f.opt("phone");
-                if let Some(p) = &phone
-                    && !digits(p, 11)
-                {
-                    return Err("phone is not 11 digits".into());
-                }
-                let groups = f.get("key_groups").to_string();
-                if let Some(bad) = groups
-                    .split(';')
-                    .map(str::trim)
-                    .find(|g| !g.is_empty() && !KEY_GROUPS.contains(g))
-                {
-                    return Err(format!("unknown key group {bad:?}"));
-                }
-                let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
-                let id = f.text("id")?;
-                // ID number and phone are stored encrypted, with a blind index for lookup;
-                // name and birth date encrypted too (the index reads only `birth_ym`).
-                let keys = crate::personal::keys();
-                let sealed = crate::personal::seal(&keys, &id, &id_number, phone.as_deref());
-                let birth_ym: i64 = compact[..6].parse().unwrap_or(0);
-                let name = keys.encrypt("name", &id, &f.text("name")?);
-                let birth = keys.encrypt("birth_date", &id, &birth);
-                Ok((
-                    vec![
-                        id.into(),
-                        name.into(),
-                        f.one_of("sex", &["M", "F"])?.into(),
-                        birth.into(),
-                        sealed.id_number.into(),
-                        sealed.phone.into(),
-                        f.one_of("registration", &["registered", "floating"])?
-                            .into(),
-                        f.opt("household_id").into(),
-                        f.opt("relation").into(),
-                        f.text("address")?.into(),
-                        code.into(),
-                        link.as_str().into(),
-                        groups.into(),
-                        sealed.id_number_bidx.into(),
-                        birth_ym.into(),
-                    ],
-                    Some(link),
-                ))
+            let (lon, lat) = point(&f, ctx)?;
+            let grid = f.text("grid_code")?;
+            if !ctx.grid_codes.is_empty() && !ctx.grid_codes.contains(&grid) {
+                return Err(format!("unknown grid {grid}"));
             }
+            let flag = |n: &str| -> Result<i64, String> {
+                match f.get(n) {
+                    "0" => Ok(0),
+                    "1" => Ok(1),
+                    v => Err(format!("{n} must be 0 or 1, got {v:?}")),
+                }
+            };
+            Ok((
+                vec![
+                    code.into(),
+                    f.one_of("category", &CATEGORIES)?.into(),
+                    f.one_of("source", &SOURCES)?.into(),
+                    f.one_of("status", &STATUSES)?.into(),
+                    f.one_of("risk_tier", &["small", "medium", "large"])?.into(),
+                    f.text("title")?.into(),
+                    f.text("description")?.into(),
+                    lon.into(),
+                    lat.into(),
+                    f.opt("address_code").into(),
+                    grid.into(),
+                    f.int("reported_at")?.into(),
+                    f.int("deadline")?.into(),
+                    f.opt("mediation_org").into(),
+                    f.opt("diversion").into(),
+                    flag("resolved_by_mediation")?.into(),
+                    flag("escalated")?.into(),
+                    f.opt_int("closed_at")?.into(),
+                    f.int("version")?.into(),
+                    f.int("updated_at")?.into(),
+                    f.opt("owner").into(),
+                    f.opt("owner_display").into(),
+                    opt_one_of(&f, "owner_unit_kind", &crate::model::UNIT_KINDS)?.into(),
+                    f.opt("owner_unit").into(),
+                    f.opt("case_leader").into(),
+                    f.opt("supervision_note").into(),
+                    opt_date(&f, "supervision_deadline")?.into(),
+                    f.opt("supervision_by").into(),
+                    f.opt_int("supervision_at")?.into(),
+                    opt_one_of(&f, "satisfaction", &crate::model::SATISFACTION)?.into(),
+                    f.opt("duplicate_of").into(),
+                    opt_date(&f, "next_visit")?.into(),
+                    f.opt_int("large_since")?.into(),
+                ],
+                None,
+            ))
+        }
+        "event_steps.csv" => {
+            let code = f.text("event_code")?;
+            if !ctx.event_codes.contains(&code) {
+                return Err(format!("unknown event {code}"));
+            }
+            Ok((
+                vec![
+                    code.into(),
+                    f.int("seq")?.into(),
+                    f.int("at")?.into(),
+                    f.text("actor")?.into(),
+                    f.text("action")?.into(),
+                    f.opt("from_status").into(),
+                    f.one_of("to_status", &STATUSES)?.into(),
+                    f.get("note").into(),
+                ],
+                None,
+            ))
+        }
+        _ => {
+            let id_number = f.text("id_number")?;
+            if !is_valid_id_number(&id_number) {
+                return Err("id_number fails the GB 11643 check".into());
+            }
+            let birth = f.text("birth_date")?;
+            let compact: String = birth.chars().filter(char::is_ascii_digit).collect();
+            if birth.len() != 10 || compact.len() != 8 || id_number[6..14] != compact {
+                return Err(format!(
+                    "birth_date {birth} is not YYYY-MM-DD matching the ID number"
+                ));
+            }
+            let phone = f.opt("phone");
+            if let Some(p) = &phone
+                && !digits(p, 11)
+            {
+                return Err("phone is not 11 digits".into());
+            }
+            let groups = f.get("key_groups").to_string();
+            if let Some(bad) = groups
+                .split(';')
+                .map(str::trim)
+                .find(|g| !g.is_empty() && !KEY_GROUPS.contains(g))
+            {
+                return Err(format!("unknown key group {bad:?}"));
+            }
+            let (code, link) = link_record(f.opt("address_code"), f.get("address"), ctx);
+            let id = f.text("id")?;
+            // ID number and phone are stored encrypted, with a blind index for lookup;
+            // name and birth date encrypted too (the index reads only `birth_ym`).
+            let keys = crate::personal::keys();
+            let sealed = crate::personal::seal(&keys, &id, &id_number, phone.as_deref());
+            let birth_ym: i64 = compact[..6].parse().unwrap_or(0);
+            let name = keys.encrypt("name", &id, &f.text("name")?);
+            let birth = keys.encrypt("birth_date", &id, &birth);
+            Ok((
+                vec![
+                    id.into(),
+                    name.into(),
+                    f.one_of("sex", &["M", "F"])?.into(),
+                    birth.into(),
+                    sealed.id_number.into(),
+                    sealed.phone.into(),
+                    f.one_of("registration", &["registered", "floating"])?
+                        .into(),
+                    f.opt("household_id").into(),
+                    f.opt("relation").into(),
+                    f.text("address")?.into(),
+                    code.into(),
+                    link.as_str().into(),
+                    groups.into(),
+                    sealed.id_number_bidx.into(),
+                    birth_ym.into(),
+                ],
+                Some(link),
+            ))
         }
     }
 }
