@@ -66,6 +66,10 @@ enum Command {
         scale: f64,
         #[arg(long, default_value_t = 20_240_101)]
         seed: u64,
+        /// The generator's present, YYYY-MM-DD: events continue from the seed years
+        /// (2023–2024) up to 00:00 CST of this day. Default: today (CST).
+        #[arg(long)]
+        until: Option<String>,
     },
     /// Import a directory of such files, link addresses, print a link report.
     Import {
@@ -172,9 +176,19 @@ async fn main() -> Result<()> {
     let cfg = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
     init_logging(&cfg);
     match cli.command {
-        Command::Generate { out, scale, seed } => {
+        Command::Generate {
+            out,
+            scale,
+            seed,
+            until,
+        } => {
+            let until = match until {
+                Some(d) => minqing_domain::time::parse_date(&d)
+                    .with_context(|| format!("--until {d:?} is not a date YYYY-MM-DD"))?,
+                None => minqing_domain::generate::today(),
+            };
             let started = Instant::now();
-            let m = generate_with_progress(&out, scale, seed)?;
+            let m = generate_with_progress(&out, scale, seed, until)?;
             println!("{}", serde_json::to_string_pretty(&m)?);
             eprintln!(
                 "generated in {:.1}s into {}",
@@ -276,7 +290,12 @@ async fn main() -> Result<()> {
                     files.display()
                 );
                 let started = Instant::now();
-                generate_with_progress(&files, scale, 20_240_101)?;
+                generate_with_progress(
+                    &files,
+                    scale,
+                    20_240_101,
+                    minqing_domain::generate::today(),
+                )?;
                 let reports = import_with_progress(&store, &files).await?;
                 print_report(&reports);
                 eprintln!(
@@ -335,9 +354,10 @@ fn generate_with_progress(
     out: &Path,
     scale: f64,
     seed: u64,
+    until: minqing_domain::time::Date,
 ) -> Result<minqing_domain::generate::Manifest> {
     let pb = spinner("generating");
-    let m = minqing_domain::generate::generate(out, scale, seed, &|phase| {
+    let m = minqing_domain::generate::generate_until(out, scale, seed, until, &|phase| {
         pb.set_message(format!("generating {phase}"))
     });
     pb.finish_and_clear();
@@ -412,6 +432,9 @@ async fn serve(store: Store, bind: &str, cfg: &Config, live: Option<Duration>) -
         .with_risk(risk_grid, risk_building);
     if let Some(ttl) = cfg.session_ttl_secs {
         state.auth().set_ttl_secs(ttl);
+    }
+    if let Some(ttl) = cfg.kiosk_session_ttl_secs {
+        state.auth().set_kiosk_ttl_secs(ttl);
     }
     if let Some(open) = cfg.public_aggregates {
         state.auth().set_public_aggregates(open);

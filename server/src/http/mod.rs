@@ -86,6 +86,7 @@ impl From<App> for AppState {
         feed::latest,
         work::alerts_read,
         work::workload,
+        work::funnel,
         export::events_csv,
         export::areas_csv,
         open311::discovery,
@@ -98,6 +99,7 @@ impl From<App> for AppState {
         auth::logout,
         auth::me,
         users::list_users,
+        users::revoke_sessions,
         audit::query,
         personal::building_households,
         personal::resident,
@@ -186,6 +188,10 @@ pub fn app(state: App) -> Router {
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/auth/me", get(auth::me))
         .route("/api/v1/users", get(users::list_users))
+        .route(
+            "/api/v1/users/{username}/revoke-sessions",
+            post(users::revoke_sessions),
+        )
         .route("/api/v1/audit", get(audit::query))
         .route(
             "/api/v1/buildings/{code}/households",
@@ -222,6 +228,7 @@ fn events_routes() -> Router<AppState> {
             post(work::alerts_read).layer(json_limit),
         )
         .route("/api/v1/analysis/workload", get(work::workload))
+        .route("/api/v1/analysis/funnel", get(work::funnel))
         .route("/api/v1/export/events.csv", get(export::events_csv))
         .route("/api/v1/export/areas.csv", get(export::areas_csv))
         .route("/api/v1/events/{code}", get(events::detail))
