@@ -46,7 +46,7 @@ fn main() {
         let signed = minqing_domain::auth::sessions::login(
             &state,
             "bench-leader",
-            &Secret("bench-password-1".into()),
+            &Secret::new("bench-password-1"),
             "bench",
         )
         .await
