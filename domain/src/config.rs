@@ -59,6 +59,9 @@ pub struct Config {
     pub data_key_file: Option<std::path::PathBuf>,
     /// Session lifetime in seconds (default 8 hours). `MINQING_SESSION_TTL_SECS`.
     pub session_ttl_secs: Option<i64>,
+    /// Lifetime of kiosk sessions (the `screen` role, the wall) in seconds (default 90
+    /// days). `MINQING_KIOSK_SESSION_TTL_SECS`.
+    pub kiosk_session_ttl_secs: Option<i64>,
     /// Whether anonymous requests may read public aggregates (statistics, area polygons,
     /// aggregate map layers, analysis results, address search), always through the disclosure layer; default
     /// false for `minqing serve`, true for `minqing demo`. Personal
@@ -132,7 +135,7 @@ impl OutsideBasemap {
 impl Config {
     /// Read `path` (if given) then apply `MINQING_DATABASE_URL`, `MINQING_BIND`,
     /// `MINQING_LOG`, `MINQING_LOG_FORMAT`, `MINQING_DATA_KEY`, `MINQING_DATA_KEY_FILE` and
-    /// `MINQING_SESSION_TTL_SECS` from `env`.
+    /// `MINQING_SESSION_TTL_SECS`, `MINQING_KIOSK_SESSION_TTL_SECS` from `env`.
     pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let mut cfg = match path {
             Some(p) => {
@@ -164,6 +167,12 @@ impl Config {
             cfg.session_ttl_secs = Some(
                 v.parse()
                     .context("MINQING_SESSION_TTL_SECS must be seconds")?,
+            );
+        }
+        if let Some(v) = env("MINQING_KIOSK_SESSION_TTL_SECS") {
+            cfg.kiosk_session_ttl_secs = Some(
+                v.parse()
+                    .context("MINQING_KIOSK_SESSION_TTL_SECS must be seconds")?,
             );
         }
         if let Some(v) = env("MINQING_PUBLIC_AGGREGATES") {

@@ -10,7 +10,7 @@
 //! Every "now" reads a [`Clock`]: the system's, shifted by an offset that tests move.
 
 use crate::error::{Error, Result};
-use jiff::civil::Date;
+pub use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 use std::sync::Arc;

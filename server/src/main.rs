@@ -66,6 +66,10 @@ enum Command {
         scale: f64,
         #[arg(long, default_value_t = 20_240_101)]
         seed: u64,
+        /// The generator's present, YYYY-MM-DD: events continue from the seed years
+        /// (2023–2024) up to 00:00 CST of this day. Default: today (CST).
+        #[arg(long)]
+        until: Option<String>,
     },
     /// Import a directory of such files (each as .csv, .xlsx/.xls, .geojson, .shp or
     /// .gpkg), link addresses, print a link report. Exits non-zero when a file fails.
@@ -177,9 +181,19 @@ async fn main() -> Result<()> {
     let cfg = Config::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
     init_logging(&cfg);
     match cli.command {
-        Command::Generate { out, scale, seed } => {
+        Command::Generate {
+            out,
+            scale,
+            seed,
+            until,
+        } => {
+            let until = match until {
+                Some(d) => minqing_domain::time::parse_date(&d)
+                    .with_context(|| format!("--until {d:?} is not a date YYYY-MM-DD"))?,
+                None => minqing_domain::generate::today(),
+            };
             let started = Instant::now();
-            let m = generate_with_progress(&out, scale, seed)?;
+            let m = generate_with_progress(&out, scale, seed, until)?;
             println!("{}", serde_json::to_string_pretty(&m)?);
             eprintln!(
                 "generated in {:.1}s into {}",
@@ -306,7 +320,12 @@ async fn main() -> Result<()> {
                     files.display()
                 );
                 let started = Instant::now();
-                generate_with_progress(&files, scale, 20_240_101)?;
+                generate_with_progress(
+                    &files,
+                    scale,
+                    20_240_101,
+                    minqing_domain::generate::today(),
+                )?;
                 let reports = import_with_progress(&store, &files, &Default::default()).await?;
                 print_report(&reports);
                 eprintln!(
@@ -366,9 +385,10 @@ fn generate_with_progress(
     out: &Path,
     scale: f64,
     seed: u64,
+    until: minqing_domain::time::Date,
 ) -> Result<minqing_domain::generate::Manifest> {
     let pb = spinner("generating");
-    let m = minqing_domain::generate::generate(out, scale, seed, &|phase| {
+    let m = minqing_domain::generate::generate_until(out, scale, seed, until, &|phase| {
         pb.set_message(format!("generating {phase}"))
     });
     pb.finish_and_clear();
@@ -469,6 +489,9 @@ async fn serve(
         .with_outside_basemap(cfg.basemap.clone())?;
     if let Some(ttl) = cfg.session_ttl_secs {
         state.auth().set_ttl_secs(ttl);
+    }
+    if let Some(ttl) = cfg.kiosk_session_ttl_secs {
+        state.auth().set_kiosk_ttl_secs(ttl);
     }
     state
         .auth()

@@ -194,6 +194,17 @@ async fn role_matrix_over_every_endpoint() {
         .to_string()
     };
     let (intake_a, intake_b) = (intake(building), intake(&f.b.1));
+    // An account whose sessions the administrator may end (no one else may).
+    minqing_domain::auth::users::create(
+        &f.state.store,
+        "wall-matrix",
+        "test-password-1",
+        Role::Screen,
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
     // Columns: anonymous, screen, grid_worker (grid A), mediator, leader, admin, reception,
     // risk_centre.
     let table: Vec<(&str, &str, &str, [u16; 8])> = vec![
@@ -208,6 +219,18 @@ async fn role_matrix_over_every_endpoint() {
         ("GET", "/api/v1/analysis/hotspots", "", [200; 8]),
         ("GET", "/api/v1/analysis/risk?level=grid", "", [200; 8]),
         ("GET", "/api/v1/analysis/efficiency", "", [200; 8]),
+        (
+            "GET",
+            "/api/v1/analysis/funnel?from=2025-01-01&to=2025-12-31",
+            "",
+            [200; 8],
+        ),
+        (
+            "GET",
+            "/api/v1/analysis/funnel?from=2025-13-01",
+            "",
+            [400; 8],
+        ),
         ("GET", "/api/v1/search?q=%E8%B7%AF", "", [200; 8]),
         ("GET", &reverse, "", [200; 8]),
         (
@@ -396,6 +419,18 @@ async fn role_matrix_over_every_endpoint() {
             "{\"kind\":\"visit\",\"note\":\"入户走访\"}",
             [401, 403, 404, 403, 403, 403, 403, 404],
         ),
+        (
+            "POST",
+            "/api/v1/users/wall-matrix/revoke-sessions",
+            "",
+            [401, 403, 403, 403, 403, 200, 403, 403],
+        ),
+        (
+            "POST",
+            "/api/v1/users/no-such-account/revoke-sessions",
+            "",
+            [401, 403, 403, 403, 403, 404, 403, 403],
+        ),
     ];
     let mut failures = Vec::new();
     for (method, uri, body, expected) in &table {
@@ -435,6 +470,8 @@ async fn role_matrix_over_every_endpoint() {
         "/api/v1/key-groups/{id}",
         "/api/v1/key-groups/{id}/unmask",
         "/api/v1/key-groups/{id}/visits",
+        "/api/v1/users/{username}/revoke-sessions",
+        "/api/v1/analysis/funnel",
     ] {
         assert!(doc["paths"][p].is_object(), "OpenAPI lists {p}");
     }
@@ -1396,4 +1433,134 @@ async fn the_event_stream_closes_when_its_session_is_revoked() {
         Ok(true),
         "the stream of a revoked session must close"
     );
+}
+
+/// The wall's kiosk session (the `screen` role) outlives an ordinary session by far,
+/// and an administrator ends it at once: every request is refused, its live feed closes,
+/// the act is audited.
+async fn kiosk_session_lives_long_and_is_revoked(state: App, router: axum::Router) {
+    minqing_domain::auth::users::create(
+        &state.store,
+        "wall",
+        "wall-password-1",
+        Role::Screen,
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    let body = serde_json::json!({"username": "wall", "password": "wall-password-1"});
+    let (s, _, resp) = call(
+        &router,
+        "POST",
+        "/api/v1/auth/login",
+        &[("content-type", "application/json")],
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&resp));
+    let v: serde_json::Value = serde_json::from_slice(&resp).unwrap();
+    assert_eq!(v["kiosk"], true);
+    let lifetime = v["expires_at"].as_i64().unwrap() - state.auth().now();
+    assert!(
+        lifetime >= 89 * 86_400,
+        "a kiosk session lives {lifetime} s"
+    );
+    let wall = format!("Bearer {}", v["token"].as_str().unwrap());
+    let leader = bearer(&state, &router, Role::Leader, &[], None).await;
+    let me = |auth: String| {
+        let router = router.clone();
+        async move {
+            call(
+                &router,
+                "GET",
+                "/api/v1/auth/me",
+                &[("authorization", &auth)],
+                vec![],
+            )
+            .await
+            .0
+        }
+    };
+    // A shift later the leader's session has ended, the wall's has not; nor a month on.
+    state.auth().advance_clock(8 * 3600 + 1);
+    assert_eq!(me(leader.clone()).await, 401);
+    assert_eq!(me(wall.clone()).await, 200);
+    state.auth().advance_clock(30 * 86_400);
+    assert_eq!(me(wall.clone()).await, 200);
+    // The wall's live feed, then the administrator ends the wall's sessions.
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder()
+        .uri("/api/v1/events/stream")
+        .header("authorization", &wall)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut stream = resp.into_body();
+    let admin = bearer(&state, &router, Role::Admin, &[], None).await;
+    let (s, _, resp) = call(
+        &router,
+        "POST",
+        "/api/v1/users/wall/revoke-sessions",
+        &[("authorization", &admin)],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&resp));
+    let v: serde_json::Value = serde_json::from_slice(&resp).unwrap();
+    assert_eq!(v["revoked"], 1, "{v}");
+    assert_eq!(
+        me(wall.clone()).await,
+        401,
+        "a revoked kiosk session is refused"
+    );
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match http_body_util::BodyExt::frame(&mut stream).await {
+                None | Some(Err(_)) => return true,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, Ok(true), "the revoked kiosk's stream must close");
+    // Audited: who ended whose sessions.
+    let (s, _, resp) = call(
+        &router,
+        "GET",
+        "/api/v1/audit?action=revoke_sessions",
+        &[("authorization", &admin)],
+        vec![],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let v: serde_json::Value = serde_json::from_slice(&resp).unwrap();
+    assert!(
+        v["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["target"] == "wall" && e["role"] == "admin"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn kiosk_sessions_on_sqlite() {
+    let (_tmp, state, router, _) = loaded_app(0.01).await;
+    kiosk_session_lives_long_and_is_revoked(state, router).await;
+}
+
+#[tokio::test]
+async fn kiosk_sessions_on_postgis() {
+    let (_tmp, dir, _) = crate::support::district(0.01);
+    let store = postgis_store().await;
+    minqing_domain::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .unwrap();
+    let state = App::new(store.clone());
+    state.set_index(minqing_domain::load_index(&store).await.unwrap());
+    let router = minqing_server::http::app(state.clone());
+    kiosk_session_lives_long_and_is_revoked(state, router).await;
 }

@@ -1175,3 +1175,104 @@ async fn empty_list_parameters_are_no_filter() {
             .await;
     assert_eq!(cleared, all);
 }
+
+/// The screen's funnel counts a period's flow: of the events accepted in the period, how
+/// many reached each stage, each stage at most the one before; a consultation settled
+/// on the spot passes mediation without a mediator; a duplicate is in no stage.
+#[tokio::test]
+async fn the_funnel_counts_the_periods_flow() {
+    let (_tmp, state, router, m) = loaded_app(0.01).await;
+    let router = as_leader(&state, router).await;
+    let today = minqing_domain::time::today(state.clock.now());
+    let funnel = |router: axum::Router, q: String| async move {
+        let (s, _, b) = call(
+            &router,
+            "GET",
+            &format!("/api/v1/analysis/funnel?{q}"),
+            &[],
+            vec![],
+        )
+        .await;
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+        serde_json::from_slice::<Value>(&b).unwrap()
+    };
+    let period = format!("from={today}&to={today}");
+    let before = funnel(router.clone(), period.clone()).await;
+    // Walk each event along `steps` (each at the event's current version).
+    let walk = |steps: Vec<Value>, i: usize, category: &'static str| {
+        let (router, body) = (router.clone(), intake_body(&state, 100 + i, category));
+        async move {
+            let v = create(&router, &body).await;
+            let code = v["code"].as_str().unwrap().to_string();
+            let mut version = v["version"].as_i64().unwrap();
+            for mut s in steps {
+                s["version"] = json!(version);
+                let (st, v) = step(&router, &code, s.clone()).await;
+                assert_eq!(st, 200, "{s}: {v}");
+                version = v["version"].as_i64().unwrap();
+            }
+            code
+        }
+    };
+    let mediate = || json!({"action": "assign_mediation", "org": events::MEDIATION_ORGS[0]});
+    let resolve = || json!({"action": "resolve", "note": "调解成功"});
+    let close = || json!({"action": "close", "satisfaction": "satisfied"});
+    let first = walk(vec![], 0, "dispute").await;
+    walk(vec![mediate()], 1, "dispute").await;
+    walk(vec![mediate(), resolve()], 2, "dispute").await;
+    walk(vec![resolve()], 3, "consultation").await;
+    walk(
+        vec![
+            mediate(),
+            json!({"action": "divert", "kind": "litigation", "note": "调解未果"}),
+            close(),
+        ],
+        4,
+        "dispute",
+    )
+    .await;
+    walk(
+        vec![
+            mediate(),
+            resolve(),
+            close(),
+            json!({"action": "follow_up", "visit_kind": "routine", "outcome": "矛盾已化解"}),
+        ],
+        5,
+        "dispute",
+    )
+    .await;
+    walk(
+        vec![json!({"action": "mark_duplicate", "duplicate_of": first})],
+        6,
+        "dispute",
+    )
+    .await;
+    let after = funnel(router.clone(), period.clone()).await;
+    let added = |k: &str| after[k].as_i64().unwrap() - before[k].as_i64().unwrap();
+    let stages = ["accepted", "mediation", "settled", "closed", "followed_up"];
+    assert_eq!(
+        stages.map(added),
+        [6, 5, 4, 2, 1],
+        "before {before}, after {after}"
+    );
+    assert_eq!(added("mediated"), 4);
+    assert_eq!(added("duplicates"), 1);
+    assert_eq!(after["window"]["from"], today);
+    // Every stage at most the one before, in the seed's years as now.
+    for q in [
+        period,
+        "from=2024-01-01&to=2024-12-31".to_string(),
+        String::new(),
+    ] {
+        let f = funnel(router.clone(), q.clone()).await;
+        let counts = stages.map(|k| f[k].as_i64().unwrap());
+        assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{q}: {f}");
+        assert!(counts[0] > 0, "{q}: {f}");
+    }
+    // The events of 2024 as the seed made them: 96.86 % closed.
+    let f = funnel(router.clone(), "from=2024-01-01&to=2024-12-31".into()).await;
+    assert_eq!(f["accepted"], m.events_2024);
+    assert_eq!(f["closed"], m.closed_2024);
+    assert_eq!(f["duplicates"], 0);
+}

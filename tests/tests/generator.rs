@@ -1,7 +1,7 @@
 //! The synthetic district: determinism, exact figures, valid identifiers, and area
 //! polygons that tile the district.
 
-use crate::support::{SEED, district};
+use crate::support::{SEED, district, district_until, until};
 use geo::{Area, BooleanOps, Contains};
 use minqing_domain::ids::{is_valid_credit_code, is_valid_id_number};
 use std::collections::BTreeMap;
@@ -32,9 +32,14 @@ fn same_seed_and_scale_give_the_same_bytes() {
     for (name, bytes) in &fa {
         assert!(bytes == &fb[name], "{name} differs between two runs");
     }
-    let other =
-        minqing_domain::generate::generate(&_b.path().join("other"), 0.01, SEED + 1, &|_| {})
-            .unwrap();
+    let other = minqing_domain::generate::generate_until(
+        &_b.path().join("other"),
+        0.01,
+        SEED + 1,
+        until(),
+        &|_| {},
+    )
+    .unwrap();
     assert_ne!(
         other.planted_hotspots, ma.planted_hotspots,
         "another seed gives another district"
@@ -80,6 +85,170 @@ fn figures_are_exact_at_scale() {
             rows("residents.csv") + rows("residents-gbk.csv"),
             m.residents
         );
+    }
+}
+
+/// The rows of a CSV file (without its header), as strings.
+fn csv_rows(path: &std::path::Path) -> Vec<csv::StringRecord> {
+    csv::Reader::from_path(path)
+        .unwrap()
+        .records()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Extending the events to the present leaves the seed years' events, their history
+/// and every other file exactly as they were: the later years draw from their own
+/// random stream.
+#[test]
+fn the_later_years_leave_the_seed_years_unchanged() {
+    let seed_only = minqing_domain::time::parse_date("2025-01-01").unwrap();
+    let (_a, da, ma) = district_until(0.01, seed_only);
+    let (_b, db, mb) = district_until(0.01, until());
+    assert_eq!(ma.events_later, 0, "a present of 2025-01-01 adds nothing");
+    assert!(mb.events_later > 0);
+    assert_eq!(mb.events, ma.events + mb.events_later);
+    for (a, b) in [
+        (ma.events_2023, mb.events_2023),
+        (ma.events_2024, mb.events_2024),
+        (ma.closed_2024, mb.closed_2024),
+        (ma.disputes_2023, mb.disputes_2023),
+        (ma.disputes_2024, mb.disputes_2024),
+        (ma.disputes_mediated_2024, mb.disputes_mediated_2024),
+        (ma.patrols, mb.patrols),
+    ] {
+        assert_eq!(a, b);
+    }
+    let (fa, fb) = (file_bytes(&da), file_bytes(&db));
+    for (name, bytes) in &fa {
+        if name.ends_with("manifest.json")
+            || name.ends_with("events.csv")
+            || name.ends_with("event_steps.csv")
+        {
+            continue;
+        }
+        assert!(bytes == &fb[name], "{name} changed with the later years");
+    }
+    let (ea, eb) = (
+        csv_rows(&da.join("events.csv")),
+        csv_rows(&db.join("events.csv")),
+    );
+    assert_eq!(
+        &eb[..ea.len()],
+        &ea[..],
+        "the seed years' events are unchanged"
+    );
+    let (sa, sb) = (
+        csv_rows(&da.join("event_steps.csv")),
+        csv_rows(&db.join("event_steps.csv")),
+    );
+    assert_eq!(
+        &sb[..sa.len()],
+        &sa[..],
+        "the seed years' history is unchanged"
+    );
+}
+
+/// The later years continue at 2024's level and mix up to the present: about 2024's
+/// count per year, no report or step after the present, 3.14 % of the last twelve
+/// months' matters open (most of them recent), codes numbered per year.
+#[test]
+fn the_later_years_continue_up_to_the_present() {
+    let (_t, dir, m) = district(0.05);
+    assert_eq!(m.until, crate::support::UNTIL);
+    let present = minqing_domain::time::day_start(until()).unwrap();
+    let y2025 = minqing_domain::generate::events::Y2025;
+    let y2026 =
+        minqing_domain::time::day_start(minqing_domain::time::parse_date("2026-01-01").unwrap())
+            .unwrap();
+    let rows = csv_rows(&dir.join("events.csv"));
+    let header = csv::Reader::from_path(dir.join("events.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (code, category, status, reported) = (
+        col("code"),
+        col("category"),
+        col("status"),
+        col("reported_at"),
+    );
+    let later: Vec<&csv::StringRecord> = rows
+        .iter()
+        .filter(|r| r[reported].parse::<i64>().unwrap() >= y2025)
+        .collect();
+    assert_eq!(later.len(), m.events_later);
+    let at = |r: &csv::StringRecord| r[reported].parse::<i64>().unwrap();
+    assert!(
+        later.iter().all(|r| at(r) < present),
+        "no report after the present"
+    );
+    // 2025, a whole year: 2024's count within rounding, its category mix.
+    let y25: Vec<_> = later.iter().filter(|r| at(r) < y2026).collect();
+    let diff = y25.len() as f64 / m.events_2024 as f64 - 1.0;
+    assert!(
+        diff.abs() < 0.01,
+        "2025 has {} events, 2024 {}",
+        y25.len(),
+        m.events_2024
+    );
+    let disputes = y25.iter().filter(|r| &r[category] == "dispute").count();
+    let share = disputes as f64 / y25.len() as f64;
+    assert!(
+        (share - 0.52).abs() < 0.01,
+        "disputes are {share:.3} of 2025"
+    );
+    // Codes: numbered on per year, unique.
+    assert!(y25.iter().all(|r| r[code].starts_with("5106032025")));
+    let mut codes: Vec<&str> = rows.iter().map(|r| &r[code]).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), rows.len(), "event codes are unique");
+    // Open matters: the seed's share of the last twelve months, most of them recent.
+    let open: Vec<_> = later
+        .iter()
+        .filter(|r| ["accepted", "mediating", "resolved", "diverted"].contains(&&r[status]))
+        .collect();
+    let recent = later
+        .iter()
+        .filter(|r| at(r) >= present - 365 * 86_400)
+        .count();
+    assert_eq!(
+        open.len(),
+        recent - (0.9686 * recent as f64).round() as usize
+    );
+    let within_90_days = open
+        .iter()
+        .filter(|r| at(r) >= present - 90 * 86_400)
+        .count();
+    assert!(
+        within_90_days * 2 > open.len(),
+        "{within_90_days} of {} open matters are from the last 90 days",
+        open.len()
+    );
+    // No step after the present, and each event's history in order.
+    let steps = csv_rows(&dir.join("event_steps.csv"));
+    let sheader = csv::Reader::from_path(dir.join("event_steps.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
+    let scol = |name: &str| sheader.iter().position(|h| h == name).unwrap();
+    let (s_code, s_at) = (scol("event_code"), scol("at"));
+    let mut last: Option<(&str, i64)> = None;
+    for s in steps
+        .iter()
+        .filter(|s| !s[s_code].starts_with("5106032023") && !s[s_code].starts_with("5106032024"))
+    {
+        let t: i64 = s[s_at].parse().unwrap();
+        assert!(t < present, "step of {} after the present", &s[s_code]);
+        if let Some((c, prev)) = last
+            && c == &s[s_code]
+        {
+            assert!(t >= prev, "{c}: history out of order");
+        }
+        last = Some((&s[s_code], t));
     }
 }
 
@@ -198,8 +367,10 @@ fn areas_tile_the_district_without_gaps_or_overlaps() {
 /// every band within one percentage point, computed from the files a centre imports.
 #[test]
 fn residents_follow_the_census_age_and_sex_structure() {
-    use minqing_domain::generate::people::{REFERENCE_YEAR, census};
+    use minqing_domain::generate::people::census;
     let (_t, dir, m) = district(0.05);
+    // Ages as of the generator's present (the year of `until`).
+    let present: i32 = m.until[..4].parse().unwrap();
     let gbk = std::fs::read(dir.join("residents-gbk.csv")).unwrap();
     let (gbk_text, _, _) = encoding_rs::GB18030.decode(&gbk);
     let utf8 = std::fs::read_to_string(dir.join("residents.csv")).unwrap();
@@ -209,7 +380,7 @@ fn residents_follow_the_census_age_and_sex_structure() {
     for text in [utf8, gbk_text.into_owned()] {
         for rec in csv::Reader::from_reader(text.as_bytes()).records() {
             let rec = rec.unwrap();
-            let age = REFERENCE_YEAR - rec[3][..4].parse::<i32>().unwrap();
+            let age = present - rec[3][..4].parse::<i32>().unwrap();
             n += 1;
             male += usize::from(&rec[2] == "M");
             match age {

@@ -7,11 +7,27 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const SEED: u64 = 7;
 
+/// The generator's present in the tests (a fixed date, so every run gives the same
+/// district): events run from 2023 up to 00:00 CST of this day.
+pub fn until() -> minqing_domain::time::Date {
+    minqing_domain::time::parse_date(UNTIL).expect("a date")
+}
+pub const UNTIL: &str = "2026-12-01";
+
 /// Generate a district at `scale` into a fresh temporary directory.
 pub fn district(scale: f64) -> (tempfile::TempDir, PathBuf, Manifest) {
+    district_until(scale, until())
+}
+
+/// Generate a district at `scale` with its events up to `until`.
+pub fn district_until(
+    scale: f64,
+    until: minqing_domain::time::Date,
+) -> (tempfile::TempDir, PathBuf, Manifest) {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("district");
-    let m = minqing_domain::generate::generate(&out, scale, SEED, &|_| {}).expect("generate");
+    let m = minqing_domain::generate::generate_until(&out, scale, SEED, until, &|_| {})
+        .expect("generate");
     (dir, out, m)
 }
 

@@ -121,8 +121,12 @@ export function renderEfficiency(container, f, title = '闭环效率') {
     ['year_on_year', '事件同比', f.year_on_year?.total?.relative, signed],
   ];
   const cats = (f.by_category || []).map((c) => [label(CATEGORY_LABELS, c.category), c.events]);
+  // The server's default window: the latest year with events, up to today when that is
+  // this year (the year-on-year change then compares the same days of last year).
+  const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+  const which = w.to === today ? '今年截至今日，同比为去年同期' : '最近有事件的自然年';
   return block(container, 'efficiency', title, rows, [bars('事件类别', cats, '#e4572e')],
-    w.from ? `统计时段 ${w.from} 至 ${w.to}（最近有事件的自然年）` : '');
+    w.from ? `统计时段 ${w.from} 至 ${w.to}（${which}）` : '');
 }
 
 const TIER_NAMES = { large: '高', medium: '中', small: '低' };

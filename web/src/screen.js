@@ -35,7 +35,11 @@ async function screenJSON(path) {
     return await fetchJSON(path, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
   } catch (error) {
     if (error?.status === 401 && token) {
+      // The kiosk session ended (expired, or revoked by an administrator): public
+      // aggregates until someone signs the wall in again.
       localStorage.removeItem(KIOSK_KEY);
+      const button = $('kiosk-signin');
+      if (button) button.hidden = false;
       return fetchJSON(path);
     }
     throw error;
@@ -497,6 +501,8 @@ async function startFeed(caps) {
       // The browser retries by itself unless the stream was closed for good.
       if (source.readyState === EventSource.CLOSED) {
         source.close();
+        // A revoked kiosk session closes the stream: find out before reconnecting with it.
+        if (kioskToken()) screenJSON('/api/v1/auth/me').catch(() => {});
         setTimeout(connect, retry);
         retry = Math.min(retry * 2, 60_000);
       }
@@ -508,14 +514,14 @@ async function startFeed(caps) {
 
 // ---- the closed-loop funnel and the township ranking ------------------------------
 // The period: this calendar year (Beijing time) when it has events, else the latest year
-// with events, named on the card. Stage counts are events of the period that have
-// reached at least that stage by their current status (受理 all; 调解 those in or past
-// mediation; 化解/分流; 办结; 回访).
+// with events, named on the card. The funnel is the period's flow, counted by the server
+// in one look (/api/v1/analysis/funnel): of the events accepted in the period, how many
+// reached each stage (受理 all; 调解; 化解/分流; 办结; 回访), each at most the one before.
 const STAGES = [
-  ['受理', ''],
-  ['调解', 'mediating,resolved,diverted,closed,followed_up'],
-  ['化解/分流', 'resolved,diverted,closed,followed_up'],
-  ['办结', 'closed,followed_up'],
+  ['受理', 'accepted'],
+  ['调解', 'mediation'],
+  ['化解/分流', 'settled'],
+  ['办结', 'closed'],
   ['回访', 'followed_up'],
 ];
 let period = null;
@@ -532,13 +538,14 @@ async function currentPeriod() {
 
 async function refreshFunnel() {
   const caps = await capabilities();
-  if (!caps.has('/api/v1/events')) { $('funnel-na').hidden = false; $('ranking-na').hidden = false; return; }
+  if (!caps.has('/api/v1/events') || !caps.has('/api/v1/analysis/funnel')) { $('funnel-na').hidden = false; $('ranking-na').hidden = false; return; }
   try {
     period = period || (await currentPeriod());
     const periodLabel = `${period.name}${period.current ? '' : '（最近有数据的年份）'}`;
     $('funnel-period').textContent = periodLabel;
     $('ranking-period').textContent = periodLabel;
-    const counts = await Promise.all(STAGES.map(([, status]) => screenJSON(`/api/v1/events?limit=0&${period.query}${status ? `&status=${status}` : ''}`).then((a) => a.total)));
+    const flow = await screenJSON(`/api/v1/analysis/funnel?${period.query}`);
+    const counts = STAGES.map(([, key]) => flow[key] ?? 0);
     $('funnel').dataset.counts = counts.join(',');
     $('funnel-na').hidden = !period.empty;
     if (period.empty) $('funnel-na').textContent = `${period.name}暂无事件`;

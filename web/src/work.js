@@ -129,6 +129,7 @@ async function enter() {
   $('who').textContent = `${app.me.display || app.me.username} · ${ROLE_LABELS[app.me.role] || app.me.role}${app.me.mediation_org ? ` · ${app.me.mediation_org}` : ''}`;
   $('register').hidden = !['reception', 'leader', 'grid_worker'].includes(app.me.role);
   document.body.dataset.role = app.me.role;
+  setupWorkload();
   loadGrids();
   loadOwners();
   const event = readQuery();
@@ -385,6 +386,61 @@ let refreshTimer = null;
 function refreshSoon() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => loadQueue(), 300);
+}
+
+// ---- 工作量: model 5 per owner, organisation and unit (leaders) ---------------------
+
+const UNIT_KIND_LABELS = { mediation_org: '调解组织', department: '部门', grid: '网格', reception: '综合受理窗口', risk_centre: '社会风险研判中心' };
+let workloadReady = false;
+
+function setupWorkload() {
+  const button = $('workload-button');
+  button.hidden = !(app.caps.has('/api/v1/analysis/workload') && ['leader', 'admin'].includes(app.me.role));
+  if (button.hidden || workloadReady) return;
+  workloadReady = true;
+  button.addEventListener('click', () => showWorkload(button.getAttribute('aria-pressed') !== 'true'));
+  $('workload-period').addEventListener('submit', (e) => { e.preventDefault(); loadWorkload(); });
+  if (new URLSearchParams(location.search).get('view') === 'workload') showWorkload(true);
+}
+
+function showWorkload(on) {
+  $('workload-button').setAttribute('aria-pressed', String(on));
+  $('workload').hidden = !on;
+  $('work').hidden = on;
+  const q = new URLSearchParams(location.search);
+  if (on) q.set('view', 'workload'); else q.delete('view');
+  history.replaceState(null, '', q.toString() ? `?${q}` : location.pathname);
+  if (on) loadWorkload();
+}
+
+const days = (d) => (d == null ? '—' : `${d.toFixed(1)} 天`);
+const rate = (r) => (r == null ? '—' : `${(r * 100).toFixed(1)}%`);
+
+function workloadRows(rows, name) {
+  const head = `<thead><tr><th>${name}</th><th class="num">在办</th><th class="num">期内办结</th><th class="num">办结用时（中位数）</th><th class="num">超期</th><th class="num">满意率</th><th class="num">受理</th></tr></thead>`;
+  const sorted = [...rows].sort((a, b) => b.open - a.open || b.events - a.events);
+  const body = sorted.map((r) => `<tr><td>${esc(r.name)}</td><td class="num">${formatCount(r.open)}</td><td class="num">${formatCount(r.closed)}</td><td class="num">${days(r.median_closure_days)}</td><td class="num${r.overdue_open ? ' overdue' : ''}">${formatCount(r.overdue_open)}</td><td class="num">${rate(r.satisfaction_rate)}</td><td class="num">${formatCount(r.events)}</td></tr>`).join('');
+  return `${head}<tbody>${body || '<tr><td colspan="7" class="muted">所选时段无记录</td></tr>'}</tbody>`;
+}
+
+async function loadWorkload() {
+  const form = $('workload-period');
+  const q = new URLSearchParams();
+  for (const k of ['from', 'to']) if (form.elements[k].value) q.set(k, form.elements[k].value);
+  try {
+    const w = await authJSON(`/api/v1/analysis/workload${q.toString() ? `?${q}` : ''}`);
+    const { from, to } = w.window || {};
+    if (from && !form.elements.from.value) form.elements.from.value = from;
+    if (to && !form.elements.to.value) form.elements.to.value = to;
+    $('workload-range').textContent = from || to ? `统计时段 ${from || '最早'} 至 ${to || '最新'}（按受理日期；在办、超期按当前状态）` : '全部时段';
+    $('workload-empty').hidden = w.total.events > 0;
+    $('workload-empty').textContent = '所选时段没有受理的事件';
+    $('workload-owners').innerHTML = workloadRows(w.by_owner.map((r) => ({ ...r, name: r.display })), '承办人');
+    $('workload-orgs').innerHTML = workloadRows(w.by_org.map((r) => ({ ...r, name: r.org })), '调解组织');
+    $('workload-units').innerHTML = workloadRows(w.by_unit.map((r) => ({ ...r, name: `${r.unit.name}（${UNIT_KIND_LABELS[r.unit.kind] || '单位'}）` })), '责任单位');
+  } catch (error) {
+    say(describeError(error), 'error');
+  }
 }
 
 function connectStream() {

@@ -331,3 +331,37 @@ test('workbench: filters live in the URL, counts per status, the alert badge, ba
     await leader.context.close();
   }
 });
+
+test('workload (model 5 per owner) for the leader: per owner, organisation and unit, by name, never account codes', async () => {
+  const mediator = await apiLogin('mediator', 'demo-mediator-pass');
+  assert.ok(mediator.mediation_org, 'the demo mediator belongs to an organisation');
+  const leader = await workAs('leader', 'demo-leader-pass');
+  const { page } = leader;
+  try {
+    await page.waitForSelector('#workload-button:not([hidden])');
+    await page.click('#workload-button');
+    await page.waitForSelector('#workload:not([hidden]) #workload-orgs tbody tr');
+    assert.ok(await page.evaluate(() => location.search.includes('view=workload')), 'the view is in the URL');
+    // The period is stated (by default the latest year with events); widen it to every year.
+    assert.match(await page.locator('#workload-range').innerText(), /统计时段 \d{4}-\d{2}-\d{2} 至 \d{4}-\d{2}-\d{2}/);
+    const before = await page.locator('#workload-range').innerText();
+    await page.fill('#workload-period [name="from"]', '2023-01-01');
+    await page.click('#workload-period button[type="submit"]');
+    await page.waitForFunction((b) => document.querySelector('#workload-range').innerText !== b, before);
+    const orgs = await page.locator('#workload-orgs tbody tr td:first-child').allInnerTexts();
+    assert.ok(orgs.includes(mediator.mediation_org), `the mediator's organisation by name (${orgs.slice(0, 5).join(' | ')})`);
+    // Each table has the five figures per row.
+    const head = await page.locator('#workload-owners thead').innerText();
+    for (const h of ['在办', '期内办结', '中位数', '超期', '满意率']) assert.ok(head.includes(h), `column ${h}`);
+    const owners = await page.locator('#workload-owners tbody tr td:first-child').allInnerTexts();
+    assert.ok(owners.length > 0, 'owners listed');
+    for (const name of owners) assert.doesNotMatch(name, /^grid-\d+$|^t-/, `an owner by name, not an account code: ${name}`);
+    const units = await page.locator('#workload-units tbody tr td:first-child').allInnerTexts();
+    assert.ok(units.some((u) => /（网格）/.test(u)), 'grids named among the units');
+    for (const u of units) assert.doesNotMatch(u, /\d{12}/, `a unit by name, not a code: ${u}`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'work-workload.png') });
+    assertClean(leader, '/work (工作量)');
+  } finally {
+    await leader.context.close();
+  }
+});

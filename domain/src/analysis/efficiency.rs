@@ -77,7 +77,10 @@ pub struct AnomalousWeek {
     pub p_adjusted: f64,
 }
 
-/// Model 5 for an area and window (cached, dropped when events change). The default window is the calendar year (CST) of the latest event.
+/// Model 5 for an area and window (cached, dropped when events change). The default
+/// window is the calendar year (CST) of the latest event; when that is the current year,
+/// it ends with today, so the year-on-year change compares the same days of the year
+/// before, not a part of a year with a whole one.
 pub fn efficiency(state: &App, q: EfficiencyQuery) -> Result<Arc<Efficiency>, Error> {
     let ix = state.index()?;
     state.analysis.cached(
@@ -99,8 +102,14 @@ pub(crate) fn compute_efficiency(
     let events = an.events(state, ix);
     let now = state.clock.now();
     let window = q.window.unwrap_or_else(|| {
-        let year = eff::cst_year_month(events.last_at.unwrap_or(now)).year;
-        Window::year(year)
+        let year = Window::year(eff::cst_year_month(events.last_at.unwrap_or(now)).year);
+        let tomorrow = crate::time::local_date(now)
+            .and_then(|d| d.tomorrow().ok())
+            .and_then(crate::time::day_start);
+        match tomorrow {
+            Some(t) if year.contains(now) && t < year.to => Window::new(year.from, t),
+            _ => year,
+        }
     });
     let in_area: Vec<&EventFacts> = events
         .facts

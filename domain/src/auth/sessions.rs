@@ -1,6 +1,13 @@
 //! Sessions: opaque random bearer tokens, stored as their SHA-256, expiring and
 //! revocable; signing in and out.
 //!
+//! A session of the `screen` role is a kiosk session: the wall in the command centre
+//! signs in once and stays signed in for [`DEFAULT_KIOSK_TTL_SECS`] (configurable), not
+//! one working shift. Because it lives that long, an administrator can end every
+//! session of an account at once ([`revoke_user_sessions`]); each request and the live
+//! feed drop a revoked session (the feed at once on this replica, within
+//! [`RECHECK_SECS`] on the others).
+//!
 //! Validating a token is a hash-map lookup on the hot path (tiles): a session found in
 //! the store is cached for at most [`RECHECK_SECS`], after which the store is asked again
 //! (so a logout or password change on another replica takes effect within that time; on
@@ -25,6 +32,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 pub const RECHECK_SECS: i64 = 60;
 /// Default session lifetime: one working shift.
 pub const DEFAULT_TTL_SECS: i64 = 8 * 3600;
+/// Default lifetime of a kiosk session (the `screen` role): 90 days.
+pub const DEFAULT_KIOSK_TTL_SECS: i64 = 90 * 86_400;
 
 #[derive(Clone)]
 struct CachedSession {
@@ -42,6 +51,7 @@ pub struct AuthState {
     /// Failed sign-ins per client address and audit window (see [`FAILURE_WINDOW_SECS`]).
     failures: Mutex<HashMap<String, (i64, u64)>>,
     ttl_secs: AtomicI64,
+    kiosk_ttl_secs: AtomicI64,
     /// The application's clock; tests move time forward with [`AuthState::advance_clock`].
     clock: Clock,
     /// Token hashes of sessions revoked here (see [`AuthState::revocations`]).
@@ -65,6 +75,7 @@ impl AuthState {
             lookups: Mutex::default(),
             failures: Mutex::default(),
             ttl_secs: AtomicI64::new(DEFAULT_TTL_SECS),
+            kiosk_ttl_secs: AtomicI64::new(DEFAULT_KIOSK_TTL_SECS),
             clock,
             revoked: tokio::sync::broadcast::channel(64).0,
             public_aggregates: std::sync::atomic::AtomicBool::new(true),
@@ -153,6 +164,16 @@ impl AuthState {
 
     pub fn set_ttl_secs(&self, secs: i64) {
         self.ttl_secs.store(secs.max(1), Ordering::Relaxed);
+    }
+
+    /// The lifetime of kiosk sessions (the `screen` role).
+    pub fn set_kiosk_ttl_secs(&self, secs: i64) {
+        self.kiosk_ttl_secs.store(secs.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether sessions of `role` are kiosk sessions (long-lived; see the module doc).
+    pub fn is_kiosk(role: Role) -> bool {
+        role == Role::Screen
     }
 
     /// Resolve a bearer token to its caller, or 401.
@@ -248,13 +269,19 @@ impl AuthState {
         }))
     }
 
-    /// Open a session for a verified user; returns the token and its expiry.
-    async fn open(&self, store: &Store, user_id: i64) -> Result<(String, i64), Error> {
+    /// Open a session for a verified user (a kiosk session when `kiosk`); returns the
+    /// token and its expiry.
+    async fn open(&self, store: &Store, user_id: i64, kiosk: bool) -> Result<(String, i64), Error> {
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
         let now = self.now();
-        let expires_at = now + self.ttl_secs.load(Ordering::Relaxed);
+        let ttl = if kiosk {
+            &self.kiosk_ttl_secs
+        } else {
+            &self.ttl_secs
+        };
+        let expires_at = now + ttl.load(Ordering::Relaxed);
         dispatch!(store, Store, p => sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash(&token)).bind(user_id).bind(now).bind(expires_at)
@@ -271,6 +298,25 @@ impl AuthState {
         // After the commit: open connections of this session end now (none is fine).
         let _ = self.revoked.send(hash.to_string());
         Ok(())
+    }
+
+    /// End every open session of account `user_id`; returns how many were open. Its
+    /// connections on this replica end at once.
+    async fn revoke_all(&self, store: &Store, user_id: i64) -> Result<u64, Error> {
+        let now = self.now();
+        let hashes: Vec<String> = dispatch!(store, Store, p => sqlx::query_scalar(
+            "SELECT token_hash FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2")
+            .bind(user_id).bind(now).fetch_all(p).await.map_err(crate::events::write::unavailable)?);
+        dispatch!(store, Store, p => sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(now).bind(user_id).execute(p).await.map_err(crate::events::write::unavailable)?.rows_affected());
+        self.sessions
+            .write()
+            .retain(|_, s| s.caller.user_id != user_id);
+        for h in &hashes {
+            let _ = self.revoked.send(h.clone());
+        }
+        Ok(hashes.len() as u64)
     }
 
     /// Forget every cached session (after permission changes made in this process).
@@ -293,6 +339,52 @@ pub struct SignedIn {
     pub role: Role,
     pub grids: Vec<String>,
     pub mediation_org: Option<String>,
+    /// A kiosk session (the `screen` role): long-lived, ended by an administrator.
+    pub kiosk: bool,
+}
+
+/// What [`revoke_user_sessions`] did.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Revoked {
+    pub username: String,
+    /// How many sessions were open and are now ended.
+    pub revoked: u64,
+}
+
+/// End every session of the account `username` (an administrator's act, audited as
+/// `revoke_sessions`): its tokens stop working at once, its live feeds close. The
+/// caller's permission is the handler's to check.
+pub async fn revoke_user_sessions(
+    state: &App,
+    caller: &Caller,
+    username: &str,
+) -> Result<Revoked, Error> {
+    let record = if users::valid_username(username) {
+        users::login_record(&state.store, username).await?
+    } else {
+        None
+    };
+    let record = record.ok_or_else(|| Error::NotFound(format!("no account {username}")))?;
+    // Audited before it takes effect; fails closed if the audit cannot be written.
+    crate::audit::append(
+        &state.store,
+        crate::audit::Record {
+            actor: &caller.username,
+            role: caller.role.as_str(),
+            action: "revoke_sessions",
+            target: username,
+            reason: None,
+            client: Some(&caller.client),
+        },
+    )
+    .await
+    .map_err(crate::events::write::audit_unavailable)?;
+    let revoked = state.auth().revoke_all(&state.store, record.id).await?;
+    Ok(Revoked {
+        username: username.to_string(),
+        revoked,
+    })
 }
 
 /// Sign in with a username and password from `client`: every attempt is audited (never
@@ -395,10 +487,11 @@ pub async fn login(
         }
     };
     auth.limiter.lock().succeed(&account_key);
-    let (token, expires_at) = auth.open(&state.store, record.id).await?;
     let who = users::identity(&state.store, record.id)
         .await?
         .ok_or_else(|| Error::Unauthenticated("wrong username or password".into()))?;
+    let kiosk = AuthState::is_kiosk(who.role);
+    let (token, expires_at) = auth.open(&state.store, record.id, kiosk).await?;
     audit_login("login", who.role.as_str().to_string()).await?;
     Ok(SignedIn {
         token,
@@ -408,5 +501,6 @@ pub async fn login(
         role: who.role,
         grids: who.grids.into_iter().collect(),
         mediation_org: who.mediation_org,
+        kiosk,
     })
 }

@@ -229,11 +229,18 @@ pub struct Load {
     pub overdue: u32,
     /// Mean days from acceptance to closure of the closed ones (null without any).
     pub mean_closure_days: Option<f64>,
+    /// Median days from acceptance to closure of the closed ones (null without any).
+    pub median_closure_days: Option<f64>,
+    /// Share of the closed ones with a recorded answer that were satisfied or basically
+    /// satisfied (null without any answer).
+    pub satisfaction_rate: Option<f64>,
     /// Satisfaction at closure: satisfied, basically_satisfied, dissatisfied, unknown
     /// (closed without a recorded answer).
     pub satisfaction: BTreeMap<&'static str, u32>,
     #[serde(skip)]
     closure_days_sum: f64,
+    #[serde(skip)]
+    closure_days: Vec<f64>,
 }
 
 impl Load {
@@ -248,7 +255,9 @@ impl Load {
                 if c > e.deadline {
                     self.closed_late += 1;
                 }
-                self.closure_days_sum += (c - e.reported_at) as f64 / 86_400.0;
+                let days = (c - e.reported_at) as f64 / 86_400.0;
+                self.closure_days_sum += days;
+                self.closure_days.push(days);
                 let s = match e.satisfaction.as_deref() {
                     Some("satisfied") => "satisfied",
                     Some("basically_satisfied") => "basically_satisfied",
@@ -270,6 +279,17 @@ impl Load {
         self.overdue = self.overdue_open + self.closed_late;
         self.mean_closure_days =
             (self.closed > 0).then(|| self.closure_days_sum / f64::from(self.closed));
+        let mut days = std::mem::take(&mut self.closure_days);
+        days.sort_by(f64::total_cmp);
+        self.median_closure_days = match days.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(days[n / 2]),
+            n => Some((days[n / 2 - 1] + days[n / 2]) / 2.0),
+        };
+        let count = |k: &str| f64::from(self.satisfaction.get(k).copied().unwrap_or(0));
+        let pleased = count("satisfied") + count("basically_satisfied");
+        let answered = pleased + count("dissatisfied");
+        self.satisfaction_rate = (answered > 0.0).then(|| pleased / answered);
         for k in [
             "satisfied",
             "basically_satisfied",
@@ -450,4 +470,65 @@ mod tests {
         assert_eq!(w.total.closed_late, 1);
         assert_eq!(w.by_org["org"].open, 1);
     }
+}
+
+/// The closed loop's funnel (受理 → 调解 → 化解/分流 → 办结 → 回访) of a period's flow:
+/// of the events accepted (reported) in the period, how many reached each stage.
+///
+/// The stage an event reached is the furthest status its history took — the state
+/// machine ([`super::TRANSITIONS`]) only moves forward, so that is its current status:
+/// `mediating` is the mediation stage, `resolved` or `diverted` the settlement stage
+/// (a simple matter settled on the spot passes the mediation stage without a
+/// mediator: `mediated` counts those that really went through mediation), `closed`,
+/// `followed_up`. Events closed as a duplicate of another are no demand of their own:
+/// they are left out of every stage and counted apart. So each stage is at most the
+/// one before it, and all five come from one consistent look at the index.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Funnel {
+    /// 受理: accepted in the period (duplicates left out).
+    pub accepted: u64,
+    /// 调解: reached mediation or beyond.
+    pub mediation: u64,
+    /// 化解/分流: settled by mediation or on the spot, or diverted to the formal
+    /// channels, or beyond.
+    pub settled: u64,
+    /// 办结: closed or followed up.
+    pub closed: u64,
+    /// 回访: followed up at least once.
+    pub followed_up: u64,
+    /// Of `mediation`, those that really went through a mediation organisation.
+    pub mediated: u64,
+    /// Accepted in the period and closed as duplicates (in no stage).
+    pub duplicates: u64,
+}
+
+/// The funnel (see [`Funnel`]) of the events reported in `window` (all when `None`).
+pub fn funnel<'a>(
+    events: impl Iterator<Item = &'a Event>,
+    window: Option<crate::time::Window>,
+) -> Funnel {
+    let mut f = Funnel::default();
+    for e in events {
+        if window.is_some_and(|w| !w.contains(e.reported_at)) {
+            continue;
+        }
+        if e.duplicate_of.is_some() {
+            f.duplicates += 1;
+            continue;
+        }
+        let stage = match e.status.as_str() {
+            "mediating" => 1,
+            "resolved" | "diverted" => 2,
+            "closed" => 3,
+            "followed_up" => 4,
+            _ => 0,
+        };
+        f.accepted += 1;
+        f.mediation += u64::from(stage >= 1);
+        f.settled += u64::from(stage >= 2);
+        f.closed += u64::from(stage >= 3);
+        f.followed_up += u64::from(stage >= 4);
+        f.mediated += u64::from(e.mediation_org.is_some());
+    }
+    f
 }

@@ -46,6 +46,12 @@ pub struct Manifest {
     pub events: usize,
     pub events_2023: usize,
     pub events_2024: usize,
+    /// Events from 2025-01-01 up to [`Manifest::until`] (the later years).
+    #[serde(default)]
+    pub events_later: usize,
+    /// The generator's present, `YYYY-MM-DD`: events run up to 00:00 CST of that day.
+    #[serde(default)]
+    pub until: String,
     pub closed_2024: usize,
     pub disputes_2023: usize,
     pub disputes_2024: usize,
@@ -126,9 +132,28 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map(ToString::to_string).unwrap_or_default()
 }
 
-/// Generate the district at `scale` with `seed` into `out`. `progress` is told each
-/// phase's name.
+/// The generator's default present: today (CST) on the system clock.
+pub fn today() -> jiff::civil::Date {
+    crate::time::local_date(crate::time::system_now()).unwrap_or(jiff::civil::date(2025, 1, 1))
+}
+
+/// Generate the district at `scale` with `seed` into `out`, its events up to today (see
+/// [`generate_until`]). `progress` is told each phase's name.
 pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> Result<Manifest> {
+    generate_until(out, scale, seed, today(), progress)
+}
+
+/// Generate the district at `scale` with `seed` into `out`, its events running up to
+/// 00:00 CST of `until` (the generator's present; the same inputs give the same bytes).
+/// The seed years 2023–2024 are the same whatever `until`; a date before 2025 adds none.
+pub fn generate_until(
+    out: &Path,
+    scale: f64,
+    seed: u64,
+    until: jiff::civil::Date,
+    progress: &dyn Fn(&str),
+) -> Result<Manifest> {
+    let present = crate::time::day_start(until).context("--until is not a date")?;
     anyhow::ensure!(
         scale.is_finite() && scale > 0.0 && scale <= 50.0,
         "--scale must be in (0, 50]"
@@ -255,6 +280,7 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
                     m,
                     occ == people::Occupancy::Rented,
                     &mut id_serials,
+                    i32::from(until.year()),
                 )
             })
             .collect();
@@ -350,13 +376,28 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
     let weights: Vec<f64> = (0..reg.buildings.len())
         .map(|i| f64::from(per_building_residents[i]) + 3.0 * f64::from(per_building_ents[i]) + 0.2)
         .collect();
-    let (events, steps, planted) =
-        events::generate(&mut stream(seed, 6), &geo, &reg, &weights, scale);
+    let (events, steps, planted) = events::generate(
+        &mut stream(seed, 6),
+        &mut stream(seed, 8),
+        &geo,
+        &reg,
+        &weights,
+        scale,
+        present,
+    );
     write_events(&out.join("events.csv"), &events)?;
     write_steps(&out.join("event_steps.csv"), &steps)?;
 
     progress("patrol teams, patrols and grid forces");
-    let forces = forces::generate(&mut stream(seed, 7), out, &geo, &events, scale)?;
+    // The forces are planned over the seed years' events (their figures stay the seed's).
+    let seed_years = events.partition_point(|e| e.reported_at < events::Y2025);
+    let forces = forces::generate(
+        &mut stream(seed, 7),
+        out,
+        &geo,
+        &events[..seed_years],
+        scale,
+    )?;
 
     progress("key groups on the six lists");
     let key_group_entries = key_groups::generate(&mut stream(seed, 8), out, &flagged)?;
@@ -389,6 +430,8 @@ pub fn generate(out: &Path, scale: f64, seed: u64, progress: &dyn Fn(&str)) -> R
         events: events.len(),
         events_2023: e23.len(),
         events_2024: e24.len(),
+        events_later: events.len() - seed_years,
+        until: until.to_string(),
         closed_2024: e24
             .iter()
             .filter(|e| crate::model::is_closed_status(&e.status))

@@ -101,11 +101,10 @@ const OTHER_REGIONS: &[&str] = &[
     "510681", "510623", "510682", "510683", "511002", "510722", "500101", "513401",
 ];
 
-/// The year ages are counted at: a person of age `a` was born in `REFERENCE_YEAR - a`.
-pub const REFERENCE_YEAR: i32 = 2024;
-
-fn birth_for_age<R: Rng>(rng: &mut R, age: i32) -> (i32, u32, u32) {
-    let year = REFERENCE_YEAR - age;
+/// A birth date for a person of `age` in `year` (the generator's present: the census
+/// structure holds for the district as the views show it today).
+fn birth_for_age<R: Rng>(rng: &mut R, age: i32, year: i32) -> (i32, u32, u32) {
+    let year = year - age;
     let month = rng.gen_range(1..=12);
     let day = rng.gen_range(1..=28);
     (year, month, day)
@@ -274,6 +273,7 @@ pub fn person<R: Rng>(
     member: &Member,
     rented: bool,
     id_serials: &mut HashMap<String, u32>,
+    present_year: i32,
 ) -> Person {
     let floating_rate = if rented { 0.55 } else { 0.08 };
     let Member {
@@ -282,7 +282,7 @@ pub fn person<R: Rng>(
         male,
     } = *member;
     let floating = rng.gen_bool(floating_rate);
-    let birth = birth_for_age(rng, age);
+    let birth = birth_for_age(rng, age, present_year);
     let region = if floating {
         OTHER_REGIONS.choose(rng).copied().unwrap_or("510681")
     } else {

@@ -31,6 +31,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(alerts))
         .routes(routes!(alerts_read).layer(DefaultBodyLimit::max(super::events::JSON_BODY_LIMIT)))
         .routes(routes!(workload))
+        .routes(routes!(funnel))
 }
 
 /// Task list parameters.
@@ -405,6 +406,12 @@ fn load_json(l: &work::Load) -> Value {
     if let Some(d) = l.mean_closure_days {
         v["mean_closure_days"] = json!((d * 100.0).round() / 100.0);
     }
+    if let Some(d) = l.median_closure_days {
+        v["median_closure_days"] = json!((d * 100.0).round() / 100.0);
+    }
+    if let Some(r) = l.satisfaction_rate {
+        v["satisfaction_rate"] = json!((r * 10_000.0).round() / 10_000.0);
+    }
     v
 }
 
@@ -451,7 +458,7 @@ pub async fn workload(
         .map(|(u, (d, l))| {
             let mut v = load_json(l);
             v["username"] = json!(u);
-            v["display"] = json!(d);
+            v["display"] = json!(owner_name(u, d, &index));
             v
         })
         .collect();
@@ -481,4 +488,56 @@ pub async fn workload(
         "by_org": by_org,
         "by_unit": by_unit,
     })))
+}
+
+/// An owner as people read it: the account's display name; a grid worker's account
+/// without one (the demo's `grid-<code>`) by its grid's name, never the account code.
+fn owner_name(username: &str, display: &str, index: &Index) -> String {
+    if display == username
+        && let Some(grid) = username.strip_prefix("grid-")
+        && let Some(a) = index.area(grid)
+    {
+        return format!("{}（网格员）", a.area.name);
+    }
+    display.to_string()
+}
+
+/// Funnel parameters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FunnelQuery {
+    /// Accepted on or after: a date YYYY-MM-DD (whole days in China Standard Time) or an
+    /// RFC 3339 instant. Without from and to: every event.
+    pub from: Option<String>,
+    /// Accepted on or before (the whole day of a date; both ends are inclusive).
+    pub to: Option<String>,
+}
+
+/// The closed loop's funnel (受理 → 调解 → 化解/分流 → 办结 → 回访) of a period's flow: of
+/// the events accepted in the period, how many reached each stage (`accepted`,
+/// `mediation`, `settled`, `closed`, `followed_up`; each at most the one before),
+/// `mediated` (really through a mediation organisation) and `duplicates` (left out).
+/// A public aggregate, like the models.
+#[utoipa::path(get, path = "/api/v1/analysis/funnel", tag = "analysis", params(FunnelQuery),
+    responses((status = 200, description = "`{window, accepted, mediation, settled, closed, followed_up, mediated, duplicates}`"),
+              (status = 400, body = super::ErrorBody), (status = 401, body = super::ErrorBody)))]
+pub async fn funnel(
+    State(state): State<AppState>,
+    access: minqing_domain::auth::Access,
+    Query(q): Query<FunnelQuery>,
+) -> Result<Json<Value>, ApiError> {
+    access.require(Permission::Aggregates)?;
+    let window = minqing_domain::time::parse_window(q.from.as_deref(), q.to.as_deref())?;
+    state.index()?;
+    let f = work::funnel(state.events().events.iter(), window);
+    let mut body = serde_json::to_value(&f).unwrap_or(Value::Null);
+    body["window"] = match window {
+        None => json!({"from": null, "to": null, "timezone": "UTC+8"}),
+        Some(w) => json!({
+            "from": (w.from > i64::MIN / 4).then(|| minqing_domain::time::format_date(w.from)),
+            "to": (w.to < i64::MAX / 4).then(|| minqing_domain::time::format_date(w.to - 1)),
+            "timezone": "UTC+8",
+        }),
+    };
+    Ok(Json(body))
 }
