@@ -71,7 +71,7 @@ impl Format {
 }
 
 /// The tables (CSV-shaped files), by base name.
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 12] = [
     "buildings",
     "units",
     "housing",
@@ -82,6 +82,8 @@ const TABLES: [&str; 10] = [
     "patrol_teams",
     "patrol_members",
     "grid_forces",
+    "key_groups",
+    "key_group_visits",
 ];
 /// The layers (GeoJSON-shaped files), by base name.
 const LAYERS: [&str; 3] = ["areas", "roads", "patrols"];
@@ -341,6 +343,19 @@ pub fn excel_date(serial: f64) -> Cell {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every file the generator writes is an import file by its base name (a new import
+    /// file must be added here too, or a directory holding it would fail).
+    #[test]
+    fn every_generated_file_is_known_by_its_base_name() {
+        for file in crate::import::FILES
+            .iter()
+            .filter(|f| **f != "manifest.json")
+        {
+            let stem = file.rsplit_once('.').map_or(*file, |(s, _)| s);
+            assert_eq!(canonical(stem).as_deref(), Some(*file), "{file}");
+        }
+    }
 
     #[test]
     fn cells_read_as_csv_text() {
