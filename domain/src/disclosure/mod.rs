@@ -405,6 +405,9 @@ pub const NOT_COUNTS: &[&str] = &[
     "communities",
     "grids",
     "patrol_teams",
+    // The forces' own work — staff and their patrols, not residents or events.
+    "patrol_members",
+    "patrols_last_30_days",
 ];
 
 /// Suppress every count 1–4 in a JSON answer for a protected caller: each integer from
