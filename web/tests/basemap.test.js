@@ -58,14 +58,14 @@ async function standInTiles(color) {
 
 /** `minqing serve` on the demo's database with `env`; resolves with its base URL. */
 async function serveWith(env) {
-  assert.ok(BIN && DATA, 'MINQING_BIN and MINQING_DEMO_DATA are set by scripts/test-web');
+  assert.ok(BIN && DATA, `MINQING_BIN and MINQING_DEMO_DATA are set by scripts/test-web (${BIN}, ${DATA})`);
   const child = spawn(BIN, ['serve', '--database-url', `sqlite://${DATA}/minqing.db`, '--bind', '127.0.0.1:0'], {
     env: { ...process.env, MINQING_DATA_KEY_FILE: join(DATA, 'data.key'), MINQING_PUBLIC_AGGREGATES: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
   const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`minqing serve did not start:\n${log}`)), 60_000);
+    const timer = setTimeout(() => { child.kill(); reject(new Error(`minqing serve did not start:\n${log}`)); }, 60_000);
     const read = (d) => {
       log += d;
       const m = log.match(/listening on (http:\/\/[^/\s]+)\//);
@@ -73,7 +73,7 @@ async function serveWith(env) {
     };
     child.stdout.on('data', read);
     child.stderr.on('data', read);
-    child.on('exit', (code) => reject(new Error(`minqing serve exited (${code}):\n${log}`)));
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`minqing serve exited (${code}):\n${log}`)); });
   });
   for (let i = 0; i < 600; i++) {
     const ready = await fetch(`${base}/api/v1/stats`).then((r) => r.ok).catch(() => false);
@@ -85,9 +85,15 @@ async function serveWith(env) {
 
 test('an outside basemap: drawn under the one-map from the configured tile server, which the page policy allows and nothing else', async () => {
   const stand = await standInTiles([0x3c, 0xb3, 0x71]);
-  const { child, base } = await serveWith({ MINQING_BASEMAP_TILES: `${stand.origin}/{z}/{x}/{y}.png`, MINQING_BASEMAP_ATTRIBUTION: '测试底图' });
-  const browser = await launch();
+  // Everything started is stopped whatever fails, or the open sockets would keep this
+  // test file (and the whole browser suite) from ever ending.
+  let child = null;
+  let browser = null;
   try {
+    const served = await serveWith({ MINQING_BASEMAP_TILES: `${stand.origin}/{z}/{x}/{y}.png`, MINQING_BASEMAP_ATTRIBUTION: '测试底图' });
+    child = served.child;
+    const base = served.base;
+    browser = await launch();
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' })).newPage();
     const refused = [];
     page.on('console', (m) => { if (/Content Security Policy|Refused to/.test(m.text())) refused.push(m.text()); });
@@ -121,8 +127,9 @@ test('an outside basemap: drawn under the one-map from the configured tile serve
     await page.waitForTimeout(1500);
     assert.equal(stand.requests.length, before, 'the unconfigured server sends the browser nowhere else');
   } finally {
-    await browser.close();
-    child.kill();
+    await browser?.close();
+    child?.kill();
+    stand.server.closeAllConnections();
     stand.server.close();
   }
 });
