@@ -32,7 +32,9 @@ async function latinWords(page, allowed) {
     return out;
   });
   const found = [];
-  for (const text of texts) {
+  for (const raw of texts) {
+    // "1+1+4+N" is the source's own Chinese name of the grid forces (网格力量), not English.
+    const text = raw.replaceAll('1+1+4+N', '1+1+4+多');
     for (const m of text.matchAll(/[A-Za-z]+/g)) {
       if (allowed.has(m[0])) continue;
       const context = text.slice(Math.max(0, m.index - 20), m.index + m[0].length + 20).replace(/\s+/g, ' ');
