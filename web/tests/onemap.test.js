@@ -215,7 +215,7 @@ test('a building: its counts, the breadcrumb to it, households (masked) for a le
     const residents = await page.locator('#info tr[data-key="residents"] td').innerText();
     assert.match(residents, /^[\d,]+$/, 'the building counts are shown');
     await page.waitForSelector('#building-events [data-total]');
-    const events = await api(`/api/v1/events?building=${b.code}&limit=0`);
+    const events = await api(`/api/v1/events?building=${b.code}&limit=0`, token);
     assert.equal(await page.locator('#building-events [data-total]').getAttribute('data-total'), String(events.total));
     await page.screenshot({ path: join(SCREENSHOTS, 'onemap-building.png') });
     // The session ends on the server (as on expiry): the next request asks to sign in.
