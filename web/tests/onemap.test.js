@@ -52,6 +52,31 @@ async function clickAt(page, lon, lat, zoom) {
   await page.mouse.click(box.x + x, box.y + y);
 }
 
+/**
+ * Centre the map on (lon, lat) at `zoom` and click the aggregated event point drawn
+ * nearest to it (public event cells sit at their cell's centre, not at a hot spot's).
+ */
+async function clickEventCluster(page, lon, lat, zoom) {
+  await page.evaluate(([lon, lat, zoom]) => window.__minqing.map.jumpTo({ center: [lon, lat], zoom }), [lon, lat, zoom]);
+  await mapIdle(page);
+  const point = await page.evaluate(() => {
+    const map = window.__minqing.map;
+    const layers = ['tile-events-points', 'tile-events', 'tile-events-cells'].filter((id) => map.getLayer(id));
+    const centre = map.project(map.getCenter());
+    let best = null;
+    for (const f of map.queryRenderedFeatures({ layers })) {
+      if (f.geometry.type !== 'Point' || f.properties.code) continue;
+      const p = map.project(f.geometry.coordinates);
+      const d = Math.hypot(p.x - centre.x, p.y - centre.y);
+      if (!best || d < best.d) best = { x: p.x, y: p.y, d };
+    }
+    return best;
+  });
+  assert.ok(point, 'an aggregated event point is drawn near the hot spot');
+  const box = await page.locator('#map').boundingBox();
+  await page.mouse.click(box.x + point.x, box.y + point.y);
+}
+
 test('map labels: area names drawn with local fonts, no glyphs URL, no other origin', async () => {
   const view = await openOneMap();
   const { page } = view;
@@ -241,7 +266,7 @@ test('events open the shared detail: a hot spot\'s list row and an event point (
   try {
     // An aggregated point below z14: counts in words, no raw field names.
     await page.uncheck('#layers input[data-layer="buildings"]');
-    await clickAt(page, cell.lon, cell.lat, 11);
+    await clickEventCluster(page, cell.lon, cell.lat, 11);
     await page.waitForSelector('#info h2[data-cluster]');
     const text = await page.locator('#info').innerText();
     assert.match(text, /事件数\s*[\d,]+ 件/);
