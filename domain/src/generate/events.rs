@@ -286,68 +286,27 @@ pub fn generate<R: Rng>(
         use minqing_analysis::efficiency::{add_months, month_start};
         use minqing_analysis::population::YearMonth;
         for (year, first_month) in [(2023, 0usize), (2024, 12)] {
-            let mut replaceable: Vec<usize> = (0..drafts.len())
-                .filter(|&i| drafts[i].year == year && !drafts[i].planted)
+            let months: Vec<(i64, i64, usize)> = (first_month..first_month + 12)
+                .map(|t| {
+                    let start = month_start(add_months(YearMonth::new(2023, 1), t as i32));
+                    let end = month_start(add_months(YearMonth::new(2023, 1), t as i32 + 1));
+                    let n = (scale * (EMERGING_BASE + EMERGING_SLOPE * t as f64)).round();
+                    (start, end, n as usize)
+                })
                 .collect();
-            replaceable.shuffle(rng);
-            let mut pool = replaceable.into_iter();
-            for t in first_month..first_month + 12 {
-                let start = month_start(add_months(YearMonth::new(2023, 1), t as i32));
-                let end = month_start(add_months(YearMonth::new(2023, 1), t as i32 + 1));
-                let n = (scale * (EMERGING_BASE + EMERGING_SLOPE * t as f64)).round() as usize;
-                for i in pool.by_ref().take(n) {
-                    drafts[i].at = rng.gen_range(start..end);
-                    drafts[i].building = emerging_set
-                        .choose(rng)
-                        .copied()
-                        .unwrap_or(drafts[i].building);
-                }
-            }
+            move_into_emerging(&mut drafts, year, &months, &emerging_set, rng);
         }
     }
-    for d in drafts.iter_mut() {
-        let b = &reg.buildings[d.building];
-        d.x = b.x + rng.gen_range(-15.0..15.0);
-        d.y = b.y + rng.gen_range(-15.0..15.0);
-        if geo.grid_at(d.x, d.y).is_none() {
-            d.x = b.x;
-            d.y = b.y;
-        }
-    }
-    drafts.sort_by_key(|d| (d.at, d.building));
+    place_and_sort(&mut drafts, reg, geo, rng);
 
     // Which 2024 events stay open: exactly n − round(0.9686 n), favouring recent ones.
     let idx24: Vec<usize> = (0..drafts.len())
         .filter(|&i| drafts[i].year == 2024)
         .collect();
     let open24 = idx24.len() - (0.9686 * idx24.len() as f64).round() as usize;
-    let mut keyed: Vec<(f64, usize)> = idx24
-        .iter()
-        .map(|&i| {
-            let age_days = (Y2025 - drafts[i].at) as f64 / DAY as f64;
-            let w = (-age_days / 45.0).exp() + 0.02;
-            let u: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
-            (u.ln() / w, i)
-        })
-        .collect();
-    keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut open = vec![false; drafts.len()];
-    for &(_, i) in keyed.iter().take(open24) {
-        open[i] = true;
-    }
+    let open = pick_open(&drafts, idx24.into_iter(), open24, Y2025, rng);
     // Mediated disputes: exactly round(0.6369 × disputes) per year among closed ones.
-    let mut mediated = vec![false; drafts.len()];
-    for (year, rate) in [(2023, 0.61), (2024, 0.6369)] {
-        let disputes: Vec<usize> = (0..drafts.len())
-            .filter(|&i| drafts[i].year == year && drafts[i].category == "dispute")
-            .collect();
-        let want = (rate * disputes.len() as f64).round() as usize;
-        let mut closed: Vec<usize> = disputes.iter().copied().filter(|&i| !open[i]).collect();
-        closed.shuffle(rng);
-        for &i in closed.iter().take(want) {
-            mediated[i] = true;
-        }
-    }
+    let mediated = pick_mediated(&drafts, &open, &[(2023, 0.61), (2024, 0.6369)], rng);
 
     let mut events = Vec::with_capacity(drafts.len());
     let mut steps = Vec::with_capacity(drafts.len() * 4);
@@ -749,11 +708,7 @@ fn later_years<R: Rng>(
         // one a background event of the same year moved there, so each year's count stays.
         let level = scale * (EMERGING_BASE + EMERGING_SLOPE * 23.0);
         for y in 2025..year {
-            let mut pool: Vec<usize> = (0..drafts.len())
-                .filter(|&i| drafts[i].year == y && !drafts[i].planted)
-                .collect();
-            pool.shuffle(rng);
-            let mut pool = pool.into_iter();
+            let mut months = Vec::with_capacity(12);
             for m in 1..=12u8 {
                 let start = month_start(YearMonth::new(y as u16, m));
                 if start >= present {
@@ -761,28 +716,13 @@ fn later_years<R: Rng>(
                 }
                 let end = month_start(add_months(YearMonth::new(y as u16, m), 1));
                 let cut = end.min(present);
-                let n = (level * (cut - start) as f64 / (end - start) as f64).round() as usize;
-                for i in pool.by_ref().take(n) {
-                    drafts[i].at = rng.gen_range(start..cut);
-                    drafts[i].building = spots
-                        .emerging
-                        .choose(rng)
-                        .copied()
-                        .unwrap_or(drafts[i].building);
-                }
+                let n = (level * (cut - start) as f64 / (end - start) as f64).round();
+                months.push((start, cut, n as usize));
             }
+            move_into_emerging(&mut drafts, y, &months, &spots.emerging, rng);
         }
     }
-    for d in drafts.iter_mut() {
-        let b = &reg.buildings[d.building];
-        d.x = b.x + rng.gen_range(-15.0..15.0);
-        d.y = b.y + rng.gen_range(-15.0..15.0);
-        if geo.grid_at(d.x, d.y).is_none() {
-            d.x = b.x;
-            d.y = b.y;
-        }
-    }
-    drafts.sort_by_key(|d| (d.at, d.building));
+    place_and_sort(&mut drafts, reg, geo, rng);
     // Open: of the last twelve months' matters the seed's 2024 share, favouring recent
     // ones (the same weighting as 2024's), drawn among all the later years' matters.
     let recent = drafts
@@ -790,31 +730,9 @@ fn later_years<R: Rng>(
         .filter(|d| d.at >= present - 365 * DAY)
         .count();
     let n_open = recent - (0.9686 * recent as f64).round() as usize;
-    let mut keyed: Vec<(f64, usize)> = (0..drafts.len())
-        .map(|i| {
-            let age_days = (present - drafts[i].at) as f64 / DAY as f64;
-            let w = (-age_days / 45.0).exp() + 0.02;
-            let u: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
-            (u.ln() / w, i)
-        })
-        .collect();
-    keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut open = vec![false; drafts.len()];
-    for &(_, i) in keyed.iter().take(n_open) {
-        open[i] = true;
-    }
-    let mut mediated = vec![false; drafts.len()];
-    for y in 2025..year {
-        let disputes: Vec<usize> = (0..drafts.len())
-            .filter(|&i| drafts[i].year == y && drafts[i].category == "dispute")
-            .collect();
-        let want = (0.6369 * disputes.len() as f64).round() as usize;
-        let mut closed: Vec<usize> = disputes.iter().copied().filter(|&i| !open[i]).collect();
-        closed.shuffle(rng);
-        for &i in closed.iter().take(want) {
-            mediated[i] = true;
-        }
-    }
+    let open = pick_open(&drafts, 0..drafts.len(), n_open, present, rng);
+    let rates: Vec<(i32, f64)> = (2025..year).map(|y| (y, 0.6369)).collect();
+    let mediated = pick_mediated(&drafts, &open, &rates, rng);
     build(
         rng,
         &Built {
@@ -829,6 +747,91 @@ fn later_years<R: Rng>(
         events,
         steps,
     );
+}
+
+/// Moves, month by month, `n` of `year`'s background events (shuffled, never a planted
+/// one) into the emerging hot spot at a time in `[start, end)`, so each year's count
+/// stays. `months` are `(start, end, n)`.
+fn move_into_emerging<R: Rng>(
+    drafts: &mut [Draft],
+    year: i32,
+    months: &[(i64, i64, usize)],
+    emerging: &[usize],
+    rng: &mut R,
+) {
+    let mut pool: Vec<usize> = (0..drafts.len())
+        .filter(|&i| drafts[i].year == year && !drafts[i].planted)
+        .collect();
+    pool.shuffle(rng);
+    let mut pool = pool.into_iter();
+    for &(start, end, n) in months {
+        for i in pool.by_ref().take(n) {
+            drafts[i].at = rng.gen_range(start..end);
+            drafts[i].building = emerging.choose(rng).copied().unwrap_or(drafts[i].building);
+        }
+    }
+}
+
+/// Puts each event within 15 m of its building (on the building when that would leave
+/// the district) and orders them by time.
+fn place_and_sort<R: Rng>(drafts: &mut [Draft], reg: &Register, geo: &Geography, rng: &mut R) {
+    for d in drafts.iter_mut() {
+        let b = &reg.buildings[d.building];
+        d.x = b.x + rng.gen_range(-15.0..15.0);
+        d.y = b.y + rng.gen_range(-15.0..15.0);
+        if geo.grid_at(d.x, d.y).is_none() {
+            d.x = b.x;
+            d.y = b.y;
+        }
+    }
+    drafts.sort_by_key(|d| (d.at, d.building));
+}
+
+/// Which of `candidates` stay open: exactly `n_open`, drawn with weights that favour
+/// recent matters (age counted back from `present`; weighted sampling by `ln u / w`).
+fn pick_open<R: Rng>(
+    drafts: &[Draft],
+    candidates: impl Iterator<Item = usize>,
+    n_open: usize,
+    present: i64,
+    rng: &mut R,
+) -> Vec<bool> {
+    let mut keyed: Vec<(f64, usize)> = candidates
+        .map(|i| {
+            let age_days = (present - drafts[i].at) as f64 / DAY as f64;
+            let w = (-age_days / 45.0).exp() + 0.02;
+            let u: f64 = rng.gen_range(f64::MIN_POSITIVE..1.0);
+            (u.ln() / w, i)
+        })
+        .collect();
+    keyed.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut open = vec![false; drafts.len()];
+    for &(_, i) in keyed.iter().take(n_open) {
+        open[i] = true;
+    }
+    open
+}
+
+/// Mediated disputes: exactly round(rate × disputes) of each year's, among closed ones.
+fn pick_mediated<R: Rng>(
+    drafts: &[Draft],
+    open: &[bool],
+    year_rates: &[(i32, f64)],
+    rng: &mut R,
+) -> Vec<bool> {
+    let mut mediated = vec![false; drafts.len()];
+    for &(year, rate) in year_rates {
+        let disputes: Vec<usize> = (0..drafts.len())
+            .filter(|&i| drafts[i].year == year && drafts[i].category == "dispute")
+            .collect();
+        let want = (rate * disputes.len() as f64).round() as usize;
+        let mut closed: Vec<usize> = disputes.iter().copied().filter(|&i| !open[i]).collect();
+        closed.shuffle(rng);
+        for &i in closed.iter().take(want) {
+            mediated[i] = true;
+        }
+    }
+    mediated
 }
 
 /// Case-package leaders (包案领导) of the demo's large-risk matters.
