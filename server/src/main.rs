@@ -658,9 +658,8 @@ async fn demo_accounts(store: &Store, bind: &str) -> Result<()> {
         return Ok(());
     }
     let pb = spinner("creating demo accounts");
-    let org = minqing_domain::auth::users::busiest_mediation_org(store).await?;
     for (name, role, pass) in DEMO_PASSWORDS {
-        let org = (role == Role::Mediator).then_some(org.as_deref()).flatten();
+        let org = (role == Role::Mediator).then_some(minqing_domain::generate::DEMO_MEDIATOR_ORG);
         users::create(store, name, pass, role, org, &[]).await?;
         if let Some((_, display)) = DEMO_DISPLAY.iter().find(|(n, _)| *n == name) {
             users::set_display_name(store, name, display).await?;

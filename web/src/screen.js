@@ -112,7 +112,7 @@ map.on('load', async () => {
     const wanted = ['risk', 'hotspots', 'events'].filter((l) => caps.tileLayers.size === 0 || caps.tileLayers.has(l));
     for (const name of wanted) map.addSource(`tiles-${name}`, { type: 'vector', tiles: [tileURL([name])], maxzoom: 16 });
     // Only what needs attention: medium and large risk grids, significant hot spots.
-    if (wanted.includes('risk')) map.addLayer({ id: 'risk', type: 'fill', source: 'tiles-risk', 'source-layer': 'risk', filter: ['match', ['get', 'tier'], ['medium', 'large'], true, false], paint: { 'fill-color': ['match', ['get', 'tier'], 'large', '#e63946', '#f4a261'], 'fill-opacity': ['match', ['get', 'tier'], 'large', 0.5, 0.22] } });
+    if (wanted.includes('risk')) map.addLayer({ id: 'risk', type: 'fill', source: 'tiles-risk', 'source-layer': 'risk', filter: ['match', ['get', 'tier'], ['medium', 'large'], true, false], paint: { 'fill-color': ['match', ['get', 'tier'], 'large', '#e63946', '#f4a261'], 'fill-opacity': ['match', ['get', 'tier'], 'large', 0.5, 0.4] } });
     if (wanted.includes('hotspots')) {
       const significant = ['match', ['get', 'class'], ['hot99', 'hot95', 'hot90'], true, false];
       map.addLayer({ id: 'hotspots', type: 'fill', source: 'tiles-hotspots', 'source-layer': 'hotspots', filter: significant, paint: { 'fill-color': '#ff4d4d', 'fill-opacity': ['match', ['get', 'class'], 'hot99', 0.6, 'hot95', 0.45, 0.3] } });
@@ -226,6 +226,10 @@ function updateChartsFrom(eff) {
   const monthly = eff.monthly || eff.trend || eff.by_month;
   const byCategory = eff.by_category || eff.categories;
   const series = Array.isArray(monthly) ? monthly.map((m) => [m.month || m.period || m.label, m.events ?? m.count ?? m.total]) : monthly && typeof monthly === 'object' ? Object.entries(monthly) : null;
+  // A month still under way is drawn dashed and named as such: its count is not a fall.
+  const partial = Array.isArray(monthly) && monthly.at(-1)?.partial && series?.length > 1;
+  const solid = series?.map(([, v], i) => (partial && i === series.length - 1 ? null : v));
+  const dashed = series?.map(([, v], i) => (partial && i >= series.length - 2 ? v : null));
   if (series?.length) {
     $('trend-na').hidden = true;
     chart('trend').setOption({
@@ -233,7 +237,10 @@ function updateChartsFrom(eff) {
       grid: { left: 4 * rem(), right: rem(), top: rem(), bottom: 2.2 * rem() }, tooltip: { trigger: 'axis', textStyle: { fontSize: Math.round(1.25 * rem()) } },
       xAxis: { type: 'category', data: series.map(([k]) => k), ...axisStyle() },
       yAxis: { type: 'value', ...axisStyle() },
-      series: [{ type: 'line', smooth: true, data: series.map(([, v]) => v), lineStyle: { width: 3, color: '#4cc9f0' }, areaStyle: { color: 'rgba(76,201,240,.2)' }, showSymbol: false }],
+      series: [
+        { type: 'line', smooth: true, data: solid, lineStyle: { width: 3, color: '#4cc9f0' }, areaStyle: { color: 'rgba(76,201,240,.2)' }, showSymbol: false },
+        ...(partial ? [{ type: 'line', data: dashed, lineStyle: { width: 3, color: '#4cc9f0', type: 'dashed' }, symbolSize: 8, showSymbol: true, itemStyle: { color: '#4cc9f0' } }] : []),
+      ],
     });
   }
   const cats = Array.isArray(byCategory) ? byCategory.map((c) => [c.category || c.name, c.events ?? c.count ?? c.total]) : byCategory && typeof byCategory === 'object' ? Object.entries(byCategory).map(([k, v]) => [k, typeof v === 'number' ? v : v?.events ?? v?.count ?? v?.total]) : null;
@@ -267,9 +274,12 @@ async function chartsFromEventList() {
     [ey, em] = monthOf(ey, em - 12);
   }
   const months = [];
+  const today = day(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
   for (let i = 11; i >= 0; i--) {
     const [y, m] = monthOf(ey, em - i);
-    months.push([`${y}-${String(m + 1).padStart(2, '0')}`, day(y, m, 1), day(y, m, lastDay(y, m))]);
+    const last = day(y, m, lastDay(y, m));
+    const name = `${y}-${String(m + 1).padStart(2, '0')}`;
+    months.push([last > today ? `${name}（至${now.getUTCDate()}日）` : name, day(y, m, 1), last, last > today]);
   }
   const windowStart = months[0][1];
   const windowEnd = months[11][2];
@@ -279,7 +289,7 @@ async function chartsFromEventList() {
   ]);
   $('categories-period').textContent = `${months[0][0]} 至 ${months[11][0]}`;
   updateChartsFrom({
-    monthly: months.map(([name], i) => ({ month: name, events: monthly[i] })),
+    monthly: months.map(([name, , , partial], i) => ({ month: name, events: monthly[i], partial })),
     by_category: Object.fromEntries(Object.keys(CATEGORY_LABELS).map((c, i) => [c, categories[i]])),
   });
 }

@@ -225,14 +225,6 @@ pub async fn active_by_username(store: &Store, username: &str) -> Result<Option<
     }
 }
 
-/// The mediation organisation with the most events (the demo mediator's).
-pub async fn busiest_mediation_org(store: &Store) -> Result<Option<String>> {
-    Ok(dispatch!(store, Store, p => sqlx::query_scalar(
-        "SELECT mediation_org FROM events WHERE mediation_org IS NOT NULL \
-         GROUP BY mediation_org ORDER BY COUNT(*) DESC, mediation_org LIMIT 1")
-        .fetch_optional(p).await?))
-}
-
 /// Every grid code of the register.
 pub async fn grid_codes(store: &Store) -> Result<Vec<String>> {
     Ok(dispatch!(store, Store, p => sqlx::query_scalar(

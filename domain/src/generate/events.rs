@@ -481,12 +481,16 @@ fn build<R: Rng>(
         if is_dispute && (finish || rng.gen_bool(0.6)) {
             let o = MEDIATION_ORGS[rng.gen_range(0..MEDIATION_ORGS.len())];
             t += ((end - t) / 5).max(60);
-            owner = Owner {
-                account: None,
-                display: None,
-                unit_kind: "mediation_org",
-                unit: o.to_string(),
-                label: o.to_string(),
+            owner = if o == super::DEMO_MEDIATOR_ORG {
+                Owner::of_account("mediator", "mediation_org", o)
+            } else {
+                Owner {
+                    account: None,
+                    display: None,
+                    unit_kind: "mediation_org",
+                    unit: o.to_string(),
+                    label: o.to_string(),
+                }
             };
             push(
                 t,

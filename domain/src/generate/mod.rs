@@ -602,6 +602,11 @@ pub const DEMO_DISPLAY_NAMES: [(&str, &str); 6] = [
     ("riskcentre", "社会风险研判中心"),
 ];
 
+/// The mediation organisation of the demo's `mediator` account: its cases are owned by
+/// that account from the start, as the events service does for an organisation with one
+/// mediator.
+pub const DEMO_MEDIATOR_ORG: &str = "旌阳区婚姻家庭纠纷人民调解委员会";
+
 fn write_events(path: &Path, events: &[Event]) -> Result<()> {
     let mut w = csv_writer(path)?;
     w.write_record(columns::EVENTS)?;
