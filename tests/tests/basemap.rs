@@ -145,7 +145,8 @@ async fn import_locates_bad_features(store: Store) {
                 }
             }
             lines[*line] = format!("{}{}", f, if comma { "," } else { "" });
-            bad.push(*line as u64 + 1);
+            // A valid collection is numbered by feature: line k + 1 holds feature k.
+            bad.push(*line as u64);
             words.push(*word);
         }
         std::fs::write(&path, lines.join("\n") + "\n").unwrap();
