@@ -49,6 +49,10 @@ const POI_COLORS = {
   school: '#e67e22', hospital: '#e0413a', market: '#c99a0e', station: '#34495e',
 };
 
+// A tile's polygon or line may come in several parts (MultiPolygon, MultiLineString).
+const isArea = ['in', ['geometry-type'], ['literal', ['Polygon', 'MultiPolygon']]];
+const isLine = ['in', ['geometry-type'], ['literal', ['LineString', 'MultiLineString']]];
+
 const byKind = (table, fallback) => ['match', ['get', 'kind'], ...Object.entries(table).flat(), fallback];
 const byClass = (table, fallback) => ['match', ['get', 'class'], ...Object.entries(table).flat(), fallback];
 
@@ -64,17 +68,21 @@ export async function addBasemap(map, { dark = false } = {}) {
   const p = PALETTES[dark ? 'dark' : 'light'];
   map.addSource('basemap', { type: 'vector', tiles: [tileURL(LAYERS)], minzoom: 8, maxzoom: 16 });
   const under = map.getStyle().layers.find((l) => l.id !== 'background' && !l.id.startsWith('outside-'))?.id;
-  const width = (z8, z12, z16) => ['interpolate', ['exponential', 1.6], ['zoom'], 8, z8, 12, z12, 16, z16];
+  // Zoom must be the outermost input of a data-driven width: the class is matched at
+  // each stop. `w` gives [z8, z12, z16] widths per class.
+  const width = (w) => ['interpolate', ['exponential', 1.6], ['zoom'],
+    ...[0, 1, 2].flatMap((k) => [[8, 12, 16][k], ['match', ['get', 'class'], 'main', w.main[k], 'street', w.street[k], w.rural[k]]])];
+  const plain = (z8, z12, z16) => ['interpolate', ['exponential', 1.6], ['zoom'], 8, z8, 12, z12, 16, z16];
   const shapes = [
     { id: 'bm-landuse', type: 'fill', 'source-layer': 'landuse', paint: { 'fill-color': byKind(p.landuse, p.landuse.residential), 'fill-antialias': false } },
-    { id: 'bm-water', type: 'fill', 'source-layer': 'water', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': p.water, 'fill-antialias': false } },
+    { id: 'bm-water', type: 'fill', 'source-layer': 'water', filter: isArea, paint: { 'fill-color': p.water, 'fill-antialias': false } },
     // The river's centreline where its banks are too close to see.
-    { id: 'bm-waterway', type: 'line', 'source-layer': 'water', maxzoom: 14, filter: ['==', ['geometry-type'], 'LineString'],
-      layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': p.waterLine, 'line-width': width(1, 2.5, 4) } },
+    { id: 'bm-waterway', type: 'line', 'source-layer': 'water', maxzoom: 14, filter: isLine,
+      layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': p.waterLine, 'line-width': plain(1, 2.5, 4) } },
     { id: 'bm-road-casing', type: 'line', 'source-layer': 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' },
-      paint: { 'line-color': byClass(p.casing, p.casing.street), 'line-width': ['match', ['get', 'class'], 'main', width(1.6, 5, 16), 'street', width(0.8, 3, 11), width(1, 3, 9)] } },
+      paint: { 'line-color': byClass(p.casing, p.casing.street), 'line-width': width({ main: [1.6, 5, 16], street: [0.8, 3, 11], rural: [1, 3, 9] }) } },
     { id: 'bm-road', type: 'line', 'source-layer': 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' },
-      paint: { 'line-color': byClass(p.road, p.road.street), 'line-width': ['match', ['get', 'class'], 'main', width(1, 3.5, 13), 'street', width(0.4, 2, 9), width(0.6, 2, 7)] } },
+      paint: { 'line-color': byClass(p.road, p.road.street), 'line-width': width({ main: [1, 3.5, 13], street: [0.4, 2, 9], rural: [0.6, 2, 7] }) } },
   ];
   for (const layer of shapes) map.addLayer({ source: 'basemap', ...layer }, under);
   const text = (size) => ({ 'text-font': MAP_FONTS, 'text-size': size, 'text-max-width': 8 });
@@ -82,15 +90,18 @@ export async function addBasemap(map, { dark = false } = {}) {
     { id: 'bm-green-label', type: 'symbol', 'source-layer': 'landuse', minzoom: 12, filter: ['has', 'name'],
       layout: { ...text(12), 'text-field': ['get', 'name'], 'text-padding': 8 }, paint: { 'text-color': p.greenText, 'text-halo-color': p.halo, 'text-halo-width': 1.4 } },
     // A river's name along its centreline, a lake's in its middle.
-    { id: 'bm-water-label', type: 'symbol', 'source-layer': 'water', minzoom: 10, filter: ['all', ['has', 'name'], ['==', ['geometry-type'], 'LineString']],
+    { id: 'bm-water-label', type: 'symbol', 'source-layer': 'water', minzoom: 10, filter: ['all', ['has', 'name'], isLine],
       layout: { ...text(13), 'text-field': ['get', 'name'], 'symbol-placement': 'line', 'text-letter-spacing': 0.3, 'symbol-spacing': 400 },
       paint: { 'text-color': p.waterText, 'text-halo-color': p.halo, 'text-halo-width': 1.4 } },
-    { id: 'bm-lake-label', type: 'symbol', 'source-layer': 'water', minzoom: 12, filter: ['all', ['has', 'name'], ['==', ['geometry-type'], 'Polygon'], ['!=', ['get', 'kind'], 'river']],
+    { id: 'bm-lake-label', type: 'symbol', 'source-layer': 'water', minzoom: 12, filter: ['all', ['has', 'name'], isArea, ['!=', ['get', 'kind'], 'river']],
       layout: { ...text(12), 'text-field': ['get', 'name'] },
       paint: { 'text-color': p.waterText, 'text-halo-color': p.halo, 'text-halo-width': 1.4 } },
-    { id: 'bm-road-label', type: 'symbol', 'source-layer': 'roads', minzoom: 12, filter: ['any', ['==', ['get', 'class'], 'main'], ['>=', ['zoom'], 14]],
+    // Main roads' names from z12, the others' from z14.
+    ...[['bm-road-label', 12, ['==', ['get', 'class'], 'main']], ['bm-street-label', 14, ['!=', ['get', 'class'], 'main']]].map(([id, minzoom, filter]) => ({
+      id, type: 'symbol', 'source-layer': 'roads', minzoom, filter,
       layout: { ...text(['interpolate', ['linear'], ['zoom'], 12, 11, 17, 14]), 'text-field': ['get', 'name'], 'symbol-placement': 'line', 'symbol-spacing': 320 },
-      paint: { 'text-color': p.roadText, 'text-halo-color': p.halo, 'text-halo-width': 1.5 } },
+      paint: { 'text-color': p.roadText, 'text-halo-color': p.halo, 'text-halo-width': 1.5 },
+    })),
     { id: 'bm-poi', type: 'circle', 'source-layer': 'pois',
       paint: { 'circle-radius': ['match', ['get', 'rank'], 1, 6, 2, 4.5, 3.5], 'circle-color': byKind(POI_COLORS, '#555555'), 'circle-stroke-color': p.poiStroke, 'circle-stroke-width': 1.5 } },
     { id: 'bm-poi-label', type: 'symbol', 'source-layer': 'pois',
@@ -102,4 +113,4 @@ export async function addBasemap(map, { dark = false } = {}) {
 }
 
 /** The ids of the basemap's layers (for tests and layer switches). */
-export const BASEMAP_LAYER_IDS = ['bm-landuse', 'bm-water', 'bm-waterway', 'bm-road-casing', 'bm-road', 'bm-green-label', 'bm-water-label', 'bm-lake-label', 'bm-road-label', 'bm-poi', 'bm-poi-label'];
+export const BASEMAP_LAYER_IDS = ['bm-landuse', 'bm-water', 'bm-waterway', 'bm-road-casing', 'bm-road', 'bm-green-label', 'bm-water-label', 'bm-lake-label', 'bm-road-label', 'bm-street-label', 'bm-poi', 'bm-poi-label'];

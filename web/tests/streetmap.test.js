@@ -44,10 +44,10 @@ async function riverByRoad(page) {
   await mapIdle(page);
   return page.evaluate(() => {
     const map = window.__minqing.map;
-    const lines = map.querySourceFeatures('basemap', { sourceLayer: 'water' }).filter((f) => f.geometry.type === 'LineString');
-    const roads = map.querySourceFeatures('basemap', { sourceLayer: 'roads' }).filter((f) => f.properties.class === 'main');
-    const river = lines.flatMap((f) => f.geometry.coordinates);
-    const road = roads.flatMap((f) => f.geometry.coordinates);
+    // Every vertex of a line feature, whether it came in one part or several.
+    const vertices = (f) => (f.geometry.type === 'LineString' ? f.geometry.coordinates : f.geometry.type === 'MultiLineString' ? f.geometry.coordinates.flat() : []);
+    const river = map.querySourceFeatures('basemap', { sourceLayer: 'water' }).flatMap(vertices);
+    const road = map.querySourceFeatures('basemap', { sourceLayer: 'roads' }).filter((f) => f.properties.class === 'main').flatMap(vertices);
     let best = null;
     for (const p of river) {
       for (const q of road) {
@@ -88,7 +88,7 @@ for (const [path, name, theme] of [['/', 'onemap', 'light'], ['/screen', 'screen
             roads: q(['bm-road']).length,
             water: q(['bm-water', 'bm-waterway']).length,
             landuse: q(['bm-landuse']).length,
-            roadLabels: names(q(['bm-road-label'])),
+            roadLabels: names(q(['bm-road-label', 'bm-street-label'])),
             otherLabels: names(q(['bm-water-label', 'bm-lake-label', 'bm-poi-label', 'bm-green-label'])),
             pois: q(['bm-poi']).map((f) => f.properties.kind),
           };
