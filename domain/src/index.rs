@@ -156,6 +156,8 @@ pub struct Index {
     area_by_code: HashMap<String, u32>,
     grid_tree: RTree<RectEntry>,
     pub roads: Vec<Road>,
+    /// Water, land use and points of interest (shared: they never change after load).
+    pub basemap: std::sync::Arc<crate::basemap::Basemap>,
     pub buildings: Vec<BuildingEntry>,
     building_by_code: HashMap<String, u32>,
     pub building_tree: RTree<PointEntry>,
@@ -379,6 +381,7 @@ impl Index {
             area_by_code,
             grid_tree,
             roads: s.roads.clone(),
+            basemap: std::sync::Arc::new(s.basemap.clone()),
             buildings,
             building_by_code,
             building_tree,

@@ -16,6 +16,7 @@ pub mod analysis;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod basemap;
 pub mod config;
 pub mod disclosure;
 pub mod error;

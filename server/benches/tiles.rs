@@ -6,7 +6,8 @@
 //! `tower::ServiceExt::oneshot`: routing, extractors, metrics middleware, ETag, headers;
 //! no socket; the tile cache off, as `MINQING_TILE_CACHE=off`), measured as thread CPU time so that a machine busy with compilers does not
 //! inflate it. The cases: the densest z14 buildings tile, the densest z10–z13 tiles
-//! (aggregated cells), and composite tiles.
+//! (aggregated cells), composite tiles, and per zoom 8–16 the basemap tile
+//! (`landuse,water,roads,pois`) holding the most basemap vertices.
 //!
 //!     cargo bench -p minqing-server --bench tiles
 //!
@@ -47,6 +48,29 @@ fn densest(index: &minqing_domain::index::Index, z: u8) -> (TileId, usize) {
         .into_iter()
         .max_by_key(|(t, n)| (*n, *t))
         .expect("buildings")
+}
+
+/// The tile of zoom `z` holding the most basemap vertices and points, and that count.
+fn densest_basemap(index: &minqing_domain::index::Index, z: u8) -> (TileId, usize) {
+    use geo::CoordsIter;
+    let mut counts: HashMap<TileId, usize> = HashMap::new();
+    let b = &index.basemap;
+    let coords = b
+        .landuse
+        .iter()
+        .chain(&b.water)
+        .chain(&b.pois)
+        .flat_map(|f| f.geometry.coords_iter())
+        .chain(index.roads.iter().flat_map(|r| r.geometry.coords_iter()));
+    for c in coords {
+        if let Ok(t) = TileId::from_lonlat(c.x, c.y, z) {
+            *counts.entry(t).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(t, n)| (*n, *t))
+        .expect("a basemap")
 }
 
 /// Shortest measured round: a hundred scheduler ticks or more, so that the tick-late
@@ -120,6 +144,17 @@ fn main() {
         cases.push(Case {
             name: format!("areas,roads,buildings,events_z{z}"),
             layers: "areas,roads,buildings,events",
+            tile,
+        });
+    }
+
+    // The basemap (issue 24: its densest tile within 2 ms): per zoom, the tile holding
+    // the most basemap vertices (land use, water, roads) and points of interest.
+    for z in 8..=16u8 {
+        let (tile, n) = densest_basemap(&index, z);
+        cases.push(Case {
+            name: format!("basemap_z{z}_densest({n})"),
+            layers: "landuse,water,roads,pois",
             tile,
         });
     }

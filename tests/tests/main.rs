@@ -4,6 +4,7 @@
 mod address;
 mod analysis;
 mod auth;
+mod basemap;
 mod calendar;
 mod disclosure;
 mod events;

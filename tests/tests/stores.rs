@@ -173,8 +173,8 @@ async fn postgis_has_real_geometry_with_gist_indexes() {
             .await
             .unwrap();
     assert_eq!(
-        gist, 5,
-        "areas, roads, buildings, events and patrols have GiST indexes"
+        gist, 8,
+        "areas, roads, water, landuse, pois, buildings, events and patrols have GiST indexes"
     );
     let grid_area: f64 =
         sqlx::query_scalar("SELECT SUM(ST_Area(geom)) FROM areas WHERE level = 'grid'")

@@ -340,8 +340,8 @@ async fn vector_tiles_match_the_index() {
 
 /// Every property key of every layer, over tiles at every zoom from 8 to 16 across the
 /// district, is one the catalog lists; none names a person or an identity document, and
-/// no key-group count is served. `name` exists only on areas and roads, and there its
-/// value is an area or road name from the register.
+/// no key-group count is served. `name` exists only on areas, roads and the basemap's
+/// layers, and there its value is a place name from the store.
 #[tokio::test]
 async fn no_personal_fields_and_size_limits() {
     let (_tmp, state, app, _m) = loaded_app(0.03).await;
@@ -351,6 +351,15 @@ async fn no_personal_fields_and_size_limits() {
         .iter()
         .map(|a| a.area.name.as_str())
         .chain(index.roads.iter().map(|r| r.name.as_str()))
+        .chain(
+            index
+                .basemap
+                .water
+                .iter()
+                .chain(&index.basemap.landuse)
+                .chain(&index.basemap.pois)
+                .filter_map(|f| f.name.as_deref()),
+        )
         .collect();
     let (_, _, catalog) = get_tile(&app, "/tiles/catalog", &[]).await;
     let catalog: serde_json::Value = serde_json::from_slice(&catalog).unwrap();
@@ -423,7 +432,11 @@ async fn no_personal_fields_and_size_limits() {
                         assert!(allowed[layer].contains(k), "{layer}.{k} not in the catalog");
                         assert!(!forbidden.iter().any(|p| kl.contains(p)), "{layer}.{k}");
                         if kl.contains("name") {
-                            assert!(layer == "areas" || layer == "roads", "{layer}.{k}");
+                            assert!(
+                                ["areas", "roads", "water", "landuse", "pois"]
+                                    .contains(&layer.as_str()),
+                                "{layer}.{k}"
+                            );
                             assert!(place_names.contains(string(Some(v)).as_str()));
                         }
                     }

@@ -10,9 +10,10 @@ import 'maplibre-gl/dist/maplibre-gl.css';
 import './grid.css';
 import {
   baseStyle, bounds, capabilities, describeError, esc, fetchJSON, HttpError, quietMapErrors, tileURL,
-  CATEGORY_LABELS, STATUS_LABELS, label, MAP_LOCALE,
+  CATEGORY_LABELS, STATUS_LABELS, label, MAP_FONTS, MAP_LOCALE,
   addOutsideBasemap,
 } from './common.js';
+import { addBasemap } from './basemap.js';
 import { contains } from './draw.js';
 import { showEventDetail, when, placeName, TASK_KIND_LABELS, VISIT_KIND_LABELS } from './event_detail.js';
 import { loadForces } from './forces_grid.js';
@@ -178,7 +179,7 @@ function connectStream() {
 }
 
 async function initMap(grids) {
-  const map = new maplibregl.Map({ container: 'map', style: baseStyle('#eef1f4'), center: [104.4, 31.13], zoom: 11, attributionControl: false, locale: MAP_LOCALE });
+  const map = new maplibregl.Map({ container: 'map', style: baseStyle('#eef1f4'), center: [104.4, 31.13], zoom: 11, attributionControl: false, localIdeographFontFamily: MAP_FONTS.join(', '), locale: MAP_LOCALE });
   app.map = map;
   window.__minqing = { map, app };
   quietMapErrors(map, () => {});
@@ -197,6 +198,7 @@ async function initMap(grids) {
   } catch (error) {
     say(`网格边界${describeError(error)}`, 'error');
   }
+  await addBasemap(map).catch(() => false);
   if (app.caps.tiles && (app.caps.tileLayers.size === 0 || app.caps.tileLayers.has('buildings'))) {
     map.addSource('buildings', { type: 'vector', tiles: [tileURL(['buildings'])], maxzoom: 16 });
     map.addLayer({ id: 'buildings', type: 'circle', source: 'buildings', 'source-layer': 'buildings', filter: ['==', ['geometry-type'], 'Point'], paint: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 14, 3, 18, 8], 'circle-color': '#374151', 'circle-stroke-color': '#fff', 'circle-stroke-width': 1 } });

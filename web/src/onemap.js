@@ -16,6 +16,7 @@ import {
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label, MAP_FONTS, MAP_LOCALE,
   addOutsideBasemap,
 } from './common.js';
+import { addBasemap } from './basemap.js';
 import { authJSON, session, ROLE_CAN, ROLE_NAMES } from './session.js';
 import { renderEfficiency, renderHotspots, renderHousing, renderPopulation, renderRisk, CLASS_NAMES, TIER_NAMES } from './models.js';
 import { PolygonDraw, contains } from './draw.js';
@@ -78,6 +79,9 @@ map.on('load', async () => {
     status(`区域数据${describeError(error)}`);
     return;
   }
+  // Our own basemap under the areas (its labels above them); before the tile layers, so
+  // that those stay above its labels' layer order.
+  await addBasemap(map).catch(() => false);
   state.caps = await capabilities();
   addTileLayers(state.caps);
   addLabelLayers();

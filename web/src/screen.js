@@ -11,6 +11,7 @@ import {
   CATEGORY_COLORS, CATEGORY_LABELS, STATUS_LABELS, label,
   addOutsideBasemap,
 } from './common.js';
+import { addBasemap } from './basemap.js';
 import { echarts } from './charts.js';
 import { refreshForces } from './forces_screen.js';
 
@@ -99,7 +100,7 @@ map.on('load', async () => {
     ]);
     map.addSource('townships', { type: 'geojson', data: townships });
     map.addSource('communities', { type: 'geojson', data: communities });
-    map.addLayer({ id: 'townships-fill', type: 'fill', source: 'townships', paint: { 'fill-color': '#123a6b', 'fill-opacity': 0.55 } });
+    map.addLayer({ id: 'townships-fill', type: 'fill', source: 'townships', paint: { 'fill-color': '#123a6b', 'fill-opacity': 0.2 } });
     map.addLayer({ id: 'communities-line', type: 'line', source: 'communities', paint: { 'line-color': '#2f6aa8', 'line-width': 0.6 } });
     map.addLayer({ id: 'townships-line', type: 'line', source: 'townships', paint: { 'line-color': '#4cc9f0', 'line-width': 2 } });
     map.fitBounds(bounds(townships), { padding: 30, duration: 0 });
@@ -107,6 +108,7 @@ map.on('load', async () => {
   } catch {
     $('map-status').textContent = '区域数据暂不可用';
   }
+  await addBasemap(map, { dark: true }).catch(() => false);
   const caps = await capabilities();
   if (caps.tiles) {
     const wanted = ['risk', 'hotspots', 'events'].filter((l) => caps.tileLayers.size === 0 || caps.tileLayers.has(l));

@@ -118,6 +118,11 @@ impl Geography {
         self.nx * self.ny
     }
 
+    /// Cells per row and per column of the lattice (cell `i + j * nx` is column `i`, row `j`).
+    pub fn dims(&self) -> (usize, usize) {
+        (self.nx, self.ny)
+    }
+
     fn vert(&self, i: usize, j: usize) -> (f64, f64) {
         self.verts[j * (self.nx + 1) + i]
     }
@@ -204,7 +209,7 @@ impl Geography {
 
     /// The boundary of a union of cells, by cancelling interior edges and chaining the
     /// remaining directed edges into rings.
-    fn trace(&self, cells: &[usize]) -> MultiPolygon<f64> {
+    pub fn trace(&self, cells: &[usize]) -> MultiPolygon<f64> {
         let w = self.nx + 1;
         let vid = |i: usize, j: usize| j * w + i;
         let mut edges: HashMap<(usize, usize), ()> = HashMap::new();

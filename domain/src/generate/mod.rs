@@ -5,6 +5,7 @@
 //! written with fixed precision. The output is a directory of import files shaped like
 //! real feeds (see [`FILES`]) plus `truth/` with the ground truth for tests.
 
+pub mod basemap;
 pub mod events;
 pub mod forces;
 pub mod geography;
@@ -209,6 +210,11 @@ pub fn generate_until(
         }
         w.flush()?;
     }
+
+    progress("basemap");
+    // Its own stream (21): every other file stays as it was without a basemap.
+    let base = basemap::build(&mut stream(seed, 21), &geo, &reg);
+    write_basemap(out, &geo, &base)?;
 
     progress("households and residents");
     let residents_total = ((627_000.0 * scale).round() as usize).max(100);
@@ -589,6 +595,38 @@ fn write_roads(path: &Path, geo: &geography::Geography) -> Result<()> {
         }
     });
     write_feature_collection(path, features)
+}
+
+/// The basemap's three layers (`water`, `landuse`, `pois`): `id`, `name` (null when the
+/// feature has none), `kind`, and a point of interest's `rank`.
+fn write_basemap(out: &Path, _geo: &geography::Geography, base: &basemap::Basemap) -> Result<()> {
+    for (file, list) in [
+        ("water.geojson", &base.water),
+        ("landuse.geojson", &base.landuse),
+        ("pois.geojson", &base.pois),
+    ] {
+        let features = list.iter().enumerate().map(|(i, f)| {
+            let mut props = serde_json::Map::new();
+            props.insert("id".into(), (i as i64 + 1).into());
+            props.insert(
+                "name".into(),
+                f.name.clone().map_or(serde_json::Value::Null, Into::into),
+            );
+            props.insert("kind".into(), f.kind.into());
+            if let Some(rank) = f.rank {
+                props.insert("rank".into(), rank.into());
+            }
+            geojson::Feature {
+                bbox: None,
+                geometry: Some(geojson::Geometry::new(geojson::Value::from(&f.geometry))),
+                id: None,
+                properties: Some(props),
+                foreign_members: None,
+            }
+        });
+        write_feature_collection(&out.join(file), features)?;
+    }
+    Ok(())
 }
 
 /// Display names of the demo's accounts (`minqing demo` gives them these; the

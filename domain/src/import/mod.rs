@@ -31,9 +31,12 @@ pub mod source;
 
 /// The import files, in the order they are read (areas before the buildings placed in
 /// them, buildings before units, the register before the records linked to it).
-pub const FILES: [&str; 18] = [
+pub const FILES: [&str; 21] = [
     "areas.geojson",
     "roads.geojson",
+    "water.geojson",
+    "landuse.geojson",
+    "pois.geojson",
     "buildings.csv",
     "units.csv",
     "housing.csv",
@@ -189,6 +192,9 @@ fn table_for(file: &str) -> Option<Table> {
     Some(match file {
         "areas.geojson" => tables::AREAS,
         "roads.geojson" => tables::ROADS,
+        "water.geojson" => tables::WATER,
+        "landuse.geojson" => tables::LANDUSE,
+        "pois.geojson" => tables::POIS,
         "buildings.csv" => tables::BUILDINGS,
         "units.csv" => tables::UNITS,
         "housing.csv" => tables::HOUSING,

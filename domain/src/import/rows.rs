@@ -89,6 +89,9 @@ pub fn feature_row(
     if file == "patrols.geojson" {
         return crate::forces::import::patrol_feature(f, &geom, text, ctx);
     }
+    if matches!(file, "water.geojson" | "landuse.geojson" | "pois.geojson") {
+        return basemap_row(file, f, &geom, text);
+    }
     if file == "areas.geojson" {
         if !matches!(
             geom,
@@ -132,6 +135,44 @@ pub fn feature_row(
             text.into(),
         ])
     }
+}
+
+/// A store row of the basemap's layers: `id`, `name`, `kind` (and a point of
+/// interest's `rank`), the geometry.
+fn basemap_row(
+    file: &str,
+    f: &geojson::Feature,
+    geom: &geo_types::Geometry<f64>,
+    text: String,
+) -> Result<Vec<SqlValue>, String> {
+    let id = prop(f, "id")
+        .and_then(|v| match v {
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            v => v.as_i64(),
+        })
+        .ok_or("missing integer property id")?;
+    let name = match prop(f, "name") {
+        None => None,
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => None,
+        Some(_) => Some(prop_str(f, "name")?),
+    };
+    let kind = prop(f, "kind").map(|_| prop_str(f, "kind")).transpose()?;
+    let rank = match prop(f, "rank") {
+        None => None,
+        Some(serde_json::Value::String(s)) if s.trim().is_empty() => None,
+        Some(v) => Some(
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .ok_or_else(|| format!("property rank must be an integer, got {v}"))?,
+        ),
+    };
+    let (name, kind, rank) = crate::basemap::check_feature(file, geom, name, kind, rank)?;
+    let mut row: Vec<SqlValue> = vec![id.into(), name.into(), kind.into()];
+    if file == "pois.geojson" {
+        row.push(rank.into());
+    }
+    row.push(text.into());
+    Ok(row)
 }
 
 /// The columns each CSV file must have, in store order.

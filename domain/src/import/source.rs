@@ -86,7 +86,7 @@ const TABLES: [&str; 12] = [
     "key_group_visits",
 ];
 /// The layers (GeoJSON-shaped files), by base name.
-const LAYERS: [&str; 3] = ["areas", "roads", "patrols"];
+const LAYERS: [&str; 6] = ["areas", "roads", "water", "landuse", "pois", "patrols"];
 
 /// The import file (as `minqing generate` names it) a base name stands for.
 pub fn canonical(stem: &str) -> Option<String> {
@@ -377,5 +377,9 @@ mod tests {
             Some("residents-gbk.csv")
         );
         assert_eq!(canonical("notes"), None);
+        // The basemap's layers (GeoJSON-shaped: they need geometry).
+        for stem in ["water", "landuse", "pois"] {
+            assert_eq!(canonical(stem), Some(format!("{stem}.geojson")));
+        }
     }
 }

@@ -63,6 +63,8 @@ pub struct Snapshot {
     pub events: Vec<Event>,
     /// Patrol teams, patrols, grid forces and the work list (see `crate::forces`).
     pub forces: crate::forces::ForcesSnapshot,
+    /// Water, land use and points of interest (see `crate::basemap`).
+    pub basemap: crate::basemap::Basemap,
 }
 
 fn link(s: &str) -> LinkStatus {
@@ -279,7 +281,18 @@ async fn timed<T>(
 impl Store {
     /// Load everything the index needs. Tables are read concurrently.
     pub async fn load(&self) -> Result<Snapshot> {
-        let (areas, roads, buildings, units, housing, residents, enterprises, events, forces) = tokio::try_join!(
+        let (
+            areas,
+            roads,
+            buildings,
+            units,
+            housing,
+            residents,
+            enterprises,
+            events,
+            forces,
+            basemap,
+        ) = tokio::try_join!(
             timed("areas", self.load_areas()),
             timed("roads", self.load_roads()),
             timed("buildings", self.load_buildings()),
@@ -289,6 +302,7 @@ impl Store {
             timed("enterprises", self.load_enterprises()),
             timed("events", self.load_events()),
             self.load_forces(),
+            self.load_basemap(),
         )?;
         Ok(Snapshot {
             areas,
@@ -300,7 +314,42 @@ impl Store {
             enterprises,
             events,
             forces,
+            basemap,
         })
+    }
+
+    /// The basemap's three tables, each in id order.
+    pub async fn load_basemap(&self) -> Result<crate::basemap::Basemap> {
+        let mut out = crate::basemap::Basemap::default();
+        for (table, list) in [
+            ("water", &mut out.water),
+            ("landuse", &mut out.landuse),
+            ("pois", &mut out.pois),
+        ] {
+            // A typed zero: PostgreSQL would read a bare `0` as a 4-byte integer.
+            let rank = if table == "pois" {
+                "rank"
+            } else {
+                "CAST(0 AS BIGINT)"
+            };
+            let sql = format!("SELECT id, name, kind, {rank}, geojson FROM {table} ORDER BY id");
+            dispatch!(self, Store, p => {
+                let mut rows = sqlx::query(&sql).fetch(p);
+                while let Some(r) = rows.try_next().await? {
+                    let geojson: String = r.try_get(4)?;
+                    let rank: i64 = r.try_get(3)?;
+                    list.push(crate::basemap::Feature {
+                        id: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        kind: r.try_get(2)?,
+                        rank: u8::try_from(rank).unwrap_or(0),
+                        geometry: crate::basemap::parse_geometry(&geojson)
+                            .with_context(|| format!("{table} feature"))?,
+                    });
+                }
+            });
+        }
+        Ok(out)
     }
 
     pub async fn load_areas(&self) -> Result<Vec<Area>> {

@@ -403,6 +403,22 @@ pub mod tables {
         columns: &["id", "name", "class", "geojson"],
         key: "id",
     };
+    /// The basemap (migration 0012): rivers and lakes, land use, points of interest.
+    pub const WATER: Table = Table {
+        name: "water",
+        columns: &["id", "name", "kind", "geojson"],
+        key: "id",
+    };
+    pub const LANDUSE: Table = Table {
+        name: "landuse",
+        columns: &["id", "name", "kind", "geojson"],
+        key: "id",
+    };
+    pub const POIS: Table = Table {
+        name: "pois",
+        columns: &["id", "name", "kind", "rank", "geojson"],
+        key: "id",
+    };
     pub const BUILDINGS: Table = Table {
         name: "buildings",
         columns: &[

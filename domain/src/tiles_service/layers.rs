@@ -85,6 +85,61 @@ pub static LAYERS: &[LayerSpec] = &[
         render: render_roads,
     },
     LayerSpec {
+        id: "landuse",
+        description: "Basemap land use: built-up areas, farmland, forest on the hills, parks; polygons from z8 (below z13 generalised by two tile units, patches under 64 square units left out)",
+        minzoom: 8,
+        maxzoom: 22,
+        fields: &[
+            (
+                "kind",
+                "String: residential, commercial, industrial, farmland, forest or park",
+            ),
+            (
+                "name",
+                "String: the park's or hill's name (when it has one)",
+            ),
+        ],
+        uses_events: false,
+        max_points: usize::MAX,
+        render: super::basemap::render_landuse,
+    },
+    LayerSpec {
+        id: "water",
+        description: "Basemap water: rivers, lakes, reservoirs and ponds as polygons, rivers, streams and canals also as centrelines; from z8",
+        minzoom: 8,
+        maxzoom: 22,
+        fields: &[
+            (
+                "kind",
+                "String: river, lake, reservoir, pond, stream or canal",
+            ),
+            ("name", "String: the water's name (when it has one)"),
+        ],
+        uses_events: false,
+        max_points: usize::MAX,
+        render: super::basemap::render_water,
+    },
+    LayerSpec {
+        id: "pois",
+        description: "Basemap points of interest: governance centres, township offices, police stations, mediation rooms, schools, hospitals, markets, stations; rank 1 from z11, rank 2 from z13, rank 3 from z15",
+        minzoom: 11,
+        maxzoom: 22,
+        fields: &[
+            (
+                "kind",
+                "String: governance_centre, township_office, police, mediation_room, school, hospital, market or station",
+            ),
+            ("name", "String: the institution's name"),
+            (
+                "rank",
+                "Number: 1 district-wide, 2 a township's, 3 a community's",
+            ),
+        ],
+        uses_events: false,
+        max_points: usize::MAX,
+        render: super::basemap::render_pois,
+    },
+    LayerSpec {
         id: "patrols",
         description: "Patrols of the last 30 days of the record: GPS tracks from z13; below, patrol visits of hot-spot-sized cells summed in 64-unit cells",
         minzoom: 8,

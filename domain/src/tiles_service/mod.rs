@@ -9,6 +9,7 @@
 //!   tiles under 500 KB) is clustered on the fly into 64-unit cells; and a tile that
 //!   still encodes above 500 KB is rendered again with every point layer aggregated.
 //! - [`prepared`]: load-time structures and the live event aggregates.
+//! - [`basemap`]: the basemap's layers (`landuse`, `water`, `pois`) under the others.
 //! - [`analysis_layers`]: the `hotspots` and `risk` layers, drawn from the analysis
 //!   results (refreshed, and their cached tiles dropped, when the events changed).
 //! - [`heat`]: kernel-density PNG tiles.
@@ -21,6 +22,7 @@
 //! aggregates and empties the cache.
 
 pub mod analysis_layers;
+pub mod basemap;
 pub mod cache;
 pub mod filters;
 pub mod heat;

@@ -247,6 +247,8 @@ pub struct Prepared {
     pub area_world_bbox: Vec<(f64, f64, f64, f64)>,
     pub area_index_by_code: HashMap<String, u32>,
     pub road_tree: Arc<RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>>,
+    /// The basemap layers' structures (shared with a relinked copy: they never change).
+    pub basemap: Arc<super::basemap::BasemapTiles>,
     pub building_points: BuildingPoints,
     /// Weights: residents, units, enterprises.
     pub building_pyramid: AggregatePyramid,
@@ -282,7 +284,8 @@ impl Prepared {
                 })
                 .collect(),
         ));
-        Self::with_shapes(index, events, area_levels, road_tree)
+        let basemap = Arc::new(super::basemap::BasemapTiles::build(index));
+        Self::with_shapes(index, events, area_levels, road_tree, basemap)
     }
 
     /// The same structures for an index whose record links changed (a review
@@ -294,6 +297,7 @@ impl Prepared {
             events,
             self.area_levels.clone(),
             self.road_tree.clone(),
+            self.basemap.clone(),
         )
     }
 
@@ -302,6 +306,7 @@ impl Prepared {
         events: &EventIndex,
         area_levels: Arc<Vec<AreaLevelTiles>>,
         road_tree: Arc<RTree<GeomWithData<Rectangle<[f64; 2]>, u32>>>,
+        basemap: Arc<super::basemap::BasemapTiles>,
     ) -> Prepared {
         let mut area_counts = vec![AreaCounts::default(); index.areas.len()];
         for b in &index.buildings {
@@ -401,6 +406,7 @@ impl Prepared {
             area_world_bbox,
             area_index_by_code,
             road_tree,
+            basemap,
             building_points: BuildingPoints::build(index),
             building_pyramid,
             enterprises,

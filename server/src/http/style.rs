@@ -8,6 +8,10 @@
 //! are not drawn (a known limitation until a glyph set is shipped).
 
 //!
+//! **Basemap.** Land use and water fills under the areas, points of interest with
+//! their names above the points (our own basemap, issue 24); an outside basemap, when
+//! configured, replaces them.
+//!
 //! **Analysis layers.** `hotspots` and `risk` come from a second source
 //! (`/tiles/hotspots,risk/…`) so that they take no share of the base tiles' feature
 //! budget. Significant hot and cold spots are drawn; the risk fills and risk buildings
@@ -19,6 +23,8 @@ use serde_json::{Value, json};
 const FONT: &str = "Noto Sans CJK SC Regular";
 /// The layers drawn from the analysis results (a second source).
 const ANALYSIS: &str = "hotspots,risk";
+/// Our own basemap's layers (a third source).
+const BASEMAP: &str = "landuse,water,pois";
 
 pub fn style(base: &str, bounds: [f64; 4], outside: Option<&OutsideBasemap>) -> Value {
     let mut style = own_style(base, bounds);
@@ -45,6 +51,12 @@ fn underlay(style: &mut Value, basemap: &OutsideBasemap) {
         layers.push(json!({"id": id, "type": "raster", "source": id}));
     }
     if let Some(list) = style["layers"].as_array_mut() {
+        // The outside basemap replaces ours: our land-use and water fills would hide it.
+        list.retain(|l| {
+            !l["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("basemap-"))
+        });
         let after_background = usize::from(list.first().is_some_and(|l| l["id"] == "background"));
         for (k, layer) in layers.into_iter().enumerate() {
             list.insert(after_background + k, layer);
@@ -73,6 +85,16 @@ fn own_style(base: &str, bounds: [f64; 4]) -> Value {
                 "bounds": bounds,
                 "attribution": "民情 Minqing (synthetic data)"
             },
+            // Our own basemap in its own source (its features take no share of the
+            // base tiles' budget).
+            "basemap": {
+                "type": "vector",
+                "tiles": [format!("{base}/tiles/{BASEMAP}/{{z}}/{{x}}/{{y}}.mvt")],
+                "minzoom": 8,
+                "maxzoom": 16,
+                "bounds": bounds,
+                "attribution": "民情 Minqing (synthetic data)"
+            },
             // The analysis layers in their own source, so that they do not take a share
             // of the base tiles' feature budget.
             "analysis": {
@@ -94,6 +116,13 @@ fn own_style(base: &str, bounds: [f64; 4]) -> Value {
         },
         "layers": [
             {"id": "background", "type": "background", "paint": {"background-color": "#f4f1ea"}},
+            // Our own basemap (issue 24; the views draw it with web/src/basemap.js).
+            {"id": "basemap-landuse", "type": "fill", "source": "basemap", "source-layer": "landuse",
+             "paint": {"fill-color": ["match", ["get", "kind"], "farmland", "#e6efd2", "forest", "#c9e2bb",
+                "park", "#bfe3b4", "#efebe4"], "fill-antialias": false}},
+            {"id": "basemap-water", "type": "fill", "source": "basemap", "source-layer": "water",
+             "filter": ["==", ["geometry-type"], "Polygon"],
+             "paint": {"fill-color": "#9ccbf0", "fill-antialias": false}},
             {"id": "areas-fill", "type": "fill", "source": "minqing", "source-layer": "areas",
              "paint": {"fill-color": ["match", ["get", "level"],
                 "township", "#e8e0cf", "community", "#e3ead8", "#eef2f6"],
@@ -139,6 +168,12 @@ fn own_style(base: &str, bounds: [f64; 4]) -> Value {
             {"id": "area-labels", "type": "symbol", "source": "minqing", "source-layer": "areas",
              "layout": {"text-field": ["get", "name"], "text-font": [FONT], "text-size": 13},
              "paint": {"text-color": "#4a4235", "text-halo-color": "#ffffff", "text-halo-width": 1.2}},
+            {"id": "basemap-pois", "type": "circle", "source": "basemap", "source-layer": "pois",
+             "paint": {"circle-color": "#8e44ad", "circle-radius": 4, "circle-stroke-color": "#ffffff", "circle-stroke-width": 1}},
+            {"id": "basemap-poi-labels", "type": "symbol", "source": "basemap", "source-layer": "pois",
+             "layout": {"text-field": ["get", "name"], "text-font": [FONT], "text-size": 12, "text-anchor": "left",
+                        "text-offset": [0.8, 0], "text-optional": true},
+             "paint": {"text-color": "#333333", "text-halo-color": "#ffffff", "text-halo-width": 1}},
             {"id": "road-labels", "type": "symbol", "source": "minqing", "source-layer": "roads",
              "minzoom": 13,
              "layout": {"symbol-placement": "line", "text-field": ["get", "name"], "text-font": [FONT], "text-size": 12},
