@@ -548,6 +548,17 @@ impl Index {
             .map(|&i| &self.buildings[i as usize])
     }
 
+    /// The register's label for an address code: a building's own, or for a unit
+    /// (its building's code and six digits) its building's.
+    pub fn address_label(&self, code: &str) -> Option<&str> {
+        self.building(code)
+            .or_else(|| {
+                let cut = code.len().checked_sub(6)?;
+                self.building(code.get(..cut)?)
+            })
+            .map(|b| b.label.as_str())
+    }
+
     /// The grid containing a point (exact point-in-polygon).
     pub fn grid_at(&self, lon: f64, lat: f64) -> Option<&AreaEntry> {
         let p = geo_types::Point::new(lon, lat);

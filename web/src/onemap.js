@@ -534,13 +534,13 @@ async function loadEventsBehind(query, box, title, request, current) {
     if (!records) {
       html += signInHint('查看事件详情和地址');
     } else if (events.length) {
-      // The addresses behind the events: each address code with its number of events.
+      // The addresses behind the events, by name: each with its number of events.
       const byAddress = new Map();
       for (const ev of events) {
-        const key = ev.address_code || '（无地址编码）';
+        const key = ev.address || '（地址未登记）';
         byAddress.set(key, (byAddress.get(key) || 0) + 1);
       }
-      html += `<table class="events"><tr><th>日期</th><th>类别</th><th>状态</th><th>事项</th></tr>${events.map((ev) => `<tr data-code="${esc(ev.code)}"><td>${esc((ev.reported_at || '').slice(0, 10))}</td><td>${esc(label(CATEGORY_LABELS, ev.category))}</td><td>${esc(label(STATUS_LABELS, ev.status))}${ev.overdue ? ' <b class="overdue">超期</b>' : ''}</td><td>${esc(ev.title || ev.code)}<br><small class="muted">${esc(ev.community?.name || '')} ${esc(ev.address_code || '')}</small></td></tr>`).join('')}</table>
+      html += `<table class="events"><tr><th>日期</th><th>类别</th><th>状态</th><th>事项</th></tr>${events.map((ev) => `<tr data-code="${esc(ev.code)}"><td>${esc((ev.reported_at || '').slice(0, 10))}</td><td>${esc(label(CATEGORY_LABELS, ev.category))}</td><td>${esc(label(STATUS_LABELS, ev.status))}${ev.overdue ? ' <b class="overdue">超期</b>' : ''}</td><td>${esc(ev.title || ev.code)}<br><small class="muted">${esc(ev.community?.name || '')} ${esc(ev.address || '')}</small></td></tr>`).join('')}</table>
         ${answer.total > events.length ? `<p class="note">显示最近 ${events.length} 件</p>` : ''}
         <h3>涉及地址 <small>${byAddress.size} 个</small></h3>
         <ul class="addresses">${[...byAddress].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([a, n]) => `<li><span>${esc(a)}</span><span>${n} 件</span></li>`).join('')}</ul>`;

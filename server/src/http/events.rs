@@ -72,6 +72,8 @@ pub fn view(event: &Event, index: Option<&Index>, now: i64) -> Value {
         "lon": event.lon,
         "lat": event.lat,
         "address_code": event.address_code,
+        // The place by its name (the register's label), where the code is known.
+        "address": event.address_code.as_deref().and_then(|c| index?.address_label(c)),
         "grid": areas.get("grid").cloned().unwrap_or_else(|| json!({"code": event.grid_code})),
         "community": areas.get("community"),
         "township": areas.get("township"),
