@@ -1181,7 +1181,7 @@ async fn empty_list_parameters_are_no_filter() {
 /// on the spot passes mediation without a mediator; a duplicate is in no stage.
 #[tokio::test]
 async fn the_funnel_counts_the_periods_flow() {
-    let (_tmp, state, router, m) = loaded_app(0.01).await;
+    let (tmp, state, router, m) = loaded_app(0.01).await;
     let router = as_leader(&state, router).await;
     let today = minqing_domain::time::today(state.clock.now());
     let funnel = |router: axum::Router, q: String| async move {
@@ -1286,7 +1286,7 @@ async fn the_funnel_counts_the_periods_flow() {
         .filter(|e| (y2024..y2025).contains(&e.reported_at))
         .map(|e| e.code.clone())
         .collect();
-    let mut steps = csv::Reader::from_path(_tmp.path().join("district/event_steps.csv")).unwrap();
+    let mut steps = csv::Reader::from_path(tmp.path().join("district/event_steps.csv")).unwrap();
     let header = steps.headers().unwrap().clone();
     let col = |n: &str| header.iter().position(|h| h == n).unwrap();
     let (code, at, to) = (col("event_code"), col("at"), col("to_status"));
