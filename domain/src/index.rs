@@ -610,6 +610,10 @@ pub struct EventIndex {
     pub events: Vec<Event>,
     by_code: HashMap<String, u32>,
     pub tree: RTree<PointEntry>,
+    /// When each event first reached each stage of the funnel, from its history (set
+    /// at load from `event_steps`, kept by [`EventIndex::upsert`]); see
+    /// `crate::events::work::funnel`.
+    pub reached: StdHashMap<String, crate::events::work::Reached>,
 }
 
 impl EventIndex {
@@ -630,6 +634,7 @@ impl EventIndex {
             events,
             by_code,
             tree,
+            reached: StdHashMap::new(),
         }
     }
 
@@ -648,6 +653,16 @@ impl EventIndex {
     /// Insert a new event or replace the stored one with the same code (moving its point
     /// in the tree if it moved). Returns the previous version, if any.
     pub fn upsert(&mut self, event: Event) -> Option<Event> {
+        let moved_on = self
+            .get(&event.code)
+            .is_none_or(|old| old.status != event.status);
+        if moved_on && crate::events::work::funnel_stage(&event.status) > 0 {
+            // The change's time is when the event entered its new status.
+            self.reached
+                .entry(event.code.clone())
+                .or_insert(crate::events::work::Reached::NONE)
+                .note(&event.status, event.updated_at);
+        }
         match self.by_code.get(&event.code).copied() {
             Some(i) => {
                 let old = std::mem::replace(&mut self.events[i as usize], event);

@@ -40,14 +40,21 @@ use anyhow::Context;
 /// Load the store into a fresh register index and event index.
 pub async fn load_index(store: &store::Store) -> anyhow::Result<(index::Index, index::EventIndex)> {
     let started = std::time::Instant::now();
-    let mut snapshot = store.load().await?;
+    let (mut snapshot, stage_steps) = tokio::try_join!(store.load(), async {
+        events::write::stage_steps(store)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the events' stage history: {e}"))
+    })?;
     tracing::info!(ms = started.elapsed().as_millis() as u64, "store read");
     let events = std::mem::take(&mut snapshot.events);
     Ok(tokio::task::spawn_blocking(move || {
-        (
-            index::Index::build(snapshot),
-            index::EventIndex::build(events),
-        )
+        let mut event_index = index::EventIndex::build(events);
+        event_index.reached = events::work::reached_from_steps(
+            stage_steps
+                .iter()
+                .map(|(c, s, at)| (c.as_str(), s.as_str(), *at)),
+        );
+        (index::Index::build(snapshot), event_index)
     })
     .await?)
 }

@@ -522,11 +522,20 @@ fn check_answer(what: &str, v: &Value, key: Option<&str>, problems: &mut Vec<Str
 }
 
 /// Every GET operation of the OpenAPI document that an anonymous caller may call, and
-/// every tile layer of the catalog, answers within the rule. A new endpoint, export
-/// field or layer that bypasses the disclosure layer makes this fail.
+/// every tile layer of the catalog, answers within the rule, on both stores. A new
+/// endpoint, export field or layer that bypasses the disclosure layer makes this fail.
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_anonymous_bypasses_the_disclosure_layer() {
-    let (_tmp, state, anon) = app_on(false, 0.03).await;
+    nothing_anonymous_bypasses(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_anonymous_bypasses_the_disclosure_layer_on_postgis() {
+    nothing_anonymous_bypasses(true).await;
+}
+
+async fn nothing_anonymous_bypasses(pg: bool) {
+    let (_tmp, state, anon) = app_on(pg, 0.03).await;
     let ix = state.index().unwrap();
     let (_, doc) = get_json(&anon, "/api/openapi.json").await;
     let mut problems = Vec::new();

@@ -1181,7 +1181,7 @@ async fn empty_list_parameters_are_no_filter() {
 /// on the spot passes mediation without a mediator; a duplicate is in no stage.
 #[tokio::test]
 async fn the_funnel_counts_the_periods_flow() {
-    let (_tmp, state, router, m) = loaded_app(0.01).await;
+    let (tmp, state, router, m) = loaded_app(0.01).await;
     let router = as_leader(&state, router).await;
     let today = minqing_domain::time::today(state.clock.now());
     let funnel = |router: axum::Router, q: String| async move {
@@ -1270,9 +1270,127 @@ async fn the_funnel_counts_the_periods_flow() {
         assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{q}: {f}");
         assert!(counts[0] > 0, "{q}: {f}");
     }
-    // The events of 2024 as the seed made them: 96.86 % closed.
+    // The events of 2024 as they stood at the end of 2024, counted from the generated
+    // history file: closed when a step took them to closed (or on to a follow-up)
+    // before 2025.
     let f = funnel(router.clone(), "from=2024-01-01&to=2024-12-31".into()).await;
     assert_eq!(f["accepted"], m.events_2024);
-    assert_eq!(f["closed"], m.closed_2024);
+    let (y2024, y2025) = (
+        minqing_domain::generate::events::Y2024,
+        minqing_domain::generate::events::Y2025,
+    );
+    let reported_2024: std::collections::HashSet<String> = state
+        .events()
+        .events
+        .iter()
+        .filter(|e| (y2024..y2025).contains(&e.reported_at))
+        .map(|e| e.code.clone())
+        .collect();
+    let mut steps = csv::Reader::from_path(tmp.path().join("district/event_steps.csv")).unwrap();
+    let header = steps.headers().unwrap().clone();
+    let col = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let (code, at, to) = (col("event_code"), col("at"), col("to_status"));
+    let closed_in_2024: std::collections::HashSet<String> = steps
+        .records()
+        .map(Result::unwrap)
+        .filter(|r| {
+            reported_2024.contains(&r[code])
+                && matches!(&r[to], "closed" | "followed_up")
+                && r[at].parse::<i64>().unwrap() < y2025
+        })
+        .map(|r| r[code].to_string())
+        .collect();
+    assert_eq!(f["closed"], closed_in_2024.len());
+    assert!(closed_in_2024.len() <= m.closed_2024);
     assert_eq!(f["duplicates"], 0);
+}
+
+/// A past period's funnel shows where its events stood at the period's end: an event
+/// settled in the period and closed two days after it counts as settled, not closed,
+/// for that period, and as closed for a period that takes in the closure.
+#[tokio::test]
+async fn the_funnel_of_a_past_period_reads_the_history() {
+    let (_tmp, state, router, _) = loaded_app(0.01).await;
+    // 2027-03-10 10:00 CST: after every generated event, so the period holds only ours.
+    let day = minqing_domain::time::DAY;
+    let t0 =
+        minqing_domain::time::day_start(minqing_domain::time::parse_date("2027-03-10").unwrap())
+            .unwrap()
+            + 10 * 3600;
+    state.clock.advance(t0 - state.clock.now());
+    // One sign-in for the days the test moves the clock through.
+    state.auth().set_ttl_secs(30 * day);
+    let router = as_leader(&state, router).await;
+    let funnel = |q: &'static str| {
+        let router = router.clone();
+        async move {
+            let (s, _, b) = call(
+                &router,
+                "GET",
+                &format!("/api/v1/analysis/funnel?{q}"),
+                &[],
+                vec![],
+            )
+            .await;
+            assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+            let v: Value = serde_json::from_slice(&b).unwrap();
+            [
+                "accepted",
+                "mediation",
+                "settled",
+                "closed",
+                "followed_up",
+                "mediated",
+            ]
+            .map(|k| v[k].as_i64().unwrap())
+        }
+    };
+    let v = create(&router, &intake_body(&state, 900, "dispute")).await;
+    let code = v["code"].as_str().unwrap().to_string();
+    let mut version = v["version"].as_i64().unwrap();
+    let take = |mut s: Value, version: i64| {
+        let (router, code) = (router.clone(), code.clone());
+        s["version"] = json!(version);
+        async move {
+            let (st, v) = step(&router, &code, s.clone()).await;
+            assert_eq!(st, 200, "{s}: {v}");
+            v["version"].as_i64().unwrap()
+        }
+    };
+    version = take(
+        json!({"action": "assign_mediation", "org": events::MEDIATION_ORGS[0]}),
+        version,
+    )
+    .await;
+    version = take(json!({"action": "resolve", "note": "调解成功"}), version).await;
+    let day_one = "from=2027-03-10&to=2027-03-10";
+    assert_eq!(funnel(day_one).await, [1, 1, 1, 0, 0, 1]);
+    // Two days later: closed; the first day's answer does not change.
+    state.clock.advance(2 * day);
+    version = take(
+        json!({"action": "close", "satisfaction": "satisfied"}),
+        version,
+    )
+    .await;
+    assert_eq!(funnel(day_one).await, [1, 1, 1, 0, 0, 1]);
+    assert_eq!(
+        funnel("from=2027-03-10&to=2027-03-12").await,
+        [1, 1, 1, 1, 0, 1]
+    );
+    assert_eq!(funnel("from=2027-03-10").await, [1, 1, 1, 1, 0, 1]);
+    // A follow-up a day later shows from that day on only.
+    state.clock.advance(day);
+    take(
+        json!({"action": "follow_up", "visit_kind": "routine", "outcome": "矛盾已化解"}),
+        version,
+    )
+    .await;
+    assert_eq!(
+        funnel("from=2027-03-10&to=2027-03-12").await,
+        [1, 1, 1, 1, 0, 1]
+    );
+    assert_eq!(
+        funnel("from=2027-03-10&to=2027-03-13").await,
+        [1, 1, 1, 1, 1, 1]
+    );
 }

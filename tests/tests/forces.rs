@@ -2,7 +2,7 @@
 //! stores, the patrol and team lists, the stats, grid forces (scope, masking, audit),
 //! work-list admission, logging a patrol, and patrol coverage against brute force.
 
-use crate::support::{bearer, call, district, get, loaded_app, postgis_store, sqlite_store};
+use crate::support::{bearer, call, district, get, loaded_app, postgis_store, sqlite_store, until};
 use minqing_domain::auth::Role;
 use minqing_domain::forces::{self, staffing_standard};
 use minqing_domain::generate::{forces as gen_forces, geography};
@@ -21,23 +21,41 @@ fn patrols_per_month(dir: &std::path::Path) -> std::collections::BTreeMap<String
     out
 }
 
+/// The CST months from 2023-01 up to the one before `until` (`until` is a month's first
+/// day in the tests), as `YYYY-MM`.
+fn event_months(until: &str) -> Vec<String> {
+    let (y1, m1): (i32, i32) = (until[..4].parse().unwrap(), until[5..7].parse().unwrap());
+    let mut out = Vec::new();
+    let (mut y, mut m) = (2023, 1);
+    while (y, m) < (y1, m1) {
+        out.push(format!("{y:04}-{m:02}"));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    out
+}
+
 /// At scale 1 the forces are the source's figures, exactly: 163 teams, at least 3,000
-/// members, at least 300 patrols in every month of 2023 and 2024, every team's core
-/// within the staffing standard of its home area. (The forces depend on the geography
-/// and the events only for where patrols go, so this runs without the register.)
+/// members, at least 300 patrols in every month of the event years (2023 up to the
+/// generator's present), every team's core within the staffing standard of its home
+/// area. (The forces depend on the geography and the events only for where patrols go,
+/// so this runs without the register.)
 #[test]
 fn forces_figures_exact_at_scale_1() {
     let tmp = tempfile::tempdir().unwrap();
-    let (geo, fig) = gen_forces::generate_alone(tmp.path(), 1.0, 7).unwrap();
+    let (geo, fig) = gen_forces::generate_alone(tmp.path(), 1.0, 7, until()).unwrap();
     assert_eq!(fig.patrol_teams, 163);
     assert!(fig.patrol_members >= 3_000, "{}", fig.patrol_members);
     assert!(fig.patrols_min_per_month >= 300);
     let months = patrols_per_month(tmp.path());
-    assert_eq!(months.len(), 24, "{months:?}");
-    assert!(
-        months.keys().next().unwrap() == "2023-01" && months.keys().last().unwrap() == "2024-12"
+    let want = event_months(crate::support::UNTIL);
+    assert_eq!(want.len(), 47);
+    assert_eq!(
+        months.keys().cloned().collect::<Vec<_>>(),
+        want,
+        "every month from 2023-01 to the present, none after"
     );
     assert!(months.values().all(|&n| n >= 300), "{months:?}");
+    assert_eq!(months.values().sum::<usize>(), fig.patrols);
     // The staffing standard, team by team, from the files.
     let kinds: std::collections::HashMap<String, &str> = geo
         .townships
@@ -120,7 +138,9 @@ async fn small_scale_figures_and_load() {
         assert_eq!(f.teams.len(), m.patrol_teams);
         assert!(m.patrol_members >= 31);
         assert_eq!(f.members, m.patrol_members);
-        assert_eq!(m.patrols, 24 * 4);
+        // At least 4 a month at the smallest scales, every month up to the present.
+        assert_eq!(m.patrols, event_months(crate::support::UNTIL).len() * 4);
+        assert_eq!(m.patrols_min_per_month, 4);
         assert_eq!(f.patrols.len(), m.patrols);
         assert!(
             f.teams.iter().all(|t| t.meets_standard()),
@@ -138,22 +158,32 @@ async fn small_scale_figures_and_load() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["patrol_teams"], m.patrol_teams);
     assert_eq!(v["patrol_members"], m.patrol_members);
-    // The system clock is years after the synthetic record: nothing in the last 30 days.
-    assert_eq!(v["patrols_last_30_days"], 0);
-    // Move the clock to 2024-12-20 12:00 CST: the patrols of the 30 days before.
-    let target = 1_734_667_200;
-    state.clock.advance(target - state.clock.now());
-    let (_, body) = get(&router, "/api/v1/stats").await;
-    let v: Value = serde_json::from_str(&body).unwrap();
-    let want = ix
-        .forces
-        .read()
-        .patrols
-        .iter()
-        .filter(|p| p.started_at >= target - 30 * 86_400 && p.started_at < target)
-        .count();
-    assert!(want > 0);
-    assert_eq!(v["patrols_last_30_days"], want);
+    // The patrols run up to the present: on the present day (12:00 CST of the
+    // generator's `until`) and on a day of the seed years (2024-12-20 12:00 CST), the
+    // patrols of the 30 days before, and some.
+    let present = minqing_domain::time::day_start(until()).unwrap();
+    for target in [present + 4 * 3600, 1_734_667_200] {
+        state.clock.advance(target - state.clock.now());
+        let (_, body) = get(&router, "/api/v1/stats").await;
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let want = ix
+            .forces
+            .read()
+            .patrols
+            .iter()
+            .filter(|p| p.started_at >= target - 30 * 86_400 && p.started_at < target)
+            .count();
+        assert!(want >= 3, "{want} patrols in the 30 days before {target}");
+        assert_eq!(v["patrols_last_30_days"], want);
+    }
+    // No patrol runs past the present.
+    assert!(
+        ix.forces
+            .read()
+            .patrols
+            .iter()
+            .all(|p| p.ended_at <= present)
+    );
 }
 
 /// Both stores hold and load the same forces.
@@ -260,7 +290,7 @@ async fn json_of(
 /// work list only; logging a patrol from the grid view.
 #[tokio::test]
 async fn api_lists_scope_admission_and_logging() {
-    let (_tmp, state, router, _) = loaded_app(0.01).await;
+    let (_tmp, state, router, m) = loaded_app(0.01).await;
     let ix = state.index().unwrap();
     let grids: Vec<String> = ix
         .areas
@@ -283,7 +313,7 @@ async fn api_lists_scope_admission_and_logging() {
     // Patrols: all, by team, by window, by area.
     let (s, all) = json_of(&router, None, "GET", "/api/v1/patrols?limit=5000", "").await;
     assert_eq!(s, 200);
-    assert_eq!(all["total"], 96);
+    assert_eq!(all["total"], m.patrols);
     let team = all["patrols"][0]["team"].as_str().unwrap().to_string();
     let (_, by_team) = json_of(
         &router,
@@ -484,6 +514,8 @@ async fn api_lists_scope_admission_and_logging() {
                 .is_some_and(|g| ix.areas[g as usize].area.code == *ga)
         })
         .unwrap();
+    let (_, v) = json_of(&router, None, "GET", "/api/v1/stats", "").await;
+    let recent = v["patrols_last_30_days"].as_u64().unwrap();
     let now = state.clock.now();
     let track: Vec<[f64; 2]> = (0..10)
         .map(|i| [b.lon + i as f64 * 0.0002, b.lat])
@@ -493,9 +525,9 @@ async fn api_lists_scope_admission_and_logging() {
     assert_eq!(s, 201, "{p}");
     assert_eq!(p["findings"], "发现消防通道堵塞");
     let (_, v) = json_of(&router, None, "GET", "/api/v1/stats", "").await;
-    assert_eq!(v["patrols_last_30_days"], 1);
+    assert_eq!(v["patrols_last_30_days"], recent + 1);
     let (_, all2) = json_of(&router, None, "GET", "/api/v1/patrols?limit=5000", "").await;
-    assert_eq!(all2["total"], 97);
+    assert_eq!(all2["total"], m.patrols + 1);
     // Stored: a fresh load has it.
     let snap = state.store.load_forces().await.unwrap();
     assert!(
@@ -641,11 +673,72 @@ async fn coverage_matches_brute_force() {
             holder(minqing_domain::model::AreaLevel::Township),
             holder(minqing_domain::model::AreaLevel::Community),
         );
+        // …and the named road nearest to it, brute force over every road point
+        // and segment (within 300 m).
+        let (lon, lat) = (pt.x(), pt.y());
+        let kx = 111_320.0 * lat.to_radians().cos();
+        let dist = |a: (f64, f64), b: (f64, f64)| -> f64 {
+            let (ax, ay, bx, by) = (
+                (a.0 - lon) * kx,
+                (a.1 - lat) * 110_540.0,
+                (b.0 - lon) * kx,
+                (b.1 - lat) * 110_540.0,
+            );
+            // The segment sampled every metre or so: slow, and obviously right.
+            let n = ((bx - ax).hypot(by - ay).ceil() as usize).max(1);
+            (0..=n)
+                .map(|i| {
+                    let t = i as f64 / n as f64;
+                    (ax + t * (bx - ax)).hypot(ay + t * (by - ay))
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let nearest = ix
+            .roads
+            .iter()
+            .map(|r| {
+                let d = r
+                    .geometry
+                    .0
+                    .windows(2)
+                    .map(|w| dist((w[0].x, w[0].y), (w[1].x, w[1].y)))
+                    .fold(f64::INFINITY, f64::min);
+                (d, r.name.clone())
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .filter(|(d, _)| *d <= 300.0);
         if let (Some(t), Some(m)) = (t, m) {
-            assert_eq!(c["place"], format!("{t} · {m}"), "{c}");
+            let want = match &nearest {
+                Some((_, road)) => format!("{t} · {m} · {road}附近"),
+                None => format!("{t} · {m}"),
+            };
+            assert_eq!(c["place"], want, "{c}");
             assert_eq!(c["community_name"], m.as_str());
+            assert_eq!(c["road"].as_str(), nearest.as_ref().map(|n| n.1.as_str()));
         }
         assert!(!c["place"].as_str().unwrap().is_empty());
+    }
+    // The road tells apart cells that share a community: more distinct places than
+    // communities named.
+    let cells = r["cells"].as_array().unwrap();
+    let places: std::collections::BTreeSet<&str> =
+        cells.iter().map(|c| c["place"].as_str().unwrap()).collect();
+    let communities: std::collections::BTreeSet<&str> = cells
+        .iter()
+        .filter_map(|c| c["community_name"].as_str())
+        .collect();
+    assert!(
+        cells.iter().filter(|c| c["road"].is_string()).count() * 2 > cells.len(),
+        "most hot cells lie near a named road"
+    );
+    if cells.len() > communities.len() {
+        assert!(
+            places.len() > communities.len(),
+            "{} places for {} cells in {} communities",
+            places.len(),
+            cells.len(),
+            communities.len()
+        );
     }
     let named = r["cells"]
         .as_array()
@@ -735,6 +828,11 @@ async fn patrols_tile_layer() {
             .all(|f| f.properties.as_ref().unwrap().contains_key("visits"))
     );
     // A patrol logged now moves the window: the z15 tile over it shows it at once.
+    // (Two months after the generator's present, so the record's last weeks are out.)
+    let present = minqing_domain::time::day_start(until()).unwrap();
+    state
+        .clock
+        .advance(present + 60 * 86_400 - state.clock.now());
     let worker = {
         let g = ix.grid_at(lon, lat).unwrap().area.code.clone();
         bearer(&state, &router, Role::GridWorker, &[g], None).await

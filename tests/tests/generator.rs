@@ -115,10 +115,11 @@ fn the_later_years_leave_the_seed_years_unchanged() {
         (ma.disputes_2023, mb.disputes_2023),
         (ma.disputes_2024, mb.disputes_2024),
         (ma.disputes_mediated_2024, mb.disputes_mediated_2024),
-        (ma.patrols, mb.patrols),
+        (ma.key_group_entries, mb.key_group_entries),
     ] {
         assert_eq!(a, b);
     }
+    assert!(mb.patrols > ma.patrols, "the patrols run on to the present");
     let (fa, fb) = (file_bytes(&da), file_bytes(&db));
     for (name, bytes) in &fa {
         // Residents' birth dates (and the ID numbers holding them) are drawn at the
@@ -128,6 +129,8 @@ fn the_later_years_leave_the_seed_years_unchanged() {
             || name.ends_with("events.csv")
             || name.ends_with("event_steps.csv")
             || name.contains("/residents")
+            || name.ends_with("patrols.geojson")
+            || name.contains("/key_group")
         {
             continue;
         }
@@ -151,6 +154,55 @@ fn the_later_years_leave_the_seed_years_unchanged() {
         &sa[..],
         "the seed years' history is unchanged"
     );
+    // The patrols: the seed years' features first, unchanged, then the later years'.
+    let features = |dir: &std::path::Path| -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(dir.join("patrols.geojson")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["features"].as_array().unwrap().clone()
+    };
+    let (pa, pb) = (features(&da), features(&db));
+    assert_eq!(
+        &pb[..pa.len()],
+        &pa[..],
+        "the seed years' patrols are unchanged"
+    );
+    let y2025 = minqing_domain::generate::events::Y2025;
+    assert!(
+        pa.iter()
+            .all(|f| f["properties"]["started_at"].as_i64().unwrap() < y2025)
+    );
+    assert!(
+        pb[pa.len()..]
+            .iter()
+            .all(|f| f["properties"]["started_at"].as_i64().unwrap() >= y2025)
+    );
+    // The key-group follow-ups: the seed years' visits unchanged, the entries the same
+    // but for their last visit and version (the record goes on).
+    let (va, vb) = (
+        csv_rows(&da.join("key_group_visits.csv")),
+        csv_rows(&db.join("key_group_visits.csv")),
+    );
+    let seed_ids: std::collections::HashSet<&str> = va.iter().map(|r| &r[0]).collect();
+    let (seed_visits, later_visits): (Vec<&csv::StringRecord>, Vec<&csv::StringRecord>) =
+        vb.iter().partition(|r| seed_ids.contains(&r[0]));
+    assert_eq!(seed_visits, va.iter().collect::<Vec<_>>());
+    assert!(!later_visits.is_empty());
+    assert!(
+        later_visits
+            .iter()
+            .all(|r| r[2].parse::<i64>().unwrap() >= y2025)
+    );
+    let (ka, kb) = (
+        csv_rows(&da.join("key_groups.csv")),
+        csv_rows(&db.join("key_groups.csv")),
+    );
+    assert_eq!(ka.len(), kb.len());
+    for (a, b) in ka.iter().zip(&kb) {
+        assert_eq!(
+            a.iter().take(9).collect::<Vec<_>>(),
+            b.iter().take(9).collect::<Vec<_>>()
+        );
+    }
 }
 
 /// The later years continue at 2024's level and mix up to the present: about 2024's

@@ -31,6 +31,10 @@ test('screen: forces counters equal the API figures; uncovered hot cells listed'
     assert.equal(await value('patrol_teams'), String(teams.patrol_teams));
     assert.equal(await value('patrol_members'), String(teams.patrol_members));
     assert.equal(await value('patrols_30d'), String(cover.patrols_30d));
+    // The patrols run up to the demo's present (today): the last 30 days hold some.
+    assert.ok(cover.patrols_30d > 0, `近30天巡逻 ${cover.patrols_30d}`);
+    const now = Date.now() / 1000;
+    assert.ok(now - cover.to < 2 * 86_400, `coverage window ends ${cover.to}, not today`);
     const share = await value('share_covered');
     if (cover.hot_cells) assert.equal(share, `${(cover.share_covered * 100).toFixed(1)}%`);
     else assert.equal(share, '无显著热点');

@@ -473,16 +473,18 @@ mod tests {
 }
 
 /// The closed loop's funnel (受理 → 调解 → 化解/分流 → 办结 → 回访) of a period's flow:
-/// of the events accepted (reported) in the period, how many reached each stage.
+/// of the events accepted (reported) in the period, how many had reached each stage by
+/// the period's end.
 ///
-/// The stage an event reached is the furthest status its history took — the state
-/// machine ([`super::TRANSITIONS`]) only moves forward, so that is its current status:
-/// `mediating` is the mediation stage, `resolved` or `diverted` the settlement stage
-/// (a simple matter settled on the spot passes the mediation stage without a
-/// mediator: `mediated` counts those that really went through mediation), `closed`,
-/// `followed_up`. Events closed as a duplicate of another are no demand of their own:
-/// they are left out of every stage and counted apart. So each stage is at most the
-/// one before it, and all five come from one consistent look at the index.
+/// The stage an event had reached is read from its history ([`Reached`], the first time
+/// its steps entered each stage), so a past period shows where its events stood when
+/// it ended — a matter of March closed in May counts as not closed for March — and the
+/// same question asked later gets the same answer. `mediating` is the mediation stage,
+/// `resolved` or `diverted` the settlement stage (a simple matter settled on the spot
+/// passes the mediation stage without a mediator: `mediated` counts those that really
+/// went through mediation), `closed`, `followed_up`. Events closed as a duplicate of
+/// another are no demand of their own: they are left out of every stage and counted
+/// apart (as they are marked now). Each stage is at most the one before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Funnel {
     /// 受理: accepted in the period (duplicates left out).
@@ -502,11 +504,86 @@ pub struct Funnel {
     pub duplicates: u64,
 }
 
-/// The funnel (see [`Funnel`]) of the events reported in `window` (all when `None`).
+/// The funnel stage of a status: 1 mediation, 2 settled, 3 closed, 4 followed up, 0
+/// none yet (accepted). The state machine ([`super::TRANSITIONS`]) only moves forward
+/// through these.
+pub fn funnel_stage(status: &str) -> usize {
+    match status {
+        "mediating" => 1,
+        "resolved" | "diverted" => 2,
+        "closed" => 3,
+        "followed_up" => 4,
+        _ => 0,
+    }
+}
+
+/// When an event first reached each funnel stage or a later one (unix seconds; index
+/// `k - 1` for stage `k`), from its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reached(pub [Option<i64>; 4]);
+
+impl Reached {
+    /// Nothing reached yet.
+    pub const NONE: Reached = Reached([None; 4]);
+
+    /// Note that the event entered `status` at `at`: that stage and every one before it
+    /// were reached then at the latest.
+    pub fn note(&mut self, status: &str, at: i64) {
+        for k in 0..funnel_stage(status) {
+            if self.0[k].is_none_or(|t| at < t) {
+                self.0[k] = Some(at);
+            }
+        }
+    }
+
+    /// The stage reached before `end` (exclusive).
+    pub fn stage_before(&self, end: i64) -> usize {
+        self.0.iter().filter(|t| t.is_some_and(|t| t < end)).count()
+    }
+
+    /// An event with no history at hand (an imported record without steps): its current
+    /// stage as reached when it last changed, closure when it was closed.
+    pub fn of_event(e: &Event) -> Reached {
+        let mut r = Reached::NONE;
+        r.note(&e.status, e.updated_at);
+        if let Some(c) = e.closed_at {
+            r.note("closed", c);
+        }
+        r
+    }
+}
+
+/// The stage times of every event from its history steps `(event code, to_status,
+/// at)`, in any order.
+pub fn reached_from_steps<'a>(
+    steps: impl Iterator<Item = (&'a str, &'a str, i64)>,
+) -> std::collections::HashMap<String, Reached> {
+    let mut out: std::collections::HashMap<String, Reached> = Default::default();
+    for (code, status, at) in steps {
+        if funnel_stage(status) > 0 {
+            match out.get_mut(code) {
+                Some(r) => r.note(status, at),
+                None => {
+                    let mut r = Reached::NONE;
+                    r.note(status, at);
+                    out.insert(code.to_string(), r);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The funnel (see [`Funnel`]) of the events reported in `window` (all when `None`),
+/// each at the stage it had reached by the window's end (`reached` of an event: from
+/// its history; an event not in it is taken at its current status, see
+/// [`Reached::of_event`]).
 pub fn funnel<'a>(
     events: impl Iterator<Item = &'a Event>,
+    reached: &std::collections::HashMap<String, Reached>,
     window: Option<crate::time::Window>,
 ) -> Funnel {
+    let end = window.map_or(i64::MAX, |w| w.to);
     let mut f = Funnel::default();
     for e in events {
         if window.is_some_and(|w| !w.contains(e.reported_at)) {
@@ -516,19 +593,50 @@ pub fn funnel<'a>(
             f.duplicates += 1;
             continue;
         }
-        let stage = match e.status.as_str() {
-            "mediating" => 1,
-            "resolved" | "diverted" => 2,
-            "closed" => 3,
-            "followed_up" => 4,
-            _ => 0,
+        let stage = match reached.get(&e.code) {
+            Some(r) => r.stage_before(end),
+            None => Reached::of_event(e).stage_before(end),
         };
         f.accepted += 1;
         f.mediation += u64::from(stage >= 1);
         f.settled += u64::from(stage >= 2);
         f.closed += u64::from(stage >= 3);
         f.followed_up += u64::from(stage >= 4);
-        f.mediated += u64::from(e.mediation_org.is_some());
+        // An organisation is assigned only on the way into mediation (accepted →
+        // mediating), so one that reached mediation by the end and has one went
+        // through it then.
+        f.mediated += u64::from(stage >= 1 && e.mediation_org.is_some());
     }
     f
+}
+
+#[cfg(test)]
+mod funnel_tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_counts_from_when_it_was_reached() {
+        let mut r = Reached::NONE;
+        r.note("mediating", 100);
+        r.note("resolved", 200);
+        r.note("closed", 300);
+        assert_eq!(
+            [99, 100, 101, 201, 301].map(|t| r.stage_before(t)),
+            [0, 0, 1, 2, 3]
+        );
+        // Settled on the spot: mediation and settlement reached at once.
+        let mut s = Reached::NONE;
+        s.note("resolved", 50);
+        assert_eq!(s.stage_before(51), 2);
+        // Steps read in any order give the same times.
+        let steps = [
+            ("A", "closed", 300),
+            ("A", "accepted", 10),
+            ("A", "mediating", 100),
+        ];
+        let m = reached_from_steps(steps.iter().copied());
+        let m2 = reached_from_steps(steps.iter().rev().copied());
+        assert_eq!(m, m2);
+        assert_eq!(m["A"].0, [Some(100), Some(300), Some(300), None]);
+    }
 }

@@ -569,6 +569,24 @@ pub async fn photo_ids(store: &Store, code: &str) -> Result<Vec<i64>, Error> {
         .map_err(unavailable))
 }
 
+/// The first time each event entered each status of the funnel's stages (`(event code,
+/// to_status, at)`; see `super::work::Reached`), read once at load.
+pub async fn stage_steps(store: &Store) -> Result<Vec<(String, String, i64)>, Error> {
+    let sql = "SELECT event_code, to_status, MIN(at) FROM event_steps \
+               WHERE to_status IN ('mediating', 'resolved', 'diverted', 'closed', 'followed_up') \
+               GROUP BY event_code, to_status";
+    let rows: Result<Vec<(String, String, i64)>, sqlx::Error> = dispatch!(store, Store, p => {
+        match sqlx::query(sql).fetch_all(p).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect(),
+            Err(e) => Err(e),
+        }
+    });
+    rows.map_err(unavailable)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,11 @@
 //! `to` is the second after the newest patrol started, so the figures describe the last
 //! weeks of the record instead of being empty; the report says which `to` it used.
 //!
-//! Every cell is named by the township and community containing its centre (`place`),
-//! so a screen can say where an uncovered hot spot is without coordinates.
+//! Every cell is named by the township and community containing its centre and the
+//! named road nearest to it (`place`: "旌阳街道 · 观音社区 · 青龙北路附近"), so a screen
+//! can say where an uncovered hot spot is without coordinates: a community holds several
+//! cells, and two of them named alike cannot be told apart on a list. A road further
+//! than [`ROAD_NEAR_M`] names nothing (it would mislead more than it helps).
 //!
 //! Each patrol's visited cells are computed once when it is loaded or logged
 //! ([`super::Patrol::cells`]); a report then walks the patrols of the 30 days (found by
@@ -50,6 +53,38 @@ pub fn visits(hot: &[u64], patrols: &[Patrol], to: i64) -> Vec<(u32, u32)> {
     out
 }
 
+/// The farthest a road may be from a cell's centre to name it (a resolution-9 cell's
+/// edge is about 170 m).
+pub const ROAD_NEAR_M: f64 = 300.0;
+
+/// The named road nearest to `(lon, lat)` within [`ROAD_NEAR_M`] and its distance in
+/// metres. Brute force over the segments: a district has a few thousand, a report a few
+/// hundred cells, so this stays well under a millisecond per report.
+pub fn nearest_road(roads: &[crate::model::Road], lon: f64, lat: f64) -> Option<(&str, f64)> {
+    // Local equirectangular metres around the point: exact enough within a few hundred
+    // metres, which is all this is asked.
+    let (kx, ky) = (111_320.0 * lat.to_radians().cos(), 110_540.0);
+    let mut best: Option<(&str, f64)> = None;
+    for r in roads.iter().filter(|r| !r.name.trim().is_empty()) {
+        for seg in r.geometry.lines() {
+            let (ax, ay) = ((seg.start.x - lon) * kx, (seg.start.y - lat) * ky);
+            let (bx, by) = ((seg.end.x - lon) * kx, (seg.end.y - lat) * ky);
+            let (dx, dy) = (bx - ax, by - ay);
+            let len2 = dx * dx + dy * dy;
+            let t = if len2 > 0.0 {
+                (-(ax * dx + ay * dy) / len2).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let d = (ax + t * dx).hypot(ay + t * dy);
+            if d <= ROAD_NEAR_M && best.is_none_or(|(_, b)| d < b) {
+                best = Some((r.name.as_str(), d));
+            }
+        }
+    }
+    best
+}
+
 /// Whether a Gi* class counts as a significant hot cell.
 pub fn is_significant_hot(c: HotspotClass) -> bool {
     matches!(c, HotspotClass::Hot99 | HotspotClass::Hot95)
@@ -72,7 +107,10 @@ pub struct CellCoverage {
     /// The community (or village) containing the cell's centre.
     pub community_code: Option<String>,
     pub community_name: Option<String>,
-    /// The cell named by place: `township · community` (`区内` outside every grid).
+    /// The named road nearest to the cell's centre (within [`ROAD_NEAR_M`]).
+    pub road: Option<String>,
+    /// The cell named by place: `township · community · road附近` (the parts known;
+    /// `区内` outside every grid).
     pub place: String,
     pub visits_7d: u32,
     pub visits_30d: u32,
@@ -157,12 +195,19 @@ pub fn patrol_coverage(state: &App, to: Option<i64>, area: Option<&str>) -> Resu
         let community = chain
             .iter()
             .find(|e| e.area.level == crate::model::AreaLevel::Community);
-        let place = match (township, community) {
-            (Some(t), Some(c)) => format!("{} · {}", t.area.name, c.area.name),
-            (Some(t), None) => t.area.name.clone(),
-            (None, Some(c)) => c.area.name.clone(),
-            (None, None) => "区内".to_string(),
-        };
+        let road = nearest_road(&ix.roads, lon, lat).map(|(name, _)| name.to_string());
+        let mut parts: Vec<String> = [township, community]
+            .into_iter()
+            .flatten()
+            .map(|a| a.area.name.clone())
+            .collect();
+        if parts.is_empty() {
+            parts.push("区内".to_string());
+        }
+        if let Some(r) = &road {
+            parts.push(format!("{r}附近"));
+        }
+        let place = parts.join(" · ");
         ids.push(c.cell);
         cells.push(CellCoverage {
             cell: cell.to_string(),
@@ -175,6 +220,7 @@ pub fn patrol_coverage(state: &App, to: Option<i64>, area: Option<&str>) -> Resu
             township_name: township.map(|t| t.area.name.clone()),
             community_code: community.map(|t| t.area.code.clone()),
             community_name: community.map(|t| t.area.name.clone()),
+            road,
             place,
             visits_7d: 0,
             visits_30d: 0,

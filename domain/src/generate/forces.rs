@@ -1,6 +1,8 @@
 //! The forces on the ground: patrol teams at the source's figures (163 teams, 3,000+
 //! members, the staffing standard per team), 300+ patrols in every month of the event
-//! years with GPS tracks walked along the district's roads (starting more often where
+//! years (2023 up to the generator's present; the later years from their own random
+//! stream, so the seed years' patrols and everything after them never change) with GPS
+//! tracks walked along the district's roads (starting more often where
 //! events are), the 1+1+4+N forces of every grid (a full-time grid worker in every urban
 //! community grid) and the grid work list. See `crate::forces` for what the figures mean.
 
@@ -17,7 +19,7 @@ use std::path::Path;
 
 /// Township teams (one per township) plus community teams make 163 at scale 1.
 pub const COMMUNITY_TEAMS: f64 = 150.0;
-/// Patrols in every month of the event years at scale 1.
+/// Patrols in every month of the event years (2023 up to the present) at scale 1.
 pub const PATROLS_PER_MONTH: f64 = 320.0;
 /// Members of all teams at scale 1 are at least this many (volunteers are added until).
 pub const MIN_MEMBERS: f64 = 3_050.0;
@@ -30,7 +32,8 @@ pub struct ForcesFigures {
     pub patrol_teams: usize,
     pub patrol_members: usize,
     pub patrols: usize,
-    /// The fewest patrols of any month of the event years.
+    /// The fewest patrols of any whole month of the event years (2023 up to the
+    /// present; the month in progress gets its share so far and is not counted here).
     pub patrols_min_per_month: usize,
     pub grid_forces: usize,
     pub work_items: usize,
@@ -162,6 +165,15 @@ fn month_start(year: i16, m: i8) -> i64 {
     crate::time::day_start(date).expect("a valid month start")
 }
 
+/// Start of the month after month `m` of `year`.
+fn month_start_after(year: i16, m: i8) -> i64 {
+    if m == 12 {
+        month_start(year + 1, 1)
+    } else {
+        month_start(year, m + 1)
+    }
+}
+
 /// The id of the `slot`-th (from 1) member of a grid's forces.
 pub fn force_id(grid: &str, slot: usize) -> String {
     format!("GF{grid}{slot:02}")
@@ -176,21 +188,40 @@ struct Road {
     pts: Vec<(f64, f64)>,
 }
 
-/// The forces alone, as `minqing generate --scale scale --seed seed` makes them but
-/// without events to steer the patrols (for checking the figures at full scale fast).
-pub fn generate_alone(out: &Path, scale: f64, seed: u64) -> Result<(Geography, ForcesFigures)> {
+/// The forces alone, as `minqing generate --scale scale --seed seed --until until` makes
+/// them but without events to steer the patrols (for checking the figures at full scale
+/// fast).
+pub fn generate_alone(
+    out: &Path,
+    scale: f64,
+    seed: u64,
+    until: jiff::civil::Date,
+) -> Result<(Geography, ForcesFigures)> {
     let geo = super::geography::build(&mut super::stream(seed, 1), scale);
-    let fig = generate(&mut super::stream(seed, 7), out, &geo, &[], scale)?;
+    let present =
+        crate::time::day_start(until).ok_or_else(|| anyhow::anyhow!("{until} is not a date"))?;
+    let fig = generate(
+        &mut super::stream(seed, 7),
+        &mut super::stream(seed, super::LATER_PATROLS),
+        out,
+        &geo,
+        &[],
+        scale,
+        present,
+    )?;
     Ok((geo, fig))
 }
 
-/// Generate the forces' files into `out`.
+/// Generate the forces' files into `out`: everything of the seed years from `rng`, the
+/// patrols from 2025 up to `present` (unix seconds, exclusive) from `later`.
 pub fn generate<R: Rng>(
     rng: &mut R,
+    later: &mut R,
     out: &Path,
     geo: &Geography,
     events: &[Event],
     scale: f64,
+    present: i64,
 ) -> Result<ForcesFigures> {
     let mut fig = ForcesFigures::default();
     // The work list.
@@ -375,69 +406,52 @@ pub fn generate<R: Rng>(
         .collect();
     let team_total: u32 = team_weight.iter().sum();
 
-    // Patrols, month by month.
+    // Patrols, month by month: the seed years from the forces' own stream (so they and
+    // the grid forces after them never change), the later years up to the present from
+    // `later`, appended to the same file.
     let file = std::fs::File::create(out.join("patrols.geojson"))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     writeln!(w, "{{\"type\":\"FeatureCollection\",\"features\":[")?;
     let per_month = ((PATROLS_PER_MONTH * scale).round() as usize).max(4);
+    let plan = PatrolPlan {
+        geo,
+        roads: &roads,
+        teams: &teams
+            .iter()
+            .map(|t| (t.code.as_str(), t.community, t.township))
+            .collect::<Vec<_>>(),
+        team_weight: &team_weight,
+        team_total,
+        by_community: &by_community,
+        by_township: &by_township,
+    };
     let mut first = true;
     let mut min_month = usize::MAX;
-    for year in [2023i16, 2024] {
-        for m in 1..=12i8 {
-            let start = month_start(year, m);
-            let end = if m == 12 {
-                month_start(year + 1, 1)
-            } else {
-                month_start(year, m + 1)
-            };
-            let days = (end - start) / 86_400;
-            let mut made = 0;
-            for seq in 0..per_month {
-                let mut x = rng.gen_range(0..team_total);
-                let mut ti = 0;
-                while x >= team_weight[ti] {
-                    x -= team_weight[ti];
-                    ti += 1;
-                }
-                let t = &teams[ti];
-                let day = rng.gen_range(0..days);
-                let started_at = start + day * 86_400 + rng.gen_range(7 * 3600..21 * 3600);
-                let minutes = rng.gen_range(60..=180i64);
-                let fixes = (minutes * 60 / 30) as usize;
-                let samples = match t.community {
-                    Some(c) => &by_community[c],
-                    None => &by_township[t.township],
-                };
-                let track = walk(rng, geo, &roads, samples, (t.community, t.township), fixes);
-                let findings = if rng.gen_bool(0.7) {
-                    "未发现异常"
-                } else {
-                    FINDINGS.choose(rng).copied().unwrap_or("未发现异常")
-                };
-                let coords: Vec<String> = track
-                    .iter()
-                    .map(|&(x, y)| {
-                        let (lon, lat) = geo.frame.lonlat(x, y);
-                        format!("[{lon:.7},{lat:.7}]")
-                    })
-                    .collect();
-                if !first {
-                    writeln!(w, ",")?;
-                }
-                first = false;
-                write!(
-                    w,
-                    "{{\"type\":\"Feature\",\"geometry\":{{\"type\":\"LineString\",\"coordinates\":[{}]}},\"properties\":{{\"code\":\"P{year}{m:02}{:05}\",\"team_code\":\"{}\",\"started_at\":{started_at},\"ended_at\":{},\"findings\":\"{findings}\"}}}}",
-                    coords.join(","),
-                    seq + 1,
-                    t.code,
-                    started_at + minutes * 60,
-                )?;
-                made += 1;
-            }
-            fig.patrols += made;
+    let seed_months = (2023i16..=2024).flat_map(|y| (1..=12i8).map(move |m| (y, m)));
+    for (year, m) in seed_months {
+        let made = plan.month(rng, &mut w, &mut first, year, m, per_month, i64::MAX)?;
+        fig.patrols += made;
+        min_month = min_month.min(made);
+    }
+    let (mut year, mut m) = (2025i16, 1i8);
+    while month_start(year, m) < present {
+        let (start, end) = (month_start(year, m), month_start_after(year, m));
+        // The month in progress gets its share so far, at the same pace.
+        let n = if end <= present {
+            per_month
+        } else {
+            (per_month as f64 * (present - start) as f64 / (end - start) as f64).round() as usize
+        };
+        let made = plan.month(later, &mut w, &mut first, year, m, n, present)?;
+        fig.patrols += made;
+        if end <= present {
             min_month = min_month.min(made);
         }
+        (year, m) = if m == 12 {
+            (year + 1, 1)
+        } else {
+            (year, m + 1)
+        };
     }
     writeln!(w, "\n]}}")?;
     w.flush()?;
@@ -487,6 +501,88 @@ pub fn generate<R: Rng>(
         fig.grid_forces = n;
     }
     Ok(fig)
+}
+
+/// What patrols are drawn from: the teams `(code, home community, township)` with their
+/// weights, and the road samples of each home area.
+struct PatrolPlan<'a> {
+    geo: &'a Geography,
+    roads: &'a [Road],
+    teams: &'a [(&'a str, Option<usize>, usize)],
+    team_weight: &'a [u32],
+    team_total: u32,
+    by_community: &'a [Vec<(u32, u32, u32)>],
+    by_township: &'a [Vec<(u32, u32, u32)>],
+}
+
+impl PatrolPlan<'_> {
+    /// Write `n` patrols of month `m` of `year` (starting before `present`); returns `n`.
+    #[allow(clippy::too_many_arguments)]
+    fn month<R: Rng, W: Write>(
+        &self,
+        rng: &mut R,
+        w: &mut W,
+        first: &mut bool,
+        year: i16,
+        m: i8,
+        n: usize,
+        present: i64,
+    ) -> Result<usize> {
+        let start = month_start(year, m);
+        let end = month_start_after(year, m).min(present);
+        let days = ((end - start) / 86_400).max(1);
+        for seq in 0..n {
+            let mut x = rng.gen_range(0..self.team_total);
+            let mut ti = 0;
+            while x >= self.team_weight[ti] {
+                x -= self.team_weight[ti];
+                ti += 1;
+            }
+            let (code, community, township) = self.teams[ti];
+            let day = rng.gen_range(0..days);
+            let started_at = start + day * 86_400 + rng.gen_range(7 * 3600..21 * 3600);
+            // At most 3 hours from 21:00 at the latest: every patrol ends by midnight,
+            // so none runs past the present.
+            let minutes = rng.gen_range(60..=180i64);
+            let fixes = (minutes * 60 / 30) as usize;
+            let samples = match community {
+                Some(c) => &self.by_community[c],
+                None => &self.by_township[township],
+            };
+            let track = walk(
+                rng,
+                self.geo,
+                self.roads,
+                samples,
+                (community, township),
+                fixes,
+            );
+            let findings = if rng.gen_bool(0.7) {
+                "未发现异常"
+            } else {
+                FINDINGS.choose(rng).copied().unwrap_or("未发现异常")
+            };
+            let coords: Vec<String> = track
+                .iter()
+                .map(|&(x, y)| {
+                    let (lon, lat) = self.geo.frame.lonlat(x, y);
+                    format!("[{lon:.7},{lat:.7}]")
+                })
+                .collect();
+            if !*first {
+                writeln!(w, ",")?;
+            }
+            *first = false;
+            write!(
+                w,
+                "{{\"type\":\"Feature\",\"geometry\":{{\"type\":\"LineString\",\"coordinates\":[{}]}},\"properties\":{{\"code\":\"P{year}{m:02}{:05}\",\"team_code\":\"{code}\",\"started_at\":{started_at},\"ended_at\":{},\"findings\":\"{findings}\"}}}}",
+                coords.join(","),
+                seq + 1,
+                started_at + minutes * 60,
+            )?;
+        }
+        Ok(n)
+    }
 }
 
 /// A track of `fixes` GPS fixes (metres): along a road from a sample chosen by weight

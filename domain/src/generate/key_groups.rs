@@ -3,7 +3,14 @@
 //! `crate::personal::key_groups` for the lists), the grid's full-time grid worker and
 //! community police officer responsible, a status, the plan it implies, and visits,
 //! counselling and help at that plan's pace — with a few lapses, so that some
-//! follow-ups fall due — up to [`FOLLOW_UP_END`].
+//! follow-ups fall due — up to the generator's present.
+//!
+//! The seed years' record (to [`SEED_END`]) is drawn exactly as it always was, from its
+//! own stream, lapses at the end of 2024 included; the record from 2025 on continues
+//! each entry from a second stream (a lapsed entry resumes within one plan interval of
+//! 2025-01-01), with new lapses shortly before the present. So on the present day about
+//! one entry in eight is overdue by days or weeks, as a working list is, and none by
+//! the two years since the seed's record ended.
 
 use super::events::{Y2023, Y2025};
 use crate::personal::key_groups::{list_for_flag, plan_days};
@@ -13,8 +20,8 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use std::path::Path;
 
-/// The generated follow-up record ends with the event years.
-pub const FOLLOW_UP_END: i64 = Y2025;
+/// The end of the seed years' follow-up record (its draws are bound to it).
+pub const SEED_END: i64 = Y2025;
 
 /// The key-group import files' columns (the store's).
 pub const PEOPLE_COLUMNS: &[&str] = crate::forces::import::KEY_GROUP_PEOPLE.columns;
@@ -48,8 +55,16 @@ const HELP_NOTES: [&str; 4] = [
     "落实监护补贴并上门讲解政策",
 ];
 
-/// Write `key_groups.csv` and `key_group_visits.csv`; returns the number of entries.
-pub fn generate<R: Rng>(rng: &mut R, out: &Path, flagged: &[Flagged]) -> Result<usize> {
+/// Write `key_groups.csv` and `key_group_visits.csv` with the record up to `present`
+/// (unix seconds, exclusive; the seed years from `rng`, the rest from `later`); returns
+/// the number of entries.
+pub fn generate<R: Rng>(
+    rng: &mut R,
+    later: &mut R,
+    out: &Path,
+    flagged: &[Flagged],
+    present: i64,
+) -> Result<usize> {
     let mut people = super::csv_writer(&out.join("key_groups.csv"))?;
     people.write_record(PEOPLE_COLUMNS)?;
     let mut visits = super::csv_writer(&out.join("key_group_visits.csv"))?;
@@ -75,20 +90,19 @@ pub fn generate<R: Rng>(rng: &mut R, out: &Path, flagged: &[Flagged]) -> Result<
                 _ => "stable",
             };
             let every = plan_days(list, status);
-            let enrolled = rng.gen_range(Y2023 - 3 * 365 * DAY..FOLLOW_UP_END - 90 * DAY);
+            let enrolled = rng.gen_range(Y2023 - 3 * 365 * DAY..SEED_END - 90 * DAY);
             // Visits at the plan's pace from enrolment (the record starts with 2023),
             // each a few days early or late; one entry in eight lapsed near the end.
             let lapse = rng.gen_bool(0.125);
             let stop = if lapse {
-                FOLLOW_UP_END - rng.gen_range(every + 1..every + 40) * DAY
+                SEED_END - rng.gen_range(every + 1..every + 40) * DAY
             } else {
-                FOLLOW_UP_END
+                SEED_END
             };
             let mut at = enrolled.max(Y2023) + rng.gen_range(1..=every) * DAY;
             let mut k = 0;
             let mut last = None;
-            while at < stop {
-                k += 1;
+            let mut visit = |rng: &mut R, at: i64, k: usize| -> Result<i64> {
                 let (kind, note) = match rng.gen_range(0..10) {
                     0..=6 => ("visit", *VISIT_NOTES.choose(rng).expect("notes")),
                     7 | 8 => ("counselling", *COUNSEL_NOTES.choose(rng).expect("notes")),
@@ -105,8 +119,28 @@ pub fn generate<R: Rng>(rng: &mut R, out: &Path, flagged: &[Flagged]) -> Result<
                     status.to_string(),
                     note.to_string(),
                 ])?;
-                last = Some(at_s);
+                Ok(at_s)
+            };
+            while at < stop {
+                k += 1;
+                last = Some(visit(rng, at, k)?);
                 at += (every + rng.gen_range(-2..=2)).max(1) * DAY;
+            }
+            if present > SEED_END {
+                if lapse {
+                    at = at.max(SEED_END) + later.gen_range(0..every) * DAY;
+                }
+                let stop = if later.gen_bool(0.125) {
+                    present - later.gen_range(every + 1..every + 40) * DAY
+                } else {
+                    present
+                };
+                // A visit is at `at` plus 9–18 hours: none after the present.
+                while at + 18 * 3600 < stop {
+                    k += 1;
+                    last = Some(visit(later, at, k)?);
+                    at += (every + later.gen_range(-2..=2)).max(1) * DAY;
+                }
             }
             people.write_record([
                 id,

@@ -78,6 +78,11 @@ pub struct Manifest {
     pub key_group_entries: usize,
 }
 
+/// The random stream of the patrols from 2025 on (`forces.rs`) and of the key-group
+/// follow-ups from 2025 on (`key_groups.rs`): their own, so the seed years never change.
+const LATER_PATROLS: u64 = 14;
+const LATER_FOLLOW_UPS: u64 = 15;
+
 fn stream(seed: u64, n: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(n);
@@ -399,14 +404,22 @@ pub fn generate_until(
     let seed_years = events.partition_point(|e| e.reported_at < events::Y2025);
     let forces = forces::generate(
         &mut stream(seed, 7),
+        &mut stream(seed, LATER_PATROLS),
         out,
         &geo,
         &events[..seed_years],
         scale,
+        present,
     )?;
 
     progress("key groups on the six lists");
-    let key_group_entries = key_groups::generate(&mut stream(seed, 8), out, &flagged)?;
+    let key_group_entries = key_groups::generate(
+        &mut stream(seed, 8),
+        &mut stream(seed, LATER_FOLLOW_UPS),
+        out,
+        &flagged,
+        present,
+    )?;
 
     let in_year = |e: &&Event, y: i64, y1: i64| e.reported_at >= y && e.reported_at < y1;
     let e23: Vec<&Event> = events

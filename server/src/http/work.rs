@@ -514,8 +514,9 @@ pub struct FunnelQuery {
 }
 
 /// The closed loop's funnel (受理 → 调解 → 化解/分流 → 办结 → 回访) of a period's flow: of
-/// the events accepted in the period, how many reached each stage (`accepted`,
-/// `mediation`, `settled`, `closed`, `followed_up`; each at most the one before),
+/// the events accepted in the period, how many had reached each stage by the period's
+/// end, read from each event's history (`accepted`, `mediation`, `settled`, `closed`,
+/// `followed_up`; each at most the one before),
 /// `mediated` (really through a mediation organisation) and `duplicates` (left out).
 /// A public aggregate, like the models.
 #[utoipa::path(get, path = "/api/v1/analysis/funnel", tag = "analysis", params(FunnelQuery),
@@ -529,7 +530,10 @@ pub async fn funnel(
     access.require(Permission::Aggregates)?;
     let window = minqing_domain::time::parse_window(q.from.as_deref(), q.to.as_deref())?;
     state.index()?;
-    let f = work::funnel(state.events().events.iter(), window);
+    let f = {
+        let events = state.events();
+        work::funnel(events.events.iter(), &events.reached, window)
+    };
     let mut body = serde_json::to_value(&f).unwrap_or(Value::Null);
     body["window"] = match window {
         None => json!({"from": null, "to": null, "timezone": "UTC+8"}),
