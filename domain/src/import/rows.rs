@@ -153,6 +153,8 @@ pub struct CsvParser {
     width: usize,
     /// Position in the record of each required column.
     index: Vec<usize>,
+    /// Position of a delta's `op` column.
+    pub op: Option<usize>,
 }
 
 /// A decoded row with named access and precise messages.
@@ -305,16 +307,19 @@ impl CsvParser {
             file: file.to_string(),
             width: header.len(),
             index: column_index(file, header, false)?,
+            op: header
+                .iter()
+                .position(|h| h.trim() == super::mapping::OP_COLUMN),
         })
     }
 
-    /// Parse one record into a store row and, for linked records, its link status.
-    pub fn parse(
+    /// The values of one record's required columns (in [`required`] order) and its
+    /// `op`, decoded.
+    pub fn values(
         &self,
         record: &csv::ByteRecord,
         enc: Encoding,
-        ctx: &ImportContext,
-    ) -> Result<(Vec<SqlValue>, Option<LinkStatus>), String> {
+    ) -> Result<(Vec<String>, Option<String>), String> {
         if record.len() != self.width {
             return Err(format!(
                 "expected {} fields, found {}",
@@ -335,7 +340,14 @@ impl CsvParser {
                 .ok_or_else(|| format!("column {n} is not valid {}", enc.name()))?;
             values.push(v);
         }
-        parse_values(&self.file, values, ctx)
+        let op = match self.op.and_then(|i| record.get(i)) {
+            Some(raw) => Some(
+                enc.decode(raw)
+                    .ok_or_else(|| format!("column op is not valid {}", enc.name()))?,
+            ),
+            None => None,
+        };
+        Ok((values, op))
     }
 }
 
@@ -347,6 +359,9 @@ pub(super) fn parse_values(
     ctx: &ImportContext,
 ) -> Result<(Vec<SqlValue>, Option<LinkStatus>), String> {
     let names = required(file);
+    let mut values = values;
+    // A mapping's recoded values (性别 男 → M) before any check.
+    ctx.recoder.apply(&mut values);
     let f = Fields { values, names };
     if crate::forces::import::table_for(file).is_some() {
         let get = |n: &str| f.get(n).to_string();
