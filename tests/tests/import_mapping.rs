@@ -258,3 +258,49 @@ async fn unmapped_headers_are_explained() {
     let e = Mapping::parse("[housing.columns]\n\"面积\" = \"area\"\n").unwrap_err();
     assert!(e.contains("[housing.columns]") && e.contains("area"), "{e}");
 }
+
+/// The generator's files carry addresses as people type them (`generate/noise.rs`), so
+/// an import leaves hard cases for a person: the review queue is not empty, and its
+/// records are the damaged and contradicted ones, never linked with confidence.
+#[tokio::test]
+async fn generated_input_fills_the_review_queue() {
+    let (tmp, dir, m) = district(0.01);
+    let text = std::fs::read_to_string(dir.join("residents.csv")).unwrap();
+    // Slips of several kinds are there (a separator inside a number, a door range).
+    assert!(
+        text.lines().any(|l| l.contains("，") && l.contains('号')),
+        "separators"
+    );
+    let range = text.lines().any(|l| {
+        let c: Vec<char> = l.chars().collect();
+        c.windows(3)
+            .any(|w| w[0].is_ascii_digit() && w[1] == '-' && w[2].is_ascii_digit())
+    });
+    assert!(range, "door-number ranges");
+    let store = sqlite_store(tmp.path()).await;
+    let reports = minqing_domain::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .unwrap();
+    // Every record still loads: only its address text is noisier.
+    assert_eq!(
+        store.count("residents").await.unwrap() as usize,
+        m.residents
+    );
+    let waiting: u64 = reports
+        .iter()
+        .map(|r| r.links.ambiguous + r.links.unmatched)
+        .sum();
+    let Store::Sqlite(p) = &store else {
+        unreachable!()
+    };
+    let queued: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM residents WHERE link IN ('ambiguous', 'unmatched')) \
+         + (SELECT COUNT(*) FROM housing WHERE link IN ('ambiguous', 'unmatched')) \
+         + (SELECT COUNT(*) FROM enterprises WHERE link IN ('ambiguous', 'unmatched'))",
+    )
+    .fetch_one(p)
+    .await
+    .unwrap();
+    assert!(queued > 0, "the review queue is empty");
+    assert_eq!(queued as u64, waiting, "the link report counts the queue");
+}

@@ -245,6 +245,9 @@ fn point(f: &Fields, ctx: &ImportContext) -> Result<(f64, f64), String> {
     Ok((lon, lat))
 }
 
+/// The matcher's confidence at and above which wrong answers are meant to be very rare.
+const CONFIDENT: f64 = 0.9;
+
 /// Link by `address_code` when it names a register address, else through the address
 /// matcher on the free text; free text waits (`pending`) only while there is no register.
 fn link_record(
@@ -258,6 +261,12 @@ fn link_record(
         _ => match &ctx.register {
             Some(reg) => {
                 let r = reg.match_address(address);
+                // An answer the record's own text contradicts (another community, a door
+                // off) is usually right, but not sure: a person decides (the queue
+                // lists the matcher's candidates). Damaged numbers never get an answer.
+                if r.contradicted && r.code.is_some() && r.confidence < CONFIDENT {
+                    return (None, LinkStatus::Ambiguous);
+                }
                 let status = crate::address_service::link_status(&r);
                 (r.code, status)
             }
