@@ -792,7 +792,7 @@ async fn import_planned(
     p: &source::Planned,
     ctx: &mut ImportContext,
     opts: &ImportOptions,
-    mut dry: Option<&mut DryRegister>,
+    dry: Option<&mut DryRegister>,
 ) -> Result<FileReport> {
     let name = p.name.clone();
     let canonical = p.canonical.as_str();
@@ -1063,7 +1063,7 @@ async fn import_planned(
         report.links = pending_links;
     }
     tx.rebuild_indexes(deferred).await?;
-    if let Some(dry) = dry.as_deref_mut() {
+    if let Some(dry) = dry {
         // Nothing is kept: the transaction is rolled back with the connection's cache
         // given back, and what the file would have added is taken into the context.
         rollback_bulk(tx).await?;
