@@ -80,6 +80,21 @@ enum Command {
         /// GeoPackage srs_id): wgs84, cgcs2000, gcj02, bd09, EPSG:4490, EPSG:4544, EPSG:4523…
         #[arg(long)]
         crs: Option<String>,
+        /// A mapping file (TOML) naming the district's own files and headers: which
+        /// file is which import file, which header is which column, values to recode.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Write a mapping suggested from the headers of files that are not Minqing's
+        /// to this file (to edit, then pass as --mapping), and import nothing.
+        #[arg(long, value_name = "FILE")]
+        suggest_mapping: Option<PathBuf>,
+        /// Read, check and link everything and print the report; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A monthly delta: residents, housing and enterprises rows without an `op`
+        /// column (add, update, retire) update the stored records by their keys.
+        #[arg(long)]
+        delta: bool,
         dir: PathBuf,
     },
     /// Apply the migrations.
@@ -209,8 +224,17 @@ async fn main() -> Result<()> {
         Command::Import {
             database_url: url,
             crs,
+            mapping,
+            suggest_mapping,
+            dry_run,
+            delta,
             dir,
         } => {
+            use minqing_domain::import::mapping as m;
+            let mapping = match mapping {
+                Some(path) => Some(m::Mapping::load(&path).map_err(anyhow::Error::msg)?),
+                None => None,
+            };
             let opts = minqing_domain::import::ImportOptions {
                 crs: match crs {
                     Some(word) => Some(
@@ -220,12 +244,34 @@ async fn main() -> Result<()> {
                     ),
                     None => None,
                 },
+                mapping,
+                delta,
+                dry_run,
             };
+            if let Some(out) = suggest_mapping {
+                let suggestions = minqing_domain::import::suggest_mapping(&dir, &opts).await?;
+                for s in &suggestions {
+                    println!("{}", m::describe(s));
+                }
+                std::fs::write(&out, m::to_toml(&suggestions))
+                    .with_context(|| format!("writing {}", out.display()))?;
+                println!(
+                    "{} file(s) need a mapping; suggestion written to {} (check it, then \
+                     import with --mapping {})",
+                    suggestions.len(),
+                    out.display(),
+                    out.display()
+                );
+                return Ok(());
+            }
             install_configured_keys(&cfg)?;
             let store = Store::connect(database_url(url, &cfg)?.expose()).await?;
             store.migrate().await?;
             let reports = import_with_progress(&store, &dir, &opts).await?;
-            print_report(&reports);
+            if dry_run {
+                println!("dry run: nothing was written; this is what the import would do");
+            }
+            print_report(&reports, dry_run);
             store.close().await;
             let failed: Vec<&str> = reports
                 .iter()
@@ -327,7 +373,7 @@ async fn main() -> Result<()> {
                     minqing_domain::generate::today(),
                 )?;
                 let reports = import_with_progress(&store, &files, &Default::default()).await?;
-                print_report(&reports);
+                print_report(&reports, false);
                 eprintln!(
                     "generated and imported in {:.1}s",
                     started.elapsed().as_secs_f64()
@@ -415,7 +461,8 @@ async fn import_with_progress(
     Ok(r?.into_iter().zip(seconds).collect())
 }
 
-fn print_report(reports: &[(FileReport, f64)]) {
+/// `all_errors`: list every bad row (a dry run), not the first five of each file.
+fn print_report(reports: &[(FileReport, f64)], all_errors: bool) {
     println!(
         "{:<20} {:>8} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}",
         "file",
@@ -445,16 +492,24 @@ fn print_report(reports: &[(FileReport, f64)]) {
             r.links.pending,
             seconds
         );
+        if r.rows_updated > 0 || r.rows_retired > 0 {
+            println!(
+                "    delta: {} updated, {} retired",
+                r.rows_updated, r.rows_retired
+            );
+        }
         if r.format != "csv" || r.crs != "wgs84" {
             println!("    read as {}, coordinates in {}", r.format, r.crs);
         }
         if let Some(why) = &r.failed {
             println!("    FAILED: {why}");
         }
-        for e in r.errors.iter().take(5) {
+        // A dry run lists every problem: it is the list to fix before the real import.
+        let shown = if all_errors { usize::MAX } else { 5 };
+        for e in r.errors.iter().take(shown) {
             println!("    {} {}: {}", r.position, e.line, e.message);
         }
-        if r.errors.len() > 5 {
+        if r.errors.len() > shown {
             println!(
                 "    … {} more bad rows (all stored in import_errors)",
                 r.errors.len() - 5

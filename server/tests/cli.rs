@@ -361,3 +361,91 @@ fn open311_round_trip_over_http() {
     ]);
     assert_eq!(s, 404, "{body}");
 }
+
+/// `minqing import` exits 1 when a whole file fails (naming it), after importing the
+/// rest; `--suggest-mapping` writes a mapping for a file with the district's own
+/// headers, and `--dry-run` with it reports the file's rows and writes nothing.
+#[test]
+fn import_exits_1_when_a_file_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = tmp.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    // A good file and a workbook that is no workbook.
+    std::fs::write(
+        files.join("housing.csv"),
+        "id,address,address_code,floor_area,occupancy\nH1,光明村1组1号,,80.5,owner\n",
+    )
+    .unwrap();
+    std::fs::write(files.join("buildings.xlsx"), b"PK\x03\x04 not really a zip").unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("x.db").display());
+    let out = minqing()
+        .args(["import", "--database-url", &url])
+        .arg(&files)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("buildings.xlsx"), "{stderr}");
+    assert!(stdout.contains("FAILED"), "{stdout}");
+    // The good file loaded all the same.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("housing.csv") && l.split_whitespace().nth(3) == Some("1")),
+        "{stdout}"
+    );
+
+    // The district's own headers under its own file name.
+    let own = tmp.path().join("own");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::write(
+        own.join("房屋台账.csv"),
+        "房屋编号,房屋地址,地址编码,建筑面积,居住状态\nH2,光明村1组2号,,60,owner\n",
+    )
+    .unwrap();
+    let mapping = tmp.path().join("mapping.toml");
+    let out = minqing()
+        .args(["import", "--suggest-mapping"])
+        .arg(&mapping)
+        .arg(&own)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&mapping).unwrap();
+    assert!(text.contains("\"房屋台账.csv\" = \"housing\""), "{text}");
+    assert!(text.contains("\"房屋编号\" = \"id\""), "{text}");
+    let out = minqing()
+        .args(["import", "--dry-run", "--database-url", &url, "--mapping"])
+        .arg(&mapping)
+        .arg(&own)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("dry run"), "{stdout}");
+    assert!(stdout.contains("房屋台账.csv"), "{stdout}");
+    // Nothing was written: the real import then loads the record as new.
+    let out = minqing()
+        .args(["import", "--database-url", &url, "--mapping"])
+        .arg(&mapping)
+        .arg(&own)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("房屋台账.csv") && l.split_whitespace().nth(3) == Some("1")),
+        "{stdout}"
+    );
+}

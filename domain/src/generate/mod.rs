@@ -12,6 +12,7 @@ pub mod geography;
 pub mod key_groups;
 pub mod live;
 pub mod names;
+pub mod noise;
 pub mod people;
 pub mod register;
 
@@ -235,6 +236,9 @@ pub fn generate_until(
     let mut res_gbk = GbkCsv::create(&out.join("residents-gbk.csv"))?;
     res_gbk.write_record(header)?;
     let mut noise_rng = stream(seed, 4);
+    // The slips people make typing an address (`noise.rs`), from a stream of their own so
+    // everything else generated stays as it was.
+    let mut typing_rng = stream(seed, 24);
     // Who lives where first, for the whole district, so ages can be calibrated to the
     // census structure before birth dates and ID numbers are drawn from them.
     let mut household_rng = stream(seed, 13);
@@ -261,6 +265,7 @@ pub fn generate_until(
         let hid = format!("H{:07}", k + 1);
         let with_code = noise_rng.gen_bool(0.9);
         let (text, noisy) = address_text(&mut noise_rng, &unit.parts);
+        let (text, noisy) = typed(&mut typing_rng, text, noisy);
         let floor_area = match reg.buildings[unit.building].kind {
             register::Kind::Rural | register::Kind::Townhouse => rng.gen_range(90.0..220.0),
             _ => rng.gen_range(45.0..140.0),
@@ -311,6 +316,7 @@ pub fn generate_until(
             }
             let with_code = noise_rng.gen_bool(0.85);
             let (text, noisy) = address_text(&mut noise_rng, &unit.parts);
+            let (text, noisy) = typed(&mut typing_rng, text, noisy);
             let record = [
                 id.clone(),
                 p.name,
@@ -357,6 +363,7 @@ pub fn generate_until(
             per_building_ents[e.building] += 1;
             let with_code = noise_rng.gen_bool(0.8);
             let (text, noisy) = address_text(&mut noise_rng, &b.parts);
+            let (text, noisy) = typed(&mut typing_rng, text, noisy);
             w.write_record([
                 id.clone(),
                 e.name.clone(),
@@ -484,6 +491,14 @@ fn address_text<R: Rng>(rng: &mut R, parts: &minqing_address::AddressParts) -> (
         (text, noisy)
     } else {
         (parts.canonical_label(), false)
+    }
+}
+
+/// `text` with a typing slip (see `noise.rs`) for some records; `noisy` as before or set.
+fn typed<R: Rng>(rng: &mut R, text: String, noisy: bool) -> (String, bool) {
+    match noise::typed(rng, &text) {
+        (t, Some(_)) => (t, true),
+        (_, None) => (text, noisy),
     }
 }
 

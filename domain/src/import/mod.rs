@@ -22,8 +22,10 @@
 
 pub mod crs;
 mod decode;
+pub mod delta;
 mod district;
 pub mod gpkg;
+pub mod mapping;
 mod rows;
 mod sheet;
 mod shp;
@@ -135,8 +137,13 @@ pub struct FileReport {
     pub rows_total: u64,
     /// Rows newly stored.
     pub rows_loaded: u64,
-    /// Valid rows already in the store (a repeated import).
+    /// Valid rows already in the store (a repeated import), and a delta's repeated
+    /// retirements.
     pub rows_duplicate: u64,
+    /// Stored records whose values a delta replaced (`op` update).
+    pub rows_updated: u64,
+    /// Stored records a delta retired (`op` retire).
+    pub rows_retired: u64,
     pub errors: Vec<LineError>,
     pub links: LinkCounts,
 }
@@ -154,6 +161,8 @@ impl FileReport {
             rows_total: 0,
             rows_loaded: 0,
             rows_duplicate: 0,
+            rows_updated: 0,
+            rows_retired: 0,
             errors: Vec::new(),
             links: LinkCounts::default(),
         }
@@ -174,6 +183,8 @@ pub struct ImportContext {
     pub crs: crs::Crs,
     /// What the forces' files are checked against.
     pub forces: crate::forces::import::Known,
+    /// The mapping's value maps of the file being imported.
+    pub recoder: mapping::Recoder,
 }
 
 impl ImportContext {
@@ -212,6 +223,15 @@ pub struct ImportOptions {
     /// The coordinate system of files that declare none (no `.prj`, `.crs` sidecar or
     /// GeoPackage `srs_id`).
     pub crs: Option<crs::Crs>,
+    /// File names and headers of the district's own files (`mapping.rs`).
+    pub mapping: Option<mapping::Mapping>,
+    /// A delta import: rows of residents, housing and enterprises without an `op` are
+    /// updates of the stored records (`delta.rs`).
+    pub delta: bool,
+    /// Read, check and link every file, report, and write nothing: each file's
+    /// transaction is rolled back, and what it would have added is carried in memory to
+    /// the files after it.
+    pub dry_run: bool,
 }
 
 /// Import every file of `dir` in dependency order. `progress` is told each file.
@@ -231,7 +251,8 @@ pub async fn import_dir_with(
     opts: &ImportOptions,
     progress: &dyn Fn(&str),
 ) -> Result<Vec<FileReport>> {
-    let entries = source::plan(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let entries = source::plan_with(dir, opts.mapping.as_ref())
+        .with_context(|| format!("reading {}", dir.display()))?;
     let mut reports = Vec::new();
     let mut planned = Vec::new();
     for e in entries {
@@ -242,7 +263,9 @@ pub async fn import_dir_with(
                 let mut r = FileReport::empty(name);
                 r.format = "-";
                 r.failed = Some(why);
-                record_failure(store, &r).await?;
+                if !opts.dry_run {
+                    record_failure(store, &r).await?;
+                }
                 reports.push(r);
             }
         }
@@ -251,9 +274,10 @@ pub async fn import_dir_with(
     planned.sort_by_key(|p| (order(&p.canonical), p.name.clone()));
     let mut ctx = ImportContext::default();
     refresh_context(store, &mut ctx, "all").await?;
+    let mut dry = opts.dry_run.then(DryRegister::default);
     for p in planned {
         progress(&p.name);
-        let report = import_planned(store, &p, &mut ctx, opts).await?;
+        let report = import_planned(store, &p, &mut ctx, opts, dry.as_mut()).await?;
         reports.push(report);
     }
     Ok(reports)
@@ -381,7 +405,7 @@ pub async fn import_file(
         })
         .with_context(|| format!("no import file {name}"))?
         .map_err(|why| anyhow::anyhow!("{name}: {why}"))?;
-    import_planned(store, &planned, ctx, &ImportOptions::default()).await
+    import_planned(store, &planned, ctx, &ImportOptions::default(), None).await
 }
 
 /// The coordinate system a file declares in its `.crs` sidecar, else the import's.
@@ -484,38 +508,45 @@ fn representative(g: &geo_types::Geometry<f64>) -> Result<(f64, f64), String> {
     }
 }
 
-/// One record of `records` as a store row of the file `canonical`.
-fn record_row(
+/// The geometry layers' features, as store rows: a layer's record is its feature.
+fn layer_row(
     canonical: &str,
     header: &[String],
-    index: &[usize],
     row: source::SourceRow,
     ctx: &ImportContext,
-) -> Result<(Vec<SqlValue>, Option<crate::model::LinkStatus>), String> {
-    if canonical.ends_with(".geojson") {
-        let mut props = serde_json::Map::new();
-        for (h, c) in header.iter().zip(&row.cells) {
-            props.insert(h.clone(), c.json().map_err(|e| format!("column {h}: {e}"))?);
-        }
-        let g = match row.geometry.ok_or("the feature has no geometry")?? {
-            // Shapefiles store every line as a multi-part line: one part is a line.
-            geo_types::Geometry::MultiLineString(mut m) if m.0.len() == 1 => {
-                geo_types::Geometry::LineString(m.0.remove(0))
-            }
-            geo_types::Geometry::MultiPoint(mut m) if m.0.len() == 1 => {
-                geo_types::Geometry::Point(m.0.remove(0))
-            }
-            g => g,
-        };
-        let f = geojson::Feature {
-            bbox: None,
-            geometry: Some(geojson::Geometry::new(geojson::Value::from(&g))),
-            id: None,
-            properties: Some(props),
-            foreign_members: None,
-        };
-        return rows::feature_row(canonical, &f, ctx).map(|r| (r, None));
+) -> Result<Vec<SqlValue>, String> {
+    let mut props = serde_json::Map::new();
+    for (h, c) in header.iter().zip(&row.cells) {
+        props.insert(h.clone(), c.json().map_err(|e| format!("column {h}: {e}"))?);
     }
+    let g = match row.geometry.ok_or("the feature has no geometry")?? {
+        // Shapefiles store every line as a multi-part line: one part is a line.
+        geo_types::Geometry::MultiLineString(mut m) if m.0.len() == 1 => {
+            geo_types::Geometry::LineString(m.0.remove(0))
+        }
+        geo_types::Geometry::MultiPoint(mut m) if m.0.len() == 1 => {
+            geo_types::Geometry::Point(m.0.remove(0))
+        }
+        g => g,
+    };
+    let f = geojson::Feature {
+        bbox: None,
+        geometry: Some(geojson::Geometry::new(geojson::Value::from(&g))),
+        id: None,
+        properties: Some(props),
+        foreign_members: None,
+    };
+    rows::feature_row(canonical, &f, ctx)
+}
+
+/// The values of the required columns of `canonical` (in [`rows::required`] order) and
+/// the `op` of one record of a spreadsheet or geographic file.
+fn record_values(
+    canonical: &str,
+    index: &[usize],
+    op_index: Option<usize>,
+    row: source::SourceRow,
+) -> Result<(Vec<String>, Option<String>), String> {
     let names = rows::required(canonical);
     let mut values = Vec::with_capacity(names.len());
     for (n, &i) in names.iter().zip(index) {
@@ -538,15 +569,236 @@ fn record_row(
             }
         }
     }
-    rows::parse_values(canonical, values, ctx)
+    let op = match op_index.and_then(|i| row.cells.get(i)) {
+        Some(c) => Some(
+            c.text()
+                .map_err(|e| format!("column op: {e}"))?
+                .into_owned(),
+        ),
+        None => None,
+    };
+    Ok((values, op))
 }
 
-/// Import one planned file in one transaction.
+/// A file's rows as they are validated: the operation, the key and the store row.
+struct RowMaker {
+    canonical: String,
+    /// Where the table's key is among the required columns.
+    key: usize,
+    /// Whether rows carry operations (an `op` column, or a `--delta` import of a
+    /// record table): batches then go through [`delta::apply`].
+    ops: bool,
+    delta: bool,
+}
+
+impl RowMaker {
+    fn make(
+        &self,
+        line: u64,
+        values: Vec<String>,
+        op: Option<String>,
+        ctx: &ImportContext,
+    ) -> Result<delta::Pending, LineError> {
+        let err = |message: String| LineError { line, message };
+        let op = delta::Op::parse(op.as_deref(), self.delta).map_err(err)?;
+        let key = values.get(self.key).map_or("", |k| k.trim()).to_string();
+        if op == delta::Op::Retire {
+            // A retire row needs only its key.
+            if key.is_empty() {
+                return Err(err(format!(
+                    "{} is empty",
+                    rows::required(&self.canonical)[self.key]
+                )));
+            }
+            return Ok(delta::Pending {
+                line,
+                op,
+                key,
+                row: None,
+                link: None,
+            });
+        }
+        let (row, link) = rows::parse_values(&self.canonical, values, ctx).map_err(err)?;
+        Ok(delta::Pending {
+            line,
+            op,
+            key,
+            row: Some(row),
+            link,
+        })
+    }
+}
+
+/// The register rows a dry run has validated but not stored, so the files after them
+/// are checked and linked as a real import would (units against the buildings, records
+/// against the register).
+#[derive(Default)]
+struct DryRegister {
+    areas: Vec<crate::model::Area>,
+    buildings: Vec<crate::model::Building>,
+    units: Vec<crate::store::load::UnitRow>,
+}
+
+fn text_of(v: &SqlValue) -> Option<String> {
+    match v {
+        SqlValue::Text(s) => s.clone(),
+        SqlValue::Int(i) => i.map(|i| i.to_string()),
+        SqlValue::Real(f) => f.map(|f| f.to_string()),
+    }
+}
+
+fn u32_of(v: &SqlValue) -> Option<u32> {
+    match v {
+        SqlValue::Int(Some(i)) => u32::try_from(*i).ok(),
+        _ => None,
+    }
+}
+
+fn f64_of(v: &SqlValue) -> f64 {
+    match v {
+        SqlValue::Real(Some(f)) => *f,
+        SqlValue::Int(Some(i)) => *i as f64,
+        _ => f64::NAN,
+    }
+}
+
+impl DryRegister {
+    /// Take the validated rows of `table` into the context as a commit would.
+    async fn take(
+        &mut self,
+        store: &Store,
+        ctx: &mut ImportContext,
+        table: &str,
+        rows: Vec<Vec<SqlValue>>,
+    ) -> Result<()> {
+        let key = |r: &Vec<SqlValue>| r.first().and_then(text_of).unwrap_or_default();
+        match table {
+            "areas" => {
+                for r in &rows {
+                    let level = r.get(2).and_then(text_of).unwrap_or_default();
+                    let code = key(r);
+                    let geometry = r
+                        .get(5)
+                        .and_then(text_of)
+                        .and_then(|t| t.parse::<geojson::Geometry>().ok())
+                        .and_then(|g| geo_types::Geometry::<f64>::try_from(g).ok())
+                        .and_then(|g| match g {
+                            geo_types::Geometry::Polygon(p) => {
+                                Some(geo_types::MultiPolygon(vec![p]))
+                            }
+                            geo_types::Geometry::MultiPolygon(m) => Some(m),
+                            _ => None,
+                        })
+                        .unwrap_or(geo_types::MultiPolygon(Vec::new()));
+                    let level = crate::model::AreaLevel::parse(&level)
+                        .unwrap_or(crate::model::AreaLevel::Grid);
+                    if level == crate::model::AreaLevel::Grid {
+                        ctx.grid_codes.insert(code.clone());
+                    }
+                    if level == crate::model::AreaLevel::District {
+                        ctx.set_district(geometry.clone());
+                    }
+                    ctx.forces.area_codes.insert(code.clone());
+                    self.areas.push(crate::model::Area {
+                        code,
+                        name: r.get(1).and_then(text_of).unwrap_or_default(),
+                        level,
+                        parent: r.get(3).and_then(text_of),
+                        kind: r.get(4).and_then(text_of).unwrap_or_default(),
+                        geometry,
+                    });
+                }
+                if !self.buildings.is_empty() {
+                    self.rebuild(store, ctx).await?;
+                }
+            }
+            "buildings" => {
+                for r in &rows {
+                    ctx.building_codes.insert(key(r));
+                    self.buildings.push(crate::model::Building {
+                        code: key(r),
+                        label: r.get(1).and_then(text_of).unwrap_or_default(),
+                        grid_code: r.get(2).and_then(text_of).unwrap_or_default(),
+                        road: r.get(3).and_then(text_of),
+                        door: r.get(4).and_then(u32_of),
+                        compound: r.get(5).and_then(text_of),
+                        building_no: r.get(6).and_then(u32_of),
+                        village_group: r.get(7).and_then(u32_of),
+                        house_no: r.get(8).and_then(u32_of),
+                        kind: r.get(9).and_then(text_of).unwrap_or_default(),
+                        floors: r.get(10).and_then(u32_of).unwrap_or(0),
+                        lon: r.get(11).map_or(f64::NAN, f64_of),
+                        lat: r.get(12).map_or(f64::NAN, f64_of),
+                    });
+                }
+                self.rebuild(store, ctx).await?;
+            }
+            "units" => {
+                for r in &rows {
+                    ctx.unit_codes.insert(key(r));
+                    self.units.push(crate::store::load::UnitRow {
+                        code: key(r),
+                        building_code: r.get(1).and_then(text_of).unwrap_or_default(),
+                        unit_no: r.get(2).and_then(u32_of),
+                        room: r.get(4).and_then(u32_of),
+                        label: r.get(5).and_then(text_of).unwrap_or_default(),
+                    });
+                }
+                self.rebuild(store, ctx).await?;
+            }
+            "events" => ctx.event_codes.extend(rows.iter().map(key)),
+            "patrol_teams" => ctx.forces.team_codes.extend(rows.iter().map(key)),
+            "key_group_people" => ctx.forces.key_group_ids.extend(rows.iter().map(key)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The matcher's register over the stored and the dry run's register rows.
+    async fn rebuild(&self, store: &Store, ctx: &mut ImportContext) -> Result<()> {
+        let (mut areas, mut buildings, mut units) = tokio::try_join!(
+            store.load_areas(),
+            store.load_buildings(),
+            store.load_units()
+        )?;
+        let stored: HashSet<String> = buildings.iter().map(|b| b.code.clone()).collect();
+        buildings.extend(
+            self.buildings
+                .iter()
+                .filter(|b| !stored.contains(&b.code))
+                .cloned(),
+        );
+        let stored: HashSet<String> = units.iter().map(|u| u.code.clone()).collect();
+        units.extend(
+            self.units
+                .iter()
+                .filter(|u| !stored.contains(&u.code))
+                .cloned(),
+        );
+        let stored: HashSet<String> = areas.iter().map(|a| a.code.clone()).collect();
+        areas.extend(
+            self.areas
+                .iter()
+                .filter(|a| !stored.contains(&a.code))
+                .cloned(),
+        );
+        let names = crate::address_service::area_names(&areas);
+        let reg = tokio::task::spawn_blocking(move || {
+            crate::address_service::build_register(&names, &buildings, &units)
+        })
+        .await??;
+        ctx.register = Some(std::sync::Arc::new(reg));
+        Ok(())
+    }
+}
+
+/// Import one planned file in one transaction; a dry run rolls it back.
 async fn import_planned(
     store: &Store,
     p: &source::Planned,
     ctx: &mut ImportContext,
     opts: &ImportOptions,
+    dry: Option<&mut DryRegister>,
 ) -> Result<FileReport> {
     let name = p.name.clone();
     let canonical = p.canonical.as_str();
@@ -554,19 +806,26 @@ async fn import_planned(
     let mut report = FileReport::empty(name.clone());
     report.format = p.format.name();
     report.position = p.format.position();
+    let dry_run = dry.is_some();
     let fail = async |mut report: FileReport, why: String| -> Result<FileReport> {
         report.failed = Some(why);
-        record_failure(store, &report).await?;
+        if !dry_run {
+            record_failure(store, &report).await?;
+        }
         Ok(report)
     };
     let explicit = match declared_crs(&p.path, opts) {
         Ok(c) => c,
         Err(why) => return fail(report, why).await,
     };
-    let records = match open_records(p, explicit.as_ref()).await {
+    let mut records = match open_records(p, explicit.as_ref()).await {
         Ok(r) => r,
         Err(why) => return fail(report, why).await,
     };
+    let mapping = opts.mapping.as_ref().and_then(|m| m.table(canonical));
+    ctx.recoder = mapping
+        .map(|m| m.recoder(rows::required(canonical)))
+        .unwrap_or_default();
     // Geographic formats arrive converted; tables' `lon`/`lat` are converted per row.
     ctx.crs = match &records {
         Some(r) if p.format.geographic() => {
@@ -579,14 +838,21 @@ async fn import_planned(
             c
         }
     };
-    if let Some(r) = &records {
+    if let Some(r) = &mut records {
         report.encoding = r.encoding;
+        if let Some(m) = mapping {
+            m.rename(&mut r.header);
+        }
     }
+    let layer = canonical.ends_with(".geojson");
     let index = match &records {
-        Some(r) if !canonical.ends_with(".geojson") => {
+        Some(r) if !layer => {
             match rows::column_index(canonical, &r.header, p.format.geographic()) {
                 Ok(i) => i,
-                Err(e) => return fail(report, format!("bad header: {e}")).await,
+                Err(e) => {
+                    let why = bad_header(&name, canonical, &r.header, &e);
+                    return fail(report, why).await;
+                }
             }
         }
         _ => Vec::new(),
@@ -595,12 +861,34 @@ async fn import_planned(
         (None, source::Format::Csv) => {
             let file = std::fs::File::open(&p.path)
                 .with_context(|| format!("opening {}", p.path.display()))?;
-            match CsvRows::new(canonical, file) {
+            match CsvRows::new(canonical, file, mapping) {
                 Ok(r) => Some(r),
                 Err(e) => return fail(report, format!("{e:#}")).await,
             }
         }
         _ => None,
+    };
+    let op_index = match (&records, &csv) {
+        (Some(r), _) if !layer => op_position(&r.header),
+        (_, Some(c)) => c.parser.op,
+        _ => None,
+    };
+    let delta_table = delta::DELTA_TABLES.contains(&table.name);
+    if op_index.is_some() && !delta_table {
+        let why = format!(
+            "an op column (a delta) is read only in files of {}",
+            delta::DELTA_TABLES.join(", ")
+        );
+        return fail(report, why).await;
+    }
+    let maker = RowMaker {
+        canonical: canonical.to_string(),
+        key: rows::required(canonical)
+            .iter()
+            .position(|c| *c == table.key)
+            .unwrap_or(0),
+        ops: delta_table && (op_index.is_some() || opts.delta),
+        delta: opts.delta,
     };
     let incoming = match p.format {
         source::Format::Csv | source::Format::GeoJson => count_lines(&p.path)?,
@@ -609,23 +897,85 @@ async fn import_planned(
     };
     let mut tx = store.begin().await?;
     tx.begin_bulk().await?;
-    let deferred = tx.defer_indexes(&table, incoming).await?;
-    let mut batch: Vec<Vec<SqlValue>> = Vec::with_capacity(table.batch_rows());
-    let mut valid = 0u64;
-    let flush =
-        async |tx: &mut crate::store::StoreTx, batch: &mut Vec<Vec<SqlValue>>| -> Result<u64> {
-            let n = tx.insert(&table, batch).await?;
-            batch.clear();
-            Ok(n)
-        };
+    // A delta changes a few rows of a big table: its indexes stay.
+    let deferred = if maker.ops {
+        tx.defer_indexes(&table, 0).await?
+    } else {
+        tx.defer_indexes(&table, incoming).await?
+    };
+    let keep_rows = dry_run
+        && matches!(
+            table.name,
+            "areas" | "buildings" | "units" | "events" | "patrol_teams" | "key_group_people"
+        );
+    let mut kept: Vec<Vec<SqlValue>> = Vec::new();
+    let mut batch: Vec<delta::Pending> = Vec::with_capacity(table.batch_rows());
+    let mut in_batch: HashSet<String> = HashSet::new();
+    let mut pending_links = LinkCounts::default();
+    // Rows of a plain import are inserted as they come; rows with operations go
+    // through `delta::apply`, which records each outcome.
+    let flush = async |tx: &mut crate::store::StoreTx,
+                       batch: &mut Vec<delta::Pending>,
+                       in_batch: &mut HashSet<String>,
+                       report: &mut FileReport,
+                       kept: &mut Vec<Vec<SqlValue>>|
+           -> Result<()> {
+        in_batch.clear();
+        if keep_rows {
+            kept.extend(batch.iter().filter_map(|p| p.row.clone()));
+        }
+        if maker.ops {
+            return delta::apply(tx, &table, &name, batch, report).await;
+        }
+        let rows: Vec<Vec<SqlValue>> = batch.drain(..).filter_map(|p| p.row).collect();
+        let n = tx.insert(&table, &rows).await?;
+        report.rows_loaded += n;
+        report.rows_duplicate += rows.len() as u64 - n;
+        Ok(())
+    };
+    let mut take = async |item: Result<delta::Pending, LineError>,
+                          tx: &mut crate::store::StoreTx,
+                          batch: &mut Vec<delta::Pending>,
+                          in_batch: &mut HashSet<String>,
+                          report: &mut FileReport,
+                          kept: &mut Vec<Vec<SqlValue>>|
+           -> Result<()> {
+        report.rows_total += 1;
+        match item {
+            Ok(pending) => {
+                if maker.ops {
+                    // One statement never touches a key twice (see `delta::apply`).
+                    if !in_batch.insert(pending.key.clone()) {
+                        flush(tx, batch, in_batch, report, kept).await?;
+                        in_batch.insert(pending.key.clone());
+                    }
+                } else if let Some(l) = pending.link {
+                    count_link(&mut pending_links, l);
+                }
+                batch.push(pending);
+            }
+            Err(e) => report.errors.push(e),
+        }
+        if batch.len() >= table.batch_rows() {
+            flush(tx, batch, in_batch, report, kept).await?;
+        }
+        Ok(())
+    };
     if let Some(records) = records {
         let header = records.header;
         for item in records.items {
             let row = match item {
                 source::Item::Row(r) => r,
                 source::Item::Bad(e) => {
-                    report.rows_total += 1;
-                    report.errors.push(e);
+                    take(
+                        Err(e),
+                        &mut tx,
+                        &mut batch,
+                        &mut in_batch,
+                        &mut report,
+                        &mut kept,
+                    )
+                    .await?;
                     continue;
                 }
                 source::Item::Broken(why) => {
@@ -633,21 +983,31 @@ async fn import_planned(
                     break;
                 }
             };
-            report.rows_total += 1;
             let line = row.pos;
-            match record_row(canonical, &header, &index, row, ctx) {
-                Ok((row, link)) => {
-                    valid += 1;
-                    if let Some(l) = link {
-                        count_link(&mut report.links, l);
-                    }
-                    batch.push(row);
-                }
-                Err(message) => report.errors.push(LineError { line, message }),
-            }
-            if batch.len() >= table.batch_rows() {
-                report.rows_loaded += flush(&mut tx, &mut batch).await?;
-            }
+            let item = if layer {
+                layer_row(canonical, &header, row, ctx)
+                    .map(|r| delta::Pending {
+                        line,
+                        op: delta::Op::Add,
+                        key: String::new(),
+                        row: Some(r),
+                        link: None,
+                    })
+                    .map_err(|message| LineError { line, message })
+            } else {
+                record_values(canonical, &index, op_index, row)
+                    .map_err(|message| LineError { line, message })
+                    .and_then(|(values, op)| maker.make(line, values, op, ctx))
+            };
+            take(
+                item,
+                &mut tx,
+                &mut batch,
+                &mut in_batch,
+                &mut report,
+                &mut kept,
+            )
+            .await?;
         }
     } else if p.format == source::Format::GeoJson {
         let text =
@@ -659,8 +1019,7 @@ async fn import_planned(
             )
         });
         for item in rows::geojson_features(&text) {
-            report.rows_total += 1;
-            match item.and_then(|(line, mut f)| {
+            let item = item.and_then(|(line, mut f)| {
                 if let (Some(c), Some(g)) = (&transform, f.geometry.as_mut()) {
                     let converted = geo_types::Geometry::<f64>::try_from(g.clone())
                         .map_err(|e| format!("bad geometry: {e}"))
@@ -670,40 +1029,53 @@ async fn import_planned(
                         Err(m) => return Err(LineError { line, message: m }),
                     }
                 }
-                rows::feature_row(canonical, &f, ctx).map_err(|m| LineError { line, message: m })
-            }) {
-                Ok(row) => {
-                    valid += 1;
-                    batch.push(row);
-                }
-                Err(e) => report.errors.push(e),
-            }
-            if batch.len() >= table.batch_rows() {
-                report.rows_loaded += flush(&mut tx, &mut batch).await?;
-            }
+                rows::feature_row(canonical, &f, ctx)
+                    .map(|r| delta::Pending {
+                        line,
+                        op: delta::Op::Add,
+                        key: String::new(),
+                        row: Some(r),
+                        link: None,
+                    })
+                    .map_err(|m| LineError { line, message: m })
+            });
+            take(
+                item,
+                &mut tx,
+                &mut batch,
+                &mut in_batch,
+                &mut report,
+                &mut kept,
+            )
+            .await?;
         }
     } else if let Some(mut rows) = csv {
         report.encoding = rows.encoding.name();
-        while let Some(item) = rows.next_row(ctx) {
-            report.rows_total += 1;
-            match item {
-                Ok((row, link)) => {
-                    valid += 1;
-                    if let Some(l) = link {
-                        count_link(&mut report.links, l);
-                    }
-                    batch.push(row);
-                }
-                Err(e) => report.errors.push(e),
-            }
-            if batch.len() >= table.batch_rows() {
-                report.rows_loaded += flush(&mut tx, &mut batch).await?;
-            }
+        while let Some(item) = rows.next_values() {
+            let item = item.and_then(|(line, values, op)| maker.make(line, values, op, ctx));
+            take(
+                item,
+                &mut tx,
+                &mut batch,
+                &mut in_batch,
+                &mut report,
+                &mut kept,
+            )
+            .await?;
         }
     }
-    report.rows_loaded += flush(&mut tx, &mut batch).await?;
-    report.rows_duplicate = valid - report.rows_loaded;
+    flush(&mut tx, &mut batch, &mut in_batch, &mut report, &mut kept).await?;
+    if !maker.ops {
+        report.links = pending_links;
+    }
     tx.rebuild_indexes(deferred).await?;
+    if let Some(dry) = dry {
+        // Nothing is kept: the transaction is rolled back with the connection's cache
+        // given back, and what the file would have added is taken into the context.
+        rollback_bulk(tx).await?;
+        dry.take(store, ctx, table.name, kept).await?;
+        return Ok(report);
+    }
     tx.record_report(&stored_form(&report)).await?;
     tx.commit_bulk().await?;
     let after = match table.name {
@@ -721,9 +1093,40 @@ async fn import_planned(
     Ok(report)
 }
 
-/// The rows of one CSV import file, read as a stream: each a store row (with its link
-/// status) or the line's error. A row with the wrong number of fields or bad UTF-8 is an
-/// error and reading goes on; any other unreadable input ends the file.
+/// Roll back a transaction begun with `begin_bulk`, giving SQLite's default page cache
+/// back to its connection (as `commit_bulk` does).
+async fn rollback_bulk(tx: crate::store::StoreTx) -> Result<()> {
+    match tx {
+        crate::store::StoreTx::Sqlite(mut tx) => {
+            sqlx::query("PRAGMA cache_size = -2000")
+                .execute(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+        }
+        crate::store::StoreTx::Postgres(tx) => tx.rollback().await?,
+    }
+    Ok(())
+}
+
+/// Where a file's `op` column is.
+fn op_position(header: &[String]) -> Option<usize> {
+    header.iter().position(|h| h.trim() == mapping::OP_COLUMN)
+}
+
+/// A header that lacks our columns: what is missing and what its headers look like.
+fn bad_header(file: &str, canonical: &str, header: &[String], e: &str) -> String {
+    let stem = canonical.rsplit_once('.').map_or(canonical, |(s, _)| s);
+    let s = mapping::suggest(file, Some(stem), header);
+    format!(
+        "bad header: {e}. {}. Map the columns with --mapping FILE (--suggest-mapping FILE writes one)",
+        mapping::describe(&s)
+    )
+}
+
+/// The rows of one CSV import file, read as a stream: each its values (in
+/// [`rows::required`] order) and `op`, or the line's error. A row with the wrong number of
+/// fields or bad UTF-8 is an error and reading goes on; any other unreadable input ends
+/// the file.
 struct CsvRows<R: std::io::Read> {
     csv: csv::Reader<decode::Rewound<R>>,
     encoding: Encoding,
@@ -733,10 +1136,10 @@ struct CsvRows<R: std::io::Read> {
 }
 
 impl<R: std::io::Read> CsvRows<R> {
-    fn new(name: &str, file: R) -> Result<Self> {
+    fn new(name: &str, file: R, mapping: Option<&mapping::TableMapping>) -> Result<Self> {
         let (encoding, reader) = decode::sniff(file)?;
         let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
-        let header: Vec<String> = match csv.byte_headers() {
+        let mut header: Vec<String> = match csv.byte_headers() {
             Ok(h) => h
                 .iter()
                 .map(|f| {
@@ -749,8 +1152,11 @@ impl<R: std::io::Read> CsvRows<R> {
                 .collect(),
             Err(e) => anyhow::bail!("{name}: cannot read the header: {e}"),
         };
+        if let Some(m) = mapping {
+            m.rename(&mut header);
+        }
         let parser = rows::CsvParser::new(name, &header)
-            .map_err(|e| anyhow::anyhow!("{name}: bad header: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("{}", bad_header(name, name, &header, &e)))?;
         Ok(Self {
             csv,
             encoding,
@@ -761,10 +1167,7 @@ impl<R: std::io::Read> CsvRows<R> {
     }
 
     #[allow(clippy::type_complexity)]
-    fn next_row(
-        &mut self,
-        ctx: &ImportContext,
-    ) -> Option<Result<(Vec<SqlValue>, Option<crate::model::LinkStatus>), LineError>> {
+    fn next_values(&mut self) -> Option<Result<(u64, Vec<String>, Option<String>), LineError>> {
         if self.done {
             return None;
         }
@@ -778,7 +1181,8 @@ impl<R: std::io::Read> CsvRows<R> {
                 let line = self.record.position().map_or(line, |p| p.line());
                 Some(
                     self.parser
-                        .parse(&self.record, self.encoding, ctx)
+                        .values(&self.record, self.encoding)
+                        .map(|(values, op)| (line, values, op))
                         .map_err(|message| LineError { line, message }),
                 )
             }
@@ -828,10 +1232,15 @@ pub fn check_bytes(name: &str, bytes: &[u8], ctx: &ImportContext) -> Result<File
             take(&mut report, r);
         }
     } else {
-        let mut rows = CsvRows::new(name, bytes)?;
+        let mut rows = CsvRows::new(name, bytes, None)?;
         report.encoding = rows.encoding.name();
-        while let Some(item) = rows.next_row(ctx) {
-            take(&mut report, item.map(|(_, link)| link));
+        while let Some(item) = rows.next_values() {
+            let r = item.and_then(|(line, values, _)| {
+                rows::parse_values(name, values, ctx)
+                    .map(|(_, link)| link)
+                    .map_err(|message| LineError { line, message })
+            });
+            take(&mut report, r);
         }
     }
     Ok(report)
@@ -870,4 +1279,76 @@ mod check_tests {
         assert_eq!(r.errors[0].line, 2);
         assert!(check_bytes("nonsense.csv", b"", &ctx).is_err());
     }
+}
+
+/// The header of a planned file, as the importer reads it (`None`: a layer, whose
+/// features carry their properties, or a file whose header cannot be read).
+async fn header_of(p: &source::Planned) -> Option<Vec<String>> {
+    if p.format == source::Format::Csv {
+        let file = std::fs::File::open(&p.path).ok()?;
+        let (encoding, reader) = decode::sniff(file).ok()?;
+        let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+        let h = csv.byte_headers().ok()?;
+        return Some(
+            h.iter()
+                .map(|f| {
+                    encoding
+                        .decode(f)
+                        .unwrap_or_default()
+                        .trim_start_matches('\u{feff}')
+                        .to_string()
+                })
+                .collect(),
+        );
+    }
+    open_records(p, None).await.ok().flatten().map(|r| r.header)
+}
+
+/// Suggestions for every file of `dir` whose name or columns are not Minqing's (after
+/// `opts.mapping`, when given): the base name it looks like and each header's column.
+pub async fn suggest_mapping(
+    dir: &Path,
+    opts: &ImportOptions,
+) -> Result<Vec<mapping::FileSuggestion>> {
+    let entries = source::plan_with(dir, opts.mapping.as_ref())
+        .with_context(|| format!("reading {}", dir.display()))?;
+    let mut out = Vec::new();
+    for e in entries {
+        match e {
+            source::Entry::Failed(name, _) => {
+                let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+                let Some(format) = ext.as_deref().and_then(source::Format::from_ext) else {
+                    continue;
+                };
+                let p = source::Planned {
+                    path: dir.join(&name),
+                    name: name.clone(),
+                    canonical: "residents.csv".into(),
+                    format,
+                };
+                if let Some(header) = header_of(&p).await {
+                    out.push(mapping::suggest(&name, None, &header));
+                }
+            }
+            source::Entry::Import(p) if !p.canonical.ends_with(".geojson") => {
+                let Some(mut header) = header_of(&p).await else {
+                    continue;
+                };
+                let m = opts.mapping.as_ref().and_then(|m| m.table(&p.canonical));
+                if let Some(m) = m {
+                    m.rename(&mut header);
+                }
+                let named =
+                    source::canonical(p.name.rsplit_once('.').map_or("", |(s, _)| s)).is_some();
+                if rows::column_index(&p.canonical, &header, p.format.geographic()).is_err()
+                    || !named
+                {
+                    let stem = p.canonical.rsplit_once('.').map_or("", |(s, _)| s);
+                    out.push(mapping::suggest(&p.name, Some(stem), &header));
+                }
+            }
+            source::Entry::Import(_) => {}
+        }
+    }
+    Ok(out)
 }

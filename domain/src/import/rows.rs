@@ -194,6 +194,8 @@ pub struct CsvParser {
     width: usize,
     /// Position in the record of each required column.
     index: Vec<usize>,
+    /// Position of a delta's `op` column.
+    pub op: Option<usize>,
 }
 
 /// A decoded row with named access and precise messages.
@@ -284,6 +286,9 @@ fn point(f: &Fields, ctx: &ImportContext) -> Result<(f64, f64), String> {
     Ok((lon, lat))
 }
 
+/// The matcher's confidence at and above which wrong answers are meant to be very rare.
+const CONFIDENT: f64 = 0.9;
+
 /// Link by `address_code` when it names a register address, else through the address
 /// matcher on the free text; free text waits (`pending`) only while there is no register.
 fn link_record(
@@ -297,6 +302,12 @@ fn link_record(
         _ => match &ctx.register {
             Some(reg) => {
                 let r = reg.match_address(address);
+                // An answer the record's own text contradicts (another community, a door
+                // off) is usually right, but not sure: a person decides (the queue
+                // lists the matcher's candidates). Damaged numbers never get an answer.
+                if r.contradicted && r.code.is_some() && r.confidence < CONFIDENT {
+                    return (None, LinkStatus::Ambiguous);
+                }
                 let status = crate::address_service::link_status(&r);
                 (r.code, status)
             }
@@ -346,16 +357,19 @@ impl CsvParser {
             file: file.to_string(),
             width: header.len(),
             index: column_index(file, header, false)?,
+            op: header
+                .iter()
+                .position(|h| h.trim() == super::mapping::OP_COLUMN),
         })
     }
 
-    /// Parse one record into a store row and, for linked records, its link status.
-    pub fn parse(
+    /// The values of one record's required columns (in [`required`] order) and its
+    /// `op`, decoded.
+    pub fn values(
         &self,
         record: &csv::ByteRecord,
         enc: Encoding,
-        ctx: &ImportContext,
-    ) -> Result<(Vec<SqlValue>, Option<LinkStatus>), String> {
+    ) -> Result<(Vec<String>, Option<String>), String> {
         if record.len() != self.width {
             return Err(format!(
                 "expected {} fields, found {}",
@@ -376,7 +390,14 @@ impl CsvParser {
                 .ok_or_else(|| format!("column {n} is not valid {}", enc.name()))?;
             values.push(v);
         }
-        parse_values(&self.file, values, ctx)
+        let op = match self.op.and_then(|i| record.get(i)) {
+            Some(raw) => Some(
+                enc.decode(raw)
+                    .ok_or_else(|| format!("column op is not valid {}", enc.name()))?,
+            ),
+            None => None,
+        };
+        Ok((values, op))
     }
 }
 
@@ -388,6 +409,9 @@ pub(super) fn parse_values(
     ctx: &ImportContext,
 ) -> Result<(Vec<SqlValue>, Option<LinkStatus>), String> {
     let names = required(file);
+    let mut values = values;
+    // A mapping's recoded values (性别 男 → M) before any check.
+    ctx.recoder.apply(&mut values);
     let f = Fields { values, names };
     if crate::forces::import::table_for(file).is_some() {
         let get = |n: &str| f.get(n).to_string();

@@ -40,7 +40,7 @@ impl Format {
         }
     }
 
-    fn from_ext(ext: &str) -> Option<Format> {
+    pub fn from_ext(ext: &str) -> Option<Format> {
         Some(match ext {
             "csv" => Format::Csv,
             "geojson" | "json" => Format::GeoJson,
@@ -123,6 +123,15 @@ const SHAPEFILE_PARTS: [&str; 8] = ["dbf", "shx", "prj", "cpg", "sbn", "sbx", "q
 
 /// Plan the import of every file directly in `dir` (sub-directories are not read).
 pub fn plan(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    plan_with(dir, None)
+}
+
+/// [`plan`] with a column mapping, whose `[files]` patterns name the base name of
+/// files not named after one (`户籍人口2024.xlsx` → `residents`).
+pub fn plan_with(
+    dir: &Path,
+    mapping: Option<&super::mapping::Mapping>,
+) -> std::io::Result<Vec<Entry>> {
     let mut names: Vec<String> = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;
@@ -176,12 +185,14 @@ pub fn plan(dir: &Path) -> std::io::Result<Vec<Entry>> {
             }
             continue;
         }
-        let Some(canonical) = canonical(&stem) else {
+        let mapped = mapping.and_then(|m| m.base_for(name)).and_then(canonical);
+        let Some(canonical) = canonical(&stem).or(mapped) else {
             out.push(Entry::Failed(
                 name.clone(),
                 format!(
                     "not an import file: the names are {}, {} and residents*, each .csv, .xlsx, \
-                     .xls, .geojson, .shp or .gpkg",
+                     .xls, .geojson, .shp or .gpkg (or name it in the [files] of a --mapping; \
+                     --suggest-mapping writes one)",
                     LAYERS.join(", "),
                     TABLES.join(", ")
                 ),

@@ -222,8 +222,8 @@ impl StoreTx {
     pub async fn record_report(&mut self, r: &crate::import::FileReport) -> Result<i64> {
         let now = crate::time::system_now();
         let sql = "INSERT INTO import_reports (file, imported_at, encoding, rows_total, rows_loaded, rows_duplicate, \
-                   rows_rejected, linked_unit, linked_building, ambiguous, unmatched, pending) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+                   rows_rejected, linked_unit, linked_building, ambiguous, unmatched, pending, rows_updated, \
+                   rows_retired) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id";
         let l = &r.links;
         let id: i64 = dispatch!(self, StoreTx, tx => sqlx::query_scalar(sql)
             .bind(&r.file)
@@ -238,6 +238,8 @@ impl StoreTx {
             .bind(l.ambiguous as i64)
             .bind(l.unmatched as i64)
             .bind(l.pending as i64)
+            .bind(r.rows_updated as i64)
+            .bind(r.rows_retired as i64)
             .fetch_one(&mut **tx)
             .await?);
         let rows: Vec<Vec<SqlValue>> = r
