@@ -79,9 +79,9 @@ export async function addBasemap(map, { dark = false } = {}) {
     // The river's centreline where its banks are too close to see.
     { id: 'bm-waterway', type: 'line', 'source-layer': 'water', maxzoom: 14, filter: isLine,
       layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': p.waterLine, 'line-width': plain(1, 2.5, 4) } },
-    { id: 'bm-road-casing', type: 'line', 'source-layer': 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' },
+    { id: 'bm-road-casing', type: 'line', 'source-layer': 'roads', filter: isLine, layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': byClass(p.casing, p.casing.street), 'line-width': width({ main: [1.6, 5, 16], street: [0.8, 3, 11], rural: [1, 3, 9] }) } },
-    { id: 'bm-road', type: 'line', 'source-layer': 'roads', layout: { 'line-cap': 'round', 'line-join': 'round' },
+    { id: 'bm-road', type: 'line', 'source-layer': 'roads', filter: isLine, layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': byClass(p.road, p.road.street), 'line-width': width({ main: [1, 3.5, 13], street: [0.4, 2, 9], rural: [0.6, 2, 7] }) } },
   ];
   for (const layer of shapes) map.addLayer({ source: 'basemap', ...layer }, under);

@@ -125,6 +125,11 @@ async function load() {
   }
 }
 
+/** A record as a person reads it: its kind and number (the source key's letters and
+ * leading zeros are the register's, not words). */
+const recordName = (kind, id) => `${RECORD_KIND[kind] || '记录'} ${String(id).replace(/^[A-Za-z]+0*/, '') || id}`;
+const RECORD_KIND = { residents: '人口记录', enterprises: '法人记录', housing: '房屋记录' };
+
 function render(kind, page) {
   $('total').textContent = `共 ${page.total} 条待复核`;
   const last = Math.min(page.offset + page.items.length, page.total);
@@ -142,7 +147,7 @@ function render(kind, page) {
       ? `<ul class="cands">${item.candidates.map((c, k) => `<li><label><input type="radio" name="${name}" value="${esc(c.code)}"${k === 0 ? ' checked' : ''} /> ${esc(c.label)}<span class="score">${(c.score * 100).toFixed(0)}%</span></label></li>`).join('')}</ul>`
       : '<span class="muted">无候选</span>';
     return `<tr data-id="${esc(item.id)}">
-      <td>${esc(item.id)}</td>
+      <td>${esc(recordName(kind, item.id))}</td>
       <td>${esc(item.address)}</td>
       <td class="status-${esc(item.status)}">${esc(STATUS_TEXT[item.status] || item.status)}</td>
       <td>${cands}</td>
@@ -171,7 +176,7 @@ async function resolve(e) {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ code, note: f.elements.note.value }),
     });
-    say(`记录 ${answer.id} 已关联到 ${answer.code}（${LINK_TEXT[answer.link] || answer.link}）`, 'ok');
+    say(`${recordName(f.dataset.kind, answer.id)} 已关联到 ${answer.code}（${LINK_TEXT[answer.link] || answer.link}）`, 'ok');
     await load();
   } catch (error) {
     button.disabled = false;
