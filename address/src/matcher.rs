@@ -206,6 +206,7 @@ fn masked_key(chars: &[char], masked: usize) -> u64 {
 }
 
 /// The unified address register, indexed for matching and search.
+#[derive(Clone)]
 pub struct Register {
     bld: Vec<Bld>,
     b_codes: Vec<String>,
@@ -253,6 +254,7 @@ impl std::fmt::Debug for Register {
 /// the owned keys were 4.5 million allocations and a third of a gigabyte at start-up.
 /// A code whose hash an earlier, different code already took (about one in 10^12 pairs)
 /// goes into `collided`, by value.
+#[derive(Clone)]
 struct CodeIndex<S = std::collections::hash_map::RandomState> {
     hasher: S,
     by_hash: IdMap<(Level, u32)>,
@@ -523,6 +525,36 @@ impl Register {
             village_gh,
             code_index,
             search,
+        })
+    }
+
+    /// This register with `aliases` in place of its alias table: the names and every
+    /// index stay; only the automaton that finds names in text is built anew. A copy of
+    /// the register, so a centre's edit to its table applies without a reload.
+    pub fn with_alias_table(
+        &self,
+        aliases: &crate::alias::Aliases,
+    ) -> Result<Register, RegisterError> {
+        let nt = NameTable {
+            ids: self
+                .names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i as u32))
+                .collect(),
+            names: self.names.clone(),
+            kinds: self.name_kinds.clone(),
+        };
+        let (patterns, ac_names, alias_problems) = alias_patterns(&nt, aliases);
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .map_err(|e| RegisterError::Automaton(e.to_string()))?;
+        Ok(Register {
+            ac,
+            ac_names,
+            alias_problems,
+            ..self.clone()
         })
     }
 

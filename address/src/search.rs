@@ -45,6 +45,7 @@ pub struct SearchHit {
     pub lat: f64,
 }
 
+#[derive(Clone)]
 struct Entry {
     kind: HitKind,
     name: String,
@@ -63,6 +64,7 @@ struct Entry {
 }
 
 /// The search index, built with the register.
+#[derive(Clone)]
 pub(crate) struct SearchIndex {
     entries: Vec<Entry>,
 }

@@ -357,6 +357,19 @@ fn aliases_and_damaged_numbers() {
     let r = reg.match_address("人民西路99号");
     assert_eq!(r.building, Some(2), "{r:?}");
     assert!(plain.match_address("人民西路99号").code.is_none());
+    // The same table applied to a built register (a centre's edit, no reload): the same
+    // answer and problems; an emptied table takes the old name away again.
+    let edited = plain.with_alias_table(&aliases).unwrap();
+    assert_eq!(edited.match_address("人民西路99号").building, Some(2));
+    assert_eq!(edited.alias_problems(), reg.alias_problems());
+    let emptied = edited.with_alias_table(&Aliases::new()).unwrap();
+    assert!(emptied.match_address("人民西路99号").code.is_none());
+    assert!(emptied.alias_problems().is_empty());
+    assert_eq!(
+        emptied.match_address("长江西路99号").building,
+        Some(2),
+        "the register's own names are untouched"
+    );
 
     // A separator inside a name is no obstacle; inside a number it is damage.
     let reg = register();

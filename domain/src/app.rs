@@ -131,6 +131,21 @@ impl App {
         self.analysis.invalidate();
     }
 
+    /// Put a new address register in the index (the alias table changed): a copy of the
+    /// index sharing everything else, swapped in under the relink lock so neither edit
+    /// loses the other. Nothing derived from the index depends on the register's alias
+    /// table, so the tiles and analysis caches stay.
+    pub fn set_register(&self, register: Arc<minqing_address::Register>) {
+        let _serial = self.relink.lock();
+        let Ok(current) = self.index() else {
+            // Still loading: the load reads the store, which has the table.
+            return;
+        };
+        let mut next = (*current).clone();
+        next.register = register;
+        *self.index.write() = Some(Arc::new(next));
+    }
+
     /// The loaded register index, or [`Error::Loading`].
     pub fn index(&self) -> Result<Arc<Index>> {
         self.index.read().clone().ok_or(Error::Loading)

@@ -196,7 +196,12 @@ impl Index {
         let ix = std::thread::scope(|scope| {
             let register = scope.spawn(|| {
                 let started = std::time::Instant::now();
-                let r = crate::address_service::build_register(&names, &s.buildings, &s.units);
+                let r = crate::address_service::build_register(
+                    &names,
+                    &s.buildings,
+                    &s.units,
+                    &s.aliases,
+                );
                 tracing::info!(
                     ms = started.elapsed().as_millis() as u64,
                     "address register built"

@@ -521,3 +521,81 @@ async fn basemap_tiles_carry_their_layers_at_their_zooms() {
         }
     }
 }
+
+/// A named park or lake has its name once on the map, however many tiles it crosses:
+/// on one point in the one tile that holds it, never on the polygon pieces (whose
+/// labels were placed once per tile, twice for a park across a tile edge).
+#[tokio::test]
+async fn a_named_polygon_is_labelled_once_across_tile_edges() {
+    let (_tmp, state, app, _m) = loaded_app(0.03).await;
+    let index = state.index().unwrap();
+    let b = index.basemap.clone();
+    let named: Vec<(&str, &geo_types::Geometry<f64>)> = b
+        .landuse
+        .iter()
+        .chain(&b.water)
+        .filter(|f| {
+            matches!(
+                f.geometry,
+                geo_types::Geometry::Polygon(_) | geo_types::Geometry::MultiPolygon(_)
+            )
+        })
+        .filter_map(|f| Some((f.name.as_deref()?, &f.geometry)))
+        .collect();
+    assert!(!named.is_empty(), "the generator names parks and lakes");
+    for z in [12u8, 15] {
+        // Every tile any named polygon touches.
+        let mut tiles = BTreeSet::new();
+        for (_, g) in &named {
+            let r = geo::BoundingRect::bounding_rect(*g).unwrap();
+            let bounds = minqing_tiles::projection::LonLatBounds {
+                west: r.min().x,
+                south: r.min().y,
+                east: r.max().x,
+                north: r.max().y,
+            };
+            tiles.extend(TileRange::covering(&bounds, z).unwrap().iter());
+        }
+        let mut labels: HashMap<String, usize> = HashMap::new();
+        let mut crossing_polygons = 0;
+        for t in &tiles {
+            let (status, _, body) = call(
+                &app,
+                "GET",
+                &format!("/tiles/landuse,water/{z}/{}/{}.mvt", t.x(), t.y()),
+                &[],
+                Vec::new(),
+            )
+            .await;
+            if status == 204 {
+                continue;
+            }
+            assert_eq!(status, 200);
+            for (_, feats) in decode(&body) {
+                for f in feats {
+                    let props = f.properties.clone().unwrap_or_default();
+                    let name = string(props.get("name"));
+                    match f.geometry {
+                        geo_types::Geometry::Point(_) => {
+                            *labels.entry(name.expect("a label point has a name")).or_default() +=
+                                1;
+                        }
+                        geo_types::Geometry::Polygon(_) | geo_types::Geometry::MultiPolygon(_) => {
+                            assert_eq!(name, None, "z{z}: a polygon piece carries a name");
+                            crossing_polygons += 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        assert!(crossing_polygons > 0, "z{z}");
+        for (name, _) in &named {
+            assert_eq!(
+                labels.get(*name).copied(),
+                Some(named.iter().filter(|(n, _)| n == name).count()),
+                "z{z}: {name} labelled once per feature"
+            );
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! working together on small synthetic districts.
 
 mod address;
+mod aliases;
 mod analysis;
 mod auth;
 mod basemap;

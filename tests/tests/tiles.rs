@@ -783,6 +783,12 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
     let auth =
         crate::support::bearer(&state, &app, minqing_domain::auth::Role::Leader, &[], None).await;
     let h = [("authorization", auth.as_str())];
+    // The reception desk reads every event but has no key-group rights: its building
+    // scores are the public ones the risk tiles carry.
+    let reception =
+        crate::support::bearer(&state, &app, minqing_domain::auth::Role::Reception, &[], None)
+            .await;
+    let r = [("authorization", reception.as_str())];
 
     // --- hotspots ---
     let (status, _, body) = get_tile(&app, "/api/v1/analysis/hotspots", &h).await;
@@ -929,7 +935,7 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
         .unwrap()
         .clone();
     let (status, _, body) =
-        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &[]).await;
+        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &r).await;
     assert!(!risky_building(&api_json(status, &body)).contains_key(&target.code));
     let template = state.events().events[0].clone();
     let latest = state
@@ -976,7 +982,7 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
         })
         .collect();
     let (status, _, body) =
-        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &[]).await;
+        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &r).await;
     let risky = risky_building(&api_json(status, &body));
     assert!(
         risky.contains_key(&target.code),
@@ -1045,6 +1051,70 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
         }
     }
     assert!(building_points >= 3);
+
+    // One building's score is detail about its events and people: anonymous callers
+    // (and the large screen) get the grids only, from the endpoint and on the tiles.
+    let (status, _, _) =
+        get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &[]).await;
+    assert_eq!(status, 401, "anonymous building risk");
+    let screen =
+        crate::support::bearer(&state, &app, minqing_domain::auth::Role::Screen, &[], None).await;
+    let (status, _, _) = get_tile(
+        &app,
+        "/api/v1/analysis/risk?level=building&limit=5000",
+        &[("authorization", screen.as_str())],
+    )
+    .await;
+    assert_eq!(status, 403, "the large screen's building risk");
+    let t = TileId::from_lonlat(target.lon, target.lat, 16).unwrap();
+    let uri = format!("/tiles/risk/16/{}/{}.mvt", t.x(), t.y());
+    for headers in [&[][..], &[("authorization", screen.as_str())][..]] {
+        let (status, _, body) = get_tile(&app, &uri, headers).await;
+        assert_eq!(status, 200);
+        let d = decode(&body);
+        let levels: Vec<String> = d.layers["risk"]
+            .iter()
+            .map(|f| string(prop(f, "level")))
+            .collect();
+        assert!(levels.iter().any(|l| l == "grid"), "{levels:?}");
+        assert!(
+            levels.iter().all(|l| l == "grid"),
+            "no building point reaches a caller without the right: {levels:?}"
+        );
+    }
+    // A grid worker sees the points of its own grids only.
+    let target_grid = index.areas[target.grid.unwrap() as usize].area.code.clone();
+    let other_grid = index
+        .areas
+        .iter()
+        .find(|a| a.area.level == minqing_domain::model::AreaLevel::Grid && a.area.code != target_grid)
+        .unwrap()
+        .area
+        .code
+        .clone();
+    for (grid, sees) in [(target_grid.clone(), true), (other_grid, false)] {
+        let worker = crate::support::bearer(
+            &state,
+            &app,
+            minqing_domain::auth::Role::GridWorker,
+            std::slice::from_ref(&grid),
+            None,
+        )
+        .await;
+        let wh = [("authorization", worker.as_str())];
+        let (status, _, body) =
+            get_tile(&app, "/api/v1/analysis/risk?level=building&limit=5000", &wh).await;
+        let api = api_json(status, &body);
+        let units = api["units"].as_array().unwrap();
+        assert!(units.iter().all(|u| u["grid"] == grid.as_str()), "{grid}");
+        assert_eq!(units.iter().any(|u| u["code"] == target.code.as_str()), sees);
+        let (_, _, body) = get_tile(&app, &uri, &wh).await;
+        let d = decode(&body);
+        let point = d.layers["risk"]
+            .iter()
+            .any(|f| string(prop(f, "code")) == target.code);
+        assert_eq!(point, sees, "grid worker of {grid}");
+    }
 
     // --- a new event refreshes the layer (Gi* is global: the whole layer is redrawn) ---
     let t = hot_tile(13);

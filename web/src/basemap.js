@@ -52,6 +52,8 @@ const POI_COLORS = {
 // A tile's polygon or line may come in several parts (MultiPolygon, MultiLineString).
 const isArea = ['in', ['geometry-type'], ['literal', ['Polygon', 'MultiPolygon']]];
 const isLine = ['in', ['geometry-type'], ['literal', ['LineString', 'MultiLineString']]];
+// A park's or a lake's name comes on a point of its own (one per feature, in one tile).
+const isPoint = ['==', ['geometry-type'], 'Point'];
 
 const byKind = (table, fallback) => ['match', ['get', 'kind'], ...Object.entries(table).flat(), fallback];
 const byClass = (table, fallback) => ['match', ['get', 'class'], ...Object.entries(table).flat(), fallback];
@@ -87,13 +89,13 @@ export async function addBasemap(map, { dark = false } = {}) {
   for (const layer of shapes) map.addLayer({ source: 'basemap', ...layer }, under);
   const text = (size) => ({ 'text-font': MAP_FONTS, 'text-size': size, 'text-max-width': 8 });
   const labels = [
-    { id: 'bm-green-label', type: 'symbol', 'source-layer': 'landuse', minzoom: 12, filter: ['has', 'name'],
+    { id: 'bm-green-label', type: 'symbol', 'source-layer': 'landuse', minzoom: 12, filter: ['all', ['has', 'name'], isPoint],
       layout: { ...text(12), 'text-field': ['get', 'name'], 'text-padding': 8 }, paint: { 'text-color': p.greenText, 'text-halo-color': p.halo, 'text-halo-width': 1.4 } },
     // A river's name along its centreline, a lake's in its middle.
     { id: 'bm-water-label', type: 'symbol', 'source-layer': 'water', minzoom: 10, filter: ['all', ['has', 'name'], isLine],
       layout: { ...text(13), 'text-field': ['get', 'name'], 'symbol-placement': 'line', 'text-letter-spacing': 0.3, 'symbol-spacing': 400 },
       paint: { 'text-color': p.waterText, 'text-halo-color': p.halo, 'text-halo-width': 1.4 } },
-    { id: 'bm-lake-label', type: 'symbol', 'source-layer': 'water', minzoom: 12, filter: ['all', ['has', 'name'], isArea, ['!=', ['get', 'kind'], 'river']],
+    { id: 'bm-lake-label', type: 'symbol', 'source-layer': 'water', minzoom: 12, filter: ['all', ['has', 'name'], isPoint, ['!=', ['get', 'kind'], 'river']],
       layout: { ...text(12), 'text-field': ['get', 'name'] },
       paint: { 'text-color': p.waterText, 'text-halo-color': p.halo, 'text-halo-width': 1.4 } },
     // Main roads' names from z12, the others' from z14.

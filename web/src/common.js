@@ -8,9 +8,11 @@
 
 /** An HTTP answer that was not 2xx; `status` 0 means the network failed. */
 export class HttpError extends Error {
-  constructor(status, message) {
+  /** `details`: the error's machine-readable part (e.g. a refusal's reason code). */
+  constructor(status, message, details = null) {
     super(message);
     this.status = status;
+    this.details = details;
   }
 }
 
@@ -26,8 +28,9 @@ export async function fetchJSON(path, options = {}) {
   const body = type.includes('json') ? await response.json().catch(() => null) : null;
   if (!response.ok) {
     const message = body?.error?.message || `${response.status} ${response.statusText}`;
-    throw new HttpError(response.status, message);
+    throw new HttpError(response.status, message, body?.error?.details ?? null);
   }
+  if (response.status === 204) return null;
   if (body === null) throw new HttpError(response.status, '响应格式错误');
   return body;
 }

@@ -472,7 +472,10 @@ async function showBuilding(p, [lon, lat]) {
       renderBreadcrumb();
     }).catch(() => {});
   }
-  if (grid && state.caps.has('/api/v1/analysis/risk')) {
+  const me = session.token() ? session.me() : null;
+  if (grid && state.caps.has('/api/v1/analysis/risk') && !ROLE_CAN.buildingRisk(me, grid.properties.code)) {
+    $('building-risk').innerHTML = `<h3>风险评估</h3><p class="muted">楼栋风险评分涉及本楼事件与住户，仅对可查看本网格事件的账号显示；网格风险见上级网格。</p>`;
+  } else if (grid && state.caps.has('/api/v1/analysis/risk')) {
     authJSON(`/api/v1/analysis/risk?level=building&area=${encodeURIComponent(grid.properties.code)}&limit=5000`).then((r) => {
       if (request !== buildingRequest) return;
       const unit = (r.units || []).find((u) => u.code === p.code);

@@ -66,7 +66,7 @@ async function start() {
   $('work').hidden = false;
   $('logout').hidden = false;
   $('who').textContent = `${me.username} · ${me.role === 'admin' ? '管理员' : '领导'}`;
-  await load();
+  await Promise.all([load(), loadAliases()]);
 }
 
 $('login-form').addEventListener('submit', async (e) => {
@@ -181,6 +181,71 @@ async function resolve(e) {
   } catch (error) {
     button.disabled = false;
     if (!(error instanceof HttpError && error.status === 401)) say(describeError(error), 'error');
+  }
+}
+
+// ---- road aliases and old names ---------------------------------------------------
+const ALIAS_PROBLEMS = {
+  unknown_name: '标准名称不在地址库中（须为路名、小区名、社区名、村名或镇街名）',
+  clash: '该别名本身就是地址库中的地名，或已是另一地名的别名',
+  too_short: '别名至少需要两个字',
+};
+const dateText = (unix) => new Date(unix * 1000).toLocaleString('zh-CN', { hour12: false, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+
+async function loadAliases() {
+  try {
+    const table = await authJSON('/api/v1/address-aliases');
+    const body = $('aliases');
+    if (!table.aliases.length) {
+      body.innerHTML = '<tr><td colspan="6" class="muted">尚无别名</td></tr>';
+      return;
+    }
+    body.innerHTML = table.aliases.map((a) => `<tr data-alias="${esc(a.alias)}">
+      <td>${esc(a.alias)}</td><td>${esc(a.canonical)}</td>
+      <td>${esc(a.added_by === 'import' ? '批量导入' : a.added_by)}</td><td>${esc(dateText(a.added_at))}</td>
+      <td>${a.unused ? `<span class="unused">未生效：${esc(ALIAS_PROBLEMS[a.unused] || '无法使用')}</span>` : '生效中'}</td>
+      <td><button type="button" class="remove-alias">删除</button></td>
+    </tr>`).join('');
+    body.querySelectorAll('button.remove-alias').forEach((b) => b.addEventListener('click', removeAlias));
+  } catch (error) {
+    if (!(error instanceof HttpError && error.status === 401)) say(`道路别名：${describeError(error)}`, 'error');
+  }
+}
+
+$('alias-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const f = e.target;
+  const alias = f.elements.alias.value.trim();
+  const canonical = f.elements.canonical.value.trim();
+  const button = f.querySelector('button');
+  button.disabled = true;
+  try {
+    await authJSON(`/api/v1/address-aliases/${encodeURIComponent(alias)}`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ canonical }),
+    });
+    say(`已添加别名：${alias} → ${canonical}，地址匹配已按新别名识别`, 'ok');
+    f.reset();
+    await Promise.all([loadAliases(), load()]);
+  } catch (error) {
+    const reason = error instanceof HttpError ? ALIAS_PROBLEMS[error.details?.reason] : null;
+    if (!(error instanceof HttpError && error.status === 401)) say(`未添加 ${alias}：${reason || describeError(error)}`, 'error');
+  } finally {
+    button.disabled = false;
+  }
+});
+
+async function removeAlias(e) {
+  const alias = e.target.closest('tr').dataset.alias;
+  e.target.disabled = true;
+  try {
+    await authJSON(`/api/v1/address-aliases/${encodeURIComponent(alias)}`, { method: 'DELETE' });
+    say(`已删除别名：${alias}`, 'ok');
+    await loadAliases();
+  } catch (error) {
+    e.target.disabled = false;
+    if (!(error instanceof HttpError && error.status === 401)) say(`未删除 ${alias}：${describeError(error)}`, 'error');
   }
 }
 

@@ -67,6 +67,10 @@ export async function authJSON(path, options = {}) {
 export const ROLE_CAN = {
   events: (role) => ['grid_worker', 'mediator', 'leader', 'admin', 'reception', 'risk_centre'].includes(role),
   households: (role) => ['grid_worker', 'leader', 'admin'].includes(role),
+  /** One building's risk score (its own events and people): every-event readers, and
+   * grid workers in their grids. */
+  buildingRisk: (me, gridCode) => ['leader', 'admin', 'reception', 'risk_centre'].includes(me?.role)
+    || (me?.role === 'grid_worker' && (me.grids || []).includes(gridCode)),
 };
 
 export const ROLE_NAMES = { screen: '大屏', grid_worker: '网格员', mediator: '调解员', leader: '领导', admin: '管理员', reception: '综合受理窗口', risk_centre: '社会风险中心' };

@@ -108,3 +108,53 @@ test('review page refuses an account without the review permission', async (t) =
     await view.context.close();
   }
 });
+
+test('review page: the road aliases — imported old names listed, one added and removed, a bad one refused in Chinese', async () => {
+  assert.ok(caps.has('/api/v1/address-aliases') && caps.has('/api/v1/address-aliases/{alias}'), 'alias endpoints missing from /api/openapi.json');
+  const login = await api('/api/v1/auth/login', null, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: LEADER, password: LEADER_PASSWORD }),
+  });
+  const token = login.body.token;
+  const table = await api('/api/v1/address-aliases', token);
+  assert.equal(table.status, 200);
+  assert.ok(table.body.aliases.length > 0, 'the demo imports the district\'s old road names');
+  const road = table.body.aliases[0].canonical;
+
+  const view = await openPage(browser, '/review', { width: 1280, height: 900 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await page.waitForSelector('#login-form', { state: 'visible' });
+    await page.fill('input[name="username"]', LEADER);
+    await page.fill('input[name="password"]', LEADER_PASSWORD);
+    await page.click('#login-form button');
+    await page.waitForSelector('#aliases tr[data-alias]');
+    const imported = page.locator(`#aliases tr[data-alias="${table.body.aliases[0].alias}"]`);
+    assert.match(await imported.textContent(), new RegExp(`${road}.*批量导入.*生效中`));
+
+    // Refused with the reason in words.
+    await page.fill('#alias-form input[name="alias"]', '老城关大道');
+    await page.fill('#alias-form input[name="canonical"]', '没有这条路');
+    await page.click('#alias-form button');
+    await page.waitForSelector('#message.error');
+    assert.match(await page.textContent('#message'), /未添加 老城关大道：标准名称不在地址库中/);
+
+    // Added, listed as in use, then removed.
+    await page.fill('#alias-form input[name="canonical"]', road);
+    await page.click('#alias-form button');
+    await page.waitForSelector('#message.ok');
+    assert.match(await page.textContent('#message'), new RegExp(`已添加别名：老城关大道 → ${road}`));
+    const added = page.locator('#aliases tr[data-alias="老城关大道"]');
+    await added.waitFor();
+    assert.match(await added.textContent(), /生效中/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'review-aliases.png'), fullPage: true });
+    await added.locator('button.remove-alias').click();
+    await page.waitForSelector('#aliases tr[data-alias="老城关大道"]', { state: 'detached' });
+    assert.match(await page.textContent('#message'), /已删除别名：老城关大道/);
+    const after = await api('/api/v1/address-aliases', token);
+    assert.ok(!after.body.aliases.some((a) => a.alias === '老城关大道'));
+    assert.deepEqual(view.errors, [], 'console errors');
+  } finally {
+    await view.context.close();
+  }
+});

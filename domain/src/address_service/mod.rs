@@ -4,6 +4,7 @@
 //! The pure work (parsing, matching, search, datum conversion) is `minqing-address`;
 //! this module only feeds it the register and reads and writes the store.
 
+pub mod aliases;
 pub mod geocode;
 pub mod register;
 pub mod review;

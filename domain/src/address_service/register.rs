@@ -7,7 +7,7 @@
 use crate::model::Building;
 use crate::store::load::UnitRow;
 use anyhow::{Context, Result};
-use minqing_address::{AddressParts, BuildingEntry, Register, UnitEntry};
+use minqing_address::{AddressParts, Aliases, BuildingEntry, Register, UnitEntry};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -19,15 +19,22 @@ pub struct AreaName {
     pub parent: Option<String>,
 }
 
-/// Build the matcher's register. Building `i` of the register is `buildings[i]`, so
-/// building indices agree with the index's; units whose building is unknown are skipped.
+/// Build the matcher's register with the centre's alias table. Building `i` of the
+/// register is `buildings[i]`, so building indices agree with the index's; units whose
+/// building is unknown are skipped. Alias pairs the register cannot use are logged.
 pub fn build_register(
     areas: &[AreaName],
     buildings: &[Building],
     units: &[UnitRow],
+    aliases: &Aliases,
 ) -> Result<Register> {
     let (entries, unit_entries) = register_entries(areas, buildings, units);
-    Register::new(entries, unit_entries).context("building the address register")
+    let register = Register::with_aliases(entries, unit_entries, aliases)
+        .context("building the address register")?;
+    for problem in register.alias_problems() {
+        tracing::warn!(?problem, "address alias not used");
+    }
+    Ok(register)
 }
 
 /// The matcher's plain entries for the store's buildings and units (building `i` is

@@ -239,6 +239,17 @@ pub fn generate_until(
     // The slips people make typing an address (`noise.rs`), from a stream of their own so
     // everything else generated stays as it was.
     let mut typing_rng = stream(seed, 24);
+    // Some roads were renamed: their old names are typed now and then, and the centre's
+    // table of them is an import file of its own.
+    let renamed = noise::renamed_roads(reg.buildings.iter().filter_map(|b| b.parts.road.as_deref()));
+    {
+        let mut w = csv_writer(&out.join("address_aliases.csv"))?;
+        w.write_record(columns::ADDRESS_ALIASES)?;
+        for (old, current) in &renamed {
+            w.write_record([old, current])?;
+        }
+        w.flush()?;
+    }
     // Who lives where first, for the whole district, so ages can be calibrated to the
     // census structure before birth dates and ID numbers are drawn from them.
     let mut household_rng = stream(seed, 13);
@@ -265,7 +276,7 @@ pub fn generate_until(
         let hid = format!("H{:07}", k + 1);
         let with_code = noise_rng.gen_bool(0.9);
         let (text, noisy) = address_text(&mut noise_rng, &unit.parts);
-        let (text, noisy) = typed(&mut typing_rng, text, noisy);
+        let (text, noisy) = typed(&mut typing_rng, text, noisy, &renamed);
         let floor_area = match reg.buildings[unit.building].kind {
             register::Kind::Rural | register::Kind::Townhouse => rng.gen_range(90.0..220.0),
             _ => rng.gen_range(45.0..140.0),
@@ -316,7 +327,7 @@ pub fn generate_until(
             }
             let with_code = noise_rng.gen_bool(0.85);
             let (text, noisy) = address_text(&mut noise_rng, &unit.parts);
-            let (text, noisy) = typed(&mut typing_rng, text, noisy);
+            let (text, noisy) = typed(&mut typing_rng, text, noisy, &renamed);
             let record = [
                 id.clone(),
                 p.name,
@@ -363,7 +374,7 @@ pub fn generate_until(
             per_building_ents[e.building] += 1;
             let with_code = noise_rng.gen_bool(0.8);
             let (text, noisy) = address_text(&mut noise_rng, &b.parts);
-            let (text, noisy) = typed(&mut typing_rng, text, noisy);
+            let (text, noisy) = typed(&mut typing_rng, text, noisy, &renamed);
             w.write_record([
                 id.clone(),
                 e.name.clone(),
@@ -495,8 +506,13 @@ fn address_text<R: Rng>(rng: &mut R, parts: &minqing_address::AddressParts) -> (
 }
 
 /// `text` with a typing slip (see `noise.rs`) for some records; `noisy` as before or set.
-fn typed<R: Rng>(rng: &mut R, text: String, noisy: bool) -> (String, bool) {
-    match noise::typed(rng, &text) {
+fn typed<R: Rng>(
+    rng: &mut R,
+    text: String,
+    noisy: bool,
+    renamed: &[(String, String)],
+) -> (String, bool) {
+    match noise::typed(rng, &text, renamed) {
         (t, Some(_)) => (t, true),
         (_, None) => (text, noisy),
     }

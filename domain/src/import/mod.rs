@@ -32,9 +32,11 @@ mod shp;
 pub mod source;
 
 /// The import files, in the order they are read (areas before the buildings placed in
-/// them, buildings before units, the register before the records linked to it).
-pub const FILES: [&str; 21] = [
+/// them, buildings before units, the register and its alias table before the records
+/// linked to it).
+pub const FILES: [&str; 22] = [
     "areas.geojson",
+    "address_aliases.csv",
     "roads.geojson",
     "water.geojson",
     "landuse.geojson",
@@ -66,6 +68,8 @@ pub mod columns {
 
     pub const BUILDINGS: &[&str] = tables::BUILDINGS.columns;
     pub const UNITS: &[&str] = &["code", "building_code", "unit", "floor", "room", "label"];
+    /// Old name or other spelling → the register's name (`address_aliases.csv`).
+    pub const ADDRESS_ALIASES: &[&str] = &["alias", "canonical"];
     pub const HOUSING: &[&str] = &["id", "address", "address_code", "floor_area", "occupancy"];
     pub const RESIDENTS: &[&str] = &[
         "id",
@@ -206,6 +210,7 @@ fn table_for(file: &str) -> Option<Table> {
         "water.geojson" => tables::WATER,
         "landuse.geojson" => tables::LANDUSE,
         "pois.geojson" => tables::POIS,
+        "address_aliases.csv" => tables::ADDRESS_ALIASES,
         "buildings.csv" => tables::BUILDINGS,
         "units.csv" => tables::UNITS,
         "housing.csv" => tables::HOUSING,
@@ -330,7 +335,7 @@ async fn refresh_context(store: &Store, ctx: &mut ImportContext, after: &str) ->
     if matches!(after, "all" | "units") {
         ctx.unit_codes = codes(store, "SELECT code FROM units").await?;
     }
-    if matches!(after, "all" | "buildings" | "units") {
+    if matches!(after, "all" | "buildings" | "units" | "address_aliases") {
         ctx.register = if ctx.building_codes.is_empty() {
             None
         } else {
@@ -339,12 +344,7 @@ async fn refresh_context(store: &Store, ctx: &mut ImportContext, after: &str) ->
                 store.load_buildings(),
                 store.load_units()
             )?;
-            let names = crate::address_service::area_names(&areas);
-            let reg = tokio::task::spawn_blocking(move || {
-                crate::address_service::build_register(&names, &buildings, &units)
-            })
-            .await??;
-            Some(std::sync::Arc::new(reg))
+            Some(register_of(store, areas, buildings, units).await?)
         };
     }
     if matches!(after, "all" | "events") {
@@ -761,35 +761,34 @@ impl DryRegister {
             store.load_buildings(),
             store.load_units()
         )?;
-        let stored: HashSet<String> = buildings.iter().map(|b| b.code.clone()).collect();
-        buildings.extend(
-            self.buildings
-                .iter()
-                .filter(|b| !stored.contains(&b.code))
-                .cloned(),
-        );
-        let stored: HashSet<String> = units.iter().map(|u| u.code.clone()).collect();
-        units.extend(
-            self.units
-                .iter()
-                .filter(|u| !stored.contains(&u.code))
-                .cloned(),
-        );
-        let stored: HashSet<String> = areas.iter().map(|a| a.code.clone()).collect();
-        areas.extend(
-            self.areas
-                .iter()
-                .filter(|a| !stored.contains(&a.code))
-                .cloned(),
-        );
-        let names = crate::address_service::area_names(&areas);
-        let reg = tokio::task::spawn_blocking(move || {
-            crate::address_service::build_register(&names, &buildings, &units)
-        })
-        .await??;
-        ctx.register = Some(std::sync::Arc::new(reg));
+        with_unstored(&mut buildings, &self.buildings, |b| &b.code);
+        with_unstored(&mut units, &self.units, |u| &u.code);
+        with_unstored(&mut areas, &self.areas, |a| &a.code);
+        ctx.register = Some(register_of(store, areas, buildings, units).await?);
         Ok(())
     }
+}
+
+/// Append the dry run's rows whose code the store does not hold.
+fn with_unstored<T: Clone>(stored: &mut Vec<T>, dry: &[T], code: impl Fn(&T) -> &String) {
+    let known: HashSet<String> = stored.iter().map(|r| code(r).clone()).collect();
+    stored.extend(dry.iter().filter(|r| !known.contains(code(r))).cloned());
+}
+
+/// The matcher's register over these rows, with the centre's alias table from the store.
+async fn register_of(
+    store: &Store,
+    areas: Vec<crate::model::Area>,
+    buildings: Vec<crate::model::Building>,
+    units: Vec<crate::store::load::UnitRow>,
+) -> Result<std::sync::Arc<minqing_address::Register>> {
+    let aliases = store.load_aliases().await?;
+    let names = crate::address_service::area_names(&areas);
+    let reg = tokio::task::spawn_blocking(move || {
+        crate::address_service::build_register(&names, &buildings, &units, &aliases)
+    })
+    .await??;
+    Ok(std::sync::Arc::new(reg))
 }
 
 /// Import one planned file in one transaction; a dry run rolls it back.
@@ -1082,6 +1081,7 @@ async fn import_planned(
         "areas" => "areas",
         "buildings" => "buildings",
         "units" => "units",
+        "address_aliases" => "address_aliases",
         "events" => "events",
         "patrol_teams" => "patrol_teams",
         "key_group_people" => "key_group_people",

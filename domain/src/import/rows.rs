@@ -181,6 +181,7 @@ pub(super) fn required(file: &str) -> &'static [&'static str] {
     match file {
         "buildings.csv" => columns::BUILDINGS,
         "units.csv" => columns::UNITS,
+        "address_aliases.csv" => columns::ADDRESS_ALIASES,
         "housing.csv" => columns::HOUSING,
         "enterprises.csv" => columns::ENTERPRISES,
         "events.csv" => columns::EVENTS,
@@ -472,6 +473,28 @@ pub(super) fn parse_values(
                     f.opt_int("floor")?.into(),
                     f.opt_int("room")?.into(),
                     f.text("label")?.into(),
+                ],
+                None,
+            ))
+        }
+        "address_aliases.csv" => {
+            let alias = f.text("alias")?;
+            let canonical = f.text("canonical")?;
+            let limit = crate::address_service::aliases::MAX_NAME_CHARS;
+            if alias.chars().count() > limit || canonical.chars().count() > limit {
+                return Err(format!("a name is longer than {limit} characters"));
+            }
+            if alias == canonical {
+                return Err(format!("{alias:?} is an alias of itself"));
+            }
+            // Whether the register can use the pair is its business when it is built
+            // (a pair it cannot use is reported by GET /api/v1/address-aliases).
+            Ok((
+                vec![
+                    alias.into(),
+                    canonical.into(),
+                    "import".into(),
+                    crate::time::system_now().into(),
                 ],
                 None,
             ))

@@ -71,7 +71,8 @@ impl Format {
 }
 
 /// The tables (CSV-shaped files), by base name.
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
+    "address_aliases",
     "buildings",
     "units",
     "housing",

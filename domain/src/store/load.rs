@@ -65,6 +65,8 @@ pub struct Snapshot {
     pub forces: crate::forces::ForcesSnapshot,
     /// Water, land use and points of interest (see `crate::basemap`).
     pub basemap: crate::basemap::Basemap,
+    /// The centre's road aliases and old names (`address_aliases`).
+    pub aliases: minqing_address::Aliases,
 }
 
 fn link(s: &str) -> LinkStatus {
@@ -292,6 +294,7 @@ impl Store {
             events,
             forces,
             basemap,
+            aliases,
         ) = tokio::try_join!(
             timed("areas", self.load_areas()),
             timed("roads", self.load_roads()),
@@ -303,6 +306,7 @@ impl Store {
             timed("events", self.load_events()),
             self.load_forces(),
             self.load_basemap(),
+            self.load_aliases(),
         )?;
         Ok(Snapshot {
             areas,
@@ -315,7 +319,22 @@ impl Store {
             events,
             forces,
             basemap,
+            aliases,
         })
+    }
+
+    /// The road aliases and old names the centre keeps, alias → canonical name, in
+    /// alias order.
+    pub async fn load_aliases(&self) -> Result<minqing_address::Aliases> {
+        let sql = "SELECT alias, canonical FROM address_aliases ORDER BY alias";
+        let mut out = minqing_address::Aliases::new();
+        dispatch!(self, Store, p => {
+            let mut rows = sqlx::query(sql).fetch(p);
+            while let Some(r) = rows.try_next().await? {
+                out.insert(r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?);
+            }
+        });
+        Ok(out)
     }
 
     /// The basemap's three tables, each in id order.

@@ -416,6 +416,12 @@ pub mod tables {
         columns: &["id", "name", "kind", "geojson"],
         key: "id",
     };
+    /// The centre's road aliases and old names (migration 0013).
+    pub const ADDRESS_ALIASES: Table = Table {
+        name: "address_aliases",
+        columns: &["alias", "canonical", "added_by", "added_at"],
+        key: "alias",
+    };
     pub const POIS: Table = Table {
         name: "pois",
         columns: &["id", "name", "kind", "rank", "geojson"],

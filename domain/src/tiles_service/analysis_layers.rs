@@ -32,7 +32,10 @@
 //!   Small-tier buildings are left out: they are the great majority, a point for each
 //!   would repeat the `buildings` layer, and the view only needs to find the risky ones;
 //!   their score is available from `GET /api/v1/analysis/risk?level=building`. Over the
-//!   budget, the highest scores are kept.
+//!   budget, the highest scores are kept. A building's score is detail about its own
+//!   events and people, so the points go only to audiences that see the building
+//!   ([`super::filters::EventAudience::sees_building`]; those tiles are cached per
+//!   audience); anonymous callers, the large screen and mediators get the grids.
 
 use super::layers::{BUFFER, RenderCtx, buffered_box, world_box};
 use super::prepared::Prepared;
@@ -387,6 +390,10 @@ pub fn render_risk(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), En
         .filter_map(|e| {
             let r = feed.building_risk.get(e.data as usize).copied().flatten()?;
             let b = &ctx.index.buildings[e.data as usize];
+            let grid = b.grid.map(|g| ctx.index.areas[g as usize].area.code.as_str());
+            if !ctx.audience.sees_building(grid) {
+                return None;
+            }
             let (x, y) = t.lonlat_to_tile_i64(b.lon, b.lat)?;
             (x >= lo && x <= hi && y >= lo && y <= hi).then_some((e.data, x, y, r))
         })

@@ -1,6 +1,10 @@
 //! The basemap's tile layers — `landuse`, `water`, `pois` — over `Index::basemap`
 //! (see `crate::basemap`), drawn under the other layers by the views' styles.
 //!
+//! A named polygon (a park, a lake) carries its name on one point, its interior point,
+//! written only into the tile that holds it: a name on the polygon would be placed once
+//! per tile the polygon crosses, so a park across a tile edge had its name twice.
+//!
 //! Polygons (land use, lakes and river banks) go through the same shared-arc topology
 //! as the areas (`minqing_tiles::Topology`): generalised once per zoom on first use and
 //! kept, so land-use patches that share a boundary keep sharing it at every zoom and a
@@ -41,12 +45,16 @@ struct PolygonLayer {
     ids: Vec<u32>,
     topology: Topology,
     generalized: Vec<OnceLock<Generalized>>,
+    /// Per topology feature with a name: where its name goes (lon, lat).
+    label_at: Vec<Option<(f64, f64)>>,
 }
 
 impl PolygonLayer {
     fn new(features: &[Feature]) -> PolygonLayer {
+        use geo::InteriorPoint;
         let mut ids = Vec::new();
         let mut polys = Vec::new();
+        let mut label_at = Vec::new();
         for (i, f) in features.iter().enumerate() {
             let mp = match &f.geometry {
                 Geometry::Polygon(p) => MultiPolygon::new(vec![p.clone()]),
@@ -54,12 +62,19 @@ impl PolygonLayer {
                 _ => continue,
             };
             ids.push(i as u32);
+            label_at.push(
+                f.name
+                    .as_ref()
+                    .and_then(|_| mp.interior_point())
+                    .map(|p| (p.x(), p.y())),
+            );
             polys.push(mp);
         }
         PolygonLayer {
             ids,
             topology: Topology::build(&polys),
             generalized: (0..=MAX_ZOOM).map(|_| OnceLock::new()).collect(),
+            label_at,
         }
     }
 
@@ -85,11 +100,36 @@ impl PolygonLayer {
                 }
             }
             let f = &features[self.ids[i] as usize];
-            let mut props = vec![("kind", PropValue::Str(&f.kind))];
-            if let Some(name) = &f.name {
-                props.push(("name", PropValue::Str(name)));
+            out.add_tile_geometry(
+                &Geometry::MultiPolygon(mp),
+                None,
+                &[("kind", PropValue::Str(&f.kind))],
+            )?;
+        }
+        // Names on their points, each in the one tile that holds it (from z12, where the
+        // views start to label parks and lakes).
+        if z < 12 {
+            return Ok(());
+        }
+        let t = ctx.tile.transform();
+        let extent = i64::from(minqing_tiles::EXTENT);
+        for (i, at) in self.label_at.iter().enumerate() {
+            let Some((lon, lat)) = *at else { continue };
+            let Some((x, y)) = t.lonlat_to_tile_i64(lon, lat) else {
+                continue;
+            };
+            if !(0..extent).contains(&x) || !(0..extent).contains(&y) {
+                continue;
             }
-            out.add_tile_geometry(&Geometry::MultiPolygon(mp), None, &props)?;
+            let f = &features[self.ids[i] as usize];
+            if let Some(name) = &f.name {
+                out.add_tile_point(
+                    x,
+                    y,
+                    None,
+                    &[("kind", PropValue::Str(&f.kind)), ("name", PropValue::Str(name))],
+                )?;
+            }
         }
         Ok(())
     }

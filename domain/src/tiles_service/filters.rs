@@ -56,6 +56,19 @@ impl EventAudience {
         }
     }
 
+    /// Whether one building's detail (its risk score, whose inputs count the events and
+    /// people of that building alone) may reach this audience: callers who read every
+    /// event, and grid workers for the buildings of their grids. A mediator reads only
+    /// the organisation's cases, anonymous callers and the large screen aggregates: they
+    /// have the grid level.
+    pub fn sees_building(&self, grid_code: Option<&str>) -> bool {
+        match self {
+            EventAudience::All => true,
+            EventAudience::Grids(g) => grid_code.is_some_and(|c| g.contains(c)),
+            EventAudience::Aggregates | EventAudience::Org(_) => false,
+        }
+    }
+
     /// Part of the tile cache key (tiles differ per audience).
     pub fn cache_key(&self) -> String {
         match self {

@@ -184,8 +184,13 @@ impl TileService {
         {
             filter_key.push_str(&format!("|patrols{}", l.index.forces.read().generation));
         }
-        // Only the events layer differs per audience: everyone shares the rest.
-        if layers.iter().any(|l| l.id == "events") {
+        // Only the events layer and the risk layer's building points differ per
+        // audience: everyone shares the rest.
+        let per_audience = |l: &&LayerSpec| {
+            l.id == "events"
+                || (l.id == "risk" && tile.z() >= analysis_layers::RISK_POINT_MIN_ZOOM)
+        };
+        if layers.iter().any(per_audience) {
             filter_key.push('|');
             filter_key.push_str(&audience.cache_key());
         }

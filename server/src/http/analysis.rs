@@ -14,6 +14,7 @@ use minqing_domain::analysis::{
 };
 use minqing_domain::auth::{Access, Permission};
 use minqing_domain::disclosure::{self, Figures};
+use minqing_domain::tiles_service::filters::EventAudience;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -504,22 +505,46 @@ pub async fn risk(
                 ApiError::BadRequest(format!("limit must be from 1 to 5000, got {s:?}"))
             })?,
     };
+    // One building's score is detail about that building's events and people
+    // (`EventAudience::sees_building`): callers who may see none of it get a refusal,
+    // grid workers their grids' buildings.
+    let audience = EventAudience::of(&access);
+    if level == RiskLevel::Building
+        && matches!(audience, EventAudience::Aggregates | EventAudience::Org(_))
+    {
+        let why = "building risk scores count the events and people of one building: they need an account that reads the events of its grid (the grid level is open)";
+        return Err(match access.caller() {
+            None => ApiError::Unauthorized(why.into()),
+            Some(_) => ApiError::Forbidden(why.into()),
+        });
+    }
     protected_events(&access, q.from.as_deref(), q.to.as_deref())?;
     let window = minqing_domain::time::parse_window(q.from.as_deref(), q.to.as_deref())?;
     blocking(move || {
         let ix = state.index()?;
         let area = an::resolve_area(&ix, q.area.as_deref())?;
         let r = an::risk(&state, RiskQuery { level, area, window })?;
+        let visible: Vec<&an::RiskUnit> = r
+            .units
+            .iter()
+            .filter(|u| match level {
+                RiskLevel::Grid => true,
+                RiskLevel::Building => {
+                    let b = &ix.buildings[u.unit as usize];
+                    let grid = b.grid.map(|g| ix.areas[g as usize].area.code.as_str());
+                    audience.sees_building(grid)
+                }
+            })
+            .collect();
         let config = match level {
             RiskLevel::Grid => &state.analysis.risk_grid,
             RiskLevel::Building => &state.analysis.risk_building,
         };
         // Per unit: the caller's score. Without the right to key-group figures the
         // factor is left out of the score itself, not only of its explanation.
-        let scored: Vec<(&an::RiskUnit, String, minqing_analysis::risk::RiskScore, bool)> = r
-            .units
+        let scored: Vec<(&an::RiskUnit, String, minqing_analysis::risk::RiskScore, bool)> = visible
             .iter()
-            .map(|u| {
+            .map(|&u| {
                 let grid = match level {
                     RiskLevel::Grid => ix.areas[u.unit as usize].area.code.clone(),
                     RiskLevel::Building => ix.buildings[u.unit as usize]
@@ -583,7 +608,7 @@ pub async fn risk(
             "window": window_json(Some(r.window)),
             "formula": "score = sum of contributions; contribution = 100 * normalised weight * x/(x + reference); tiers by absolute thresholds",
             "tier_thresholds": {"medium": config.tiers.medium, "large": config.tiers.large},
-            "total": r.units.len(),
+            "total": scored.len(),
             "tiers": tiers,
             "units": units,
         })))

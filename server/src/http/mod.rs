@@ -2,6 +2,7 @@
 //! the tests, one error type that picks the status and never leaks internals.
 
 mod address;
+mod aliases;
 mod analysis;
 pub mod analysis_json;
 mod areas;
@@ -99,6 +100,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(tagged("analysis", analysis::router()))
         .merge(tagged("address_api", address_api::router()))
         .merge(tagged("review", review::router()))
+        .merge(tagged("review", aliases::router()))
         .merge(events::router())
         .merge(feed::router())
         .merge(work::router())
