@@ -96,7 +96,11 @@ async fn exercise(store: Store, dir: &Path) {
     let typed_old: Vec<(String, String)> = rd
         .records()
         .map(|r| r.unwrap())
-        .filter(|r| old_names.iter().any(|(old, _)| r[address_col].contains(old.as_str())))
+        .filter(|r| {
+            old_names
+                .iter()
+                .any(|(old, _)| r[address_col].contains(old.as_str()))
+        })
         .map(|r| (r[id_col].to_string(), r[address_col].to_string()))
         .collect();
     assert!(
@@ -107,7 +111,10 @@ async fn exercise(store: Store, dir: &Path) {
     for (id, address) in &typed_old {
         let code = geocoded(&app, address).await;
         let want = &truth[id];
-        if code.as_deref().is_some_and(|c| c.starts_with(want.as_str()) || want.starts_with(c)) {
+        if code
+            .as_deref()
+            .is_some_and(|c| c.starts_with(want.as_str()) || want.starts_with(c))
+        {
             linked_right += 1;
         }
     }
@@ -171,7 +178,12 @@ async fn exercise(store: Store, dir: &Path) {
     assert_eq!(status, 403);
     let (status, v) = put(Some(leader.clone()), alias, json!({ "name": road })).await;
     assert_eq!(status, 400, "{v}");
-    let (status, v) = put(Some(leader.clone()), alias, json!({ "canonical": "没有这条路" })).await;
+    let (status, v) = put(
+        Some(leader.clone()),
+        alias,
+        json!({ "canonical": "没有这条路" }),
+    )
+    .await;
     assert_eq!(status, 422, "{v}");
     assert_eq!(v["error"]["details"]["reason"], "unknown_name", "{v}");
     let (status, v) = put(Some(leader.clone()), &road, json!({ "canonical": road })).await;
@@ -205,7 +217,10 @@ async fn exercise(store: Store, dir: &Path) {
 
     // A reload (another replica, a restart) reads the table from the store.
     let (_, reloaded) = app_over(&store).await;
-    assert_eq!(geocoded(&reloaded, &typed).await.as_deref(), Some(code.as_str()));
+    assert_eq!(
+        geocoded(&reloaded, &typed).await.as_deref(),
+        Some(code.as_str())
+    );
 
     // Removed: the old name is unknown again; a second removal is a 404.
     let uri = format!("/api/v1/address-aliases/{}", urlencode(alias));

@@ -218,6 +218,14 @@ async fn role_matrix_over_every_endpoint() {
         ("GET", &population_a, "", [200; 8]),
         ("GET", "/api/v1/analysis/hotspots", "", [200; 8]),
         ("GET", "/api/v1/analysis/risk?level=grid", "", [200; 8]),
+        // One building's score: readers of every event, grid workers in their grids
+        // (an empty answer outside them), nobody else.
+        (
+            "GET",
+            "/api/v1/analysis/risk?level=building",
+            "",
+            [401, 403, 200, 403, 200, 200, 200, 200],
+        ),
         ("GET", "/api/v1/analysis/efficiency", "", [200; 8]),
         (
             "GET",
@@ -299,6 +307,26 @@ async fn role_matrix_over_every_endpoint() {
             "/api/v1/review?kind=residents",
             "",
             [401, 403, 403, 403, 200, 200, 403, 403],
+        ),
+        // The road-alias table: leaders and admins (a refused body is a 422 after the
+        // role check).
+        (
+            "GET",
+            "/api/v1/address-aliases",
+            "",
+            [401, 403, 403, 403, 200, 200, 403, 403],
+        ),
+        (
+            "PUT",
+            "/api/v1/address-aliases/%E6%97%A7%E8%B7%AF%E5%90%8D",
+            "{\"canonical\":\"没有这条路\"}",
+            [401, 403, 403, 403, 422, 422, 403, 403],
+        ),
+        (
+            "DELETE",
+            "/api/v1/address-aliases/%E6%97%A7%E8%B7%AF%E5%90%8D",
+            "",
+            [401, 403, 403, 403, 404, 404, 403, 403],
         ),
         (
             "GET",
@@ -472,6 +500,8 @@ async fn role_matrix_over_every_endpoint() {
         "/api/v1/key-groups/{id}/visits",
         "/api/v1/users/{username}/revoke-sessions",
         "/api/v1/analysis/funnel",
+        "/api/v1/address-aliases",
+        "/api/v1/address-aliases/{alias}",
     ] {
         assert!(doc["paths"][p].is_object(), "OpenAPI lists {p}");
     }

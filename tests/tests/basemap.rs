@@ -473,7 +473,14 @@ async fn basemap_tiles_carry_their_layers_at_their_zooms() {
                 .unwrap_or_default()
                 .iter()
                 .map(|f| {
-                    string(f.properties.as_ref().and_then(|p| p.get("name"))).unwrap_or_default()
+                    // A feature without a name (a polygon piece) by its kind: `#river`.
+                    let p = f.properties.as_ref();
+                    string(p.and_then(|p| p.get("name"))).unwrap_or_else(|| {
+                        format!(
+                            "#{}",
+                            string(p.and_then(|p| p.get("kind"))).unwrap_or_default()
+                        )
+                    })
                 })
                 .collect::<Vec<_>>()
         }
@@ -515,8 +522,8 @@ async fn basemap_tiles_carry_their_layers_at_their_zooms() {
         );
         if z >= 13 {
             assert!(
-                here.iter().filter(|n| *n == "绵远河").count() >= 2,
-                "no river banks at z{z}"
+                here.iter().any(|n| n == "#river"),
+                "no river banks at z{z}: {here:?}"
             );
         }
     }
@@ -576,9 +583,11 @@ async fn a_named_polygon_is_labelled_once_across_tile_edges() {
                     let props = f.properties.clone().unwrap_or_default();
                     let name = string(props.get("name"));
                     match f.geometry {
-                        geo_types::Geometry::Point(_) => {
-                            *labels.entry(name.expect("a label point has a name")).or_default() +=
-                                1;
+                        // mvt-reader reads a point feature as a one-point MultiPoint.
+                        geo_types::Geometry::Point(_) | geo_types::Geometry::MultiPoint(_) => {
+                            *labels
+                                .entry(name.expect("a label point has a name"))
+                                .or_default() += 1;
                         }
                         geo_types::Geometry::Polygon(_) | geo_types::Geometry::MultiPolygon(_) => {
                             assert_eq!(name, None, "z{z}: a polygon piece carries a name");

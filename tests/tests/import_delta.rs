@@ -123,8 +123,8 @@ async fn delta(store: Store) {
 
     assert_eq!(store.count("residents").await.unwrap(), before + 1 - 3);
     assert!(resident(&store, "R99000001").await.is_some());
-    for k in 3..6 {
-        assert_eq!(resident(&store, &rows[k][col("id")]).await, None, "retired");
+    for row in &rows[3..6] {
+        assert_eq!(resident(&store, &row[col("id")]).await, None, "retired");
     }
     // The moved residents now live (and link) where the update says.
     let (address, code, link) = resident(&store, &rows[1][col("id")]).await.unwrap();

@@ -785,9 +785,14 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
     let h = [("authorization", auth.as_str())];
     // The reception desk reads every event but has no key-group rights: its building
     // scores are the public ones the risk tiles carry.
-    let reception =
-        crate::support::bearer(&state, &app, minqing_domain::auth::Role::Reception, &[], None)
-            .await;
+    let reception = crate::support::bearer(
+        &state,
+        &app,
+        minqing_domain::auth::Role::Reception,
+        &[],
+        None,
+    )
+    .await;
     let r = [("authorization", reception.as_str())];
 
     // --- hotspots ---
@@ -1087,7 +1092,9 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
     let other_grid = index
         .areas
         .iter()
-        .find(|a| a.area.level == minqing_domain::model::AreaLevel::Grid && a.area.code != target_grid)
+        .find(|a| {
+            a.area.level == minqing_domain::model::AreaLevel::Grid && a.area.code != target_grid
+        })
         .unwrap()
         .area
         .code
@@ -1107,7 +1114,10 @@ async fn hotspot_and_risk_layers_match_the_analysis_endpoints() {
         let api = api_json(status, &body);
         let units = api["units"].as_array().unwrap();
         assert!(units.iter().all(|u| u["grid"] == grid.as_str()), "{grid}");
-        assert_eq!(units.iter().any(|u| u["code"] == target.code.as_str()), sees);
+        assert_eq!(
+            units.iter().any(|u| u["code"] == target.code.as_str()),
+            sees
+        );
         let (_, _, body) = get_tile(&app, &uri, &wh).await;
         let d = decode(&body);
         let point = d.layers["risk"]

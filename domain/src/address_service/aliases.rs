@@ -55,7 +55,9 @@ fn problem_text(p: &AliasProblem) -> (&str, &'static str, String) {
         AliasProblem::UnknownName { alias, canonical } => (
             alias,
             "unknown_name",
-            format!("{canonical:?} is not a road, compound, community, village or township of the register"),
+            format!(
+                "{canonical:?} is not a road, compound, community, village or township of the register"
+            ),
         ),
         AliasProblem::Clash { alias, .. } => (
             alias,
@@ -128,9 +130,8 @@ pub async fn put(
     canonical: Result<String, String>,
 ) -> Result<AliasEntry, Error> {
     caller.require(Permission::ReviewLinks)?;
-    let canonical = canonical.map_err(|e| {
-        Error::Invalid(format!("body must be {{\"canonical\": \"…\"}}: {e}"))
-    })?;
+    let canonical = canonical
+        .map_err(|e| Error::Invalid(format!("body must be {{\"canonical\": \"…\"}}: {e}")))?;
     let alias = checked_name("alias", alias)?;
     let canonical = checked_name("canonical", &canonical)?;
     let _edit = EDITS.lock().await;
@@ -159,9 +160,12 @@ pub async fn put(
     let mut tx = state.store.begin().await.map_err(Error::Internal)?;
     upsert(&mut tx, &entry).await.map_err(Error::Internal)?;
     let target = format!("{alias}→{canonical}");
-    crate::audit::append_in(&mut tx, &crate::audit::Record::by(caller, "set_alias", &target))
-        .await
-        .map_err(crate::events::write::audit_unavailable)?;
+    crate::audit::append_in(
+        &mut tx,
+        &crate::audit::Record::by(caller, "set_alias", &target),
+    )
+    .await
+    .map_err(crate::events::write::audit_unavailable)?;
     tx.commit().await.map_err(Error::Internal)?;
     state.set_register(register);
     Ok(entry)
@@ -187,9 +191,12 @@ pub async fn remove(state: &App, caller: &Caller, alias: &str) -> Result<(), Err
             .await
             .map_err(|e| Error::Internal(e.into()))?;
     });
-    crate::audit::append_in(&mut tx, &crate::audit::Record::by(caller, "remove_alias", &alias))
-        .await
-        .map_err(crate::events::write::audit_unavailable)?;
+    crate::audit::append_in(
+        &mut tx,
+        &crate::audit::Record::by(caller, "remove_alias", &alias),
+    )
+    .await
+    .map_err(crate::events::write::audit_unavailable)?;
     tx.commit().await.map_err(Error::Internal)?;
     state.set_register(register);
     Ok(())

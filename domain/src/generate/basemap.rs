@@ -257,7 +257,9 @@ fn river<R: Rng>(
     near.dedup();
     let centres: Vec<(f64, f64)> = path.iter().map(|&c| geo.cell_centre(c)).collect();
     // The smoothest course that keeps a decent width; the cell centres themselves last.
-    let mut best: Option<(Vec<(f64, f64)>, Vec<f64>)> = None;
+    // Each candidate: the course and its bank half-widths per vertex.
+    type Course = (Vec<(f64, f64)>, Vec<f64>);
+    let mut best: Option<Course> = None;
     for tol in [110.0, 70.0, 40.0, 0.0] {
         let line = chaikin(&simplify(&centres, tol), 3);
         let widths = bank_widths(&line, reg, &near, w);
@@ -551,8 +553,8 @@ fn landuse<R: Rng>(
         patches.push((k, comp));
     }
     let mut by_grid: Vec<[Vec<usize>; 2]> = vec![[Vec::new(), Vec::new()]; geo.grids.len()];
-    for c in 0..n {
-        let (Some(k), Some(g)) = (kind[c], geo.cell_grid[c]) else {
+    for (c, k) in kind.iter().enumerate().take(n) {
+        let (Some(k), Some(g)) = (*k, geo.cell_grid[c]) else {
             continue;
         };
         match k {

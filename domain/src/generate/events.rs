@@ -723,7 +723,7 @@ fn later_years<R: Rng>(
                 let n = (level * (cut - start) as f64 / (end - start) as f64).round();
                 months.push((start, cut, n as usize));
             }
-            move_into_emerging(&mut drafts, y, &months, &spots.emerging, rng);
+            move_into_emerging(&mut drafts, y, &months, spots.emerging, rng);
         }
     }
     place_and_sort(&mut drafts, reg, geo, rng);

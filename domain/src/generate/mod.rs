@@ -241,7 +241,8 @@ pub fn generate_until(
     let mut typing_rng = stream(seed, 24);
     // Some roads were renamed: their old names are typed now and then, and the centre's
     // table of them is an import file of its own.
-    let renamed = noise::renamed_roads(reg.buildings.iter().filter_map(|b| b.parts.road.as_deref()));
+    let renamed =
+        noise::renamed_roads(reg.buildings.iter().filter_map(|b| b.parts.road.as_deref()));
     {
         let mut w = csv_writer(&out.join("address_aliases.csv"))?;
         w.write_record(columns::ADDRESS_ALIASES)?;

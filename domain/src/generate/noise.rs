@@ -42,7 +42,14 @@ pub const RATES: [(Slip, f64); 8] = [
 /// Names roads of a Chinese town were commonly given before a renaming: the district's
 /// old names, each given to one of its roads by [`renamed_roads`].
 const OLD_ROAD_NAMES: [&str; 8] = [
-    "人民路", "解放路", "建设路", "胜利路", "红旗路", "东风路", "工农路", "跃进路",
+    "人民路",
+    "解放路",
+    "建设路",
+    "胜利路",
+    "红旗路",
+    "东风路",
+    "工农路",
+    "跃进路",
 ];
 
 /// Old name → current name of some of the district's roads: every third road name of
@@ -212,10 +219,16 @@ pub fn typed<R: Rng>(
         }
         Slip::OldName => {
             let place: String = chars[start..].iter().collect();
-            return match renamed.iter().find(|(_, current)| place.contains(current.as_str())) {
+            return match renamed
+                .iter()
+                .find(|(_, current)| place.contains(current.as_str()))
+            {
                 Some((old, current)) => {
                     let head: String = chars[..start].iter().collect();
-                    (format!("{head}{}", place.replacen(current.as_str(), old, 1)), Some(slip))
+                    (
+                        format!("{head}{}", place.replacen(current.as_str(), old, 1)),
+                        Some(slip),
+                    )
                 }
                 None => (text.to_string(), None),
             };

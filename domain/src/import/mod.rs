@@ -1257,30 +1257,6 @@ fn count_link(c: &mut LinkCounts, l: crate::model::LinkStatus) {
     }
 }
 
-#[cfg(test)]
-mod check_tests {
-    use super::*;
-
-    /// `check_bytes` (the fuzz targets' entry) reports like an import: a missing column
-    /// stops the file, a short row or a broken feature is a numbered error and reading
-    /// goes on, and every row is either valid or reported.
-    #[test]
-    fn check_bytes_reports_every_row() {
-        let ctx = ImportContext::default();
-        assert!(check_bytes("units.csv", b"code,label\n1,x\n", &ctx).is_err());
-        let csv = "code,building_code,unit,floor,room,label\n1,2\n\u{ff}\n";
-        let r = check_bytes("units.csv", csv.as_bytes(), &ctx).unwrap();
-        assert_eq!(r.rows_total, 2);
-        assert_eq!(r.rows_total, r.rows_loaded + r.errors.len() as u64);
-        assert_eq!(r.errors[0].line, 2);
-        let geo = "{\"type\":\"FeatureCollection\",\"features\":[\n{\"type\":\"Feature\"\n]}";
-        let r = check_bytes("roads.geojson", geo.as_bytes(), &ctx).unwrap();
-        assert_eq!((r.rows_total, r.rows_loaded), (1, 0));
-        assert_eq!(r.errors[0].line, 2);
-        assert!(check_bytes("nonsense.csv", b"", &ctx).is_err());
-    }
-}
-
 /// The header of a planned file, as the importer reads it (`None`: a layer, whose
 /// features carry their properties, or a file whose header cannot be read).
 async fn header_of(p: &source::Planned) -> Option<Vec<String>> {
@@ -1351,4 +1327,28 @@ pub async fn suggest_mapping(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    /// `check_bytes` (the fuzz targets' entry) reports like an import: a missing column
+    /// stops the file, a short row or a broken feature is a numbered error and reading
+    /// goes on, and every row is either valid or reported.
+    #[test]
+    fn check_bytes_reports_every_row() {
+        let ctx = ImportContext::default();
+        assert!(check_bytes("units.csv", b"code,label\n1,x\n", &ctx).is_err());
+        let csv = "code,building_code,unit,floor,room,label\n1,2\n\u{ff}\n";
+        let r = check_bytes("units.csv", csv.as_bytes(), &ctx).unwrap();
+        assert_eq!(r.rows_total, 2);
+        assert_eq!(r.rows_total, r.rows_loaded + r.errors.len() as u64);
+        assert_eq!(r.errors[0].line, 2);
+        let geo = "{\"type\":\"FeatureCollection\",\"features\":[\n{\"type\":\"Feature\"\n]}";
+        let r = check_bytes("roads.geojson", geo.as_bytes(), &ctx).unwrap();
+        assert_eq!((r.rows_total, r.rows_loaded), (1, 0));
+        assert_eq!(r.errors[0].line, 2);
+        assert!(check_bytes("nonsense.csv", b"", &ctx).is_err());
+    }
 }

@@ -390,7 +390,9 @@ pub fn render_risk(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), En
         .filter_map(|e| {
             let r = feed.building_risk.get(e.data as usize).copied().flatten()?;
             let b = &ctx.index.buildings[e.data as usize];
-            let grid = b.grid.map(|g| ctx.index.areas[g as usize].area.code.as_str());
+            let grid = b
+                .grid
+                .map(|g| ctx.index.areas[g as usize].area.code.as_str());
             if !ctx.audience.sees_building(grid) {
                 return None;
             }

@@ -127,7 +127,10 @@ impl PolygonLayer {
                     x,
                     y,
                     None,
-                    &[("kind", PropValue::Str(&f.kind)), ("name", PropValue::Str(name))],
+                    &[
+                        ("kind", PropValue::Str(&f.kind)),
+                        ("name", PropValue::Str(name)),
+                    ],
                 )?;
             }
         }

@@ -187,8 +187,7 @@ impl TileService {
         // Only the events layer and the risk layer's building points differ per
         // audience: everyone shares the rest.
         let per_audience = |l: &&LayerSpec| {
-            l.id == "events"
-                || (l.id == "risk" && tile.z() >= analysis_layers::RISK_POINT_MIN_ZOOM)
+            l.id == "events" || (l.id == "risk" && tile.z() >= analysis_layers::RISK_POINT_MIN_ZOOM)
         };
         if layers.iter().any(per_audience) {
             filter_key.push('|');

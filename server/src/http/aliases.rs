@@ -57,7 +57,9 @@ pub async fn put(
     let canonical = serde_json::from_slice::<AliasRequest>(&body)
         .map(|r| r.canonical)
         .map_err(|e| e.to_string());
-    Ok(Json(aliases::put(&state, &caller, &alias, canonical).await?))
+    Ok(Json(
+        aliases::put(&state, &caller, &alias, canonical).await?,
+    ))
 }
 
 /// Remove an alias. Audited.
