@@ -505,19 +505,29 @@ fn emit_public_cells(
     if cell > extent {
         return Ok(());
     }
-    let mut cells: std::collections::BTreeMap<(i64, i64), (u64, u64)> = Default::default();
+    // Only cells whose centre lies in the tile are drawn: a dense row-major table of
+    // them (a few hundred at most, the cell being at least AGG_CELL units) sums the items
+    // in one pass, with no ordered map per item.
+    let side = (extent + cell - 1) / cell;
+    let mut cells = vec![(0u64, 0u64); (side * side) as usize];
     for (x, y, n, open) in items {
-        let key = (i64::from(y).div_euclid(cell), i64::from(x).div_euclid(cell));
-        let c = cells.entry(key).or_default();
+        let (row, col) = (i64::from(y).div_euclid(cell), i64::from(x).div_euclid(cell));
+        // A cell outside the table has its centre outside the tile.
+        if !(0..side).contains(&row) || !(0..side).contains(&col) {
+            continue;
+        }
+        let c = &mut cells[(row * side + col) as usize];
         c.0 += n;
         c.1 += open;
     }
     let count = out.key("count");
     let open_key = out.key("open");
     let cluster = out.key("cluster");
-    for ((row, col), (n, open)) in cells {
+    for (i, &(n, open)) in cells.iter().enumerate() {
+        let (row, col) = (i as i64 / side, i as i64 % side);
         let (cx, cy) = (col * cell + cell / 2, row * cell + cell / 2);
-        if !(0..extent).contains(&cx) || !(0..extent).contains(&cy) || !count_may_leave(n) {
+        let drawn = n > 0 && count_may_leave(n);
+        if !(0..extent).contains(&cx) || !(0..extent).contains(&cy) || !drawn {
             continue;
         }
         let mut props = vec![(count, PropValue::U64(n))];
