@@ -157,17 +157,7 @@ pub async fn put(
             details: serde_json::json!({ "reason": reason }),
         });
     }
-    let mut tx = state.store.begin().await.map_err(Error::Internal)?;
-    upsert(&mut tx, &entry).await.map_err(Error::Internal)?;
-    let target = format!("{alias}→{canonical}");
-    crate::audit::append_in(
-        &mut tx,
-        &crate::audit::Record::by(caller, "set_alias", &target),
-    )
-    .await
-    .map_err(crate::events::write::audit_unavailable)?;
-    tx.commit().await.map_err(Error::Internal)?;
-    state.set_register(register);
+    commit(state, caller, Edit::Set(&entry), register).await?;
     Ok(entry)
 }
 
@@ -183,27 +173,55 @@ pub async fn remove(state: &App, caller: &Caller, alias: &str) -> Result<(), Err
         return Err(Error::NotFound(format!("no alias {alias:?} in the table")));
     }
     let register = rebuilt(state, table_of(&entries)).await?;
+    commit(state, caller, Edit::Remove(&alias), register).await?;
+    Ok(())
+}
+
+/// One edit of the table.
+enum Edit<'a> {
+    Set(&'a AliasEntry),
+    Remove(&'a str),
+}
+
+/// Write `edit` and its audit entry in one transaction, then put `register` (built from
+/// the edited table) in the index.
+async fn commit(
+    state: &App,
+    caller: &Caller,
+    edit: Edit<'_>,
+    register: Arc<Register>,
+) -> Result<(), Error> {
     let mut tx = state.store.begin().await.map_err(Error::Internal)?;
-    dispatch!(&mut tx, StoreTx, t => {
-        sqlx::query("DELETE FROM address_aliases WHERE alias = $1")
-            .bind(&alias)
-            .execute(&mut **t)
-            .await
-            .map_err(|e| Error::Internal(e.into()))?;
-    });
-    crate::audit::append_in(
-        &mut tx,
-        &crate::audit::Record::by(caller, "remove_alias", &alias),
-    )
-    .await
-    .map_err(crate::events::write::audit_unavailable)?;
+    let (action, target) = match edit {
+        Edit::Set(entry) => {
+            upsert(&mut tx, entry).await.map_err(Error::Internal)?;
+            ("set_alias", format!("{}→{}", entry.alias, entry.canonical))
+        }
+        Edit::Remove(alias) => {
+            delete(&mut tx, alias).await.map_err(Error::Internal)?;
+            ("remove_alias", alias.to_string())
+        }
+    };
+    crate::audit::append_in(&mut tx, &crate::audit::Record::by(caller, action, &target))
+        .await
+        .map_err(crate::events::write::audit_unavailable)?;
     tx.commit().await.map_err(Error::Internal)?;
     state.set_register(register);
     Ok(())
 }
 
-/// Insert or replace one pair (also used by the importer).
-pub async fn upsert(tx: &mut StoreTx, e: &AliasEntry) -> anyhow::Result<()> {
+async fn delete(tx: &mut StoreTx, alias: &str) -> anyhow::Result<()> {
+    dispatch!(tx, StoreTx, t => {
+        sqlx::query("DELETE FROM address_aliases WHERE alias = $1")
+            .bind(alias)
+            .execute(&mut **t)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Insert or replace one pair.
+async fn upsert(tx: &mut StoreTx, e: &AliasEntry) -> anyhow::Result<()> {
     let sql = "INSERT INTO address_aliases (alias, canonical, added_by, added_at) VALUES ($1, $2, $3, $4) \
                ON CONFLICT (alias) DO UPDATE SET canonical = excluded.canonical, \
                added_by = excluded.added_by, added_at = excluded.added_at";
