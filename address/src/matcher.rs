@@ -232,6 +232,8 @@ pub struct Register {
     /// Names of 4+ characters by [`seq_key`] with one character left out (a dropped one).
     deleted_index: IdMap<Vec<u32>>,
     alias_problems: Vec<crate::alias::AliasProblem>,
+    /// The aliases in use: (normalised alias, name id), for search.
+    alias_names: Vec<(String, u32)>,
     road_door: IdMap<Vec<u32>>,
     compound_b: IdMap<Vec<u32>>,
     village_gh: IdMap<Vec<u32>>,
@@ -454,6 +456,7 @@ impl Register {
         }
 
         let (patterns, ac_names, alias_problems) = alias_patterns(&nt, aliases);
+        let alias_names = aliases_in_use(&patterns, &ac_names, nt.names.len());
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
@@ -520,6 +523,7 @@ impl Register {
             exact_index,
             deleted_index,
             alias_problems,
+            alias_names,
             road_door,
             compound_b,
             village_gh,
@@ -546,6 +550,7 @@ impl Register {
             kinds: self.name_kinds.clone(),
         };
         let (patterns, ac_names, alias_problems) = alias_patterns(&nt, aliases);
+        let alias_names = aliases_in_use(&patterns, &ac_names, nt.names.len());
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)
@@ -554,7 +559,21 @@ impl Register {
             ac,
             ac_names,
             alias_problems,
+            alias_names,
             ..self.clone()
+        })
+    }
+
+    /// The aliases in use whose text matches `q` (exact, prefix, substring), each with
+    /// the register name it stands for and how well it matched.
+    pub(crate) fn aliases_matching<'a>(
+        &'a self,
+        q: &'a str,
+        score: impl Fn(&str, &str) -> Option<f64> + 'a,
+    ) -> impl Iterator<Item = (&'a str, &'a str, f64)> + 'a {
+        self.alias_names.iter().filter_map(move |(alias, id)| {
+            let s = score(alias, q)?;
+            Some((alias.as_str(), self.names[*id as usize].as_str(), s))
         })
     }
 
@@ -677,6 +696,16 @@ fn alias_patterns(
         }
     }
     (patterns, ids, problems)
+}
+
+/// The alias patterns after the `names` register names themselves, with their names.
+fn aliases_in_use(patterns: &[String], ids: &[u32], names: usize) -> Vec<(String, u32)> {
+    patterns
+        .iter()
+        .zip(ids)
+        .skip(names)
+        .map(|(p, &id)| (p.clone(), id))
+        .collect()
 }
 
 /// The name ids of a building, for the search index.

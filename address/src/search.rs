@@ -293,7 +293,15 @@ impl Register {
                 }
             }
         }
+        // Old names and aliases the centre keeps (人民路 for 长江西路) find the entries
+        // of the name they stand for, a little below the name itself.
+        let by_alias: Vec<(&str, &str, f64)> = if latin {
+            Vec::new()
+        } else {
+            self.aliases_matching(text_q, text_score).collect()
+        };
         for e in &self.search.entries {
+            let mut via_alias = None;
             let s = if latin {
                 let a = e
                     .initials
@@ -310,11 +318,32 @@ impl Register {
                     .chain(b)
                     .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
             } else {
-                text_score(&e.name, text_q)
+                let own = text_score(&e.name, text_q);
+                let alias = by_alias
+                    .iter()
+                    .filter(|(_, canonical, _)| *canonical == e.name)
+                    .map(|&(alias, _, s)| (alias, s * 0.95))
+                    .max_by(|x, y| x.1.total_cmp(&y.1));
+                match (own, alias) {
+                    (Some(o), Some((_, a))) if o >= a => Some(o),
+                    (_, Some((alias, a))) => {
+                        via_alias = Some(alias);
+                        Some(a)
+                    }
+                    (own, None) => own,
+                }
             };
             let Some(s) = s else { continue };
+            // Found by an alias: the hit says which, beside where it is.
+            let context = match via_alias {
+                Some(alias) => format!("{}（别名 {alias}）", e.context),
+                None => e.context.clone(),
+            };
             match num_q {
-                None => hits.push(self.hit_for(e, s)),
+                None => hits.push(SearchHit {
+                    context,
+                    ..self.hit_for(e, s)
+                }),
                 Some(num) => {
                     for &(n, bi) in &e.buildings {
                         let ns = n.to_string();
@@ -333,7 +362,7 @@ impl Register {
                             hits.push(SearchHit {
                                 code: code.to_string(),
                                 label,
-                                context: e.context.clone(),
+                                context: context.clone(),
                                 kind: HitKind::Building,
                                 score: s * ns_score,
                                 lon,

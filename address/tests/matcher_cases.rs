@@ -357,6 +357,21 @@ fn aliases_and_damaged_numbers() {
     let r = reg.match_address("人民西路99号");
     assert_eq!(r.building, Some(2), "{r:?}");
     assert!(plain.match_address("人民西路99号").code.is_none());
+    // Search finds the road by its old name, says so, and ranks it as the name's own.
+    let hits = reg.search("人民西路", 5);
+    let road = hits.first().expect("a hit for the old name");
+    assert_eq!(
+        (road.kind, road.label.as_str()),
+        (HitKind::Road, "长江西路"),
+        "{hits:?}"
+    );
+    assert!(road.context.contains("别名 人民西路"), "{hits:?}");
+    assert!(plain.search("人民西路", 5).is_empty());
+    check_search(&reg, "人民西", "长江西路", HitKind::Road);
+    check_search(&reg, "人民西路99", "长江西路99号", HitKind::Building);
+    // The name itself still wins over the alias and carries no alias note.
+    let own = reg.search("长江西路", 1);
+    assert!(!own[0].context.contains("别名"), "{own:?}");
     // The same table applied to a built register (a centre's edit, no reload): the same
     // answer and problems; an emptied table takes the old name away again.
     let edited = plain.with_alias_table(&aliases).unwrap();

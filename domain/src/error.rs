@@ -18,11 +18,11 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
     /// A state conflict such as a stale version or an illegal transition, with optional
-    /// machine-readable details (e.g. the allowed transitions).
+    /// facts the caller can act on (e.g. the allowed steps).
     #[error("{message}")]
     Conflict {
         message: String,
-        details: Option<serde_json::Value>,
+        detail: Option<Detail>,
     },
     /// The input is larger than allowed.
     #[error("{0}")]
@@ -30,13 +30,10 @@ pub enum Error {
     /// Well-formed but semantically invalid input.
     #[error("{0}")]
     Unprocessable(String),
-    /// Semantically invalid input, with machine-readable details (e.g. the matcher's
-    /// candidates).
+    /// Semantically invalid input, with the facts the caller can act on (e.g. the
+    /// matcher's candidates).
     #[error("{message}")]
-    UnprocessableWith {
-        message: String,
-        details: serde_json::Value,
-    },
+    UnprocessableWith { message: String, detail: Detail },
     /// Too many attempts; retry after this many seconds.
     #[error("{message}")]
     RateLimited { message: String, retry_after: u64 },
@@ -52,6 +49,38 @@ pub enum Error {
     /// A bug or an unexpected failure; the cause is logged, never shown.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+/// Facts beside an error's message that a caller can act on, typed here; the HTTP crate
+/// decides how they are written on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// The record is at another version now, in this status.
+    StaleVersion {
+        current_version: i64,
+        status: String,
+    },
+    /// The step is not allowed from `status`; these are (for this caller).
+    StepNotAllowed {
+        status: String,
+        allowed: Vec<&'static str>,
+    },
+    /// A typed address could not be placed with confidence; these are its candidates.
+    AddressCandidates(Vec<AddressCandidate>),
+    /// An admission rule (by its stable name) refused this work-list item.
+    NotAdmitted {
+        rule: &'static str,
+        item_code: String,
+    },
+    /// An alias the register could not use, with a stable reason code.
+    AliasRefused { reason: &'static str },
+}
+
+/// One candidate building or unit for an address that could not be placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressCandidate {
+    pub address_code: String,
+    pub label: String,
 }
 
 /// The domain's result type.

@@ -608,6 +608,13 @@ impl Index {
     }
 }
 
+/// The list's order: report time, then code (both ascending).
+fn time_order(a: &Event, b: &Event) -> std::cmp::Ordering {
+    a.reported_at
+        .cmp(&b.reported_at)
+        .then_with(|| a.code.cmp(&b.code))
+}
+
 /// The events, which change at run time: kept apart from the register so a write takes
 /// a short lock on this alone and never copies the register.
 #[derive(Default)]
@@ -615,6 +622,9 @@ pub struct EventIndex {
     pub events: Vec<Event>,
     by_code: HashMap<String, u32>,
     pub tree: RTree<PointEntry>,
+    /// Positions in `events` ordered by (`reported_at`, `code`), oldest first: the list
+    /// reads it backwards, newest first, and stops sorting per request.
+    by_time: Vec<u32>,
     /// When each event first reached each stage of the funnel, from its history (set
     /// at load from `event_steps`, kept by [`EventIndex::upsert`]); see
     /// `crate::events::work::funnel`.
@@ -635,12 +645,35 @@ impl EventIndex {
                 .map(|(i, e)| GeomWithData::new([e.lon, e.lat], i as u32))
                 .collect(),
         );
+        let mut by_time: Vec<u32> = (0..events.len() as u32).collect();
+        by_time.sort_unstable_by(|&a, &b| time_order(&events[a as usize], &events[b as usize]));
         EventIndex {
             events,
             by_code,
             tree,
+            by_time,
             reached: StdHashMap::new(),
         }
+    }
+
+    /// The events reported in `from..to` (Unix seconds), newest first (equal times by
+    /// code, higher first); `i64::MIN..i64::MAX` for every event.
+    pub fn newest_first(&self, from: i64, to: i64) -> impl Iterator<Item = &Event> {
+        let at = |t: i64| {
+            self.by_time
+                .partition_point(|&j| self.events[j as usize].reported_at < t)
+        };
+        self.by_time[at(from)..at(to)]
+            .iter()
+            .rev()
+            .map(|&i| &self.events[i as usize])
+    }
+
+    /// Where `e` belongs in `by_time`: after every event ordered before it.
+    fn time_slot(&self, e: &Event) -> usize {
+        self.by_time.partition_point(|&j| {
+            time_order(&self.events[j as usize], e) == std::cmp::Ordering::Less
+        })
     }
 
     pub fn get(&self, code: &str) -> Option<&Event> {
@@ -670,6 +703,15 @@ impl EventIndex {
         }
         match self.by_code.get(&event.code).copied() {
             Some(i) => {
+                if self.events[i as usize].reported_at != event.reported_at {
+                    // A corrected report time moves the event in the time order.
+                    // Codes are unique, so the old event's slot is where it stands.
+                    let at = self.time_slot(&self.events[i as usize]);
+                    debug_assert_eq!(self.by_time.get(at), Some(&i));
+                    self.by_time.remove(at);
+                    let to = self.time_slot(&event);
+                    self.by_time.insert(to, i);
+                }
                 let old = std::mem::replace(&mut self.events[i as usize], event);
                 let new = &self.events[i as usize];
                 if (old.lon, old.lat) != (new.lon, new.lat) {
@@ -683,6 +725,9 @@ impl EventIndex {
                 self.tree
                     .insert(GeomWithData::new([event.lon, event.lat], i));
                 self.by_code.insert(event.code.clone(), i);
+                // New reports are usually the newest: the slot is then the end.
+                let to = self.time_slot(&event);
+                self.by_time.insert(to, i);
                 self.events.push(event);
                 None
             }
@@ -694,5 +739,60 @@ impl EventIndex {
         self.tree
             .locate_in_envelope(&AABB::from_corners(min, max))
             .map(|e| &self.events[e.data as usize])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(code: &str, reported_at: i64) -> Event {
+        Event {
+            code: code.into(),
+            reported_at,
+            status: "accepted".into(),
+            ..Default::default()
+        }
+    }
+
+    fn order(ix: &EventIndex, from: i64, to: i64) -> Vec<String> {
+        ix.newest_first(from, to).map(|e| e.code.clone()).collect()
+    }
+
+    #[test]
+    fn events_stay_newest_first_through_upserts() {
+        let mut ix = EventIndex::build(vec![
+            event("c", 30),
+            event("a", 10),
+            event("d", 30),
+            event("b", 20),
+        ]);
+        // Equal times by code, higher first.
+        assert_eq!(order(&ix, i64::MIN, i64::MAX), ["d", "c", "b", "a"]);
+        // A new report, the newest; one reported late, in the past.
+        ix.upsert(event("e", 40));
+        ix.upsert(event("f", 15));
+        assert_eq!(
+            order(&ix, i64::MIN, i64::MAX),
+            ["e", "d", "c", "b", "f", "a"]
+        );
+        // A step that keeps the time keeps the place; a corrected time moves it.
+        let mut moved = event("c", 30);
+        moved.status = "mediating".into();
+        ix.upsert(moved);
+        assert_eq!(
+            order(&ix, i64::MIN, i64::MAX),
+            ["e", "d", "c", "b", "f", "a"]
+        );
+        ix.upsert(event("c", 5));
+        assert_eq!(
+            order(&ix, i64::MIN, i64::MAX),
+            ["e", "d", "b", "f", "a", "c"]
+        );
+        // A window is half-open: from included, to left out.
+        assert_eq!(order(&ix, 15, 30), ["b", "f"]);
+        assert_eq!(order(&ix, 30, 41), ["e", "d"]);
+        assert!(order(&ix, 41, 50).is_empty());
+        assert_eq!(ix.len(), 6);
     }
 }

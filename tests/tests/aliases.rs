@@ -251,7 +251,8 @@ async fn exercise(store: Store, dir: &Path) {
     assert_eq!(table["aliases"].as_array().unwrap().len(), old_names.len());
 }
 
-fn urlencode(s: &str) -> String {
+/// Every byte but ASCII letters and digits percent-encoded.
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() {

@@ -142,3 +142,52 @@ async fn writes_reach_every_replica_and_late_ones_catch_up() {
     .await;
     assert_eq!(s, 200);
 }
+
+/// An alias added on one replica is used by the others' matcher and search without a
+/// reload (a notification on the alias channel), and so is its removal.
+#[tokio::test]
+async fn alias_edits_reach_every_replica() {
+    let (_tmp, dir, _) = district(0.01);
+    let store = postgis_store().await;
+    minqing_domain::import::import_dir(&store, &dir, &|_| {})
+        .await
+        .unwrap();
+    let (a, router_a, after_a) = replica_of(&store).await;
+    let (b, router_b, after_b) = replica_of(&store).await;
+    tokio::spawn(replica::follow(a.clone(), after_a));
+    tokio::spawn(replica::follow(b.clone(), after_b));
+    let leader =
+        crate::support::bearer(&a, &router_a, minqing_domain::auth::Role::Leader, &[], None).await;
+    let router_a = crate::support::acting_as(router_a, leader);
+    let road = {
+        let ix = b.index().unwrap();
+        (0..ix.buildings.len())
+            .find_map(|i| ix.register.building(i)?.2.road.clone())
+            .expect("a road")
+    };
+    let alias = "旧城大道";
+    let found_by_alias = |v: &Value| {
+        v["hits"]
+            .as_array()
+            .is_some_and(|hits| hits.iter().any(|h| h["label"] == road.as_str()))
+    };
+    let search = format!("/api/v1/search?q={}", crate::aliases::urlencode(alias));
+    let (s, _, before) = call(&router_b, "GET", &search, &[], vec![]).await;
+    assert_eq!(s, 200);
+    assert!(!found_by_alias(&serde_json::from_slice(&before).unwrap()));
+
+    let uri = format!(
+        "/api/v1/address-aliases/{}",
+        crate::aliases::urlencode(alias)
+    );
+    let body = json!({ "canonical": road }).to_string().into_bytes();
+    let headers = [("content-type", "application/json")];
+    let (s, _, resp) = call(&router_a, "PUT", &uri, &headers, body).await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&resp));
+    let waited = eventually(&router_b, &search, found_by_alias).await;
+    eprintln!("replica B searched by the new alias after {waited:?}");
+
+    let (s, _, _) = call(&router_a, "DELETE", &uri, &[], vec![]).await;
+    assert_eq!(s, 204);
+    eventually(&router_b, &search, |v| !found_by_alias(v)).await;
+}

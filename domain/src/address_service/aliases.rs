@@ -11,6 +11,7 @@
 //! Other replicas pick the table up at their next load.
 
 use crate::auth::{Caller, Permission};
+use crate::error::Detail;
 use crate::store::{Store, StoreTx, dispatch};
 use crate::{App, Error};
 use minqing_address::{AliasProblem, Aliases, Register};
@@ -20,6 +21,10 @@ use std::sync::Arc;
 
 /// The longest alias or canonical name accepted (a road or compound name is far shorter).
 pub const MAX_NAME_CHARS: usize = 40;
+
+/// The notification channel of alias edits on PostgreSQL: the other replicas on the
+/// database read the table again when they hear it (`crate::events::replica`).
+pub const CHANNEL: &str = "minqing_address_aliases";
 
 /// Edits are serialised so each swaps in a register built from the table it committed.
 static EDITS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -154,7 +159,7 @@ pub async fn put(
         let (_, reason, message) = problem_text(p);
         return Err(Error::UnprocessableWith {
             message,
-            details: serde_json::json!({ "reason": reason }),
+            detail: Detail::AliasRefused { reason },
         });
     }
     commit(state, caller, Edit::Set(&entry), register).await?;
@@ -205,7 +210,25 @@ async fn commit(
     crate::audit::append_in(&mut tx, &crate::audit::Record::by(caller, action, &target))
         .await
         .map_err(crate::events::write::audit_unavailable)?;
+    // Delivered at commit, never for a rolled-back edit.
+    if let StoreTx::Postgres(t) = &mut tx {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&mut **t)
+            .await
+            .map_err(Error::internal)?;
+    }
     tx.commit().await.map_err(Error::Internal)?;
+    state.set_register(register);
+    Ok(())
+}
+
+/// Read the table from the store again and put a register built with it in the index:
+/// how a replica takes up another replica's edit.
+pub async fn refresh(state: &App) -> Result<(), Error> {
+    let _edit = EDITS.lock().await;
+    let entries = stored(&state.store).await.map_err(Error::Internal)?;
+    let register = rebuilt(state, table_of(&entries)).await?;
     state.set_register(register);
     Ok(())
 }

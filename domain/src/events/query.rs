@@ -8,6 +8,7 @@ use crate::index::Index;
 use crate::model::{CATEGORIES, Event, STATUSES};
 use crate::time::Window;
 use crate::{App, Error};
+use std::collections::HashSet;
 
 /// The list's parameters as given (all optional; validated by [`Filter::parse`]).
 #[derive(Debug, Default, Clone, Copy)]
@@ -230,11 +231,27 @@ impl Filter {
         })
     }
 
-    /// `building`: the index from [`Filter::building_index`] when the filter has one.
+    /// The areas the `grid` filter stands for (the area and every area under it, so a
+    /// community or township brings its grids); `None` without such a filter. Resolved once per request so
+    /// the test per event is one set lookup.
+    pub fn area_grids<'i>(&self, index: &'i Index) -> Option<HashSet<&'i str>> {
+        let area = self.area.as_ref()?;
+        Some(
+            index
+                .areas
+                .iter()
+                .filter(|g| index.ancestors(g).iter().any(|a| &a.area.code == area))
+                .map(|g| g.area.code.as_str())
+                .collect(),
+        )
+    }
+
+    /// `building`: the index from [`Filter::building_index`] when the filter has one;
+    /// `grids`: [`Filter::area_grids`].
     pub fn matches(
         &self,
         e: &Event,
-        index: &Index,
+        grids: Option<&HashSet<&str>>,
         now: i64,
         building: Option<(u32, &crate::analysis::RegisterModels)>,
     ) -> bool {
@@ -306,16 +323,11 @@ impl Filter {
         {
             return false;
         }
-        if let Some(area) = &self.area
+        if let (Some(area), Some(grids)) = (&self.area, grids)
             && area != &e.grid_code
+            && !grids.contains(e.grid_code.as_str())
         {
-            let inside = index
-                .area(&e.grid_code)
-                .map(|g| index.ancestors(g).iter().any(|a| &a.area.code == area))
-                .unwrap_or(false);
-            if !inside {
-                return false;
-            }
+            return false;
         }
         true
     }
@@ -349,19 +361,47 @@ pub fn is_due_within_24h(e: &Event, now: i64) -> bool {
 
 impl Counts {
     pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>, now: i64) -> Counts {
-        let mut c = Counts {
-            by_status: STATUSES.iter().map(|s| (s.to_string(), 0)).collect(),
-            ..Counts::default()
-        };
+        let mut tally = Tally::default();
         for e in events {
-            *c.by_status.entry(e.status.clone()).or_default() += 1;
-            if events::is_overdue(e, now) {
-                c.overdue += 1;
-            } else if is_due_within_24h(e, now) {
-                c.due_24h += 1;
-            }
+            tally.add(e, now);
         }
-        c
+        tally.counts()
+    }
+}
+
+/// [`Counts`] as they are gathered over hundreds of thousands of events: a slot per
+/// known status, so no status string is copied per event.
+#[derive(Default)]
+struct Tally {
+    by_status: [usize; STATUSES.len()],
+    other: std::collections::BTreeMap<String, usize>,
+    overdue: usize,
+    due_24h: usize,
+}
+
+impl Tally {
+    fn add(&mut self, e: &Event, now: i64) {
+        match STATUSES.iter().position(|s| *s == e.status) {
+            Some(i) => self.by_status[i] += 1,
+            None => *self.other.entry(e.status.clone()).or_default() += 1,
+        }
+        if events::is_overdue(e, now) {
+            self.overdue += 1;
+        } else if is_due_within_24h(e, now) {
+            self.due_24h += 1;
+        }
+    }
+
+    fn counts(self) -> Counts {
+        let mut by_status = self.other;
+        for (s, n) in STATUSES.iter().zip(self.by_status) {
+            by_status.insert(s.to_string(), n);
+        }
+        Counts {
+            by_status,
+            overdue: self.overdue,
+            due_24h: self.due_24h,
+        }
     }
 }
 
@@ -422,9 +462,31 @@ pub fn list(
     let now = state.clock.now();
     let register = filter.register(state, &index);
     let building = filter.building_arg(&index, register.as_deref())?;
-    let matches = |e: &Event| visible(e) && filter.matches(e, &index, now, building);
+    let grids = filter.area_grids(&index);
+    let matches = |e: &Event| visible(e) && filter.matches(e, grids.as_ref(), now, building);
     let events = state.events();
     let mut hits: Vec<&Event> = match (filter.bbox, filter.cell) {
+        (None, None) => {
+            // The index in time order, already newest first and cut to the window: count
+            // every match, copy one page.
+            let (offset, limit) = (offset as usize, limit as usize);
+            let (from, to) = filter
+                .window
+                .map_or((i64::MIN, i64::MAX), |w| (w.from, w.to));
+            let (mut total, mut tally, mut page) = (0usize, Tally::default(), Vec::new());
+            for e in events.newest_first(from, to).filter(|e| matches(e)) {
+                if total >= offset && page.len() < limit {
+                    page.push(e.clone());
+                }
+                total += 1;
+                tally.add(e, now);
+            }
+            return Ok(Page {
+                total,
+                counts: tally.counts(),
+                events: page,
+            });
+        }
         (Some([a, b, c, d]), _) => events
             .in_box([a, b], [c, d])
             .filter(|e| matches(e))
@@ -447,7 +509,6 @@ pub fn list(
                 .filter(|e| matches(e))
                 .collect()
         }
-        (None, None) => events.events.iter().filter(|e| matches(e)).collect(),
     };
     hits.sort_by(|x, y| {
         y.reported_at

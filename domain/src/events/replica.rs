@@ -10,8 +10,13 @@
 //! the notification, is the source: a notification lost while the connection was down
 //! is caught up from the outbox on reconnection, and a poll every [`POLL`] covers a
 //! listener that cannot connect at all. No full reload is ever needed.
+//!
+//! The same listener hears edits of the road-alias table
+//! ([`crate::address_service::aliases::CHANNEL`]) and reads the table again; after a lost
+//! connection it reads it once more, in case an edit was missed meanwhile.
 
 use crate::App;
+use crate::address_service::aliases;
 use crate::events::write;
 use crate::store::Store;
 use std::time::Duration;
@@ -31,9 +36,16 @@ pub async fn follow(state: App, mut after: i64) {
         return;
     };
     let mut listener: Option<sqlx::postgres::PgListener> = None;
+    let mut listened_before = false;
     loop {
         if listener.is_none() {
             listener = listen(&pool).await;
+            if listener.is_some() {
+                if listened_before {
+                    refresh_aliases(&state).await;
+                }
+                listened_before = true;
+            }
         }
         // Catch up first: whatever was committed before (or while) we listened.
         match catch_up(&state, after).await {
@@ -48,8 +60,12 @@ pub async fn follow(state: App, mut after: i64) {
             }
         };
         match wait {
-            // A notification, or a reconnection (Ok(None)): catch up on the next round.
-            Ok(Ok(_)) | Err(_) => {}
+            Ok(Ok(Some(n))) if n.channel() == aliases::CHANNEL => refresh_aliases(&state).await,
+            // The connection dropped (the listener reconnects on its next wait): an alias
+            // edit may have gone unheard; events catch up on the next round anyway.
+            Ok(Ok(None)) => refresh_aliases(&state).await,
+            // An event change, or no notification within the poll: catch up.
+            Ok(Ok(Some(_))) | Err(_) => {}
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "event-change listener lost; reconnecting");
                 listener = None;
@@ -67,12 +83,18 @@ async fn listen(pool: &sqlx::PgPool) -> Option<sqlx::postgres::PgListener> {
             return None;
         }
     };
-    match l.listen(CHANNEL).await {
+    match l.listen_all([CHANNEL, aliases::CHANNEL]).await {
         Ok(()) => Some(l),
         Err(e) => {
             tracing::warn!(error = %e, "LISTEN failed; polling");
             None
         }
+    }
+}
+
+async fn refresh_aliases(state: &App) {
+    if let Err(e) = aliases::refresh(state).await {
+        tracing::warn!(error = %e, "reading the alias table again failed");
     }
 }
 

@@ -7,12 +7,12 @@
 //! the domain's event, never an API view, so changing the API changes nothing stored.
 
 use crate::auth::{Caller, Permission, Role};
+use crate::error::{AddressCandidate, Detail};
 use crate::events::{self, Deadlines, write};
 use crate::index::Index;
 use crate::model::{CATEGORIES, DISTRICT_CODE, Event, EventStep, SOURCES};
 use crate::{App, Change, Error};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// What the outbox stores for each committed change (format version [`ChangeRecord::VERSION`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -206,7 +206,15 @@ fn geocode_building<'a>(
             message: format!(
                 "the address {text:?} could not be placed with confidence; give a point or pick a candidate's address_code"
             ),
-            details: serde_json::json!({"candidates": m.candidates.iter().map(|c| serde_json::json!({"address_code": c.code, "label": c.label})).collect::<Vec<_>>()}),
+            detail: Detail::AddressCandidates(
+                m.candidates
+                    .iter()
+                    .map(|c| AddressCandidate {
+                        address_code: c.code.to_string(),
+                        label: c.label.to_string(),
+                    })
+                    .collect(),
+            ),
         }),
     }
 }
@@ -973,7 +981,10 @@ pub async fn transition(
                 "stale version {}: the event is at version {}",
                 req.version, before.version
             ),
-            details: Some(json!({"current_version": before.version, "status": before.status})),
+            detail: Some(Detail::StaleVersion {
+                current_version: before.version,
+                status: before.status.clone(),
+            }),
         });
     }
     let allowed = events::allowed_actions(caller.role, &before);
@@ -1002,7 +1013,10 @@ pub async fn transition(
                         _ => "",
                     }
                 ),
-                details: Some(json!({"status": before.status, "allowed": allowed})),
+                detail: Some(Detail::StepNotAllowed {
+                    status: before.status.clone(),
+                    allowed,
+                }),
             });
         }
     };
@@ -1027,7 +1041,7 @@ pub async fn transition(
     if !write::update_event(&mut tx, &after, before.version).await? {
         return Err(Error::Conflict {
             message: "the event changed meanwhile; reload it".into(),
-            details: None,
+            detail: None,
         });
     }
     write::append_step(&mut tx, &step).await?;
@@ -1198,7 +1212,7 @@ pub async fn attach_photo(
     if !write::update_event(&mut tx, &after, before.version).await? {
         return Err(Error::Conflict {
             message: "the event changed meanwhile; retry".into(),
-            details: None,
+            detail: None,
         });
     }
     write::append_step(&mut tx, &step).await?;

@@ -5,7 +5,7 @@
 
 use crate::App;
 use crate::auth::{Caller, Permission};
-use crate::error::{Error, Result};
+use crate::error::{Detail, Error, Result};
 use crate::model::AreaLevel;
 use crate::store::{StoreTx, dispatch};
 use serde::{Deserialize, Serialize};
@@ -82,7 +82,10 @@ pub async fn dispatch_task(
                 message: format!(
                     "网格事项准入：事项 {item:?} 不在网格工作清单上，未列入清单的事项不得派入网格 (rule {ADMISSION_RULE}: only task types on the grid work list may be dispatched to a grid)"
                 ),
-                details: serde_json::json!({"rule": ADMISSION_RULE, "item_code": item}),
+                detail: Detail::NotAdmitted {
+                    rule: ADMISSION_RULE,
+                    item_code: item.to_string(),
+                },
             });
         }
         if let Some(a) = &req.assignee_id
@@ -185,7 +188,7 @@ pub async fn complete_task(
                 "task {code} is {} at version {} (version {version} sent): reload it",
                 current.status, current.version
             ),
-            details: None,
+            detail: None,
         });
     }
     let now = state.clock.now();
@@ -205,7 +208,7 @@ pub async fn complete_task(
     if n != 1 {
         return Err(Error::Conflict {
             message: format!("task {code} has changed: reload it"),
-            details: None,
+            detail: None,
         });
     }
     tx.commit().await?;

@@ -592,7 +592,7 @@ pub async fn record_visit(
                 "record {id} has changed (version {} now, {version} sent): reload it",
                 e.version
             ),
-            details: None,
+            detail: None,
         });
     }
     let now = state.clock.now();
@@ -613,7 +613,7 @@ pub async fn record_visit(
     if updated != 1 {
         return Err(Error::Conflict {
             message: format!("record {id} has changed: reload it"),
-            details: None,
+            detail: None,
         });
     }
     audit::append_in(

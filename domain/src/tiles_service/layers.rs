@@ -523,6 +523,8 @@ fn emit_public_cells(
     let count = out.key("count");
     let open_key = out.key("open");
     let cluster = out.key("cluster");
+    // One property list for every cell (no allocation per drawn cell).
+    let mut props = Vec::with_capacity(3);
     for (i, &(n, open)) in cells.iter().enumerate() {
         let (row, col) = (i as i64 / side, i as i64 % side);
         let (cx, cy) = (col * cell + cell / 2, row * cell + cell / 2);
@@ -530,7 +532,8 @@ fn emit_public_cells(
         if !(0..extent).contains(&cx) || !(0..extent).contains(&cy) || !drawn {
             continue;
         }
-        let mut props = vec![(count, PropValue::U64(n))];
+        props.clear();
+        props.push((count, PropValue::U64(n)));
         if count_may_leave(open) {
             props.push((open_key, PropValue::U64(open)));
         }

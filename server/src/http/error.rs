@@ -129,12 +129,16 @@ impl From<minqing_domain::Error> for ApiError {
             E::NotFound(m) => ApiError::NotFound(m),
             E::Unauthenticated(m) => ApiError::Unauthorized(m),
             E::Forbidden(m) => ApiError::Forbidden(m),
-            E::Conflict { message, details } => ApiError::Conflict { message, details },
+            E::Conflict { message, detail } => ApiError::Conflict {
+                message,
+                details: detail.as_ref().map(detail_json),
+            },
             E::TooLarge(m) => ApiError::PayloadTooLarge(m),
             E::Unprocessable(m) => ApiError::Unprocessable(m),
-            E::UnprocessableWith { message, details } => {
-                ApiError::UnprocessableWith { message, details }
-            }
+            E::UnprocessableWith { message, detail } => ApiError::UnprocessableWith {
+                message,
+                details: detail_json(&detail),
+            },
             E::RateLimited {
                 message,
                 retry_after,
@@ -147,6 +151,26 @@ impl From<minqing_domain::Error> for ApiError {
             E::StorageFull(m) => ApiError::InsufficientStorage(m),
             E::Internal(e) => ApiError::Internal(e),
         }
+    }
+}
+
+/// The wire shape of a domain error's facts (`error.details`), kept as the API has
+/// always written them.
+fn detail_json(detail: &minqing_domain::error::Detail) -> serde_json::Value {
+    use minqing_domain::error::Detail as D;
+    use serde_json::json;
+    match detail {
+        D::StaleVersion {
+            current_version,
+            status,
+        } => json!({"current_version": current_version, "status": status}),
+        D::StepNotAllowed { status, allowed } => json!({"status": status, "allowed": allowed}),
+        D::AddressCandidates(candidates) => json!({"candidates": candidates
+            .iter()
+            .map(|c| json!({"address_code": c.address_code, "label": c.label}))
+            .collect::<Vec<_>>()}),
+        D::NotAdmitted { rule, item_code } => json!({"rule": rule, "item_code": item_code}),
+        D::AliasRefused { reason } => json!({"reason": reason}),
     }
 }
 
