@@ -615,6 +615,56 @@ fn time_order(a: &Event, b: &Event) -> std::cmp::Ordering {
         .then_with(|| a.code.cmp(&b.code))
 }
 
+/// A value outside its vocabulary, or no owner: matches no filter value.
+pub const NO_ID: u32 = u32::MAX;
+
+/// What the list's filters and counts read of one event, packed: the list scans every
+/// event of the district for each page, and half a million full records (each a few
+/// hundred bytes behind a dozen pointers) do not stay in cache, while these 40-byte keys,
+/// kept in time order, are read front to back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListKey {
+    pub reported_at: i64,
+    pub deadline: i64,
+    /// Position in [`EventIndex::events`].
+    pub event: u32,
+    /// The grid code's id in [`EventIndex::grid_id`].
+    pub grid: u32,
+    /// The owner's id in [`EventIndex::owner_id`], or [`NO_ID`].
+    pub owner: u32,
+    /// Positions in `model::STATUSES`, `model::CATEGORIES`, `model::SOURCES` and
+    /// `events::RISK_TIERS` (`u8::MAX`: not among them).
+    pub status: u8,
+    pub category: u8,
+    pub source: u8,
+    pub tier: u8,
+    pub escalated: bool,
+    pub supervised: bool,
+}
+
+/// `v`'s position in `vocabulary`, or `u8::MAX`.
+pub fn vocabulary_index(vocabulary: &[&str], v: &str) -> u8 {
+    vocabulary
+        .iter()
+        .position(|x| *x == v)
+        .map_or(u8::MAX, |i| i as u8)
+}
+
+/// Strings numbered in the order they were first seen.
+#[derive(Default)]
+struct Interner(HashMap<String, u32>);
+
+impl Interner {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.0.get(s) {
+            return id;
+        }
+        let id = self.0.len() as u32;
+        self.0.insert(s.to_string(), id);
+        id
+    }
+}
+
 /// The events, which change at run time: kept apart from the register so a write takes
 /// a short lock on this alone and never copies the register.
 #[derive(Default)]
@@ -622,9 +672,11 @@ pub struct EventIndex {
     pub events: Vec<Event>,
     by_code: HashMap<String, u32>,
     pub tree: RTree<PointEntry>,
-    /// Positions in `events` ordered by (`reported_at`, `code`), oldest first: the list
-    /// reads it backwards, newest first, and stops sorting per request.
-    by_time: Vec<u32>,
+    /// Every event's [`ListKey`], ordered by (`reported_at`, `code`), oldest first: the
+    /// list reads it backwards, newest first, and never sorts the district per request.
+    by_time: Vec<ListKey>,
+    grids: Interner,
+    owners: Interner,
     /// When each event first reached each stage of the funnel, from its history (set
     /// at load from `event_steps`, kept by [`EventIndex::upsert`]); see
     /// `crate::events::work::funnel`.
@@ -645,34 +697,74 @@ impl EventIndex {
                 .map(|(i, e)| GeomWithData::new([e.lon, e.lat], i as u32))
                 .collect(),
         );
-        let mut by_time: Vec<u32> = (0..events.len() as u32).collect();
-        by_time.sort_unstable_by(|&a, &b| time_order(&events[a as usize], &events[b as usize]));
-        EventIndex {
+        let mut order: Vec<u32> = (0..events.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| time_order(&events[a as usize], &events[b as usize]));
+        let mut ix = EventIndex {
             events,
             by_code,
             tree,
-            by_time,
+            by_time: Vec::with_capacity(order.len()),
+            grids: Interner::default(),
+            owners: Interner::default(),
             reached: StdHashMap::new(),
+        };
+        for i in order {
+            let key = ix.key_of(i);
+            ix.by_time.push(key);
+        }
+        ix
+    }
+
+    /// The key of `events[i]` (numbering its grid and owner if they are new).
+    fn key_of(&mut self, i: u32) -> ListKey {
+        let e = &self.events[i as usize];
+        ListKey {
+            reported_at: e.reported_at,
+            deadline: e.deadline,
+            event: i,
+            grid: self.grids.id(&e.grid_code),
+            owner: e.owner.as_deref().map_or(NO_ID, |o| self.owners.id(o)),
+            status: vocabulary_index(&crate::model::STATUSES, &e.status),
+            category: vocabulary_index(&crate::model::CATEGORIES, &e.category),
+            source: vocabulary_index(&crate::model::SOURCES, &e.source),
+            tier: vocabulary_index(&crate::events::RISK_TIERS, &e.risk_tier),
+            escalated: e.escalated,
+            supervised: e.supervision.is_some(),
         }
     }
 
-    /// The events reported in `from..to` (Unix seconds), newest first (equal times by
-    /// code, higher first); `i64::MIN..i64::MAX` for every event.
+    /// The id of a grid code in [`ListKey::grid`] (`None`: no event has that grid).
+    pub fn grid_id(&self, code: &str) -> Option<u32> {
+        self.grids.0.get(code).copied()
+    }
+
+    /// The id of an owner in [`ListKey::owner`] (`None`: no event has that owner).
+    pub fn owner_id(&self, username: &str) -> Option<u32> {
+        self.owners.0.get(username).copied()
+    }
+
+    /// Number of grid ids handed out (every [`ListKey::grid`] is below it).
+    pub fn grid_ids(&self) -> usize {
+        self.grids.0.len()
+    }
+
+    /// The keys of the events reported in `from..to` (Unix seconds), newest first (equal
+    /// times by code, higher first); `i64::MIN..i64::MAX` for every event.
+    pub fn keys_newest_first(&self, from: i64, to: i64) -> impl Iterator<Item = &ListKey> {
+        let at = |t: i64| self.by_time.partition_point(|k| k.reported_at < t);
+        self.by_time[at(from)..at(to)].iter().rev()
+    }
+
+    /// The events reported in `from..to`, newest first (see [`Self::keys_newest_first`]).
     pub fn newest_first(&self, from: i64, to: i64) -> impl Iterator<Item = &Event> {
-        let at = |t: i64| {
-            self.by_time
-                .partition_point(|&j| self.events[j as usize].reported_at < t)
-        };
-        self.by_time[at(from)..at(to)]
-            .iter()
-            .rev()
-            .map(|&i| &self.events[i as usize])
+        self.keys_newest_first(from, to)
+            .map(|k| &self.events[k.event as usize])
     }
 
     /// Where `e` belongs in `by_time`: after every event ordered before it.
     fn time_slot(&self, e: &Event) -> usize {
-        self.by_time.partition_point(|&j| {
-            time_order(&self.events[j as usize], e) == std::cmp::Ordering::Less
+        self.by_time.partition_point(|k| {
+            time_order(&self.events[k.event as usize], e) == std::cmp::Ordering::Less
         })
     }
 
@@ -703,16 +795,19 @@ impl EventIndex {
         }
         match self.by_code.get(&event.code).copied() {
             Some(i) => {
-                if self.events[i as usize].reported_at != event.reported_at {
-                    // A corrected report time moves the event in the time order.
-                    // Codes are unique, so the old event's slot is where it stands.
-                    let at = self.time_slot(&self.events[i as usize]);
-                    debug_assert_eq!(self.by_time.get(at), Some(&i));
-                    self.by_time.remove(at);
-                    let to = self.time_slot(&event);
-                    self.by_time.insert(to, i);
-                }
+                // Codes are unique, so the old event's slot is where it stands.
+                let at = self.time_slot(&self.events[i as usize]);
+                debug_assert_eq!(self.by_time.get(at).map(|k| k.event), Some(i));
                 let old = std::mem::replace(&mut self.events[i as usize], event);
+                let key = self.key_of(i);
+                if old.reported_at == key.reported_at {
+                    self.by_time[at] = key;
+                } else {
+                    // A corrected report time moves the event in the time order.
+                    self.by_time.remove(at);
+                    let to = self.time_slot(&self.events[i as usize]);
+                    self.by_time.insert(to, key);
+                }
                 let new = &self.events[i as usize];
                 if (old.lon, old.lat) != (new.lon, new.lat) {
                     self.tree.remove(&GeomWithData::new([old.lon, old.lat], i));
@@ -727,8 +822,9 @@ impl EventIndex {
                 self.by_code.insert(event.code.clone(), i);
                 // New reports are usually the newest: the slot is then the end.
                 let to = self.time_slot(&event);
-                self.by_time.insert(to, i);
                 self.events.push(event);
+                let key = self.key_of(i);
+                self.by_time.insert(to, key);
                 None
             }
         }
@@ -784,7 +880,14 @@ mod tests {
             order(&ix, i64::MIN, i64::MAX),
             ["e", "d", "c", "b", "f", "a"]
         );
+        let key_of = |ix: &EventIndex, code: &str| {
+            *ix.keys_newest_first(i64::MIN, i64::MAX)
+                .find(|k| ix.events[k.event as usize].code == code)
+                .unwrap()
+        };
+        assert_eq!(key_of(&ix, "c").status, 1, "the key follows the step");
         ix.upsert(event("c", 5));
+        assert_eq!(key_of(&ix, "c").status, 0);
         assert_eq!(
             order(&ix, i64::MIN, i64::MAX),
             ["e", "d", "b", "f", "a", "c"]

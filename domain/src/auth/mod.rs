@@ -223,8 +223,18 @@ impl Caller {
                 self.mediation_org.is_some() && self.mediation_org.as_deref() == mediation_org
             }
             Role::GridWorker => self.grids.contains(grid_code),
+            // Exactly the roles of `sees_every_event`.
             Role::Leader | Role::Admin | Role::Reception | Role::RiskCentre => true,
         }
+    }
+
+    /// Whether the caller sees every event's record (no grid or organisation scope):
+    /// then [`Caller::can_see_event`] holds for every event.
+    pub fn sees_every_event(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Leader | Role::Admin | Role::Reception | Role::RiskCentre
+        )
     }
 
     /// Whether the caller may see `event`'s record: [`Caller::can_see_event`] for its

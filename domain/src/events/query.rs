@@ -4,7 +4,7 @@
 
 use crate::auth::{Access, Permission};
 use crate::events;
-use crate::index::Index;
+use crate::index::{EventIndex, Index, ListKey, NO_ID, vocabulary_index};
 use crate::model::{CATEGORIES, Event, STATUSES};
 use crate::time::Window;
 use crate::{App, Error};
@@ -369,6 +369,99 @@ impl Counts {
     }
 }
 
+/// [`Filter`] over an event's [`ListKey`]: exactly [`Filter::matches`] for every filter
+/// but `bbox`, `cell`, `building` and `unit`, which it leaves to the record (the list
+/// only uses it where those are absent or checked on the record too).
+struct KeyFilter {
+    /// Bit i: the i-th of `STATUSES` (and likewise below).
+    statuses: Option<u32>,
+    category: Option<u8>,
+    sources: Option<u32>,
+    tiers: Option<u32>,
+    /// [`NO_ID`] when no event has the owner.
+    owner: Option<u32>,
+    /// Per grid id: inside the area filter.
+    grids: Option<Vec<bool>>,
+    window: Option<crate::time::Window>,
+    overdue: Option<bool>,
+    escalated: Option<bool>,
+    supervised: Option<bool>,
+}
+
+/// The bits of `values` in `vocabulary` (values outside it set none).
+fn bits(values: &Option<Vec<String>>, vocabulary: &[&str]) -> Option<u32> {
+    values.as_ref().map(|vs| {
+        vs.iter()
+            .map(|v| vocabulary_index(vocabulary, v))
+            .filter(|&i| i != u8::MAX)
+            .fold(0u32, |m, i| m | 1 << i)
+    })
+}
+
+fn has_bit(mask: Option<u32>, i: u8) -> bool {
+    mask.is_none_or(|m| i < 32 && m & (1 << i) != 0)
+}
+
+impl KeyFilter {
+    fn new(f: &Filter, events: &EventIndex, area: Option<&HashSet<&str>>) -> KeyFilter {
+        KeyFilter {
+            statuses: bits(&f.statuses, &STATUSES),
+            category: f
+                .category
+                .as_deref()
+                .map(|c| vocabulary_index(&CATEGORIES, c)),
+            sources: bits(&f.sources, &crate::model::SOURCES),
+            tiers: bits(&f.tiers, &events::RISK_TIERS),
+            owner: f
+                .owner
+                .as_deref()
+                .map(|o| events.owner_id(o).unwrap_or(NO_ID)),
+            grids: f.area.as_ref().map(|code| {
+                let mut inside = vec![false; events.grid_ids()];
+                let codes = area.into_iter().flatten().copied().chain([code.as_str()]);
+                for id in codes.filter_map(|c| events.grid_id(c)) {
+                    inside[id as usize] = true;
+                }
+                inside
+            }),
+            window: f.window,
+            overdue: f.overdue,
+            escalated: f.escalated,
+            supervised: f.supervised,
+        }
+    }
+
+    fn matches(&self, k: &ListKey, now: i64) -> bool {
+        has_bit(self.statuses, k.status)
+            && self.category.is_none_or(|c| c == k.category && c != u8::MAX)
+            && has_bit(self.sources, k.source)
+            && has_bit(self.tiers, k.tier)
+            && self.owner.is_none_or(|o| o == k.owner && o != NO_ID)
+            && self
+                .grids
+                .as_ref()
+                .is_none_or(|g| g.get(k.grid as usize).copied().unwrap_or(false))
+            && self.window.is_none_or(|w| w.contains(k.reported_at))
+            && self
+                .overdue
+                .is_none_or(|o| o == key_overdue(k, now))
+            && self.escalated.is_none_or(|x| x == k.escalated)
+            && self.supervised.is_none_or(|x| x == k.supervised)
+    }
+}
+
+/// Whether a closed status: `closed` and `followed_up` (see `model::is_closed_status`).
+fn key_closed(k: &ListKey) -> bool {
+    STATUSES
+        .get(usize::from(k.status))
+        .is_some_and(|s| crate::model::is_closed_status(s))
+}
+
+/// [`events::is_overdue`] on a key.
+fn key_overdue(k: &ListKey, now: i64) -> bool {
+    !key_closed(k) && now > k.deadline
+}
+
 /// [`Counts`] as they are gathered over hundreds of thousands of events: a slot per
 /// known status, so no status string is copied per event.
 #[derive(Default)]
@@ -388,6 +481,20 @@ impl Tally {
         if events::is_overdue(e, now) {
             self.overdue += 1;
         } else if is_due_within_24h(e, now) {
+            self.due_24h += 1;
+        }
+    }
+
+    /// [`Tally::add`] from the event's key alone, for a status of the vocabulary.
+    fn add_key(&mut self, k: &ListKey, now: i64) {
+        debug_assert!(usize::from(k.status) < STATUSES.len());
+        if let Some(n) = self.by_status.get_mut(usize::from(k.status)) {
+            *n += 1;
+        }
+        let open = !key_closed(k);
+        if open && now > k.deadline {
+            self.overdue += 1;
+        } else if open && k.deadline >= now && k.deadline <= now + 86_400 {
             self.due_24h += 1;
         }
     }
@@ -473,13 +580,29 @@ pub fn list(
             let (from, to) = filter
                 .window
                 .map_or((i64::MIN, i64::MAX), |w| (w.from, w.to));
+            let keys = KeyFilter::new(&filter, &events, grids.as_ref());
+            // The keys decide alone unless a filter or the caller's scope needs the record.
+            let sees_all = !records || access.caller().is_some_and(|c| c.sees_every_event());
+            let whole_record = !sees_all || filter.building.is_some() || filter.unit.is_some();
             let (mut total, mut tally, mut page) = (0usize, Tally::default(), Vec::new());
-            for e in events.newest_first(from, to).filter(|e| matches(e)) {
+            for k in events.keys_newest_first(from, to) {
+                if !keys.matches(k, now) {
+                    continue;
+                }
+                let e = &events.events[k.event as usize];
+                if whole_record && !matches(e) {
+                    continue;
+                }
                 if total >= offset && page.len() < limit {
                     page.push(e.clone());
                 }
                 total += 1;
-                tally.add(e, now);
+                if k.status == u8::MAX {
+                    // A status outside the vocabulary is counted under its own name.
+                    tally.add(e, now);
+                } else {
+                    tally.add_key(k, now);
+                }
             }
             return Ok(Page {
                 total,
