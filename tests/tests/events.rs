@@ -1437,7 +1437,11 @@ async fn the_list_answers_as_a_scan_of_every_record() {
     };
     for (i, mut e) in changed.into_iter().enumerate() {
         e.status = STATUSES[i % STATUSES.len()].into();
-        e.owner = Some(if i % 2 == 0 { "u".into() } else { owner.clone() });
+        e.owner = Some(if i % 2 == 0 {
+            "u".into()
+        } else {
+            owner.clone()
+        });
         if i == 3 {
             e.reported_at -= 40 * 86_400;
         }

@@ -433,7 +433,9 @@ impl KeyFilter {
 
     fn matches(&self, k: &ListKey, now: i64) -> bool {
         has_bit(self.statuses, k.status)
-            && self.category.is_none_or(|c| c == k.category && c != u8::MAX)
+            && self
+                .category
+                .is_none_or(|c| c == k.category && c != u8::MAX)
             && has_bit(self.sources, k.source)
             && has_bit(self.tiers, k.tier)
             && self.owner.is_none_or(|o| o == k.owner && o != NO_ID)
@@ -442,9 +444,7 @@ impl KeyFilter {
                 .as_ref()
                 .is_none_or(|g| g.get(k.grid as usize).copied().unwrap_or(false))
             && self.window.is_none_or(|w| w.contains(k.reported_at))
-            && self
-                .overdue
-                .is_none_or(|o| o == key_overdue(k, now))
+            && self.overdue.is_none_or(|o| o == key_overdue(k, now))
             && self.escalated.is_none_or(|x| x == k.escalated)
             && self.supervised.is_none_or(|x| x == k.supervised)
     }

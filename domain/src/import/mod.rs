@@ -104,6 +104,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 /// A rejected row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -581,6 +582,7 @@ fn record_values(
 }
 
 /// A file's rows as they are validated: the operation, the key and the store row.
+#[derive(Clone)]
 struct RowMaker {
     canonical: String,
     /// Where the table's key is among the required columns.
@@ -960,108 +962,106 @@ async fn import_planned(
         }
         Ok(())
     };
-    if let Some(records) = records {
-        let header = records.header;
-        for item in records.items {
-            let row = match item {
-                source::Item::Row(r) => r,
-                source::Item::Bad(e) => {
-                    take(
-                        Err(e),
-                        &mut tx,
-                        &mut batch,
-                        &mut in_batch,
-                        &mut report,
-                        &mut kept,
-                    )
-                    .await?;
-                    continue;
-                }
-                source::Item::Broken(why) => {
-                    report.failed = Some(why);
-                    break;
-                }
-            };
-            let line = row.pos;
-            let item = if layer {
-                layer_row(canonical, &header, row, ctx)
-                    .map(|r| delta::Pending {
-                        line,
-                        op: delta::Op::Add,
-                        key: String::new(),
-                        row: Some(r),
-                        link: None,
-                    })
-                    .map_err(|message| LineError { line, message })
-            } else {
-                record_values(canonical, &index, op_index, row)
-                    .map_err(|message| LineError { line, message })
-                    .and_then(|(values, op)| maker.make(line, values, op, ctx))
-            };
-            take(
-                item,
-                &mut tx,
-                &mut batch,
-                &mut in_batch,
-                &mut report,
-                &mut kept,
-            )
-            .await?;
+    if records.is_none() && csv.is_none() {
+        if p.format == source::Format::GeoJson {
+            let text =
+                std::fs::read(&p.path).with_context(|| format!("reading {}", p.path.display()))?;
+            let transform = explicit.filter(|c| {
+                !matches!(
+                    c,
+                    crs::Crs::Geographic(minqing_address::coords::Datum::Wgs84)
+                )
+            });
+            for item in rows::geojson_features(&text) {
+                let item = item.and_then(|(line, mut f)| {
+                    if let (Some(c), Some(g)) = (&transform, f.geometry.as_mut()) {
+                        let converted = geo_types::Geometry::<f64>::try_from(g.clone())
+                            .map_err(|e| format!("bad geometry: {e}"))
+                            .and_then(|mut geo| c.geometry_to_wgs84(&mut geo).map(|()| geo));
+                        match converted {
+                            Ok(geo) => *g = geojson::Geometry::new(geojson::Value::from(&geo)),
+                            Err(m) => return Err(LineError { line, message: m }),
+                        }
+                    }
+                    rows::feature_row(canonical, &f, ctx)
+                        .map(|r| delta::Pending {
+                            line,
+                            op: delta::Op::Add,
+                            key: String::new(),
+                            row: Some(r),
+                            link: None,
+                        })
+                        .map_err(|m| LineError { line, message: m })
+                });
+                take(
+                    item,
+                    &mut tx,
+                    &mut batch,
+                    &mut in_batch,
+                    &mut report,
+                    &mut kept,
+                )
+                .await?;
+            }
         }
-    } else if p.format == source::Format::GeoJson {
-        let text =
-            std::fs::read(&p.path).with_context(|| format!("reading {}", p.path.display()))?;
-        let transform = explicit.filter(|c| {
-            !matches!(
-                c,
-                crs::Crs::Geographic(minqing_address::coords::Datum::Wgs84)
-            )
-        });
-        for item in rows::geojson_features(&text) {
-            let item = item.and_then(|(line, mut f)| {
-                if let (Some(c), Some(g)) = (&transform, f.geometry.as_mut()) {
-                    let converted = geo_types::Geometry::<f64>::try_from(g.clone())
-                        .map_err(|e| format!("bad geometry: {e}"))
-                        .and_then(|mut geo| c.geometry_to_wgs84(&mut geo).map(|()| geo));
-                    match converted {
-                        Ok(geo) => *g = geojson::Geometry::new(geojson::Value::from(&geo)),
-                        Err(m) => return Err(LineError { line, message: m }),
+    } else {
+        // Rows are validated, linked and sealed on a thread of their own while this task
+        // stores the batch before: the maker and the store's writer work at once.
+        let incoming = match (records, csv) {
+            (Some(r), _) => Incoming::Records(r),
+            (None, Some(c)) => {
+                report.encoding = c.encoding.name();
+                Incoming::Csv(c)
+            }
+            (None, None) => unreachable!("checked above"),
+        };
+        let shared = Arc::new(std::mem::take(ctx));
+        let (made_tx, mut made_rx) = tokio::sync::mpsc::channel::<Vec<Made>>(4);
+        let worker = {
+            let shape = RowShape {
+                maker: maker.clone(),
+                index: index.clone(),
+                op_index,
+                layer,
+            };
+            let ctx = shared.clone();
+            std::thread::Builder::new()
+                .name("import-rows".into())
+                .spawn(move || make_rows(incoming, &shape, &ctx, &made_tx))
+                .context("starting the row maker")?
+        };
+        let consumed = async {
+            while let Some(made) = made_rx.recv().await {
+                for m in made {
+                    match m {
+                        Made::Row(item) => {
+                            take(
+                                item,
+                                &mut tx,
+                                &mut batch,
+                                &mut in_batch,
+                                &mut report,
+                                &mut kept,
+                            )
+                            .await?
+                        }
+                        Made::Broken(why) => {
+                            report.failed = Some(why);
+                            return Ok(());
+                        }
                     }
                 }
-                rows::feature_row(canonical, &f, ctx)
-                    .map(|r| delta::Pending {
-                        line,
-                        op: delta::Op::Add,
-                        key: String::new(),
-                        row: Some(r),
-                        link: None,
-                    })
-                    .map_err(|m| LineError { line, message: m })
-            });
-            take(
-                item,
-                &mut tx,
-                &mut batch,
-                &mut in_batch,
-                &mut report,
-                &mut kept,
-            )
-            .await?;
+            }
+            anyhow::Ok(())
         }
-    } else if let Some(mut rows) = csv {
-        report.encoding = rows.encoding.name();
-        while let Some(item) = rows.next_values() {
-            let item = item.and_then(|(line, values, op)| maker.make(line, values, op, ctx));
-            take(
-                item,
-                &mut tx,
-                &mut batch,
-                &mut in_batch,
-                &mut report,
-                &mut kept,
-            )
-            .await?;
-        }
+        .await;
+        // The maker stops at its next batch once nobody receives.
+        drop(made_rx);
+        let joined = worker.join();
+        *ctx = Arc::try_unwrap(shared)
+            .map_err(|_| anyhow::anyhow!("the row maker still holds the import context"))?;
+        joined.map_err(|_| anyhow::anyhow!("the row maker panicked"))?;
+        consumed?;
     }
     flush(&mut tx, &mut batch, &mut in_batch, &mut report, &mut kept).await?;
     if !maker.ops {
@@ -1121,6 +1121,99 @@ fn bad_header(file: &str, canonical: &str, header: &[String], e: &str) -> String
         "bad header: {e}. {}. Map the columns with --mapping FILE (--suggest-mapping FILE writes one)",
         mapping::describe(&s)
     )
+}
+
+/// Where a file's rows come from once it is open.
+enum Incoming {
+    /// A spreadsheet or geographic file's records.
+    Records(source::Records),
+    Csv(CsvRows<std::fs::File>),
+}
+
+/// How a file's records become rows of its table.
+struct RowShape {
+    maker: RowMaker,
+    /// Source column of each required column (records only).
+    index: Vec<usize>,
+    op_index: Option<usize>,
+    /// A geographic layer (`*.geojson` tables): records become features.
+    layer: bool,
+}
+
+/// One record made into a row (or refused with its line), or the end of a file that
+/// cannot be read further.
+enum Made {
+    Row(Result<delta::Pending, LineError>),
+    Broken(String),
+}
+
+/// Rows handed over per message by [`make_rows`].
+const MADE_BATCH: usize = 512;
+
+/// Make every record of `incoming` into a row, in file order, handing them to `out` in
+/// batches; stops early when `out` is closed.
+fn make_rows(
+    incoming: Incoming,
+    shape: &RowShape,
+    ctx: &ImportContext,
+    out: &tokio::sync::mpsc::Sender<Vec<Made>>,
+) {
+    let mut made = Vec::with_capacity(MADE_BATCH);
+    let hand_over = |made: &mut Vec<Made>| {
+        out.blocking_send(std::mem::replace(made, Vec::with_capacity(MADE_BATCH)))
+            .is_ok()
+    };
+    let canonical = shape.maker.canonical.as_str();
+    match incoming {
+        Incoming::Records(records) => {
+            let header = records.header;
+            for item in records.items {
+                let m = match item {
+                    source::Item::Row(row) => {
+                        let line = row.pos;
+                        Made::Row(if shape.layer {
+                            layer_row(canonical, &header, row, ctx)
+                                .map(|r| delta::Pending {
+                                    line,
+                                    op: delta::Op::Add,
+                                    key: String::new(),
+                                    row: Some(r),
+                                    link: None,
+                                })
+                                .map_err(|message| LineError { line, message })
+                        } else {
+                            record_values(canonical, &shape.index, shape.op_index, row)
+                                .map_err(|message| LineError { line, message })
+                                .and_then(|(values, op)| shape.maker.make(line, values, op, ctx))
+                        })
+                    }
+                    source::Item::Bad(e) => Made::Row(Err(e)),
+                    source::Item::Broken(why) => {
+                        made.push(Made::Broken(why));
+                        hand_over(&mut made);
+                        return;
+                    }
+                };
+                made.push(m);
+                if made.len() >= MADE_BATCH && !hand_over(&mut made) {
+                    return;
+                }
+            }
+        }
+        Incoming::Csv(mut rows) => {
+            while let Some(item) = rows.next_values() {
+                let item =
+                    item.and_then(|(line, values, op)| shape.maker.make(line, values, op, ctx));
+                made.push(Made::Row(item));
+                if made.len() >= MADE_BATCH && !hand_over(&mut made) {
+                    return;
+                }
+            }
+        }
+    }
+    if !made.is_empty() {
+        hand_over(&mut made);
+    }
 }
 
 /// The rows of one CSV import file, read as a stream: each its values (in
