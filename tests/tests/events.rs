@@ -1539,6 +1539,18 @@ async fn the_list_answers_as_a_scan_of_every_record() {
     let mut nonempty = 0;
     for access in &callers {
         for p in &params {
+            if let (Some(c), Some(area)) = (access.caller(), p.grid)
+                && c.role.grid_scoped()
+                && !c.can_see_grid(area)
+            {
+                // A grid worker naming an area beyond its grids is refused, not filtered.
+                let refused = query::list(&state, access, p, 20, 5);
+                assert!(
+                    matches!(refused, Err(minqing_domain::Error::Forbidden(_))),
+                    "{p:?}"
+                );
+                continue;
+            }
             let (page, want, want_counts) = loop {
                 let now = state.clock.now();
                 let page = query::list(&state, access, p, 20, 5).unwrap();

@@ -8,7 +8,9 @@
 //! Polygons (land use, lakes and river banks) go through the same shared-arc topology
 //! as the areas (`minqing_tiles::Topology`): generalised once per zoom on first use and
 //! kept, so land-use patches that share a boundary keep sharing it at every zoom and a
-//! tile only clips. Below z13 the tolerance is two tile units instead of one and
+//! tile only clips. Below z13 lines and polygons are simplified by [`tolerance`] four
+//! tile units instead of one (half a pixel of a 512-pixel tile: the low zooms' tiles
+//! held 17,000–34,000 vertices each, beyond the 2 ms budget) and
 //! patches smaller than [`MIN_AREA_LOW_ZOOM`] are left out: at the district's scale they
 //! would be specks that cost bytes and drawing time. Water centrelines and points of
 //! interest are looked up in R-trees; a point of interest appears from the zoom its rank
@@ -37,6 +39,13 @@ pub fn poi_min_zoom(rank: u8) -> u8 {
         2 => 13,
         _ => 15,
     }
+}
+
+/// How far (in tile units) a basemap or road line may be moved by simplification at zoom
+/// `z`: four units below z13 (half a pixel of a 512-pixel tile, where the district's
+/// whole network falls into a few tiles), one from z13 on.
+pub fn tolerance(z: u8) -> f64 {
+    if z < 13 { 4.0 } else { 1.0 }
 }
 
 /// Polygon features of one layer with their topology.
@@ -79,9 +88,8 @@ impl PolygonLayer {
     }
 
     fn at_zoom(&self, z: u8) -> &Generalized {
-        let tolerance = if z < 13 { 2.0 } else { 1.0 };
         self.generalized[usize::from(z.min(MAX_ZOOM))]
-            .get_or_init(|| self.topology.generalize(z, tolerance))
+            .get_or_init(|| self.topology.generalize(z, tolerance(z)))
     }
 
     /// Each feature's clipped polygons in the tile, small ones dropped below z13.
@@ -195,7 +203,7 @@ pub fn render_landuse(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(),
     tiles.landuse.render(ctx, &ctx.index.basemap.landuse, out)
 }
 
-/// A line in tile units, simplified by one unit.
+/// A line in tile units, simplified by [`tolerance`].
 fn tile_line(ctx: &RenderCtx<'_>, line: &LineString<f64>) -> Option<LineString<i64>> {
     let t = ctx.tile.transform();
     let pts: Option<Vec<Coord<i64>>> = line
@@ -203,7 +211,10 @@ fn tile_line(ctx: &RenderCtx<'_>, line: &LineString<f64>) -> Option<LineString<i
         .iter()
         .map(|c| t.lonlat_to_tile_i64(c.x, c.y).map(|(x, y)| Coord { x, y }))
         .collect();
-    Some(LineString::new(simplify_line(&pts?, 1.0)))
+    Some(LineString::new(simplify_line(
+        &pts?,
+        tolerance(ctx.tile.z()),
+    )))
 }
 
 pub fn render_water(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), EncodeError> {

@@ -326,7 +326,7 @@ fn render_roads(ctx: &RenderCtx<'_>, out: &mut LayerBuilder) -> Result<(), Encod
             .map(|c| t.lonlat_to_tile_i64(c.x, c.y).map(|(x, y)| Coord { x, y }))
             .collect();
         let Some(pts) = pts else { continue };
-        let line = LineString::new(simplify_line(&pts, 1.0));
+        let line = LineString::new(simplify_line(&pts, super::basemap::tolerance(ctx.tile.z())));
         out.add_tile_geometry(
             &Geometry::LineString(line),
             None,
