@@ -38,9 +38,20 @@ async fn eventually(router: &axum::Router, uri: &str, done: impl Fn(&Value) -> b
     }
 }
 
-#[tokio::test]
-async fn writes_reach_every_replica_and_late_ones_catch_up() {
-    let (_tmp, dir, _) = district(0.01);
+/// A small district in a fresh PostGIS database and two replicas of it, each following
+/// the outbox, with routers acting for one leader (sessions live in the store: one
+/// sign-in works on every replica).
+struct TwoReplicas {
+    _tmp: tempfile::TempDir,
+    store: minqing_domain::store::Store,
+    a: App,
+    b: App,
+    router_a: axum::Router,
+    router_b: axum::Router,
+}
+
+async fn two_replicas() -> TwoReplicas {
+    let (tmp, dir, _) = district(0.01);
     let store = postgis_store().await;
     minqing_domain::import::import_dir(&store, &dir, &|_| {})
         .await
@@ -49,11 +60,28 @@ async fn writes_reach_every_replica_and_late_ones_catch_up() {
     let (b, router_b, after_b) = replica_of(&store).await;
     tokio::spawn(replica::follow(a.clone(), after_a));
     tokio::spawn(replica::follow(b.clone(), after_b));
-    // Sessions live in the store: one sign-in works on every replica.
     let leader =
         crate::support::bearer(&a, &router_a, minqing_domain::auth::Role::Leader, &[], None).await;
-    let router_a = crate::support::acting_as(router_a, leader.clone());
-    let router_b = crate::support::acting_as(router_b, leader);
+    TwoReplicas {
+        _tmp: tmp,
+        store,
+        a,
+        b,
+        router_a: crate::support::acting_as(router_a, leader.clone()),
+        router_b: crate::support::acting_as(router_b, leader),
+    }
+}
+
+#[tokio::test]
+async fn writes_reach_every_replica_and_late_ones_catch_up() {
+    let TwoReplicas {
+        _tmp,
+        store,
+        a,
+        b,
+        router_a,
+        router_b,
+    } = two_replicas().await;
 
     // Intake on A is visible in B's API…
     let (lon, lat) = {
@@ -147,18 +175,13 @@ async fn writes_reach_every_replica_and_late_ones_catch_up() {
 /// reload (a notification on the alias channel), and so is its removal.
 #[tokio::test]
 async fn alias_edits_reach_every_replica() {
-    let (_tmp, dir, _) = district(0.01);
-    let store = postgis_store().await;
-    minqing_domain::import::import_dir(&store, &dir, &|_| {})
-        .await
-        .unwrap();
-    let (a, router_a, after_a) = replica_of(&store).await;
-    let (b, router_b, after_b) = replica_of(&store).await;
-    tokio::spawn(replica::follow(a.clone(), after_a));
-    tokio::spawn(replica::follow(b.clone(), after_b));
-    let leader =
-        crate::support::bearer(&a, &router_a, minqing_domain::auth::Role::Leader, &[], None).await;
-    let router_a = crate::support::acting_as(router_a, leader);
+    let TwoReplicas {
+        _tmp,
+        b,
+        router_a,
+        router_b,
+        ..
+    } = two_replicas().await;
     let road = {
         let ix = b.index().unwrap();
         (0..ix.buildings.len())
