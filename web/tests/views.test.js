@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { BASE, ORIGIN, SCREENSHOTS, launch, openPage, probe, tolerated, drawnShare, hex, heapAfterGC, mapIdle } from './support.js';
+import { BASE, ORIGIN, SCREENSHOTS, launch, openPage, probe, tolerated, drawnShare, hex, heapAfterGC, mapIdle, apiLogin, api } from './support.js';
 
 let browser;
 let caps;
@@ -163,6 +163,30 @@ test('search flies to an address', async (t) => {
     assert.ok(after > before, `the map zoomed in to the hit (${before.toFixed(1)} → ${after.toFixed(1)})`);
     await page.screenshot({ path: join(SCREENSHOTS, 'onemap-search.png') });
     assertClean(view, '/ search');
+  } finally {
+    await view.context.close();
+  }
+});
+
+test('search finds a road by its old name and says so', async (t) => {
+  if (!requireEndpoints(t, ['/api/v1/search', '/api/v1/address-aliases'])) return;
+  const leader = await apiLogin('leader', process.env.MINQING_TEST_LEADER_PASSWORD || 'demo-leader-pass');
+  const table = await api('/api/v1/address-aliases', leader.token);
+  const pair = table.aliases.find((a) => !a.unused);
+  assert.ok(pair, 'the demo imports old road names');
+  const view = await openPage(browser, '/', { width: 1440, height: 900 }, { tolerated404: allow404 });
+  const { page } = view;
+  try {
+    await ready(page);
+    await page.fill('#search', pair.alias);
+    await page.waitForSelector('#suggestions li button', { timeout: 10_000 });
+    const first = await page.textContent('#suggestions li button >> nth=0');
+    assert.ok(first.includes(pair.canonical), `the first hit is ${pair.canonical}: ${first}`);
+    assert.ok(first.includes(`别名 ${pair.alias}`), `the hit says it was found by its old name: ${first}`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'onemap-search-alias.png') });
+    await page.click('#suggestions li button >> nth=0');
+    await page.waitForSelector('body[data-flown-to]', { timeout: 10_000 });
+    assertClean(view, '/ search by an old name');
   } finally {
     await view.context.close();
   }
