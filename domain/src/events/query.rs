@@ -232,8 +232,8 @@ impl Filter {
     }
 
     /// The areas the `grid` filter stands for (the area and every area under it, so a
-    /// community or township brings its grids); `None` without such a filter. Resolved once per request so
-    /// the test per event is one set lookup.
+    /// community or township brings its grids); `None` without such a filter. Resolved
+    /// once per request, so the test per event is one set lookup.
     pub fn area_grids<'i>(&self, index: &'i Index) -> Option<HashSet<&'i str>> {
         let area = self.area.as_ref()?;
         Some(
@@ -491,10 +491,10 @@ impl Tally {
         if let Some(n) = self.by_status.get_mut(usize::from(k.status)) {
             *n += 1;
         }
-        let open = !key_closed(k);
-        if open && now > k.deadline {
+        if key_overdue(k, now) {
             self.overdue += 1;
-        } else if open && k.deadline >= now && k.deadline <= now + 86_400 {
+        } else if !key_closed(k) && (now..=now + 86_400).contains(&k.deadline) {
+            // As `is_due_within_24h`, on the key.
             self.due_24h += 1;
         }
     }
