@@ -59,7 +59,7 @@ pub struct Area {
 pub struct Road {
     pub id: i64,
     pub name: String,
-    /// `main`, `street` or `rural`.
+    /// `main`, `street`, `rural`, `country` (a village road) or `service` (a compound's lane).
     pub class: String,
     pub geometry: geo_types::LineString<f64>,
 }

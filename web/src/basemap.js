@@ -29,16 +29,16 @@ const PALETTES = {
   light: {
     landuse: { residential: '#efebe4', commercial: '#f3e6df', industrial: '#e9e6ef', farmland: '#e6efd2', forest: '#c9e2bb', park: '#bfe3b4' },
     water: '#9ccbf0', waterLine: '#7db7ea', waterText: '#2f6fae',
-    road: { main: '#ffd27a', street: '#ffffff', rural: '#fbf3dc' },
-    casing: { main: '#e0a13c', street: '#cfcac2', rural: '#cdbb94' },
+    road: { main: '#ffd27a', street: '#ffffff', rural: '#fbf3dc', country: '#fdf8ea', service: '#ffffff' },
+    casing: { main: '#e0a13c', street: '#cfcac2', rural: '#cdbb94', country: '#d9ccad', service: '#dcd8d0' },
     roadText: '#3f3f46', halo: 'rgba(255,255,255,0.95)',
     poiText: '#1f2937', poiStroke: '#ffffff', greenText: '#3f7a35',
   },
   dark: {
     landuse: { residential: '#15233b', commercial: '#1a2440', industrial: '#182238', farmland: '#11263a', forest: '#10302f', park: '#12382d' },
     water: '#1c4f86', waterLine: '#2a67a8', waterText: '#8ec5ff',
-    road: { main: '#52709a', street: '#2c456b', rural: '#263d5e' },
-    casing: { main: '#34507a', street: '#1d3152', rural: '#1b2d49' },
+    road: { main: '#52709a', street: '#2c456b', rural: '#263d5e', country: '#223858', service: '#213655' },
+    casing: { main: '#34507a', street: '#1d3152', rural: '#1b2d49', country: '#182a44', service: '#182a44' },
     roadText: '#b8c7dc', halo: 'rgba(8,16,32,0.9)',
     poiText: '#dbe6f5', poiStroke: '#0a1428', greenText: '#8fd19e',
   },
@@ -73,7 +73,8 @@ export async function addBasemap(map, { dark = false } = {}) {
   // Zoom must be the outermost input of a data-driven width: the class is matched at
   // each stop. `w` gives [z8, z12, z16] widths per class.
   const width = (w) => ['interpolate', ['exponential', 1.6], ['zoom'],
-    ...[0, 1, 2].flatMap((k) => [[8, 12, 16][k], ['match', ['get', 'class'], 'main', w.main[k], 'street', w.street[k], w.rural[k]]])];
+    ...[0, 1, 2].flatMap((k) => [[8, 12, 16][k], ['match', ['get', 'class'], 'main', w.main[k], 'street', w.street[k],
+      'country', w.country[k], 'service', w.service[k], w.rural[k]]])];
   const plain = (z8, z12, z16) => ['interpolate', ['exponential', 1.6], ['zoom'], 8, z8, 12, z12, 16, z16];
   const shapes = [
     { id: 'bm-landuse', type: 'fill', 'source-layer': 'landuse', paint: { 'fill-color': byKind(p.landuse, p.landuse.residential), 'fill-antialias': false } },
@@ -82,9 +83,9 @@ export async function addBasemap(map, { dark = false } = {}) {
     { id: 'bm-waterway', type: 'line', 'source-layer': 'water', maxzoom: 14, filter: isLine,
       layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': p.waterLine, 'line-width': plain(1, 2.5, 4) } },
     { id: 'bm-road-casing', type: 'line', 'source-layer': 'roads', filter: isLine, layout: { 'line-cap': 'round', 'line-join': 'round' },
-      paint: { 'line-color': byClass(p.casing, p.casing.street), 'line-width': width({ main: [1.6, 5, 16], street: [0.8, 3, 11], rural: [1, 3, 9] }) } },
+      paint: { 'line-color': byClass(p.casing, p.casing.street), 'line-width': width({ main: [1.6, 5, 16], street: [0.8, 3, 11], rural: [1, 3, 9], country: [0.6, 2, 6], service: [0, 1, 5] }) } },
     { id: 'bm-road', type: 'line', 'source-layer': 'roads', filter: isLine, layout: { 'line-cap': 'round', 'line-join': 'round' },
-      paint: { 'line-color': byClass(p.road, p.road.street), 'line-width': width({ main: [1, 3.5, 13], street: [0.4, 2, 9], rural: [0.6, 2, 7] }) } },
+      paint: { 'line-color': byClass(p.road, p.road.street), 'line-width': width({ main: [1, 3.5, 13], street: [0.4, 2, 9], rural: [0.6, 2, 7], country: [0.3, 1.2, 4.5], service: [0, 0.6, 3.5] }) } },
   ];
   for (const layer of shapes) map.addLayer({ source: 'basemap', ...layer }, under);
   const text = (size) => ({ 'text-font': MAP_FONTS, 'text-size': size, 'text-max-width': 8 });
@@ -98,8 +99,9 @@ export async function addBasemap(map, { dark = false } = {}) {
     { id: 'bm-lake-label', type: 'symbol', 'source-layer': 'water', minzoom: 12, filter: ['all', ['has', 'name'], isPoint, ['!=', ['get', 'kind'], 'river']],
       layout: { ...text(12), 'text-field': ['get', 'name'] },
       paint: { 'text-color': p.waterText, 'text-halo-color': p.halo, 'text-halo-width': 1.4 } },
-    // Main roads' names from z12, the others' from z14.
-    ...[['bm-road-label', 12, ['==', ['get', 'class'], 'main']], ['bm-street-label', 14, ['!=', ['get', 'class'], 'main']]].map(([id, minzoom, filter]) => ({
+    // Main roads' names from z12, the others' from z14; a compound's own lanes go unnamed.
+    ...[['bm-road-label', 12, ['==', ['get', 'class'], 'main']],
+      ['bm-street-label', 14, ['!', ['in', ['get', 'class'], ['literal', ['main', 'service']]]]]].map(([id, minzoom, filter]) => ({
       id, type: 'symbol', 'source-layer': 'roads', minzoom, filter,
       layout: { ...text(['interpolate', ['linear'], ['zoom'], 12, 11, 17, 14]), 'text-field': ['get', 'name'], 'symbol-placement': 'line', 'symbol-spacing': 320 },
       paint: { 'text-color': p.roadText, 'text-halo-color': p.halo, 'text-halo-width': 1.5 },

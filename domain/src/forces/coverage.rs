@@ -65,7 +65,11 @@ pub fn nearest_road(roads: &[crate::model::Road], lon: f64, lat: f64) -> Option<
     // metres, which is all this is asked.
     let (kx, ky) = (111_320.0 * lat.to_radians().cos(), 110_540.0);
     let mut best: Option<(&str, f64)> = None;
-    for r in roads.iter().filter(|r| !r.name.trim().is_empty()) {
+    // A compound's own lane names no place a patrol would head for.
+    for r in roads
+        .iter()
+        .filter(|r| !r.name.trim().is_empty() && r.class != "service")
+    {
         for seg in r.geometry.lines() {
             let (ax, ay) = ((seg.start.x - lon) * kx, (seg.start.y - lat) * ky);
             let (bx, by) = ((seg.end.x - lon) * kx, (seg.end.y - lat) * ky);

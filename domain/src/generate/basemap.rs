@@ -5,8 +5,8 @@
 //!
 //! It reads the geography and the register and draws from its own random stream, so
 //! every other generated file is byte-identical with or without it. Water never covers a
-//! building: the river runs through lattice cells that hold none (a shortest path that
-//! may not enter an occupied cell), its width is narrowed wherever a building stands
+//! building: the river follows the geography's course, which the register keeps its
+//! buildings clear of, its width is still narrowed wherever a building would stand
 //! nearer than [`WATER_CLEARANCE`] to its bank, and lakes sit in 3×3 blocks of empty
 //! cells crossed by no road. Nothing else is moved.
 
@@ -15,8 +15,7 @@ use super::names::{PLACE_WORDS, UniqueNames};
 use super::register::Register;
 use geo_types::{Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
 use rand::Rng;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 /// The river's usual half-width in metres (narrower where buildings stand near).
 pub const RIVER_HALF_WIDTH: f64 = 28.0;
@@ -64,7 +63,7 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register) -> Basemap {
             cells.buildings[c].push(i as u32);
         }
     }
-    for r in &geo.roads {
+    for r in geo.roads.iter().chain(&reg.lanes) {
         for w in r.points.windows(2) {
             let (a, b) = (w[0], w[1]);
             let steps = ((b.0 - a.0).hypot(b.1 - a.1) / 20.0).ceil().max(1.0) as usize;
@@ -78,7 +77,7 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register) -> Basemap {
     }
     let mut names = UniqueNames::new();
     let mut out = Basemap::default();
-    let river_cells = river(rng, geo, reg, &mut cells, &mut out);
+    let river_cells = river(geo, reg, &mut cells, &mut out);
     lakes(rng, geo, &mut cells, &river_cells, &mut names, &mut out);
     landuse(rng, geo, &cells, &river_cells, &mut names, &mut out);
     pois(rng, geo, &cells, &mut out);
@@ -132,118 +131,26 @@ fn seg_dist(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
     (p.0 - a.0 - t * dx).hypot(p.1 - a.1 - t * dy)
 }
 
-/// Douglas–Peucker on metres.
-fn simplify(pts: &[(f64, f64)], tol: f64) -> Vec<(f64, f64)> {
-    if pts.len() < 3 || tol <= 0.0 {
-        return pts.to_vec();
-    }
-    let mut keep = vec![false; pts.len()];
-    keep[0] = true;
-    keep[pts.len() - 1] = true;
-    let mut stack = vec![(0, pts.len() - 1)];
-    while let Some((a, b)) = stack.pop() {
-        let mut best = (0.0, 0);
-        for k in a + 1..b {
-            let d = seg_dist(pts[k], pts[a], pts[b]);
-            if d > best.0 {
-                best = (d, k);
-            }
-        }
-        if best.0 > tol {
-            keep[best.1] = true;
-            stack.push((a, best.1));
-            stack.push((best.1, b));
-        }
-    }
-    pts.iter()
-        .zip(keep)
-        .filter_map(|(p, k)| k.then_some(*p))
-        .collect()
-}
-
-/// Chaikin corner cutting (end points kept): a smooth bank instead of a staircase.
-fn chaikin(pts: &[(f64, f64)], rounds: usize) -> Vec<(f64, f64)> {
-    let mut cur = pts.to_vec();
-    for _ in 0..rounds {
-        if cur.len() < 3 {
-            break;
-        }
-        let mut next = vec![cur[0]];
-        for w in cur.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            next.push((0.75 * a.0 + 0.25 * b.0, 0.75 * a.1 + 0.25 * b.1));
-            next.push((0.25 * a.0 + 0.75 * b.0, 0.25 * a.1 + 0.75 * b.1));
-        }
-        next.push(cur[cur.len() - 1]);
-        cur = next;
-    }
-    cur
-}
-
-/// The river: a shortest path of empty cells across the lattice from west to east that
-/// prefers a meandering course past the urban core. Returns its cells.
-fn river<R: Rng>(
-    rng: &mut R,
-    geo: &Geography,
-    reg: &Register,
-    cells: &mut Cells,
-    out: &mut Basemap,
-) -> Vec<usize> {
-    let (nx, ny) = geo.dims();
-    let n = nx * ny;
-    let (w, h) = (geo.frame.width, geo.frame.height);
-    let phase = rng.gen_range(0.0..std::f64::consts::TAU);
-    let offset = rng.gen_range(-0.06..0.06);
-    let noise: Vec<u32> = (0..n).map(|_| rng.gen_range(0..400)).collect();
-    let target =
-        |x: f64| h * (0.5 + offset + 0.11 * (x / w * 1.6 * std::f64::consts::TAU + phase).sin());
-    let cost = |c: usize| -> Option<u64> {
-        if !cells.buildings[c].is_empty() {
-            return None;
-        }
-        let (x, y) = geo.cell_centre(c);
-        let dev = (y - target(x)) / (0.05 * h).max(150.0);
-        Some(1_000 + (dev * dev * 600.0) as u64 + u64::from(noise[c]))
-    };
-    let mut dist = vec![u64::MAX; n];
-    let mut prev = vec![usize::MAX; n];
-    let mut heap = BinaryHeap::new();
-    for j in 0..ny {
-        let c = j * nx;
-        if let Some(k) = cost(c) {
-            dist[c] = k;
-            heap.push(Reverse((k, c)));
-        }
-    }
-    let mut end = None;
-    while let Some(Reverse((d, c))) = heap.pop() {
-        if d > dist[c] {
-            continue;
-        }
-        if c % nx == nx - 1 {
-            end = Some(c);
-            break;
-        }
-        for m in neighbours4(geo, c) {
-            if let Some(k) = cost(m) {
-                let nd = d + k;
-                if nd < dist[m] {
-                    dist[m] = nd;
-                    prev[m] = c;
-                    heap.push(Reverse((nd, m)));
-                }
+/// The river along the geography's course (buildings were kept clear of it). Returns
+/// the cells it runs through.
+fn river(geo: &Geography, reg: &Register, cells: &mut Cells, out: &mut Basemap) -> Vec<usize> {
+    let w = geo.frame.width;
+    let mut path: Vec<usize> = Vec::new();
+    for seg in geo.river.windows(2) {
+        let (a, b) = (seg[0], seg[1]);
+        let steps = ((b.0 - a.0).hypot(b.1 - a.1) / 20.0).ceil().max(1.0) as usize;
+        for s in 0..=steps {
+            let t = s as f64 / steps as f64;
+            if let Some(c) = geo.locate(a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
+                && path.last() != Some(&c)
+            {
+                path.push(c);
             }
         }
     }
-    let Some(mut c) = end else {
-        return Vec::new();
-    };
-    let mut path = vec![c];
-    while prev[c] != usize::MAX {
-        c = prev[c];
-        path.push(c);
+    if path.is_empty() {
+        return path;
     }
-    path.reverse();
     for &c in &path {
         cells.water[c] = true;
     }
@@ -255,28 +162,8 @@ fn river<R: Rng>(
         .collect();
     near.sort_unstable();
     near.dedup();
-    let centres: Vec<(f64, f64)> = path.iter().map(|&c| geo.cell_centre(c)).collect();
-    // The smoothest course that keeps a decent width; the cell centres themselves last.
-    // Each candidate: the course and its bank half-widths per vertex.
-    type Course = (Vec<(f64, f64)>, Vec<f64>);
-    let mut best: Option<Course> = None;
-    for tol in [110.0, 70.0, 40.0, 0.0] {
-        let line = chaikin(&simplify(&centres, tol), 3);
-        let widths = bank_widths(&line, reg, &near, w);
-        let narrowest = widths.iter().copied().fold(f64::INFINITY, f64::min);
-        let better = best
-            .as_ref()
-            .is_none_or(|(_, bw)| narrowest > bw.iter().copied().fold(f64::INFINITY, f64::min));
-        if better {
-            best = Some((line, widths));
-        }
-        if narrowest >= 0.6 * RIVER_HALF_WIDTH {
-            break;
-        }
-    }
-    let Some((line, widths)) = best else {
-        return path;
-    };
+    let line = geo.river.clone();
+    let widths = bank_widths(&line, reg, &near, w);
     // Offsets along the averaged normals: each bank point lies within its width of both
     // adjacent segments, so the band stays within each vertex's width of the centreline.
     let normal = |k: usize| -> (f64, f64) {

@@ -1,17 +1,24 @@
-//! The synthetic district's geography: area polygons that tile the district exactly,
-//! and roads.
+//! The synthetic district's geography: the river, the roads, and area polygons that
+//! tile the district exactly.
 //!
 //! Areas are unions of cells of one jittered lattice (~150 m). Every cell belongs to
 //! exactly one grid, every grid to one community, every community to one township, and
 //! every polygon is traced from the same shared lattice vertices, so the polygons of a
-//! level tile the district with no gaps or overlaps *by construction*, with organic
-//! (non-axis-aligned) boundaries because the vertices are jittered.
+//! level tile the district with no gaps or overlaps *by construction*. Which cell goes
+//! where is grown from seats over the lattice ([`super::growth`]), so boundaries run
+//! along the river and the roads where those are near and wander where they are not.
 
+use super::growth::{Barriers, Ground, STEP, Seed, Terrain, grow};
 use super::names::{PLACE_WORDS, STREETS, TOWNS, UniqueNames};
 use geo_types::{Coord, LineString, MultiPolygon, Polygon};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use std::collections::{BTreeMap, HashMap};
+
+/// No building stands nearer than this (metres) to the river's centreline: its widest
+/// bank plus the shore the basemap keeps clear, with some slack.
+pub const RIVER_KEEP_CLEAR: f64 =
+    1.2 * super::basemap::RIVER_HALF_WIDTH + super::basemap::WATER_CLEARANCE + 8.0;
 
 /// Centre of the urban core (the seed's figure).
 pub const CENTRE_LON: f64 = 104.397;
@@ -90,11 +97,15 @@ pub struct Grid {
 #[derive(Debug, Clone)]
 pub struct RoadLine {
     pub name: String,
+    /// `main` and `street` in the core, `rural` out to the towns, `street` in a town,
+    /// `country` through a village.
     pub class: &'static str,
     /// Vertices in metres.
     pub points: Vec<(f64, f64)>,
     /// The township this road serves, for town streets.
     pub town: Option<usize>,
+    /// The village (community index) a country road serves.
+    pub village: Option<usize>,
 }
 
 /// The whole geography of a synthetic district.
@@ -111,9 +122,31 @@ pub struct Geography {
     pub communities: Vec<Community>,
     pub grids: Vec<Grid>,
     pub roads: Vec<RoadLine>,
+    /// The river's centreline in metres, west to east.
+    pub river: Vec<(f64, f64)>,
+    /// Distance from each cell's centre to the river's centreline.
+    river_near: Vec<f64>,
 }
 
 impl Geography {
+    /// Distance in metres from (x, y) to the river's centreline: exact within 450 m of
+    /// it, a lower bound farther out.
+    pub fn river_distance(&self, x: f64, y: f64) -> f64 {
+        if let Some(c) = self.locate(x, y)
+            && self.river_near[c] > 450.0
+        {
+            // A point of a cell is within 200 m of the cell's centre (a 150 m cell whose
+            // corners moved by up to 33 m each way).
+            return self.river_near[c] - 200.0;
+        }
+        polyline_distance(&self.river, (x, y))
+    }
+
+    /// Whether a building may stand at (x, y): clear of the river.
+    pub fn clear_of_river(&self, x: f64, y: f64) -> bool {
+        self.river_distance(x, y) >= RIVER_KEEP_CLEAR
+    }
+
     pub fn cell_count(&self) -> usize {
         self.nx * self.ny
     }
@@ -345,6 +378,12 @@ impl GeoCounts {
 }
 
 /// Build the geography for `scale` from `rng`.
+///
+/// The order is the order things settle on the ground: the district's outline and the
+/// river, the urban core and its arterial roads, the township seats and the roads out to
+/// the towns; then townships grow from their seats and stop at the river and the
+/// arterials, communities and villages grow inside them and stop at every road, grids
+/// inside those; last, each village gets the country road its houses line.
 pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
     let counts = GeoCounts::at_scale(scale);
     let f = scale.max(0.01).sqrt().max(0.12);
@@ -362,9 +401,15 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
     }
     let (cx, cy) = (frame.width / 2.0, frame.height / 2.0);
     let (ax, ay) = (frame.width / 2.0, frame.height / 2.0);
-    let phase1 = rng.gen_range(0.0..std::f64::consts::TAU);
-    let phase2 = rng.gen_range(0.0..std::f64::consts::TAU);
     let core_radius = 0.28 * ax.min(ay);
+    // Outline and core edge: a circle bent by a few harmonics of random phase, so no two
+    // sides are alike and none is straight.
+    let outline = Harmonics::new(
+        rng,
+        &[(2, 0.07), (3, 0.06), (5, 0.035), (7, 0.02), (11, 0.01)],
+    );
+    let core_edge = Harmonics::new(rng, &[(3, 0.08), (4, 0.05), (7, 0.025)]);
+    let river = river_course(rng, &frame);
 
     let mut geo = Geography {
         frame,
@@ -377,20 +422,27 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         communities: Vec::new(),
         grids: Vec::new(),
         roads: Vec::new(),
+        river,
+        river_near: Vec::new(),
     };
+    geo.river_near = (0..nx * ny)
+        .map(|c| {
+            let p = geo.cell_centre(c);
+            polyline_distance(&geo.river, p)
+        })
+        .collect();
 
-    // District mask: an irregular blob.
     let mut inside = vec![false; nx * ny];
-    for (cell, flag) in inside.iter_mut().enumerate() {
+    let mut urban = vec![false; nx * ny];
+    for cell in 0..nx * ny {
         let (x, y) = geo.cell_centre(cell);
         let (u, v) = ((x - cx) / ax, (y - cy) / ay);
         let theta = v.atan2(u);
-        let r = (u * u + v * v).sqrt();
-        *flag = r < 0.95
-            * (1.0 + 0.08 * (3.0 * theta + phase1).sin() + 0.05 * (5.0 * theta + phase2).sin());
+        inside[cell] = (u * u + v * v).sqrt() < 0.93 * outline.at(theta);
+        urban[cell] = inside[cell]
+            && (x - cx).hypot(y - cy) < core_radius * core_edge.at((y - cy).atan2(x - cx));
     }
 
-    // Townships: streets share the core, towns the ring around it.
     let mut names = UniqueNames::new();
     let mut street_names: Vec<String> = STREETS.iter().map(|s| s.to_string()).collect();
     let mut town_names: Vec<String> = TOWNS.iter().map(|s| s.to_string()).collect();
@@ -403,17 +455,36 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
     while town_names.len() < counts.towns {
         town_names.push(names.pick(rng, PLACE_WORDS, "镇"));
     }
-    let tau = std::f64::consts::TAU;
+    core_roads(rng, &mut geo, &mut names);
+
+    // Seats of the streets: the centre first, then each time the core cell farthest from
+    // the seats so far (a little at random), so they spread over the core unevenly.
+    let seat_pool: Vec<usize> = (0..nx * ny)
+        .filter(|&c| {
+            let (x, y) = geo.cell_centre(c);
+            urban[c] && (x - cx).hypot(y - cy) < 0.8 * core_radius
+        })
+        .collect();
+    let mut seats: Vec<(f64, f64)> = Vec::new();
     for (k, name) in street_names.iter().enumerate().take(counts.streets) {
-        let centre = if counts.streets >= 5 && k == 0 {
+        let centre = if k == 0 || seat_pool.is_empty() {
             (cx, cy)
         } else {
-            let a = k as f64 * tau / counts.streets as f64 + 0.3;
-            (
-                cx + 0.55 * core_radius * a.cos(),
-                cy + 0.55 * core_radius * a.sin(),
-            )
+            let mut best = (f64::MIN, (cx, cy));
+            for &c in &seat_pool {
+                let p = geo.cell_centre(c);
+                let d = seats
+                    .iter()
+                    .map(|s| (s.0 - p.0).hypot(s.1 - p.1))
+                    .fold(f64::INFINITY, f64::min)
+                    * rng.gen_range(0.8..1.0);
+                if d > best.0 {
+                    best = (d, p);
+                }
+            }
+            best.1
         };
+        seats.push(centre);
         geo.townships.push(Township {
             code: format!("510603{:03}", k + 1),
             name: name.clone(),
@@ -421,10 +492,16 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
             centre,
         });
     }
+    let tau = std::f64::consts::TAU;
     let town_offset = rng.gen_range(0.0..tau);
     for (k, name) in town_names.iter().enumerate().take(counts.towns) {
-        let a = k as f64 * tau / counts.towns as f64 + town_offset;
-        let centre = (cx + 0.62 * ax * a.cos(), cy + 0.62 * ay * a.sin());
+        let a = (k as f64 + rng.gen_range(-0.25..0.25)) * tau / counts.towns as f64 + town_offset;
+        let mut reach = rng.gen_range(0.55..0.7);
+        let mut centre = (cx + reach * ax * a.cos(), cy + reach * ay * a.sin());
+        while reach > 0.4 && !geo.locate(centre.0, centre.1).is_some_and(|c| inside[c]) {
+            reach -= 0.03;
+            centre = (cx + reach * ax * a.cos(), cy + reach * ay * a.sin());
+        }
         geo.townships.push(Township {
             code: format!("510603{:03}", 101 + k),
             name: name.clone(),
@@ -432,36 +509,77 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
             centre,
         });
     }
-    let mut cell_town: Vec<Option<usize>> = vec![None; nx * ny];
-    for cell in 0..nx * ny {
-        if !inside[cell] {
-            continue;
-        }
-        let (x, y) = geo.cell_centre(cell);
-        let theta = (y - cy).atan2(x - cx);
-        let urban = ((x - cx).hypot(y - cy)) < core_radius * (1.0 + 0.06 * (4.0 * theta).sin());
-        let wanted = if urban {
-            TownshipKind::Street
+    // Each seat's own cell belongs to the district, so no township is empty.
+    let seat_cells: Vec<Option<usize>> = geo
+        .townships
+        .iter()
+        .map(|t| geo.locate(t.centre.0, t.centre.1))
+        .collect();
+    for c in seat_cells.iter().flatten() {
+        inside[*c] = true;
+    }
+    town_roads(rng, &mut geo, &mut names);
+
+    let terrain = Terrain::new(rng, &geo, 6, 0.6, 1.4);
+    // Townships cross rougher country: hills and streams the lattice does not draw bend
+    // their boundaries more than a community's.
+    let uplands = Terrain::new(rng, &geo, 5, 0.35, 1.65);
+    // Townships meet at the river and the core's roads; communities, villages and grids
+    // at any road too. (A road out to a town runs through that town: no boundary.)
+    let mut township_barriers = Barriers::new(&geo);
+    township_barriers.add_line(&geo, &geo.river, 40 * STEP);
+    let mut local_barriers = Barriers::new(&geo);
+    local_barriers.add_line(&geo, &geo.river, 40 * STEP);
+    for r in &geo.roads {
+        let penalty = if r.class == "main" {
+            4 * STEP
         } else {
-            TownshipKind::Town
+            3 * STEP
         };
-        cell_town[cell] = nearest(
-            geo.townships
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.kind == wanted)
-                .map(|(i, t)| (i, t.centre)),
-            x,
-            y,
-        );
-    }
-    // Each township seed's own cell belongs to it, so no township is empty.
-    for (t, tw) in geo.townships.iter().enumerate() {
-        if let Some(cell) = geo.locate(tw.centre.0, tw.centre.1) {
-            inside[cell] = true;
-            cell_town[cell] = Some(t);
+        local_barriers.add_line(&geo, &r.points, penalty);
+        if r.town.is_none() && r.class != "rural" {
+            township_barriers.add_line(&geo, &r.points, penalty);
         }
     }
+
+    let local = Ground {
+        terrain: &terrain,
+        barriers: &local_barriers,
+    };
+
+    let mut cell_town: Vec<Option<usize>> = vec![None; nx * ny];
+    let seeds: Vec<Seed> = seat_cells
+        .iter()
+        .enumerate()
+        .filter_map(|(t, c)| {
+            c.map(|cell| Seed {
+                cell,
+                owner: t,
+                // Some seats reach farther than others: boundaries bow, not straight.
+                pace: rng.gen_range(0.8..1.25),
+            })
+        })
+        .collect();
+    let kinds: Vec<TownshipKind> = geo.townships.iter().map(|t| t.kind).collect();
+    grow(
+        &geo,
+        &seeds,
+        |c| inside[c],
+        Ground {
+            terrain: &uplands,
+            barriers: &township_barriers,
+        },
+        // A street stays in the core and a town out of it, unless nothing else can reach.
+        |t, c| {
+            if urban[c] == (kinds[t] == TownshipKind::Street) {
+                0
+            } else {
+                1_000 * STEP
+            }
+        },
+        u64::MAX,
+        &mut cell_town,
+    );
     let mut town_cells: Vec<Vec<usize>> = vec![Vec::new(); geo.townships.len()];
     for (cell, t) in cell_town.iter().enumerate() {
         if let Some(t) = t {
@@ -469,35 +587,47 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         }
     }
 
-    // Communities and villages.
-    let street_ids: Vec<usize> = (0..counts.streets).collect();
-    let street_total: usize = street_ids.iter().map(|&t| town_cells[t].len()).sum();
+    // Communities of the streets.
     let per_street = apportion(
-        &street_ids
-            .iter()
-            .map(|&t| town_cells[t].len() as f64)
+        &(0..counts.streets)
+            .map(|t| town_cells[t].len() as f64)
             .collect::<Vec<_>>(),
         counts.urban_communities.max(counts.streets),
-        &street_ids
-            .iter()
-            .map(|&t| town_cells[t].len())
+        &(0..counts.streets)
+            .map(|t| town_cells[t].len())
             .collect::<Vec<_>>(),
     );
-    let _ = street_total;
     let mut cell_comm: Vec<Option<usize>> = vec![None; nx * ny];
-    for (k, &t) in street_ids.iter().enumerate() {
-        let seeds = pick_cells(rng, &town_cells[t], per_street[k]);
+    for (t, &n) in per_street.iter().enumerate() {
+        let picked = pick_cells(rng, &town_cells[t], n);
         let first = geo.communities.len();
-        for (n, _) in seeds.iter().enumerate() {
+        let mut seeds = Vec::with_capacity(picked.len());
+        for (k, &cell) in picked.iter().enumerate() {
             geo.communities.push(Community {
-                code: format!("{}{:03}", geo.townships[t].code, n + 1),
+                code: format!("{}{:03}", geo.townships[t].code, k + 1),
                 name: names.pick(rng, PLACE_WORDS, "社区"),
                 township: t,
                 village: false,
             });
+            seeds.push(Seed {
+                cell,
+                owner: first + k,
+                pace: 1.0,
+            });
         }
-        assign_nearest(&geo, &town_cells[t], &seeds, first, &mut cell_comm);
+        settle(
+            &geo,
+            &seeds,
+            &town_cells[t],
+            &cell_town,
+            t,
+            local,
+            u64::MAX,
+            &mut cell_comm,
+        );
     }
+    // A town: its seat's community (镇区) grows about a kilometre out from the seat,
+    // then the villages share the rest.
     let village_per_town = apportion(
         &vec![1.0; counts.towns],
         counts.villages.max(counts.towns),
@@ -507,14 +637,6 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
     );
     for (k, &villages) in village_per_town.iter().enumerate().take(counts.towns) {
         let t = counts.streets + k;
-        let centre = geo.townships[t].centre;
-        let radius = 1_000.0 * f.min(1.0);
-        let (centre_cells, outer): (Vec<usize>, Vec<usize>) =
-            town_cells[t].iter().partition(|&&c| {
-                let (x, y) = geo.cell_centre(c);
-                (x - centre.0).hypot(y - centre.1) <= radius
-                    || Some(c) == geo.locate(centre.0, centre.1)
-            });
         let comm = geo.communities.len();
         let stem: String = geo.townships[t].name.chars().take(2).collect();
         let comm_name = if names.reserve(&format!("{stem}社区")) {
@@ -528,26 +650,59 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
             township: t,
             village: false,
         });
-        for &c in &centre_cells {
-            cell_comm[c] = Some(comm);
-        }
-        let seeds = pick_cells(rng, &outer, villages.min(outer.len()));
+        let reach = 1_000.0 * f.min(1.0) / CELL_M;
+        let seat = Seed {
+            cell: seat_cells[t].expect("a town's seat is a cell of the lattice"),
+            owner: comm,
+            pace: 1.0,
+        };
+        settle(
+            &geo,
+            &[seat],
+            &town_cells[t],
+            &cell_town,
+            t,
+            local,
+            (reach * STEP as f64) as u64,
+            &mut cell_comm,
+        );
+        let outer: Vec<usize> = town_cells[t]
+            .iter()
+            .copied()
+            .filter(|&c| cell_comm[c].is_none())
+            .collect();
+        let picked = if outer.is_empty() {
+            Vec::new()
+        } else {
+            pick_cells(rng, &outer, villages.min(outer.len()))
+        };
         let first = geo.communities.len();
-        for (n, _) in seeds.iter().enumerate() {
+        let mut seeds = Vec::with_capacity(picked.len());
+        for (n, &cell) in picked.iter().enumerate() {
             geo.communities.push(Community {
                 code: format!("{}{:03}", geo.townships[t].code, 201 + n),
                 name: names.pick(rng, PLACE_WORDS, "村"),
                 township: t,
                 village: true,
             });
+            seeds.push(Seed {
+                cell,
+                owner: first + n,
+                pace: 1.0,
+            });
         }
-        if seeds.is_empty() {
-            for &c in &outer {
-                cell_comm[c] = Some(comm);
-            }
-        } else {
-            assign_nearest(&geo, &outer, &seeds, first, &mut cell_comm);
-        }
+        settle(
+            &geo,
+            &seeds,
+            &outer,
+            &cell_town,
+            t,
+            local,
+            u64::MAX,
+            &mut cell_comm,
+        );
+        // Pockets no village reached (cut off by the seat's community) join a neighbour.
+        fill_unowned(&geo, &town_cells[t], &mut cell_comm);
     }
     let mut comm_cells: Vec<Vec<usize>> = vec![Vec::new(); geo.communities.len()];
     for (cell, c) in cell_comm.iter().enumerate() {
@@ -580,14 +735,16 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
             .map(|&c| comm_cells[c].len())
             .collect::<Vec<_>>(),
     );
+    let mut owner: Vec<Option<usize>> = vec![None; nx * ny];
     for (c, cells) in comm_cells.iter().enumerate() {
         let n = match urban_comms.iter().position(|&u| u == c) {
             Some(k) => grids_per[k],
             None => 1,
         };
-        let seeds = pick_cells(rng, cells, n);
+        let picked = pick_cells(rng, cells, n);
         let first = geo.grids.len();
-        for (k, _) in seeds.iter().enumerate() {
+        let mut seeds = Vec::with_capacity(picked.len());
+        for (k, &cell) in picked.iter().enumerate() {
             let comm = &geo.communities[c];
             let name = if comm.village {
                 format!("{}网格", comm.name)
@@ -600,9 +757,23 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
                 community: c,
                 cells: Vec::new(),
             });
+            seeds.push(Seed {
+                cell,
+                owner: first + k,
+                pace: 1.0,
+            });
         }
-        let mut owner: Vec<Option<usize>> = vec![None; nx * ny];
-        assign_nearest(&geo, cells, &seeds, first, &mut owner);
+        settle(
+            &geo,
+            &seeds,
+            cells,
+            &cell_comm,
+            c,
+            local,
+            u64::MAX,
+            &mut owner,
+        );
+        fill_unowned(&geo, cells, &mut owner);
         for &cell in cells {
             geo.cell_grid[cell] = owner[cell];
         }
@@ -613,42 +784,389 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         }
     }
 
-    build_roads(rng, &mut geo, &mut names);
+    country_roads(rng, &mut geo, &comm_cells, &mut names);
     geo
 }
 
-fn nearest(seeds: impl Iterator<Item = (usize, (f64, f64))>, x: f64, y: f64) -> Option<usize> {
-    let mut best: Option<(usize, f64)> = None;
-    for (i, (sx, sy)) in seeds {
-        let d = (sx - x).hypot(sy - y);
-        if best.is_none_or(|(_, bd)| d < bd) {
-            best = Some((i, d));
+/// Grow `seeds` over `cells`, the cells of `parent` in `parents`.
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    geo: &Geography,
+    seeds: &[Seed],
+    cells: &[usize],
+    parents: &[Option<usize>],
+    parent: usize,
+    ground: Ground<'_>,
+    budget: u64,
+    owners: &mut [Option<usize>],
+) {
+    if seeds.is_empty() || cells.is_empty() {
+        return;
+    }
+    let free: Vec<bool> = {
+        let mut free = vec![false; owners.len()];
+        for &c in cells {
+            free[c] = owners[c].is_none() && parents[c] == Some(parent);
+        }
+        free
+    };
+    grow(geo, seeds, |c| free[c], ground, |_, _| 0, budget, owners);
+}
+
+/// Give every unowned cell of `cells` the owner of an owned 4-neighbour in `cells`,
+/// repeatedly, until none is left that can be reached.
+fn fill_unowned(geo: &Geography, cells: &[usize], owners: &mut [Option<usize>]) {
+    let (nx, ny) = geo.dims();
+    let mut member = vec![false; owners.len()];
+    for &c in cells {
+        member[c] = true;
+    }
+    loop {
+        let mut changed = false;
+        for &c in cells {
+            if owners[c].is_some() {
+                continue;
+            }
+            let (i, j) = (c % nx, c / nx);
+            let around = [
+                (i > 0).then(|| c - 1),
+                (i + 1 < nx).then(|| c + 1),
+                (j > 0).then(|| c - nx),
+                (j + 1 < ny).then(|| c + nx),
+            ];
+            if let Some(o) = around
+                .into_iter()
+                .flatten()
+                .find_map(|m| if member[m] { owners[m] } else { None })
+            {
+                owners[c] = Some(o);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
         }
     }
-    best.map(|(i, _)| i)
 }
 
-/// Assign each cell of `cells` to the nearest seed cell; owners are `first + seed index`.
-fn assign_nearest(
-    geo: &Geography,
-    cells: &[usize],
-    seeds: &[usize],
-    first: usize,
-    owner: &mut [Option<usize>],
-) {
-    let centres: Vec<(f64, f64)> = seeds.iter().map(|&s| geo.cell_centre(s)).collect();
-    for &cell in cells {
-        let (x, y) = geo.cell_centre(cell);
-        let k = if seeds.contains(&cell) {
-            seeds.iter().position(|&s| s == cell)
-        } else {
-            nearest(centres.iter().copied().enumerate(), x, y)
-        };
-        owner[cell] = k.map(|k| first + k);
+/// `1 + Σ a·sin(kθ + φ)` for a few harmonics `(k, a)` of random phase.
+struct Harmonics(Vec<(f64, f64, f64)>);
+
+impl Harmonics {
+    fn new<R: Rng>(rng: &mut R, terms: &[(u32, f64)]) -> Self {
+        Self(
+            terms
+                .iter()
+                .map(|&(k, a)| (k as f64, a, rng.gen_range(0.0..std::f64::consts::TAU)))
+                .collect(),
+        )
+    }
+
+    fn at(&self, theta: f64) -> f64 {
+        1.0 + self
+            .0
+            .iter()
+            .map(|&(k, a, phase)| a * (k * theta + phase).sin())
+            .sum::<f64>()
     }
 }
 
-/// `n` distinct cells drawn from `cells` (all of them when `n` is larger).
+/// The river's centreline from west to east across the frame: a long meander with
+/// shorter bends on it, passing near the core.
+fn river_course<R: Rng>(rng: &mut R, frame: &Frame) -> Vec<(f64, f64)> {
+    let (w, h) = (frame.width, frame.height);
+    let tau = std::f64::consts::TAU;
+    let offset = rng.gen_range(-0.06..0.06);
+    let bends =
+        [(1.6, 0.10), (3.9, 0.03), (8.3, 0.01)].map(|(k, a)| (k, a, rng.gen_range(0.0..tau)));
+    let n = (1.1 * w / 40.0).ceil() as usize;
+    (0..=n)
+        .map(|s| {
+            let x = -0.05 * w + 1.1 * w * s as f64 / n as f64;
+            let t = x / w;
+            let y = h
+                * (0.5
+                    + offset
+                    + bends
+                        .iter()
+                        .map(|&(k, a, p)| a * (k * tau * t + p).sin())
+                        .sum::<f64>());
+            (x, y)
+        })
+        .collect()
+}
+
+/// Distance from `p` to the polyline `pts`.
+pub fn polyline_distance(pts: &[(f64, f64)], p: (f64, f64)) -> f64 {
+    pts.windows(2)
+        .map(|w| segment_distance(p, w[0], w[1]))
+        .fold(f64::INFINITY, f64::min)
+}
+
+pub fn segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 {
+        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (p.0 - a.0 - t * dx).hypot(p.1 - a.1 - t * dy)
+}
+
+/// A line from `a` to `b` in steps of about `step` metres, bent sideways by a smooth
+/// meander of at most `amplitude` metres that vanishes at both ends.
+fn meander<R: Rng>(
+    rng: &mut R,
+    a: (f64, f64),
+    b: (f64, f64),
+    step: f64,
+    amplitude: f64,
+) -> Vec<(f64, f64)> {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len = dx.hypot(dy).max(1e-9);
+    let (nx, ny) = (-dy / len, dx / len);
+    let n = (len / step).ceil().max(1.0) as usize;
+    let (k1, p1) = (
+        rng.gen_range(1.0..2.5),
+        rng.gen_range(0.0..std::f64::consts::TAU),
+    );
+    let (k2, p2) = (
+        rng.gen_range(3.0..6.0),
+        rng.gen_range(0.0..std::f64::consts::TAU),
+    );
+    (0..=n)
+        .map(|s| {
+            let t = s as f64 / n as f64;
+            let tau = std::f64::consts::TAU;
+            let side = amplitude
+                * (std::f64::consts::PI * t).sin()
+                * (0.75 * (k1 * tau * t + p1).sin() + 0.25 * (k2 * tau * t + p2).sin());
+            (a.0 + dx * t + nx * side, a.1 + dy * t + ny * side)
+        })
+        .collect()
+}
+
+/// The core's arterials and streets: a rough lattice about 650 m apart inside the core
+/// (every third an arterial), each named 东/西/南/北路 either side of the centre.
+fn core_roads<R: Rng>(rng: &mut R, geo: &mut Geography, names: &mut UniqueNames) {
+    let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
+    let rc = geo.core_radius * 1.08;
+    let spacing = 650.0;
+    let k_max = (rc / spacing).floor() as i64;
+    let wavy = |rng: &mut R, pts: &mut Vec<(f64, f64)>, amp: f64| {
+        for p in pts.iter_mut() {
+            p.0 += rng.gen_range(-amp..amp);
+            p.1 += rng.gen_range(-amp..amp);
+        }
+    };
+    for k in -k_max..=k_max {
+        let off = k as f64 * spacing + rng.gen_range(-80.0..80.0);
+        let half = (rc * rc - off * off).max(0.0).sqrt();
+        if half < 300.0 {
+            continue;
+        }
+        let class = if k % 3 == 0 { "main" } else { "street" };
+        let stem = names.pick(rng, PLACE_WORDS, "");
+        for (suffix, y0, y1) in [("北路", cy, cy + half), ("南路", cy - half, cy)] {
+            let n = ((y1 - y0) / 150.0).ceil().max(1.0) as usize;
+            let mut pts: Vec<(f64, f64)> = (0..=n)
+                .map(|s| (cx + off, y0 + (y1 - y0) * s as f64 / n as f64))
+                .collect();
+            wavy(rng, &mut pts, 6.0);
+            geo.roads.push(RoadLine {
+                name: format!("{stem}{suffix}"),
+                class,
+                points: pts,
+                town: None,
+                village: None,
+            });
+        }
+        let stem = names.pick(rng, PLACE_WORDS, "");
+        for (suffix, x0, x1) in [("东路", cx, cx + half), ("西路", cx - half, cx)] {
+            let n = ((x1 - x0) / 150.0).ceil().max(1.0) as usize;
+            let mut pts: Vec<(f64, f64)> = (0..=n)
+                .map(|s| (x0 + (x1 - x0) * s as f64 / n as f64, cy + off))
+                .collect();
+            wavy(rng, &mut pts, 6.0);
+            geo.roads.push(RoadLine {
+                name: format!("{stem}{suffix}"),
+                class,
+                points: pts,
+                town: None,
+                village: None,
+            });
+        }
+    }
+}
+
+/// Roads of the towns: a rural road out from the core's edge to each town's seat, which
+/// goes on through the town as its main street (正街), and a cross street (新街).
+fn town_roads<R: Rng>(rng: &mut R, geo: &mut Geography, names: &mut UniqueNames) {
+    let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
+    let rc = geo.core_radius * 1.08;
+    let towns: Vec<(usize, String, (f64, f64))> = geo
+        .townships
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind == TownshipKind::Town)
+        .map(|(i, t)| (i, t.name.clone(), t.centre))
+        .collect();
+    let len = 800.0 * (geo.frame.width / 30_000.0).clamp(0.3, 1.0);
+    for (t, name, (tx, ty)) in towns {
+        let a = (ty - cy).atan2(tx - cx);
+        let (sx, sy) = (cx + rc * a.cos(), cy + rc * a.sin());
+        // The rural road ends where the main street begins.
+        let (ex, ey) = (tx - len * a.cos(), ty - len * a.sin());
+        let span = (ex - sx).hypot(ey - sy);
+        let pts = meander(rng, (sx, sy), (ex, ey), 100.0, (0.06 * span).min(400.0));
+        let first_char: String = name.chars().take(1).collect();
+        let road_name = if names.reserve(&format!("旌{first_char}路")) {
+            format!("旌{first_char}路")
+        } else {
+            names.pick(rng, PLACE_WORDS, "路")
+        };
+        geo.roads.push(RoadLine {
+            name: road_name,
+            class: "rural",
+            points: pts,
+            town: None,
+            village: None,
+        });
+        // The main street along the road in, a cross street, and a back street and a side
+        // street parallel to them: a town's few blocks.
+        let stem: String = name.chars().take(2).collect();
+        let ahead = (a.cos(), a.sin());
+        let across = (-a.sin(), a.cos());
+        for (suffix, dir, shift, reach) in [
+            ("正街", ahead, (0.0, 0.0), len),
+            ("新街", across, (0.0, 0.0), 0.7 * len),
+            (
+                "后街",
+                ahead,
+                (across.0 * 0.3 * len, across.1 * 0.3 * len),
+                0.6 * len,
+            ),
+            (
+                "横街",
+                across,
+                (ahead.0 * 0.4 * len, ahead.1 * 0.4 * len),
+                0.45 * len,
+            ),
+        ] {
+            let (ox, oy) = (tx + shift.0, ty + shift.1);
+            let pts = meander(
+                rng,
+                (ox - reach * dir.0, oy - reach * dir.1),
+                (ox + reach * dir.0, oy + reach * dir.1),
+                reach / 5.0,
+                12.0,
+            );
+            let road_name = if names.reserve(&format!("{stem}{suffix}")) {
+                format!("{stem}{suffix}")
+            } else {
+                names.pick(rng, PLACE_WORDS, suffix)
+            };
+            geo.roads.push(RoadLine {
+                name: road_name,
+                class: "street",
+                points: pts,
+                town: Some(t),
+                village: None,
+            });
+        }
+    }
+}
+
+/// A country road (村道) for each village: from the nearest road already there to the
+/// village's middle and on to its far side, so its hamlets can line it.
+fn country_roads<R: Rng>(
+    rng: &mut R,
+    geo: &mut Geography,
+    comm_cells: &[Vec<usize>],
+    names: &mut UniqueNames,
+) {
+    for (c, cells) in comm_cells.iter().enumerate() {
+        if !geo.communities[c].village || cells.is_empty() {
+            continue;
+        }
+        let centres: Vec<(f64, f64)> = cells.iter().map(|&k| geo.cell_centre(k)).collect();
+        let n = centres.len() as f64;
+        let mean = (
+            centres.iter().map(|p| p.0).sum::<f64>() / n,
+            centres.iter().map(|p| p.1).sum::<f64>() / n,
+        );
+        let by = |target: (f64, f64), far: bool| -> (f64, f64) {
+            let mut best = (if far { f64::MIN } else { f64::MAX }, centres[0]);
+            for &p in &centres {
+                let d = (p.0 - target.0).hypot(p.1 - target.1);
+                if (far && d > best.0) || (!far && d < best.0) {
+                    best = (d, p);
+                }
+            }
+            best.1
+        };
+        let middle = by(mean, false);
+        let mut entry: Option<(f64, (f64, f64))> = None;
+        for r in &geo.roads {
+            for w in r.points.windows(2) {
+                let (p, d) = nearest_on_segment(middle, w[0], w[1]);
+                if entry.is_none_or(|(bd, _)| d < bd) {
+                    entry = Some((d, p));
+                }
+            }
+        }
+        let start = entry.map_or(middle, |(_, p)| p);
+        let far = by(start, true);
+        let mut pts = meander(
+            rng,
+            start,
+            middle,
+            60.0,
+            (0.1 * (middle.0 - start.0).hypot(middle.1 - start.1)).min(120.0),
+        );
+        let mut on = meander(
+            rng,
+            middle,
+            far,
+            60.0,
+            (0.1 * (far.0 - middle.0).hypot(far.1 - middle.1)).min(120.0),
+        );
+        on.remove(0);
+        pts.extend(on);
+        pts.dedup_by(|a, b| (a.0 - b.0).hypot(a.1 - b.1) < 1.0);
+        if pts.len() < 2 {
+            continue;
+        }
+        let wanted = format!("{}道", geo.communities[c].name);
+        let name = if names.reserve(&wanted) {
+            wanted
+        } else {
+            names.pick(rng, PLACE_WORDS, "村道")
+        };
+        geo.roads.push(RoadLine {
+            name,
+            class: "country",
+            points: pts,
+            town: None,
+            village: Some(c),
+        });
+    }
+}
+
+/// The point of segment `a`–`b` nearest `p`, and its distance.
+fn nearest_on_segment(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> ((f64, f64), f64) {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 {
+        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let q = (a.0 + t * dx, a.1 + t * dy);
+    (q, (p.0 - q.0).hypot(p.1 - q.1))
+}
+
 fn pick_cells<R: Rng>(rng: &mut R, cells: &[usize], n: usize) -> Vec<usize> {
     let mut pool = cells.to_vec();
     pool.shuffle(rng);
@@ -701,115 +1219,218 @@ pub fn apportion(weights: &[f64], total: usize, caps: &[usize]) -> Vec<usize> {
     parts
 }
 
-fn build_roads<R: Rng>(rng: &mut R, geo: &mut Geography, names: &mut UniqueNames) {
-    let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
-    let rc = geo.core_radius * 1.08;
-    let spacing = 650.0;
-    let k_max = (rc / spacing).floor() as i64;
-    let wavy = |rng: &mut R, pts: &mut Vec<(f64, f64)>, amp: f64| {
-        for p in pts.iter_mut() {
-            p.0 += rng.gen_range(-amp..amp);
-            p.1 += rng.gen_range(-amp..amp);
-        }
-    };
-    for k in -k_max..=k_max {
-        let off = k as f64 * spacing + rng.gen_range(-80.0..80.0);
-        let half = (rc * rc - off * off).max(0.0).sqrt();
-        if half < 300.0 {
-            continue;
-        }
-        let class = if k % 3 == 0 { "main" } else { "street" };
-        // North–south road, named 北路 / 南路 either side of the centre line.
-        let stem = names.pick(rng, super::names::PLACE_WORDS, "");
-        for (suffix, y0, y1) in [("北路", cy, cy + half), ("南路", cy - half, cy)] {
-            let n = ((y1 - y0) / 150.0).ceil().max(1.0) as usize;
-            let mut pts: Vec<(f64, f64)> = (0..=n)
-                .map(|s| (cx + off, y0 + (y1 - y0) * s as f64 / n as f64))
-                .collect();
-            wavy(rng, &mut pts, 6.0);
-            geo.roads.push(RoadLine {
-                name: format!("{stem}{suffix}"),
-                class,
-                points: pts,
-                town: None,
-            });
-        }
-        let stem = names.pick(rng, super::names::PLACE_WORDS, "");
-        for (suffix, x0, x1) in [("东路", cx, cx + half), ("西路", cx - half, cx)] {
-            let n = ((x1 - x0) / 150.0).ceil().max(1.0) as usize;
-            let mut pts: Vec<(f64, f64)> = (0..=n)
-                .map(|s| (x0 + (x1 - x0) * s as f64 / n as f64, cy + off))
-                .collect();
-            wavy(rng, &mut pts, 6.0);
-            geo.roads.push(RoadLine {
-                name: format!("{stem}{suffix}"),
-                class,
-                points: pts,
-                town: None,
-            });
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn district(scale: f64) -> Geography {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20240101);
+        rng.set_stream(1);
+        build(&mut rng, scale)
     }
-    let towns: Vec<(usize, String, (f64, f64))> = geo
-        .townships
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.kind == TownshipKind::Town)
-        .map(|(i, t)| (i, t.name.clone(), t.centre))
-        .collect();
-    let len = 800.0 * (geo.frame.width / 30_000.0).clamp(0.3, 1.0);
-    for (t, name, (tx, ty)) in towns {
-        let stem: String = name.chars().take(2).collect();
-        for (suffix, horizontal) in [("正街", true), ("新街", false)] {
-            let n = 10;
-            let mut pts: Vec<(f64, f64)> = (0..=n)
-                .map(|s| {
-                    let d = -len + 2.0 * len * s as f64 / n as f64;
-                    if horizontal {
-                        (tx + d, ty)
-                    } else {
-                        (tx, ty + d)
-                    }
-                })
-                .collect();
-            wavy(rng, &mut pts, 10.0);
-            let road_name = if names.reserve(&format!("{stem}{suffix}")) {
-                format!("{stem}{suffix}")
-            } else {
-                names.pick(rng, super::names::PLACE_WORDS, suffix)
-            };
-            geo.roads.push(RoadLine {
-                name: road_name,
-                class: "street",
-                points: pts,
-                town: Some(t),
-            });
+
+    /// Lattice edges between two cells of the district, as (cell, neighbour).
+    fn edges(geo: &Geography) -> Vec<(usize, usize)> {
+        let (nx, ny) = geo.dims();
+        let mut out = Vec::new();
+        for c in 0..nx * ny {
+            let (i, j) = (c % nx, c / nx);
+            for m in [(i + 1 < nx).then(|| c + 1), (j + 1 < ny).then(|| c + nx)]
+                .into_iter()
+                .flatten()
+            {
+                if geo.cell_grid[c].is_some() && geo.cell_grid[m].is_some() {
+                    out.push((c, m));
+                }
+            }
         }
-        // A rural road from the core's edge to the town.
-        let a = (ty - cy).atan2(tx - cx);
-        let (sx, sy) = (cx + rc * a.cos(), cy + rc * a.sin());
-        let n = 12;
-        let mut pts: Vec<(f64, f64)> = (0..=n)
-            .map(|s| {
-                let f = s as f64 / n as f64;
-                (sx + (tx - sx) * f, sy + (ty - sy) * f)
+        out
+    }
+
+    /// The middle of the lattice edge between neighbouring cells `a` and `b`.
+    fn edge_middle(geo: &Geography, a: usize, b: usize) -> (f64, f64) {
+        let (pa, pb) = (geo.cell_centre(a), geo.cell_centre(b));
+        ((pa.0 + pb.0) / 2.0, (pa.1 + pb.1) / 2.0)
+    }
+
+    fn near_any(lines: &[&[(f64, f64)]], p: (f64, f64), within: f64) -> bool {
+        lines.iter().any(|l| polyline_distance(l, p) <= within)
+    }
+
+    fn township(geo: &Geography, c: usize) -> usize {
+        geo.community_of_grid(geo.cell_grid[c].unwrap()).township
+    }
+
+    #[test]
+    fn streets_meet_at_the_core_roads_and_the_river() {
+        let geo = district(1.0);
+        let mut lines: Vec<&[(f64, f64)]> = geo
+            .roads
+            .iter()
+            .filter(|r| r.town.is_none() && matches!(r.class, "main" | "street"))
+            .map(|r| r.points.as_slice())
+            .collect();
+        lines.push(&geo.river);
+        let street = |t: usize| geo.townships[t].kind == TownshipKind::Street;
+        let boundary: Vec<(usize, usize)> = edges(&geo)
+            .into_iter()
+            .filter(|&(a, b)| {
+                let (ta, tb) = (township(&geo, a), township(&geo, b));
+                ta != tb && street(ta) && street(tb)
             })
             .collect();
-        let last = pts.len() - 1;
-        for p in pts[1..last].iter_mut() {
-            p.0 += rng.gen_range(-150.0..150.0);
-            p.1 += rng.gen_range(-150.0..150.0);
+        let along = boundary
+            .iter()
+            .filter(|&&(a, b)| near_any(&lines, edge_middle(&geo, a, b), 160.0))
+            .count();
+        let share = along as f64 / boundary.len() as f64;
+        println!(
+            "street boundary along arterials/river: {along} of {}",
+            boundary.len()
+        );
+        assert!(boundary.len() > 50);
+        assert!(share >= 0.7, "{share:.2}");
+    }
+
+    #[test]
+    fn urban_communities_meet_at_roads() {
+        let geo = district(1.0);
+        let mut lines: Vec<&[(f64, f64)]> = geo
+            .roads
+            .iter()
+            .filter(|r| r.class != "country")
+            .map(|r| r.points.as_slice())
+            .collect();
+        lines.push(&geo.river);
+        let boundary: Vec<(usize, usize)> = edges(&geo)
+            .into_iter()
+            .filter(|&(a, b)| {
+                let (ca, cb) = (
+                    geo.grids[geo.cell_grid[a].unwrap()].community,
+                    geo.grids[geo.cell_grid[b].unwrap()].community,
+                );
+                ca != cb
+                    && geo.townships[geo.communities[ca].township].kind == TownshipKind::Street
+                    && geo.townships[geo.communities[cb].township].kind == TownshipKind::Street
+            })
+            .collect();
+        let along = boundary
+            .iter()
+            .filter(|&&(a, b)| near_any(&lines, edge_middle(&geo, a, b), 160.0))
+            .count();
+        let share = along as f64 / boundary.len() as f64;
+        println!(
+            "community boundary along roads/river: {along} of {}",
+            boundary.len()
+        );
+        assert!(share >= 0.5, "{share:.2}");
+    }
+
+    /// A nearest-seat partition cuts the district into straight-sided slices; grown
+    /// townships do not: a good share of cells lie nearer another seat of their kind.
+    #[test]
+    fn townships_are_not_nearest_seat_slices() {
+        let geo = district(1.0);
+        let mut cells = 0;
+        let mut elsewhere = 0;
+        for c in 0..geo.cell_count() {
+            let Some(g) = geo.cell_grid[c] else { continue };
+            let own = geo.community_of_grid(g).township;
+            let (x, y) = geo.cell_centre(c);
+            let nearest = (0..geo.townships.len())
+                .filter(|&t| geo.townships[t].kind == geo.townships[own].kind)
+                .min_by(|&a, &b| {
+                    let da = (geo.townships[a].centre.0 - x).hypot(geo.townships[a].centre.1 - y);
+                    let db = (geo.townships[b].centre.0 - x).hypot(geo.townships[b].centre.1 - y);
+                    da.total_cmp(&db)
+                })
+                .unwrap();
+            cells += 1;
+            elsewhere += usize::from(nearest != own);
         }
-        let first_char: String = name.chars().take(1).collect();
-        let road_name = if names.reserve(&format!("旌{first_char}路")) {
-            format!("旌{first_char}路")
-        } else {
-            names.pick(rng, super::names::PLACE_WORDS, "路")
-        };
-        geo.roads.push(RoadLine {
-            name: road_name,
-            class: "rural",
-            points: pts,
-            town: None,
-        });
+        let share = elsewhere as f64 / cells as f64;
+        println!("cells not in their nearest seat's township: {share:.3}");
+        assert!(share > 0.05, "{share:.3}");
+    }
+
+    /// Every township, community and grid is one piece (4-connected cells).
+    #[test]
+    fn every_area_is_one_piece() {
+        for scale in [0.01, 0.1, 1.0] {
+            let geo = district(scale);
+            let (nx, _) = geo.dims();
+            for level in ["township", "community", "grid"] {
+                let of = |g: usize| match level {
+                    "township" => geo.community_of_grid(g).township,
+                    "community" => geo.grids[g].community,
+                    _ => g,
+                };
+                let owner: Vec<Option<usize>> = geo.cell_grid.iter().map(|g| g.map(&of)).collect();
+                let mut seen = vec![false; owner.len()];
+                let mut pieces: HashMap<usize, usize> = HashMap::new();
+                for start in 0..owner.len() {
+                    let Some(o) = owner[start] else { continue };
+                    if seen[start] {
+                        continue;
+                    }
+                    *pieces.entry(o).or_default() += 1;
+                    let mut stack = vec![start];
+                    seen[start] = true;
+                    while let Some(c) = stack.pop() {
+                        let (i, j) = (c % nx, c / nx);
+                        for m in [
+                            (i > 0).then(|| c - 1),
+                            (i + 1 < nx).then(|| c + 1),
+                            (j > 0).then(|| c - nx),
+                            Some(c + nx).filter(|&m| m < owner.len()),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        {
+                            if !seen[m] && owner[m] == Some(o) {
+                                seen[m] = true;
+                                stack.push(m);
+                            }
+                        }
+                    }
+                }
+                for (o, n) in &pieces {
+                    assert_eq!(*n, 1, "{level} {o} at scale {scale} is in {n} pieces");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_village_has_a_country_road_joined_to_the_network() {
+        let geo = district(1.0);
+        for (c, comm) in geo.communities.iter().enumerate() {
+            if !comm.village {
+                continue;
+            }
+            let road = geo
+                .roads
+                .iter()
+                .find(|r| r.village == Some(c))
+                .unwrap_or_else(|| panic!("{} has no country road", comm.name));
+            assert_eq!(road.class, "country");
+            let start = road.points[0];
+            let joined = geo
+                .roads
+                .iter()
+                .filter(|r| r.village != Some(c))
+                .any(|r| polyline_distance(&r.points, start) < 1.0);
+            assert!(joined, "{}'s road starts on no other road", road.name);
+            let inside = road
+                .points
+                .iter()
+                .filter(|p| {
+                    geo.grid_at(p.0, p.1)
+                        .is_some_and(|g| geo.grids[g].community == c)
+                })
+                .count();
+            assert!(inside >= 2, "{} barely enters its village", road.name);
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod basemap;
 pub mod events;
 pub mod forces;
 pub mod geography;
+pub mod growth;
 pub mod key_groups;
 pub mod live;
 pub mod names;
@@ -172,7 +173,6 @@ pub fn generate_until(
     let geo = geography::build(&mut stream(seed, 1), scale);
     let polys = geo.polygons();
     write_areas(&out.join("areas.geojson"), &geo, &polys)?;
-    write_roads(&out.join("roads.geojson"), &geo)?;
 
     progress("address register");
     let reg = register::build(
@@ -216,6 +216,8 @@ pub fn generate_until(
         }
         w.flush()?;
     }
+
+    write_roads(&out.join("roads.geojson"), &geo, &reg.lanes)?;
 
     progress("basemap");
     // Its own stream (21): every other file stays as it was without a basemap.
@@ -620,8 +622,13 @@ fn write_areas(
     write_feature_collection(path, features.into_iter())
 }
 
-fn write_roads(path: &Path, geo: &geography::Geography) -> Result<()> {
-    let features = geo.roads.iter().enumerate().map(|(i, r)| {
+/// The roads and then the compounds' lanes, numbered from 1.
+fn write_roads(
+    path: &Path,
+    geo: &geography::Geography,
+    lanes: &[geography::RoadLine],
+) -> Result<()> {
+    let features = geo.roads.iter().chain(lanes).enumerate().map(|(i, r)| {
         let line: geo_types::LineString<f64> = r
             .points
             .iter()

@@ -5,7 +5,7 @@
 //! unit/room addresses. Urban residential buildings get their rooms apportioned so the
 //! total matches; every town or rural house is one unit.
 
-use super::geography::{Geography, TownshipKind};
+use super::geography::{Geography, RIVER_KEEP_CLEAR, RoadLine, TownshipKind};
 use super::names::{COMPOUND_SUFFIXES, COMPOUND_WORDS, UniqueNames};
 use minqing_address::AddressParts;
 use rand::Rng;
@@ -68,6 +68,8 @@ pub struct GenUnit {
 pub struct Register {
     pub buildings: Vec<GenBuilding>,
     pub units: Vec<GenUnit>,
+    /// The compounds' internal lanes (class `service`).
+    pub lanes: Vec<RoadLine>,
 }
 
 pub struct RegisterCounts {
@@ -162,8 +164,22 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
         }
     };
 
-    // Urban compounds: one per cell, sized so the residential buildings fit.
-    let mut compound_cells = urban_cells.clone();
+    // Urban compounds: one per cell, sized so the residential buildings fit. A compound
+    // takes a cell no road crosses and the river is clear of, while there are enough.
+    let crossed = cells_on_roads(geo);
+    let roomy: Vec<usize> = urban_cells
+        .iter()
+        .copied()
+        .filter(|&c| {
+            let (x, y) = geo.cell_centre(c);
+            !crossed[c] && geo.river_distance(x, y) >= RIVER_KEEP_CLEAR + 110.0
+        })
+        .collect();
+    let mut compound_cells = if roomy.len() * 25 >= n_urban {
+        roomy
+    } else {
+        urban_cells.clone()
+    };
     compound_cells.shuffle(rng);
     let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
     // Prefer cells near the centre: sort by a noisy distance.
@@ -182,24 +198,33 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
         &vec![25; n_compounds],
     );
     let mut urban_ids = Vec::with_capacity(n_urban);
+    let mut lanes = Vec::new();
     for (k, &(_, cell)) in keyed.iter().take(n_compounds).enumerate() {
         let grid = geo.cell_grid[cell].expect("urban cell has a grid");
         let (gx, gy) = geo.cell_centre(cell);
-        let Some((road, along, _, left)) =
-            nearest_road(geo, gx, gy, |r| geo.roads[r].town.is_none())
-        else {
+        let Some((road, along, _, left)) = nearest_road(geo, gx, gy, |r| {
+            geo.roads[r].town.is_none() && geo.roads[r].class != "country"
+        }) else {
             continue;
         };
         let door = doors.take(road, along, left);
         let suffix = COMPOUND_SUFFIXES.choose(rng).copied().unwrap_or("小区");
         let compound_name = names.pick(rng, COMPOUND_WORDS, suffix);
         let n = per_compound[k];
-        let side = (n as f64).sqrt().ceil() as usize;
+        let layout = CompoundLayout::new(n, rng.gen_bool(0.5));
+        lanes.push(RoadLine {
+            name: format!("{compound_name}内部道路"),
+            class: "service",
+            points: layout
+                .lane()
+                .iter()
+                .map(|&(u, v)| geo.point_in_cell(cell, u, v))
+                .collect(),
+            town: None,
+            village: None,
+        });
         for b in 0..n {
-            let (u, v) = (
-                0.15 + 0.7 * ((b % side) as f64 + 0.5) / side as f64,
-                0.15 + 0.7 * ((b / side) as f64 + 0.5) / side as f64,
-            );
+            let (u, v) = layout.building(b);
             let (x, y) = geo.point_in_cell(cell, u, v);
             let mut parts = base(geo, grid);
             parts.road = Some(geo.roads[road].name.clone());
@@ -228,7 +253,7 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
         .filter(|&r| geo.roads[r].class == "main" || geo.roads[r].town.is_some())
         .collect();
     let any_roads: Vec<usize> = (0..geo.roads.len())
-        .filter(|&r| geo.roads[r].class != "rural")
+        .filter(|&r| matches!(geo.roads[r].class, "main" | "street"))
         .collect();
     let pool = if commercial.is_empty() {
         &any_roads
@@ -270,7 +295,7 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
             out.push(b);
         }
     }
-    // Rural houses in hamlets (村民小组) of the villages.
+    // Rural houses in hamlets (村民小组) strung along each village's country road.
     let villages: Vec<usize> = (0..geo.grids.len())
         .filter(|&g| geo.community_of_grid(g).village)
         .collect();
@@ -293,12 +318,39 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
         let n = per_grid[k].min(rural_target - placed);
         placed += n;
         let groups = (n / 25).clamp(1, 15);
+        let roadside = roadside_points(geo, grid);
         let mut centres = geo.grids[grid].cells.clone();
         centres.shuffle(rng);
+        // Where each hamlet sits: spread evenly along the road inside the grid.
+        let anchors: Vec<usize> = (0..groups)
+            .map(|g| {
+                (((g as f64 + rng.gen_range(0.3..0.7)) / groups as f64) * roadside.len() as f64)
+                    as usize
+            })
+            .collect();
         for h in 0..n {
             let group = h % groups;
-            let cell = centres[group % centres.len()];
-            let (x, y) = geo.point_in_cell(cell, rng.gen_range(0.1..0.9), rng.gen_range(0.1..0.9));
+            let (x, y) = house_site(rng, geo, grid, &roadside, anchors[group], groups)
+                .unwrap_or_else(|| {
+                    // Off the road: somewhere in the grid, the driest of a few tries.
+                    let mut best = ((0.0, 0.0), f64::MIN);
+                    for t in 0..16 {
+                        let cell = centres[(group + t) % centres.len()];
+                        let p = geo.point_in_cell(
+                            cell,
+                            rng.gen_range(0.1..0.9),
+                            rng.gen_range(0.1..0.9),
+                        );
+                        let d = geo.river_distance(p.0, p.1);
+                        if d > best.1 {
+                            best = (p, d);
+                        }
+                        if d >= RIVER_KEEP_CLEAR {
+                            break;
+                        }
+                    }
+                    best.0
+                });
             let mut parts = base(geo, grid);
             parts.group = Some(group as u32 + 1);
             parts.house = Some((h / groups) as u32 + 1);
@@ -357,7 +409,153 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
     Register {
         buildings: out,
         units,
+        lanes,
     }
+}
+
+/// Where the buildings of a compound stand and its lane runs, in the cell's own
+/// coordinates (`u`, `v` in 0..1): a lane through the middle, the blocks in rows either
+/// side of it, facing it. `turned` runs the lane east–west instead of north–south.
+struct CompoundLayout {
+    n: usize,
+    columns: usize,
+    rows: usize,
+    turned: bool,
+}
+
+impl CompoundLayout {
+    fn new(n: usize, turned: bool) -> Self {
+        let columns = if n <= 8 { 1 } else { 2 };
+        let per_side = n.div_ceil(2);
+        Self {
+            n,
+            columns,
+            rows: per_side.div_ceil(columns).max(1),
+            turned,
+        }
+    }
+
+    fn oriented(&self, across: f64, along: f64) -> (f64, f64) {
+        if self.turned {
+            (along, across)
+        } else {
+            (across, along)
+        }
+    }
+
+    /// The lane, gate to gate.
+    fn lane(&self) -> [(f64, f64); 2] {
+        [self.oriented(0.5, 0.03), self.oriented(0.5, 0.97)]
+    }
+
+    /// Building `b` of `n`: even ones left of the lane, odd ones right, row by row.
+    fn building(&self, b: usize) -> (f64, f64) {
+        debug_assert!(b < self.n);
+        let side = b % 2;
+        let k = b / 2;
+        let (column, row) = (k % self.columns, k / self.columns);
+        let offsets: &[f64] = if self.columns == 1 {
+            &[0.25]
+        } else {
+            &[0.32, 0.14]
+        };
+        let across = if side == 0 {
+            0.5 - offsets[column]
+        } else {
+            0.5 + offsets[column]
+        };
+        let along = 0.12 + 0.76 * (row as f64 + 0.5) / self.rows as f64;
+        self.oriented(across, along)
+    }
+}
+
+/// Which lattice cells a road passes through.
+fn cells_on_roads(geo: &Geography) -> Vec<bool> {
+    let mut on = vec![false; geo.cell_count()];
+    for r in &geo.roads {
+        for w in r.points.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let steps = ((b.0 - a.0).hypot(b.1 - a.1) / 20.0).ceil().max(1.0) as usize;
+            for s in 0..=steps {
+                let t = s as f64 / steps as f64;
+                if let Some(c) = geo.locate(a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t) {
+                    on[c] = true;
+                }
+            }
+        }
+    }
+    on
+}
+
+/// Points every 8 m along the country road of `grid`'s village that lie in the grid,
+/// each with the road's direction there (a unit vector).
+/// A point of a road and the road's direction there (a unit vector).
+#[derive(Debug, Clone, Copy)]
+struct RoadsidePoint {
+    at: (f64, f64),
+    dir: (f64, f64),
+}
+
+fn roadside_points(geo: &Geography, grid: usize) -> Vec<RoadsidePoint> {
+    let community = geo.grids[grid].community;
+    let Some(road) = geo.roads.iter().find(|r| r.village == Some(community)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for w in road.points.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let len = (b.0 - a.0).hypot(b.1 - a.1);
+        if len < 1e-6 {
+            continue;
+        }
+        let dir = ((b.0 - a.0) / len, (b.1 - a.1) / len);
+        let steps = (len / 8.0).ceil() as usize;
+        for s in 0..steps {
+            let t = s as f64 / steps as f64;
+            let p = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+            if geo.grid_at(p.0, p.1) == Some(grid) {
+                out.push(RoadsidePoint { at: p, dir });
+            }
+        }
+    }
+    out
+}
+
+/// A house of the hamlet around `roadside[anchor]`: a little along the road from it and
+/// set back 12–35 m on either side (or up to 110 m, behind the first row), in the
+/// grid and clear of the river. `None` when the road misses the grid or no try fits.
+fn house_site<R: Rng>(
+    rng: &mut R,
+    geo: &Geography,
+    grid: usize,
+    roadside: &[RoadsidePoint],
+    anchor: usize,
+    groups: usize,
+) -> Option<(f64, f64)> {
+    if roadside.len() < 4 {
+        return None;
+    }
+    // A hamlet: a knot of houses some 50 m either way along the road, in a first row
+    // facing it and more behind (less spread when the road is short for its hamlets).
+    let spread = (roadside.len() / groups / 2).clamp(1, 6) as i64;
+    for _ in 0..12 {
+        let k =
+            (anchor as i64 + rng.gen_range(-spread..=spread)).clamp(0, roadside.len() as i64 - 1);
+        let RoadsidePoint {
+            at: (x, y),
+            dir: (dx, dy),
+        } = roadside[k as usize];
+        let back = if rng.gen_bool(0.4) {
+            rng.gen_range(35.0..110.0)
+        } else {
+            rng.gen_range(12.0..35.0)
+        } * if rng.gen_bool(0.5) { 1.0 } else { -1.0 };
+        let (hx, hy) = (x - dy * back, y + dx * back);
+        if geo.grid_at(hx, hy) == Some(grid) && geo.clear_of_river(hx, hy) {
+            return Some((hx, hy));
+        }
+    }
+    None
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -385,6 +583,9 @@ fn place_along<R: Rng>(
         let Some(grid) = geo.grid_at(x, y) else {
             continue;
         };
+        if !geo.clear_of_river(x, y) {
+            continue;
+        }
         let along: f64 = pts[..=seg]
             .windows(2)
             .map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1))
@@ -483,5 +684,79 @@ fn fix_unit_total(out: &mut [GenBuilding], target: usize) {
         let max_rooms = *b.rooms_per_unit.iter().max().unwrap_or(&1);
         b.floors = max_rooms.div_ceil(b.rooms_per_floor.max(1)).max(1);
         k += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::geography::{self, polyline_distance};
+    use rand::SeedableRng;
+
+    fn district(scale: f64) -> (Geography, Register) {
+        let stream = |n| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20240101);
+            rng.set_stream(n);
+            rng
+        };
+        let geo = geography::build(&mut stream(1), scale);
+        let reg = build(&mut stream(2), &geo, &RegisterCounts::at_scale(scale));
+        (geo, reg)
+    }
+
+    #[test]
+    fn hamlets_line_their_country_roads() {
+        let (geo, reg) = district(0.3);
+        let mut houses = 0;
+        let mut roadside = 0;
+        for b in reg.buildings.iter().filter(|b| b.kind == Kind::Rural) {
+            let village = geo.grids[b.grid].community;
+            let road = geo
+                .roads
+                .iter()
+                .find(|r| r.village == Some(village))
+                .expect("every village has its road");
+            houses += 1;
+            roadside += usize::from(polyline_distance(&road.points, (b.x, b.y)) <= 120.0);
+        }
+        let share = roadside as f64 / houses as f64;
+        println!("rural houses within 120 m of their village's road: {share:.3} of {houses}");
+        assert!(houses > 5_000);
+        assert!(share >= 0.9, "{share:.3}");
+    }
+
+    #[test]
+    fn compound_blocks_stand_in_rows_along_their_lane() {
+        let (_geo, reg) = district(0.3);
+        let compounds = reg
+            .buildings
+            .iter()
+            .filter_map(|b| b.compound)
+            .max()
+            .map_or(0, |k| k + 1);
+        assert_eq!(reg.lanes.len(), compounds, "one lane per compound");
+        assert!(reg.lanes.iter().all(|l| l.class == "service"));
+        for b in reg.buildings.iter().filter(|b| b.compound.is_some()) {
+            let lane = &reg.lanes[b.compound.unwrap()];
+            let d = polyline_distance(&lane.points, (b.x, b.y));
+            assert!(
+                (8.0..=75.0).contains(&d),
+                "{} is {d:.0} m from its lane",
+                b.parts.canonical_label()
+            );
+        }
+    }
+
+    #[test]
+    fn no_building_stands_by_the_river() {
+        let (geo, reg) = district(0.3);
+        for b in &reg.buildings {
+            let d = polyline_distance(&geo.river, (b.x, b.y));
+            assert!(
+                d >= geography::RIVER_KEEP_CLEAR,
+                "{} is {d:.0} m from the river",
+                b.parts.canonical_label()
+            );
+        }
     }
 }

@@ -304,6 +304,8 @@ fn road_min_zoom(class: &str) -> u8 {
     match class {
         "main" => 8,
         "rural" => 11,
+        "country" => 12,
+        "service" => 14,
         _ => 13,
     }
 }

@@ -175,7 +175,7 @@ fn own_style(base: &str, bounds: [f64; 4]) -> Value {
                         "text-offset": [0.8, 0], "text-optional": true},
              "paint": {"text-color": "#333333", "text-halo-color": "#ffffff", "text-halo-width": 1}},
             {"id": "road-labels", "type": "symbol", "source": "minqing", "source-layer": "roads",
-             "minzoom": 13,
+             "minzoom": 13, "filter": ["!=", ["get", "class"], "service"],
              "layout": {"symbol-placement": "line", "text-field": ["get", "name"], "text-font": [FONT], "text-size": 12},
              "paint": {"text-color": "#555555", "text-halo-color": "#ffffff", "text-halo-width": 1}}
         ]
