@@ -352,7 +352,14 @@ async fn intake_validation_idempotency_duplicates_and_lists() {
     let router = as_leader(&state, router).await;
     concurrent_retries(&state, &router).await;
 
-    let body = intake_body(&state, 1, "dispute");
+    // A place farther than the duplicate radius from the parallel intakes above (points
+    // 300–311 are buildings too, and two buildings may stand in one compound).
+    let here = (1..)
+        .find(|&i| {
+            (300..312).all(|j| events::distance_m(point(&state, i), point(&state, j)) > 100.0)
+        })
+        .unwrap();
+    let body = intake_body(&state, here, "dispute");
     let first = create(&router, &body).await;
     let code = first["code"].as_str().unwrap();
     let year = minqing_domain::time::local_year(minqing_domain::time::system_now());
@@ -368,7 +375,7 @@ async fn intake_validation_idempotency_duplicates_and_lists() {
     let dups = second["possible_duplicates"].as_array().unwrap();
     assert!(dups.iter().any(|d| d["code"] == first["code"]), "{second}");
     // Another category at the same place is not a duplicate.
-    let third = create(&router, &intake_body(&state, 1, "consultation")).await;
+    let third = create(&router, &intake_body(&state, here, "consultation")).await;
     assert_eq!(third["possible_duplicates"], json!([]));
 
     // Large matters are escalated at intake (two history steps).

@@ -497,18 +497,29 @@ fn poi_point<R: Rng>(
     candidates: &[usize],
     near: (f64, f64),
 ) -> Option<(f64, f64)> {
-    let pick = candidates
-        .iter()
-        .copied()
-        .filter(|&c| !cells.water[c] && !taken[c])
-        .map(|c| {
-            let (x, y) = geo.cell_centre(c);
-            ((x - near.0).hypot(y - near.1), c)
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))?;
-    taken[pick.1] = true;
-    let (u, v) = (rng.gen_range(0.3..0.7), rng.gen_range(0.3..0.7));
-    Some(geo.point_in_cell(pick.1, u, v))
+    let nearest = |dry: bool, free: bool| {
+        candidates
+            .iter()
+            .copied()
+            .filter(|&c| (!free || !taken[c]) && (!dry || !cells.water[c]))
+            .map(|c| {
+                let (x, y) = geo.cell_centre(c);
+                ((x - near.0).hypot(y - near.1), c)
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+    };
+    if let Some((_, c)) = nearest(true, true) {
+        taken[c] = true;
+        let (u, v) = (rng.gen_range(0.3..0.7), rng.gen_range(0.3..0.7));
+        return Some(geo.point_in_cell(c, u, v));
+    }
+    // A small place: a cell the river runs through, or one another point already holds;
+    // then a spot in it clear of the water.
+    let (_, c) = nearest(false, true).or_else(|| nearest(false, false))?;
+    taken[c] = true;
+    (0..32)
+        .map(|_| geo.point_in_cell(c, rng.gen_range(0.05..0.95), rng.gen_range(0.05..0.95)))
+        .find(|&(x, y)| geo.clear_of_river(x, y))
 }
 
 /// The points of interest: the district's governance centre, hospital and coach

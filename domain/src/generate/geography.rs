@@ -466,7 +466,7 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         })
         .collect();
     let mut seats: Vec<(f64, f64)> = Vec::new();
-    for (k, name) in street_names.iter().enumerate().take(counts.streets) {
+    for k in 0..counts.streets {
         let centre = if k == 0 || seat_pool.is_empty() {
             (cx, cy)
         } else {
@@ -485,11 +485,16 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
             best.1
         };
         seats.push(centre);
+    }
+    for (k, name) in name_by_direction(&street_names[..counts.streets], &seats, (cx, cy))
+        .into_iter()
+        .enumerate()
+    {
         geo.townships.push(Township {
             code: format!("510603{:03}", k + 1),
-            name: name.clone(),
+            name,
             kind: TownshipKind::Street,
-            centre,
+            centre: seats[k],
         });
     }
     let tau = std::f64::consts::TAU;
@@ -599,7 +604,7 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
     );
     let mut cell_comm: Vec<Option<usize>> = vec![None; nx * ny];
     for (t, &n) in per_street.iter().enumerate() {
-        let picked = pick_cells(rng, &town_cells[t], n);
+        let picked = pick_cells(rng, &geo, &town_cells[t], n);
         let first = geo.communities.len();
         let mut seeds = Vec::with_capacity(picked.len());
         for (k, &cell) in picked.iter().enumerate() {
@@ -674,7 +679,7 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         let picked = if outer.is_empty() {
             Vec::new()
         } else {
-            pick_cells(rng, &outer, villages.min(outer.len()))
+            pick_cells(rng, &geo, &outer, villages.min(outer.len()))
         };
         let first = geo.communities.len();
         let mut seeds = Vec::with_capacity(picked.len());
@@ -741,7 +746,7 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
             Some(k) => grids_per[k],
             None => 1,
         };
-        let picked = pick_cells(rng, cells, n);
+        let picked = pick_cells(rng, &geo, cells, n);
         let first = geo.grids.len();
         let mut seeds = Vec::with_capacity(picked.len());
         for (k, &cell) in picked.iter().enumerate() {
@@ -786,6 +791,42 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
 
     country_roads(rng, &mut geo, &comm_cells, &mut names);
     geo
+}
+
+/// Names for `seats` (the first is the centre's): a name that says a direction (城北,
+/// 城南, 东湖 …) goes to the seat farthest that way, the others in order.
+fn name_by_direction(names: &[String], seats: &[(f64, f64)], centre: (f64, f64)) -> Vec<String> {
+    let mut out: Vec<Option<String>> = vec![None; seats.len()];
+    let mut rest = Vec::new();
+    for (k, name) in names.iter().enumerate() {
+        let way = [
+            ('北', (0.0, 1.0)),
+            ('南', (0.0, -1.0)),
+            ('东', (1.0, 0.0)),
+            ('西', (-1.0, 0.0)),
+        ]
+        .into_iter()
+        .find(|(c, _)| name.contains(*c))
+        .map(|(_, w)| w);
+        let seat = way.filter(|_| k > 0).and_then(|(wx, wy)| {
+            (1..seats.len())
+                .filter(|&s| out[s].is_none())
+                .max_by(|&a, &b| {
+                    let along =
+                        |s: usize| (seats[s].0 - centre.0) * wx + (seats[s].1 - centre.1) * wy;
+                    along(a).total_cmp(&along(b))
+                })
+        });
+        match seat {
+            Some(s) => out[s] = Some(name.clone()),
+            None if k == 0 => out[0] = Some(name.clone()),
+            None => rest.push(name.clone()),
+        }
+    }
+    let mut rest = rest.into_iter();
+    out.into_iter()
+        .map(|n| n.or_else(|| rest.next()).expect("a name for every seat"))
+        .collect()
 }
 
 /// Grow `seeds` over `cells`, the cells of `parent` in `parents`.
@@ -1167,11 +1208,34 @@ fn nearest_on_segment(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> ((f64, f64
     (q, (p.0 - q.0).hypot(p.1 - q.1))
 }
 
-fn pick_cells<R: Rng>(rng: &mut R, cells: &[usize], n: usize) -> Vec<usize> {
+/// `n` distinct seed cells drawn from `cells` (all of them when `n` is larger), kept
+/// apart: a cell is taken only at a fair distance from those taken before — about
+/// half the spacing `n` evenly spread seeds would have, less if that leaves too few —
+/// so no area is squeezed to a cell or two between its neighbours.
+fn pick_cells<R: Rng>(rng: &mut R, geo: &Geography, cells: &[usize], n: usize) -> Vec<usize> {
+    let want = n.max(1).min(cells.len());
     let mut pool = cells.to_vec();
     pool.shuffle(rng);
-    pool.truncate(n.max(1).min(cells.len()));
-    pool
+    let mut apart = 0.55 * CELL_M * (cells.len() as f64 / want as f64).sqrt();
+    loop {
+        let mut taken: Vec<usize> = Vec::with_capacity(want);
+        let mut at: Vec<(f64, f64)> = Vec::with_capacity(want);
+        for &c in &pool {
+            let p = geo.cell_centre(c);
+            if at.iter().all(|q| (q.0 - p.0).hypot(q.1 - p.1) >= apart) {
+                taken.push(c);
+                at.push(p);
+                if taken.len() == want {
+                    return taken;
+                }
+            }
+        }
+        apart *= 0.8;
+        if apart < 1.0 {
+            pool.truncate(want);
+            return pool;
+        }
+    }
 }
 
 /// Split `total` into parts proportional to `weights` (largest remainder), each at least
@@ -1400,6 +1464,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// 城北街道 lies north of the centre, 城南 south, 东湖 east.
+    #[test]
+    fn street_names_match_where_they_lie() {
+        let geo = district(1.0);
+        let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
+        let seat = |name: &str| {
+            geo.townships
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap()
+                .centre
+        };
+        assert_eq!(seat("旌阳街道"), (cx, cy));
+        assert!(seat("城北街道").1 > cy + 500.0);
+        assert!(seat("城南街道").1 < cy - 500.0);
+        assert!(seat("东湖街道").0 > cx + 500.0);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::names::{COMPOUND_SUFFIXES, COMPOUND_WORDS, UniqueNames};
 use minqing_address::AddressParts;
 use rand::Rng;
 use rand::seq::SliceRandom;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// What a building is used for; decides its units and who works or lives there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +101,45 @@ impl DoorBook {
     }
 }
 
+/// Where buildings already stand, so no two stand closer than [`Spacing::MIN_M`]: a
+/// hash of 10 m buckets (only looked up, never iterated, so the output stays the same).
+struct Spacing {
+    buckets: HashMap<(i64, i64), Vec<(f64, f64)>>,
+}
+
+impl Spacing {
+    const MIN_M: f64 = 8.0;
+
+    fn new() -> Self {
+        Self {
+            buckets: HashMap::new(),
+        }
+    }
+
+    fn key(x: f64, y: f64) -> (i64, i64) {
+        ((x / 10.0).floor() as i64, (y / 10.0).floor() as i64)
+    }
+
+    fn fits(&self, x: f64, y: f64) -> bool {
+        let (i, j) = Self::key(x, y);
+        (-1..=1).all(|di| {
+            (-1..=1).all(|dj| {
+                self.buckets.get(&(i + di, j + dj)).is_none_or(|v| {
+                    v.iter()
+                        .all(|&(px, py)| (px - x).hypot(py - y) >= Self::MIN_M)
+                })
+            })
+        })
+    }
+
+    fn add(&mut self, x: f64, y: f64) {
+        self.buckets
+            .entry(Self::key(x, y))
+            .or_default()
+            .push((x, y));
+    }
+}
+
 /// Nearest point on any road (of those allowed) to (x, y): (road index, distance along, distance, left side).
 fn nearest_road(
     geo: &Geography,
@@ -149,6 +188,7 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
         used: HashSet::new(),
     };
     let mut names = UniqueNames::new();
+    let mut spacing = Spacing::new();
     let mut out: Vec<GenBuilding> = Vec::with_capacity(total_b);
     let urban_cells: Vec<usize> = (0..geo.cell_count())
         .filter(|&c| {
@@ -226,6 +266,7 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
         for b in 0..n {
             let (u, v) = layout.building(b);
             let (x, y) = geo.point_in_cell(cell, u, v);
+            spacing.add(x, y);
             let mut parts = base(geo, grid);
             parts.road = Some(geo.roads[road].name.clone());
             parts.door = Some(door);
@@ -266,7 +307,17 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
         } else {
             Kind::Office
         };
-        if let Some(b) = place_along(rng, geo, pool, &mut doors, kind, 18.0, 30.0, &base) {
+        if let Some(b) = place_along(
+            rng,
+            geo,
+            pool,
+            &mut doors,
+            &mut spacing,
+            kind,
+            18.0,
+            30.0,
+            &base,
+        ) {
             out.push(b);
         }
     }
@@ -285,6 +336,7 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
             geo,
             pool,
             &mut doors,
+            &mut spacing,
             Kind::Townhouse,
             15.0,
             120.0,
@@ -330,27 +382,33 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
             .collect();
         for h in 0..n {
             let group = h % groups;
-            let (x, y) = house_site(rng, geo, grid, &roadside, anchors[group], groups)
+            let (x, y) = house_site(rng, geo, &spacing, grid, &roadside, anchors[group], groups)
                 .unwrap_or_else(|| {
-                    // Off the road: somewhere in the grid, the driest of a few tries.
+                    // Off the road: somewhere in the grid near the hamlet's cells, then
+                    // anywhere in it; failing that, the driest of the tries.
                     let mut best = ((0.0, 0.0), f64::MIN);
-                    for t in 0..16 {
-                        let cell = centres[(group + t) % centres.len()];
+                    for t in 0..64 {
+                        let cell = if t < 8 {
+                            centres[(group + t) % centres.len()]
+                        } else {
+                            centres[rng.gen_range(0..centres.len())]
+                        };
                         let p = geo.point_in_cell(
                             cell,
                             rng.gen_range(0.1..0.9),
                             rng.gen_range(0.1..0.9),
                         );
                         let d = geo.river_distance(p.0, p.1);
+                        if d >= RIVER_KEEP_CLEAR && spacing.fits(p.0, p.1) {
+                            return p;
+                        }
                         if d > best.1 {
                             best = (p, d);
-                        }
-                        if d >= RIVER_KEEP_CLEAR {
-                            break;
                         }
                     }
                     best.0
                 });
+            spacing.add(x, y);
             let mut parts = base(geo, grid);
             parts.group = Some(group as u32 + 1);
             parts.house = Some((h / groups) as u32 + 1);
@@ -523,10 +581,11 @@ fn roadside_points(geo: &Geography, grid: usize) -> Vec<RoadsidePoint> {
 
 /// A house of the hamlet around `roadside[anchor]`: a little along the road from it and
 /// set back 12–35 m on either side (or up to 110 m, behind the first row), in the
-/// grid and clear of the river. `None` when the road misses the grid or no try fits.
+/// grid, clear of the river and of the houses already standing. `None` when the road misses the grid or no try fits.
 fn house_site<R: Rng>(
     rng: &mut R,
     geo: &Geography,
+    spacing: &Spacing,
     grid: usize,
     roadside: &[RoadsidePoint],
     anchor: usize,
@@ -551,7 +610,7 @@ fn house_site<R: Rng>(
             rng.gen_range(12.0..35.0)
         } * if rng.gen_bool(0.5) { 1.0 } else { -1.0 };
         let (hx, hy) = (x - dy * back, y + dx * back);
-        if geo.grid_at(hx, hy) == Some(grid) && geo.clear_of_river(hx, hy) {
+        if geo.grid_at(hx, hy) == Some(grid) && geo.clear_of_river(hx, hy) && spacing.fits(hx, hy) {
             return Some((hx, hy));
         }
     }
@@ -564,6 +623,7 @@ fn place_along<R: Rng>(
     geo: &Geography,
     roads: &[usize],
     doors: &mut DoorBook,
+    spacing: &mut Spacing,
     kind: Kind,
     min_off: f64,
     max_off: f64,
@@ -583,9 +643,10 @@ fn place_along<R: Rng>(
         let Some(grid) = geo.grid_at(x, y) else {
             continue;
         };
-        if !geo.clear_of_river(x, y) {
+        if !geo.clear_of_river(x, y) || !spacing.fits(x, y) {
             continue;
         }
+        spacing.add(x, y);
         let along: f64 = pts[..=seg]
             .windows(2)
             .map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1))
@@ -745,6 +806,26 @@ mod tests {
                 b.parts.canonical_label()
             );
         }
+    }
+
+    /// Two houses never stand on one spot (nor a shop on a block of flats).
+    #[test]
+    fn buildings_keep_their_distance() {
+        let (_geo, reg) = district(0.3);
+        let mut seen = Spacing::new();
+        let mut close = Vec::new();
+        for b in &reg.buildings {
+            if !seen.fits(b.x, b.y) {
+                close.push(b.parts.canonical_label());
+            }
+            seen.add(b.x, b.y);
+        }
+        assert!(
+            close.is_empty(),
+            "{} buildings stand within 8 m of another: {:?}",
+            close.len(),
+            &close[..close.len().min(5)]
+        );
     }
 
     #[test]
