@@ -126,6 +126,9 @@ pub struct Geography {
     pub river: Vec<(f64, f64)>,
     /// Distance from each cell's centre to the river's centreline.
     river_near: Vec<f64>,
+    /// Cells kept for the core's park and its lake: a 3×3 block no road crosses, well
+    /// away from the river (none when the core has no room).
+    pub park: Vec<bool>,
 }
 
 impl Geography {
@@ -140,6 +143,29 @@ impl Geography {
             return self.river_near[c] - 200.0;
         }
         polyline_distance(&self.river, (x, y))
+    }
+
+    /// Which lattice cells a road passes through.
+    pub fn cells_on_roads(&self) -> Vec<bool> {
+        let mut on = vec![false; self.cell_count()];
+        for r in &self.roads {
+            for w in r.points.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                let steps = ((b.0 - a.0).hypot(b.1 - a.1) / 20.0).ceil().max(1.0) as usize;
+                for s in 0..=steps {
+                    let t = s as f64 / steps as f64;
+                    if let Some(c) = self.locate(a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t) {
+                        on[c] = true;
+                    }
+                }
+            }
+        }
+        on
+    }
+
+    /// Whether a building may stand at (x, y): clear of the river and out of the park.
+    pub fn may_build(&self, x: f64, y: f64) -> bool {
+        self.clear_of_river(x, y) && self.locate(x, y).is_none_or(|c| !self.park[c])
     }
 
     /// Whether a building may stand at (x, y): clear of the river.
@@ -424,6 +450,7 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         roads: Vec::new(),
         river,
         river_near: Vec::new(),
+        park: vec![false; nx * ny],
     };
     geo.river_near = (0..nx * ny)
         .map(|c| {
@@ -456,6 +483,7 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         town_names.push(names.pick(rng, PLACE_WORDS, "镇"));
     }
     core_roads(rng, &mut geo, &mut names);
+    keep_park(&mut geo, &urban);
 
     // Seats of the streets: the centre first, then each time the core cell farthest from
     // the seats so far (a little at random), so they spread over the core unevenly.
@@ -791,6 +819,43 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
 
     country_roads(rng, &mut geo, &comm_cells, &mut names);
     geo
+}
+
+/// Keep the park's block: the 3×3 block of core cells no road crosses, far from the
+/// river, nearest half-way out from the centre.
+fn keep_park(geo: &mut Geography, urban: &[bool]) {
+    let (nx, ny) = geo.dims();
+    let on_road = geo.cells_on_roads();
+    let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
+    let block = |c: usize| -> Option<[usize; 9]> {
+        let (i, j) = (c % nx, c / nx);
+        if i == 0 || j == 0 || i + 1 >= nx || j + 1 >= ny {
+            return None;
+        }
+        let mut out = [0; 9];
+        for (k, slot) in out.iter_mut().enumerate() {
+            *slot = (j + k / 3 - 1) * nx + (i + k % 3 - 1);
+        }
+        out.iter().all(|&m| urban[m] && !on_road[m]).then_some(out)
+    };
+    let mut best: Option<(f64, [usize; 9])> = None;
+    for c in 0..nx * ny {
+        if geo.river_near[c] < 700.0 {
+            continue;
+        }
+        if let Some(cells) = block(c) {
+            let (x, y) = geo.cell_centre(c);
+            let d = ((x - cx).hypot(y - cy) - 0.5 * geo.core_radius).abs();
+            if best.is_none_or(|(bd, _)| d < bd) {
+                best = Some((d, cells));
+            }
+        }
+    }
+    if let Some((_, cells)) = best {
+        for c in cells {
+            geo.park[c] = true;
+        }
+    }
 }
 
 /// Names for `seats` (the first is the centre's): a name that says a direction (城北,

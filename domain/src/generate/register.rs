@@ -206,19 +206,23 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, counts: &RegisterCounts) -> R
 
     // Urban compounds: one per cell, sized so the residential buildings fit. A compound
     // takes a cell no road crosses and the river is clear of, while there are enough.
-    let crossed = cells_on_roads(geo);
+    let crossed = geo.cells_on_roads();
     let roomy: Vec<usize> = urban_cells
         .iter()
         .copied()
         .filter(|&c| {
             let (x, y) = geo.cell_centre(c);
-            !crossed[c] && geo.river_distance(x, y) >= RIVER_KEEP_CLEAR + 110.0
+            !crossed[c] && !geo.park[c] && geo.river_distance(x, y) >= RIVER_KEEP_CLEAR + 110.0
         })
         .collect();
     let mut compound_cells = if roomy.len() * 25 >= n_urban {
         roomy
     } else {
-        urban_cells.clone()
+        urban_cells
+            .iter()
+            .copied()
+            .filter(|&c| !geo.park[c])
+            .collect()
     };
     compound_cells.shuffle(rng);
     let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
@@ -527,24 +531,6 @@ impl CompoundLayout {
     }
 }
 
-/// Which lattice cells a road passes through.
-fn cells_on_roads(geo: &Geography) -> Vec<bool> {
-    let mut on = vec![false; geo.cell_count()];
-    for r in &geo.roads {
-        for w in r.points.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            let steps = ((b.0 - a.0).hypot(b.1 - a.1) / 20.0).ceil().max(1.0) as usize;
-            for s in 0..=steps {
-                let t = s as f64 / steps as f64;
-                if let Some(c) = geo.locate(a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t) {
-                    on[c] = true;
-                }
-            }
-        }
-    }
-    on
-}
-
 /// Points every 8 m along the country road of `grid`'s village that lie in the grid,
 /// each with the road's direction there (a unit vector).
 /// A point of a road and the road's direction there (a unit vector).
@@ -643,7 +629,7 @@ fn place_along<R: Rng>(
         let Some(grid) = geo.grid_at(x, y) else {
             continue;
         };
-        if !geo.clear_of_river(x, y) || !spacing.fits(x, y) {
+        if !geo.may_build(x, y) || !spacing.fits(x, y) {
             continue;
         }
         spacing.add(x, y);
@@ -826,6 +812,21 @@ mod tests {
             close.len(),
             &close[..close.len().min(5)]
         );
+    }
+
+    /// The core keeps a block free for its park and lake.
+    #[test]
+    fn the_park_is_left_free() {
+        let (geo, reg) = district(0.3);
+        assert_eq!(geo.park.iter().filter(|&&p| p).count(), 9);
+        for b in &reg.buildings {
+            let c = geo.locate(b.x, b.y).unwrap();
+            assert!(
+                !geo.park[c],
+                "{} stands in the park",
+                b.parts.canonical_label()
+            );
+        }
     }
 
     #[test]

@@ -365,8 +365,10 @@ pub async fn hotspots(
             "window": window_json(query.window),
             "category": query.category.map(|c| minqing_domain::model::CATEGORIES[usize::from(c)]),
             "source": query.source.map(|s| minqing_domain::model::SOURCES[usize::from(s)]),
-            "events": r.events,
-            "events_outside_study_area": r.outside,
+            // Counts of 1–4 leave only for readers of the records (a handful of events
+            // outside the study area would otherwise point at one household).
+            "events": small_count(protected, r.events as u64),
+            "events_outside_study_area": small_count(protected, r.outside as u64),
             "study_area": "H3 cells whose centre lies in the district polygon",
             "correction": minqing_analysis::hotspot::CORRECTION_NOTE,
             "undefined_cells": r.report.undefined_cells,
@@ -406,7 +408,7 @@ pub async fn emerging(
     Query(q): Query<EmergingParams>,
 ) -> Result<Json<Value>, ApiError> {
     access.require(Permission::Aggregates)?;
-    protected_events(&access, q.from.as_deref(), q.to.as_deref())?;
+    let protected = protected_events(&access, q.from.as_deref(), q.to.as_deref())?;
     let step = match q.step.as_deref().filter(|s| !s.is_empty()) {
         None | Some("month") => Step::Month,
         Some("week") => Step::Week,
@@ -449,7 +451,7 @@ pub async fn emerging(
             "resolution": query.resolution,
             "steps": r.step_starts.iter().map(|&t| minqing_domain::time::format_date(t)).collect::<Vec<_>>(),
             "end": minqing_domain::time::format_date(r.end - 1),
-            "events": r.events,
+            "events": small_count(protected, r.events as u64),
             "method": "space-time Gi* per bin (ring-1 H3 neighbourhood, current and previous step), BH FDR across all bins, significant at adjusted p < 0.10; Mann-Kendall trend of each cell's z series at alpha 0.05; ArcGIS Emerging Hot Spot Analysis categories",
             "bins": r.report.bins,
             "undefined_bins": r.report.undefined_bins,
@@ -660,4 +662,13 @@ pub async fn efficiency(
         Ok(Json(body))
     })
     .await
+}
+
+/// `n`, or null for a caller without access to the records when `n` is 1–4.
+fn small_count(protected: bool, n: u64) -> Value {
+    if protected && !disclosure::count_may_leave(n) {
+        Value::Null
+    } else {
+        json!(n)
+    }
 }
