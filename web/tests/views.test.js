@@ -305,7 +305,7 @@ test('large screen: the slow tour visits the current significant hot spots', asy
     await ready(page);
     await page.waitForSelector('#tour:not([hidden])', { timeout: 30_000 });
     assert.equal(await page.locator('#tour').getAttribute('data-cell'), significant[0].cell, 'the tour starts at the strongest hot spot');
-    assert.match(await page.locator('#tour').innerText(), new RegExp(`热点巡览 1/${Math.min(8, significant.length)} · ${significant[0].count} 件事件`));
+    assert.match(await page.locator('#tour').innerText(), new RegExp(`热点巡览 1/${Math.min(8, significant.length)} · ${significant[0].count.toLocaleString('zh-CN')} 件事件`));
     await page.waitForFunction(() => !window.__minqing.map.isMoving(), null, { timeout: 20_000 });
     const centre = await page.evaluate(() => window.__minqing.map.getCenter().toArray());
     assert.ok(Math.abs(centre[0] - significant[0].lon) < 0.01 && Math.abs(centre[1] - significant[0].lat) < 0.01, `the map flew to the hot spot (${centre})`);

@@ -514,7 +514,7 @@ pub fn build<R: Rng>(rng: &mut R, scale: f64) -> Geography {
         };
         seats.push(centre);
     }
-    for (k, name) in name_by_direction(&street_names[..counts.streets], &seats, (cx, cy))
+    for (k, name) in name_by_direction(&street_names, &seats, (cx, cy))
         .into_iter()
         .enumerate()
     {
@@ -858,40 +858,44 @@ fn keep_park(geo: &mut Geography, urban: &[bool]) {
     }
 }
 
-/// Names for `seats` (the first is the centre's): a name that says a direction (城北,
-/// 城南, 东湖 …) goes to the seat farthest that way, the others in order.
+/// Names for `seats` from `names` (the first of each is the centre's): a seat that lies
+/// mostly north, south, east or west of the centre takes a name that says so (城北, 城南,
+/// 东湖 …) while one is left, else a name that says no direction; a direction no seat
+/// lies in leaves its name unused.
 fn name_by_direction(names: &[String], seats: &[(f64, f64)], centre: (f64, f64)) -> Vec<String> {
-    let mut out: Vec<Option<String>> = vec![None; seats.len()];
-    let mut rest = Vec::new();
-    for (k, name) in names.iter().enumerate() {
-        let way = [
-            ('北', (0.0, 1.0)),
-            ('南', (0.0, -1.0)),
-            ('东', (1.0, 0.0)),
-            ('西', (-1.0, 0.0)),
-        ]
-        .into_iter()
-        .find(|(c, _)| name.contains(*c))
-        .map(|(_, w)| w);
-        let seat = way.filter(|_| k > 0).and_then(|(wx, wy)| {
-            (1..seats.len())
-                .filter(|&s| out[s].is_none())
-                .max_by(|&a, &b| {
-                    let along =
-                        |s: usize| (seats[s].0 - centre.0) * wx + (seats[s].1 - centre.1) * wy;
-                    along(a).total_cmp(&along(b))
-                })
-        });
-        match seat {
-            Some(s) => out[s] = Some(name.clone()),
-            None if k == 0 => out[0] = Some(name.clone()),
-            None => rest.push(name.clone()),
+    let way_of_name = |name: &str| -> Option<char> {
+        ['北', '南', '东', '西']
+            .into_iter()
+            .find(|&c| name.contains(c))
+    };
+    let way_of_seat = |(x, y): (f64, f64)| -> char {
+        let (dx, dy) = (x - centre.0, y - centre.1);
+        match (dx.abs() > dy.abs(), dx > 0.0, dy > 0.0) {
+            (true, true, _) => '东',
+            (true, false, _) => '西',
+            (false, _, true) => '北',
+            (false, _, false) => '南',
         }
+    };
+    let mut used = vec![false; names.len()];
+    let mut out = Vec::with_capacity(seats.len());
+    for (k, &seat) in seats.iter().enumerate() {
+        let pick = if k == 0 {
+            Some(0)
+        } else {
+            let way = way_of_seat(seat);
+            (1..names.len())
+                .find(|&n| !used[n] && way_of_name(&names[n]) == Some(way))
+                .or_else(|| {
+                    (1..names.len()).find(|&n| !used[n] && way_of_name(&names[n]).is_none())
+                })
+                .or_else(|| (1..names.len()).find(|&n| !used[n]))
+        };
+        let n = pick.expect("a name for every seat");
+        used[n] = true;
+        out.push(names[n].clone());
     }
-    let mut rest = rest.into_iter();
-    out.into_iter()
-        .map(|n| n.or_else(|| rest.next()).expect("a name for every seat"))
-        .collect()
+    out
 }
 
 /// Grow `seeds` over `cells`, the cells of `parent` in `parents`.
@@ -978,13 +982,14 @@ impl Harmonics {
 }
 
 /// The river's centreline from west to east across the frame: a long meander with
-/// shorter bends on it, passing near the core.
+/// gentler short bends on it (gentle enough for its name to follow it on the map at the
+/// district's zoom), passing near the core.
 fn river_course<R: Rng>(rng: &mut R, frame: &Frame) -> Vec<(f64, f64)> {
     let (w, h) = (frame.width, frame.height);
     let tau = std::f64::consts::TAU;
     let offset = rng.gen_range(-0.06..0.06);
     let bends =
-        [(1.6, 0.10), (3.9, 0.03), (8.3, 0.01)].map(|(k, a)| (k, a, rng.gen_range(0.0..tau)));
+        [(1.6, 0.10), (3.9, 0.02), (8.3, 0.004)].map(|(k, a)| (k, a, rng.gen_range(0.0..tau)));
     let n = (1.1 * w / 40.0).ceil() as usize;
     (0..=n)
         .map(|s| {
@@ -1531,22 +1536,43 @@ mod tests {
         }
     }
 
-    /// 城北街道 lies north of the centre, 城南 south, 东湖 east.
+    /// 城北街道 lies north of the centre, 城南 south, 东湖 east — at every scale.
     #[test]
     fn street_names_match_where_they_lie() {
-        let geo = district(1.0);
-        let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
-        let seat = |name: &str| {
-            geo.townships
+        for scale in [0.3, 1.0] {
+            let geo = district(scale);
+            let (cx, cy) = (geo.frame.width / 2.0, geo.frame.height / 2.0);
+            assert_eq!(geo.townships[0].centre, (cx, cy));
+            assert_eq!(geo.townships[0].name, "旌阳街道");
+            for t in geo
+                .townships
                 .iter()
-                .find(|t| t.name == name)
-                .unwrap()
-                .centre
-        };
-        assert_eq!(seat("旌阳街道"), (cx, cy));
-        assert!(seat("城北街道").1 > cy + 500.0);
-        assert!(seat("城南街道").1 < cy - 500.0);
-        assert!(seat("东湖街道").0 > cx + 500.0);
+                .filter(|t| t.kind == TownshipKind::Street)
+            {
+                let (dx, dy) = (t.centre.0 - cx, t.centre.1 - cy);
+                let lies = [
+                    ('北', dy > dx.abs()),
+                    ('南', -dy > dx.abs()),
+                    ('东', dx > dy.abs()),
+                    ('西', -dx > dy.abs()),
+                ];
+                for (way, ok) in lies {
+                    if t.name.contains(way) {
+                        assert!(
+                            ok,
+                            "{} at ({dx:.0}, {dy:.0}) from the centre, scale {scale}",
+                            t.name
+                        );
+                    }
+                }
+            }
+            if scale == 1.0 {
+                let names: Vec<&str> = geo.townships.iter().map(|t| t.name.as_str()).collect();
+                for n in ["城北街道", "城南街道", "东湖街道"] {
+                    assert!(names.contains(&n), "{n} at scale 1");
+                }
+            }
+        }
     }
 
     #[test]
