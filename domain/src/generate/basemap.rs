@@ -10,7 +10,7 @@
 //! nearer than [`WATER_CLEARANCE`] to its bank, and lakes sit in 3×3 blocks of empty
 //! cells crossed by no road. Nothing else is moved.
 
-use super::geography::{Geography, TownshipKind};
+use super::geography::{Geography, TownshipKind, segment_distance};
 use super::names::{PLACE_WORDS, UniqueNames};
 use super::register::Register;
 use geo_types::{Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
@@ -90,20 +90,6 @@ fn ij(geo: &Geography, c: usize) -> (usize, usize) {
     (c % nx, c / nx)
 }
 
-/// The 4-neighbours of a cell.
-fn neighbours4(geo: &Geography, c: usize) -> impl Iterator<Item = usize> {
-    let (nx, ny) = geo.dims();
-    let (i, j) = (c % nx, c / nx);
-    [
-        (i > 0).then(|| c - 1),
-        (i + 1 < nx).then(|| c + 1),
-        (j > 0).then(|| c - nx),
-        (j + 1 < ny).then(|| c + nx),
-    ]
-    .into_iter()
-    .flatten()
-}
-
 /// The cells of the 3×3 block around a cell (fewer at the lattice's edge).
 fn block3(geo: &Geography, c: usize) -> Vec<usize> {
     let (nx, ny) = geo.dims();
@@ -118,17 +104,6 @@ fn block3(geo: &Geography, c: usize) -> Vec<usize> {
         }
     }
     out
-}
-
-fn seg_dist(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 {
-        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    (p.0 - a.0 - t * dx).hypot(p.1 - a.1 - t * dy)
 }
 
 /// The river along the geography's course (buildings were kept clear of it). Returns
@@ -211,7 +186,7 @@ fn bank_widths(line: &[(f64, f64)], reg: &Register, near: &[u32], frame_w: f64) 
     for &b in near {
         let p = (reg.buildings[b as usize].x, reg.buildings[b as usize].y);
         for k in 0..line.len().saturating_sub(1) {
-            let d = seg_dist(p, line[k], line[k + 1]);
+            let d = segment_distance(p, line[k], line[k + 1]);
             let room = (d - WATER_CLEARANCE).max(1.0);
             widths[k] = widths[k].min(room);
             widths[k + 1] = widths[k + 1].min(room);
@@ -401,7 +376,7 @@ fn landuse<R: Rng>(
         let mut patch = vec![s];
         let mut k = 0;
         while k < patch.len() && patch.len() < 5 {
-            for m in neighbours4(geo, patch[k]) {
+            for m in geo.neighbours4(patch[k]) {
                 if patch.len() < 5
                     && urban_empty(m)
                     && kind[m] == Some("residential")
@@ -428,7 +403,7 @@ fn landuse<R: Rng>(
         seen[c] = true;
         let mut queue = VecDeque::from([c]);
         while let Some(a) = queue.pop_front() {
-            for m in neighbours4(geo, a) {
+            for m in geo.neighbours4(a) {
                 if !seen[m] && kind[m] == Some(k) {
                     seen[m] = true;
                     comp.push(m);

@@ -6,7 +6,7 @@
 //! ([`later_years`]), drawn from their own random stream so that the seed years' events
 //! are the same bytes whatever the present.
 
-use super::geography::Geography;
+use super::geography::{Geography, TownshipKind};
 use super::register::Register;
 use crate::model::{Event, EventStep};
 use rand::Rng;
@@ -185,9 +185,15 @@ pub fn generate<R: Rng>(
     for _ in 0..3 {
         for _attempt in 0..50 {
             let b = &reg.buildings[pick_building(rng)];
+            // In the urban core and not by the river: a spot in a town's few blocks, or
+            // with water over half its neighbourhood, has cells around it where no one
+            // lives to report anything, and would not stand out at 99 %.
+            let urban = geo.township_of_grid(b.grid).kind == TownshipKind::Street;
             if hot
                 .iter()
                 .all(|p| (p.x - b.x).hypot(p.y - b.y) > 1_500.0 * scale.sqrt().min(1.0))
+                && urban
+                && geo.river_distance(b.x, b.y) > 3.0 * HOTSPOT_RADIUS_M
             {
                 hot.push(Plant {
                     x: b.x,

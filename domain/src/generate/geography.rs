@@ -145,6 +145,20 @@ impl Geography {
         polyline_distance(&self.river, (x, y))
     }
 
+    /// The 4-neighbours of a cell.
+    pub fn neighbours4(&self, c: usize) -> impl Iterator<Item = usize> {
+        let (nx, ny) = (self.nx, self.ny);
+        let (i, j) = (c % nx, c / nx);
+        [
+            (i > 0).then(|| c - 1),
+            (i + 1 < nx).then(|| c + 1),
+            (j > 0).then(|| c - nx),
+            (j + 1 < ny).then(|| c + nx),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     /// Which lattice cells a road passes through.
     pub fn cells_on_roads(&self) -> Vec<bool> {
         let mut on = vec![false; self.cell_count()];
@@ -926,7 +940,6 @@ fn settle(
 /// Give every unowned cell of `cells` the owner of an owned 4-neighbour in `cells`,
 /// repeatedly, until none is left that can be reached.
 fn fill_unowned(geo: &Geography, cells: &[usize], owners: &mut [Option<usize>]) {
-    let (nx, ny) = geo.dims();
     let mut member = vec![false; owners.len()];
     for &c in cells {
         member[c] = true;
@@ -937,16 +950,8 @@ fn fill_unowned(geo: &Geography, cells: &[usize], owners: &mut [Option<usize>]) 
             if owners[c].is_some() {
                 continue;
             }
-            let (i, j) = (c % nx, c / nx);
-            let around = [
-                (i > 0).then(|| c - 1),
-                (i + 1 < nx).then(|| c + 1),
-                (j > 0).then(|| c - nx),
-                (j + 1 < ny).then(|| c + nx),
-            ];
-            if let Some(o) = around
-                .into_iter()
-                .flatten()
+            if let Some(o) = geo
+                .neighbours4(c)
                 .find_map(|m| if member[m] { owners[m] } else { None })
             {
                 owners[c] = Some(o);
@@ -1014,15 +1019,9 @@ pub fn polyline_distance(pts: &[(f64, f64)], p: (f64, f64)) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Distance from `p` to the segment `a`–`b`.
 pub fn segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 {
-        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    (p.0 - a.0 - t * dx).hypot(p.1 - a.1 - t * dy)
+    nearest_on_segment(p, a, b).1
 }
 
 /// A line from `a` to `b` in steps of about `step` metres, bent sideways by a smooth

@@ -173,14 +173,7 @@ pub fn grow(
         }
         done[c] = true;
         owners[c] = Some(owner);
-        let (i, j) = (c % nx, c / nx);
-        let around = [
-            (i > 0).then(|| c - 1),
-            (i + 1 < nx).then(|| c + 1),
-            (j > 0).then(|| c - nx),
-            (j + 1 < ny).then(|| c + nx),
-        ];
-        for m in around.into_iter().flatten() {
+        for m in geo.neighbours4(c) {
             if done[m] || !allowed(m) {
                 continue;
             }
