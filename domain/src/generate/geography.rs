@@ -1244,6 +1244,7 @@ fn country_roads<R: Rng>(
         );
         on.remove(0);
         pts.extend(on);
+        keep_off_river(geo, &mut pts);
         pts.dedup_by(|a, b| (a.0 - b.0).hypot(a.1 - b.1) < 1.0);
         if pts.len() < 2 {
             continue;
@@ -1261,6 +1262,28 @@ fn country_roads<R: Rng>(
             town: None,
             village: Some(c),
         });
+    }
+}
+
+/// Move the vertices of a road that fall on the river out to its bank, each to its own
+/// side: the road then runs along the bank and crosses only where two vertices lie on
+/// opposite sides (a bridge), never down the river.
+fn keep_off_river(geo: &Geography, pts: &mut [(f64, f64)]) {
+    let bank = super::basemap::RIVER_HALF_WIDTH * 1.2 + 6.0;
+    for p in pts.iter_mut() {
+        if geo.river_distance(p.0, p.1) >= bank {
+            continue;
+        }
+        let nearest = geo
+            .river
+            .windows(2)
+            .map(|w| nearest_on_segment(*p, w[0], w[1]))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((q, d)) = nearest
+            && d > 1e-6
+        {
+            *p = (q.0 + (p.0 - q.0) / d * bank, q.1 + (p.1 - q.1) / d * bank);
+        }
     }
 }
 
