@@ -55,24 +55,12 @@ pub fn build<R: Rng>(rng: &mut R, geo: &Geography, reg: &Register) -> Basemap {
     let n = geo.cell_count();
     let mut cells = Cells {
         buildings: vec![Vec::new(); n],
-        road: vec![false; n],
+        road: geo.cells_on_lines(geo.roads.iter().chain(&reg.lanes)),
         water: vec![false; n],
     };
     for (i, b) in reg.buildings.iter().enumerate() {
         if let Some(c) = geo.locate(b.x, b.y) {
             cells.buildings[c].push(i as u32);
-        }
-    }
-    for r in geo.roads.iter().chain(&reg.lanes) {
-        for w in r.points.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            let steps = ((b.0 - a.0).hypot(b.1 - a.1) / 20.0).ceil().max(1.0) as usize;
-            for s in 0..=steps {
-                let t = s as f64 / steps as f64;
-                if let Some(c) = geo.locate(a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t) {
-                    cells.road[c] = true;
-                }
-            }
         }
     }
     let mut names = UniqueNames::new();

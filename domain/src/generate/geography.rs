@@ -161,8 +161,13 @@ impl Geography {
 
     /// Which lattice cells a road passes through.
     pub fn cells_on_roads(&self) -> Vec<bool> {
+        self.cells_on_lines(&self.roads)
+    }
+
+    /// Which lattice cells any of `lines` passes through (sampled every 20 m).
+    pub fn cells_on_lines<'a>(&self, lines: impl IntoIterator<Item = &'a RoadLine>) -> Vec<bool> {
         let mut on = vec![false; self.cell_count()];
-        for r in &self.roads {
+        for r in lines {
             for w in r.points.windows(2) {
                 let (a, b) = (w[0], w[1]);
                 let steps = ((b.0 - a.0).hypot(b.1 - a.1) / 20.0).ceil().max(1.0) as usize;
